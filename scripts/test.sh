@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The test suite, as developers and CI run it: lint, types, then every test against real services.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+bash scripts/system-deps.sh
+$BIN/ruff check src tests bench
+$BIN/mypy
+mkdir -p test-artifacts
+$BIN/pytest -p no:cacheprovider --durations=15 "$@"

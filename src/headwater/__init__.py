@@ -1,0 +1,3 @@
+"""Headwater: a self-hosted, first-party event pipeline."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""HTTP ingestion: routes, authentication, limits."""

@@ -1,0 +1,174 @@
+"""One typed settings object, read once at start and passed explicitly.
+
+Sources, highest priority first: keyword arguments (CLI flags), ``HEADWATER_*`` environment
+variables, the TOML file named by ``HEADWATER_CONFIG`` (default ``./headwater.toml`` when it
+exists), then the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+FsyncPolicy = Literal["always", "interval", "never"]
+IpPolicy = Literal["keep", "truncate", "drop"]
+
+_WRITER_RE = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def _default_writer_id() -> str:
+    return _WRITER_RE.sub("-", os.uname().nodename).strip("-") or "writer"
+
+
+class Settings(BaseSettings):
+    """Every setting of Headwater. Environment variable: ``HEADWATER_`` + the upper-case name."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HEADWATER_",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    # storage
+    data_dir: Path = Field(Path("data"), description="Root of embedded storage: log/, lake/, sqlite files.")
+    database_url: str = Field(
+        "",
+        description="Realtime store URL: sqlite:///path or postgresql://... Empty: sqlite under data_dir.",
+    )
+    redis_url: str = Field("memory://", description="Live store URL: memory://, redis://, redis+cluster://")
+    writer_id: str = Field(
+        default_factory=_default_writer_id,
+        description="Name of this host's log writer; worker N of `serve --workers` appends -N.",
+    )
+
+    # server
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(1, ge=1, le=64)
+    admin_token: SecretStr | None = Field(None, description="Bearer token of /api/v1 (generated if unset).")
+    timezone: str = Field("UTC", description="IANA time zone of the project's calendar days.")
+    access_log: bool = False
+    log_level: str = "info"
+
+    # collection limits
+    max_event_bytes: int = Field(32 * 1024, ge=256, description="Largest single event (encoded).")
+    max_request_bytes: int = Field(500 * 1024, ge=1024, description="Largest request body, decompressed.")
+    max_nesting_depth: int = Field(32, ge=2, le=500, description="Deepest nesting of an event's objects.")
+    body_timeout_seconds: float = Field(15.0, gt=0, description="Time allowed to receive a whole body.")
+    limit_concurrency: int = Field(4096, ge=1, description="Open connections per worker before 503.")
+    max_pending_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Unflushed log bytes before 503.")
+    min_free_disk_mb: int = Field(64, ge=0, description="Refuse events (503) below this free disk space.")
+    future_clamp_hours: float = Field(23.0, gt=0)
+
+    # durability
+    fsync: FsyncPolicy = Field("always", description="always: a 200 means fsynced to disk.")
+    fsync_interval_ms: int = Field(200, ge=1, description="fsync period when fsync = 'interval'.")
+
+    # privacy and HTTP
+    ip_policy: IpPolicy = Field("truncate", description="keep | truncate (IPv4 /24, IPv6 /48) | drop.")
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="Peers whose X-Forwarded-For is believed (IPs or CIDRs)."
+    )
+    cors_origins: list[str] = Field(default_factory=lambda: ["*"], description="Origins allowed by CORS.")
+    keys_refresh_seconds: float = Field(1.0, gt=0, description="How often write keys are re-read.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r} (example: Europe/Paris)") from exc
+        return value
+
+    @field_validator("writer_id")
+    @classmethod
+    def _check_writer(cls, value: str) -> str:
+        if not value or _WRITER_RE.search(value):
+            raise ValueError("writer_id may contain only letters, digits, '-' and '_'")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_db(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError(
+                f"unsupported database URL scheme in {mask_url(value)!r}: use sqlite:///path or postgresql://"
+            )
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get("HEADWATER_CONFIG", "headwater.toml"))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_path.exists():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+    # derived paths
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "log"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.data_dir / "run"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'realtime.sqlite3').resolve()}"
+
+    def public_dict(self) -> dict[str, Any]:
+        """The effective settings with secrets masked (for `headwater config`)."""
+        out: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = "********" if value.get_secret_value() else ""
+            elif isinstance(value, Path):
+                value = str(value)
+            elif name in ("database_url", "redis_url"):
+                value = mask_url(value)
+            out[name] = value
+        out["effective_database_url"] = mask_url(self.effective_database_url)
+        return out
+
+
+def mask_url(url: str) -> str:
+    """Hide the password of a URL, keep everything else (for messages and `config`)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:****@{netloc}"))
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings once. CLI flags come in as overrides (None means 'not given')."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**given)

@@ -1,0 +1,1 @@
+"""Pure event domain: message model, validation, normalization. Imports no framework or driver."""

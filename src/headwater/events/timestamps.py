@@ -1,0 +1,35 @@
+"""ISO 8601 timestamps as Segment clients send them, and Headwater's canonical UTC form."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+# fromisoformat in 3.11 takes "Z" and offsets but at most 6 fractional digits.
+_LONG_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+def parse_timestamp(value: object) -> datetime | None:
+    """An aware UTC datetime, or None when the value is not an ISO 8601 timestamp.
+
+    A timestamp without an offset is taken as UTC (what the Segment libraries mean by it).
+    Epoch numbers are refused: the spec says ISO 8601 and a number is ambiguous (s or ms).
+    """
+    if not isinstance(value, str) or not 10 <= len(value) <= 64:
+        return None
+    text = value.strip()
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            parsed = datetime.fromisoformat(_LONG_FRACTION.sub(r"\1", text))
+        except ValueError:
+            return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def format_timestamp(moment: datetime) -> str:
+    """``2026-11-25T01:02:03.123Z``: UTC, millisecond precision, like Segment."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

@@ -1,0 +1,1 @@
+"""The event log: append-only JSON Lines files, the single source of truth."""

@@ -1,0 +1,44 @@
+"""One process per writer id: an exclusive flock on ``.writer-<id>.lock`` in the log folder."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+
+class WriterBusyError(RuntimeError):
+    pass
+
+
+class WriterLock:
+    def __init__(self, log_dir: Path, writer_id: str) -> None:
+        self.path = log_dir / f".writer-{writer_id}.lock"
+        self.writer_id = writer_id
+        self._fd: int | None = None
+
+    def try_acquire(self) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return True
+
+    def acquire(self) -> None:
+        if not self.try_acquire():
+            raise WriterBusyError(
+                f"another Headwater process is already writing the log as writer {self.writer_id!r} "
+                f"in {self.path.parent}. Stop it, or give this one its own HEADWATER_WRITER_ID."
+            )
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None

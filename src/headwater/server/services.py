@@ -1,0 +1,38 @@
+"""Background services that run inside each `headwater serve` worker (tailers, schedulers).
+
+A concern adds itself by appending a factory to FACTORIES; a factory gets the Runtime and
+returns a Service, or None when it does not apply (e.g. only worker 0 runs the scheduler).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from headwater.server.app import Runtime
+
+
+class Service(Protocol):
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def status(self) -> tuple[bool, dict[str, Any]]:
+        """(ready, details) for /readyz."""
+        ...
+
+
+ServiceFactory = Callable[["Runtime"], "Service | None"]
+
+FACTORIES: list[ServiceFactory] = []
+
+
+def api_route_modules() -> list[Any]:
+    """The modules whose routes() are mounted (imported lazily to keep start-up light)."""
+    import importlib
+
+    names: list[str] = []
+    return [importlib.import_module(n) for n in names]

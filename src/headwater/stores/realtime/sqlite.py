@@ -1,0 +1,104 @@
+"""SQLite realtime store: the embedded default (one host; WAL so readers never block the writer)."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from headwater.stores.realtime.base import (
+    KeyNotFoundError,
+    StoreUnavailableError,
+    WriteKey,
+    new_write_key,
+    utcnow,
+)
+from headwater.stores.realtime.migrations import SQLITE
+
+
+def sqlite_path(url: str) -> Path:
+    parts = urlsplit(url)
+    path = parts.path
+    if parts.netloc:  # sqlite://relative/path is a mistake users make: be kind
+        path = parts.netloc + path
+    if not path or path == "/":
+        raise StoreUnavailableError(f"sqlite URL {url!r} names no file: use sqlite:///path/to/file.sqlite3")
+    return Path(path)
+
+
+class SqliteRealtimeStore:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.path = sqlite_path(url)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=10000")
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreUnavailableError(f"cannot open SQLite store {self.path}: {exc}") from exc
+
+    # -- schema ---------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        self._db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
+        row = self._db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
+        return int(row[0])
+
+    def upgrade(self) -> list[int]:
+        applied = []
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            current = self.schema_version()
+            for version, sql in SQLITE:
+                if version > current:
+                    for statement in filter(str.strip, sql.split(";")):
+                        self._db.execute(statement)
+                    self._db.execute("INSERT INTO schema_migrations(version) VALUES (?)", (version,))
+                    applied.append(version)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return applied
+
+    # -- write keys -----------------------------------------------------------------------
+    def create_key(self, name: str, allowed_origins: tuple[str, ...] = ()) -> WriteKey:
+        wk = WriteKey(key=new_write_key(), name=name, created_at=utcnow(), allowed_origins=allowed_origins)
+        self._db.execute(
+            "INSERT INTO write_keys(key, name, created_at, allowed_origins) VALUES (?, ?, ?, ?)",
+            (wk.key, wk.name, wk.created_at.isoformat(), " ".join(allowed_origins)),
+        )
+        return wk
+
+    def list_keys(self, include_revoked: bool = False) -> list[WriteKey]:
+        sql = "SELECT key, name, created_at, revoked_at, allowed_origins FROM write_keys"
+        if not include_revoked:
+            sql += " WHERE revoked_at IS NULL"
+        rows = self._db.execute(sql + " ORDER BY created_at, key").fetchall()
+        return [
+            WriteKey(
+                key=r[0],
+                name=r[1],
+                created_at=datetime.fromisoformat(r[2]),
+                revoked_at=datetime.fromisoformat(r[3]) if r[3] else None,
+                allowed_origins=tuple(r[4].split()),
+            )
+            for r in rows
+        ]
+
+    def revoke_key(self, key_or_name: str) -> list[WriteKey]:
+        now = utcnow().isoformat()
+        cur = self._db.execute(
+            "UPDATE write_keys SET revoked_at = ? WHERE (key = ? OR name = ?) AND revoked_at IS NULL "
+            "RETURNING key",
+            (now, key_or_name, key_or_name),
+        )
+        keys = {r[0] for r in cur.fetchall()}
+        if not keys:
+            raise KeyNotFoundError(f"no active write key or source named {key_or_name!r}")
+        return [k for k in self.list_keys(include_revoked=True) if k.key in keys]
+
+    def close(self) -> None:
+        self._db.close()
