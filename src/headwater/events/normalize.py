@@ -25,7 +25,7 @@ from headwater.events.model import (
     Event,
 )
 from headwater.events.timestamps import format_timestamp, parse_timestamp
-from headwater.events.useragent import describe_user_agent, looks_like_browser
+from headwater.events.useragent import looks_like_browser, ua_annotation
 
 
 @dataclass(slots=True)
@@ -40,9 +40,11 @@ class RequestInfo:
     path_type: str | None = None  # type implied by /v1/track, /v1/t ...
     api_format: bool = False  # POST /api/events: snake_case aliases, type defaults to track
     received_text: str = dc_field(init=False)
+    sent_text: str | None = dc_field(init=False)
 
     def __post_init__(self) -> None:
         self.received_text = format_timestamp(self.received_at)
+        self.sent_text = format_timestamp(self.sent_at) if self.sent_at is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +67,6 @@ class Normalizer:
         self._check_objects(ev)
         self._timestamps(ev, req, flags)
         hw: dict[str, Any] = {"source": req.source}
-        self._context(ev, req, hw)
 
         if etype == "track":
             name = ev.get("event")
@@ -82,6 +83,7 @@ class Normalizer:
             hw["tool_id"] = tool
         if flags:
             hw["flags"] = flags
+        self._context(ev, req, hw)  # last: nothing may fail after the context is touched
         ev[HW] = hw
         return ev
 
@@ -149,7 +151,7 @@ class Normalizer:
             value = ev.get(field)
             if value is None:
                 continue
-            if not isinstance(value, dict):
+            if type(value) is not dict:
                 raise EventError("bad_field", f"field '{field}' must be an object, got {_kind(value)}")
             if _too_deep(value, self.max_depth - 1):
                 raise EventError("too_deep", f"field '{field}' is nested deeper than {self.max_depth} levels")
@@ -187,13 +189,13 @@ class Normalizer:
             moment = received
         ev["timestamp"] = format_timestamp(moment)
         ev["receivedAt"] = req.received_text
-        if sent_at is not None and "sentAt" not in ev:
-            ev["sentAt"] = format_timestamp(sent_at)
+        if req.sent_text is not None and "sentAt" not in ev:
+            ev["sentAt"] = req.sent_text
 
     def _context(self, ev: Event, req: RequestInfo, hw: dict[str, Any]) -> None:
         context = ev.get("context")
-        context = {} if context is None else dict(context)
-        ev["context"] = context
+        if context is None:
+            context = ev["context"] = {}
 
         ip = context.get("ip")
         if not isinstance(ip, str) or not ip:
@@ -210,9 +212,7 @@ class Normalizer:
             if ua:
                 context["userAgent"] = ua
         if ua:
-            described = describe_user_agent(ua)
-            hw["ua"] = described.as_dict()
-            hw["bot"] = described.is_bot
+            hw["ua"], hw["bot"] = ua_annotation(ua)
         else:
             hw["bot"] = False
 
@@ -237,17 +237,13 @@ def _tool_id(ev: Event) -> str | None:
     return None
 
 
-def _too_deep(value: Any, budget: int) -> bool:
-    """True when containers nest more than ``budget`` further levels (iterative, early exit)."""
-    stack: list[tuple[Any, int]] = [(value, budget)]
-    while stack:
-        node, left = stack.pop()
-        children = node.values() if isinstance(node, dict) else node
-        for child in children:
-            if isinstance(child, dict | list):
-                if left <= 0:
-                    return True
-                stack.append((child, left - 1))
+def _too_deep(value: dict[str, Any] | list[Any], budget: int) -> bool:
+    """True when containers nest more than ``budget`` further levels (early exit)."""
+    children = value.values() if type(value) is dict else value
+    for child in children:
+        kind = type(child)
+        if (kind is dict or kind is list) and (budget <= 0 or _too_deep(child, budget - 1)):
+            return True
     return False
 
 

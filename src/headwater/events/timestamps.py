@@ -32,4 +32,6 @@ def parse_timestamp(value: object) -> datetime | None:
 
 def format_timestamp(moment: datetime) -> str:
     """``2026-11-25T01:02:03.123Z``: UTC, millisecond precision, like Segment."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    if moment.utcoffset():
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"

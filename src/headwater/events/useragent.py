@@ -60,3 +60,10 @@ def describe_user_agent(ua: str) -> UserAgent:
         device=device.family if device and device.family != "Other" else None,
         is_bot=is_bot,
     )
+
+
+@lru_cache(maxsize=8192)
+def ua_annotation(ua: str) -> tuple[dict[str, Any], bool]:
+    """What the log keeps of a user agent: its description (shared, never mutate) and the bot flag."""
+    described = describe_user_agent(ua)
+    return described.as_dict(), described.is_bot
