@@ -1,0 +1,150 @@
+"""The event log's writer (group commit, rollback), reader (positions), recovery and lock."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from headwater.log.files import list_log_files, log_file_name, parse_log_file_name
+from headwater.log.lock import WriterBusyError, WriterLock
+from headwater.log.reader import LogReader
+from headwater.log.recovery import repair_torn_tail
+from headwater.log.startup import recover_log_dir
+from headwater.log.writer import BackpressureError, LogWriteError, LogWriter
+
+DAY = date(2026, 11, 25)
+
+
+def test_file_names_round_trip(tmp_path: Path) -> None:
+    name = log_file_name("events", DAY, "host-1")
+    assert name == "events-20261125.host-1.jsonl"
+    parsed = parse_log_file_name(tmp_path / name)
+    assert parsed is not None and parsed.day == DAY and parsed.writer == "host-1"
+    assert parse_log_file_name(tmp_path / "events-20261399.x.jsonl") is None
+    assert parse_log_file_name(tmp_path / "notes.txt") is None
+
+
+def test_group_commit_gathers_concurrent_appends(tmp_path: Path) -> None:
+    async def run() -> LogWriter:
+        w = LogWriter(tmp_path, "events", "w")
+        w.start()
+        await asyncio.gather(*(w.append(DAY, f'{{"n": {i}}}\n'.encode()) for i in range(500)))
+        await w.close()
+        return w
+
+    asyncio.run(run())
+    lines = (tmp_path / "events-20261125.w.jsonl").read_bytes().splitlines()
+    assert sorted(json.loads(x)["n"] for x in lines) == list(range(500))
+
+
+def test_a_failed_write_is_rolled_back_and_reported(tmp_path: Path) -> None:
+    async def run() -> None:
+        w = LogWriter(tmp_path, "events", "w")
+        w.start()
+        await w.append(DAY, b'{"ok": 1}\n')
+        target = w.path_for(DAY)
+        # the next day's file is /dev/full: ENOSPC from the kernel
+        (tmp_path / log_file_name("events", date(2026, 11, 26), "w")).symlink_to("/dev/full")
+        with pytest.raises(LogWriteError, match="space"):
+            await w.append(date(2026, 11, 26), b'{"lost": 1}\n')
+        assert not w.healthy and w.last_error
+        await w.append(DAY, b'{"ok": 2}\n')  # other files go on, health comes back
+        assert w.healthy
+        await w.close()
+        assert target.read_bytes() == b'{"ok": 1}\n{"ok": 2}\n'
+
+    asyncio.run(run())
+
+
+def test_backpressure_when_too_much_waits(tmp_path: Path) -> None:
+    async def run() -> None:
+        w = LogWriter(tmp_path, "events", "w", max_pending_bytes=1000)
+        w.start()
+        with pytest.raises(BackpressureError):
+            await w.append(DAY, b"x" * 2000 + b"\n")
+        await w.close()
+
+    asyncio.run(run())
+
+
+def test_reader_returns_only_complete_lines_and_resumes(tmp_path: Path) -> None:
+    a = tmp_path / "events-20261125.a.jsonl"
+    b = tmp_path / "events-20261125.b.jsonl"
+    a.write_bytes(b'{"i":1}\n{"i":2}\n{"i":3')  # a line still being written
+    b.write_bytes(b'{"i":10}\n')
+    (tmp_path / "quarantine-20261125.a.jsonl").write_bytes(b'{"q":1}\n')
+    reader = LogReader(tmp_path)
+    first = reader.read({}, max_lines=2)
+    assert [ln.data for ln in first.lines] == [b'{"i":1}', b'{"i":2}']
+    assert first.checkpoint == {a.name: 16}
+    rest = reader.read(first.checkpoint)
+    assert [ln.data for ln in rest.lines] == [b'{"i":10}']
+    assert rest.lines[0].offset == 0 and rest.lines[0].end == 9
+    assert reader.read(rest.checkpoint).empty
+    with open(a, "ab") as fh:
+        fh.write(b"}\n")
+    last = reader.read(rest.checkpoint)
+    assert [ln.data for ln in last.lines] == [b'{"i":3}']
+    assert reader.pending_bytes(last.checkpoint) == 0
+    assert reader.pending_bytes({}) == a.stat().st_size + b.stat().st_size
+
+
+def test_torn_tail_is_cut_and_returned(tmp_path: Path) -> None:
+    f = tmp_path / "events-20261125.w.jsonl"
+    f.write_bytes(b'{"a":1}\n{"b":2}\n{"c":')
+    torn = repair_torn_tail(f)
+    assert torn is not None and torn.offset == 16 and torn.fragment == b'{"c":'
+    assert f.read_bytes() == b'{"a":1}\n{"b":2}\n'
+    assert repair_torn_tail(f) is None
+    g = tmp_path / "events-20261125.x.jsonl"
+    g.write_bytes(b"no newline at all")
+    torn = repair_torn_tail(g)
+    assert torn is not None and torn.offset == 0 and g.read_bytes() == b""
+
+
+def test_recovery_skips_writers_that_are_alive(tmp_path: Path) -> None:
+    alive = tmp_path / "events-20261125.alive.jsonl"
+    dead = tmp_path / "events-20261125.dead.jsonl"
+    alive.write_bytes(b'{"a":1}\n{"half')
+    dead.write_bytes(b'{"a":1}\n{"half')
+    lock = WriterLock(tmp_path, "alive")
+    lock.acquire()
+    try:
+        torn = recover_log_dir(tmp_path, "me")
+    finally:
+        lock.release()
+    assert [t.path for t in torn] == [dead]
+    assert alive.read_bytes().endswith(b'{"half')
+
+
+def test_writer_lock_is_exclusive(tmp_path: Path) -> None:
+    first = WriterLock(tmp_path, "w")
+    first.acquire()
+    second = WriterLock(tmp_path, "w")
+    with pytest.raises(WriterBusyError, match="HEADWATER_WRITER_ID"):
+        second.acquire()
+    first.release()
+    second.acquire()
+    second.release()
+
+
+def test_list_log_files_orders_by_day_then_writer(tmp_path: Path) -> None:
+    for name in [
+        "events-20261126.a.jsonl",
+        "events-20261125.b.jsonl",
+        "events-20261125.a.jsonl",
+        "quarantine-20261125.a.jsonl",
+        "README",
+    ]:
+        (tmp_path / name).write_bytes(b"")
+    assert [lf.name for lf in list_log_files(tmp_path)] == [
+        "events-20261125.a.jsonl",
+        "events-20261125.b.jsonl",
+        "events-20261126.a.jsonl",
+    ]
+    assert os.path.basename(list_log_files(tmp_path, "quarantine")[0].path) == "quarantine-20261125.a.jsonl"
