@@ -71,8 +71,10 @@ def serve(
     settings = _settings(host=host, port=port, data_dir=data_dir, workers=workers)
     configure_logging(settings.log_level)
     store = _store(settings)  # fail fast, with a clear message, on a bad database URL
-    if not store.list_keys():
-        err.print("[yellow]No write key yet.[/] Create one: headwater keys create my-app")
+    if not store.list_keys(include_revoked=True):
+        first = store.create_key("default")
+        err.print(f"First start: created write key for source 'default': {first.key}")
+        err.print("(more sources: headwater keys create NAME; list them: headwater keys list)")
     store.close()
     token, created = ensure_admin_token(settings)
     if created:

@@ -32,6 +32,6 @@ def parse_timestamp(value: object) -> datetime | None:
 
 def format_timestamp(moment: datetime) -> str:
     """``2026-11-25T01:02:03.123Z``: UTC, millisecond precision, like Segment."""
-    if moment.utcoffset():
+    if moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
-    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+    return moment.isoformat(timespec="milliseconds")[:-6] + "Z"

