@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Protocol
 from urllib.parse import urlsplit
 
 from headwater.config import mask_url
+from headwater.events.realtime import Delta
+from headwater.events.sessions import Session
+from headwater.log.tailer import TailReject
 
 
 class StoreUnavailableError(RuntimeError):
@@ -40,8 +45,74 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class DailyRow:
+    tool_id: str  # '' when the events had none
+    event_type: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class DailyTotals:
+    day: date
+    rows: list[DailyRow]  # sorted by tool_id, event_type
+    unique_users: int
+
+    @property
+    def events(self) -> int:
+        return sum(r.count for r in self.rows)
+
+
+class RealtimeTx(Protocol):
+    """The operations of one apply transaction (see headwater.stores.realtime.target)."""
+
+    def checkpoint_of(self, tailer: str, files: Collection[str]) -> dict[str, int]:
+        """The stored offsets of these files (0 when absent), after locking the tailer's row."""
+        ...
+
+    def identities(self, keys: Collection[str]) -> dict[str, str]: ...
+
+    def recent_sessions(self, since: Mapping[str, datetime]) -> list[Session]:
+        """Sessions of each user whose last_activity is at or after the given moment."""
+        ...
+
+    def write_delta(self, delta: Delta) -> None: ...
+
+    def quarantine(self, tailer: str, rejects: Sequence[TailReject]) -> None: ...
+
+    def save_checkpoint(self, tailer: str, changes: Mapping[str, int]) -> None: ...
+
+
 class RealtimeStore(Protocol):
     url: str
+
+    # -- realtime aggregates ----------------------------------------------------------------
+    def transaction(self) -> AbstractContextManager[RealtimeTx]:
+        """One write transaction: committed on normal exit, rolled back on an exception."""
+        ...
+
+    def load_checkpoint(self, tailer: str) -> dict[str, int]: ...
+
+    def daily(self, day: date) -> DailyTotals: ...
+
+    def sessions(self, active_at: datetime | None = None, limit: int = 100) -> tuple[int, list[Session]]:
+        """(how many, the latest ``limit``) sessions; only those active at ``active_at`` if given."""
+        ...
+
+    def quarantined(self, tailer: str) -> list[TailReject]: ...
+
+    def reset_realtime(
+        self,
+        tailer: str,
+        from_day: date | None = None,
+        since: datetime | None = None,
+        files: Iterable[str] = (),
+    ) -> None:
+        """Forget aggregates (all, or days >= from_day and sessions active since ``since``) and the
+        tailer's checkpoint (all, or of ``files``), in one transaction: the rebuild of a replay."""
+        ...
+
+    # -- schema and write keys --------------------------------------------------------------
 
     def upgrade(self) -> list[int]:
         """Apply pending migrations; return the versions applied."""

@@ -18,6 +18,56 @@ SQLITE: Final[list[tuple[int, str]]] = [
         CREATE INDEX write_keys_name ON write_keys(name);
         """,
     ),
+    (
+        2,
+        # realtime aggregates fed by the "realtime" tailer (docs/realtime.md). Timestamps are UTC
+        # text 'YYYY-MM-DDTHH:MM:SS.ffffffZ' (fixed width, so text order is time order).
+        """
+        CREATE TABLE daily_stats (
+            date TEXT NOT NULL,
+            tool_id TEXT NOT NULL DEFAULT '',
+            event_type TEXT NOT NULL,
+            count INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (date, tool_id, event_type)
+        ) WITHOUT ROWID;
+        CREATE TABLE daily_users (
+            date TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            PRIMARY KEY (date, user_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX daily_users_user ON daily_users(user_id);
+        CREATE TABLE user_sessions (
+            session_id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            start_time TEXT NOT NULL,
+            last_activity TEXT NOT NULL,
+            events_count INTEGER NOT NULL
+        );
+        CREATE INDEX user_sessions_user ON user_sessions(user_id, last_activity);
+        CREATE INDEX user_sessions_last ON user_sessions(last_activity);
+        CREATE TABLE identities (
+            source TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL
+        );
+        CREATE INDEX identities_user ON identities(user_id);
+        CREATE TABLE tailers (name TEXT PRIMARY KEY);
+        CREATE TABLE tail_checkpoints (
+            tailer TEXT NOT NULL,
+            file TEXT NOT NULL,
+            file_offset INTEGER NOT NULL,
+            PRIMARY KEY (tailer, file)
+        );
+        CREATE TABLE tail_quarantine (
+            tailer TEXT NOT NULL,
+            file TEXT NOT NULL,
+            file_offset INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            fragment TEXT NOT NULL,
+            quarantined_at TEXT NOT NULL,
+            PRIMARY KEY (tailer, file, file_offset)
+        );
+        """,
+    ),
 ]
 
 POSTGRES: Final[list[tuple[int, str]]] = [
@@ -32,6 +82,55 @@ POSTGRES: Final[list[tuple[int, str]]] = [
             allowed_origins TEXT NOT NULL DEFAULT ''
         );
         CREATE INDEX write_keys_name ON write_keys(name);
+        """,
+    ),
+    (
+        2,
+        # realtime aggregates fed by the "realtime" tailer (docs/realtime.md)
+        """
+        CREATE TABLE daily_stats (
+            date DATE NOT NULL,
+            tool_id TEXT NOT NULL DEFAULT '',
+            event_type TEXT NOT NULL,
+            count BIGINT NOT NULL DEFAULT 0,
+            PRIMARY KEY (date, tool_id, event_type)
+        );
+        CREATE TABLE daily_users (
+            date DATE NOT NULL,
+            user_id TEXT NOT NULL,
+            PRIMARY KEY (date, user_id)
+        );
+        CREATE INDEX daily_users_user ON daily_users(user_id);
+        CREATE TABLE user_sessions (
+            session_id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            start_time TIMESTAMPTZ NOT NULL,
+            last_activity TIMESTAMPTZ NOT NULL,
+            events_count BIGINT NOT NULL
+        );
+        CREATE INDEX user_sessions_user ON user_sessions(user_id, last_activity);
+        CREATE INDEX user_sessions_last ON user_sessions(last_activity);
+        CREATE TABLE identities (
+            source TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL
+        );
+        CREATE INDEX identities_user ON identities(user_id);
+        CREATE TABLE tailers (name TEXT PRIMARY KEY);
+        CREATE TABLE tail_checkpoints (
+            tailer TEXT NOT NULL,
+            file TEXT NOT NULL,
+            file_offset BIGINT NOT NULL,
+            PRIMARY KEY (tailer, file)
+        );
+        CREATE TABLE tail_quarantine (
+            tailer TEXT NOT NULL,
+            file TEXT NOT NULL,
+            file_offset BIGINT NOT NULL,
+            reason TEXT NOT NULL,
+            fragment TEXT NOT NULL,
+            quarantined_at TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (tailer, file, file_offset)
+        );
         """,
     ),
 ]

@@ -1,11 +1,21 @@
-"""PostgreSQL realtime store (psycopg 3)."""
+"""PostgreSQL realtime store (psycopg 3). A broken connection (server restarted) is replaced on
+next use, so callers only have to retry."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from typing import Any
 
 import psycopg
 
 from headwater.config import mask_url
+from headwater.events.sessions import Session
+from headwater.log.tailer import TailReject
+from headwater.stores.realtime import postgres_realtime as rt
 from headwater.stores.realtime.base import (
+    DailyTotals,
     KeyNotFoundError,
     StoreUnavailableError,
     WriteKey,
@@ -20,12 +30,57 @@ _LOCK_ID = 0x4857_0001  # advisory lock serializing migrations across processes
 class PostgresRealtimeStore:
     def __init__(self, url: str, connect_timeout: float = 5.0) -> None:
         self.url = url
+        self.connect_timeout = int(max(1, connect_timeout))
+        self._conn = self._connect()
+        self._temp_ready = False
+
+    def _connect(self) -> psycopg.Connection[Any]:
         try:
-            self._db = psycopg.connect(url, autocommit=True, connect_timeout=int(max(1, connect_timeout)))
+            return psycopg.connect(self.url, autocommit=True, connect_timeout=self.connect_timeout)
         except psycopg.Error as exc:
+            lines = str(exc).strip().splitlines() or [type(exc).__name__]
             raise StoreUnavailableError(
-                f"cannot connect to PostgreSQL at {mask_url(url)}: {str(exc).strip().splitlines()[0]}"
+                f"cannot connect to PostgreSQL at {mask_url(self.url)}: {lines[0]}"
             ) from exc
+
+    @property
+    def _db(self) -> psycopg.Connection[Any]:
+        if self._conn.closed or self._conn.broken:
+            self._conn.close()
+            self._conn = self._connect()
+            self._temp_ready = False
+        return self._conn
+
+    # -- realtime aggregates -----------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[rt.PostgresRealtimeTx]:
+        db = self._db
+        if not self._temp_ready:
+            db.execute(rt.TEMP_TABLES.encode())
+            self._temp_ready = True
+        with rt.write_transaction(db) as tx:
+            yield tx
+
+    def load_checkpoint(self, tailer: str) -> dict[str, int]:
+        return rt.load_checkpoint(self._db, tailer)
+
+    def daily(self, day: date) -> DailyTotals:
+        return rt.daily(self._db, day)
+
+    def sessions(self, active_at: datetime | None = None, limit: int = 100) -> tuple[int, list[Session]]:
+        return rt.sessions(self._db, active_at, limit)
+
+    def quarantined(self, tailer: str) -> list[TailReject]:
+        return rt.quarantined(self._db, tailer)
+
+    def reset_realtime(
+        self,
+        tailer: str,
+        from_day: date | None = None,
+        since: datetime | None = None,
+        files: Iterable[str] = (),
+    ) -> None:
+        rt.reset(self._db, tailer, from_day, since, files)
 
     def schema_version(self) -> int:
         self._db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
@@ -76,4 +131,4 @@ class PostgresRealtimeStore:
         return [k for k in self.list_keys(include_revoked=True) if k.key in keys]
 
     def close(self) -> None:
-        self._db.close()
+        self._conn.close()

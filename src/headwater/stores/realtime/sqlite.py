@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from headwater.events.sessions import Session
+from headwater.log.tailer import TailReject
+from headwater.stores.realtime import sqlite_realtime as rt
 from headwater.stores.realtime.base import (
+    DailyTotals,
     KeyNotFoundError,
     StoreUnavailableError,
     WriteKey,
@@ -62,6 +68,33 @@ class SqliteRealtimeStore:
             self._db.execute("ROLLBACK")
             raise
         return applied
+
+    # -- realtime aggregates -----------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[rt.SqliteRealtimeTx]:
+        with rt.write_transaction(self._db) as tx:
+            yield tx
+
+    def load_checkpoint(self, tailer: str) -> dict[str, int]:
+        return rt.load_checkpoint(self._db, tailer)
+
+    def daily(self, day: date) -> DailyTotals:
+        return rt.daily(self._db, day)
+
+    def sessions(self, active_at: datetime | None = None, limit: int = 100) -> tuple[int, list[Session]]:
+        return rt.sessions(self._db, active_at, limit)
+
+    def quarantined(self, tailer: str) -> list[TailReject]:
+        return rt.quarantined(self._db, tailer)
+
+    def reset_realtime(
+        self,
+        tailer: str,
+        from_day: date | None = None,
+        since: datetime | None = None,
+        files: Iterable[str] = (),
+    ) -> None:
+        rt.reset(self._db, tailer, from_day, since, files)
 
     # -- write keys -----------------------------------------------------------------------
     def create_key(self, name: str, allowed_origins: tuple[str, ...] = ()) -> WriteKey:

@@ -1,0 +1,185 @@
+"""The realtime aggregates in SQLite: one apply transaction (BEGIN IMMEDIATE) and the queries.
+
+Dates are 'YYYY-MM-DD' text and timestamps fixed-width UTC text, so text order is time order.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+
+from headwater.events.realtime import Delta
+from headwater.events.sessions import INACTIVITY, MAX_LENGTH, Session
+from headwater.log.tailer import TailReject
+from headwater.stores.realtime.base import DailyRow, DailyTotals, utcnow
+
+_CHUNK = 500  # bound parameters per IN (...) list
+
+
+def ts_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def ts_parse(text: str) -> datetime:
+    return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
+
+
+def _chunks(items: list[str]) -> Iterator[list[str]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]
+
+
+class SqliteRealtimeTx:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def checkpoint_of(self, tailer: str, files: Collection[str]) -> dict[str, int]:
+        self.db.execute("INSERT OR IGNORE INTO tailers(name) VALUES (?)", (tailer,))
+        found = {f: 0 for f in files}
+        for part in _chunks(list(files)):
+            marks = ",".join("?" * len(part))
+            for file, offset in self.db.execute(
+                f"SELECT file, file_offset FROM tail_checkpoints WHERE tailer = ? AND file IN ({marks})",
+                (tailer, *part),
+            ):
+                found[file] = int(offset)
+        return found
+
+    def identities(self, keys: Collection[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for part in _chunks(list(keys)):
+            marks = ",".join("?" * len(part))
+            out.update(
+                self.db.execute(f"SELECT source, user_id FROM identities WHERE source IN ({marks})", part)
+            )
+        return out
+
+    def recent_sessions(self, since: Mapping[str, datetime]) -> list[Session]:
+        if not since:
+            return []
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS want_sessions (uid TEXT PRIMARY KEY, since TEXT)")
+        self.db.execute("DELETE FROM want_sessions")
+        self.db.executemany(
+            "INSERT INTO want_sessions VALUES (?, ?)", [(u, ts_text(t)) for u, t in since.items()]
+        )
+        rows = self.db.execute(
+            "SELECT s.session_id, s.user_id, s.start_time, s.last_activity, s.events_count "
+            "FROM want_sessions w JOIN user_sessions s ON s.user_id = w.uid AND s.last_activity >= w.since"
+        ).fetchall()
+        return [Session(r[0], r[1], ts_parse(r[2]), ts_parse(r[3]), int(r[4])) for r in rows]
+
+    def write_delta(self, delta: Delta) -> None:
+        db = self.db
+        for source, user in delta.links:
+            db.execute("INSERT OR IGNORE INTO identities(source, user_id) VALUES (?, ?)", (source, user))
+            db.execute("UPDATE identities SET user_id = ? WHERE user_id = ?", (user, source))
+            db.execute(
+                "INSERT OR IGNORE INTO daily_users(date, user_id) "
+                "SELECT date, ? FROM daily_users WHERE user_id = ?",
+                (user, source),
+            )
+            db.execute("DELETE FROM daily_users WHERE user_id = ?", (source,))
+            db.execute("UPDATE user_sessions SET user_id = ? WHERE user_id = ?", (user, source))
+        db.executemany(
+            "INSERT INTO daily_stats(date, tool_id, event_type, count) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (date, tool_id, event_type) DO UPDATE SET count = count + excluded.count",
+            [(d.isoformat(), tool, etype, n) for (d, tool, etype), n in delta.counts.items()],
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO daily_users(date, user_id) VALUES (?, ?)",
+            [(d.isoformat(), user) for d, user in delta.users],
+        )
+        db.executemany(
+            "INSERT INTO user_sessions(session_id, user_id, start_time, last_activity, events_count) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET user_id = excluded.user_id, "
+            "start_time = excluded.start_time, last_activity = excluded.last_activity, "
+            "events_count = excluded.events_count",
+            [(s.session_id, s.user_id, ts_text(s.start), ts_text(s.last), s.count) for s in delta.sessions],
+        )
+
+    def quarantine(self, tailer: str, rejects: Sequence[TailReject]) -> None:
+        now = ts_text(utcnow())
+        self.db.executemany(
+            "INSERT OR IGNORE INTO tail_quarantine"
+            "(tailer, file, file_offset, reason, fragment, quarantined_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(tailer, r.file, r.offset, r.reason, r.fragment, now) for r in rejects],
+        )
+
+    def save_checkpoint(self, tailer: str, changes: Mapping[str, int]) -> None:
+        self.db.executemany(
+            "INSERT INTO tail_checkpoints(tailer, file, file_offset) VALUES (?, ?, ?) "
+            "ON CONFLICT (tailer, file) DO UPDATE SET file_offset = excluded.file_offset",
+            [(tailer, f, o) for f, o in changes.items()],
+        )
+
+
+@contextmanager
+def write_transaction(db: sqlite3.Connection) -> Iterator[SqliteRealtimeTx]:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield SqliteRealtimeTx(db)
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def load_checkpoint(db: sqlite3.Connection, tailer: str) -> dict[str, int]:
+    rows = db.execute("SELECT file, file_offset FROM tail_checkpoints WHERE tailer = ?", (tailer,))
+    return {f: int(o) for f, o in rows}
+
+
+def daily(db: sqlite3.Connection, day: date) -> DailyTotals:
+    rows = db.execute(
+        "SELECT tool_id, event_type, count FROM daily_stats WHERE date = ? ORDER BY tool_id, event_type",
+        (day.isoformat(),),
+    ).fetchall()
+    (users,) = db.execute("SELECT COUNT(*) FROM daily_users WHERE date = ?", (day.isoformat(),)).fetchone()
+    return DailyTotals(day, [DailyRow(r[0], r[1], int(r[2])) for r in rows], int(users))
+
+
+def sessions(db: sqlite3.Connection, active_at: datetime | None, limit: int) -> tuple[int, list[Session]]:
+    where: str = ""
+    params: tuple[str, ...] = ()
+    if active_at is not None:
+        where = " WHERE last_activity >= ? AND start_time > ?"
+        params = (ts_text(active_at - INACTIVITY), ts_text(active_at - MAX_LENGTH))
+    (total,) = db.execute("SELECT COUNT(*) FROM user_sessions" + where, params).fetchone()
+    rows = db.execute(
+        "SELECT session_id, user_id, start_time, last_activity, events_count FROM user_sessions"
+        + where
+        + " ORDER BY last_activity DESC, session_id LIMIT ?",
+        (*params, limit),
+    ).fetchall()
+    return int(total), [Session(r[0], r[1], ts_parse(r[2]), ts_parse(r[3]), int(r[4])) for r in rows]
+
+
+def quarantined(db: sqlite3.Connection, tailer: str) -> list[TailReject]:
+    rows = db.execute(
+        "SELECT file, file_offset, reason, fragment FROM tail_quarantine WHERE tailer = ? "
+        "ORDER BY file, file_offset",
+        (tailer,),
+    )
+    return [TailReject(r[0], int(r[1]), r[2], r[3]) for r in rows]
+
+
+def reset(
+    db: sqlite3.Connection, tailer: str, from_day: date | None, since: datetime | None, files: Iterable[str]
+) -> None:
+    with write_transaction(db):
+        if from_day is None:
+            for table in ("daily_stats", "daily_users", "user_sessions", "identities"):
+                db.execute(f"DELETE FROM {table}")
+            db.execute("DELETE FROM tail_checkpoints WHERE tailer = ?", (tailer,))
+            db.execute("DELETE FROM tail_quarantine WHERE tailer = ?", (tailer,))
+            return
+        db.execute("DELETE FROM daily_stats WHERE date >= ?", (from_day.isoformat(),))
+        db.execute("DELETE FROM daily_users WHERE date >= ?", (from_day.isoformat(),))
+        if since is not None:
+            db.execute("DELETE FROM user_sessions WHERE last_activity >= ?", (ts_text(since),))
+        for f in files:
+            db.execute("DELETE FROM tail_checkpoints WHERE tailer = ? AND file = ?", (tailer, f))
+            db.execute("DELETE FROM tail_quarantine WHERE tailer = ? AND file = ?", (tailer, f))
