@@ -1,0 +1,1 @@
+"""Batch analytics: the daily ETL from the event log to the Parquet lake, archives, scheduler."""

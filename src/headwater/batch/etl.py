@@ -1,0 +1,172 @@
+"""Daily ETL: the log files received on a UTC day -> Parquet partitioned by event date.
+
+Re-running a day replaces what that day wrote (files are named after the received day) and a
+messageId already in the lake from another received day is skipped, so the lake holds each
+message exactly once whatever the order or number of runs. See docs/analytics.md.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from headwater.batch import rollups
+from headwater.batch.lake import Lake, LakeError, complete_lines, log_sizes
+from headwater.batch.sql import connect, file_list, json_events_sql, parquet_sql, quote
+from headwater.log.files import list_log_files
+
+
+@dataclass(slots=True)
+class EtlResult:
+    received_day: str
+    files: dict[str, int]
+    rows_in: int = 0
+    rows_out: int = 0
+    duplicates: int = 0
+    event_dates: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    skipped: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@contextmanager
+def etl_lock(lake: Lake, wait: bool = True) -> Iterator[bool]:
+    """One ETL at a time per lake (server scheduler, cron, CLI); yields False if busy and not waiting."""
+    lake.root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lake.root / ".etl.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
+def run_daily(
+    data_dir: Path, recv: date, project_tz: str, memory_limit: str = "1GB", threads: int = 2
+) -> EtlResult:
+    """Load one received day. Raises LakeError when the day has no log and was never loaded."""
+    lake = Lake(data_dir / "lake")
+    log_dir = data_dir / "log"
+    with etl_lock(lake):
+        return _run_locked(lake, log_dir, recv, project_tz, memory_limit, threads)
+
+
+def _run_locked(
+    lake: Lake, log_dir: Path, recv: date, project_tz: str, memory_limit: str, threads: int
+) -> EtlResult:
+    started = time.monotonic()
+    sizes = log_sizes(log_dir, recv)
+    result = EtlResult(received_day=recv.isoformat(), files=sizes)
+    manifest = lake.read_manifest(recv)
+    if not sizes:
+        if manifest is not None:
+            result.skipped = "the raw log of this day is gone (retention); the lake keeps its data"
+            return result
+        raise LakeError(f"no event log files were received on {recv} (UTC) in {log_dir}")
+    stage = lake.tmp_dir / f"etl-{recv:%Y%m%d}-{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    paths = complete_lines([lf.path for lf in list_log_files(log_dir, "events") if lf.name in sizes], stage)
+    con = connect(lake.tmp_dir, memory_limit, threads)
+    try:
+        raw = stage / "raw.parquet"
+        # A file still being appended to is read up to its last complete line; the manifest records
+        # the sizes seen, so a later run notices growth and reloads the day.
+        result.rows_in = _copy_count(
+            con,
+            f"COPY (SELECT *, strftime(ts, '%Y-%m-%d') AS date FROM ({json_events_sql(paths)})"
+            f" WHERE message_id IS NOT NULL AND ts IS NOT NULL) TO {quote(str(raw))} (FORMAT parquet)",
+        )
+        dates = [r[0] for r in con.execute(f"SELECT DISTINCT date FROM {_pq(raw)} ORDER BY 1").fetchall()]
+        others = _other_files(lake, recv, dates)
+        anti = ""
+        if others:
+            anti = f"ANTI JOIN ({parquet_sql(others, 'message_id')}) o USING (message_id)"
+        out_dir = stage / "out"
+        result.rows_out = _copy_count(
+            con,
+            f"""COPY (
+                SELECT r.* FROM (
+                    SELECT * FROM {_pq(raw)}
+                    QUALIFY row_number() OVER (PARTITION BY message_id ORDER BY received_at, ts) = 1
+                ) r {anti}
+            ) TO {quote(str(out_dir))} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (date))""",
+        )
+        result.duplicates = result.rows_in - result.rows_out
+        result.event_dates = _publish(lake, recv, out_dir)
+        new_files = lake.files_of_received_day(recv)
+        rollups.write_user_days(con, lake, recv, new_files, project_tz)
+        rollups.write_links(con, lake, recv, new_files)
+        rollups.rebuild_identity_map(con, lake)
+        touched = {date.fromisoformat(d) for d in dates}
+        rollups.write_tool_usage(con, lake, sorted(touched))
+    finally:
+        con.close()
+        shutil.rmtree(stage, ignore_errors=True)
+    result.seconds = round(time.monotonic() - started, 3)
+    lake.write_manifest(
+        recv,
+        {**result.as_dict(), "project_tz": project_tz, "finished_at": datetime.now(UTC).isoformat()},
+    )
+    return result
+
+
+def _pq(path: Path) -> str:
+    return f"read_parquet({quote(str(path))})"
+
+
+def _copy_count(con: Any, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _other_files(lake: Lake, recv: date, dates: list[str]) -> list[Path]:
+    """Lake files that may already hold these messages: neighbouring dates, other received days."""
+    if not dates:
+        return []
+    first = date.fromisoformat(dates[0]) - timedelta(days=1)
+    last = date.fromisoformat(dates[-1]) + timedelta(days=1)
+    own = set(lake.files_of_received_day(recv))
+    return [p for p in lake.event_files(first, last) if p not in own]
+
+
+def _publish(lake: Lake, recv: date, out_dir: Path) -> list[str]:
+    """Replace this received day's files in the lake with the new ones."""
+    for old in lake.files_of_received_day(recv):
+        old.unlink()
+    written: list[str] = []
+    if not out_dir.is_dir():
+        return written
+    for part in sorted(out_dir.iterdir()):
+        day = part.name.removeprefix("date=")
+        target_dir = lake.date_dir(date.fromisoformat(day))
+        target_dir.mkdir(parents=True, exist_ok=True)
+        for i, src in enumerate(sorted(part.glob("*.parquet"))):
+            suffix = "" if i == 0 else f".{i}"
+            os.replace(src, target_dir / f"recv-{recv:%Y%m%d}{suffix}.parquet")
+        written.append(day)
+    return written
+
+
+def days_to_load(data_dir: Path, today_utc: date) -> list[date]:
+    """Complete received days (before today, UTC) whose log is not in the lake yet or has grown."""
+    from headwater.batch.lake import pending_days
+
+    return [d for d in pending_days(Lake(data_dir / "lake"), data_dir / "log") if d < today_utc]
+
+
+__all__ = ["EtlResult", "days_to_load", "etl_lock", "file_list", "run_daily"]

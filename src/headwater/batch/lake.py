@@ -1,0 +1,203 @@
+"""Layout of the Parquet lake and the files in it.
+
+```
+lake/events/date=YYYY-MM-DD/recv-YYYYMMDD.parquet   events by UTC event date, one file per received day
+lake/archive/month=YYYY-MM/events.parquet           a compacted month (zstd)
+lake/user_days/recv=YYYYMMDD.parquet                rollup: (project-tz day, actor, events, first, last)
+lake/identity/links/recv=YYYYMMDD.parquet           identity links found in a received day
+lake/identity/map.parquet                           resolved identity map: key -> user_id
+lake/tool_usage_stats/date=YYYY-MM-DD.parquet       (date, tool_id, event_type, count, users)
+lake/_etl/recv=YYYYMMDD.json                        manifest: which log files (and sizes) were loaded
+```
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from headwater.log.files import list_log_files
+
+
+class LakeError(Exception):
+    """A problem with the lake a user can act on (message says what and where)."""
+
+
+_DATE_DIR = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
+_MONTH_DIR = re.compile(r"^month=(\d{4})-(\d{2})$")
+
+
+@dataclass(frozen=True, slots=True)
+class Lake:
+    root: Path
+
+    @property
+    def events_dir(self) -> Path:
+        return self.root / "events"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.root / "archive"
+
+    @property
+    def user_days_dir(self) -> Path:
+        return self.root / "user_days"
+
+    @property
+    def links_dir(self) -> Path:
+        return self.root / "identity" / "links"
+
+    @property
+    def identity_map(self) -> Path:
+        return self.root / "identity" / "map.parquet"
+
+    @property
+    def tool_usage_dir(self) -> Path:
+        return self.root / "tool_usage_stats"
+
+    @property
+    def manifest_dir(self) -> Path:
+        return self.root / "_etl"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.root / ".tmp"
+
+    # -- events -------------------------------------------------------------------------------
+    def date_dir(self, day: date) -> Path:
+        return self.events_dir / f"date={day.isoformat()}"
+
+    def event_dates(self) -> list[date]:
+        """UTC event dates that have a daily partition."""
+        if not self.events_dir.is_dir():
+            return []
+        found = []
+        for entry in self.events_dir.iterdir():
+            match = _DATE_DIR.match(entry.name)
+            if match and any(entry.glob("*.parquet")):
+                found.append(date.fromisoformat(match.group(1)))
+        return sorted(found)
+
+    def archived_months(self) -> list[tuple[int, int]]:
+        if not self.archive_dir.is_dir():
+            return []
+        out = []
+        for entry in self.archive_dir.iterdir():
+            match = _MONTH_DIR.match(entry.name)
+            if match and (entry / "events.parquet").exists():
+                out.append((int(match.group(1)), int(match.group(2))))
+        return sorted(out)
+
+    def event_files(self, first: date | None = None, last: date | None = None) -> list[Path]:
+        """Parquet files holding events of UTC dates first..last (None: unbounded), archives included."""
+        files: list[Path] = []
+        for year, month in self.archived_months():
+            month_first = date(year, month, 1)
+            month_last = (month_first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+            if (first is None or month_last >= first) and (last is None or month_first <= last):
+                files.append(self.archive_dir / f"month={year:04d}-{month:02d}" / "events.parquet")
+        for day in self.event_dates():
+            if (first is None or day >= first) and (last is None or day <= last):
+                files.extend(sorted(self.date_dir(day).glob("*.parquet")))
+        return files
+
+    def recv_name(self, recv: date) -> str:
+        return f"recv-{recv:%Y%m%d}.parquet"
+
+    def files_of_received_day(self, recv: date) -> list[Path]:
+        if not self.events_dir.is_dir():
+            return []
+        return sorted(self.events_dir.glob(f"date=*/recv-{recv:%Y%m%d}*.parquet"))
+
+    def user_days_file(self, recv: date) -> Path:
+        return self.user_days_dir / f"recv={recv:%Y%m%d}.parquet"
+
+    def links_file(self, recv: date) -> Path:
+        return self.links_dir / f"recv={recv:%Y%m%d}.parquet"
+
+    # -- manifests ----------------------------------------------------------------------------
+    def manifest_path(self, recv: date) -> Path:
+        return self.manifest_dir / f"recv={recv:%Y%m%d}.json"
+
+    def read_manifest(self, recv: date) -> dict[str, Any] | None:
+        try:
+            data: dict[str, Any] = json.loads(self.manifest_path(recv).read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise LakeError(f"unreadable ETL manifest {self.manifest_path(recv)}: {exc}") from exc
+        return data
+
+    def write_manifest(self, recv: date, data: dict[str, Any]) -> None:
+        write_atomic(self.manifest_path(recv), json.dumps(data, indent=1, sort_keys=True).encode())
+
+    def loaded_days(self) -> dict[date, dict[str, Any]]:
+        """Every received day with a manifest."""
+        out: dict[date, dict[str, Any]] = {}
+        if not self.manifest_dir.is_dir():
+            return out
+        for path in self.manifest_dir.glob("recv=*.json"):
+            recv = datetime.strptime(path.stem[5:], "%Y%m%d").date()
+            manifest = self.read_manifest(recv)
+            if manifest is not None:
+                out[recv] = manifest
+        return out
+
+
+def log_sizes(log_dir: Path, recv: date) -> dict[str, int]:
+    """The event log files received on a UTC day, with their sizes."""
+    out = {}
+    for lf in list_log_files(log_dir, "events"):
+        if lf.day == recv:
+            try:
+                out[lf.name] = lf.path.stat().st_size
+            except FileNotFoundError:
+                continue
+    return out
+
+
+def pending_days(lake: Lake, log_dir: Path) -> list[date]:
+    """Received days whose log files are not (or not fully) in the lake: read from the log directly."""
+    loaded = lake.loaded_days()
+    days = sorted({lf.day for lf in list_log_files(log_dir, "events")})
+    return [d for d in days if d not in loaded or loaded[d].get("files") != log_sizes(log_dir, d)]
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def complete_lines(paths: list[Path], tmp_dir: Path) -> list[Path]:
+    """The files, with any whose last line is still being written replaced by a copy cut at the last
+    newline (a reader never sees half a line). Empty files are left out."""
+    out = []
+    for path in paths:
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            continue
+        if size == 0:
+            continue
+        with open(path, "rb") as fh:
+            fh.seek(size - 1)
+            if fh.read(1) == b"\n":
+                out.append(path)
+                continue
+            fh.seek(0)
+            data = fh.read(size)
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            continue
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        copy = tmp_dir / f"{path.name}.{os.getpid()}.complete"
+        copy.write_bytes(data[: cut + 1])
+        out.append(copy)
+    return out

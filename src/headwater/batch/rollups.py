@@ -1,0 +1,139 @@
+"""Rollups written by the daily ETL: user-day activity, identity links and map, tool usage."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from headwater.batch.lake import Lake
+from headwater.batch.sql import parquet_sql, quote
+from headwater.events.identity import ANON_PREFIX, Link, resolve
+
+TS_TEXT = "%Y-%m-%dT%H:%M:%S.%fZ"  # sorts in time order as text
+
+
+def user_days_sql(events_sql: str, tz: str) -> str:
+    """(day in tz, actor, events, first_ts, last_ts) from a SELECT of event rows."""
+    return f"""
+        SELECT hw_day(ts, {quote(tz)}) AS day, actor, count(*) AS events, min(ts) AS first_ts,
+               max(ts) AS last_ts
+        FROM ({events_sql}) WHERE actor IS NOT NULL GROUP BY ALL
+    """
+
+
+def links_sql(events_sql: str) -> str:
+    """Identity links (ts text, source key, user) carried by a SELECT of event rows."""
+    anon = quote(ANON_PREFIX)
+    return f"""
+        WITH e AS (
+            SELECT ts, type, hw_clean(user_id) AS u, hw_clean(anonymous_id) AS a,
+                   hw_clean(previous_id) AS p
+            FROM ({events_sql}) WHERE hw_clean(user_id) IS NOT NULL
+        ), l AS (
+            SELECT ts, {anon} || a AS source, u AS "user" FROM e WHERE a IS NOT NULL
+            UNION ALL
+            SELECT ts, {anon} || p, u FROM e WHERE type = 'alias' AND p IS NOT NULL AND p <> u
+            UNION ALL
+            SELECT ts, p, u FROM e WHERE type = 'alias' AND p IS NOT NULL AND p <> u
+        )
+        SELECT strftime(min(ts), '{TS_TEXT}') AS ts, source, "user" FROM l GROUP BY source, "user"
+    """
+
+
+def _copy(con: Any, select: str, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    con.execute(f"COPY ({select}) TO {quote(str(tmp))} (FORMAT parquet, COMPRESSION zstd)")
+    tmp.replace(target)
+
+
+def write_user_days(con: Any, lake: Lake, recv: date, files: Sequence[Path], tz: str) -> None:
+    target = lake.user_days_file(recv)
+    if not files:
+        target.unlink(missing_ok=True)
+        return
+    _copy(con, user_days_sql(parquet_sql(files), tz) + " ORDER BY day, actor", target)
+
+
+def write_links(con: Any, lake: Lake, recv: date, files: Sequence[Path]) -> None:
+    target = lake.links_file(recv)
+    if not files:
+        target.unlink(missing_ok=True)
+        return
+    _copy(con, links_sql(parquet_sql(files)), target)
+
+
+def read_links(con: Any, select: str) -> list[Link]:
+    return [Link(ts, source, user) for ts, source, user in con.execute(select).fetchall()]
+
+
+def rebuild_identity_map(con: Any, lake: Lake) -> dict[str, str]:
+    """Resolve every link in the lake (pure rules of headwater.events.identity) into map.parquet."""
+    files = sorted(lake.links_dir.glob("recv=*.parquet")) if lake.links_dir.is_dir() else []
+    links = read_links(con, parquet_sql(files, 'ts, source, "user"')) if files else []
+    mapping = resolve(links)
+    write_identity_map(lake.identity_map, mapping.items())
+    return mapping
+
+
+def write_identity_map(path: Path, items: Iterable[tuple[str, str]]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    keys, users = [], []
+    for key, user in items:
+        keys.append(key)
+        users.append(user)
+    table = pa.table({"key": pa.array(keys, pa.string()), "user_id": pa.array(users, pa.string())})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    tmp.replace(path)
+
+
+def load_identity_map(con: Any, lake: Lake, extra: Sequence[Link] = ()) -> None:
+    """Temp table ``idmap(key, user_id)``: the lake's map plus links not in the lake yet."""
+    con.execute("DROP TABLE IF EXISTS idmap")
+    if not extra:
+        if lake.identity_map.exists():
+            con.execute(f"CREATE TEMP TABLE idmap AS {parquet_sql([lake.identity_map], 'key, user_id')}")
+        else:
+            con.execute("CREATE TEMP TABLE idmap (key VARCHAR, user_id VARCHAR)")
+        return
+    base: dict[str, str] = {}
+    if lake.identity_map.exists():
+        base = dict(con.execute(parquet_sql([lake.identity_map], "key, user_id")).fetchall())
+    mapping = resolve(extra, base)
+    import pyarrow as pa
+
+    table = pa.table(
+        {
+            "key": pa.array(list(mapping), pa.string()),
+            "user_id": pa.array(list(mapping.values()), pa.string()),
+        }
+    )
+    con.register("idmap_arrow", table)
+    con.execute("CREATE TEMP TABLE idmap AS SELECT * FROM idmap_arrow")
+    con.unregister("idmap_arrow")
+
+
+def write_tool_usage(con: Any, lake: Lake, dates: Sequence[date]) -> None:
+    """tool_usage_stats(date, tool_id, event_type, count, users) for UTC dates, over the whole lake."""
+    load_identity_map(con, lake)
+    for day in dates:
+        target = lake.tool_usage_dir / f"date={day.isoformat()}.parquet"
+        files = lake.event_files(day, day)
+        if not files:
+            target.unlink(missing_ok=True)
+            continue
+        select = f"""
+            SELECT CAST({quote(day.isoformat())} AS DATE) AS date, e.tool_id, e.event AS event_type,
+                   count(*) AS count, count(DISTINCT coalesce(m.user_id, e.actor)) AS users
+            FROM ({parquet_sql(files, "tool_id, event, actor, ts")}) e
+            LEFT JOIN idmap m ON m.key = e.actor
+            WHERE CAST(e.ts AS DATE) = CAST({quote(day.isoformat())} AS DATE)
+            GROUP BY ALL ORDER BY count DESC
+        """
+        _copy(con, select, target)

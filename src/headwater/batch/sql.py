@@ -1,0 +1,108 @@
+"""DuckDB in memory over files: the connection and the one projection from log lines to lake rows.
+
+The same projection turns JSON Lines into rows in the daily ETL and when metrics read today's
+log, so the lake and the live log always agree on what a column means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from headwater.events.identity import ANON_PREFIX, JUNK_IDS
+
+#: Bounded memory: DuckDB spills to ``lake/.tmp`` beyond this (a day of 20M events fits in 2 GB).
+DEFAULT_MEMORY_LIMIT = "1GB"
+
+_JSON_COLUMNS = {
+    "messageId": "VARCHAR",
+    "type": "VARCHAR",
+    "event": "VARCHAR",
+    "userId": "VARCHAR",
+    "anonymousId": "VARCHAR",
+    "previousId": "VARCHAR",
+    "timestamp": "TIMESTAMPTZ",
+    "receivedAt": "TIMESTAMPTZ",
+    "properties": "JSON",
+    "traits": "JSON",
+    "context": "JSON",
+    "_hw": "JSON",
+}
+
+#: Columns of a lake event row (and their order).
+EVENT_COLUMNS = (
+    "message_id",
+    "type",
+    "event",
+    "tool_id",
+    "user_id",
+    "anonymous_id",
+    "previous_id",
+    "actor",
+    "ts",
+    "received_at",
+    "source",
+    "bot",
+    "properties",
+    "traits",
+    "context",
+)
+
+
+def connect(tmp_dir: Path | None = None, memory_limit: str = DEFAULT_MEMORY_LIMIT, threads: int = 2) -> Any:
+    """A fresh in-memory DuckDB with UTC sessions, bounded memory and Headwater's macros."""
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute(f"SET threads = {int(threads)}")
+    con.execute("SET preserve_insertion_order = false")
+    if tmp_dir is not None:
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        con.execute(f"SET temp_directory = {quote(str(tmp_dir))}")
+    junk = ", ".join(quote(j) for j in sorted(JUNK_IDS))
+    con.execute(f"CREATE MACRO hw_clean(x) AS CASE WHEN lower(trim(x)) IN ({junk}) THEN NULL ELSE x END")
+    con.execute(f"CREATE MACRO hw_actor(u, a) AS coalesce(hw_clean(u), {quote(ANON_PREFIX)} || hw_clean(a))")
+    con.execute("CREATE MACRO hw_day(ts, tz) AS CAST(timezone(tz, ts) AS DATE)")
+    return con
+
+
+def quote(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def file_list(paths: Sequence[Path]) -> str:
+    """A SQL list literal of file paths."""
+    return "[" + ", ".join(quote(str(p)) for p in paths) + "]"
+
+
+def json_events_sql(paths: Sequence[Path]) -> str:
+    """SELECT of lake rows (EVENT_COLUMNS) from event log files (not deduplicated)."""
+    columns = "{" + ", ".join(f"{quote(k)}: {quote(v)}" for k, v in _JSON_COLUMNS.items()) + "}"
+    return f"""
+        SELECT
+            "messageId" AS message_id,
+            "type" AS type,
+            coalesce("_hw"->>'event_type', CASE WHEN "type" = 'track' THEN "event" ELSE "type" END) AS event,
+            "_hw"->>'tool_id' AS tool_id,
+            "userId" AS user_id,
+            "anonymousId" AS anonymous_id,
+            "previousId" AS previous_id,
+            hw_actor("userId", "anonymousId") AS actor,
+            "timestamp" AS ts,
+            "receivedAt" AS received_at,
+            "_hw"->>'source' AS source,
+            coalesce(TRY_CAST("_hw"->>'bot' AS BOOLEAN), false) AS bot,
+            "properties" AS properties,
+            "traits" AS traits,
+            "context" AS context
+        FROM read_json({file_list(paths)}, format = 'newline_delimited', columns = {columns},
+                       maximum_object_size = 1048576)
+    """
+
+
+def parquet_sql(paths: Sequence[Path], columns: str = "*") -> str:
+    return f"SELECT {columns} FROM read_parquet({file_list(paths)}, union_by_name = true)"

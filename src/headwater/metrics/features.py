@@ -1,0 +1,78 @@
+"""Feature usage (per tool_id and event) and preferences (a property or trait over users)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from headwater.batch.sql import quote
+from headwater.metrics.active import active_counts
+from headwater.metrics.params import MetricError
+from headwater.metrics.source import Scope
+
+TREND_DAYS = 7
+
+
+def features(scope: Scope) -> dict[str, Any]:
+    """Per day, tool_id and event: events, unique users, share of MAU, and the trend of users against
+    the same day a week before (users / users 7 days earlier - 1)."""
+    rng = scope.rng
+    rows = scope.sql(
+        f"""
+        SELECT day, tool_id, event, count(*) AS events, count(DISTINCT person) AS users
+        FROM ({scope.events(rng.start - timedelta(days=TREND_DAYS), rng.end)})
+        WHERE person IS NOT NULL GROUP BY ALL
+        """
+    )
+    data = {(d, tool, ev): (int(n), int(u)) for d, tool, ev, n, u in rows}
+    mau = active_counts(scope, 30)
+    missing = scope.missing_days(rng.days())
+    out = []
+    for (day, tool, ev), (n, users) in sorted(
+        data.items(), key=lambda kv: (kv[0][0], -kv[1][0], str(kv[0][1:]))
+    ):
+        if day < rng.start or day in missing:
+            continue
+        before = data.get((day - timedelta(days=TREND_DAYS), tool, ev))
+        out.append(
+            {
+                "date": day.isoformat(),
+                "tool_id": tool,
+                "event": ev,
+                "events": n,
+                "users": users,
+                "share_of_mau": round(users / mau[day], 6) if mau.get(day) else None,
+                "trend": round(users / before[1] - 1, 6) if before and before[1] else None,
+            }
+        )
+    return {"rows": out, "missing_days": sorted(d.isoformat() for d in missing)}
+
+
+def preferences(scope: Scope, property: str | None = None, trait: str | None = None) -> dict[str, Any]:
+    """Users by the last value they had of a property (events in the range) or a trait (identify
+    traits and context.traits, latest known by the range's end)."""
+    if bool(property) == bool(trait):
+        raise MetricError("bad_parameter", "give exactly one of the parameters 'property' or 'trait'")
+    rng = scope.rng
+    if property:
+        value = f"properties->>{quote(property)}"
+        events = scope.events(rng.start, rng.end)
+    else:
+        name = quote(str(trait))
+        value = f"coalesce(traits->>{name}, context->'traits'->>{name})"
+        events = scope.events(None, rng.end)
+    rows = scope.sql(
+        f"""
+        SELECT v, count(*) FROM (
+            SELECT person, arg_max(v, ts) AS v FROM (
+                SELECT person, ts, {value} AS v FROM ({events}) WHERE person IS NOT NULL
+            ) WHERE v IS NOT NULL GROUP BY person
+        ) GROUP BY v ORDER BY 2 DESC, 1
+        """
+    )
+    total = sum(int(n) for _, n in rows)
+    out = [
+        {"date": rng.end.isoformat(), "value": v, "users": int(n), "share": round(int(n) / total, 6)}
+        for v, n in rows
+    ]
+    return {"rows": out, "users": total, "property": property, "trait": trait}

@@ -1,0 +1,73 @@
+"""The metrics by name, their options, and the one entry point the CLI and the API share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from headwater.metrics import active, features, funnel, lifecycle, retention, sessions
+from headwater.metrics.params import MetricError, make_range
+from headwater.metrics.source import Scope
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    name: str
+    func: Callable[..., dict[str, Any]]
+    options: tuple[str, ...] = ()
+
+    @property
+    def doc(self) -> str:
+        return (self.func.__doc__ or "").strip().splitlines()[0] if self.func.__doc__ else ""
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric("dau", active.dau),
+        Metric("wau", active.wau),
+        Metric("mau", active.mau),
+        Metric("stickiness", active.stickiness),
+        Metric("features", features.features),
+        Metric("preferences", features.preferences, ("property", "trait")),
+        Metric("sessions", sessions.sessions),
+        Metric("retention", retention.retention, ("period", "mode", "cohort", "start_event", "return_event")),
+        Metric("funnel", funnel.funnel, ("steps", "window_days", "breakdown")),
+        Metric("lifecycle", lifecycle.lifecycle, ("period",)),
+    )
+}
+
+
+def get_metric(name: str) -> Metric:
+    metric = METRICS.get(name)
+    if metric is None:
+        raise MetricError(
+            "unknown_metric", f"unknown metric {name!r}: expected one of {', '.join(METRICS)}", status=404
+        )
+    return metric
+
+
+def run_metric(
+    data_dir: Path,
+    project_tz: str,
+    name: str,
+    start: str | None,
+    end: str | None,
+    tz: str | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``{"metric", "start", "end", "tz", "rows": [...], ...}`` for a metric over local days."""
+    metric = get_metric(name)
+    rng = make_range(start, end, tz, project_tz)
+    given = {k: v for k, v in (options or {}).items() if v not in (None, "")}
+    unknown = sorted(set(given) - set(metric.options))
+    if unknown:
+        allowed = ", ".join(metric.options) or "none"
+        raise MetricError(
+            "unknown_parameter", f"metric {name!r} takes no parameter {unknown[0]!r} (options: {allowed})"
+        )
+    with Scope(data_dir, rng) as scope:
+        body = metric.func(scope, **given)
+    return {"metric": name, "start": rng.start.isoformat(), "end": rng.end.isoformat(), "tz": rng.tz, **body}

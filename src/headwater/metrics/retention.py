@@ -1,0 +1,108 @@
+"""Retention: cohorts by first-ever start event ("first") or by every period with it ("recurring"),
+per day, week or month, counting returns "on" period k or "on or after" period k.
+
+Observation stops at the range's end: a period that ends after it is flagged incomplete, and the
+weighted average of period k (sum of returns / sum of cohort sizes) uses complete cohorts only.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from headwater.batch.sql import quote
+from headwater.metrics.params import MetricError
+from headwater.metrics.periods import check_period, index_of, index_sql, last_day_of, start_of
+from headwater.metrics.source import Scope
+
+MODES = ("on", "on_or_after")
+COHORTS = ("first", "recurring")
+
+
+def _activity(scope: Scope, event: str | None, period: str, last: date) -> str:
+    if event is None:
+        source = scope.user_days(None, last)
+    else:
+        source = f"SELECT day, person FROM ({scope.events(None, last)}) WHERE event = {quote(event)}"
+    return f"SELECT DISTINCT person, {index_sql(period)} AS p FROM ({source}) WHERE person IS NOT NULL"
+
+
+def retention(
+    scope: Scope,
+    period: str | None = None,
+    mode: str | None = None,
+    cohort: str | None = None,
+    start_event: str | None = None,
+    return_event: str | None = None,
+) -> dict[str, Any]:
+    period = check_period(period, "day")
+    mode = mode or "on"
+    cohort = cohort or "first"
+    if mode not in MODES:
+        raise MetricError("bad_parameter", f"parameter 'mode' must be one of {', '.join(MODES)}: {mode!r}")
+    if cohort not in COHORTS:
+        raise MetricError(
+            "bad_parameter", f"parameter 'cohort' must be one of {', '.join(COHORTS)}: {cohort!r}"
+        )
+    rng = scope.rng
+    lo, hi = index_of(period, rng.start), index_of(period, rng.end)
+    act = _activity(scope, start_event, period, rng.end)
+    ret = act if return_event == start_event else _activity(scope, return_event, period, rng.end)
+    if cohort == "first":
+        coh = f"SELECT person, min(p) AS c FROM act GROUP BY person HAVING min(p) BETWEEN {lo} AND {hi}"
+    else:
+        coh = f"SELECT person, p AS c FROM act WHERE p BETWEEN {lo} AND {hi}"
+    base = f"WITH act AS ({act}), ret AS ({ret}), coh AS ({coh})"
+    sizes = dict(scope.sql(f"{base} SELECT c, count(*) FROM coh GROUP BY c"))
+    if mode == "on":
+        found = scope.sql(
+            f"""{base} SELECT coh.c, r.p - coh.c AS k, count(*) FROM coh
+                JOIN ret r ON r.person = coh.person AND r.p > coh.c AND r.p <= {hi} GROUP BY ALL"""
+        )
+        returned = {(int(c), int(k)): int(n) for c, k, n in found}
+    else:
+        found = scope.sql(
+            f"""{base} SELECT c, kmax, count(*) FROM (
+                    SELECT coh.person, coh.c, max(r.p) - coh.c AS kmax FROM coh
+                    JOIN ret r ON r.person = coh.person AND r.p > coh.c AND r.p <= {hi} GROUP BY ALL
+                ) GROUP BY ALL"""
+        )
+        returned = {}
+        for c, kmax, n in found:
+            for k in range(1, int(kmax) + 1):
+                returned[(int(c), k)] = returned.get((int(c), k), 0) + int(n)
+    rows = []
+    totals: dict[int, list[int]] = {}
+    for c in range(lo, hi + 1):
+        size = int(sizes.get(c, 0))
+        values = []
+        for k in range(0, hi - c + 1):
+            users = size if k == 0 else returned.get((c, k), 0)
+            incomplete = last_day_of(period, c + k) > rng.end
+            values.append(
+                {
+                    "period": k,
+                    "users": users,
+                    "rate": round(users / size, 6) if size else None,
+                    "incomplete": incomplete,
+                }
+            )
+            if not incomplete and size:
+                acc = totals.setdefault(k, [0, 0, 0])
+                acc[0] += users
+                acc[1] += size
+                acc[2] += 1
+        rows.append({"date": start_of(period, c).isoformat(), "cohort_size": size, "values": values})
+    average = [
+        {"period": k, "rate": round(u / s, 6), "users": u, "cohort_users": s, "cohorts": n}
+        for k, (u, s, n) in sorted(totals.items())
+    ]
+    missing = sorted(d.isoformat() for d in scope.missing_days(rng.days()))
+    return {
+        "rows": rows,
+        "average": average,
+        "period": period,
+        "mode": mode,
+        "cohort": cohort,
+        "missing_days": missing,
+    }

@@ -1,0 +1,116 @@
+"""Sessions: a new session after 30 minutes without events or once a session is 24 hours old; a
+session is never split at midnight and belongs to the day (in the query's time zone) it started."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from headwater.batch.sql import quote
+from headwater.metrics.source import Scope
+
+GAP = timedelta(minutes=30)
+MAX_LENGTH = timedelta(hours=24)
+#: Events this long before the range are read so a session running into the range starts right.
+LOOKBACK_DAYS = 2
+
+
+def split_sessions(times: Sequence[datetime]) -> list[tuple[datetime, datetime, int]]:
+    """(start, end, events) of each session in one user's sorted event times (the pure rule)."""
+    out: list[tuple[datetime, datetime, int]] = []
+    for ts in times:
+        if out and ts - out[-1][1] <= GAP and ts - out[-1][0] < MAX_LENGTH:
+            start, _, n = out[-1]
+            out[-1] = (start, ts, n + 1)
+        else:
+            out.append((ts, ts, 1))
+    return out
+
+
+def _build(scope: Scope) -> None:
+    """Temp table sessions(person, start_ts, end_ts, events) covering the lookback and the range."""
+    rng = scope.rng
+    events = scope.events(rng.start - timedelta(days=LOOKBACK_DAYS), rng.end)
+    scope.sql(
+        f"""
+        CREATE OR REPLACE TEMP TABLE gap_sessions AS
+        WITH e AS (SELECT person, ts FROM ({events}) WHERE person IS NOT NULL),
+        g AS (
+            SELECT person, ts, CASE WHEN lag(ts) OVER w IS NULL OR ts - lag(ts) OVER w > INTERVAL 30 MINUTE
+                                    THEN 1 ELSE 0 END AS brk
+            FROM e WINDOW w AS (PARTITION BY person ORDER BY ts)
+        ),
+        s AS (SELECT person, ts,
+                     sum(brk) OVER (PARTITION BY person ORDER BY ts ROWS UNBOUNDED PRECEDING) AS gid
+              FROM g)
+        SELECT person, gid, min(ts) AS start_ts, max(ts) AS end_ts, count(*) AS events
+        FROM s GROUP BY person, gid
+        """
+    )
+    # Sessions of over 24 hours (rare) are cut by the exact rule in Python.
+    long = scope.sql(
+        f"""
+        SELECT g.person, g.gid, e.ts FROM ({events}) e
+        JOIN gap_sessions g ON e.person = g.person AND e.ts BETWEEN g.start_ts AND g.end_ts
+        WHERE g.end_ts - g.start_ts >= INTERVAL 24 HOUR ORDER BY g.person, g.gid, e.ts
+        """
+    )
+    scope.sql(
+        "CREATE OR REPLACE TEMP TABLE long_split "
+        "(person VARCHAR, start_ts TIMESTAMPTZ, end_ts TIMESTAMPTZ, events BIGINT)"
+    )
+    groups: dict[tuple[str, int], list[datetime]] = {}
+    for person, gid, ts in long:
+        groups.setdefault((person, gid), []).append(ts)
+    for (person, _), times in groups.items():
+        for start, end, n in split_sessions(times):
+            scope.con.execute("INSERT INTO long_split VALUES (?, ?, ?, ?)", [person, start, end, n])
+    scope.sql(
+        """
+        CREATE OR REPLACE TEMP TABLE sessions AS
+        SELECT person, start_ts, end_ts, events FROM gap_sessions
+        WHERE end_ts - start_ts < INTERVAL 24 HOUR
+        UNION ALL SELECT * FROM long_split
+        """
+    )
+
+
+def sessions(scope: Scope) -> dict[str, Any]:
+    """Per day: sessions started, users, sessions per user, median and p90 length (seconds), events."""
+    _build(scope)
+    tz = quote(scope.tz)
+    rows = scope.sql(
+        f"""
+        SELECT hw_day(start_ts, {tz}) AS day, count(*) AS n, count(DISTINCT person) AS users,
+               quantile_cont(epoch(end_ts - start_ts), 0.5) AS median,
+               quantile_cont(epoch(end_ts - start_ts), 0.9) AS p90,
+               avg(events) AS events
+        FROM sessions WHERE hw_day(start_ts, {tz}) BETWEEN DATE {quote(str(scope.rng.start))}
+                                                        AND DATE {quote(str(scope.rng.end))}
+        GROUP BY day
+        """
+    )
+    by_day: dict[date, tuple[Any, ...]] = {r[0]: r for r in rows}
+    missing = scope.missing_days(scope.rng.days())
+    out = []
+    for day in scope.rng.days():
+        r = by_day.get(day)
+        row: dict[str, Any] = {"date": day.isoformat(), "missing": day in missing}
+        if day in missing:
+            row.update(
+                sessions=None, users=None, sessions_per_user=None, median_seconds=None, p90_seconds=None
+            )
+        elif r is None:
+            row.update(sessions=0, users=0, sessions_per_user=None, median_seconds=None, p90_seconds=None)
+        else:
+            row.update(
+                sessions=int(r[1]),
+                users=int(r[2]),
+                sessions_per_user=round(r[1] / r[2], 6),
+                median_seconds=round(float(r[3]), 3),
+                p90_seconds=round(float(r[4]), 3),
+                events_per_session=round(float(r[5]), 6),
+            )
+        out.append(row)
+    return {"rows": out}
