@@ -197,3 +197,12 @@ def main() -> None:
 
 
 __all__ = ["app", "main", "mask_url"]
+
+
+from headwater.commands.realtime import db_app, realtime_app  # noqa: E402
+from headwater.commands.tailing import replay_app, tail  # noqa: E402
+
+app.add_typer(db_app, name="db")
+app.add_typer(realtime_app, name="realtime")
+app.add_typer(replay_app, name="replay")
+app.command("tail")(tail)

@@ -1,0 +1,1 @@
+"""CLI command modules registered in headwater.cli (tail, replay, db, realtime)."""

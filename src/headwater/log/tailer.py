@@ -177,13 +177,17 @@ class Tailer(Generic[R]):
         idle: float = 0.1,
         max_backoff: float = 5.0,
         until_caught_up: bool = False,
+        max_failures: int | None = None,
     ) -> None:
-        """Step until ``stop`` is set (or the log is exhausted), retrying failures with backoff."""
+        """Step until ``stop`` is set (or the log is exhausted), retrying failures with backoff;
+        after ``max_failures`` failures in a row, the last error is raised."""
         while not stop.is_set():
             try:
                 consumed = self.step()
             except Exception as exc:
                 self._failed(exc)
+                if max_failures is not None and self.status.failures >= max_failures:
+                    raise
                 stop.wait(min(max_backoff, 0.2 * 2 ** min(self.status.failures, 8)))
                 continue
             if consumed == 0:

@@ -34,5 +34,11 @@ def api_route_modules() -> list[Any]:
     """The modules whose routes() are mounted (imported lazily to keep start-up light)."""
     import importlib
 
-    names: list[str] = []
+    names: list[str] = ["headwater.api.realtime"]
     return [importlib.import_module(n) for n in names]
+
+
+from headwater.stores.realtime.service import queries_factory, tailer_factory  # noqa: E402
+
+FACTORIES.append(tailer_factory)
+FACTORIES.append(queries_factory)

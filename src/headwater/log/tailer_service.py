@@ -1,0 +1,181 @@
+"""Running a tailer in the background: one process per tailer name, metrics, status.
+
+Whichever process first takes the exclusive flock ``<run_dir>/tailer-<name>.lock`` runs the
+tailer: one worker of ``headwater serve --workers N``, or a separate ``headwater tail NAME``. The
+others stay on standby and retry the lock every few seconds, so when the active process dies
+(even by kill -9, which releases the flock) another takes over from the committed checkpoint.
+The tailer runs in its own thread: its store calls are blocking and must not stall the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Generic
+
+from prometheus_client import Counter, Gauge
+
+from headwater.log.tailer import R, Tailer, TailTarget
+
+log = logging.getLogger("headwater.tailer")
+
+LAG_EVENTS = Gauge(
+    "headwater_tailer_lag_events",
+    "Events in the log not yet applied (estimated from the average line size)",
+    ["tailer"],
+    multiprocess_mode="livemax",
+)
+LAG_SECONDS = Gauge(
+    "headwater_tailer_lag_seconds",
+    "Age of the oldest log line not yet applied (0 when caught up)",
+    ["tailer"],
+    multiprocess_mode="livemax",
+)
+LAG_BYTES = Gauge(
+    "headwater_tailer_lag_bytes", "Log bytes not yet applied", ["tailer"], multiprocess_mode="livemax"
+)
+APPLIED = Counter("headwater_tailer_events_applied_total", "Log lines applied by a tailer", ["tailer"])
+REJECTED = Counter(
+    "headwater_tailer_lines_quarantined_total", "Log lines a tailer could not read (kept aside)", ["tailer"]
+)
+FAILURES = Counter("headwater_tailer_failures_total", "Failed batch applications (retried)", ["tailer"])
+HEALTHY = Gauge(
+    "headwater_tailer_healthy", "1 when the last batch applied, 0 while retrying", ["tailer"], "livemin"
+)
+
+
+class TailerLock:
+    def __init__(self, run_dir: Path, name: str) -> None:
+        self.path = run_dir / f"tailer-{name}.lock"
+        self._fd: int | None = None
+
+    def try_acquire(self) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return True
+
+    def holder(self) -> str:
+        try:
+            return self.path.read_text().strip() or "?"
+        except OSError:
+            return "?"
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+class TailerMetrics:
+    """Mirrors a tailer's status into the Prometheus metrics after every step."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._applied = 0
+        self._rejected = 0
+        self._failures = 0
+
+    def __call__(self, tailer: Tailer[Any]) -> None:
+        st = tailer.status
+        LAG_EVENTS.labels(self.name).set(st.lag_events)
+        LAG_SECONDS.labels(self.name).set(st.lag_seconds)
+        LAG_BYTES.labels(self.name).set(st.lag_bytes)
+        HEALTHY.labels(self.name).set(0 if st.state == "retrying" else 1)
+        APPLIED.labels(self.name).inc(st.applied_events - self._applied)
+        REJECTED.labels(self.name).inc(st.rejected_lines - self._rejected)
+        if st.failures > self._failures:
+            FAILURES.labels(self.name).inc(st.failures - self._failures)
+        self._applied, self._rejected, self._failures = st.applied_events, st.rejected_lines, st.failures
+
+
+OpenTarget = Callable[[], "tuple[TailTarget[R], Callable[[], None]]"]
+
+
+class TailerService(Generic[R]):
+    """A Service (headwater.server.services) running one tailer when this process holds its lock."""
+
+    def __init__(
+        self, name: str, log_dir: Path, run_dir: Path, open_target: OpenTarget[R], record_type: type[R]
+    ) -> None:
+        self.name = f"tailer_{name}"
+        self.tailer_name = name
+        self.log_dir = log_dir
+        self.lock = TailerLock(run_dir, name)
+        self.open_target = open_target
+        self.record_type = record_type
+        self.tailer: Tailer[R] | None = None
+        self.role = "standby"
+        self.open_error: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    async def start(self) -> None:
+        self._thread = threading.Thread(target=self._main, name=self.name, daemon=True)
+        self._thread.start()
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 30)
+
+    def status(self) -> tuple[bool, dict[str, Any]]:
+        """Always ready: a tailer behind or retrying must not stop the collector taking events."""
+        details: dict[str, Any] = {"role": self.role}
+        if self.tailer is not None:
+            details.update(self.tailer.status.as_dict())
+        elif self.open_error:
+            details["last_error"] = self.open_error
+        return True, details
+
+    def _main(self) -> None:
+        while not self._stop.is_set():
+            if self.lock.try_acquire():
+                break
+            self._stop.wait(2.0)
+        else:
+            return
+        self.role = "active"
+        try:
+            self._run_active()
+        finally:
+            self.lock.release()
+
+    def _run_active(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                target, close = self.open_target()
+            except Exception as exc:  # store unreachable at start: keep trying
+                failures += 1
+                self.open_error = str(exc)
+                if failures == 1 or failures % 20 == 0:
+                    log.warning("tailer %s cannot open its store: %s", self.tailer_name, exc)
+                self._stop.wait(min(5.0, 0.2 * 2 ** min(failures, 8)))
+                continue
+            self.open_error = None
+            self.tailer = Tailer(
+                self.tailer_name,
+                self.log_dir,
+                target,
+                self.record_type,
+                on_step=TailerMetrics(self.tailer_name),
+            )
+            try:
+                self.tailer.run(self._stop)
+            finally:
+                close()
+            return

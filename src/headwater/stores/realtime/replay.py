@@ -1,0 +1,73 @@
+"""Rebuilding the realtime store from the log (`headwater replay realtime [--from DATE]`).
+
+Full replay: forget every aggregate and the checkpoint in one transaction, then tail the whole
+log. ``--from D``: first catch up, then forget the days >= D (and sessions active since D's
+midnight) and the checkpoints of the files that can hold such events (received from D-2 on:
+timestamps are at most 23 h ahead of receipt and zones at most 14 h off UTC), and re-read those
+files counting only events of days >= D. Daily counts and unique users then equal a full replay;
+a session that straddles D's midnight restarts at the first re-read event (docs/realtime.md).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from headwater.config import Settings
+from headwater.log.files import list_log_files
+from headwater.log.tailer import Tailer
+from headwater.log.tailer_service import TailerLock
+from headwater.stores.realtime.base import RealtimeStore
+from headwater.stores.realtime.target import REALTIME_TAILER, LoggedEvent, RealtimeTarget
+
+
+class TailerBusyError(RuntimeError):
+    pass
+
+
+@dataclass(slots=True)
+class ReplayResult:
+    applied_lines: int
+    quarantined: int
+
+
+def replay_realtime(
+    settings: Settings,
+    store: RealtimeStore,
+    from_day: date | None = None,
+    on_step: Callable[[Tailer[Any]], None] | None = None,
+) -> ReplayResult:
+    lock = TailerLock(settings.run_dir, REALTIME_TAILER)
+    if not lock.try_acquire():
+        raise TailerBusyError(
+            f"the {REALTIME_TAILER!r} tailer is running (process {lock.holder()}): stop `headwater serve` "
+            f"or `headwater tail {REALTIME_TAILER}` first"
+        )
+    tz = ZoneInfo(settings.timezone)
+    stop = threading.Event()
+    try:
+        if from_day is None:
+            store.reset_realtime(REALTIME_TAILER)
+        else:
+            Tailer(REALTIME_TAILER, settings.log_dir, RealtimeTarget(store, tz), LoggedEvent).run(
+                stop, until_caught_up=True, max_backoff=1.0, max_failures=10
+            )
+            first_file_day = from_day - timedelta(days=2)
+            files = [lf.name for lf in list_log_files(settings.log_dir) if lf.day >= first_file_day]
+            since = datetime.combine(from_day, time(0), tz)
+            store.reset_realtime(REALTIME_TAILER, from_day, since, files)
+        tailer = Tailer(
+            REALTIME_TAILER,
+            settings.log_dir,
+            RealtimeTarget(store, tz, min_day=from_day),
+            LoggedEvent,
+            on_step=on_step,
+        )
+        tailer.run(stop, until_caught_up=True, max_backoff=1.0, max_failures=10)
+        return ReplayResult(tailer.status.applied_events, tailer.status.rejected_lines)
+    finally:
+        lock.release()
