@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -56,6 +57,18 @@ class Server:
         }
         self.proc: subprocess.Popen[bytes] | None = None
         self.stderr_path = data_dir / f"server-{self.port}.stderr"
+        self._stderr_offset = 0  # where this run's stderr starts (a restart appends to the file)
+
+    @property
+    def writer_id(self) -> str:
+        return self.env["HEADWATER_WRITER_ID"]
+
+    @property
+    def writer_ids(self) -> list[str]:
+        """The writer id of each worker: ``<id>`` alone, or ``<id>-<n>`` under the supervisor."""
+        if self.workers == 1:
+            return [self.writer_id]
+        return [f"{self.writer_id}-{n}" for n in range(self.workers)]
 
     @property
     def url(self) -> str:
@@ -64,6 +77,7 @@ class Server:
     def start(self, timeout: float = 20.0, wait_ready: bool = True) -> Server:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._stderr = open(self.stderr_path, "ab")  # noqa: SIM115 - kept open for the process' life
+        self._stderr_offset = self._stderr.tell()
         self.proc = subprocess.Popen(
             [*HEADWATER, "serve"],
             env=self.env,
@@ -92,12 +106,38 @@ class Server:
         raise TimeoutError(f"server not ready after {timeout}s: {self.stderr()[-3000:]}")
 
     def _all_workers_up(self) -> bool:
-        locks = list((self.data_dir / "log").glob(".writer-t-*.lock"))
-        return len(locks) >= self.workers and self.stderr().count("startup complete") >= self.workers
+        held = self.writer_pids()
+        return all(w in held for w in self.writer_ids) and (
+            self.stderr(this_run=True).count("startup complete") >= self.workers
+        )
 
-    def stderr(self) -> str:
+    def writer_pids(self) -> dict[str, int]:
+        """Writer id -> pid of the process holding that writer's lock now (read from /proc/locks,
+        so a lock file left by a dead process does not count and nothing here touches the lock)."""
+        by_inode: dict[int, str] = {}
+        for path in (self.data_dir / "log").glob(".writer-*.lock"):
+            try:
+                by_inode[path.stat().st_ino] = path.name[len(".writer-") : -len(".lock")]
+            except FileNotFoundError:
+                continue
+        held: dict[str, int] = {}
+        with open("/proc/locks") as fh:
+            for line in fh:
+                parts = line.split()
+                # "1: FLOCK  ADVISORY  WRITE 1234 fe:00:5678 0 EOF" (blocked waiters have "->")
+                if len(parts) < 6 or parts[1] != "FLOCK" or parts[3] != "WRITE":
+                    continue
+                inode = int(parts[5].rsplit(":", 1)[1])
+                if inode in by_inode:
+                    held[by_inode[inode]] = int(parts[4])
+        return held
+
+    def stderr(self, this_run: bool = False) -> str:
         try:
-            return self.stderr_path.read_text(errors="replace")
+            with open(self.stderr_path, "rb") as fh:
+                if this_run:
+                    fh.seek(self._stderr_offset)
+                return fh.read().decode(errors="replace")
         except FileNotFoundError:
             return ""
 
@@ -115,16 +155,40 @@ class Server:
         return self.proc.returncode
 
     def kill9(self) -> None:
+        """SIGKILL the server and every worker (its whole process group) at once."""
         assert self.proc is not None
-        os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(10)
         self._stderr.close()
+        # The workers die asynchronously: until the last one is gone it still holds its writer
+        # lock and the listening socket, and a restart on this data dir would fail.
+        deadline = time.monotonic() + 10
+        while _live_group_members(self.proc.pid):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"processes of group {self.proc.pid} still alive 10 s after SIGKILL")
+            time.sleep(0.01)
 
     def __enter__(self) -> Server:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _live_group_members(pgid: int) -> list[int]:
+    """Pids of process group ``pgid`` that have not exited (zombies, which hold nothing, excluded)."""
+    live = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses
+        fields = text[text.rindex(")") + 2 :].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            live.append(int(stat.parent.name))
+    return live
 
 
 def read_log(data_dir: Path, kind: str = "events") -> list[dict[str, Any]]:
