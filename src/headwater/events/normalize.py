@@ -237,8 +237,11 @@ def _tool_id(ev: Event) -> str | None:
     return None
 
 
-def _too_deep(value: dict[str, Any] | list[Any], budget: int) -> bool:
-    """True when containers nest more than ``budget`` further levels (early exit)."""
+def _too_deep(value: Any, budget: int) -> bool:
+    """True when containers nest more than ``budget`` further levels (early exit).
+
+    Exact type checks (not isinstance) because this runs for every event: JSON gives dict/list.
+    """
     children = value.values() if type(value) is dict else value
     for child in children:
         kind = type(child)
