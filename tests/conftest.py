@@ -25,3 +25,6 @@ def server(module_dir: Path) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def write_key(server: Server) -> str:
     return create_key(server.data_dir, "module-source")
+
+
+from tests.services import pg_admin_url, pg_url, private_pg  # noqa: E402, F401

@@ -1,0 +1,151 @@
+"""One contract for every realtime store (SQLite and PostgreSQL), through the real tailer target."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from headwater.log.tailer import CheckpointConflictError, TailBatch, TailReject
+from headwater.stores.realtime import RealtimeStore, open_realtime_store
+from headwater.stores.realtime.base import KeyNotFoundError
+from headwater.stores.realtime.target import LoggedEvent, RealtimeTarget
+from tests.realtime.logdata import T0, event, minutes
+
+DAY = T0.date()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RealtimeStore]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'rt.sqlite3'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    s = open_realtime_store(url)
+    yield s
+    s.close()
+
+
+def batch(
+    *events: dict[str, object], base: dict[str, int] | None = None, file: str = "f"
+) -> TailBatch[LoggedEvent]:
+    recs = [msgspec.json.decode(msgspec.json.encode(e), type=LoggedEvent) for e in events]
+    start = (base or {}).get(file, 0)
+    return TailBatch("realtime", dict(base or {}), recs, [(file, start + i) for i in range(len(recs))])
+
+
+def apply(store: RealtimeStore, *events: dict[str, object]) -> None:
+    base = store.load_checkpoint("realtime")
+    new = {"f": base.get("f", 0) + len(events)}
+    RealtimeTarget(store).apply(batch(*events, base=base), new)
+
+
+def test_migrations_are_versioned_and_idempotent(store: RealtimeStore) -> None:
+    assert store.schema_version() == 2
+    assert store.upgrade() == []
+
+
+def test_write_keys_still_work(store: RealtimeStore) -> None:
+    wk = store.create_key("app")
+    assert [k.key for k in store.list_keys()] == [wk.key]
+    store.revoke_key("app")
+    assert store.list_keys() == []
+    with pytest.raises(KeyNotFoundError):
+        store.revoke_key("app")
+
+
+def test_counts_users_and_checkpoint_in_one_apply(store: RealtimeStore) -> None:
+    apply(store, event("u1"), event("u2", tool=None), event("u1", name="Saved"), event("u1"))
+    totals = store.daily(DAY)
+    assert [(r.tool_id, r.event_type, r.count) for r in totals.rows] == [
+        ("", "Clicked", 1),
+        ("editor", "Clicked", 2),
+        ("editor", "Saved", 1),
+    ]
+    assert totals.unique_users == 2
+    assert store.load_checkpoint("realtime") == {"f": 4}
+    apply(store, event("u3"))
+    assert store.daily(DAY).events == 5
+    assert store.daily(DAY).unique_users == 3
+    assert store.daily(DAY + timedelta(days=1)).events == 0
+
+
+def test_failed_transaction_leaves_nothing(store: RealtimeStore) -> None:
+    with pytest.raises(RuntimeError, match="boom"), store.transaction() as tx:
+        tx.save_checkpoint("realtime", {"f": 10})
+        tx.quarantine("realtime", [TailReject("f", 3, "bad", "x")])
+        raise RuntimeError("boom")
+    assert store.load_checkpoint("realtime") == {}
+    assert store.quarantined("realtime") == []
+
+
+def test_a_batch_applied_twice_is_refused(store: RealtimeStore) -> None:
+    target = RealtimeTarget(store)
+    b = batch(event("u1"), event("u2"))
+    target.apply(b, {"f": 2})
+    with pytest.raises(CheckpointConflictError):
+        target.apply(batch(event("u1"), event("u2")), {"f": 2})
+    assert store.daily(DAY).events == 2
+
+
+def test_identified_anonymous_history_merges(store: RealtimeStore) -> None:
+    apply(store, event(None, anon="a1"), event(None, anon="a1", at=T0 + minutes(5)))
+    assert store.daily(DAY).unique_users == 1
+    assert [s.user_id for s in store.sessions()[1]] == ["anon:a1"]
+    apply(store, event("alice", anon="a1", etype="identify", at=T0 + minutes(10)))
+    apply(store, event(None, anon="a1", at=T0 + minutes(12)))
+    assert store.daily(DAY).unique_users == 1
+    total, sessions = store.sessions()
+    assert total == 1
+    assert (sessions[0].user_id, sessions[0].count) == ("alice", 4)
+    assert sessions[0].start == T0 and sessions[0].last == T0 + minutes(12)
+
+
+def test_junk_ids_never_merge(store: RealtimeStore) -> None:
+    apply(store, event("alice", anon="undefined"), event("bob", anon="undefined"), event("null", anon="a9"))
+    assert store.daily(DAY).unique_users == 3  # alice, bob, anon:a9
+
+
+def test_sessions_and_active_query(store: RealtimeStore) -> None:
+    apply(store, event("u1", at=T0), event("u1", at=T0 + minutes(29)), event("u1", at=T0 + minutes(60)))
+    total, sessions = store.sessions()
+    assert total == 2
+    assert sorted(s.count for s in sessions) == [1, 2]
+    active_total, active = store.sessions(active_at=T0 + minutes(70))
+    assert active_total == 1 and active[0].last == T0 + minutes(60)
+    assert store.sessions(active_at=T0 + minutes(100))[0] == 0
+
+
+def test_quarantine_keeps_position(store: RealtimeStore) -> None:
+    b = batch(event("u1"))
+    b.rejects.append(TailReject("f", 1, "not valid JSON", "{oops"))
+    RealtimeTarget(store).apply(b, {"f": 2})
+    assert store.quarantined("realtime") == [TailReject("f", 1, "not valid JSON", "{oops")]
+
+
+def test_reset_everything_or_from_a_day(store: RealtimeStore) -> None:
+    day2 = T0 + timedelta(days=1)
+    apply(store, event("u1"), event("u2", at=day2))
+    store.reset_realtime("realtime", from_day=day2.date(), since=day2.replace(hour=0), files=["f"])
+    assert store.daily(DAY).events == 1
+    assert store.daily(day2.date()).events == 0
+    assert store.load_checkpoint("realtime") == {}
+    store.reset_realtime("realtime")
+    assert store.daily(DAY).events == 0
+    assert store.sessions()[0] == 0
+
+
+def test_odd_values_are_stored(store: RealtimeStore) -> None:
+    apply(
+        store,
+        event("u\x00x", tool="t" * 5000, name="N" * 600),
+        event("u2", at=T0.replace(year=2009)),
+        event("u3", tool=12),
+    )
+    assert store.daily(date(2009, 11, 25)).events == 1
+    rows = store.daily(DAY).rows
+    assert {r.tool_id for r in rows} == {"t" * 200, "12"}
+    assert {len(r.event_type) for r in rows} == {200, 7}
