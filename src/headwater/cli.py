@@ -206,3 +206,11 @@ app.add_typer(db_app, name="db")
 app.add_typer(realtime_app, name="realtime")
 app.add_typer(replay_app, name="replay")
 app.command("tail")(tail)
+
+from headwater.commands.batch import etl_app  # noqa: E402
+from headwater.commands.demo import demo  # noqa: E402
+from headwater.commands.metrics import metrics_command  # noqa: E402
+
+app.add_typer(etl_app, name="etl")
+app.command("metrics")(metrics_command)
+app.command("demo")(demo)

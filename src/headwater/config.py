@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     max_pending_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Unflushed log bytes before 503.")
     min_free_disk_mb: int = Field(64, ge=0, description="Refuse events (503) below this free disk space.")
     future_clamp_hours: float = Field(23.0, gt=0)
+    raw_retention_days: int | None = Field(
+        None, ge=1, description="Delete raw JSONL loaded into the lake, archived and older than N days."
+    )
 
     # durability
     fsync: FsyncPolicy = Field("always", description="always: a 200 means fsynced to disk.")

@@ -34,7 +34,7 @@ def api_route_modules() -> list[Any]:
     """The modules whose routes() are mounted (imported lazily to keep start-up light)."""
     import importlib
 
-    names: list[str] = ["headwater.api.realtime"]
+    names: list[str] = ["headwater.api.realtime", "headwater.api.metrics"]
     return [importlib.import_module(n) for n in names]
 
 
@@ -42,3 +42,7 @@ from headwater.stores.realtime.service import queries_factory, tailer_factory  #
 
 FACTORIES.append(tailer_factory)
 FACTORIES.append(queries_factory)
+
+from headwater.batch.scheduler import scheduler_factory  # noqa: E402
+
+FACTORIES.append(scheduler_factory)

@@ -1,0 +1,52 @@
+"""`GET /api/v1/metrics` (the list) and `GET /api/v1/metrics/{name}?start=&end=&tz=&...` (admin token)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from headwater.api.auth import ApiError, require_admin
+from headwater.batch.lake import LakeError
+from headwater.metrics.params import MetricError
+from headwater.metrics.registry import METRICS, run_metric
+
+
+async def list_metrics(request: Request) -> Response:
+    require_admin(request)
+    return JSONResponse(
+        {"metrics": [{"name": m.name, "doc": m.doc, "options": list(m.options)} for m in METRICS.values()]}
+    )
+
+
+async def get_metric(request: Request) -> Response:
+    require_admin(request)
+    settings = request.app.state.runtime.settings
+    params = dict(request.query_params)
+    options = {k: v for k, v in params.items() if k not in ("start", "end", "tz")}
+    try:
+        body: dict[str, Any] = await asyncio.to_thread(
+            run_metric,
+            settings.data_dir,
+            settings.timezone,
+            request.path_params["name"],
+            params.get("start"),
+            params.get("end"),
+            params.get("tz"),
+            options,
+        )
+    except MetricError as exc:
+        raise ApiError(exc.status, exc.code, exc.message) from None
+    except LakeError as exc:
+        raise ApiError(500, "lake_error", str(exc)) from None
+    return JSONResponse(body)
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/api/v1/metrics", list_metrics),
+        Route("/api/v1/metrics/{name}", get_metric),
+    ]

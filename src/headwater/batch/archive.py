@@ -1,0 +1,95 @@
+"""Monthly archive (a month's daily files compacted into one zstd Parquet file sorted by time) and
+retention of the raw log (JSON Lines already in the lake, archived, and older than N days)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from headwater.batch.etl import etl_lock
+from headwater.batch.lake import Lake, LakeError, log_sizes
+from headwater.batch.sql import connect, parquet_sql, quote
+from headwater.log.files import list_log_files
+
+ROW_GROUP_SIZE = 122_880
+
+
+def month_days(year: int, month: int) -> tuple[date, date]:
+    first = date(year, month, 1)
+    return first, (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+
+
+def parse_month(text: str) -> tuple[int, int]:
+    try:
+        year, month = (int(p) for p in text.split("-"))
+        date(year, month, 1)
+    except ValueError:
+        raise LakeError(f"month must be YYYY-MM, got {text!r}") from None
+    return year, month
+
+
+def archive_month(data_dir: Path, year: int, month: int, memory_limit: str = "1GB") -> dict[str, Any]:
+    """Compact the month's daily event files (and any earlier archive of it) into one file."""
+    lake = Lake(data_dir / "lake")
+    first, last = month_days(year, month)
+    started = time.monotonic()
+    with etl_lock(lake):
+        daily = [
+            p for d in lake.event_dates() if first <= d <= last for p in lake.date_dir(d).glob("*.parquet")
+        ]
+        target = lake.archive_dir / f"month={year:04d}-{month:02d}" / "events.parquet"
+        sources = sorted(daily) + ([target] if target.exists() else [])
+        if not sources:
+            raise LakeError(f"no events in the lake for {year:04d}-{month:02d}")
+        tmp = target.with_name(f".events.{os.getpid()}.tmp")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        con = connect(lake.tmp_dir, memory_limit)
+        try:
+            row = con.execute(
+                f"COPY ({parquet_sql(sources)} ORDER BY ts) TO {quote(str(tmp))} "
+                f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_SIZE})"
+            ).fetchone()
+        finally:
+            con.close()
+        os.replace(tmp, target)
+        for path in daily:
+            path.unlink()
+            if not any(path.parent.iterdir()):
+                shutil.rmtree(path.parent, ignore_errors=True)
+    return {
+        "month": f"{year:04d}-{month:02d}",
+        "rows": int(row[0]) if row else 0,
+        "files_compacted": len(daily),
+        "archive": str(target),
+        "bytes": target.stat().st_size,
+        "seconds": round(time.monotonic() - started, 3),
+    }
+
+
+def apply_retention(data_dir: Path, keep_days: int | None, today: date) -> list[str]:
+    """Delete raw log files received more than `keep_days` ago whose content is loaded (manifest with
+    the same sizes) and whose event months are all archived. None keeps everything."""
+    if keep_days is None:
+        return []
+    lake = Lake(data_dir / "lake")
+    archived = set(lake.archived_months())
+    deleted = []
+    with etl_lock(lake):
+        for recv in sorted({lf.day for lf in list_log_files(data_dir / "log", "events")}):
+            if recv >= today - timedelta(days=keep_days):
+                continue
+            manifest = lake.read_manifest(recv)
+            if manifest is None or manifest.get("files") != log_sizes(data_dir / "log", recv):
+                continue
+            months = {(int(d[:4]), int(d[5:7])) for d in manifest.get("event_dates", [])}
+            if not months <= archived:
+                continue
+            for lf in list_log_files(data_dir / "log", "events"):
+                if lf.day == recv:
+                    lf.path.unlink()
+                    deleted.append(lf.name)
+    return deleted

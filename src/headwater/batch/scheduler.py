@@ -1,0 +1,105 @@
+"""The `headwater serve` background service that runs the daily ETL shortly after midnight in the
+project time zone, and catches up on every complete received day not loaded yet at start.
+
+Only one worker runs it (worker 0, or the single worker); the ETL also takes a file lock on the
+lake, so a cron job or a CLI run at the same moment waits instead of colliding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from headwater.batch.archive import apply_retention
+from headwater.batch.etl import days_to_load, run_daily
+from headwater.config import Settings
+
+if TYPE_CHECKING:
+    from headwater.server.app import Runtime
+
+log = logging.getLogger("headwater.batch")
+
+RUN_AT = time(0, 10)  # local time of the nightly run
+RETRY_SECONDS = 3600.0
+
+
+class EtlScheduler:
+    name = "etl_scheduler"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._task: asyncio.Task[None] | None = None
+        self.last_run: str | None = None
+        self.last_error: str | None = None
+        self.loaded_days = 0
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="etl-scheduler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def status(self) -> tuple[bool, dict[str, Any]]:
+        # The ETL failing never makes the collector unready: it reports, and retries.
+        return True, {
+            "last_run": self.last_run,
+            "last_error": self.last_error,
+            "loaded_days": self.loaded_days,
+        }
+
+    async def _loop(self) -> None:
+        while True:
+            ok = await asyncio.to_thread(self.run_once)
+            await asyncio.sleep(self.seconds_to_next_run() if ok else RETRY_SECONDS)
+
+    def seconds_to_next_run(self, now: datetime | None = None) -> float:
+        zone = ZoneInfo(self.settings.timezone)
+        local = (now or datetime.now(UTC)).astimezone(zone)
+        nxt = datetime.combine(local.date(), RUN_AT, tzinfo=zone)
+        if nxt <= local:
+            nxt = datetime.combine(local.date() + timedelta(days=1), RUN_AT, tzinfo=zone)
+        return max(1.0, (nxt - local).total_seconds())
+
+    def run_once(self) -> bool:
+        """Load every complete received day not in the lake; then apply raw-log retention."""
+        settings = self.settings
+        today = datetime.now(UTC).date()
+        ok = True
+        for day in days_to_load(settings.data_dir, today):
+            try:
+                result = run_daily(settings.data_dir, day, settings.timezone)
+            except Exception as exc:  # reported in /readyz and the log, retried later
+                ok = False
+                self.last_error = f"{day}: {exc}"
+                log.exception("daily ETL of %s failed", day)
+                continue
+            self.loaded_days += 1
+            log.info("daily ETL loaded %s", day, extra=result.as_dict())
+        keep = settings.raw_retention_days
+        try:
+            deleted = apply_retention(settings.data_dir, keep, today)
+            if deleted:
+                log.info("retention deleted %d raw log files", len(deleted))
+        except Exception as exc:
+            ok = False
+            self.last_error = f"retention: {exc}"
+            log.exception("raw log retention failed")
+        self.last_run = datetime.now(UTC).isoformat()
+        if ok:
+            self.last_error = None
+        return ok
+
+
+def scheduler_factory(rt: Runtime) -> EtlScheduler | None:
+    """Worker 0 (or the only worker) runs the scheduler."""
+    settings = rt.settings
+    if settings.workers > 1 and not settings.writer_id.endswith("-0"):
+        return None
+    return EtlScheduler(settings)
