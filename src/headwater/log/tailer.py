@@ -101,7 +101,7 @@ class TailerStatus:
     lag_seconds: float = 0.0
     last_error: str | None = None
     failures: int = 0
-    avg_line_bytes: float = 600.0
+    avg_line_bytes: float = 0.0  # moving average over the batches read
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -147,6 +147,9 @@ class Tailer(Generic[R]):
             self._notify()
             return 0
         st.lag_seconds = _age(min(ln.received for ln in merged.lines))
+        consumed = sum(ln.end - ln.offset for ln in merged.lines)
+        measured = consumed / len(merged.lines)
+        st.avg_line_bytes = measured if not st.avg_line_bytes else 0.8 * st.avg_line_bytes + 0.2 * measured
         st.lag_events = round(merged.pending_bytes / st.avg_line_bytes)
         records, indexes, reasons = decode_lines(merged.lines, self.record_type)
         lines = merged.lines
@@ -161,8 +164,6 @@ class Tailer(Generic[R]):
             log.warning("log line quarantined", extra={"file": ln.file, "offset": ln.offset, "reason": text})
         self.target.apply(batch, merged.checkpoint)
         self.checkpoint = merged.checkpoint
-        consumed = sum(ln.end - ln.offset for ln in lines)
-        st.avg_line_bytes = 0.8 * st.avg_line_bytes + 0.2 * (consumed / len(lines))
         st.applied_events += len(records)
         st.rejected_lines += len(batch.rejects)
         st.lag_bytes = max(0, merged.pending_bytes - consumed)

@@ -1,0 +1,121 @@
+"""The generic tailer over real log files and a real (SQLite) realtime store."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from headwater.log.merged_read import read_merged
+from headwater.log.tailer import TailBatch, Tailer
+from headwater.stores.realtime import RealtimeStore, open_realtime_store
+from headwater.stores.realtime.target import LoggedEvent, RealtimeTarget
+from tests.realtime.logdata import T0, append, event, log_file, minutes
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> RealtimeStore:
+    return open_realtime_store(f"sqlite:///{tmp_path / 'rt.sqlite3'}")
+
+
+def run(tailer: Tailer[LoggedEvent]) -> None:
+    tailer.run(threading.Event(), until_caught_up=True, max_backoff=0.05, max_failures=20)
+
+
+def test_bad_json_line_is_quarantined_with_its_position_and_tailing_goes_on(
+    tmp_path: Path, store: RealtimeStore
+) -> None:
+    path = log_file(tmp_path / "log")
+    append(path, event("u1"))
+    bad_offset = path.stat().st_size
+    append(path, '{"type":"track", this is not json', "[1,2]", event("u2"), event("u3"))
+    tailer = Tailer("realtime", tmp_path / "log", RealtimeTarget(store), LoggedEvent)
+    run(tailer)
+    assert store.daily(T0.date()).events == 3
+    rejects = store.quarantined("realtime")
+    assert (rejects[0].file, rejects[0].offset) == (path.name, bad_offset)
+    assert rejects[0].reason.startswith("not valid JSON") and "this is not json" in rejects[0].fragment
+    assert rejects[1].reason.startswith("unexpected shape")
+    assert store.load_checkpoint("realtime") == {path.name: path.stat().st_size}
+
+
+def test_a_partial_last_line_waits_until_complete(tmp_path: Path, store: RealtimeStore) -> None:
+    path = log_file(tmp_path / "log")
+    append(path, event("u1"))
+    with open(path, "a") as fh:
+        fh.write('{"type":"track","userId":"u2"')
+    tailer = Tailer("realtime", tmp_path / "log", RealtimeTarget(store), LoggedEvent)
+    run(tailer)
+    assert store.daily(T0.date()).events == 1
+    assert store.quarantined("realtime") == []
+    with open(path, "a") as fh:
+        fh.write(',"timestamp":"2026-11-25T09:00:00.000Z","_hw":{"event_type":"X"}}\n')
+    run(tailer)
+    assert store.daily(T0.date()).events == 2
+
+
+class CommitThenFail:
+    """The real target, but the connection 'drops' after the commit of some batches."""
+
+    def __init__(self, inner: RealtimeTarget, fail_every: int) -> None:
+        self.inner = inner
+        self.fail_every = fail_every
+        self.calls = 0
+        self.failures = 0
+
+    def load_checkpoint(self, name: str) -> dict[str, int]:
+        return self.inner.load_checkpoint(name)
+
+    def apply(self, batch: TailBatch[LoggedEvent], new_checkpoint: dict[str, int]) -> None:
+        self.inner.apply(batch, new_checkpoint)
+        self.calls += 1
+        if self.calls % self.fail_every == 0:
+            self.failures += 1
+            raise ConnectionError("connection lost after commit")
+
+
+def test_exactly_once_when_the_outcome_of_a_commit_is_unknown(tmp_path: Path, store: RealtimeStore) -> None:
+    path = log_file(tmp_path / "log")
+    append(path, *[event(f"u{i % 7}", at=T0 + timedelta(seconds=i)) for i in range(500)])
+    target = CommitThenFail(RealtimeTarget(store), fail_every=3)
+    tailer = Tailer("realtime", tmp_path / "log", target, LoggedEvent, max_lines=37)
+    run(tailer)
+    assert target.failures >= 3
+    assert store.daily(T0.date()).events == 500
+    assert store.daily(T0.date()).unique_users == 7
+    assert sum(s.count for s in store.sessions(limit=1000)[1]) == 500
+
+
+def test_writers_are_read_merged_in_received_order(tmp_path: Path) -> None:
+    log_dir = tmp_path / "log"
+    a, b = log_file(log_dir, "a"), log_file(log_dir, "b")
+    for i in range(0, 40, 2):
+        append(a, event("u", at=T0 + timedelta(seconds=i)))
+        append(b, event("u", at=T0 + timedelta(seconds=i + 1)))
+    order: list[bytes] = []
+    checkpoint: dict[str, int] = {}
+    while True:
+        merged = read_merged(log_dir, checkpoint, max_lines=6)
+        if not merged.lines:
+            break
+        order.extend(ln.received for ln in merged.lines)
+        checkpoint = merged.checkpoint
+    assert len(order) == 40
+    assert order == sorted(order)
+    assert checkpoint == {a.name: a.stat().st_size, b.name: b.stat().st_size}
+
+
+def test_lag_is_reported_in_events_bytes_and_seconds(tmp_path: Path, store: RealtimeStore) -> None:
+    path = log_file(tmp_path / "log", day=datetime.now(UTC))
+    old = datetime.now(UTC) - minutes(10)
+    append(path, *[event("u", at=old, received=old) for _ in range(300)])
+    tailer = Tailer("realtime", tmp_path / "log", RealtimeTarget(store), LoggedEvent, max_lines=100)
+    assert tailer.step() == 100
+    st = tailer.status
+    assert 590 <= st.lag_seconds <= 660
+    assert st.lag_bytes == path.stat().st_size * 2 // 3
+    assert st.lag_events == 200
+    run(tailer)
+    assert (tailer.status.lag_bytes, tailer.status.lag_events, tailer.status.lag_seconds) == (0, 0, 0.0)
