@@ -44,16 +44,32 @@ def _uvicorn_config(settings: Settings) -> Any:
     )
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent_pid: int) -> None:
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except OSError:  # not Linux: the supervisor's own shutdown still stops the workers
-        pass
+        return
+    if os.getppid() != parent_pid:  # the supervisor died before prctl took effect
+        os._exit(1)
 
 
-def _worker(settings: Settings, sock: socket.socket) -> None:
-    _die_with_parent()
+def _check_writers_free(settings: Settings, writer_ids: list[str]) -> None:
+    """Fail fast, with the lock's own message, when another process writes as one of our writers.
+
+    Each worker takes its lock for good at start; this check only turns the common mistake (a
+    second server on the same data dir) into one clear line instead of a worker's traceback.
+    """
+    from headwater.log.lock import WriterLock
+
+    for writer_id in writer_ids:
+        lock = WriterLock(settings.log_dir, writer_id)
+        lock.acquire()  # WriterBusyError names the writer and what to do
+        lock.release()
+
+
+def _worker(settings: Settings, sock: socket.socket, parent_pid: int) -> None:
+    _die_with_parent(parent_pid)
     import uvicorn
 
     from headwater.ops.logs import configure_logging
@@ -65,7 +81,9 @@ def _worker(settings: Settings, sock: socket.socket) -> None:
 
 
 def serve(settings: Settings) -> int:
+    """Run until stopped; raises WriterBusyError when a writer id of ours is already in use."""
     if settings.workers == 1:
+        _check_writers_free(settings, [settings.writer_id])
         import uvicorn
 
         server = uvicorn.Server(_uvicorn_config(settings))
@@ -74,7 +92,17 @@ def serve(settings: Settings) -> int:
     return _supervise(settings)
 
 
+def _forget_metrics(pid: int | None) -> None:
+    """Drop a dead worker's live gauges from the aggregate (its counters keep counting)."""
+    if pid is None:
+        return
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
 def _supervise(settings: Settings) -> int:
+    _check_writers_free(settings, [f"{settings.writer_id}-{i}" for i in range(settings.workers)])
     prom_dir = settings.run_dir / "prometheus"
     shutil.rmtree(prom_dir, ignore_errors=True)
     prom_dir.mkdir(parents=True, exist_ok=True)
@@ -90,7 +118,9 @@ def _supervise(settings: Settings) -> int:
 
     def spawn(index: int) -> Any:
         worker_settings = settings.model_copy(update={"writer_id": f"{settings.writer_id}-{index}"})
-        proc = ctx.Process(target=_worker, args=(worker_settings, sock), name=f"headwater-worker-{index}")
+        proc = ctx.Process(
+            target=_worker, args=(worker_settings, sock, os.getpid()), name=f"headwater-worker-{index}"
+        )
         proc.start()
         return proc
 
@@ -110,6 +140,7 @@ def _supervise(settings: Settings) -> int:
         for i, proc in list(procs.items()):
             if not proc.is_alive() and not stopping:
                 code = proc.exitcode
+                _forget_metrics(proc.pid)
                 if code == 3:  # failed at start: restarting would only loop
                     log.error("worker %d could not start; stopping", i)
                     stopping = True
