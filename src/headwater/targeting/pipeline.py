@@ -1,0 +1,73 @@
+"""validate -> consent -> identity -> lookup -> enrich: the whole of `POST /openrtb2/enrich` but HTTP.
+
+The HTTP layer answers 413 when `validate.too_large(len(body))`, 400 with `str(error)` on
+`InvalidBidRequest`, and otherwise 200 with `outcome.request` (when `outcome.changed` is false it
+may send the original body bytes as they came) and `outcome.reason` in a response header, counting
+the reasons. A slow or failing lookup never fails the request: it is returned unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from headwater.targeting.consent import ConsentPolicy, decide
+from headwater.targeting.enrich import Segment, enrich, identity_candidates
+from headwater.targeting.lookup import AudienceLookup
+from headwater.targeting.validate import parse
+
+ENRICHED = "enriched"
+OUTCOMES = (ENRICHED, "no_identity", "unknown_user", "no_segments", "lookup_timeout", "lookup_error")
+
+
+@dataclass(frozen=True, slots=True)
+class EnrichSettings:
+    provider: str  # the `name` of our user.data entries: the configured provider domain
+    policy: ConsentPolicy = field(default_factory=ConsentPolicy)
+    lookup_timeout_seconds: float = 0.003
+
+
+@dataclass(frozen=True, slots=True)
+class EnrichOutcome:
+    request: dict[str, Any]
+    reason: str  # ENRICHED, one of OUTCOMES, or a consent reason code
+
+    @property
+    def changed(self) -> bool:
+        return self.reason == ENRICHED
+
+
+def apply_segments(
+    request: dict[str, Any], segments: Sequence[Segment] | None, provider: str
+) -> EnrichOutcome:
+    if segments is None:
+        return EnrichOutcome(request, "unknown_user")
+    if not segments:
+        return EnrichOutcome(request, "no_segments")
+    return EnrichOutcome(enrich(request, segments, provider), ENRICHED)
+
+
+async def enrich_request(
+    request: dict[str, Any], lookup: AudienceLookup, settings: EnrichSettings
+) -> EnrichOutcome:
+    """Enrich a validated request, or return it unchanged with the reason why not."""
+    decision = decide(request, settings.policy)
+    if not decision.allowed:
+        return EnrichOutcome(request, decision.reason)
+    keys = identity_candidates(request)
+    if not keys:
+        return EnrichOutcome(request, "no_identity")
+    try:
+        segments = await asyncio.wait_for(lookup.segments(keys), settings.lookup_timeout_seconds)
+    except TimeoutError:
+        return EnrichOutcome(request, "lookup_timeout")
+    except Exception:  # fail open: the exchange gets its request back, the reason is counted
+        return EnrichOutcome(request, "lookup_error")
+    return apply_segments(request, segments, settings.provider)
+
+
+async def enrich_body(body: bytes, lookup: AudienceLookup, settings: EnrichSettings) -> EnrichOutcome:
+    """Parse (raising InvalidBidRequest) and enrich a request body."""
+    return await enrich_request(parse(body), lookup, settings)
