@@ -112,6 +112,19 @@ def rss_mb(pids: list[int]) -> float:
     return total / 1024
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """user + system CPU time of the server processes (a figure the load generator cannot skew)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
 class RssSampler(threading.Thread):
     def __init__(self, root_pid: int) -> None:
         super().__init__(daemon=True)
@@ -180,10 +193,17 @@ def main() -> int:
             sampler = RssSampler(srv.proc.pid)
             sampler.start()
             load_before = os.getloadavg()[0]
+            pids = server_pids(srv.proc.pid)
+            cpu_before = cpu_seconds(pids)
             res = run_wrk(srv.url, script, conns, args.duration)
+            cpu_used = cpu_seconds(pids) - cpu_before
             sampler.stop_flag.set()
             sampler.join()
             res["events_per_s"] = res["rps"] * (100 if name == "batch" else 1)
+            events = res["requests"] * (100 if name == "batch" else 1)
+            res["server_cpu_us_per_event"] = round(cpu_used / max(events, 1) * 1e6, 2)
+            # what 2 dedicated cores would sustain at that CPU cost (an upper bound, no load generator)
+            res["events_per_s_per_2_cores"] = round(2 / max(cpu_used / max(events, 1), 1e-9))
             res["rss_total_mb"] = round(sampler.peak, 1)
             res["rss_max_process_mb"] = round(sampler.peak_single, 1)
             res["loadavg_1m_before"] = load_before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 from pathlib import Path
@@ -89,6 +90,8 @@ def serve(
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
     except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            raise
         err.print(f"[red]error:[/] cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}")
         raise typer.Exit(2) from None
     raise typer.Exit(code)

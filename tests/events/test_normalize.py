@@ -224,3 +224,15 @@ def test_timestamp_parsing(text: str, expected: str) -> None:
 @pytest.mark.parametrize("text", ["", "yesterday", "2026-13-01T00:00:00Z", None, 17, "2026-11-25T25:00:00Z"])
 def test_timestamp_parsing_refuses(text: Any) -> None:
     assert parse_timestamp(text) is None
+
+
+def test_generated_message_ids_are_uuid4() -> None:
+    import uuid
+
+    from headwater.events.normalize import new_message_id
+
+    ids = {new_message_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    for text in list(ids)[:50]:
+        parsed = uuid.UUID(text)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and str(parsed) == text

