@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -16,11 +18,13 @@ TOKEN = "test-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def log_counts(data_dir: Path) -> Counter[tuple[str, str | None, str]]:
-    """Count the log independently of the tailer: (UTC day, tool_id, event_type) -> events."""
+def log_counts(data_dir: Path, tz: str = "UTC") -> Counter[tuple[str, str | None, str]]:
+    """Count the log independently of the tailer: (local day, tool_id, event_type) -> events."""
     out: Counter[tuple[str, str | None, str]] = Counter()
+    zone = ZoneInfo(tz)
     for ev in read_log(data_dir):
-        out[(ev["timestamp"][:10], ev["_hw"].get("tool_id"), ev["_hw"]["event_type"])] += 1
+        day = datetime.fromisoformat(ev["timestamp"]).astimezone(zone).date().isoformat()
+        out[(day, ev["_hw"].get("tool_id"), ev["_hw"]["event_type"])] += 1
     return out
 
 
@@ -33,12 +37,14 @@ def api_counts(srv: Server, days: set[str]) -> Counter[tuple[str, str | None, st
     return out
 
 
-def wait_counts_match(srv: Server, timeout: float = 60) -> Counter[tuple[str, str | None, str]]:
+def wait_counts_match(
+    srv: Server, timeout: float = 60, tz: str = "UTC"
+) -> Counter[tuple[str, str | None, str]]:
     deadline = time.monotonic() + timeout
     expected: Counter[tuple[str, str | None, str]] = Counter()
     got: Counter[tuple[str, str | None, str]] = Counter()
     while time.monotonic() < deadline:
-        expected = log_counts(srv.data_dir)
+        expected = log_counts(srv.data_dir, tz)
         got = api_counts(srv, {k[0] for k in expected})
         if expected and got == expected:
             return got
