@@ -24,6 +24,7 @@ def ev(
     previous: str | None = None,
     mid: str | None = None,
     received: str | None = None,
+    context_traits: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One logged event. ``ts`` is the event time (UTC, ...Z); ``received`` defaults to ``ts``."""
     out: dict[str, Any] = {"type": type, "messageId": mid or f"m{next(_ids)}"}
@@ -45,6 +46,8 @@ def ev(
     out["timestamp"] = ts
     out["receivedAt"] = received or ts
     out["context"] = {"ip": "10.0.0.0"}
+    if context_traits is not None:
+        out["context"]["traits"] = context_traits
     hw: dict[str, Any] = {"source": "test", "bot": False, "event_type": event if type == "track" else type}
     if tool is not None:
         hw["tool_id"] = tool

@@ -88,7 +88,8 @@ def _run_locked(
         # the sizes seen, so a later run notices growth and reloads the day.
         result.rows_in = _copy_count(
             con,
-            f"COPY (SELECT *, strftime(ts, '%Y-%m-%d') AS date FROM ({json_events_sql(paths)})"
+            f"COPY (SELECT *, DATE {quote(recv.isoformat())} AS recv_day, strftime(ts, '%Y-%m-%d') AS date"
+            f" FROM ({json_events_sql(paths)})"
             f" WHERE message_id IS NOT NULL AND ts IS NOT NULL) TO {quote(str(raw))} (FORMAT parquet)",
         )
         dates = [r[0] for r in con.execute(f"SELECT DISTINCT date FROM {_pq(raw)} ORDER BY 1").fetchall()]
@@ -108,9 +109,9 @@ def _run_locked(
         )
         result.duplicates = result.rows_in - result.rows_out
         result.event_dates = _publish(lake, recv, out_dir)
-        new_files = lake.files_of_received_day(recv)
-        rollups.write_user_days(con, lake, recv, new_files, project_tz)
-        rollups.write_links(con, lake, recv, new_files)
+        own = _own_rows_sql(lake, recv, dates)
+        rollups.write_user_days(con, lake, recv, own, project_tz)
+        rollups.write_links(con, lake, recv, own)
         rollups.rebuild_identity_map(con, lake)
         touched = {date.fromisoformat(d) for d in dates}
         rollups.write_tool_usage(con, lake, sorted(touched))
@@ -142,6 +143,23 @@ def _other_files(lake: Lake, recv: date, dates: list[str]) -> list[Path]:
     last = date.fromisoformat(dates[-1]) + timedelta(days=1)
     own = set(lake.files_of_received_day(recv))
     return [p for p in lake.event_files(first, last) if p not in own]
+
+
+def _own_rows_sql(lake: Lake, recv: date, dates: list[str]) -> str | None:
+    """SELECT of every lake row this received day contributed: its daily files, plus its rows already
+    compacted into a monthly archive (a re-run after archiving only adds what is new)."""
+    parts = []
+    files = lake.files_of_received_day(recv)
+    if files:
+        parts.append(parquet_sql(files))
+    if dates:
+        first, last = date.fromisoformat(dates[0]), date.fromisoformat(dates[-1])
+        archives = [p for p in lake.event_files(first, last) if p.parent.parent == lake.archive_dir]
+        if archives:
+            parts.append(f"{parquet_sql(archives)} WHERE recv_day = DATE {quote(recv.isoformat())}")
+    if not parts:
+        return None
+    return " UNION ALL BY NAME ".join(f"({p})" for p in parts)
 
 
 def _publish(lake: Lake, recv: date, out_dir: Path) -> list[str]:

@@ -49,20 +49,21 @@ def _copy(con: Any, select: str, target: Path) -> None:
     tmp.replace(target)
 
 
-def write_user_days(con: Any, lake: Lake, recv: date, files: Sequence[Path], tz: str) -> None:
+def write_user_days(con: Any, lake: Lake, recv: date, rows_sql: str | None, tz: str) -> None:
+    """The user-day rollup of one received day, from a SELECT of its lake rows (None: no rows)."""
     target = lake.user_days_file(recv)
-    if not files:
+    if rows_sql is None:
         target.unlink(missing_ok=True)
         return
-    _copy(con, user_days_sql(parquet_sql(files), tz) + " ORDER BY day, actor", target)
+    _copy(con, user_days_sql(rows_sql, tz) + " ORDER BY day, actor", target)
 
 
-def write_links(con: Any, lake: Lake, recv: date, files: Sequence[Path]) -> None:
+def write_links(con: Any, lake: Lake, recv: date, rows_sql: str | None) -> None:
     target = lake.links_file(recv)
-    if not files:
+    if rows_sql is None:
         target.unlink(missing_ok=True)
         return
-    _copy(con, links_sql(parquet_sql(files)), target)
+    _copy(con, links_sql(rows_sql), target)
 
 
 def read_links(con: Any, select: str) -> list[Link]:

@@ -64,8 +64,9 @@ def retention(
         found = scope.sql(
             f"""{base} SELECT c, kmax, count(*) FROM (
                     SELECT coh.person, coh.c, max(r.p) - coh.c AS kmax FROM coh
-                    JOIN ret r ON r.person = coh.person AND r.p > coh.c AND r.p <= {hi} GROUP BY ALL
-                ) GROUP BY ALL"""
+                    JOIN ret r ON r.person = coh.person AND r.p > coh.c AND r.p <= {hi}
+                    GROUP BY coh.person, coh.c
+                ) GROUP BY c, kmax"""
         )
         returned = {}
         for c, kmax, n in found:

@@ -31,7 +31,8 @@ def split_sessions(times: Sequence[datetime]) -> list[tuple[datetime, datetime, 
 def _build(scope: Scope) -> None:
     """Temp table sessions(person, start_ts, end_ts, events) covering the lookback and the range."""
     rng = scope.rng
-    events = scope.events(rng.start - timedelta(days=LOOKBACK_DAYS), rng.end)
+    # A session that starts on the last day may run for up to 24 hours into the next one.
+    events = scope.events(rng.start - timedelta(days=LOOKBACK_DAYS), rng.end + timedelta(days=1))
     scope.sql(
         f"""
         CREATE OR REPLACE TEMP TABLE gap_sessions AS
