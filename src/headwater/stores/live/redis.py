@@ -1,0 +1,268 @@
+"""``redis://`` and ``redis+cluster://``: the live store on Redis or Redis Cluster (redis-py).
+
+Counters, distinct sets and the live tailer's checkpoint share the hash tag ``{<namespace>}``:
+one slot, so a batch and its checkpoint commit in one Lua script (atomic, replicated and
+persisted as a unit). Sticky buckets and memberships are tagged by user or audience instead and
+spread over every master. Every failure comes out as LiveUnavailableError (or LiveConflictError).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
+
+import msgspec
+import redis
+from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
+from redis.exceptions import RedisClusterException, RedisError, ResponseError
+from redis.retry import Retry
+
+from headwater.stores.live import lua
+from headwater.stores.live.base import (
+    EXACT_THRESHOLD,
+    LiveCheckpoint,
+    LiveConflictError,
+    LiveDelta,
+    LiveUnavailableError,
+)
+from headwater.stores.live.opener import StoreOptions
+
+T = TypeVar("T")
+_encode = msgspec.json.Encoder().encode
+
+
+def cluster_nodes(url: str) -> tuple[list[ClusterNode], dict[str, Any]]:
+    """``redis+cluster://[user:password@]h1:p1[,h2:p2...]`` -> startup nodes and auth kwargs."""
+    netloc = urlsplit(url).netloc
+    auth: dict[str, Any] = {}
+    if "@" in netloc:
+        userinfo, netloc = netloc.rsplit("@", 1)
+        user, _, password = userinfo.partition(":")
+        if user:
+            auth["username"] = unquote(user)
+        if password:
+            auth["password"] = unquote(password)
+    nodes = []
+    for part in netloc.split(","):
+        host, _, port = part.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"expected host:port, got {part!r}")
+        nodes.append(ClusterNode(host.strip("[]"), int(port)))  # type: ignore[no-untyped-call]
+    return nodes, auth
+
+
+class RedisLiveStore:
+    def __init__(self, url: str, namespace: str, options: StoreOptions, masked: str) -> None:
+        self.url = masked
+        self._raw_url = url
+        self.cluster = urlsplit(url).scheme == "redis+cluster"
+        self.namespace = namespace
+        self.prefix = "{" + namespace + "}:"
+        self.options = options
+        self._client: Any = None
+        self._scripts: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        if self.cluster:
+            try:
+                cluster_nodes(url)
+            except ValueError as exc:
+                raise LiveUnavailableError(f"invalid Redis Cluster URL {masked!r}: {exc}") from None
+
+    # -- connection -----------------------------------------------------------------------------
+    def _connect(self) -> Any:
+        common: dict[str, Any] = dict(
+            socket_timeout=self.options.socket_timeout,
+            socket_connect_timeout=self.options.connect_timeout,
+            retry=Retry(NoBackoff(), 0),
+            decode_responses=True,
+        )
+        if self.cluster:
+            nodes, auth = cluster_nodes(self._raw_url)
+            return RedisCluster(
+                startup_nodes=nodes,
+                require_full_coverage=False,
+                **auth,
+                **common,
+            )
+        return redis.Redis.from_url(self._raw_url, **common)
+
+    def _run(self, what: str, fn: Callable[[Any], T]) -> T:
+        try:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._connect()
+                    self._scripts = {}
+                client = self._client
+            return fn(client)
+        except ResponseError as exc:
+            if str(exc).startswith("HWCONFLICT"):
+                raise LiveConflictError(str(exc)[len("HWCONFLICT ") :]) from None
+            raise LiveUnavailableError(f"live store {self.url} refused {what}: {exc}") from None
+        except (RedisError, RedisClusterException, OSError) as exc:
+            if self.cluster:
+                self._drop_client()  # the next call reads the topology again
+            raise LiveUnavailableError(
+                f"live store {self.url} unavailable ({what}): {type(exc).__name__}: {exc}"
+            ) from None
+
+    def _drop_client(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):  # closing a broken client must not mask the first error
+                client.close()
+
+    def _script(self, client: Any, source: str) -> Any:
+        script = self._scripts.get(source)
+        if script is None:
+            script = self._scripts[source] = client.register_script(source)
+        return script
+
+    def _key(self, name: str) -> str:
+        return self.prefix + name
+
+    def ping(self) -> None:
+        self._run("PING", lambda c: c.ping())
+
+    # -- checkpoint and counters --------------------------------------------------------------
+    def _cp_key(self, tailer: str) -> str:
+        return self.prefix + "cp:" + tailer
+
+    def load_checkpoint(self, tailer: str) -> LiveCheckpoint | None:
+        stored: dict[str, str] = self._run("load checkpoint", lambda c: c.hgetall(self._cp_key(tailer)))
+        return _checkpoint(stored)
+
+    def init_checkpoint(self, tailer: str, offsets: Mapping[str, int], epoch: str) -> LiveCheckpoint:
+        args: list[str] = [epoch]
+        for file, offset in offsets.items():
+            args += [file, str(offset)]
+        key = self._cp_key(tailer)
+        flat: list[str] = self._run(
+            "init checkpoint", lambda c: self._script(c, lua.INIT_CHECKPOINT)(keys=[key], args=args)
+        )
+        cp = _checkpoint(dict(zip(flat[::2], flat[1::2], strict=True)))
+        assert cp is not None
+        return cp
+
+    def apply(
+        self, tailer: str, epoch: str, base: Mapping[str, int], new: Mapping[str, int], delta: LiveDelta
+    ) -> None:
+        payload = _encode(
+            {
+                "epoch": epoch,
+                "threshold": EXACT_THRESHOLD,
+                "base": {f: str(o) for f, o in base.items()},
+                "new": {f: str(o) for f, o in new.items()},
+                "counters": [
+                    [name, delta.expire_at[name], [x for k, n in row.items() for x in (k, n)]]
+                    for name, row in delta.counters.items()
+                ],
+                "distinct": [
+                    [name, delta.expire_at[name], list(members)] for name, members in delta.distinct.items()
+                ],
+            }
+        )
+        key = self._cp_key(tailer)
+        self._run("apply", lambda c: self._script(c, lua.APPLY)(keys=[key], args=[payload, self.prefix]))
+
+    def reset(self, tailer: str) -> None:
+        def drop(c: Any) -> None:
+            keys = list(c.scan_iter(match=self.prefix + "*", count=1000))
+            for i in range(0, len(keys), 500):  # one hash tag, one slot: a multi-key DEL is fine
+                c.delete(*keys[i : i + 500])
+
+        self._run("reset", drop)
+
+    def union_count(self, names: Sequence[str]) -> int:
+        key = self._cp_key("live")
+        return int(
+            self._run(
+                "count", lambda c: self._script(c, lua.UNION_COUNT)(keys=[key], args=[self.prefix, *names])
+            )
+        )
+
+    def counts(self, names: Sequence[str]) -> list[int]:
+        if not names:
+            return []
+        key = self._cp_key("live")
+        out = self._run(
+            "counts", lambda c: self._script(c, lua.COUNTS)(keys=[key], args=[self.prefix, *names])
+        )
+        return [int(x) for x in out]
+
+    def counter(self, name: str) -> dict[str, int]:
+        row: dict[str, str] = self._run("read counter", lambda c: c.hgetall(self._key("c:" + name)))
+        return {k: int(v) for k, v in row.items()}
+
+    # -- sticky buckets -------------------------------------------------------------------------
+    def _sticky_key(self, key: str) -> str:
+        return f"{self.namespace}:sticky:{{{key}}}"
+
+    def get_sticky(self, key: str) -> dict[str, str]:
+        out: dict[str, str] = self._run("read sticky bucket", lambda c: c.hgetall(self._sticky_key(key)))
+        return out
+
+    def save_sticky(self, key: str, assignments: Mapping[str, str], ttl_seconds: int | None = None) -> None:
+        if not assignments:
+            return
+        name = self._sticky_key(key)
+
+        def save(c: Any) -> None:
+            pipe = c.pipeline(transaction=True)
+            pipe.hset(name, mapping=dict(assignments))
+            if ttl_seconds is not None:
+                pipe.expire(name, ttl_seconds)
+            else:
+                pipe.persist(name)
+            pipe.execute()
+
+        self._run("save sticky bucket", save)
+
+    # -- audience membership ------------------------------------------------------------------
+    def _user_key(self, user: str) -> str:
+        return f"{self.namespace}:aud:{{{user}}}"
+
+    def _audience_key(self, audience: str) -> str:
+        return f"{self.namespace}:members:{{{audience}}}"
+
+    def add_members(self, audience: str, users: Iterable[str]) -> None:
+        self._members("add members", "sadd", audience, list(users))
+
+    def remove_members(self, audience: str, users: Iterable[str]) -> None:
+        self._members("remove members", "srem", audience, list(users))
+
+    def _members(self, what: str, op: str, audience: str, users: list[str]) -> None:
+        """Per-user sets first, then the audience's set: the per-user side is what enrichment reads."""
+        if not users:
+            return
+
+        def run(c: Any) -> None:
+            pipe = c.pipeline(transaction=False)
+            for user in users:
+                getattr(pipe, op)(self._user_key(user), audience)
+            pipe.execute()
+            for i in range(0, len(users), 1000):
+                getattr(c, op)(self._audience_key(audience), *users[i : i + 1000])
+
+        self._run(what, run)
+
+    def audiences_of(self, user: str) -> set[str]:
+        found: set[str] = self._run("read audiences", lambda c: c.smembers(self._user_key(user)))
+        return set(found)
+
+    def audience_size(self, audience: str) -> int:
+        return int(self._run("count members", lambda c: c.scard(self._audience_key(audience))))
+
+    def close(self) -> None:
+        self._drop_client()
+
+
+def _checkpoint(stored: dict[str, str]) -> LiveCheckpoint | None:
+    if "_epoch" not in stored:
+        return None
+    epoch = stored.pop("_epoch")
+    return LiveCheckpoint(epoch, {f: int(o) for f, o in stored.items()})
