@@ -1,0 +1,131 @@
+"""Wiring of the live layer into `headwater serve`: the "live" tailer and the API's store handle.
+
+The tailer runs in one process (flock, headwater.log.tailer_service) with patient timeouts; the
+API of every worker reads through :class:`LiveQueries`, with short timeouts and a breaker, so a
+down Redis costs a request at most ~100 ms and then answers 503 at once for a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from headwater.config import Settings, mask_url
+from headwater.live.fold import LiveEvent
+from headwater.live.target import LIVE_TAILER, LiveTarget
+from headwater.log.tailer_service import TailerService
+from headwater.stores.live import (
+    LiveStore,
+    LiveUnavailableError,
+    StoreOptions,
+    is_in_process,
+    open_live_store,
+)
+
+if TYPE_CHECKING:
+    from headwater.server.app import Runtime
+
+log = logging.getLogger("headwater.live")
+T = TypeVar("T")
+
+API_OPTIONS = StoreOptions(connect_timeout=0.05, socket_timeout=0.08)
+API_DEADLINE = 0.09  # seconds: the whole call, thread hop included
+BREAKER_SECONDS = 1.0
+TAILER_OPTIONS = StoreOptions(connect_timeout=2.0, socket_timeout=30.0)
+
+
+class LiveQueries:
+    """The API's handle on the live store: bounded latency, and a breaker while it is down."""
+
+    def __init__(self, store: LiveStore) -> None:
+        self.store = store
+        self.last_error: str | None = None
+        self._down_until = 0.0
+        self._lock = threading.Lock()
+
+    def unavailable(self, message: str) -> None:
+        with self._lock:
+            self.last_error = message
+            self._down_until = time.monotonic() + BREAKER_SECONDS
+
+    async def run(self, fn: Callable[[LiveStore], T]) -> T:
+        """Run ``fn(store)`` in a thread within API_DEADLINE; LiveUnavailableError otherwise."""
+        if time.monotonic() < self._down_until:
+            raise LiveUnavailableError(self.last_error or f"live store {self.store.url} unavailable")
+        try:
+            result = await asyncio.wait_for(asyncio.to_thread(fn, self.store), API_DEADLINE)
+        except TimeoutError:
+            message = f"live store {self.store.url} did not answer within {int(API_DEADLINE * 1000)} ms"
+            self.unavailable(message)
+            raise LiveUnavailableError(message) from None
+        except LiveUnavailableError as exc:
+            self.unavailable(str(exc))
+            raise
+        self.last_error = None
+        return result
+
+
+def check_workers(settings: Settings) -> None:
+    """memory:// lives inside one process: several workers would each count a part of the log."""
+    if settings.workers > 1 and is_in_process(settings.redis_url):
+        raise RuntimeError(
+            f"the live store {mask_url(settings.redis_url)} is in-process and works with one worker only, "
+            f"but workers = {settings.workers}: configure Redis (HEADWATER_REDIS_URL=redis://host:6379/0 "
+            "or redis+cluster://host:port,...) or run with --workers 1"
+        )
+
+
+class LiveService:
+    """A Service (headwater.server.services): the live tailer plus the API's LiveQueries."""
+
+    name = "live"
+
+    def __init__(self, settings: Settings) -> None:
+        check_workers(settings)
+        self.settings = settings
+        url = settings.redis_url
+        self.queries = LiveQueries(open_live_store(url, API_OPTIONS))  # raises on a bad URL
+        tz = ZoneInfo(settings.timezone)
+
+        def open_target() -> tuple[LiveTarget, Callable[[], None]]:
+            store = open_live_store(url, TAILER_OPTIONS)
+            store.ping()
+            return LiveTarget(store, settings.log_dir, tz), store.close
+
+        self.tailer = TailerService(LIVE_TAILER, settings.log_dir, settings.run_dir, open_target, LiveEvent)
+
+    async def start(self) -> None:
+        try:
+            await asyncio.to_thread(self.queries.store.ping)
+        except LiveUnavailableError as exc:
+            log.warning("%s; ingestion goes on and the live counters catch up when it answers", exc)
+            self.queries.last_error = str(exc)
+        await self.tailer.start()
+
+    async def stop(self) -> None:
+        await self.tailer.stop()
+        self.queries.store.close()
+
+    def status(self) -> tuple[bool, dict[str, Any]]:
+        """Always ready: a down live store must not stop the collector taking events."""
+        _, details = self.tailer.status()
+        details["store"] = self.queries.store.url
+        if self.queries.last_error:
+            details["store_error"] = self.queries.last_error
+        return True, details
+
+
+def live_factory(rt: Runtime) -> LiveService:
+    return LiveService(rt.settings)
+
+
+def find_queries(services: list[Any]) -> LiveQueries | None:
+    for service in services:
+        if isinstance(service, LiveService):
+            return service.queries
+    return None

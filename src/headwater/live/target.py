@@ -1,0 +1,90 @@
+"""The "live" tailer's target: a batch of logged events -> the live store, exactly once.
+
+Adapter between the generic tailer (headwater.log.tailer) and a LiveStore. The checkpoint lives in
+the live store itself, committed in the same atomic step as the counters (a Lua script on Redis),
+under an *epoch*: a random id created with the checkpoint. When the store has no checkpoint (new,
+or Redis restarted empty) the target starts a new epoch at the *rebuild point*: the start of every
+log file received within RETENTION, so the current windows are rebuilt from the log. A batch read
+under an older epoch is refused (CheckpointConflictError) and the tailer reloads.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+
+from headwater.live.buckets import RETENTION
+from headwater.live.fold import LiveEvent, MinuteCache, fold
+from headwater.log.files import list_log_files
+from headwater.log.tailer import CheckpointConflictError, TailBatch
+from headwater.stores.live.base import LiveConflictError, LiveStore
+
+log = logging.getLogger("headwater.live")
+
+LIVE_TAILER = "live"
+
+
+def rebuild_offsets(log_dir: Path, now: datetime) -> dict[str, int]:
+    """Skip (offset = size) every file of a UTC day before the retention horizon; read the others
+    from 0. Files are named by the day their events were received."""
+    first_day = (now - RETENTION).astimezone(UTC).date()
+    offsets: dict[str, int] = {}
+    for lf in list_log_files(log_dir, "events"):
+        if lf.day < first_day:
+            try:
+                offsets[lf.name] = os.stat(lf.path).st_size
+            except FileNotFoundError:
+                continue
+    return offsets
+
+
+class LiveTarget:
+    def __init__(
+        self,
+        store: LiveStore,
+        log_dir: Path,
+        tz: tzinfo = UTC,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.log_dir = log_dir
+        self.minutes = MinuteCache(tz)
+        self.clock = clock
+        self.epoch: str | None = None
+        self.rebuilds = 0
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    def load_checkpoint(self, name: str) -> dict[str, int]:
+        cp = self.store.load_checkpoint(name)
+        if cp is None:
+            offsets = rebuild_offsets(self.log_dir, self._now())
+            cp = self.store.init_checkpoint(name, offsets, secrets.token_hex(8))
+            self.rebuilds += 1
+            log.warning(
+                "live store %s has no checkpoint for %r (new or emptied): rebuilding the last %s"
+                " from the log",
+                self.store.url,
+                name,
+                RETENTION,
+            )
+        self.epoch = cp.epoch
+        return cp.offsets
+
+    def apply(self, batch: TailBatch[LiveEvent], new_checkpoint: dict[str, int]) -> None:
+        if self.epoch is None:
+            raise CheckpointConflictError("the live checkpoint was not loaded")
+        delta = fold(batch.records, self.minutes, self._now())
+        changes = batch.changed_files(new_checkpoint)
+        base = {f: batch.base_checkpoint.get(f, 0) for f in changes}
+        try:
+            self.store.apply(batch.tailer, self.epoch, base, changes, delta)
+        except LiveConflictError as exc:
+            self.epoch = None
+            raise CheckpointConflictError(f"tailer {batch.tailer!r}: {exc}") from None

@@ -1,0 +1,187 @@
+"""The live tailer over real log files into memory://, a real Redis and a real Redis Cluster."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from headwater.live import queries
+from headwater.live.fold import LiveEvent
+from headwater.live.target import LIVE_TAILER, LiveTarget, rebuild_offsets
+from headwater.log.merged_read import read_merged
+from headwater.log.tailer import CheckpointConflictError, Tailer
+from headwater.stores.live import LiveStore, open_live_store
+from tests.live.logdata import append, line, log_path
+from tests.redis_services import RedisClusterNodes, RedisServer, drop_namespace, unique_namespace, wait_until
+
+NOW = datetime.now(UTC).replace(second=30, microsecond=0)
+
+
+@pytest.fixture(params=["memory", "redis", "cluster"])
+def store(request: pytest.FixtureRequest) -> Iterator[LiveStore]:
+    namespace = unique_namespace()
+    urls: list[str] = []
+    if request.param == "memory":
+        url = f"memory://?namespace={namespace}"
+    elif request.param == "redis":
+        url = f"{request.getfixturevalue('shared_redis')}?namespace={namespace}"
+        urls = [url]
+    else:
+        cluster: RedisClusterNodes = request.getfixturevalue("redis_cluster")
+        url = f"{cluster.url}?namespace={namespace}"
+        urls = [f"{n.url}?namespace={namespace}" for n in cluster.nodes]
+    s = open_live_store(url)
+    yield s
+    s.close()
+    for u in urls:
+        drop_namespace(u, namespace)
+
+
+def tail(store: LiveStore, log_dir: Path, max_lines: int = 10_000) -> Tailer[LiveEvent]:
+    tailer = Tailer(LIVE_TAILER, log_dir, LiveTarget(store, log_dir), LiveEvent, max_lines=max_lines)
+    tailer.run(threading.Event(), until_caught_up=True, max_backoff=0.05, max_failures=3)
+    return tailer
+
+
+def write_sample(log_dir: Path) -> None:
+    """u1..u3 on editor and u2, u4 on viewer, within the last hour; one anonymous event."""
+    path = log_path(log_dir, NOW)
+    t = NOW - timedelta(minutes=3)
+    append(
+        path,
+        line("u1", t, "editor"),
+        line("u1", t, "editor"),
+        line("u2", t, "editor", "Saved"),
+        line("u3", NOW - timedelta(minutes=40), "editor"),
+        line("u2", NOW, "viewer"),
+        line("u4", NOW, "viewer"),
+        line(None, NOW, None, "Opened", anon="a1"),
+    )
+
+
+def test_counts_match_the_log(store: LiveStore, tmp_path: Path) -> None:
+    write_sample(tmp_path)
+    tail(store, tmp_path)
+    assert queries.active_users(store, "5m", NOW)["active_users"] == 4  # u1 u2 u4 anon:a1
+    assert queries.active_users(store, "1h", NOW)["active_users"] == 5
+    assert queries.active_users(store, "24h", NOW)["active_users"] == 5
+    day = NOW.date()
+    today = queries.today(store, day, "UTC", NOW)
+    if (NOW - timedelta(minutes=40)).date() == day:
+        assert today["events"] == 7 and today["active_users"] == 5
+        by_tool = {t["tool_id"]: (t["events"], t["unique_users"]) for t in today["tools"]}
+        assert by_tool == {"editor": (4, 3), "viewer": (2, 2), None: (1, 1)}
+    hour = queries.hourly(store, NOW.replace(minute=0, second=0))
+    expected_now = [ln for ln in (3, 40, 0) if (NOW - timedelta(minutes=ln)).hour == NOW.hour]
+    assert hour["events"] >= 3 and len(expected_now) >= 1
+    rows = {(r["tool_id"], r["event_type"]): (r["events"], r["unique_users"]) for r in hour["rows"]}
+    assert rows[("viewer", "Clicked")] == (2, 2)
+
+
+def test_a_restarted_tailer_never_double_counts(store: LiveStore, tmp_path: Path) -> None:
+    path = log_path(tmp_path, NOW)
+    append(path, *[line(f"u{i}", NOW, "editor") for i in range(50)])
+    first = Tailer(LIVE_TAILER, tmp_path, LiveTarget(store, tmp_path), LiveEvent, max_lines=7)
+    for _ in range(3):
+        first.step()  # 21 lines applied, then the process "dies"
+    append(path, *[line(f"u{i}", NOW, "editor") for i in range(50, 60)])
+    tail(store, tmp_path, max_lines=7)  # a new process, a new target: resumes from the stored checkpoint
+    today = queries.today(store, NOW.date(), "UTC", NOW)
+    assert today["events"] == 60 and today["active_users"] == 60
+    cp = store.load_checkpoint(LIVE_TAILER)
+    assert cp is not None and cp.offsets[path.name] == path.stat().st_size
+
+
+def test_a_batch_applied_elsewhere_is_refused(store: LiveStore, tmp_path: Path) -> None:
+    path = log_path(tmp_path, NOW)
+    append(path, *[line(f"u{i}", NOW) for i in range(5)])
+    a, b = LiveTarget(store, tmp_path), LiveTarget(store, tmp_path)
+    base = a.load_checkpoint(LIVE_TAILER)
+    assert b.load_checkpoint(LIVE_TAILER) == base
+    merged = read_merged(tmp_path, base)
+    from headwater.log.tailer import TailBatch, decode_lines
+
+    records, _, _ = decode_lines(merged.lines, LiveEvent)
+    batch = TailBatch(LIVE_TAILER, dict(base), records, [(ln.file, ln.offset) for ln in merged.lines])
+    a.apply(batch, merged.checkpoint)
+    with pytest.raises(CheckpointConflictError):
+        b.apply(batch, merged.checkpoint)
+    assert queries.today(store, NOW.date(), "UTC", NOW)["events"] == 5
+
+
+def test_a_new_store_rebuilds_only_the_retention_window(store: LiveStore, tmp_path: Path) -> None:
+    old = log_path(tmp_path, NOW - timedelta(days=5))
+    append(old, *[line(f"old{i}", NOW - timedelta(days=5)) for i in range(3)])
+    write_sample(tmp_path)
+    assert rebuild_offsets(tmp_path, NOW) == {old.name: old.stat().st_size}
+    tail(store, tmp_path)
+    cp = store.load_checkpoint(LIVE_TAILER)
+    assert cp is not None and cp.offsets[old.name] == old.stat().st_size
+    assert queries.active_users(store, "24h", NOW)["active_users"] == 5
+
+
+def test_events_older_than_the_retention_are_skipped(store: LiveStore, tmp_path: Path) -> None:
+    path = log_path(tmp_path, NOW)
+    append(path, line("late", NOW - timedelta(hours=50)), line("u1", NOW))
+    tail(store, tmp_path)
+    assert queries.today(store, NOW.date(), "UTC", NOW)["events"] == 1
+
+
+def test_redis_down_pauses_the_tailer_which_resumes_from_its_checkpoint(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path / "redis", args=("--appendonly", "yes", "--appendfsync", "always")).start()
+    store = open_live_store(server.url)
+    log_dir = tmp_path / "log"
+    path = log_path(log_dir, NOW)
+    append(path, *[line(f"u{i}", NOW) for i in range(10)])
+    target = LiveTarget(store, log_dir)
+    tailer = Tailer(LIVE_TAILER, log_dir, target, LiveEvent)
+    stop = threading.Event()
+    thread = threading.Thread(target=tailer.run, args=(stop,), kwargs={"idle": 0.02, "max_backoff": 0.2})
+    thread.start()
+    try:
+        wait_until(lambda: tailer.status.applied_events == 10)
+        server.stop()
+        append(path, *[line(f"u{i}", NOW) for i in range(10, 25)])
+        wait_until(lambda: tailer.status.state == "retrying")
+        assert "unavailable" in (tailer.status.last_error or "")
+        server.start()  # same port, data back from its append-only file
+        wait_until(lambda: store.load_checkpoint(LIVE_TAILER) is not None and tailer.status.lag_bytes == 0)
+        wait_until(lambda: queries.today(store, NOW.date(), "UTC", NOW)["events"] == 25)
+        assert target.rebuilds == 1  # only the first start, never a second rebuild
+        assert queries.today(store, NOW.date(), "UTC", NOW)["active_users"] == 25
+    finally:
+        stop.set()
+        thread.join(10)
+        store.close()
+        server.stop()
+
+
+def test_redis_restarted_empty_is_rebuilt_from_the_log(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path / "redis").start()  # no persistence
+    store = open_live_store(server.url)
+    log_dir = tmp_path / "log"
+    path = log_path(log_dir, NOW)
+    append(path, *[line(f"u{i}", NOW) for i in range(10)])
+    target = LiveTarget(store, log_dir)
+    tailer = Tailer(LIVE_TAILER, log_dir, target, LiveEvent)
+    stop = threading.Event()
+    thread = threading.Thread(target=tailer.run, args=(stop,), kwargs={"idle": 0.02, "max_backoff": 0.2})
+    thread.start()
+    try:
+        wait_until(lambda: tailer.status.applied_events == 10)
+        server.stop()
+        server.start()  # empty
+        # a new file: its base offset 0 matches the emptied store, only the epoch tells the difference
+        append(log_path(log_dir, NOW, writer="w2"), *[line(f"u{i}", NOW) for i in range(10, 12)])
+        wait_until(lambda: queries.today(store, NOW.date(), "UTC", NOW)["events"] == 12)
+        assert target.rebuilds == 2
+        assert queries.active_users(store, "5m", NOW)["active_users"] == 12
+    finally:
+        stop.set()
+        thread.join(10)
+        store.close()
+        server.stop()
