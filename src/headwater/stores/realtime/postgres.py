@@ -91,9 +91,10 @@ class PostgresRealtimeStore:
         applied = []
         with self._db.transaction():
             self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
-            current = self.schema_version()
-            for version, sql in POSTGRES:
-                if version > current:
+            self.schema_version()  # creates schema_migrations if needed
+            done = {r[0] for r in self._db.execute("SELECT version FROM schema_migrations").fetchall()}
+            for version, sql in sorted(POSTGRES):
+                if version not in done:  # by set, not max: a gap left for another branch is safe
                     self._db.execute(sql.encode())
                     self._db.execute("INSERT INTO schema_migrations(version) VALUES (%s)", (version,))
                     applied.append(version)

@@ -56,9 +56,10 @@ class SqliteRealtimeStore:
         applied = []
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            current = self.schema_version()
-            for version, sql in SQLITE:
-                if version > current:
+            self.schema_version()  # creates schema_migrations if needed
+            done = {r[0] for r in self._db.execute("SELECT version FROM schema_migrations")}
+            for version, sql in sorted(SQLITE):
+                if version not in done:  # by set, not max: a gap left for another branch is safe
                     for statement in filter(str.strip, sql.split(";")):
                         self._db.execute(statement)
                     self._db.execute("INSERT INTO schema_migrations(version) VALUES (?)", (version,))
