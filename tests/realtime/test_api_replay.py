@@ -53,9 +53,10 @@ def test_api_cli_and_replay_agree(tmp_path: Path, pg_url: str) -> None:
     }
     data = tmp_path / "data"
     key = create_key(data, env=env)
-    with Server(data, workers=2, env=env) as srv:
-        for batch in _traffic():
-            assert post(srv, key, batch) == 200
+    # two server processes on one data folder: two log writers, one elected realtime tailer
+    with Server(data, env=env) as srv, Server(data, env={**env, "HEADWATER_WRITER_ID": "t2"}) as srv2:
+        for i, batch in enumerate(_traffic()):
+            assert post(srv if i % 2 else srv2, key, batch) == 200
         counts = wait_counts_match(srv, tz="Europe/Paris")
         assert len(counts) > 3
         days = sorted({k[0] for k in counts})
