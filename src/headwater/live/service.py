@@ -34,7 +34,7 @@ log = logging.getLogger("headwater.live")
 T = TypeVar("T")
 
 API_OPTIONS = StoreOptions(connect_timeout=0.05, socket_timeout=0.08)
-API_DEADLINE = 0.09  # seconds: the whole call, thread hop included
+API_DEADLINE = 0.07  # seconds: the whole call, thread hop included
 BREAKER_SECONDS = 1.0
 TAILER_OPTIONS = StoreOptions(connect_timeout=2.0, socket_timeout=30.0)
 

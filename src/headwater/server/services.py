@@ -34,7 +34,7 @@ def api_route_modules() -> list[Any]:
     """The modules whose routes() are mounted (imported lazily to keep start-up light)."""
     import importlib
 
-    names: list[str] = ["headwater.api.realtime", "headwater.api.metrics"]
+    names: list[str] = ["headwater.api.realtime", "headwater.api.metrics", "headwater.api.live"]
     return [importlib.import_module(n) for n in names]
 
 
@@ -46,3 +46,7 @@ FACTORIES.append(queries_factory)
 from headwater.batch.scheduler import scheduler_factory  # noqa: E402
 
 FACTORIES.append(scheduler_factory)
+
+from headwater.live.service import live_factory  # noqa: E402
+
+FACTORIES.append(live_factory)

@@ -1,0 +1,87 @@
+"""GET /api/v1/live/active-users, /api/v1/live/hourly, /api/v1/live/today (admin token).
+
+Answers come from the live store (docs/live.md); when it is down or slow they are 503 with
+code ``live_store_unavailable`` within ~100 ms, and collection is not affected.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from headwater.api.auth import ApiError, require_admin
+from headwater.live import queries
+from headwater.live.buckets import WINDOWS
+from headwater.live.service import LiveQueries, find_queries
+from headwater.stores.live import LiveUnavailableError
+
+
+def _queries(request: Request) -> LiveQueries:
+    require_admin(request)
+    found = find_queries(request.app.state.runtime.services)
+    if found is None:
+        raise ApiError(503, "live_store_unavailable", "the live layer is not running in this server")
+    return found
+
+
+async def _answer(live: LiveQueries, fn: Any) -> Response:
+    try:
+        body = await live.run(fn)
+    except LiveUnavailableError as exc:
+        raise ApiError(
+            503,
+            "live_store_unavailable",
+            f"{exc}. Live counters are paused; events are still collected and the counters catch up "
+            "from the log when the store answers again.",
+        ) from None
+    return JSONResponse(body)
+
+
+def parse_hour(text: str | None) -> datetime:
+    if not text:
+        return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    try:
+        moment = datetime.strptime(text, "%Y-%m-%dT%H")
+    except ValueError:
+        raise ApiError(
+            400, "invalid_parameter", f"query parameter 'hour' is not YYYY-MM-DDTHH (UTC): {text[:40]!r}"
+        ) from None
+    return moment.replace(tzinfo=UTC)
+
+
+async def active_users(request: Request) -> Response:
+    live = _queries(request)
+    window = request.query_params.get("window", "5m")
+    if window not in WINDOWS:
+        raise ApiError(
+            400, "invalid_parameter", f"query parameter 'window' must be one of {', '.join(WINDOWS)}"
+        )
+    now = datetime.now(UTC)
+    return await _answer(live, lambda store: queries.active_users(store, window, now))
+
+
+async def hourly(request: Request) -> Response:
+    live = _queries(request)
+    hour = parse_hour(request.query_params.get("hour"))
+    return await _answer(live, lambda store: queries.hourly(store, hour))
+
+
+async def today(request: Request) -> Response:
+    live = _queries(request)
+    tz_name = request.app.state.runtime.settings.timezone
+    now = datetime.now(UTC)
+    day = now.astimezone(ZoneInfo(tz_name)).date()
+    return await _answer(live, lambda store: queries.today(store, day, tz_name, now))
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/api/v1/live/active-users", active_users),
+        Route("/api/v1/live/hourly", hourly),
+        Route("/api/v1/live/today", today),
+    ]
