@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import random
+from datetime import date
+from pathlib import Path
+
+from headwater.batch.lake import Lake
+from headwater.batch.rollups import rebuild_identity_map
+from headwater.batch.sql import connect
 from headwater.events.identity import Link, actor_key, clean_id, is_junk, links_from_event, resolve
 
 
@@ -35,3 +42,28 @@ def test_alias_chains_and_cycles() -> None:
     assert "u2" not in mapping
     # applied on top of an existing map: earlier links keep priority
     assert resolve([Link("9", "anon:a1", "u7")], mapping)["anon:a1"] == "u2"
+
+
+def test_sql_fast_path_matches_the_pure_rules(tmp_path: Path) -> None:
+    """Many anonymous ids, some shared by several users, links out of order: the ETL's SQL map equals
+    resolve() (and with a user-to-user alias it falls back to resolve() itself)."""
+    rng = random.Random(7)
+    links = [
+        Link(
+            f"2026-01-{rng.randint(1, 28):02d}T{rng.randint(0, 23):02d}:00:00.000000Z",
+            f"anon:a{rng.randrange(300)}",
+            f"u{rng.randrange(200)}",
+        )
+        for _ in range(1000)
+    ]
+    for extra in ([], [Link("2026-01-15T00:00:00.000000Z", "u1", "u2")]):
+        lake = Lake(tmp_path / f"lake{len(extra)}")
+        lake.links_dir.mkdir(parents=True)
+        con = connect()
+        con.execute('CREATE TABLE l (ts VARCHAR, source VARCHAR, "user" VARCHAR)')
+        con.executemany("INSERT INTO l VALUES (?, ?, ?)", [(x.ts, x.source, x.user) for x in links + extra])
+        con.execute(f"COPY l TO '{lake.links_file(date(2026, 1, 1))}' (FORMAT parquet)")
+        rebuild_identity_map(con, lake)
+        got = dict(con.execute(f"SELECT key, user_id FROM '{lake.identity_map}'").fetchall())
+        assert got == resolve(links + extra)
+        con.close()

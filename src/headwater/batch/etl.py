@@ -90,7 +90,8 @@ def _run_locked(
             con,
             f"COPY (SELECT *, DATE {quote(recv.isoformat())} AS recv_day, strftime(ts, '%Y-%m-%d') AS date"
             f" FROM ({json_events_sql(paths)})"
-            f" WHERE message_id IS NOT NULL AND ts IS NOT NULL) TO {quote(str(raw))} (FORMAT parquet)",
+            f" WHERE message_id IS NOT NULL AND ts IS NOT NULL)"
+            f" TO {quote(str(raw))} (FORMAT parquet, COMPRESSION uncompressed)",
         )
         dates = [r[0] for r in con.execute(f"SELECT DISTINCT date FROM {_pq(raw)} ORDER BY 1").fetchall()]
         others = _other_files(lake, recv, dates)
@@ -101,10 +102,8 @@ def _run_locked(
         result.rows_out = _copy_count(
             con,
             f"""COPY (
-                SELECT r.* FROM (
-                    SELECT * FROM {_pq(raw)}
-                    QUALIFY row_number() OVER (PARTITION BY message_id ORDER BY received_at, ts) = 1
-                ) r {anti}
+                SELECT r.* EXCLUDE (file_row_number) FROM {_pq(raw, rows=True)} r
+                ANTI JOIN ({_later_copies_sql(raw)}) d USING (file_row_number) {anti}
             ) TO {quote(str(out_dir))} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (date))""",
         )
         result.duplicates = result.rows_in - result.rows_out
@@ -126,8 +125,21 @@ def _run_locked(
     return result
 
 
-def _pq(path: Path) -> str:
-    return f"read_parquet({quote(str(path))})"
+def _pq(path: Path, rows: bool = False) -> str:
+    return f"read_parquet({quote(str(path))}{', file_row_number = true' if rows else ''})"
+
+
+def _later_copies_sql(raw: Path) -> str:
+    """Row numbers of every copy of a messageId but the first received. The window runs over the
+    duplicated ids only, found by a cheap one-column aggregate (most days have few duplicates)."""
+    return f"""
+        SELECT file_row_number FROM (
+            SELECT file_row_number, row_number() OVER (
+                PARTITION BY message_id ORDER BY received_at, ts, file_row_number) AS n
+            FROM {_pq(raw, rows=True)}
+            WHERE message_id IN (SELECT message_id FROM {_pq(raw)} GROUP BY message_id HAVING count(*) > 1)
+        ) WHERE n > 1
+    """
 
 
 def _copy_count(con: Any, sql: str) -> int:

@@ -70,13 +70,32 @@ def read_links(con: Any, select: str) -> list[Link]:
     return [Link(ts, source, user) for ts, source, user in con.execute(select).fetchall()]
 
 
-def rebuild_identity_map(con: Any, lake: Lake) -> dict[str, str]:
-    """Resolve every link in the lake (pure rules of headwater.events.identity) into map.parquet."""
+def rebuild_identity_map(con: Any, lake: Lake) -> None:
+    """Resolve every link in the lake (rules of headwater.events.identity) into map.parquet.
+
+    Without chains (no user id is itself mapped: no user-to-user alias) the rules reduce to "the
+    first link of each key wins", done in SQL; otherwise the pure Python rules run on every link.
+    """
     files = sorted(lake.links_dir.glob("recv=*.parquet")) if lake.links_dir.is_dir() else []
-    links = read_links(con, parquet_sql(files, 'ts, source, "user"')) if files else []
-    mapping = resolve(links)
-    write_identity_map(lake.identity_map, mapping.items())
-    return mapping
+    if not files:
+        write_identity_map(lake.identity_map, [])
+        return
+    # The same pair shows up every day a user is active: keep its first time only.
+    pairs = f"""
+        SELECT min(ts) AS ts, source, "user" FROM ({parquet_sql(files, 'ts, source, "user"')})
+        WHERE source <> "user" GROUP BY source, "user"
+    """
+    chained = con.execute(
+        f"""WITH p AS ({pairs}) SELECT count(*) FROM p
+            WHERE "user" IN (SELECT source FROM p)"""
+    ).fetchone()
+    if chained is None or chained[0] == 0:
+        select = f"""WITH p AS ({pairs})
+            SELECT source AS key, arg_min("user", ts || chr(0) || "user") AS user_id FROM p GROUP BY source"""
+        _copy(con, select, lake.identity_map)
+        return
+    links = read_links(con, f"{pairs} ORDER BY 1, 2, 3")
+    write_identity_map(lake.identity_map, resolve(links).items())
 
 
 def write_identity_map(path: Path, items: Iterable[tuple[str, str]]) -> None:
@@ -97,9 +116,10 @@ def write_identity_map(path: Path, items: Iterable[tuple[str, str]]) -> None:
 def load_identity_map(con: Any, lake: Lake, extra: Sequence[Link] = ()) -> None:
     """Temp table ``idmap(key, user_id)``: the lake's map plus links not in the lake yet."""
     con.execute("DROP TABLE IF EXISTS idmap")
+    con.execute("DROP VIEW IF EXISTS idmap")
     if not extra:
-        if lake.identity_map.exists():
-            con.execute(f"CREATE TEMP TABLE idmap AS {parquet_sql([lake.identity_map], 'key, user_id')}")
+        if lake.identity_map.exists():  # read in place, not copied
+            con.execute(f"CREATE TEMP VIEW idmap AS {parquet_sql([lake.identity_map], 'key, user_id')}")
         else:
             con.execute("CREATE TEMP TABLE idmap (key VARCHAR, user_id VARCHAR)")
         return

@@ -59,6 +59,7 @@ def connect(tmp_dir: Path | None = None, memory_limit: str = DEFAULT_MEMORY_LIMI
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute(f"SET threads = {int(threads)}")
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")
     if tmp_dir is not None:
         tmp_dir.mkdir(parents=True, exist_ok=True)
         con.execute(f"SET temp_directory = {quote(str(tmp_dir))}")

@@ -91,4 +91,3 @@ def archive(
     print(f"{out['month']}: {out['rows']} events from {out['files_compacted']} files -> {out['archive']}")
     if out["raw_deleted"]:
         print(f"retention deleted {len(out['raw_deleted'])} raw log files")
-

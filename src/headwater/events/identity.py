@@ -101,7 +101,7 @@ def resolve(links: Iterable[Link], existing: Mapping[str, str] | None = None) ->
     Every key of the result maps straight to its final user id (no chains left).
     """
     direct: dict[str, str] = dict(existing or {})
-    for link in sorted(links):
+    for link in sorted(links, key=lambda x: (x.ts, x.source, x.user)):
         if link.source == link.user or link.source in direct:
             continue  # first link wins
         if canonical(direct, link.user) == link.source:

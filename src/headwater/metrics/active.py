@@ -2,8 +2,8 @@
 
 WAU(d) and MAU(d) are exact distinct counts over the 7 / 30 days ending on d, computed without
 ever summing unique counts: each user contributes disjoint day intervals (an active day a covers
-d in [a, a+N), cut where the user's next active day begins), and a sweep over the interval
-ends counts, for each d, the users whose interval covers it.
+d in [a, a+N), cut where the user's next active day begins; a repeated (user, day) pair gives an
+empty interval), and a sweep over the interval ends counts, for each d, the users covering it.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ def active_counts(scope: Scope, window: int) -> dict[date, int]:
     rows = scope.sql(
         f"""
         WITH ud AS ({scope.user_days(first, rng.end)}),
-        s AS (SELECT day, lead(day) OVER (PARTITION BY person ORDER BY day) AS nxt FROM ud),
-        iv AS (SELECT day AS a, least(day + {window}, coalesce(nxt, day + {window})) AS b FROM s)
+        s AS (SELECT day, lead(day) OVER (PARTITION BY person ORDER BY day) AS nxt FROM ud)
         SELECT d, sum(c) FROM (
-            SELECT a AS d, count(*) AS c FROM iv GROUP BY a
-            UNION ALL SELECT b AS d, -count(*) AS c FROM iv GROUP BY b
+            SELECT unnest([day, least(day + {window}, coalesce(nxt, day + {window}))]) AS d,
+                   unnest([1, -1]) AS c
+            FROM s
         ) GROUP BY d ORDER BY d
         """
     )
@@ -99,7 +99,7 @@ def stickiness(scope: Scope) -> Result:
     dist = scope.sql(
         f"""
         SELECT n, count(*) FROM (
-            SELECT person, count(*) AS n FROM ({scope.user_days(scope.rng.start, scope.rng.end)})
+            SELECT person, count(DISTINCT day) AS n FROM ({scope.user_days(scope.rng.start, scope.rng.end)})
             GROUP BY person
         ) GROUP BY n ORDER BY n
         """

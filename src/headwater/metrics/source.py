@@ -115,8 +115,9 @@ class Scope:
         """
 
     def user_days(self, first: date | None = None, last: date | None = None) -> str:
-        """SELECT DISTINCT (day, person) active on local days first..last, from the rollup when it was
-        built for this time zone, from the events otherwise."""
+        """SELECT (day, person) pairs active on local days first..last, from the rollup when it was
+        built for this time zone, from the events otherwise. A pair may repeat (a user seen under two
+        ids, or on one day in two received days): consumers count distinct values."""
         if not self._rollup_fits():
             return f"SELECT DISTINCT day, person FROM ({self.events(first, last)}) WHERE person IS NOT NULL"
         lo, hi, _, _ = self._utc_window(first, last)
@@ -138,7 +139,7 @@ class Scope:
         if files:
             parts.insert(0, f"SELECT day, actor FROM ({parquet_sql(files, 'day, actor')}) WHERE {cond}")
         return f"""
-            SELECT DISTINCT u.day, coalesce(m.user_id, u.actor) AS person
+            SELECT u.day, coalesce(m.user_id, u.actor) AS person
             FROM ({" UNION ALL ".join(parts)}) u LEFT JOIN idmap m ON m.key = u.actor
         """
 
