@@ -7,4 +7,5 @@ bash scripts/system-deps.sh
 $BIN/ruff check src tests bench
 $BIN/mypy
 mkdir -p test-artifacts
+bash scripts/gbstats-venv.sh >/dev/null  # test-only gbstats reference venv for tests/experiments
 $BIN/pytest -p no:cacheprovider --durations=15 "$@"
