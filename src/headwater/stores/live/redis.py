@@ -9,6 +9,7 @@ spread over every master. Every failure comes out as LiveUnavailableError (or Li
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -18,7 +19,7 @@ import msgspec
 import redis
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
-from redis.exceptions import RedisClusterException, RedisError, ResponseError
+from redis.exceptions import ClusterError, NoScriptError, RedisClusterException, RedisError, ResponseError
 from redis.retry import Retry
 
 from headwater.stores.live import lua
@@ -33,6 +34,7 @@ from headwater.stores.live.opener import StoreOptions
 
 T = TypeVar("T")
 _encode = msgspec.json.Encoder().encode
+_SHA: dict[str, str] = {}
 
 
 def cluster_nodes(url: str) -> tuple[list[ClusterNode], dict[str, Any]]:
@@ -64,7 +66,6 @@ class RedisLiveStore:
         self.prefix = "{" + namespace + "}:"
         self.options = options
         self._client: Any = None
-        self._scripts: dict[str, Any] = {}
         self._lock = threading.Lock()
         if self.cluster:
             try:
@@ -81,6 +82,9 @@ class RedisLiveStore:
             decode_responses=True,
         )
         if self.cluster:
+            # the cluster client keeps its own retry: with none, it gives up on the first (dead)
+            # startup node instead of asking the next one for the topology
+            del common["retry"]
             nodes, auth = cluster_nodes(self._raw_url)
             return RedisCluster(
                 startup_nodes=nodes,
@@ -95,12 +99,15 @@ class RedisLiveStore:
             with self._lock:
                 if self._client is None:
                     self._client = self._connect()
-                    self._scripts = {}
                 client = self._client
             return fn(client)
         except ResponseError as exc:
             if str(exc).startswith("HWCONFLICT"):
                 raise LiveConflictError(str(exc)[len("HWCONFLICT ") :]) from None
+            if isinstance(exc, ClusterError):  # CLUSTERDOWN, TRYAGAIN, MASTERDOWN
+                raise LiveUnavailableError(
+                    f"live store {self.url} unavailable ({what}): {type(exc).__name__}: {exc}"
+                ) from None
             raise LiveUnavailableError(f"live store {self.url} refused {what}: {exc}") from None
         except (RedisError, RedisClusterException, OSError) as exc:
             if self.cluster:
@@ -116,11 +123,20 @@ class RedisLiveStore:
             with contextlib.suppress(Exception):  # closing a broken client must not mask the first error
                 client.close()
 
-    def _script(self, client: Any, source: str) -> Any:
-        script = self._scripts.get(source)
-        if script is None:
-            script = self._scripts[source] = client.register_script(source)
-        return script
+    def _script(self, client: Any, source: str) -> Callable[..., Any]:
+        """EVALSHA, falling back to EVAL (which caches the script on that node). Not redis-py's
+        Script: on a cluster its SCRIPT LOAD goes to every master and fails while one is down."""
+        sha = _SHA.get(source)
+        if sha is None:
+            sha = _SHA[source] = hashlib.sha1(source.encode()).hexdigest()
+
+        def call(keys: list[str], args: list[Any]) -> Any:
+            try:
+                return client.evalsha(sha, len(keys), *keys, *args)
+            except NoScriptError:
+                return client.eval(source, len(keys), *keys, *args)
+
+        return call
 
     def _key(self, name: str) -> str:
         return self.prefix + name
