@@ -1,0 +1,184 @@
+// The dashboard page: pickers, the range panels (loaded together, in parallel, and re-loaded when
+// the range changes), and the live and data-health panels (refreshed every few seconds).
+
+import { getJSON, metric } from "./api.js";
+import { addDays, daysBetween, el, todayIn } from "./dom.js";
+import { Panel } from "./panel.js";
+import * as activity from "./panels/activity.js";
+import * as features from "./panels/features.js";
+import * as funnel from "./panels/funnel.js";
+import * as headline from "./panels/headline.js";
+import * as health from "./panels/health.js";
+import * as lifecycle from "./panels/lifecycle.js";
+import * as live from "./panels/live.js";
+import * as optional from "./panels/optional.js";
+import * as preferences from "./panels/preferences.js";
+import * as retention from "./panels/retention.js";
+import * as stickiness from "./panels/stickiness.js";
+
+const REFRESH_MS = 5000;
+const DEFAULT_DAYS = 30;
+const RANGE_PANELS = { headline, activity, features, preferences, stickiness, retention, funnel, lifecycle };
+
+const $ = (id) => document.getElementById(id);
+const state = { config: null, start: "", end: "", tz: "UTC", generation: 0, loads: 0 };
+const panels = {};
+
+// Metric requests of one load, shared between panels (the headline and the charts ask the same).
+class Queries {
+  constructor(range) {
+    this.range = range;
+    this.cache = new Map();
+  }
+
+  metric(name, params) {
+    const all = { tz: this.range.tz, ...params };
+    const key = name + JSON.stringify(all);
+    if (!this.cache.has(key)) this.cache.set(key, metric(name, all));
+    return this.cache.get(key);
+  }
+}
+
+function currentRange() {
+  const days = daysBetween(state.start, state.end) + 1;
+  return {
+    start: state.start,
+    end: state.end,
+    tz: state.tz,
+    days,
+    prevStart: addDays(state.start, -days),
+    prevEnd: addDays(state.start, -1),
+  };
+}
+
+async function loadPanel(name, queries, generation) {
+  const panel = panels[name];
+  panel.loading();
+  try {
+    const render = await RANGE_PANELS[name].load(queries, queries.range, panel);
+    if (generation === state.generation) render(panel);
+  } catch (err) {
+    if (generation === state.generation) panel.error(err);
+  }
+}
+
+async function loadRange(only = null) {
+  const generation = only ? state.generation : ++state.generation;
+  const queries = new Queries(currentRange());
+  const names = only ? [only] : Object.keys(RANGE_PANELS);
+  await Promise.all(names.map((name) => loadPanel(name, queries, generation)));
+  if (!only && generation === state.generation) document.body.dataset.loads = String(++state.loads);
+}
+
+function refreshLoop(panel, module) {
+  let ticks = 0;
+  const tick = async () => {
+    try {
+      const render = await module.load(state.config);
+      render(panel);
+      panel.root.dataset.ticks = String(++ticks);
+    } catch (err) {
+      panel.error(err);
+    }
+  };
+  const next = () => setTimeout(() => tick().then(next), REFRESH_MS);
+  return tick().then(next);
+}
+
+function readHash() {
+  const params = new URLSearchParams(window.location.hash.slice(1));
+  return { start: params.get("start"), end: params.get("end"), tz: params.get("tz") };
+}
+
+function writeHash() {
+  const params = new URLSearchParams({ start: state.start, end: state.end, tz: state.tz });
+  window.history.replaceState(null, "", "#" + params.toString());
+}
+
+function fillTimeZones(select, wanted) {
+  const zones = new Set(typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : []);
+  zones.add("UTC");
+  zones.add(state.config.timezone);
+  for (const zone of [...zones].sort()) select.append(el("option", { value: zone, text: zone }));
+  select.value = wanted;
+}
+
+// Presets end yesterday: the last complete days (today is on the live panel).
+function setPreset(days) {
+  state.end = addDays(todayIn(state.tz), -1);
+  state.start = addDays(state.end, -(days - 1));
+  $("start").value = state.start;
+  $("end").value = state.end;
+}
+
+function applyForm() {
+  const start = $("start").value;
+  const end = $("end").value;
+  if (!start || !end || start > end) {
+    $("end").setCustomValidity("The end date must be on or after the start date.");
+    $("end").reportValidity();
+    return;
+  }
+  $("end").setCustomValidity("");
+  Object.assign(state, { start, end, tz: $("tz").value });
+  writeHash();
+  loadRange();
+}
+
+function wireControls() {
+  $("range").addEventListener("submit", (event) => {
+    event.preventDefault();
+    applyForm();
+  });
+  $("tz").addEventListener("change", applyForm);
+  for (const button of document.querySelectorAll(".presets button")) {
+    button.addEventListener("click", () => {
+      state.tz = $("tz").value;
+      setPreset(Number(button.dataset.days));
+      applyForm();
+    });
+  }
+  for (const [form, name] of [["preferences-form", "preferences"], ["funnel-form", "funnel"]]) {
+    $(form).addEventListener("submit", (event) => {
+      event.preventDefault();
+      loadRange(name);
+    });
+  }
+}
+
+async function main() {
+  const started = performance.now();
+  state.config = await getJSON("/api/v1/dashboard/config");
+  const wanted = readHash();
+  state.tz = wanted.tz || state.config.timezone;
+  fillTimeZones($("tz"), state.tz);
+  state.tz = $("tz").value || state.config.timezone;
+  if (wanted.start && wanted.end && wanted.start <= wanted.end) {
+    state.start = wanted.start;
+    state.end = wanted.end;
+    $("start").value = state.start;
+    $("end").value = state.end;
+  } else {
+    setPreset(DEFAULT_DAYS);
+  }
+  writeHash();
+  for (const name of [...Object.keys(RANGE_PANELS), "live", "health", "experiments", "audiences"]) {
+    panels[name] = new Panel(name, currentRange);
+  }
+  wireControls();
+  await Promise.all([
+    loadRange(),
+    refreshLoop(panels.live, live),
+    refreshLoop(panels.health, health),
+    optional.load("experiments", state.config).then((render) => render(panels.experiments)),
+    optional.load("audiences", state.config).then((render) => render(panels.audiences)),
+  ]);
+  window.headwaterFirstLoadMs = Math.round(performance.now());
+  window.headwaterScriptMs = Math.round(performance.now() - started);
+  document.body.dataset.ready = "true";
+}
+
+main().catch((err) => {
+  document.body.dataset.ready = "error";
+  document.querySelector("main").prepend(el("p", { cls: "message error", text: `The dashboard could not start: ${err.message}` }));
+});

@@ -1,0 +1,38 @@
+// A funnel builder: ordered steps (event names), each within a window from the first step.
+
+import { hbars } from "../charts.js";
+import { fmtInt, fmtPct } from "../dom.js";
+import { table } from "../table.js";
+
+// Segment's spec names for a SaaS sign-up; any event names can be typed instead.
+const DEFAULT_STEPS = "Signed Up, Project Created, Teammate Invited";
+const KEY = "headwater.funnel";
+
+export async function load(q, r) {
+  const steps = document.getElementById("funnel-steps");
+  const windowDays = document.getElementById("funnel-window");
+  if (!load.restored) {
+    load.restored = true;
+    const saved = JSON.parse(window.localStorage.getItem(KEY) || "null");
+    steps.value = saved ? saved.steps : DEFAULT_STEPS;
+    if (saved) windowDays.value = saved.window;
+  }
+  const names = steps.value.split(",").map((s) => s.trim()).filter(Boolean);
+  window.localStorage.setItem(KEY, JSON.stringify({ steps: steps.value, window: windowDays.value }));
+  const body = await q.metric("funnel", { start: r.start, end: r.end, steps: names.join(","), window_days: windowDays.value });
+  return (panel) => {
+    if (!body.rows.length || !body.rows[0].users) return panel.empty(`Nobody did “${names[0]}” in this range.`);
+    const columns = [
+      { key: "step", label: "step", num: true },
+      { key: "event", label: "event" },
+      { key: "users", label: "users", num: true, format: fmtInt },
+      { key: "conversion", label: "conversion", num: true, format: (v) => fmtPct(v) },
+      { key: "from_previous", label: "from_previous", num: true, format: (v) => fmtPct(v) },
+    ];
+    panel.setCsv("funnel", columns, body.rows);
+    panel.show([
+      hbars(body.rows.map((row) => ({ label: `${row.step}. ${row.event}`, value: row.users, share: row.conversion, text: `${fmtInt(row.users)} · ${fmtPct(row.conversion)}` }))),
+      table(columns, body.rows),
+    ]);
+  };
+}

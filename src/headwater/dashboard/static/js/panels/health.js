@@ -1,0 +1,49 @@
+// Data health: ingest rate (from two readings of the server's counters), tailer lag, quarantined
+// events, the event log's size and the last ETL load.
+
+import { getJSON } from "../api.js";
+import { el, fmtAgo, fmtInt, fmtNum } from "../dom.js";
+import { table } from "../table.js";
+
+let previous = null;
+
+function mb(bytes) {
+  return fmtNum(bytes / 1048576) + " MB";
+}
+
+export async function load() {
+  const body = await getJSON("/api/v1/dashboard/health");
+  const now = Date.parse(body.at);
+  const accepted = body.ingest.accepted_total;
+  let rate = null;
+  if (previous && now > previous.at && accepted >= previous.accepted) rate = (accepted - previous.accepted) / ((now - previous.at) / 1000);
+  previous = { at: now, accepted };
+  const rows = [
+    { check: "ingest rate", value: rate === null ? "measuring…" : `${fmtNum(rate)} events/s`, raw: rate },
+    { check: "accepted since start", value: fmtInt(accepted), raw: accepted },
+    { check: "rejected since start", value: fmtInt(body.ingest.rejected_total), raw: body.ingest.rejected_total },
+  ];
+  for (const t of body.tailers) {
+    const lag = t.lag_events === null || t.lag_events === undefined ? t.state || t.role : `${fmtInt(t.lag_events)} events, ${fmtNum(t.lag_seconds)} s`;
+    rows.push({ check: `tailer ${t.name} lag`, value: t.last_error ? `${lag} — ${t.last_error}` : lag, raw: t.lag_events, bad: Boolean(t.last_error) });
+  }
+  const q = body.quarantine;
+  rows.push({ check: "quarantined today", value: fmtInt(q.events_today), raw: q.events_today, bad: q.events_today > 0 });
+  rows.push({ check: "quarantined in the log", value: (q.estimated ? "≈ " : "") + fmtInt(q.events_total), raw: q.events_total });
+  if (q.last) rows.push({ check: "last quarantine reason", value: `${q.last.code || ""} ${q.last.reason || ""}`.trim(), raw: q.last.code });
+  rows.push({ check: "event log", value: `${fmtInt(body.log.files)} files, ${mb(body.log.bytes)} (${mb(body.log.bytes_today)} today)`, raw: body.log.bytes });
+  const etl = body.etl;
+  const last = etl.last_load;
+  rows.push({
+    check: "last ETL load",
+    value: last ? `${fmtAgo(last.finished_at)}: received day ${last.received_day}, ${fmtInt(last.rows_out)} events in ${fmtNum(last.seconds)} s` : "never",
+    raw: last ? last.finished_at : null,
+    bad: !last,
+  });
+  if (etl.scheduler && etl.scheduler.last_error) rows.push({ check: "ETL error", value: etl.scheduler.last_error, raw: etl.scheduler.last_error, bad: true });
+  return (panel) => {
+    const columns = [{ key: "check", label: "check" }, { key: "value", label: "value" }];
+    panel.setCsv("data-health", [{ key: "check", label: "check" }, { key: "raw", label: "value" }], rows);
+    panel.show(table(columns, rows, { cls: "health", decorate: (cell, c, row) => row.bad && cell.classList.add("bad") }));
+  };
+}
