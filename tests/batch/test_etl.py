@@ -86,3 +86,23 @@ def test_partial_last_line_is_left_for_later(tmp_path: Path) -> None:
     with open(log, "a") as fh:
         fh.write('"}\n')
     assert days_to_load(tmp_path, date(2026, 1, 6)) == [date(2026, 1, 5)]
+
+
+def test_partly_loaded_day_is_read_on_from_where_the_load_stopped(tmp_path: Path) -> None:
+    from headwater.metrics.registry import run_metric
+
+    day = date(2026, 1, 5)
+    write_log(
+        tmp_path,
+        [ev("2026-01-05T10:00:00.000Z", user="u1", mid="x1"), ev("2026-01-05T10:01:00.000Z", user="u2")],
+    )
+    run_daily(tmp_path, day, "UTC")  # e.g. an intraday `etl daily --date today`
+    # more traffic after the load, including a retry of x1
+    write_log(
+        tmp_path,
+        [ev("2026-01-05T11:00:00.000Z", user="u3"), ev("2026-01-05T10:00:00.000Z", user="u1", mid="x1")],
+    )
+    out = run_metric(tmp_path, "UTC", "features", "2026-01-05", "2026-01-05")
+    assert [(r["events"], r["users"]) for r in out["rows"]] == [(3, 3)]
+    assert days_to_load(tmp_path, date(2026, 1, 6)) == [day]
+    assert run_daily(tmp_path, day, "UTC").rows_out == 3

@@ -80,32 +80,16 @@ def _run_locked(
     stage = lake.tmp_dir / f"etl-{recv:%Y%m%d}-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
-    paths = complete_lines([lf.path for lf in list_log_files(log_dir, "events") if lf.name in sizes], stage)
+    paths, loaded = complete_lines(
+        [lf.path for lf in list_log_files(log_dir, "events") if lf.name in sizes], stage
+    )
+    result.files = loaded  # what was read: a line still being written is left for the next run
     con = connect(lake.tmp_dir, memory_limit, threads)
     try:
-        raw = stage / "raw.parquet"
-        # A file still being appended to is read up to its last complete line; the manifest records
-        # the sizes seen, so a later run notices growth and reloads the day.
-        result.rows_in = _copy_count(
-            con,
-            f"COPY (SELECT *, DATE {quote(recv.isoformat())} AS recv_day, strftime(ts, '%Y-%m-%d') AS date"
-            f" FROM ({json_events_sql(paths)})"
-            f" WHERE message_id IS NOT NULL AND ts IS NOT NULL)"
-            f" TO {quote(str(raw))} (FORMAT parquet, COMPRESSION uncompressed)",
-        )
-        dates = [r[0] for r in con.execute(f"SELECT DISTINCT date FROM {_pq(raw)} ORDER BY 1").fetchall()]
-        others = _other_files(lake, recv, dates)
-        anti = ""
-        if others:
-            anti = f"ANTI JOIN ({parquet_sql(others, 'message_id')}) o USING (message_id)"
         out_dir = stage / "out"
-        result.rows_out = _copy_count(
-            con,
-            f"""COPY (
-                SELECT r.* EXCLUDE (file_row_number) FROM {_pq(raw, rows=True)} r
-                ANTI JOIN ({_later_copies_sql(raw)}) d USING (file_row_number) {anti}
-            ) TO {quote(str(out_dir))} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (date))""",
-        )
+        dates: list[str] = []
+        if paths:
+            result.rows_in, result.rows_out, dates = _load(con, lake, recv, paths, stage, out_dir)
         result.duplicates = result.rows_in - result.rows_out
         result.event_dates = _publish(lake, recv, out_dir)
         own = _own_rows_sql(lake, recv, dates)
@@ -123,6 +107,31 @@ def _run_locked(
         {**result.as_dict(), "project_tz": project_tz, "finished_at": datetime.now(UTC).isoformat()},
     )
     return result
+
+
+def _load(
+    con: Any, lake: Lake, recv: date, paths: list[Path], stage: Path, out_dir: Path
+) -> tuple[int, int, list[str]]:
+    """JSON Lines -> deduplicated Parquet partitioned by event date under out_dir: (in, out, dates)."""
+    raw = stage / "raw.parquet"
+    rows_in = _copy_count(
+        con,
+        f"COPY (SELECT *, DATE {quote(recv.isoformat())} AS recv_day, strftime(ts, '%Y-%m-%d') AS date"
+        f" FROM ({json_events_sql(paths)})"
+        f" WHERE message_id IS NOT NULL AND ts IS NOT NULL)"
+        f" TO {quote(str(raw))} (FORMAT parquet, COMPRESSION uncompressed)",
+    )
+    dates = [r[0] for r in con.execute(f"SELECT DISTINCT date FROM {_pq(raw)} ORDER BY 1").fetchall()]
+    others = _other_files(lake, recv, dates)
+    anti = f"ANTI JOIN ({parquet_sql(others, 'message_id')}) o USING (message_id)" if others else ""
+    rows_out = _copy_count(
+        con,
+        f"""COPY (
+            SELECT r.* EXCLUDE (file_row_number) FROM {_pq(raw, rows=True)} r
+            ANTI JOIN ({_later_copies_sql(raw)}) d USING (file_row_number) {anti}
+        ) TO {quote(str(out_dir))} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (date))""",
+    )
+    return rows_in, rows_out, dates
 
 
 def _pq(path: Path, rows: bool = False) -> str:

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from headwater.log.files import list_log_files
 
@@ -175,29 +175,55 @@ def write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def complete_lines(paths: list[Path], tmp_dir: Path) -> list[Path]:
-    """The files, with any whose last line is still being written replaced by a copy cut at the last
-    newline (a reader never sees half a line). Empty files are left out."""
-    out = []
+def complete_lines(
+    paths: list[Path], tmp_dir: Path, starts: dict[str, int] | None = None
+) -> tuple[list[Path], dict[str, int]]:
+    """Readable files holding only complete lines, and where each file's complete lines end.
+
+    A file whose last line is still being written, or that is to be read from an offset in
+    ``starts`` (its part already in the lake), is replaced by a copy of the bytes from that offset
+    to its last newline, so a reader never sees half a line nor a line twice.
+    """
+    out: list[Path] = []
+    ends: dict[str, int] = {}
     for path in paths:
+        start = (starts or {}).get(path.name, 0)
         try:
-            size = path.stat().st_size
+            with open(path, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                end = _last_newline_end(fh, size)
+                ends[path.name] = end
+                if end <= start:
+                    continue
+                if start == 0 and end == size:
+                    out.append(path)
+                    continue
+                tmp_dir.mkdir(parents=True, exist_ok=True)
+                copy = tmp_dir / f"{path.name}.{start}-{end}.jsonl"
+                fh.seek(start)
+                left = end - start
+                with open(copy, "wb") as dst:
+                    while left > 0:
+                        chunk = fh.read(min(left, 8 << 20))
+                        if not chunk:
+                            break
+                        dst.write(chunk)
+                        left -= len(chunk)
+                out.append(copy)
         except FileNotFoundError:
             continue
-        if size == 0:
-            continue
-        with open(path, "rb") as fh:
-            fh.seek(size - 1)
-            if fh.read(1) == b"\n":
-                out.append(path)
-                continue
-            fh.seek(0)
-            data = fh.read(size)
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            continue
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        copy = tmp_dir / f"{path.name}.{os.getpid()}.complete"
-        copy.write_bytes(data[: cut + 1])
-        out.append(copy)
-    return out
+    return out, ends
+
+
+def _last_newline_end(fh: BinaryIO, size: int) -> int:
+    """Offset just after the file's last newline (0 if none)."""
+    pos = size
+    while pos > 0:
+        step = min(pos, 1 << 16)
+        fh.seek(pos - step)
+        block = fh.read(step)
+        cut = block.rfind(b"\n")
+        if cut >= 0:
+            return pos - step + cut + 1
+        pos -= step
+    return 0

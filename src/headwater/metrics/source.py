@@ -70,7 +70,13 @@ class Scope:
         self.con.execute(_PENDING_DDL)
         days = set(pending_days(self.lake, self.log_dir))
         paths = [lf.path for lf in list_log_files(self.log_dir, "events") if lf.day in days]
-        paths = complete_lines(paths, self._tmp)
+        # A day loaded earlier (e.g. today, by an intraday `etl daily`) is read from where it stopped.
+        loaded: dict[str, int] = {}
+        for day in days:
+            manifest = self.lake.read_manifest(day)
+            if manifest is not None:
+                loaded.update({str(k): int(v) for k, v in manifest.get("files", {}).items()})
+        paths, _ = complete_lines(paths, self._tmp, loaded)
         if paths:
             self.con.execute(
                 f"INSERT INTO pending SELECT * FROM ({json_events_sql(paths)}) "
