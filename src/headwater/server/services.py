@@ -35,6 +35,7 @@ def api_route_modules() -> list[Any]:
     import importlib
 
     names: list[str] = ["headwater.api.realtime", "headwater.api.metrics", "headwater.api.live"]
+    names += ["headwater.api.dashboard", "headwater.dashboard.routes"]
     names += ["headwater.api.openrtb", "headwater.api.audiences"]
     names += ["headwater.api.dashboard", "headwater.dashboard.routes"]
     return [importlib.import_module(n) for n in names]
