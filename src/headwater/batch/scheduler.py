@@ -65,7 +65,8 @@ class EtlScheduler:
         nxt = datetime.combine(local.date(), RUN_AT, tzinfo=zone)
         if nxt <= local:
             nxt = datetime.combine(local.date() + timedelta(days=1), RUN_AT, tzinfo=zone)
-        return max(1.0, (nxt - local).total_seconds())
+        # in UTC: two datetimes of the same zone subtract as wall-clock times, ignoring a DST change
+        return max(1.0, (nxt.astimezone(UTC) - local.astimezone(UTC)).total_seconds())
 
     def run_once(self) -> bool:
         """Load every complete received day not in the lake; then apply raw-log retention."""

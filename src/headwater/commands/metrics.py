@@ -73,7 +73,14 @@ def metrics_command(
         print(json.dumps(out, indent=2, default=str))
         return
     rows = out["rows"]
-    flat = [{k: v for k, v in r.items() if not isinstance(v, list | dict)} for r in rows]
+    flat = []
+    for r in rows:
+        row = {k: v for k, v in r.items() if not isinstance(v, list | dict)}
+        for v in r.get("values", []):  # retention: one column per period, "users (rate)"
+            mark = "*" if v["incomplete"] else ""
+            rate = "" if v["rate"] is None else f" ({v['rate']:.0%})"
+            row[f"p{v['period']}"] = f"{v['users']}{rate}{mark}"
+        flat.append(row)
     columns = list(dict.fromkeys(k for r in flat for k in r))
     table = Table(*columns, title=f"{name} {out['start']}..{out['end']} ({out['tz']})")
     for r in flat:
