@@ -75,9 +75,10 @@ def actor_of(ev: LiveEvent) -> str | None:
 def fold(events: Iterable[LiveEvent], minutes: MinuteCache, now: datetime | None = None) -> LiveDelta:
     delta = LiveDelta()
     horizon = int((now or datetime.now(UTC)).timestamp()) - RETENTION_S
-    counters = delta.counters
-    distinct = delta.distinct
-    expire = delta.expire_at
+    # (minute, tool, event_type) -> the counter rows and the member sets its events go to
+    combos: dict[
+        tuple[Minute, str, str], tuple[dict[str, int], str, dict[str, int], tuple[set[str], ...]]
+    ] = {}
     counted = 0
     for ev in events:
         m = minutes.get(ev.timestamp, ev.receivedAt)
@@ -87,34 +88,51 @@ def fold(events: Iterable[LiveEvent], minutes: MinuteCache, now: datetime | None
         hw = ev.hw
         tool = "" if hw.tool_id is None else str(hw.tool_id)[:MAX_KEY_CHARS]
         event_type = (hw.event_type or ev.event or ev.type or "unknown")[:MAX_KEY_CHARS]
-        hour, day = m.hour, m.day
-        pair = tool + SEP + event_type
-        _incr(counters, expire, "hc:" + hour, pair, m.hour_expiry)
-        _incr(counters, expire, "dc:" + day, tool, m.day_expiry)
+        combo = combos.get((m, tool, event_type))
+        if combo is None:
+            combo = combos[(m, tool, event_type)] = _combo(delta, m, tool, event_type)
+        hour_row, pair, day_row, sets = combo
+        hour_row[pair] = hour_row.get(pair, 0) + 1
+        day_row[tool] = day_row.get(tool, 0) + 1
         actor = actor_of(ev)
-        if actor is None:
-            continue
-        _add(distinct, expire, "m:" + m.minute, actor, m.minute_expiry)
-        _add(distinct, expire, "h:" + hour, actor, m.hour_expiry)
-        _add(distinct, expire, "d:" + day, actor, m.day_expiry)
-        _add(distinct, expire, "ht:" + hour + ":" + tool, actor, m.hour_expiry)
-        _add(distinct, expire, "hte:" + hour + ":" + pair, actor, m.hour_expiry)
-        _add(distinct, expire, "dt:" + day + ":" + tool, actor, m.day_expiry)
+        if actor is not None:
+            for members in sets:
+                members.add(actor)
     delta.events = counted
+    for name in [n for n, members in delta.distinct.items() if not members]:
+        del delta.distinct[name]  # combos whose events had no actor
     return delta
 
 
-def _incr(counters: dict[str, dict[str, int]], expire: dict[str, int], name: str, key: str, at: int) -> None:
-    row = counters.get(name)
+def _combo(
+    delta: LiveDelta, m: Minute, tool: str, event_type: str
+) -> tuple[dict[str, int], str, dict[str, int], tuple[set[str], ...]]:
+    hour, day = m.hour, m.day
+    pair = tool + SEP + event_type
+    hour_row = _row(delta, "hc:" + hour, m.hour_expiry)
+    day_row = _row(delta, "dc:" + day, m.day_expiry)
+    sets = (
+        _set(delta, "m:" + m.minute, m.minute_expiry),
+        _set(delta, "h:" + hour, m.hour_expiry),
+        _set(delta, "d:" + day, m.day_expiry),
+        _set(delta, "ht:" + hour + ":" + tool, m.hour_expiry),
+        _set(delta, "hte:" + hour + ":" + pair, m.hour_expiry),
+        _set(delta, "dt:" + day + ":" + tool, m.day_expiry),
+    )
+    return hour_row, pair, day_row, sets
+
+
+def _row(delta: LiveDelta, name: str, at: int) -> dict[str, int]:
+    row = delta.counters.get(name)
     if row is None:
-        row = counters[name] = {}
-        expire[name] = at
-    row[key] = row.get(key, 0) + 1
+        row = delta.counters[name] = {}
+        delta.expire_at[name] = at
+    return row
 
 
-def _add(distinct: dict[str, set[str]], expire: dict[str, int], name: str, member: str, at: int) -> None:
-    members = distinct.get(name)
+def _set(delta: LiveDelta, name: str, at: int) -> set[str]:
+    members = delta.distinct.get(name)
     if members is None:
-        members = distinct[name] = set()
-        expire[name] = at
-    members.add(member)
+        members = delta.distinct[name] = set()
+        delta.expire_at[name] = at
+    return members

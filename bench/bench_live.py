@@ -1,0 +1,166 @@
+"""Live layer: tailer throughput into the live store, and the live endpoints' latency under wrk.
+
+Targets (issue 5): the live tailer >= 100,000 events/s into a single Redis (pipelined: one Lua
+script per batch of up to 10,000 lines); the figure for a 3-master Redis Cluster on loopback; the
+live endpoints' p99 < 10 ms at ~1,000 requests/s. The tailer figure is end to end: reading the
+log files, decoding, folding and the Redis round trip. wrk, the server and Redis share the same
+two cores: the load average is printed with the figures.
+
+    .venv/bin/python bench/bench_live.py [--events 200000] [--duration 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.helpers import Server
+from tests.redis_services import RedisClusterNodes, RedisServer
+
+from headwater.events.timestamps import format_timestamp
+from headwater.live.fold import LiveEvent
+from headwater.live.target import LIVE_TAILER, LiveTarget
+from headwater.log.tailer import Tailer
+from headwater.stores.live import open_live_store
+
+TOOLS = ["editor", "export", "share", "search", "comments", "viewer", "billing", "admin"]
+EVENTS = ["Tool Used", "Saved", "Opened", "Shared", "Clicked"]
+TOKEN = "bench-live-token"
+
+
+def write_log(log_dir: Path, n: int, users: int) -> Path:
+    """n realistic log lines over the last 50 minutes, in receive order."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(UTC)
+    path = log_dir / f"events-{now:%Y%m%d}.bench.jsonl"
+    rnd = random.Random(5)
+    start = now - timedelta(minutes=50)
+    with open(path, "w") as fh:
+        for i in range(n):
+            ts = format_timestamp(start + timedelta(seconds=3000 * i / n))
+            user = rnd.randrange(users)
+            tool = TOOLS[user % len(TOOLS)] if rnd.random() < 0.7 else rnd.choice(TOOLS)
+            record = {
+                "type": "track",
+                "event": (ev := rnd.choice(EVENTS)),
+                "userId": f"user-{user}",
+                "anonymousId": f"anon-{user}",
+                "properties": {"tool_id": tool, "duration_ms": 1200 + i % 700, "plan": "pro"},
+                "context": {"library": {"name": "analytics.js", "version": "2.1.0"}, "ip": "203.0.113.0"},
+                "messageId": f"msg-{i}",
+                "timestamp": ts,
+                "receivedAt": ts,
+                "_hw": {"source": "bench", "bot": False, "event_type": ev, "tool_id": tool},
+            }
+            fh.write(json.dumps(record, separators=(",", ":")) + "\n")
+    return path
+
+
+def tail_all(url: str, log_dir: Path) -> tuple[float, int]:
+    store = open_live_store(url)
+    store.reset(LIVE_TAILER)
+    tailer = Tailer(LIVE_TAILER, log_dir, LiveTarget(store, log_dir), LiveEvent)
+    started = time.perf_counter()
+    tailer.run(threading.Event(), until_caught_up=True, max_failures=3)
+    elapsed = time.perf_counter() - started
+    store.close()
+    return elapsed, tailer.status.applied_events
+
+
+WRK_SCRIPT = """
+wrk.headers["Authorization"] = "Bearer %s"
+function delay()
+  return %d
+end
+"""
+
+
+def wrk(url: str, duration: int, connections: int, delay_ms: int, workdir: Path) -> dict[str, float]:
+    script = workdir / "live.lua"
+    script.write_text(WRK_SCRIPT % (TOKEN, delay_ms))
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+    def pct(label: str) -> float:
+        m = re.search(rf"\s{label}%\s+([\d.]+)(us|ms|s)", out)
+        assert m is not None, out
+        return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "req_s": rps,
+        "p50_ms": pct("50"),
+        "p99_ms": pct("99"),
+        "non_2xx": float(non2xx.group(1)) if non2xx else 0.0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--users", type=int, default=50_000)
+    parser.add_argument("--duration", type=int, default=10)
+    args = parser.parse_args()
+    results: dict[str, object] = {"events": args.events, "users": args.users}
+    with tempfile.TemporaryDirectory(prefix="hw-bench-live-") as tmp:
+        work = Path(tmp)
+        data = work / "data"
+        write_log(data / "log", args.events, args.users)
+        redis_server = RedisServer(work / "redis").start()
+        cluster = RedisClusterNodes(work / "cluster", full_coverage=True).start()
+        try:
+            for name, url in (
+                ("memory", "memory://?namespace=bench"),
+                ("redis", f"{redis_server.url}?namespace=bench"),
+                ("cluster", f"{cluster.url}?namespace=bench"),
+            ):
+                elapsed, applied = tail_all(url, data / "log")
+                rate = applied / elapsed
+                results[f"tailer_{name}_events_s"] = round(rate)
+                print(
+                    f"live tailer into {name:8s}: {applied} events in {elapsed:.2f} s = {rate:,.0f} events/s"
+                )
+            # the endpoints, on a real server whose live store (the private Redis) is already filled
+            env = {
+                "HEADWATER_ADMIN_TOKEN": TOKEN,
+                "HEADWATER_REDIS_URL": f"{redis_server.url}?namespace=bench",
+            }
+            with Server(data, env=env) as srv:
+                for path in ("active-users?window=24h", "active-users?window=5m", "today", "hourly"):
+                    url = f"{srv.url}/api/v1/live/{path}"
+                    figures = wrk(url, args.duration, 10, 10, work)  # 10 connections x 1 req / 10 ms
+                    results[f"api_{path}"] = figures
+                    print(
+                        f"GET /api/v1/live/{path:24s} {figures['req_s']:7.0f} req/s  "
+                        f"p50 {figures['p50_ms']:.2f} ms  p99 {figures['p99_ms']:.2f} ms  "
+                        f"non-2xx {figures['non_2xx']:.0f}"
+                    )
+        finally:
+            cluster.stop()
+            redis_server.stop()
+    results["loadavg"] = os.getloadavg()
+    print(f"load average (1, 5, 15 min): {os.getloadavg()}  (wrk, server and Redis share 2 cores)")
+    out = Path(__file__).resolve().parent / "results" / "live.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
