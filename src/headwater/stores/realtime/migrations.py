@@ -68,6 +68,36 @@ SQLITE: Final[list[tuple[int, str]]] = [
         );
         """,
     ),
+    (
+        5,
+        # audiences and OpenRTB enrichment (docs/targeting.md): definitions as JSON, sizes over time
+        # (source 'live' or 'nightly'), the enrich endpoint's API keys and its settings.
+        """
+        CREATE TABLE audiences (
+            id TEXT PRIMARY KEY,
+            definition TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE audience_sizes (
+            audience_id TEXT NOT NULL,
+            measured_at TEXT NOT NULL,
+            source TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            PRIMARY KEY (audience_id, measured_at, source)
+        );
+        CREATE TABLE openrtb_keys (
+            key TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            revoked_at TEXT
+        );
+        CREATE TABLE targeting_settings (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """,
+    ),
 ]
 
 POSTGRES: Final[list[tuple[int, str]]] = [
@@ -130,6 +160,36 @@ POSTGRES: Final[list[tuple[int, str]]] = [
             fragment TEXT NOT NULL,
             quarantined_at TIMESTAMPTZ NOT NULL,
             PRIMARY KEY (tailer, file, file_offset)
+        );
+        """,
+    ),
+    (
+        5,
+        # audiences and OpenRTB enrichment (docs/targeting.md): definitions as JSON, sizes over time
+        # (source 'live' or 'nightly'), the enrich endpoint's API keys and its settings.
+        """
+        CREATE TABLE audiences (
+            id TEXT PRIMARY KEY,
+            definition TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE audience_sizes (
+            audience_id TEXT NOT NULL,
+            measured_at TEXT NOT NULL,
+            source TEXT NOT NULL,
+            size BIGINT NOT NULL,
+            PRIMARY KEY (audience_id, measured_at, source)
+        );
+        CREATE TABLE openrtb_keys (
+            key TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            revoked_at TEXT
+        );
+        CREATE TABLE targeting_settings (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
         );
         """,
     ),
