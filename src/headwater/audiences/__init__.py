@@ -1,0 +1,1 @@
+"""Audiences at run time: definitions, live membership (tailer), lookup, nightly recomputation."""

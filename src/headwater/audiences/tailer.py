@@ -1,0 +1,167 @@
+"""The "audiences" tailer's target: logged events -> id map, stamps and membership in the live store.
+
+For each batch: the ids it reveals are mapped to their user, the stamps of matching events are
+added (keyed by message id, so applying a batch twice changes nothing), then every user the batch
+touched is evaluated against every audience and its membership set to the result. The checkpoint
+is the live store's own (``load_checkpoint`` / ``apply`` with an empty delta, under an epoch, as
+the live tailer's): it is committed after the idempotent writes, so a crash in between replays the
+batch harmlessly. A store with no checkpoint (new, or emptied) is rebuilt from every log file.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from headwater.audiences.definitions import Definitions
+from headwater.audiences.state import AudienceState, Stamps
+from headwater.events.identity import ANON_PREFIX, clean_id
+from headwater.events.timestamps import parse_timestamp
+from headwater.live.fold import HwInfo
+from headwater.log.tailer import CheckpointConflictError, TailBatch
+from headwater.stores.live import LiveConflictError, LiveDelta, LiveStore
+from headwater.targeting.membership import CompiledAudiences, event_name
+
+log = logging.getLogger("headwater.audiences")
+
+AUDIENCES_TAILER = "audiences"
+#: identify traits read as advertising ids / buyer uids / eid values of the user (strings, or a
+#: list of strings or of {"id": ...} under "eids").
+ID_TRAITS = ("advertisingId", "buyeruid", "ifa", "idfa", "gaid", "eids")
+
+
+class AudienceEvent(msgspec.Struct):
+    """The fields of a log line the audiences tailer reads."""
+
+    type: str = ""
+    event: str | None = None
+    messageId: str | None = None
+    userId: str | int | float | None = None
+    anonymousId: str | int | float | None = None
+    timestamp: str | None = None
+    properties: Any = None
+    traits: Any = None
+    context: Any = None
+    hw: HwInfo = msgspec.field(name="_hw", default_factory=HwInfo)
+
+
+def actor(ev: AudienceEvent) -> str | None:
+    user = clean_id(ev.userId)
+    if user is not None:
+        return user
+    anon = clean_id(ev.anonymousId)
+    return None if anon is None else ANON_PREFIX + anon
+
+
+def ids_of(ev: AudienceEvent) -> list[str]:
+    """The ad ids an event ties to its user: context.device.advertisingId, identify traits."""
+    found: list[object] = []
+    context = ev.context if isinstance(ev.context, dict) else {}
+    device = context.get("device")
+    if isinstance(device, dict):
+        found.append(device.get("advertisingId"))
+    if ev.type == "identify" and isinstance(ev.traits, dict):
+        for name in ID_TRAITS:
+            value = ev.traits.get(name)
+            items = value if isinstance(value, list) else [value]
+            found.extend(v.get("id") if isinstance(v, dict) else v for v in items)
+    return [v for v in found if isinstance(v, str) and v.strip()]
+
+
+class Folded:
+    def __init__(self) -> None:
+        self.ids: dict[str, str] = {}
+        self.stamps: dict[str, Stamps] = {}
+        self.users: set[str] = set()
+
+
+def fold(events: Iterable[AudienceEvent], compiled: CompiledAudiences) -> Folded:
+    out = Folded()
+    for ev in events:
+        user = actor(ev)
+        if user is None or not ev.messageId:
+            continue
+        moment = parse_timestamp(ev.timestamp) if ev.timestamp else None
+        if moment is None:  # the lake drops it too
+            continue
+        out.users.add(user)
+        out.ids[user] = user
+        for value in ids_of(ev):
+            out.ids[value] = user
+        props = ev.properties if isinstance(ev.properties, dict) else {}
+        for cond in compiled.matching(event_name(ev.type, ev.event, ev.hw.event_type), props):
+            ms = int(moment.timestamp() * 1000)
+            out.stamps.setdefault(user, {}).setdefault(cond.key, {})[ev.messageId] = ms
+    return out
+
+
+def memberships(state: AudienceState, users: list[str]) -> dict[str, set[str]]:
+    reader = getattr(state, "memberships", None)
+    if reader is not None:
+        return dict(reader(users))
+    return {u: state.store.audiences_of(u) for u in users}
+
+
+def reconcile_users(
+    state: AudienceState, compiled: CompiledAudiences, users: list[str], now: datetime
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Set each user's membership to its evaluation at ``now``; (added, removed) by audience."""
+    conds = list(compiled.conditions)
+    stamps = state.stamps_of(users, conds) if conds else {u: {} for u in users}
+    have = memberships(state, users)
+    added: dict[str, list[str]] = {}
+    removed: dict[str, list[str]] = {}
+    for user in users:
+        exact = compiled.members(stamps.get(user, {}), now)
+        current = have.get(user, set())
+        for aid in exact - current:
+            added.setdefault(aid, []).append(user)
+        for aid in current - exact:
+            removed.setdefault(aid, []).append(user)
+    for aid, members in added.items():
+        state.store.add_members(aid, members)
+    for aid, members in removed.items():
+        state.store.remove_members(aid, members)
+    return added, removed
+
+
+class AudienceTarget:
+    def __init__(self, state: AudienceState, definitions: Definitions) -> None:
+        self.state = state
+        self.store: LiveStore = state.store
+        self.definitions = definitions
+        self.epoch: str | None = None
+
+    def load_checkpoint(self, name: str) -> dict[str, int]:
+        cp = self.store.load_checkpoint(name)
+        if cp is None:
+            cp = self.store.init_checkpoint(name, {}, secrets.token_hex(8))
+            log.warning(
+                "live store %s has no %r checkpoint: audiences rebuild from the log", self.store.url, name
+            )
+        self.epoch = cp.epoch
+        return cp.offsets
+
+    def apply(self, batch: TailBatch[AudienceEvent], new_checkpoint: dict[str, int]) -> None:
+        if self.epoch is None:
+            raise CheckpointConflictError("the audiences checkpoint was not loaded")
+        compiled = self.definitions.current().compiled
+        folded = fold(batch.records, compiled)
+        if folded.ids:
+            self.state.map_ids(folded.ids)
+        if folded.stamps:
+            self.state.add_stamps(folded.stamps, {c.key: c.keep for c in compiled.conditions.values()})
+        if folded.users:
+            reconcile_users(self.state, compiled, sorted(folded.users), datetime.now(UTC))
+        changes = batch.changed_files(new_checkpoint)
+        base = {f: batch.base_checkpoint.get(f, 0) for f in changes}
+        try:
+            self.store.apply(batch.tailer, self.epoch, base, changes, LiveDelta())
+        except LiveConflictError as exc:
+            self.epoch = None
+            raise CheckpointConflictError(f"tailer {batch.tailer!r}: {exc}") from None
