@@ -217,3 +217,7 @@ from headwater.commands.metrics import metrics_command  # noqa: E402
 app.add_typer(etl_app, name="etl")
 app.command("metrics")(metrics_command)
 app.command("demo")(demo)
+
+from headwater.commands.live import live_app  # noqa: E402
+
+app.add_typer(live_app, name="live")

@@ -35,6 +35,7 @@ def api_route_modules() -> list[Any]:
     import importlib
 
     names: list[str] = ["headwater.api.realtime", "headwater.api.metrics", "headwater.api.live"]
+    names += ["headwater.api.openrtb", "headwater.api.audiences"]
     names += ["headwater.api.dashboard", "headwater.dashboard.routes"]
     return [importlib.import_module(n) for n in names]
 
@@ -51,3 +52,7 @@ FACTORIES.append(scheduler_factory)
 from headwater.live.service import live_factory  # noqa: E402
 
 FACTORIES.append(live_factory)
+
+from headwater.audiences.service import audiences_factory  # noqa: E402
+
+FACTORIES.append(audiences_factory)
