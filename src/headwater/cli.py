@@ -218,6 +218,10 @@ app.add_typer(etl_app, name="etl")
 app.command("metrics")(metrics_command)
 app.command("demo")(demo)
 
+from headwater.commands.audiences import audiences_app  # noqa: E402
+
+app.add_typer(audiences_app, name="audiences")
+
 from headwater.commands.live import live_app  # noqa: E402
 
 app.add_typer(live_app, name="live")
