@@ -45,7 +45,7 @@ def tailer_health(statuses: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {"name": name.removeprefix("tailer_"), **{k: details.get(k) for k in keys}}
         for name, details in sorted(statuses.items())
-        if name.startswith("tailer_")
+        if name.startswith("tailer_") or "lag_events" in details
     ]
 
 
