@@ -225,3 +225,5 @@ app.add_typer(audiences_app, name="audiences")
 from headwater.commands.live import live_app  # noqa: E402
 
 app.add_typer(live_app, name="live")
+
+import headwater.commands.experiments  # noqa: E402, F401  (registers `headwater experiments`)

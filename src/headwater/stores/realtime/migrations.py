@@ -69,6 +69,27 @@ SQLITE: Final[list[tuple[int, str]]] = [
         """,
     ),
     (
+        4,
+        # experiments (docs/experiments.md): the definition as JSON (GrowthBook field names, status
+        # and phase included) and each phase's start and stop, which bound the results.
+        """
+        CREATE TABLE experiments (
+            key TEXT PRIMARY KEY,
+            definition TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE experiment_phases (
+            experiment_key TEXT NOT NULL,
+            phase TEXT NOT NULL,
+            seed TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            stopped_at TEXT,
+            PRIMARY KEY (experiment_key, phase)
+        );
+        """,
+    ),
+    (
         5,
         # audiences and OpenRTB enrichment (docs/targeting.md): definitions as JSON, sizes over time
         # (source 'live' or 'nightly'), the enrich endpoint's API keys and its settings.
@@ -160,6 +181,27 @@ POSTGRES: Final[list[tuple[int, str]]] = [
             fragment TEXT NOT NULL,
             quarantined_at TIMESTAMPTZ NOT NULL,
             PRIMARY KEY (tailer, file, file_offset)
+        );
+        """,
+    ),
+    (
+        4,
+        # experiments (docs/experiments.md): the definition as JSON (GrowthBook field names, status
+        # and phase included) and each phase's start and stop, which bound the results.
+        """
+        CREATE TABLE experiments (
+            key TEXT PRIMARY KEY,
+            definition TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE experiment_phases (
+            experiment_key TEXT NOT NULL,
+            phase TEXT NOT NULL,
+            seed TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            stopped_at TEXT,
+            PRIMARY KEY (experiment_key, phase)
         );
         """,
     ),

@@ -1,0 +1,218 @@
+"""Experiment definitions and their phases, in the realtime store (tables of migration 4).
+
+A definition is kept as the JSON the admin gave (GrowthBook field names, with ``status`` and
+``phase``), validated by the caller. Each phase has a row with its seed and when it started and
+stopped, which bound the results. Like the audience catalog, this module opens its own DB-API
+connection from the store's URL (after ``open_realtime_store`` migrated it): it never shares a
+connection with the realtime tailer. SQL is written once with ``?`` placeholders.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from headwater.stores.realtime.base import StoreUnavailableError, open_realtime_store
+
+
+def now_text() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class ExperimentExistsError(KeyError):
+    pass
+
+
+class ExperimentNotFoundError(KeyError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    phase: str
+    seed: str
+    started_at: str
+    stopped_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredExperiment:
+    key: str
+    definition: dict[str, Any]
+    created_at: str
+    updated_at: str
+
+    @property
+    def status(self) -> str:
+        return str(self.definition.get("status", "draft"))
+
+    @property
+    def phase(self) -> str:
+        return str(self.definition.get("phase", "0"))
+
+
+def _dump(definition: dict[str, Any]) -> str:
+    return json.dumps(definition, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class ExperimentCatalog:
+    """The experiment side of the realtime store; thread-safe (one connection behind a lock)."""
+
+    def __init__(self, url: str) -> None:
+        open_realtime_store(url).close()  # applies pending migrations (4 included)
+        self.url = url
+        self._pg = urlsplit(url).scheme != "sqlite"
+        self._lock = threading.Lock()
+        self._conn: Any = self._connect()
+
+    def _connect(self) -> Any:
+        if not self._pg:
+            import sqlite3
+
+            from headwater.stores.realtime.sqlite import sqlite_path
+
+            conn = sqlite3.connect(
+                sqlite_path(self.url), timeout=10.0, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA busy_timeout=10000")
+            return conn
+        import psycopg
+
+        try:
+            return psycopg.connect(self.url, autocommit=True, connect_timeout=5)
+        except psycopg.Error as exc:
+            raise StoreUnavailableError(f"cannot connect to PostgreSQL: {exc}") from exc
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", "%s") if self._pg else sql
+
+    @contextmanager
+    def _tx(self) -> Iterator[Any]:
+        with self._lock:
+            if self._pg and (self._conn.closed or self._conn.broken):
+                self._conn = self._connect()
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE" if not self._pg else "BEGIN")
+            try:
+                yield cur
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            finally:
+                cur.close()
+
+    def _q(self, cur: Any, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cur.execute(self._sql(sql), tuple(args))
+        return list(cur.fetchall()) if cur.description else []
+
+    # -- reading ------------------------------------------------------------------------------
+    def all(self) -> list[StoredExperiment]:
+        with self._tx() as cur:
+            rows = self._q(
+                cur, "SELECT key, definition, created_at, updated_at FROM experiments ORDER BY key"
+            )
+        return [StoredExperiment(r[0], json.loads(r[1]), r[2], r[3]) for r in rows]
+
+    def get(self, key: str) -> StoredExperiment | None:
+        with self._tx() as cur:
+            return self._get(cur, key)
+
+    def _get(self, cur: Any, key: str) -> StoredExperiment | None:
+        rows = self._q(
+            cur, "SELECT key, definition, created_at, updated_at FROM experiments WHERE key = ?", (key,)
+        )
+        return StoredExperiment(rows[0][0], json.loads(rows[0][1]), rows[0][2], rows[0][3]) if rows else None
+
+    def phases(self, key: str) -> list[Phase]:
+        with self._tx() as cur:
+            rows = self._q(
+                cur,
+                "SELECT phase, seed, started_at, stopped_at FROM experiment_phases "
+                "WHERE experiment_key = ? ORDER BY started_at",
+                (key,),
+            )
+        return [Phase(*r) for r in rows]
+
+    # -- writing ------------------------------------------------------------------------------
+    def create(self, definition: dict[str, Any]) -> StoredExperiment:
+        """Insert a validated definition; ExperimentExistsError when the key is taken."""
+        key = str(definition["key"])
+        now = now_text()
+        with self._tx() as cur:
+            if self._get(cur, key) is not None:
+                raise ExperimentExistsError(key)
+            self._q(
+                cur,
+                "INSERT INTO experiments(key, definition, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                (key, _dump(definition), now, now),
+            )
+            self._track_phase(cur, definition, now)
+            found = self._get(cur, key)
+        assert found is not None
+        return found
+
+    def update(self, key: str, definition: dict[str, Any]) -> StoredExperiment:
+        """Replace a definition (same key); a running experiment whose phase changed starts it."""
+        now = now_text()
+        with self._tx() as cur:
+            old = self._get(cur, key)
+            if old is None:
+                raise ExperimentNotFoundError(key)
+            self._q(
+                cur,
+                "UPDATE experiments SET definition = ?, updated_at = ? WHERE key = ?",
+                (_dump(definition), now, key),
+            )
+            new_phase = str(definition.get("phase", "0"))
+            if old.status == "running" and (old.phase != new_phase or definition.get("status") != "running"):
+                self._q(
+                    cur,
+                    "UPDATE experiment_phases SET stopped_at = ? "
+                    "WHERE experiment_key = ? AND phase = ? AND stopped_at IS NULL",
+                    (now, key, old.phase),
+                )
+            self._track_phase(cur, definition, now)
+            found = self._get(cur, key)
+        assert found is not None
+        return found
+
+    def _track_phase(self, cur: Any, definition: dict[str, Any], now: str) -> None:
+        """A running definition has an open row for its phase (created, or re-opened on resume)."""
+        if definition.get("status") != "running":
+            return
+        key, phase = str(definition["key"]), str(definition.get("phase", "0"))
+        seed = str(definition.get("seed") or key)
+        rows = self._q(
+            cur,
+            "SELECT stopped_at FROM experiment_phases WHERE experiment_key = ? AND phase = ?",
+            (key, phase),
+        )
+        if not rows:
+            self._q(
+                cur,
+                "INSERT INTO experiment_phases(experiment_key, phase, seed, started_at) VALUES (?, ?, ?, ?)",
+                (key, phase, seed, now),
+            )
+        elif rows[0][0] is not None:
+            self._q(
+                cur,
+                "UPDATE experiment_phases SET stopped_at = NULL WHERE experiment_key = ? AND phase = ?",
+                (key, phase),
+            )
+
+    def delete_all(self) -> None:
+        """Tests and benchmarks only: forget every experiment and phase."""
+        with self._tx() as cur:
+            self._q(cur, "DELETE FROM experiment_phases")
+            self._q(cur, "DELETE FROM experiments")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
