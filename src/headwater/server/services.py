@@ -37,6 +37,7 @@ def api_route_modules() -> list[Any]:
     names: list[str] = ["headwater.api.realtime", "headwater.api.metrics", "headwater.api.live"]
     names += ["headwater.api.openrtb", "headwater.api.audiences"]
     names += ["headwater.api.dashboard", "headwater.dashboard.routes"]
+    names += ["headwater.api.experiments"]
     return [importlib.import_module(n) for n in names]
 
 
@@ -56,3 +57,7 @@ FACTORIES.append(live_factory)
 from headwater.audiences.service import audiences_factory  # noqa: E402
 
 FACTORIES.append(audiences_factory)
+
+from headwater.experiments.service import experiments_factory  # noqa: E402
+
+FACTORIES.append(experiments_factory)

@@ -1,0 +1,185 @@
+"""Admin API for experiments (admin token): definitions, start/stop, results.
+
+GET    /api/v1/experiments                      list
+POST   /api/v1/experiments                      create (201; 409 when the key exists)
+GET    /api/v1/experiments/{key}                one, with its phases
+PUT    /api/v1/experiments/{key}                replace the definition
+PATCH  /api/v1/experiments/{key}                change some fields (null: back to the default)
+POST   /api/v1/experiments/{key}/start          {"newPhase": true, "seed": "..."} both optional
+POST   /api/v1/experiments/{key}/stop
+GET    /api/v1/experiments/{key}/results        ?alpha=&sequential=&correction=holm|bh|none
+
+A refused definition is 400 ``invalid_experiment``: ``field`` names the first bad field and
+``problems`` lists every one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import date
+from typing import Any, TypeVar
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from headwater.api.auth import ApiError, require_admin
+from headwater.experiments import admin
+from headwater.experiments.service import ExperimentsService, find_service
+from headwater.stores.realtime.experiments import ExperimentCatalog, StoredExperiment
+
+T = TypeVar("T")
+CORRECTIONS = {"holm": "holm", "bh": "benjamini-hochberg", "benjamini-hochberg": "benjamini-hochberg"}
+
+
+def _service(request: Request) -> ExperimentsService:
+    require_admin(request)
+    found = find_service(request.app.state.runtime.services)
+    if found is None:
+        raise ApiError(503, "experiments_unavailable", "experiments are not running in this server")
+    return found
+
+
+def invalid_response(exc: admin.ExperimentInvalid) -> JSONResponse:
+    problems = [{"field": p.field, "message": p.message} for p in exc.problems]
+    error = {
+        "code": "invalid_experiment",
+        "message": str(exc),
+        "field": problems[0]["field"] if problems else None,
+        "problems": problems,
+    }
+    return JSONResponse({"error": error}, status_code=400)
+
+
+async def _write(svc: ExperimentsService, fn: Callable[[ExperimentCatalog], T]) -> T | JSONResponse:
+    try:
+        result = await asyncio.to_thread(fn, svc.catalog)
+    except admin.ExperimentInvalid as exc:
+        return invalid_response(exc)
+    except admin.ExperimentNotFoundError as exc:
+        raise ApiError(404, "unknown_experiment", f"no experiment with key {exc.args[0]!r}") from None
+    except admin.ExperimentExistsError as exc:
+        raise ApiError(
+            409, "experiment_exists", f"key: an experiment {exc.args[0]!r} exists already"
+        ) from None
+    await svc.refresh()  # this worker serves the change at once; the others within a second
+    return result
+
+
+async def _body(request: Request) -> Any:
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise ApiError(400, "invalid_json", "the body is not JSON") from None
+
+
+def _describe(svc: ExperimentsService, stored: StoredExperiment) -> dict[str, Any]:
+    return admin.describe(stored, svc.catalog)
+
+
+async def _answer(svc: ExperimentsService, outcome: Any, status: int = 200) -> Response:
+    if isinstance(outcome, Response):
+        return outcome
+    return JSONResponse(await asyncio.to_thread(_describe, svc, outcome), status_code=status)
+
+
+async def collection(request: Request) -> Response:
+    svc = _service(request)
+    if request.method == "POST":
+        body = await _body(request)
+        return await _answer(svc, await _write(svc, lambda c: admin.create(c, body)), 201)
+    stored = await asyncio.to_thread(svc.catalog.all)
+    return JSONResponse({"experiments": [admin.describe(s) for s in stored]})
+
+
+async def item(request: Request) -> Response:
+    svc = _service(request)
+    key = request.path_params["key"]
+    if request.method in ("PUT", "PATCH"):
+        body = await _body(request)
+        partial = request.method == "PATCH"
+        return await _answer(svc, await _write(svc, lambda c: admin.update(c, key, body, partial)))
+    stored = await asyncio.to_thread(svc.catalog.get, key)
+    if stored is None:
+        raise ApiError(404, "unknown_experiment", f"no experiment with key {key!r}")
+    return await _answer(svc, stored)
+
+
+async def start(request: Request) -> Response:
+    svc = _service(request)
+    key = request.path_params["key"]
+    body = await _body(request)
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_body", 'the body must be an object: {"newPhase": bool, "seed": str}')
+    new_phase, seed = body.get("newPhase", False), body.get("seed")
+    if not isinstance(new_phase, bool):
+        raise ApiError(400, "invalid_parameter", "'newPhase' must be true or false")
+    if seed is not None and (not isinstance(seed, str) or not seed):
+        raise ApiError(400, "invalid_parameter", "'seed' must be a non-empty string")
+    return await _answer(svc, await _write(svc, lambda c: admin.start(c, key, new_phase, seed)))
+
+
+async def stop(request: Request) -> Response:
+    svc = _service(request)
+    key = request.path_params["key"]
+    return await _answer(svc, await _write(svc, lambda c: admin.stop(c, key)))
+
+
+def results_options(alpha: str | None, sequential: str | None, correction: str | None) -> Any:
+    from headwater.experiments.results import ResultsOptions
+
+    try:
+        a = float(alpha) if alpha else 0.05
+    except ValueError:
+        a = -1.0
+    if not 0 < a < 1:
+        raise ApiError(400, "invalid_parameter", "'alpha' must be a number between 0 and 1")
+    if sequential not in (None, "", "true", "false", "1", "0"):
+        raise ApiError(400, "invalid_parameter", "'sequential' must be true or false")
+    name = (correction or "holm").lower()
+    if name != "none" and name not in CORRECTIONS:
+        raise ApiError(400, "invalid_parameter", "'correction' must be holm, bh or none")
+    return ResultsOptions(a, sequential in ("true", "1"), None if name == "none" else CORRECTIONS[name])  # type: ignore[arg-type]
+
+
+async def results(request: Request) -> Response:
+    from headwater.batch.lake import LakeError
+    from headwater.experiments.results import experiment_results
+    from headwater.experiments.validation import parse_experiment
+
+    svc = _service(request)
+    key = request.path_params["key"]
+    q = request.query_params
+    options = results_options(q.get("alpha"), q.get("sequential"), q.get("correction"))
+    stored = await asyncio.to_thread(svc.catalog.get, key)
+    if stored is None:
+        raise ApiError(404, "unknown_experiment", f"no experiment with key {key!r}")
+    phases = await asyncio.to_thread(svc.catalog.phases, key)
+    since = next((date.fromisoformat(p.started_at[:10]) for p in phases if p.phase == stored.phase), None)
+    settings = request.app.state.runtime.settings
+    exp = parse_experiment(stored.definition)
+    try:
+        body = await asyncio.to_thread(
+            experiment_results, settings.data_dir, settings.timezone, exp, since, options
+        )
+    except LakeError as exc:
+        raise ApiError(500, "lake_error", str(exc)) from None
+    return JSONResponse(body)
+
+
+def routes() -> list[Route]:
+    from headwater.api import experiments_serving
+
+    return [
+        Route("/api/v1/experiments", collection, methods=["GET", "POST"]),
+        Route("/api/v1/experiments/{key}", item, methods=["GET", "PUT", "PATCH"]),
+        Route("/api/v1/experiments/{key}/start", start, methods=["POST"]),
+        Route("/api/v1/experiments/{key}/stop", stop, methods=["POST"]),
+        Route("/api/v1/experiments/{key}/results", results, methods=["GET"]),
+        *experiments_serving.routes(),
+    ]
