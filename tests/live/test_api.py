@@ -108,13 +108,20 @@ def test_redis_down_keeps_ingestion_and_answers_503_fast_then_catches_up(tmp_pat
             for i in range(5):  # ingestion is not affected
                 assert post(srv, key, events(10, start=100 + 10 * i)) == 200
             assert log_bytes(data) > before
-            for _ in range(20):
-                started = time.perf_counter()
-                r = get(srv, "active-users", window="1h")
-                elapsed = time.perf_counter() - started
-                assert r.status_code == 503, r.text
-                print(f"503 in {elapsed * 1000:.1f} ms")
-                assert elapsed < 0.1, f"503 took {elapsed * 1000:.0f} ms"
+            with httpx.Client(headers=AUTH, timeout=10) as client:
+                for i in range(20):
+                    if i == 10:
+                        time.sleep(1.1)  # past the breaker: the store is tried (and fails) again
+                    # the same round trip to /healthz tells how slow this (shared) machine is now
+                    started = time.perf_counter()
+                    client.get(f"{srv.url}/healthz")
+                    baseline = time.perf_counter() - started
+                    started = time.perf_counter()
+                    r = client.get(f"{srv.url}/api/v1/live/active-users", params={"window": "1h"})
+                    elapsed = time.perf_counter() - started
+                    assert r.status_code == 503, r.text
+                    assert elapsed - baseline < 0.1, f"503 took {elapsed * 1000:.0f} ms"
+                    assert elapsed < 0.5, f"503 took {elapsed * 1000:.0f} ms"
             body = r.json()["error"]
             assert body["code"] == "live_store_unavailable"
             assert "unavailable" in body["message"] and "still collected" in body["message"]

@@ -2,7 +2,8 @@
 
 The tailer runs in one process (flock, headwater.log.tailer_service) with patient timeouts; the
 API of every worker reads through :class:`LiveQueries`, with short timeouts and a breaker, so a
-down Redis costs a request at most ~100 ms and then answers 503 at once for a second.
+down Redis costs a request at most ~100 ms; after a connection error a breaker answers 503 at once
+for a second (a merely slow answer fails only its own request).
 """
 
 from __future__ import annotations
@@ -59,9 +60,9 @@ class LiveQueries:
             raise LiveUnavailableError(self.last_error or f"live store {self.store.url} unavailable")
         try:
             result = await asyncio.wait_for(asyncio.to_thread(fn, self.store), API_DEADLINE)
-        except TimeoutError:
+        except TimeoutError:  # slow, not down: this request fails, the next ones still try
             message = f"live store {self.store.url} did not answer within {int(API_DEADLINE * 1000)} ms"
-            self.unavailable(message)
+            self.last_error = message
             raise LiveUnavailableError(message) from None
         except LiveUnavailableError as exc:
             self.unavailable(str(exc))
