@@ -158,7 +158,7 @@ class Load:
     """Threads posting small batches on fresh connections; records when each 200 came back."""
 
     def __init__(self, url: str, key: str, threads: int = 4) -> None:
-        self.url, self.key = url, key
+        self.url, self.key, self.threads = url, key, threads
         self.acked: list[str] = []
         self.ok_times: list[float] = []
         self.failures = 0
@@ -244,7 +244,9 @@ def test_killed_worker_is_restarted_while_others_answer(tmp_path: Path, servers:
         load.stop()
 
     answered_meanwhile = [t for t in load.ok_times if killed_at < t < back_at]
-    assert back_at - killed_at < 1.0 or answered_meanwhile, "nobody answered while t-1 was down"
+    assert answered_meanwhile, "nobody answered while t-1 was down"
+    # only what was in flight on t-1 failed: each load thread has at most one request out
+    assert load.failures <= load.threads, f"{load.failures} requests failed around the kill"
     assert f"worker 1 exited with -{int(signal.SIGKILL)}" in srv.stderr()
     assert new_pid != victim
 
