@@ -41,7 +41,7 @@ LOG_BATCH_REQUESTS = Histogram(
 )
 LOG_WRITE_ERRORS = Counter("headwater_log_write_errors_total", "Failed log writes (503 answered)", ["kind"])
 LOG_WRITABLE = Gauge(
-    "headwater_log_writable", "1 when the last log write succeeded", ["kind"], multiprocess_mode="min"
+    "headwater_log_writable", "1 when the last log write succeeded", ["kind"], multiprocess_mode="livemin"
 )
 
 
