@@ -10,7 +10,7 @@ import pytest
 
 from headwater.targeting.audience_spec import parse_audience
 from headwater.targeting.audiences import EventRecord, evaluate
-from headwater.targeting.membership import CompiledAudiences, latest
+from headwater.targeting.membership import CompiledAudiences, latest, members_slow
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 RULES = [
@@ -44,4 +44,4 @@ def test_latest_stamps_decide_like_all_events(seed: int) -> None:
         ]
         stamps[cond.key] = latest(matching, cond.keep)
     expected = {a.id for a in AUDIENCES if evaluate(a.rule, events, NOW)}
-    assert compiled.members(stamps, NOW) == expected
+    assert compiled.members(stamps, NOW) == expected == members_slow(compiled, stamps, NOW)

@@ -94,14 +94,34 @@ class CompiledAudiences:
         return [c for c in self.by_event.get(event, ()) if c.matches(properties)]
 
     def members(self, stamps: Mapping[str, Sequence[int]], now: datetime) -> set[str]:
-        """Ids of the audiences a user is in, given its latest stamps per condition key."""
-        records = [
-            EventRecord(key, to_datetime(ms))
-            for key, values in stamps.items()
-            if key in self.conditions
-            for ms in values
-        ]
-        return {aid for aid, rule in self.rules.items() if evaluate(rule, records, now)}
+        """Ids of the audiences a user is in, given its latest stamps per condition key: the
+        semantics of :func:`evaluate` (tested against it), on integer milliseconds."""
+        now_ms = int(now.timestamp() * 1000)
+        return {aid for aid, rule in self.rules.items() if _holds(rule, stamps, now_ms)}
+
+
+_DAY_MS = 86_400_000
+
+
+def _holds(rule: Rule, stamps: Mapping[str, Sequence[int]], now_ms: int) -> bool:
+    if isinstance(rule, AllOf):
+        return all(_holds(r, stamps, now_ms) for r in rule.rules)
+    if isinstance(rule, AnyOf):
+        return any(_holds(r, stamps, now_ms) for r in rule.rules)
+    since = None if rule.within_days is None else now_ms - rule.within_days * _DAY_MS
+    count = sum(1 for ms in stamps.get(rule.event, ()) if ms <= now_ms and (since is None or ms >= since))
+    return count == 0 if rule.absent else count >= rule.min_count
+
+
+def records_of(stamps: Mapping[str, Sequence[int]]) -> list[EventRecord]:
+    """Stamps as the evaluator's records (one per stamp, named by condition key)."""
+    return [EventRecord(key, to_datetime(ms)) for key, values in stamps.items() for ms in values]
+
+
+def members_slow(compiled: CompiledAudiences, stamps: Mapping[str, Sequence[int]], now: datetime) -> set[str]:
+    """The same as CompiledAudiences.members, through the shared evaluator (a reference for tests)."""
+    records = records_of(stamps)
+    return {aid for aid, rule in compiled.rules.items() if evaluate(rule, records, now)}
 
 
 def latest(stamps: Iterable[int], keep: int) -> list[int]:
