@@ -69,6 +69,29 @@ SQLITE: Final[list[tuple[int, str]]] = [
         """,
     ),
     (
+        3,
+        # hourly_stats (docs/live.md): each complete UTC hour copied from the live store, so it
+        # survives a Redis restart. hour is 'YYYY-MM-DDTHH:00:00Z'; tool_id '' when the events had
+        # none. Unique users are per row and never summed. hourly_rollups records every hour
+        # written (an hour without events has no rows but is still written).
+        """
+        CREATE TABLE hourly_stats (
+            hour TEXT NOT NULL,
+            tool_id TEXT NOT NULL DEFAULT '',
+            event_type TEXT NOT NULL,
+            unique_users INTEGER NOT NULL,
+            total_events INTEGER NOT NULL,
+            PRIMARY KEY (hour, tool_id, event_type)
+        ) WITHOUT ROWID;
+        CREATE TABLE hourly_rollups (
+            hour TEXT PRIMARY KEY,
+            total_events INTEGER NOT NULL,
+            unique_users INTEGER NOT NULL,
+            written_at TEXT NOT NULL
+        );
+        """,
+    ),
+    (
         4,
         # experiments (docs/experiments.md): the definition as JSON (GrowthBook field names, status
         # and phase included) and each phase's start and stop, which bound the results.
@@ -181,6 +204,29 @@ POSTGRES: Final[list[tuple[int, str]]] = [
             fragment TEXT NOT NULL,
             quarantined_at TIMESTAMPTZ NOT NULL,
             PRIMARY KEY (tailer, file, file_offset)
+        );
+        """,
+    ),
+    (
+        3,
+        # hourly_stats (docs/live.md): each complete UTC hour copied from the live store, so it
+        # survives a Redis restart. hour is the hour's start; tool_id '' when the events had
+        # none. Unique users are per row and never summed. hourly_rollups records every hour
+        # written (an hour without events has no rows but is still written).
+        """
+        CREATE TABLE hourly_stats (
+            hour TIMESTAMPTZ NOT NULL,
+            tool_id TEXT NOT NULL DEFAULT '',
+            event_type TEXT NOT NULL,
+            unique_users BIGINT NOT NULL,
+            total_events BIGINT NOT NULL,
+            PRIMARY KEY (hour, tool_id, event_type)
+        );
+        CREATE TABLE hourly_rollups (
+            hour TIMESTAMPTZ PRIMARY KEY,
+            total_events BIGINT NOT NULL,
+            unique_users BIGINT NOT NULL,
+            written_at TIMESTAMPTZ NOT NULL
         );
         """,
     ),

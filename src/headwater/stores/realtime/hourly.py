@@ -1,0 +1,156 @@
+"""``hourly_stats`` in the realtime store: each complete UTC hour copied from the live store.
+
+Tables of migration 3 (SQLite or PostgreSQL): ``hourly_stats(hour, tool_id, event_type,
+unique_users, total_events)`` and ``hourly_rollups(hour, total_events, unique_users, written_at)``,
+one row per hour written (so an hour without events is known to be written, and the hour's own
+unique users, which cannot be summed from the rows, are kept). Writing an hour replaces all its
+rows in one transaction: an idempotent upsert. This module opens its own DB-API connection from
+the store's URL, so it never shares a connection with the realtime tailer.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from headwater.stores.realtime.base import StoreUnavailableError, open_realtime_store
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class HourlyRow:
+    tool_id: str  # '' when the events had none
+    event_type: str
+    unique_users: int
+    total_events: int
+
+
+@dataclass(frozen=True, slots=True)
+class HourlyTotals:
+    hour: datetime  # UTC, the hour's start
+    total_events: int
+    unique_users: int
+    rows: list[HourlyRow]  # sorted by tool_id, event_type
+
+
+def _hour_text(hour: datetime) -> str:
+    return hour.astimezone(UTC).strftime("%Y-%m-%dT%H:00:00Z")
+
+
+def _as_hour(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return datetime.strptime(str(value), "%Y-%m-%dT%H:00:00Z").replace(tzinfo=UTC)
+
+
+class HourlyStatsStore:
+    """Read and write ``hourly_stats``; thread-safe (one connection behind a lock)."""
+
+    def __init__(self, url: str) -> None:
+        open_realtime_store(url).close()  # applies pending migrations (3 included)
+        self.url = url
+        self._pg = urlsplit(url).scheme != "sqlite"
+        self._lock = threading.Lock()
+        self._conn: Any = self._connect()
+
+    def _connect(self) -> Any:
+        if not self._pg:
+            import sqlite3
+
+            from headwater.stores.realtime.sqlite import sqlite_path
+
+            conn = sqlite3.connect(
+                sqlite_path(self.url), timeout=10.0, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA busy_timeout=10000")
+            return conn
+        import psycopg
+
+        try:
+            return psycopg.connect(self.url, autocommit=True, connect_timeout=5)
+        except psycopg.Error as exc:
+            lines = str(exc).strip().splitlines() or [type(exc).__name__]
+            raise StoreUnavailableError(f"cannot connect to PostgreSQL: {lines[0]}") from exc
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", "%s") if self._pg else sql
+
+    def _hour(self, hour: datetime) -> Any:
+        return (
+            hour.astimezone(UTC).replace(minute=0, second=0, microsecond=0) if self._pg else _hour_text(hour)
+        )
+
+    @contextmanager
+    def _tx(self) -> Iterator[Any]:
+        with self._lock:
+            if self._pg and (self._conn.closed or self._conn.broken):
+                self._conn = self._connect()
+            cur = self._conn.cursor()
+            cur.execute("BEGIN")
+            try:
+                yield cur
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            finally:
+                cur.close()
+
+    def write_hour(
+        self, hour: datetime, total_events: int, unique_users: int, rows: Sequence[HourlyRow]
+    ) -> None:
+        """Replace the hour's rows (idempotent: writing the same hour twice leaves one copy)."""
+        h = self._hour(hour)
+        with self._tx() as cur:
+            cur.execute(self._sql("DELETE FROM hourly_stats WHERE hour = ?"), (h,))
+            cur.execute(self._sql("DELETE FROM hourly_rollups WHERE hour = ?"), (h,))
+            if rows:
+                cur.executemany(
+                    self._sql(
+                        "INSERT INTO hourly_stats(hour, tool_id, event_type, unique_users, total_events) "
+                        "VALUES (?, ?, ?, ?, ?)"
+                    ),
+                    [(h, r.tool_id, r.event_type, r.unique_users, r.total_events) for r in rows],
+                )
+            written = datetime.now(UTC)
+            cur.execute(
+                self._sql(
+                    "INSERT INTO hourly_rollups(hour, total_events, unique_users, written_at) "
+                    "VALUES (?, ?, ?, ?)"
+                ),
+                (h, total_events, unique_users, written if self._pg else written.isoformat()),
+            )
+
+    def hour(self, hour: datetime) -> HourlyTotals | None:
+        """The stored hour, or None when it was never written."""
+        h = self._hour(hour)
+        with self._tx() as cur:
+            cur.execute(
+                self._sql("SELECT total_events, unique_users FROM hourly_rollups WHERE hour = ?"), (h,)
+            )
+            head = cur.fetchone()
+            if head is None:
+                return None
+            cur.execute(
+                self._sql(
+                    "SELECT tool_id, event_type, unique_users, total_events FROM hourly_stats WHERE hour = ? "
+                    "ORDER BY tool_id, event_type"
+                ),
+                (h,),
+            )
+            rows = [HourlyRow(r[0], r[1], int(r[2]), int(r[3])) for r in cur.fetchall()]
+        return HourlyTotals(_as_hour(h), int(head[0]), int(head[1]), rows)
+
+    def written_hours(self, since: datetime) -> set[datetime]:
+        """The hours at or after ``since`` already written."""
+        with self._tx() as cur:
+            cur.execute(self._sql("SELECT hour FROM hourly_rollups WHERE hour >= ?"), (self._hour(since),))
+            return {_as_hour(r[0]) for r in cur.fetchall()}
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
