@@ -184,13 +184,13 @@ class RedisClusterNodes:
 
     @staticmethod
     def _state_ok(node: RedisServer) -> bool:
-        info = str(node.client().execute_command("CLUSTER", "INFO"))
+        info = str(node.client().execute_command("CLUSTER", "INFO"))  # type: ignore[no-untyped-call]
         return "cluster_state:ok" in info
 
     def node_of(self, key: str) -> RedisServer:
         """The master serving ``key``'s slot."""
-        slot = int(self.nodes[0].client().execute_command("CLUSTER", "KEYSLOT", key))
-        for start, end, master, *_ in self.nodes[0].client().execute_command("CLUSTER", "SLOTS"):
+        slot = int(self.nodes[0].client().execute_command("CLUSTER", "KEYSLOT", key))  # type: ignore[no-untyped-call]
+        for start, end, master, *_ in self.nodes[0].client().execute_command("CLUSTER", "SLOTS"):  # type: ignore[no-untyped-call]
             if start <= slot <= end:
                 port = int(master[1])
                 return next(n for n in self.nodes if n.port == port)

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from headwater.config import Settings, mask_url
 from headwater.live.fold import LiveEvent
+from headwater.live.rollup import HourlyRollup
 from headwater.live.target import LIVE_TAILER, LiveTarget
 from headwater.log.tailer_service import TailerService
 from headwater.stores.live import (
@@ -27,6 +28,7 @@ from headwater.stores.live import (
     is_in_process,
     open_live_store,
 )
+from headwater.stores.realtime.hourly import HourlyStatsStore
 
 if TYPE_CHECKING:
     from headwater.server.app import Runtime
@@ -38,6 +40,7 @@ API_OPTIONS = StoreOptions(connect_timeout=0.05, socket_timeout=0.08)
 API_DEADLINE = 0.07  # seconds: the whole call, thread hop included
 BREAKER_SECONDS = 1.0
 TAILER_OPTIONS = StoreOptions(connect_timeout=2.0, socket_timeout=30.0)
+ROLLUP_MAX_LAG_SECONDS = 30.0  # the rollup copies an hour only while the tailer is this close to the log
 
 
 class LiveQueries:
@@ -93,12 +96,32 @@ class LiveService:
         self.queries = LiveQueries(open_live_store(url, API_OPTIONS))  # raises on a bad URL
         tz = ZoneInfo(settings.timezone)
 
+        self._target: LiveTarget | None = None
+
         def open_target() -> tuple[LiveTarget, Callable[[], None]]:
             store = open_live_store(url, TAILER_OPTIONS)
             store.ping()
-            return LiveTarget(store, settings.log_dir, tz), store.close
+            self._target = LiveTarget(store, settings.log_dir, tz)
+            return self._target, store.close
 
         self.tailer = TailerService(LIVE_TAILER, settings.log_dir, settings.run_dir, open_target, LiveEvent)
+        self.rollup = HourlyRollup(
+            open_live_store(url, TAILER_OPTIONS),
+            lambda: HourlyStatsStore(settings.effective_database_url),
+            self._ready_epoch,
+        )
+        self._rollup_stop = threading.Event()
+        self._rollup_thread: threading.Thread | None = None
+
+    def _ready_epoch(self) -> str | None:
+        """The live tailer's epoch while this process runs it and it is caught up, else None."""
+        tailer, target = self.tailer.tailer, self._target
+        if self.tailer.role != "active" or tailer is None or target is None:
+            return None
+        st = tailer.status
+        if st.state == "caught_up" or (st.state == "running" and st.lag_seconds < ROLLUP_MAX_LAG_SECONDS):
+            return target.epoch
+        return None
 
     async def start(self) -> None:
         try:
@@ -107,9 +130,18 @@ class LiveService:
             log.warning("%s; ingestion goes on and the live counters catch up when it answers", exc)
             self.queries.last_error = str(exc)
         await self.tailer.start()
+        self._rollup_thread = threading.Thread(
+            target=self.rollup.run, args=(self._rollup_stop,), name="live_hourly_rollup", daemon=True
+        )
+        self._rollup_thread.start()
 
     async def stop(self) -> None:
+        self._rollup_stop.set()
         await self.tailer.stop()
+        if self._rollup_thread is not None:
+            await asyncio.to_thread(self._rollup_thread.join, 30)
+        self.rollup.close()
+        self.rollup.live.close()
         self.queries.store.close()
 
     def status(self) -> tuple[bool, dict[str, Any]]:
@@ -118,6 +150,11 @@ class LiveService:
         details["store"] = self.queries.store.url
         if self.queries.last_error:
             details["store_error"] = self.queries.last_error
+        details["hourly_rollup"] = {
+            "hours_written": self.rollup.hours_written,
+            "last_hour": None if self.rollup.last_hour is None else f"{self.rollup.last_hour:%Y-%m-%dT%H}",
+            "last_error": self.rollup.last_error,
+        }
         return True, details
 
 
