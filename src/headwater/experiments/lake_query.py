@@ -122,20 +122,33 @@ class ExperimentData:
         multiple, lo, hi = stats[0]
         return ExposureSummary({str(r[0]): int(r[1]) for r in rows}, int(multiple or 0), lo, hi)
 
-    def sums(self, metric: Metric) -> dict[str, MetricSums]:
-        """Per variation key (only variations with exposed users appear)."""
-        window = f" AND e.ts < x.first_ts + {_micros(metric.window_days)}" if metric.window_days else ""
-        post = f"e.ts >= x.first_ts{window}"
-        pre = f"e.ts >= x.first_ts - {_micros(self.pre_days)} AND e.ts < x.first_ts"
+    def sums(self, metrics: Sequence[Metric]) -> list[dict[str, MetricSums]]:
+        """Per metric, per variation key (only variations with exposed users appear): one pass over
+        the exposed users' events for every metric."""
+        if not metrics:
+            return []
+        per_user, totals = [], []
+        for i, metric in enumerate(metrics):
+            window = f" AND e.ts < x.first_ts + {_micros(metric.window_days)}" if metric.window_days else ""
+            own = f"e.event = {quote(metric.event)}"
+            post = f"{own} AND e.ts >= x.first_ts{window}"
+            pre = f"{own} AND e.ts >= x.first_ts - {_micros(self.pre_days)} AND e.ts < x.first_ts"
+            per_user.append(f"CAST({_aggregate(metric, post)} AS DOUBLE) AS v{i}")
+            per_user.append(f"CAST({_aggregate(metric, pre)} AS DOUBLE) AS p{i}")
+            totals.append(f"sum(v{i}), sum(v{i} * v{i}), sum(p{i}), sum(p{i} * p{i}), sum(v{i} * p{i})")
+        names = ", ".join(quote(e) for e in sorted({m.event for m in metrics}))
         rows = self.scope.sql(f"""
-            SELECT variation, count(*), sum(v), sum(v * v), sum(p), sum(p * p), sum(v * p)
+            SELECT variation, count(*), {", ".join(totals)}
             FROM (
-                SELECT x.person, x.variation,
-                       CAST({_aggregate(metric, post)} AS DOUBLE) AS v,
-                       CAST({_aggregate(metric, pre)} AS DOUBLE) AS p
+                SELECT x.person, x.variation, {", ".join(per_user)}
                 FROM exposures x
-                LEFT JOIN (SELECT * FROM xev WHERE event = {quote(metric.event)}) e ON e.person = x.person
+                LEFT JOIN (SELECT * FROM xev WHERE event IN ({names})) e ON e.person = x.person
                 GROUP BY x.person, x.variation
             ) GROUP BY variation
         """)
-        return {str(r[0]): MetricSums(int(r[1]), *(float(x or 0) for x in r[2:])) for r in rows}
+        out: list[dict[str, MetricSums]] = [{} for _ in metrics]
+        for r in rows:
+            for i in range(len(metrics)):
+                values = (float(x or 0) for x in r[2 + 5 * i : 7 + 5 * i])
+                out[i][str(r[0])] = MetricSums(int(r[1]), *values)
+        return out

@@ -129,7 +129,7 @@ def experiment_results(
     roles = _roles(exp)
     with ExperimentData(data_dir, tz, exp, [m for _, m in roles], since) as data:
         exposures = data.load()
-        all_sums = [data.sums(m) for _, m in roles]
+        all_sums = data.sums([m for _, m in roles])
     users = [exposures.users.get(k, 0) for k in keys]
     srm = check_srm(users, weights)
     empty = MetricSums(0, 0.0, 0.0, 0.0, 0.0, 0.0)
