@@ -19,9 +19,11 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data = tmp_path_factory.mktemp("dashboard") / "data"
     cli(data, "demo", "--users", DEMO_USERS, "--days", DEMO_DAYS)
     srv = Server(data, env={"HEADWATER_ADMIN_TOKEN": TOKEN})
-    srv.start()
-    yield srv
-    srv.stop()
+    try:
+        srv.start(timeout=60)  # a loaded machine can be slow to start it
+        yield srv
+    finally:
+        srv.stop()
 
 
 @pytest.fixture(scope="package")

@@ -91,8 +91,8 @@ def filled_pg(tmp_path_factory: pytest.TempPathFactory, pg_admin_url: str) -> It
     env = {"HEADWATER_DATABASE_URL": url}
     cli(data, "demo", "--users", "60", "--days", "20", "--no-etl", env=env)
     srv = Server(data, env=env)
-    srv.start()
     try:
+        srv.start(timeout=60)
         deadline = time.monotonic() + 60
         while True:
             tailer = srv_json(srv)["checks"]["tailer_realtime"]

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,8 +19,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from headwater import __version__
-from headwater.api.auth import require_admin
+from headwater.api.auth import ApiError, require_admin
+from headwater.batch.lake import LakeError
 from headwater.dashboard.health import data_health
+from headwater.dashboard.metric_batch import cache_for, groups, parse_queries, run_group
+from headwater.metrics.params import MetricError
+
+MAX_BODY_BYTES = 64 << 10
 
 # Optional APIs the page uses when the server has them: name -> path prefix of their routes.
 OPTIONAL_APIS = {
@@ -56,8 +62,32 @@ async def health(request: Request) -> Response:
     return JSONResponse(body)
 
 
+async def metrics(request: Request) -> Response:
+    """``POST {"queries": [...]}`` -> ``{"results": [...]}``, each what GET /api/v1/metrics/NAME
+    answers for the same parameters, or ``{"error": {...}, "status": n}``."""
+    require_admin(request)
+    settings = request.app.state.runtime.settings
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise ApiError(413, "too_large", f"the body may not exceed {MAX_BODY_BYTES} bytes")
+    try:
+        queries = parse_queries(json.loads(body or b"null"))
+    except ValueError:
+        raise ApiError(400, "invalid_json", "the body is not JSON") from None
+    except MetricError as exc:
+        raise ApiError(exc.status, exc.code, exc.message) from None
+    cache = cache_for(settings.data_dir, settings.timezone)
+    try:
+        parts = await asyncio.gather(*(asyncio.to_thread(run_group, cache, g) for g in groups(queries)))
+    except LakeError as exc:
+        raise ApiError(500, "lake_error", str(exc)) from None
+    answers = {q: a for part in parts for q, a in part.items()}
+    return JSONResponse({"results": [answers[q] for q in queries]})
+
+
 def routes() -> list[Route]:
     return [
+        Route("/api/v1/dashboard/metrics", metrics, methods=["POST"]),
         Route("/api/v1/dashboard/config", config),
         Route("/api/v1/dashboard/health", health),
     ]

@@ -1,10 +1,11 @@
 // The dashboard page: pickers, the range panels (loaded together, in parallel, and re-loaded when
 // the range changes), and the live and data-health panels (refreshed every few seconds).
 
-import { getJSON, metric } from "./api.js";
+import { metric } from "./api.js";
 import { addDays, daysBetween, el, todayIn } from "./dom.js";
 import { Panel } from "./panel.js";
 import * as activity from "./panels/activity.js";
+import * as experiments from "./panels/experiments.js";
 import * as features from "./panels/features.js";
 import * as funnel from "./panels/funnel.js";
 import * as headline from "./panels/headline.js";
@@ -85,6 +86,14 @@ function refreshLoop(panel, module) {
   return tick().then(next);
 }
 
+async function once(panel, load) {
+  try {
+    (await load())(panel);
+  } catch (err) {
+    panel.error(err);
+  }
+}
+
 function readHash() {
   const params = new URLSearchParams(window.location.hash.slice(1));
   return { start: params.get("start"), end: params.get("end"), tz: params.get("tz") };
@@ -148,7 +157,9 @@ function wireControls() {
 
 async function main() {
   const started = performance.now();
-  state.config = await getJSON("/api/v1/dashboard/config");
+  // The page carries the config (GET /api/v1/dashboard/config answers the same), saving a round trip.
+  const data = document.body.dataset;
+  state.config = { timezone: data.timezone, today: data.today, apis: Object.fromEntries(data.apis.split(" ").filter(Boolean).map((n) => [n, true])) };
   const wanted = readHash();
   state.tz = wanted.tz || state.config.timezone;
   fillTimeZones($("tz"), state.tz);
@@ -166,13 +177,15 @@ async function main() {
     panels[name] = new Panel(name, currentRange);
   }
   wireControls();
+  // The quick panels first: the range's metrics can keep the server's cores busy for a while, and
+  // the live API answers within ~100 ms or not at all (docs/live.md).
   await Promise.all([
-    loadRange(),
     refreshLoop(panels.live, live),
     refreshLoop(panels.health, health),
-    optional.load("experiments", state.config).then((render) => render(panels.experiments)),
-    optional.load("audiences", state.config).then((render) => render(panels.audiences)),
+    once(panels.experiments, () => experiments.load(state.config)),
+    once(panels.audiences, () => optional.load("audiences", state.config)),
   ]);
+  await loadRange();
   window.headwaterFirstLoadMs = Math.round(performance.now());
   window.headwaterScriptMs = Math.round(performance.now() - started);
   document.body.dataset.ready = "true";

@@ -46,7 +46,18 @@ async function fromRealtime() {
 }
 
 export async function load(config) {
-  const data = config.apis.live ? await fromLive() : await fromRealtime();
+  let data;
+  if (config.apis.live) {
+    try {
+      data = await fromLive();
+    } catch (err) {
+      if (err.status !== 503) throw err;
+      data = await fromRealtime(); // the live store is down or slow: the realtime store still answers
+      data.source = "realtime store (live store unavailable)";
+    }
+  } else {
+    data = await fromRealtime();
+  }
   data.tools.sort((a, b) => b.events - a.events);
   return (panel) => {
     panel.note(`${data.date} (${config.timezone}), from the ${data.source}; refreshes every few seconds`);

@@ -1,31 +1,24 @@
-// Panels over APIs that a server may not have yet (experiments, audiences): a clear
-// "not available yet" state, else a table of what the API lists.
+// Audiences (and any panel over an API a server may not have yet): a clear "not available yet"
+// state without the API, else a table of what it lists.
 
 import { getJSON } from "../api.js";
 import { table } from "../table.js";
 
-const PATHS = { experiments: "/api/v1/experiments", audiences: "/api/v1/audiences" };
-const WHAT = { experiments: "Experiment results", audiences: "Audiences and their sizes" };
-
-function listOf(body, name) {
-  if (Array.isArray(body)) return body;
-  return body[name] || body.rows || [];
-}
+const PATHS = { audiences: "/api/v1/audiences" };
+const WHAT = { audiences: "Audiences and their sizes are" };
+const FIRST = ["id", "name", "live_size", "size", "segtax", "updated_at"];
 
 export async function load(name, config) {
   if (!config.apis[name]) {
-    return (panel) => panel.unavailable(`${WHAT[name]} are not available yet: this server has no ${PATHS[name]} API.`);
+    return (panel) => panel.unavailable(`${WHAT[name]} not available yet: this server has no ${PATHS[name]} API.`);
   }
-  let items;
-  try {
-    items = listOf(await getJSON(PATHS[name]), name);
-  } catch (err) {
-    return (panel) => panel.error(err);
-  }
+  const body = await getJSON(PATHS[name]);
+  const items = Array.isArray(body) ? body : body[name] || [];
   return (panel) => {
     if (!items.length) return panel.empty(`No ${name} defined yet.`);
-    const keys = Object.keys(items[0]).filter((k) => items.some((it) => it[k] === null || typeof it[k] !== "object"));
-    const columns = keys.map((k) => ({ key: k, label: k, num: typeof items[0][k] === "number" }));
+    const scalar = (k) => items.some((it) => it[k] !== undefined && (it[k] === null || typeof it[k] !== "object"));
+    const keys = [...new Set([...FIRST.filter((k) => items.some((it) => k in it)), ...Object.keys(items[0])])].filter(scalar);
+    const columns = keys.map((k) => ({ key: k, label: k, num: items.some((it) => typeof it[k] === "number") }));
     panel.setCsv(name, columns, items);
     panel.show(table(columns, items));
   };

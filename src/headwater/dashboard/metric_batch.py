@@ -1,0 +1,235 @@
+"""Many metric queries in one call, for the dashboard's first load.
+
+The page asks for every panel's metrics at once; queries over the same days share one
+:class:`~headwater.metrics.source.Scope` (one DuckDB connection, today's log and the identity map
+read once) and the groups run in parallel threads. Each answer is exactly what
+``GET /api/v1/metrics/NAME`` answers for the same parameters: the same metric functions, given
+the same validated range and options.
+
+Answers are cached per process (:class:`MetricCache`): an entry is used while the lake and today's
+log are unchanged; for a range that ends before today, only late events could change it, so it is
+also used for up to STALE_SECONDS after the log grew.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from headwater.log.files import list_log_files
+from headwater.metrics.params import MetricError, make_range, today_in
+from headwater.metrics.registry import get_metric
+from headwater.metrics.source import Scope
+
+MAX_QUERIES = 40
+STALE_SECONDS = 60.0
+MAX_ENTRIES = 512
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    name: str
+    start: str
+    end: str
+    tz: str | None
+    options: tuple[tuple[str, str], ...] = ()
+
+
+def parse_queries(body: Any) -> list[Query]:
+    """``{"queries": [{"name", "start", "end", "tz"?, "options"?: {...}}]}``; MetricError if malformed."""
+    items = body.get("queries") if isinstance(body, dict) else None
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_QUERIES:
+        raise MetricError("bad_parameter", f"'queries' must be a list of 1 to {MAX_QUERIES} queries")
+    out = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise MetricError("bad_parameter", f"queries[{i}] is not an object")
+        fields = {k: item.get(k) for k in ("name", "start", "end")}
+        for key, value in fields.items():
+            if not isinstance(value, str) or not value:
+                raise MetricError("bad_parameter", f"queries[{i}].{key} must be a non-empty string")
+        tz = item.get("tz")
+        options = item.get("options") or {}
+        if tz is not None and not isinstance(tz, str):
+            raise MetricError("bad_parameter", f"queries[{i}].tz must be a string")
+        if not isinstance(options, dict) or not all(isinstance(v, str | int) for v in options.values()):
+            raise MetricError("bad_parameter", f"queries[{i}].options must map names to strings")
+        opts = tuple(sorted((str(k), str(v)) for k, v in options.items() if v not in (None, "")))
+        out.append(Query(str(fields["name"]), str(fields["start"]), str(fields["end"]), tz or None, opts))
+    return out
+
+
+def run_in_scope(scope: Scope, query: Query) -> dict[str, Any]:
+    """What ``run_metric`` answers, computed in an open scope over the query's range."""
+    metric = get_metric(query.name)
+    given = dict(query.options)
+    unknown = sorted(set(given) - set(metric.options))
+    if unknown:
+        allowed = ", ".join(metric.options) or "none"
+        raise MetricError(
+            "unknown_parameter",
+            f"metric {query.name!r} takes no parameter {unknown[0]!r} (options: {allowed})",
+        )
+    rng = scope.rng
+    body = metric.func(scope, **given)
+    return {
+        "metric": query.name,
+        "start": rng.start.isoformat(),
+        "end": rng.end.isoformat(),
+        "tz": rng.tz,
+        **body,
+    }
+
+
+def error_answer(exc: MetricError) -> dict[str, Any]:
+    return {"error": {"code": exc.code, "message": exc.message}, "status": exc.status}
+
+
+@dataclass
+class _Entry:
+    signature: tuple[Any, Any]
+    stored_at: float
+    body: dict[str, Any]
+
+
+class MetricCache:
+    """Answers by query, valid while the data they were computed from is unchanged."""
+
+    def __init__(self, data_dir: Path, project_tz: str) -> None:
+        self.data_dir = data_dir
+        self.project_tz = project_tz
+        self._entries: OrderedDict[Query, _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+        self._running: dict[Query, threading.Event] = {}
+        self.hits = self.misses = 0
+
+    def signature(self) -> tuple[Any, Any]:
+        """(lake state, state of the log files that can still grow): cheap stats, no reads."""
+        lake = []
+        manifests = self.data_dir / "lake" / "_etl"
+        if manifests.is_dir():
+            for path in manifests.iterdir():
+                st = path.stat()
+                lake.append((path.name, st.st_mtime_ns, st.st_size))
+        recent = datetime.now(UTC).date() - timedelta(days=1)
+        logs = [
+            (lf.name, lf.path.stat().st_size)
+            for lf in list_log_files(self.data_dir / "log", "events")
+            if lf.day >= recent
+        ]
+        return tuple(sorted(lake)), tuple(logs)
+
+    def _ends_before_today(self, query: Query) -> bool:
+        try:
+            return date.fromisoformat(query.end) < today_in(query.tz or self.project_tz)
+        except (ValueError, KeyError):
+            return False
+
+    def get(self, query: Query, signature: tuple[Any, Any]) -> dict[str, Any] | None:
+        with self._lock:
+            entry = self._entries.get(query)
+            if entry is None:
+                return None
+            fresh = entry.signature == signature or (
+                entry.signature[0] == signature[0]
+                and time.monotonic() - entry.stored_at < STALE_SECONDS
+                and self._ends_before_today(query)
+            )
+            if not fresh:
+                return None
+            self._entries.move_to_end(query)
+            self.hits += 1
+            return entry.body
+
+    def put(self, query: Query, signature: tuple[Any, Any], body: dict[str, Any]) -> None:
+        with self._lock:
+            self._entries[query] = _Entry(signature, time.monotonic(), body)
+            self._entries.move_to_end(query)
+            while len(self._entries) > MAX_ENTRIES:
+                self._entries.popitem(last=False)
+
+    def claim(self, queries: list[Query]) -> tuple[list[Query], list[threading.Event]]:
+        """The queries this caller computes (marked running), and the events of those another
+        thread is computing right now (wait for them, then read the cache)."""
+        mine, theirs = [], []
+        with self._lock:
+            for q in queries:
+                running = self._running.get(q)
+                if running is None:
+                    self._running[q] = threading.Event()
+                    mine.append(q)
+                else:
+                    theirs.append(running)
+        return mine, theirs
+
+    def release(self, queries: list[Query]) -> None:
+        with self._lock:
+            for q in queries:
+                event = self._running.pop(q, None)
+                if event is not None:
+                    event.set()
+
+
+def run_group(cache: MetricCache, queries: list[Query]) -> dict[Query, dict[str, Any]]:
+    """Answer queries that share (start, end, tz): from the cache, else in one scope."""
+    answers: dict[Query, dict[str, Any]] = {}
+    signature = cache.signature()
+    todo = []
+    for q in queries:
+        cached = cache.get(q, signature)
+        if cached is not None:
+            answers[q] = cached
+        else:
+            todo.append(q)
+    if not todo:
+        return answers
+    mine, theirs = cache.claim(todo)
+    try:
+        if mine:
+            cache.misses += len(mine)
+            first = mine[0]
+            try:
+                rng = make_range(first.start, first.end, first.tz, cache.project_tz)
+            except MetricError as exc:
+                return {**answers, **{q: error_answer(exc) for q in todo}}
+            with Scope(cache.data_dir, rng) as scope:
+                for q in mine:
+                    try:
+                        body = run_in_scope(scope, q)
+                    except MetricError as exc:
+                        answers[q] = error_answer(exc)
+                        continue
+                    cache.put(q, signature, body)
+                    answers[q] = body
+    finally:
+        cache.release(mine)
+    for event in theirs:
+        event.wait(120)
+    for q in todo:
+        if q not in answers:
+            answers[q] = cache.get(q, cache.signature()) or run_group(cache, [q])[q]
+    return answers
+
+
+def groups(queries: list[Query]) -> list[list[Query]]:
+    by_range: dict[tuple[str, str, str | None], list[Query]] = {}
+    for q in dict.fromkeys(queries):  # unique, in order
+        by_range.setdefault((q.start, q.end, q.tz), []).append(q)
+    return list(by_range.values())
+
+
+_caches: dict[tuple[Path, str], MetricCache] = {}
+_caches_lock = threading.Lock()
+
+
+def cache_for(data_dir: Path, project_tz: str) -> MetricCache:
+    with _caches_lock:
+        key = (data_dir, project_tz)
+        if key not in _caches:
+            _caches[key] = MetricCache(data_dir, project_tz)
+        return _caches[key]
