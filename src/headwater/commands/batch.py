@@ -11,7 +11,7 @@ from rich.console import Console
 
 from headwater.cli import DataDir, JsonOpt, _settings
 
-etl_app = typer.Typer(
+etl_app: typer.Typer = typer.Typer(
     help="Batch ETL: event log -> Parquet lake, monthly archives, retention.", no_args_is_help=True
 )
 err = Console(stderr=True, soft_wrap=True)
