@@ -1,0 +1,50 @@
+"""Every file the page loads ships in the wheel (the dashboard works offline, from the package)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from tests.helpers import ROOT
+
+STATIC = ROOT / "src" / "headwater" / "dashboard" / "static"
+
+
+def test_the_wheel_holds_every_static_file(tmp_path: Path) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(ROOT),
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = tmp_path.glob("headwater-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    expected = {
+        f"headwater/dashboard/static/{p.relative_to(STATIC).as_posix()}"
+        for p in STATIC.rglob("*")
+        if p.is_file()
+    }
+    assert len(expected) > 15 and expected <= names, sorted(expected - names)
+
+
+def test_the_page_references_nothing_outside_the_package() -> None:
+    for path in STATIC.rglob("*"):
+        if path.suffix in (".html", ".css", ".js"):
+            text = path.read_text()
+            assert (
+                "http://" not in text.replace("http://www.w3.org/2000/svg", "") and "https://" not in text
+            ), path
+            assert "@import" not in text and "url(" not in text, path
