@@ -13,6 +13,7 @@ A batch always consumes a prefix of each file, so the checkpoint stays a map fil
 
 from __future__ import annotations
 
+import operator
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,11 +22,13 @@ from pathlib import Path
 from headwater.log.files import LogFile, list_log_files
 
 _RECEIVED = b'"receivedAt":"'
+_RECEIVED_LEN = len(_RECEIVED)
+_ORDER = operator.attrgetter("received", "file", "offset")
 _MIN_FILE_BYTES = 4 << 20  # well over the largest event, so a chunk always holds a whole line
 
 
-@dataclass(frozen=True, slots=True)
-class PendingLine:
+@dataclass(slots=True)
+class PendingLine:  # a value: not frozen only because frozen dataclasses are slow to build
     file: str
     offset: int
     end: int
@@ -51,22 +54,34 @@ def received_of(data: bytes) -> bytes:
 
 def _read_chunk(lf: LogFile, start: int, budget: int, max_lines: int) -> tuple[list[PendingLine], bool]:
     """Complete lines from ``start``; and whether they reach the end of the file's complete data."""
+    guess = min(budget, max(64 << 10, max_lines * 1024))  # most batches need far less than the budget
     with open(lf.path, "rb") as fh:
         fh.seek(start)
-        chunk = fh.read(budget)
-        at_eof = len(chunk) < budget
+        chunk = fh.read(guess)
+        at_eof = len(chunk) < guess
+        if not at_eof and chunk.count(b"\n") < max_lines and guess < budget:
+            chunk += fh.read(budget - guess)
+            at_eof = len(chunk) < budget
+    parts = chunk.split(b"\n")
+    complete_lines = len(parts) - 1  # the last part is the rest after the last newline
+    taken = min(complete_lines, max_lines)
     lines: list[PendingLine] = []
-    pos = 0
+    append = lines.append
     name = lf.name
-    while len(lines) < max_lines:
-        nl = chunk.find(b"\n", pos)
-        if nl < 0:
-            break
-        data = chunk[pos:nl]
-        lines.append(PendingLine(name, start + pos, start + nl + 1, data, received_of(data)))
-        pos = nl + 1
+    pos = start
+    for data in parts[:taken]:
+        end = pos + len(data) + 1
+        i = data.find(_RECEIVED)
+        if i < 0:
+            received = b""
+        else:
+            j = i + _RECEIVED_LEN
+            k = data.find(b'"', j, j + 64)
+            received = data[j:k] if k > 0 else b""
+        append(PendingLine(name, pos, end, data, received))
+        pos = end
     # a partial last line (being written) counts as "the end" too: nothing more is readable now
-    complete = at_eof and chunk.find(b"\n", pos) < 0
+    complete = at_eof and taken == complete_lines
     return lines, complete
 
 
@@ -117,5 +132,5 @@ def read_merged(
         if lines:
             taken.extend(lines)
             new_cp[lines[0].file] = lines[-1].end
-    taken.sort(key=lambda ln: (ln.received, ln.file, ln.offset))
+    taken.sort(key=_ORDER)
     return MergedBatch(taken, new_cp, pending_bytes)

@@ -72,7 +72,7 @@ def decode_lines(
     """(records, the line index of each record, (line index, reason) of each rejected line)."""
     many = msgspec.json.Decoder(list[record_type])  # type: ignore[valid-type]
     try:
-        records: list[R] = many.decode(b"[" + b",".join(ln.data for ln in lines) + b"]")
+        records: list[R] = many.decode(b"[" + b",".join([ln.data for ln in lines]) + b"]")
         if len(records) == len(lines):
             return records, list(range(len(lines))), []
     except msgspec.DecodeError:
@@ -124,12 +124,16 @@ class Tailer(Generic[R]):
         record_type: type[R],
         max_lines: int = 10_000,
         on_step: Callable[[Tailer[R]], None] | None = None,
+        catch_up_lines: int | None = None,
     ) -> None:
         self.name = name
         self.log_dir = log_dir
         self.target = target
         self.record_type = record_type
         self.max_lines = max_lines
+        # lines per batch while behind (a catch-up, a replay, a burst): bigger batches cost less per event
+        self.catch_up_lines = max(max_lines, catch_up_lines or max_lines)
+        self._behind = False
         self.checkpoint: dict[str, int] | None = None
         self.status = TailerStatus()
         self.on_step = on_step
@@ -139,23 +143,25 @@ class Tailer(Generic[R]):
         if self.checkpoint is None:
             self.checkpoint = self.target.load_checkpoint(self.name)
         base = self.checkpoint
-        merged = read_merged(self.log_dir, base, self.max_lines)
+        merged = read_merged(self.log_dir, base, self.catch_up_lines if self._behind else self.max_lines)
         st = self.status
         st.lag_bytes = merged.pending_bytes
         if not merged.lines:
             st.lag_events, st.lag_seconds, st.state = 0, 0.0, "caught_up"
             self._notify()
             return 0
-        st.lag_seconds = _age(min(ln.received for ln in merged.lines))
-        consumed = sum(ln.end - ln.offset for ln in merged.lines)
+        st.lag_seconds = _age(merged.lines[0].received)  # lines come sorted by receivedAt
+        consumed = sum(o - base.get(f, 0) for f, o in merged.checkpoint.items())
         measured = consumed / len(merged.lines)
         st.avg_line_bytes = measured if not st.avg_line_bytes else 0.8 * st.avg_line_bytes + 0.2 * measured
         st.lag_events = round(merged.pending_bytes / st.avg_line_bytes)
         records, indexes, reasons = decode_lines(merged.lines, self.record_type)
         lines = merged.lines
-        batch: TailBatch[R] = TailBatch(
-            self.name, dict(base), records, [(lines[i].file, lines[i].offset) for i in indexes]
-        )
+        if len(indexes) == len(lines):
+            positions = [(ln.file, ln.offset) for ln in lines]
+        else:
+            positions = [(lines[i].file, lines[i].offset) for i in indexes]
+        batch: TailBatch[R] = TailBatch(self.name, dict(base), records, positions)
         for index, text in reasons:
             ln = lines[index]
             batch.rejects.append(
@@ -167,6 +173,7 @@ class Tailer(Generic[R]):
         st.applied_events += len(records)
         st.rejected_lines += len(batch.rejects)
         st.lag_bytes = max(0, merged.pending_bytes - consumed)
+        self._behind = st.lag_bytes > 0
         st.lag_events = round(st.lag_bytes / st.avg_line_bytes)
         st.state, st.last_error, st.failures = "running", None, 0
         self._notify()

@@ -109,7 +109,14 @@ class TailerService(Generic[R]):
     """A Service (headwater.server.services) running one tailer when this process holds its lock."""
 
     def __init__(
-        self, name: str, log_dir: Path, run_dir: Path, open_target: OpenTarget[R], record_type: type[R]
+        self,
+        name: str,
+        log_dir: Path,
+        run_dir: Path,
+        open_target: OpenTarget[R],
+        record_type: type[R],
+        max_lines: int = 10_000,
+        catch_up_lines: int | None = None,
     ) -> None:
         self.name = f"tailer_{name}"
         self.tailer_name = name
@@ -117,6 +124,8 @@ class TailerService(Generic[R]):
         self.lock = TailerLock(run_dir, name)
         self.open_target = open_target
         self.record_type = record_type
+        self.max_lines = max_lines
+        self.catch_up_lines = catch_up_lines
         self.tailer: Tailer[R] | None = None
         self.role = "standby"
         self.open_error: str | None = None
@@ -172,7 +181,9 @@ class TailerService(Generic[R]):
                 self.log_dir,
                 target,
                 self.record_type,
+                max_lines=self.max_lines,
                 on_step=TailerMetrics(self.tailer_name),
+                catch_up_lines=self.catch_up_lines,
             )
             try:
                 self.tailer.run(self._stop)
