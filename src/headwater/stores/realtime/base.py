@@ -70,6 +70,10 @@ class RealtimeTx(Protocol):
         """The stored offsets of these files (0 when absent), after locking the tailer's row."""
         ...
 
+    def checkpoint_all(self, tailer: str) -> dict[str, int]:
+        """The tailer's whole stored checkpoint, locked until the transaction ends."""
+        ...
+
     def identities(self, keys: Collection[str]) -> dict[str, str]: ...
 
     def recent_sessions(self, since: Mapping[str, datetime]) -> list[Session]:

@@ -39,17 +39,18 @@ class PostgresRealtimeTx:
         self.db = db
 
     def checkpoint_of(self, tailer: str, files: Collection[str]) -> dict[str, int]:
+        stored = self.checkpoint_all(tailer)
+        return {f: stored.get(f, 0) for f in files}
+
+    def checkpoint_all(self, tailer: str) -> dict[str, int]:
+        """The tailer's whole stored checkpoint, its row locked until the transaction ends."""
         db = self.db
         db.execute("INSERT INTO tailers(name) VALUES (%s) ON CONFLICT DO NOTHING", (tailer,))
         db.execute("SELECT name FROM tailers WHERE name = %s FOR UPDATE", (tailer,))
-        found = {f: 0 for f in files}
         rows = db.execute(
-            "SELECT file, file_offset FROM tail_checkpoints WHERE tailer = %s AND file = ANY(%s)",
-            (tailer, list(files)),
+            "SELECT file, file_offset FROM tail_checkpoints WHERE tailer = %s", (tailer,)
         ).fetchall()
-        for file, offset in rows:
-            found[str(file)] = int(str(offset))
-        return found
+        return {str(f): int(str(o)) for f, o in rows}
 
     def identities(self, keys: Collection[str]) -> dict[str, str]:
         if not keys:
@@ -72,19 +73,27 @@ class PostgresRealtimeTx:
 
     def write_delta(self, delta: Delta) -> None:
         db = self.db
-        for source, user in delta.links:
+        moves = delta.link_moves()
+        if moves:  # set-based: every new link's stored rows move to its (final) user at once
+            m = "unnest(%s::text[], %s::text[]) AS m(source, user_id)"
+            args = ([a for a, _ in moves], [b for _, b in moves])
             db.execute(
-                "INSERT INTO identities(source, user_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                (source, user),
+                f"UPDATE identities i SET user_id = m.user_id FROM {m} WHERE i.user_id = m.source", args
             )
-            db.execute("UPDATE identities SET user_id = %s WHERE user_id = %s", (user, source))
             db.execute(
-                "INSERT INTO daily_users(date, user_id) SELECT date, %s FROM daily_users WHERE user_id = %s "
+                f"INSERT INTO identities(source, user_id) SELECT source, user_id FROM {m} "
                 "ON CONFLICT DO NOTHING",
-                (user, source),
+                args,
             )
-            db.execute("DELETE FROM daily_users WHERE user_id = %s", (source,))
-            db.execute("UPDATE user_sessions SET user_id = %s WHERE user_id = %s", (user, source))
+            db.execute(
+                f"INSERT INTO daily_users(date, user_id) SELECT d.date, m.user_id FROM {m} "
+                "JOIN daily_users d ON d.user_id = m.source ON CONFLICT DO NOTHING",
+                args,
+            )
+            db.execute("DELETE FROM daily_users WHERE user_id = ANY(%s)", (args[0],))
+            db.execute(
+                f"UPDATE user_sessions s SET user_id = m.user_id FROM {m} WHERE s.user_id = m.source", args
+            )
         with db.cursor() as cur:
             if delta.counts:
                 with cur.copy("COPY tmp_counts (date, tool_id, event_type, n) FROM STDIN") as cp:

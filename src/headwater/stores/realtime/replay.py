@@ -22,6 +22,7 @@ from headwater.log.files import list_log_files
 from headwater.log.tailer import Tailer
 from headwater.log.tailer_service import TailerLock
 from headwater.stores.realtime.base import RealtimeStore
+from headwater.stores.realtime.service import BATCH_LINES, CATCH_UP_LINES
 from headwater.stores.realtime.target import REALTIME_TAILER, LoggedEvent, RealtimeTarget
 
 
@@ -53,9 +54,14 @@ def replay_realtime(
         if from_day is None:
             store.reset_realtime(REALTIME_TAILER)
         else:
-            Tailer(REALTIME_TAILER, settings.log_dir, RealtimeTarget(store, tz), LoggedEvent).run(
-                stop, until_caught_up=True, max_backoff=1.0, max_failures=10
-            )
+            Tailer(
+                REALTIME_TAILER,
+                settings.log_dir,
+                RealtimeTarget(store, tz),
+                LoggedEvent,
+                max_lines=BATCH_LINES,
+                catch_up_lines=CATCH_UP_LINES,
+            ).run(stop, until_caught_up=True, max_backoff=1.0, max_failures=10)
             first_file_day = from_day - timedelta(days=2)
             files = [lf.name for lf in list_log_files(settings.log_dir) if lf.day >= first_file_day]
             since = datetime.combine(from_day, time(0), tz)
@@ -65,7 +71,9 @@ def replay_realtime(
             settings.log_dir,
             RealtimeTarget(store, tz, min_day=from_day),
             LoggedEvent,
+            max_lines=BATCH_LINES,
             on_step=on_step,
+            catch_up_lines=CATCH_UP_LINES,
         )
         tailer.run(stop, until_caught_up=True, max_backoff=1.0, max_failures=10)
         return ReplayResult(tailer.status.applied_events, tailer.status.rejected_lines)

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+BATCH_LINES = 20_000  # lines per batch of the realtime tailer
+CATCH_UP_LINES = 50_000  # ... and while it is behind: bigger batches apply faster
+
 
 def realtime_tailer(settings: Settings) -> TailerService[LoggedEvent]:
     tz = ZoneInfo(settings.timezone)
@@ -26,7 +29,15 @@ def realtime_tailer(settings: Settings) -> TailerService[LoggedEvent]:
         store = open_realtime_store(settings.effective_database_url)
         return RealtimeTarget(store, tz), store.close
 
-    return TailerService(REALTIME_TAILER, settings.log_dir, settings.run_dir, open_target, LoggedEvent)
+    return TailerService(
+        REALTIME_TAILER,
+        settings.log_dir,
+        settings.run_dir,
+        open_target,
+        LoggedEvent,
+        max_lines=BATCH_LINES,
+        catch_up_lines=CATCH_UP_LINES,
+    )
 
 
 class RealtimeQueries:

@@ -19,7 +19,9 @@ _CHUNK = 500  # bound parameters per IN (...) list
 
 
 def ts_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def ts_parse(text: str) -> datetime:
@@ -36,16 +38,14 @@ class SqliteRealtimeTx:
         self.db = db
 
     def checkpoint_of(self, tailer: str, files: Collection[str]) -> dict[str, int]:
+        stored = self.checkpoint_all(tailer)
+        return {f: stored.get(f, 0) for f in files}
+
+    def checkpoint_all(self, tailer: str) -> dict[str, int]:
+        """The tailer's whole stored checkpoint (the transaction holds the write lock already)."""
         self.db.execute("INSERT OR IGNORE INTO tailers(name) VALUES (?)", (tailer,))
-        found = {f: 0 for f in files}
-        for part in _chunks(list(files)):
-            marks = ",".join("?" * len(part))
-            for file, offset in self.db.execute(
-                f"SELECT file, file_offset FROM tail_checkpoints WHERE tailer = ? AND file IN ({marks})",
-                (tailer, *part),
-            ):
-                found[file] = int(offset)
-        return found
+        rows = self.db.execute("SELECT file, file_offset FROM tail_checkpoints WHERE tailer = ?", (tailer,))
+        return {f: int(o) for f, o in rows}
 
     def identities(self, keys: Collection[str]) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -72,32 +72,48 @@ class SqliteRealtimeTx:
 
     def write_delta(self, delta: Delta) -> None:
         db = self.db
-        for source, user in delta.links:
-            db.execute("INSERT OR IGNORE INTO identities(source, user_id) VALUES (?, ?)", (source, user))
-            db.execute("UPDATE identities SET user_id = ? WHERE user_id = ?", (user, source))
+        moves = delta.link_moves()
+        if moves:  # set-based: every new link's stored rows move to its (final) user at once
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS link_moves (source TEXT PRIMARY KEY, user_id TEXT)")
+            db.execute("DELETE FROM link_moves")
+            db.executemany("INSERT INTO link_moves(source, user_id) VALUES (?, ?)", moves)
+            db.execute(
+                "UPDATE identities SET user_id = (SELECT m.user_id FROM link_moves m "
+                "WHERE m.source = identities.user_id) WHERE user_id IN (SELECT source FROM link_moves)"
+            )
+            db.execute(
+                "INSERT OR IGNORE INTO identities(source, user_id) SELECT source, user_id FROM link_moves"
+            )
             db.execute(
                 "INSERT OR IGNORE INTO daily_users(date, user_id) "
-                "SELECT date, ? FROM daily_users WHERE user_id = ?",
-                (user, source),
+                "SELECT d.date, m.user_id FROM link_moves m JOIN daily_users d ON d.user_id = m.source"
             )
-            db.execute("DELETE FROM daily_users WHERE user_id = ?", (source,))
-            db.execute("UPDATE user_sessions SET user_id = ? WHERE user_id = ?", (user, source))
+            db.execute("DELETE FROM daily_users WHERE user_id IN (SELECT source FROM link_moves)")
+            db.execute(
+                "UPDATE user_sessions SET user_id = (SELECT m.user_id FROM link_moves m "
+                "WHERE m.source = user_sessions.user_id) WHERE user_id IN (SELECT source FROM link_moves)"
+            )
         db.executemany(
             "INSERT INTO daily_stats(date, tool_id, event_type, count) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (date, tool_id, event_type) DO UPDATE SET count = count + excluded.count",
             [(d.isoformat(), tool, etype, n) for (d, tool, etype), n in delta.counts.items()],
         )
-        db.executemany(
-            "INSERT OR IGNORE INTO daily_users(date, user_id) VALUES (?, ?)",
-            [(d.isoformat(), user) for d, user in delta.users],
-        )
-        db.executemany(
-            "INSERT INTO user_sessions(session_id, user_id, start_time, last_activity, events_count) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET user_id = excluded.user_id, "
-            "start_time = excluded.start_time, last_activity = excluded.last_activity, "
-            "events_count = excluded.events_count",
-            [(s.session_id, s.user_id, ts_text(s.start), ts_text(s.last), s.count) for s in delta.sessions],
-        )
+        if delta.users:
+            db.executemany(
+                "INSERT OR IGNORE INTO daily_users(date, user_id) VALUES (?, ?)",
+                [(d.isoformat(), user) for d, user in delta.users],
+            )
+        if delta.sessions:
+            db.executemany(
+                "INSERT INTO user_sessions(session_id, user_id, start_time, last_activity, events_count) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET user_id = excluded.user_id, "
+                "start_time = excluded.start_time, last_activity = excluded.last_activity, "
+                "events_count = excluded.events_count",
+                [
+                    (s.session_id, s.user_id, ts_text(s.start), ts_text(s.last), s.count)
+                    for s in delta.sessions
+                ],
+            )
 
     def quarantine(self, tailer: str, rejects: Sequence[TailReject]) -> None:
         now = ts_text(utcnow())

@@ -1,38 +1,46 @@
 """The "realtime" tailer's target: a batch of logged events -> the realtime store, exactly once.
 
-One transaction per batch: lock the tailer's checkpoint row and check that it is still the
-batch's base (else :class:`CheckpointConflictError`: someone else applied these lines), load the
-links and recent sessions the batch touches, fold the batch in memory (headwater.events.realtime),
-write every table with one multi-row statement each, keep the rejected lines, store the new
-checkpoint, commit.
+One transaction per batch: lock the tailer's checkpoint and check that it is still the batch's
+base (else :class:`CheckpointConflictError`: someone else applied these lines), load only the
+links and sessions the batch needs that the target's cache does not hold, fold the batch in
+memory (headwater.events.realtime), write every table with one multi-row statement each, keep
+the rejected lines, store the new checkpoint, commit.
+
+The cache (:class:`RealtimeState`) is trusted only while the store's whole checkpoint for the
+tailer is the one the cache was built at: any other writer (another process, a replay, a
+restored backup) moves it, and the cache is dropped. It is dropped too whenever an apply fails,
+since the outcome of the commit is then unknown. A steady-state batch reads nothing but the
+checkpoint.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 
 import msgspec
 
 from headwater.events.realtime import (
-    RealtimeEvent,
-    aggregate,
-    identity_lookups,
-    make_event,
-    session_lookups,
+    RealtimeState,
+    Row,
+    event_type_text,
+    id_text,
+    local_day,
+    tool_text,
 )
 from headwater.events.timestamps import parse_timestamp
 from headwater.log.tailer import CheckpointConflictError, TailBatch, TailReject
 from headwater.stores.realtime.base import RealtimeStore
 
 REALTIME_TAILER = "realtime"
+CACHE_ENTRIES = 2_000_000  # actors, links and user-days kept between batches (a few hundred MB at most)
 
 
-class HwInfo(msgspec.Struct):
+class HwInfo(msgspec.Struct, gc=False):
     event_type: str | None = None
     tool_id: str | int | float | None = None
 
 
-class LoggedEvent(msgspec.Struct):
+class LoggedEvent(msgspec.Struct, gc=False):
     """The fields of a log line the realtime aggregates read (the rest is skipped, unparsed)."""
 
     type: str = ""
@@ -46,53 +54,168 @@ class LoggedEvent(msgspec.Struct):
     hw: HwInfo = msgspec.field(name="_hw", default_factory=HwInfo)
 
 
-def to_event(rec: LoggedEvent) -> RealtimeEvent | None:
-    ts = parse_timestamp(rec.timestamp) or parse_timestamp(rec.receivedAt)
-    if ts is None or not rec.type:
+_fromiso = datetime.fromisoformat
+
+
+class RowMaker:
+    """Logged events -> fold rows, with the per-value work (junk ids, cuts, local days) memoized."""
+
+    def __init__(self, tz: tzinfo = UTC, max_memo: int = 200_000) -> None:
+        self.tz = tz
+        self.max_memo = max_memo
+        self._ids: dict[str, str] = {}  # raw id -> cleaned id, "" for junk
+        self._names: dict[str | None, str] = {}
+        self._tools: dict[str, str] = {}
+        self._days: dict[str, date] = {}  # 'YYYY-MM-DDTHH:MM' (UTC) -> local day
+
+    def rows(
+        self, records: list[LoggedEvent], positions: list[tuple[str, int]], rejects: list[TailReject]
+    ) -> list[Row]:
+        for memo in (self._ids, self._names, self._tools, self._days):
+            if len(memo) > self.max_memo:
+                memo.clear()
+        ids, names, tools, days = self._ids, self._names, self._tools, self._days
+        out: list[Row] = []
+        append = out.append
+        for i, rec in enumerate(records):
+            s = rec.timestamp
+            ts: datetime | None = None
+            day: date | None = None
+            if s is not None and len(s) == 24 and s[23] == "Z" and s[16] == ":":  # the collector's format
+                try:
+                    ts = _fromiso(s)
+                except ValueError:
+                    ts = None
+                else:
+                    day = days.get(s[:16])
+                    if day is None:
+                        day = self._day(ts, s[:16])
+            if ts is None:
+                ts = parse_timestamp(s) or parse_timestamp(rec.receivedAt)
+                if ts is None or not rec.type:
+                    self._reject(rec, positions[i], rejects)
+                    continue
+                day = local_day(ts, self.tz)
+            typ = rec.type
+            if not typ:
+                self._reject(rec, positions[i], rejects)
+                continue
+            hw = rec.hw
+            raw_name = hw.event_type or rec.event or typ
+            name = names.get(raw_name)
+            if name is None:
+                name = names[raw_name] = event_type_text(raw_name)
+            raw_tool = hw.tool_id
+            if raw_tool is None:
+                tool = ""
+            elif type(raw_tool) is str:
+                tool = tools.get(raw_tool) or tools.setdefault(raw_tool, tool_text(raw_tool))
+            else:
+                tool = tool_text(raw_tool)
+            v = rec.userId
+            if v is None:
+                user = None
+            elif type(v) is str:
+                got = ids.get(v)
+                if got is None:
+                    got = ids[v] = id_text(v) or ""  # "" for a junk id (never a cleaned one)
+                user = got or None
+            else:
+                user = id_text(v)
+            v = rec.anonymousId
+            if v is None:
+                anon = None
+            elif type(v) is str:
+                got = ids.get(v)
+                if got is None:
+                    got = ids[v] = id_text(v) or ""  # "" for a junk id (never a cleaned one)
+                anon = got or None
+            else:
+                anon = id_text(v)
+            prev = None if rec.previousId is None else _clean(ids, rec.previousId)
+            assert day is not None
+            append((ts, day, tool, name, user, anon, prev, typ, rec.messageId))
+        return out
+
+    def _day(self, ts: datetime, minute: str) -> date:
+        day = local_day(ts, self.tz)
+        offset = ts.astimezone(self.tz).utcoffset() if self.tz is not UTC else None
+        if offset is None or offset.seconds % 60 == 0:  # whole-minute offset: the minute decides
+            self._days[minute] = day
+        return day
+
+    @staticmethod
+    def _reject(rec: LoggedEvent, position: tuple[str, int], rejects: list[TailReject]) -> None:
+        reason = "no event type" if not rec.type else "no usable timestamp or receivedAt"
+        rejects.append(TailReject(position[0], position[1], reason, msgspec.json.encode(rec).decode()))
+
+
+def _clean(memo: dict[str, str], value: object) -> str | None:
+    if value is None:
         return None
-    return make_event(
-        ts,
-        rec.type,
-        rec.hw.event_type or rec.event,
-        rec.hw.tool_id,
-        rec.messageId,
-        rec.userId,
-        rec.anonymousId,
-        rec.previousId,
-    )
+    if type(value) is not str:
+        return id_text(value)
+    got = memo.get(value)
+    if got is None:
+        got = memo[value] = id_text(value) or ""
+    return got or None
+
+
+def to_event_row(rec: LoggedEvent, tz: tzinfo = UTC) -> Row | None:
+    """One logged event as a fold row (None when it has no type or no usable timestamp)."""
+    rejects: list[TailReject] = []
+    rows = RowMaker(tz).rows([rec], [("", 0)], rejects)
+    return rows[0] if rows else None
 
 
 class RealtimeTarget:
-    def __init__(self, store: RealtimeStore, tz: tzinfo = UTC, min_day: date | None = None) -> None:
+    def __init__(
+        self,
+        store: RealtimeStore,
+        tz: tzinfo = UTC,
+        min_day: date | None = None,
+        cache_entries: int = CACHE_ENTRIES,
+    ) -> None:
         self.store = store
         self.tz = tz
         self.min_day = min_day  # a `replay --from` skips events of earlier days
+        self.cache_entries = cache_entries
+        self.rows = RowMaker(tz)
+        self.state: RealtimeState | None = None
+        self.state_checkpoint: dict[str, int] | None = None  # the store's checkpoint the state matches
+        self.cache_drops = 0  # times the cache was found stale and rebuilt (for tests and metrics)
 
     def load_checkpoint(self, name: str) -> dict[str, int]:
         return self.store.load_checkpoint(name)
 
     def apply(self, batch: TailBatch[LoggedEvent], new_checkpoint: dict[str, int]) -> None:
-        events: list[RealtimeEvent] = []
         rejects = list(batch.rejects)
-        for rec, (file, offset) in zip(batch.records, batch.positions, strict=True):
-            ev = to_event(rec)
-            if ev is None:
-                reason = "no event type" if not rec.type else "no usable timestamp or receivedAt"
-                rejects.append(TailReject(file, offset, reason, msgspec.json.encode(rec).decode()))
-            else:
-                events.append(ev)
+        rows = self.rows.rows(batch.records, batch.positions, rejects)
         changes = batch.changed_files(new_checkpoint)
+        state, self.state = self.state, None  # kept only if this apply commits
         with self.store.transaction() as tx:
-            stored = tx.checkpoint_of(batch.tailer, changes.keys())
+            stored = tx.checkpoint_all(batch.tailer)
             for file in changes:
-                if stored[file] != batch.base_checkpoint.get(file, 0):
+                if stored.get(file, 0) != batch.base_checkpoint.get(file, 0):
                     raise CheckpointConflictError(
-                        f"tailer {batch.tailer!r}: {file} is at {stored[file]} in the store, "
+                        f"tailer {batch.tailer!r}: {file} is at {stored.get(file, 0)} in the store, "
                         f"not {batch.base_checkpoint.get(file, 0)}: another process applied it"
                     )
-            ids = tx.identities(identity_lookups(events))
-            sessions = tx.recent_sessions(session_lookups(events, ids))
-            delta = aggregate(events, ids, sessions, self.tz, self.min_day)
+            if state is None or self.state_checkpoint != stored:
+                if state is not None:
+                    self.cache_drops += 1
+                state = RealtimeState()
+            first = state.plan(rows)
+            missing = state.missing_identities(first)
+            if missing:
+                state.learn_identities(missing, tx.identities(missing))
+            need = state.session_needs(first)
+            if need:
+                state.learn_sessions(need, tx.recent_sessions(need))
+            delta = state.fold(rows, self.min_day)
             tx.write_delta(delta)
             tx.quarantine(batch.tailer, rejects)
             tx.save_checkpoint(batch.tailer, changes)
+        stored.update(changes)
+        state.prune(self.cache_entries)
+        self.state, self.state_checkpoint = state, stored
