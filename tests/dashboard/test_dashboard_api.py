@@ -3,12 +3,13 @@ errors per query, and every endpoint wants the admin token."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import time
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 
 from tests.dashboard.support import TOKEN, api_get
-from tests.helpers import Server
+from tests.helpers import Server, create_key
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -75,3 +76,31 @@ def test_health_reports_the_tailers_the_log_and_the_etl(demo_server: Server) -> 
     assert health["etl"]["last_load"]["rows_out"] > 0
     assert health["quarantine"]["events_total"] >= 0
     assert set(health["ingest"]) == {"accepted_total", "rejected_total"}
+
+
+def test_cached_answers_follow_new_events(demo_server: Server) -> None:
+    """A range that includes today is recomputed as soon as the log grows."""
+    today = datetime.now(UTC).date().isoformat()
+    query = {"queries": [{"name": "dau", "start": today, "end": today, "tz": "UTC"}]}
+    url = demo_server.url + "/api/v1/dashboard/metrics"
+
+    def dau() -> int:
+        resp = httpx.post(url, json=query, headers=AUTH, timeout=60)
+        assert resp.status_code == 200, resp.text
+        return int(resp.json()["results"][0]["rows"][0]["value"])
+
+    before = dau()
+    assert dau() == before  # cached
+    key = create_key(demo_server.data_dir, "dashboard-cache")
+    batch = [{"type": "track", "userId": f"cache-probe-{i}", "event": "Cache Probe"} for i in range(3)]
+    for _ in range(50):  # a new key reaches the collector within its refresh interval
+        resp = httpx.post(demo_server.url + "/v1/batch", json={"batch": batch}, auth=(key, ""), timeout=10)
+        if resp.status_code == 200:
+            break
+        time.sleep(0.3)
+    assert resp.status_code == 200, resp.text
+    assert dau() == before + 3
+    assert (
+        dau()
+        == api_get(demo_server, "/api/v1/metrics/dau", start=today, end=today, tz="UTC")["rows"][0]["value"]
+    )
