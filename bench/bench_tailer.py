@@ -1,105 +1,368 @@
-"""Tailer apply rate into SQLite and PostgreSQL (targets: 100,000 and 150,000 events/s).
+"""Realtime tailer apply rate into SQLite and PostgreSQL, and its lag under collector load.
 
-Writes N realistic log lines (2 writers, 20,000 users, sessions, ~600 bytes each) into a temporary
-log folder, then times a full tail into each store. PostgreSQL: HEADWATER_BENCH_PG_URL, else the
-local server on 127.0.0.1:5432 as postgres (a throwaway database), else skipped.
-Usage: .venv/bin/python bench/bench_tailer.py [N]
+Targets (issue 3): >= 150,000 events/s into PostgreSQL and >= 100,000 into SQLite on the realistic
+workload, and a lag under 2 s while the collector benchmark's load runs.
+
+Workloads (N log lines over 2 writers, ~500 bytes each):
+  realistic  5,000 users with a stable device anonymousId, sessions of 10-50 events a few seconds
+             to a minute apart, 8 tool_ids; 10 % of users start anonymous and identify later, so
+             every batch brings a few anonymous -> user links (and each user's first event links
+             its device id). Timed twice: a full tail from an empty store, and the steady state
+             (the last 80 % of the log, after the first 20 % was applied: what a running tailer does).
+  worst      20,000 users whose events are 1.5 h apart: every event starts a new session, and
+             20,000 anonymous ids are identified in the first batch.
+
+Each figure comes with the load average and the CPU time per event of the tailer process (and of
+the PostgreSQL backend), which load from other processes cannot skew.
+
+  .venv/bin/python bench/bench_tailer.py [--events N] [--workload realistic|worst] [--store sqlite|postgresql]
+  .venv/bin/python bench/bench_tailer.py --lag [--duration 20] [--workers 2]
+
+``--lag`` starts `headwater serve` on SQLite, runs wrk with bench_collector.py's batch scenario
+(100 realistic events per request) and samples /readyz checks.tailer_realtime.lag_seconds.
+PostgreSQL: HEADWATER_BENCH_PG_URL, else the local server on 127.0.0.1:5432 as postgres (a
+throwaway database), else skipped.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import random
+import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from headwater.log.tailer import Tailer
 from headwater.stores.realtime import open_realtime_store
+from headwater.stores.realtime.service import BATCH_LINES, CATCH_UP_LINES
 from headwater.stores.realtime.target import LoggedEvent, RealtimeTarget
 
+START = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
+TOOLS = ["editor", "export", "share", "search", "comments", "billing", "settings", "import"]
+EVENTS = ["Tool Used", "Page Viewed", "Document Saved", "Button Clicked", "Search Ran", "File Shared"]
+CONTEXT = {"library": {"name": "analytics.js", "version": "2.1.0"}, "ip": "203.0.113.0", "locale": "en-US"}
 
-def write_log(log_dir: Path, n: int) -> int:
-    log_dir.mkdir(parents=True)
-    start = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
+
+def _iso(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+
+def _line(
+    enc: msgspec.json.Encoder, at: datetime, etype: str, name: str, tool: str, user: str | None, anon: str
+) -> bytes:
+    ts = _iso(at)
+    ev: dict[str, object] = {"type": etype, "anonymousId": anon, "messageId": uuid.uuid4().hex}
+    if etype == "track":
+        ev["event"] = name
+    if user is not None:
+        ev["userId"] = user
+    ev.update(
+        properties={"tool_id": tool, "duration_ms": 1200, "path": "/app/editor"},
+        timestamp=ts,
+        receivedAt=ts,
+        context=CONTEXT,
+        _hw={
+            "source": "bench",
+            "bot": False,
+            "event_type": name if etype == "track" else etype,
+            "tool_id": tool,
+        },
+    )
+    return enc.encode(ev) + b"\n"
+
+
+def realistic_lines(n: int, users: int = 5000, seed: int = 7) -> Iterator[bytes]:
+    """Sessions of 10-50 events per user, more than 30 minutes apart, merged in time order."""
+    rnd = random.Random(seed)
     enc = msgspec.json.Encoder()
-    files = [open(log_dir / f"events-20261125.w{i}.jsonl", "wb") for i in range(2)]  # noqa: SIM115
-    size = 0
+    per_user = max(1, n // users)
+    plan: list[tuple[float, int, int]] = []  # (seconds after START, user, index of the user's event)
+    for u in range(users):
+        t = rnd.uniform(0, 4 * 3600)
+        k = 0
+        while k < per_user:
+            for _ in range(min(rnd.randint(10, 50), per_user - k)):
+                plan.append((t, u, k))
+                t += rnd.uniform(2, 60)
+                k += 1
+            t += rnd.uniform(35 * 60, 3 * 3600)
+    plan.sort()
+    for t, u, k in plan[:n]:
+        anon = str(uuid.UUID(int=u + 1))
+        late_identify = u % 10 == 0  # anonymous for their first 5 events, then identify
+        at = START + timedelta(seconds=t)
+        if late_identify and k < 5:
+            yield _line(enc, at, "track", EVENTS[k % len(EVENTS)], TOOLS[u % len(TOOLS)], None, anon)
+        elif late_identify and k == 5:
+            yield _line(enc, at, "identify", "", TOOLS[u % len(TOOLS)], f"user-{u}", anon)
+        else:
+            ev = EVENTS[(u + k) % len(EVENTS)]
+            yield _line(enc, at, "track", ev, TOOLS[(u * 3 + k) % len(TOOLS)], f"user-{u}", anon)
+
+
+def worst_lines(n: int) -> Iterator[bytes]:
+    """20,000 users, each event 1.5 h after the user's previous one: a new session per event."""
+    enc = msgspec.json.Encoder()
     for i in range(n):
-        at = start + timedelta(milliseconds=i * 80_000_000 // n)
-        ts = at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
-        ev = {
-            "type": "track",
-            "event": f"Event {i % 12}",
-            "userId": f"user-{(i * 7919) % 20000}",
-            "anonymousId": str(uuid.UUID(int=i % 20000)),
-            "properties": {"tool_id": f"tool-{i % 25}", "value": i, "path": "/app/editor"},
-            "messageId": uuid.uuid4().hex,
-            "timestamp": ts,
-            "receivedAt": ts,
-            "context": {"library": {"name": "analytics-python", "version": "2.4.0"}, "ip": "203.0.113.0"},
-            "_hw": {
-                "source": "bench",
-                "bot": False,
-                "event_type": f"Event {i % 12}",
-                "tool_id": f"tool-{i % 25}",
-            },
-        }
-        line = enc.encode(ev) + b"\n"
+        at = START + timedelta(milliseconds=i * 80_000_000 // n)
+        name = f"Event {i % 12}"
+        user = f"user-{(i * 7919) % 20000}"
+        yield _line(enc, at, "track", name, f"tool-{i % 25}", user, str(uuid.UUID(int=i % 20000)))
+
+
+WORKLOADS: dict[str, Callable[[int], Iterator[bytes]]] = {"realistic": realistic_lines, "worst": worst_lines}
+
+
+def write_log(log_dir: Path, lines: Iterator[bytes]) -> tuple[int, int]:
+    log_dir.mkdir(parents=True)
+    files = [open(log_dir / f"events-20261125.w{i}.jsonl", "wb") for i in range(2)]  # noqa: SIM115
+    size = count = 0
+    for line in lines:
+        files[count % 2].write(line)
         size += len(line)
-        files[i % 2].write(line)
+        count += 1
     for f in files:
         f.close()
-    return size
+    return count, size
 
 
-def bench(label: str, url: str, log_dir: Path, n: int) -> None:
+def proc_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pg_backend_pid(store: object) -> int | None:
+    conn = getattr(store, "_conn", None)
+    if conn is None:
+        return None
+    row = conn.execute("SELECT pg_backend_pid()").fetchone()
+    pid = int(row[0])
+    return pid if Path(f"/proc/{pid}/stat").exists() else None
+
+
+def tail_all(url: str, log_dir: Path, stop_at: dict[str, int] | None = None) -> None:
+    """Tail the log (up to ``stop_at`` per file when given) without timing: the warm-up."""
     store = open_realtime_store(url)
-    tailer = Tailer("realtime", log_dir, RealtimeTarget(store), LoggedEvent, max_lines=20_000)
+    tailer = Tailer("realtime", log_dir, RealtimeTarget(store), LoggedEvent)
+    while True:
+        assert tailer.step() > 0
+        cp = tailer.checkpoint or {}
+        if stop_at is None or all(cp.get(f, 0) >= o for f, o in stop_at.items()):
+            break
+    store.close()
+
+
+def timed_tail(label: str, url: str, log_dir: Path, n: int) -> dict[str, float]:
+    store = open_realtime_store(url)
+    backend = pg_backend_pid(store)
+    tailer = Tailer(
+        "realtime", log_dir, RealtimeTarget(store), LoggedEvent, BATCH_LINES, catch_up_lines=CATCH_UP_LINES
+    )
+    before = tailer.target.load_checkpoint("realtime")
+    load0 = os.getloadavg()[0]
+    cpu0, pg0 = time.process_time(), proc_cpu(backend) if backend else 0.0
     started = time.perf_counter()
     tailer.run(threading.Event(), until_caught_up=True, max_failures=3)
     elapsed = time.perf_counter() - started
-    assert store.daily(datetime(2026, 11, 25).date()).events == n, "not every event was counted"
+    cpu = time.process_time() - cpu0
+    pg_cpu = (proc_cpu(backend) - pg0) if backend else 0.0
+    applied = tailer.status.applied_events
+    assert applied == n, f"applied {applied} lines, expected {n} (from {before})"
     store.close()
-    print(f"{label:<11} {n} events in {elapsed:6.2f} s = {n / elapsed:>9,.0f} events/s")
+    load = max(load0, os.getloadavg()[0])
+    pg_note = f", PG backend {pg_cpu / n * 1e6:5.1f}" if backend else ""
+    print(
+        f"  {label:<28} {n:>8} ev in {elapsed:6.2f} s = {n / elapsed:>9,.0f} events/s;"
+        f" CPU us/event: tailer {cpu / n * 1e6:5.1f}{pg_note}; load {load:.2f}"
+    )
+    return {"events_per_s": n / elapsed, "cpu_us": cpu / n * 1e6, "load": load}
 
 
-def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 300_000
-    with tempfile.TemporaryDirectory() as tmp:
-        log_dir = Path(tmp) / "log"
-        size = write_log(log_dir, n)
-        print(f"tailer apply rate: {n} events, {size / n:.0f} bytes/line, 2 writers, 20,000 users")
-        bench("sqlite", f"sqlite:///{tmp}/rt.sqlite3", log_dir, n)
-        pg = os.environ.get("HEADWATER_BENCH_PG_URL")
-        admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+@contextmanager
+def pg_database() -> Iterator[Callable[[], str] | None]:
+    """A factory of fresh databases (dropped at the end), or None when no server answers."""
+    import psycopg
+
+    given = os.environ.get("HEADWATER_BENCH_PG_URL")
+    if given:
+        yield lambda: given
+        return
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    made: list[str] = []
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=2):
+            pass
+    except Exception as exc:
+        print(f"postgresql skipped: {exc}")
+        yield None
+        return
+
+    def fresh() -> str:
         name = f"hw_bench_{uuid.uuid4().hex[:8]}"
-        created = False
-        if not pg:
-            try:
-                import psycopg
+        with psycopg.connect(admin, autocommit=True) as db:
+            db.execute(f'CREATE DATABASE "{name}"'.encode())
+        made.append(name)
+        return admin.rsplit("/", 1)[0] + "/" + name
 
-                with psycopg.connect(admin, autocommit=True, connect_timeout=2) as db:
-                    db.execute(f'CREATE DATABASE "{name}"'.encode())
-                pg, created = admin.rsplit("/", 1)[0] + "/" + name, True
-            except Exception as exc:
-                print(f"postgresql  skipped: {exc}")
-        if pg:
-            try:
-                bench("postgresql", pg, log_dir, n)
-            finally:
-                if created:
-                    import psycopg
+    try:
+        yield fresh
+    finally:
+        with psycopg.connect(admin, autocommit=True) as db:
+            for name in made:
+                db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
 
-                    with psycopg.connect(admin, autocommit=True) as db:
-                        db.execute(f'DROP DATABASE "{name}" WITH (FORCE)'.encode())
+
+def file_offsets(log_dir: Path, fraction: float) -> dict[str, int]:
+    """Per file, the offset of the first line boundary after ``fraction`` of its size."""
+    out = {}
+    for path in sorted(log_dir.glob("events-*.jsonl")):
+        data = path.read_bytes()
+        cut = data.index(b"\n", int(len(data) * fraction)) + 1
+        out[path.name] = cut
+    return out
+
+
+def lines_after(log_dir: Path, offsets: dict[str, int]) -> int:
+    return sum(p.read_bytes()[offsets[p.name] :].count(b"\n") for p in log_dir.glob("events-*.jsonl"))
+
+
+def apply_rates(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp, pg_database() as pg:
+        for workload in args.workload or ["realistic", "worst"]:
+            log_dir = Path(tmp) / workload
+            n, size = write_log(log_dir, WORKLOADS[workload](args.events))
+            print(f"{workload}: {n} events, {size / n:.0f} bytes/line, 2 writers")
+            urls: dict[str, Callable[[], str]] = {}
+            if "sqlite" in args.store:
+
+                def sqlite_url(w: str = workload) -> str:
+                    return f"sqlite:///{tmp}/{w}-{uuid.uuid4().hex[:6]}.sqlite3"
+
+                urls["sqlite"] = sqlite_url
+            if "postgresql" in args.store and pg is not None:
+                urls["postgresql"] = pg
+            for label, make_url in urls.items():
+                timed_tail(f"{label} full tail", make_url(), log_dir, n)
+                if workload == "realistic":
+                    url = make_url()
+                    warm = file_offsets(log_dir, 0.2)
+                    tail_all(url, log_dir, stop_at=warm)
+                    store = open_realtime_store(url)
+                    rest = n - sum(int(store.daily(d).events) for d in {START.date()})
+                    store.close()
+                    timed_tail(f"{label} steady (last 80 %)", url, log_dir, rest)
     print(f"load average (1, 5, 15 min): {os.getloadavg()}  cores: {os.cpu_count()} (shared)")
 
 
+def lag_under_collector_load(args: argparse.Namespace) -> int:
+    """Serve on SQLite, run bench_collector's batch scenario with wrk, sample the tailer's lag."""
+    import httpx
+    from bench.bench_collector import cpu_seconds, lua_script, realistic_event, server_pids
+    from tests.helpers import Server, create_key
+
+    if shutil.which("wrk") is None:
+        print("wrk is not installed")
+        return 2
+    tmp = Path(tempfile.mkdtemp(prefix="hw-bench-lag-"))
+    srv = Server(tmp / "data", workers=args.workers, env={"HEADWATER_FSYNC": "always"})
+    try:
+        srv.start(timeout=60)
+        key = create_key(srv.data_dir, "bench")
+        body = json.dumps({"batch": [realistic_event(i) for i in range(100)], "sentAt": None})
+        body = body.replace('"sentAt": null', '"sentAt": "2026-11-25T10:00:00.100Z"')
+        script = tmp / "batch.lua"
+        script.write_text(lua_script("/v1/batch", body, key, unique_ids=False))
+        samples: list[tuple[float, float, int]] = []
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                try:
+                    check = httpx.get(srv.url + "/readyz", timeout=2).json()["checks"]["tailer_realtime"]
+                    samples.append((time.monotonic(), float(check.get("lag_seconds", 0.0)), 0))
+                except (httpx.HTTPError, KeyError, ValueError):
+                    pass
+                stop.wait(0.25)
+
+        assert srv.proc is not None
+        pids = server_pids(srv.proc.pid)
+        cpu0 = cpu_seconds(pids)
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        load0 = os.getloadavg()[0]
+        cmd = ["wrk", "-t2", "-c16", f"-d{args.duration}s", "-s", str(script), srv.url]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        wrk_end = time.monotonic()
+        # after the load: how long until the tailer has caught up
+        caught_up = None
+        while time.monotonic() < wrk_end + 60:
+            check = httpx.get(srv.url + "/readyz", timeout=2).json()["checks"]["tailer_realtime"]
+            if check.get("state") == "caught_up":
+                caught_up = time.monotonic() - wrk_end
+                break
+            time.sleep(0.1)
+        stop.set()
+        sampler.join(5)
+        cpu = cpu_seconds(pids) - cpu0
+        load = max(load0, os.getloadavg()[0])
+        check = httpx.get(srv.url + "/readyz", timeout=2).json()["checks"]["tailer_realtime"]
+        applied = int(check.get("applied_events", 0))
+        rps = float(out.split("Requests/sec:")[1].split()[0])
+        lags = [lag for at, lag, _ in samples if at <= wrk_end]
+        print(
+            f"collector: {rps * 100:,.0f} events/s accepted ({args.workers} workers, fsync=always, wrk -c16);"
+            f" tailer applied {applied} events"
+        )
+        if lags:
+            print(
+                f"tailer lag_seconds during load: max {max(lags):.2f}, p50 {statistics.median(lags):.2f},"
+                f" p90 {sorted(lags)[int(len(lags) * 0.9)]:.2f} ({len(lags)} samples, every 0.25 s)"
+            )
+        print(
+            f"caught up {caught_up:.2f} s after the load stopped"
+            if caught_up is not None
+            else "never caught up"
+        )
+        print(
+            f"server CPU (all workers, collector + tailer): {cpu / max(applied, 1) * 1e6:.1f} us/event;"
+            f" load {load:.2f}, cores {os.cpu_count()} (shared)"
+        )
+        return 0 if lags and max(lags) < 2.0 else 1
+    finally:
+        srv.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=300_000)
+    ap.add_argument("--workload", action="append", choices=sorted(WORKLOADS))
+    ap.add_argument("--store", action="append", choices=["sqlite", "postgresql"])
+    ap.add_argument("--lag", action="store_true", help="measure the lag under the collector benchmark's load")
+    ap.add_argument("--duration", type=int, default=20)
+    ap.add_argument("--workers", type=int, default=1)  # more need Redis for the live store
+    args = ap.parse_args()
+    if args.lag:
+        return lag_under_collector_load(args)
+    args.store = args.store or ["sqlite", "postgresql"]
+    apply_rates(args)
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
