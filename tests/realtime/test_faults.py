@@ -109,7 +109,7 @@ def test_odd_events_are_counted(tmp_path: Path) -> None:
     data = tmp_path / "data"
     env = {"HEADWATER_ADMIN_TOKEN": TOKEN}
     key = create_key(data, env=env)
-    events = [
+    events: list[dict[str, Any]] = [
         {"type": "track", "event": "A", "userId": "u1", "properties": {"tool_id": None}},
         {"type": "track", "event": "A", "userId": "u1"},
         {"type": "track", "event": "B", "userId": "u2", "properties": {"tool_id": "x", "blob": "z" * 20000}},
