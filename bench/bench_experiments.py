@@ -80,7 +80,6 @@ def bench_assignment(work: Path, workers: int, duration: int) -> dict[str, Any]:
     env = {
         "HEADWATER_ADMIN_TOKEN": TOKEN,
         "HEADWATER_REDIS_URL": redis_server.url,
-        "HEADWATER_LOG_LEVEL": "warning",
     }
     srv = Server(work / "data", workers=workers, env=env)
     out: dict[str, Any] = {"workers": workers, "sticky_store": "redis"}
@@ -195,6 +194,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--skip-assign", action="store_true")
+    parser.add_argument("--skip-results", action="store_true")
     args = parser.parse_args()
     print(f"bench_experiments: cpus={os.cpu_count()} load {os.getloadavg()}", flush=True)
     results: dict[str, Any] = {"started": datetime.now(UTC).isoformat()}
@@ -205,8 +205,10 @@ def main() -> None:
                 print("wrk is not installed: apt-get install wrk")
             else:
                 results["assignment"] = bench_assignment(work, args.workers, args.duration)
-        results["results"] = bench_results(work, args.users, args.days)
-    out = Path(__file__).resolve().parent / "results" / "experiments.json"
+        if not args.skip_results:
+            results["results"] = bench_results(work, args.users, args.days)
+    name = "experiments.json" if not (args.skip_assign or args.skip_results) else "experiments-partial.json"
+    out = Path(__file__).resolve().parent / "results" / name
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"figures written to {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out.name}")
