@@ -20,9 +20,12 @@ WINDOWS: dict[str, int] = {"5m": 5, "1h": 60, "24h": 1440}  # minutes
 SESSION_MINUTES = 30  # a session ends after 30 minutes of inactivity (DESIGN.md section 5)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Minute:
-    """Everything a fold needs about one UTC minute, computed once per minute and cached."""
+    """Everything a fold needs about one UTC minute, computed once per minute and cached.
+
+    Compared and hashed by identity (C speed: the fold keys a dict by it for every event); two
+    objects for the same minute only split a fold's pre-aggregation, never its result."""
 
     epoch: int  # unix seconds of the minute's start
     minute: str  # YYYYMMDDHHMM

@@ -2,12 +2,18 @@
 tag ``{ns}``, so each script runs on one cluster slot; KEYS[1] (the checkpoint) routes the call.
 
 Offsets travel as strings: Lua numbers are doubles and print large values in exponent form.
+APPLY's payload is MessagePack (cmsgpack decodes it in a third of cjson's time).
+
+Every distinct set is a HyperLogLog (``h:``) and, while it has at most ``threshold`` members,
+also an exact SET (``s:``). When the SET overflows it is dropped, the flag ``o:`` set, and the
+HyperLogLog turned dense: sets past the threshold are the large ones, where the sparse encoding's
+per-element cost dominated the whole script (12 KB each; small sets stay sparse).
 """
 
 APPLY = """
 local cp = KEYS[1]
 local pre = ARGV[2]
-local p = cjson.decode(ARGV[1])
+local p = cmsgpack.unpack(ARGV[1])
 if redis.call('HGET', cp, '_epoch') ~= p.epoch then
   return redis.error_reply('HWCONFLICT the live store was reset (epoch changed)')
 end
@@ -35,25 +41,38 @@ for _, c in ipairs(p.counters) do
   redis.call('EXPIREAT', key, c[2])
 end
 local limit = tonumber(p.threshold)
+-- an empty dense HyperLogLog ("HYLL", encoding 0, 3 unused, 8-byte cached cardinality, 16384
+-- 6-bit registers): adding to a sparse one costs a scan of it per element, ~10x a dense one
+local dense = 'HYLL' .. string.rep('\0', 12300)
 for _, d in ipairs(p.distinct) do
   local name, exp, members = d[1], d[2], d[3]
   local hk = pre .. 'h:' .. name
-  each_chunk('PFADD', hk, members)
-  redis.call('EXPIREAT', hk, exp)
   local ok = pre .. 'o:' .. name
   if redis.call('EXISTS', ok) == 0 then
     local sk = pre .. 's:' .. name
-    if #members <= limit then
+    local over = #members > limit
+    if not over then
       redis.call('SADD', sk, unpack(members))
+      over = redis.call('SCARD', sk) > limit
     end
-    if #members > limit or redis.call('SCARD', sk) > limit then
+    if over then
       redis.call('DEL', sk)
       redis.call('SET', ok, '1')
       redis.call('EXPIREAT', ok, exp)
+      if redis.call('EXISTS', hk) == 0 then
+        redis.call('SET', hk, dense)
+      else
+        local tmp = pre .. 'tmp:hll'
+        redis.call('SET', tmp, dense)
+        redis.call('PFMERGE', tmp, hk)
+        redis.call('RENAME', tmp, hk)
+      end
     else
       redis.call('EXPIREAT', sk, exp)
     end
   end
+  each_chunk('PFADD', hk, members)
+  redis.call('EXPIREAT', hk, exp)
 end
 local kv = {}
 for f, off in pairs(p.new) do
