@@ -62,13 +62,13 @@ async def active_users(request: Request) -> Response:
             400, "invalid_parameter", f"query parameter 'window' must be one of {', '.join(WINDOWS)}"
         )
     now = datetime.now(UTC)
-    return await _answer(live, lambda store: queries.active_users(store, window, now))
+    return await _answer(live, lambda store: queries.aactive_users(store, window, now))
 
 
 async def hourly(request: Request) -> Response:
     live = _queries(request)
     hour = parse_hour(request.query_params.get("hour"))
-    return await _answer(live, lambda store: queries.hourly(store, hour))
+    return await _answer(live, lambda store: queries.ahourly(store, hour))
 
 
 async def today(request: Request) -> Response:
@@ -76,7 +76,7 @@ async def today(request: Request) -> Response:
     tz_name = request.app.state.runtime.settings.timezone
     now = datetime.now(UTC)
     day = now.astimezone(ZoneInfo(tz_name)).date()
-    return await _answer(live, lambda store: queries.today(store, day, tz_name, now))
+    return await _answer(live, lambda store: queries.atoday(store, day, tz_name, now))
 
 
 def routes() -> list[Route]:

@@ -1,9 +1,10 @@
 """Wiring of the live layer into `headwater serve`: the "live" tailer and the API's store handle.
 
-The tailer runs in one process (flock, headwater.log.tailer_service) with patient timeouts; the
-API of every worker reads through :class:`LiveQueries`, with short timeouts and a breaker, so a
-down Redis costs a request at most ~100 ms; after a connection error a breaker answers 503 at once
-for a second (a merely slow answer fails only its own request).
+The tailer runs in one process (flock, headwater.log.tailer_service) with patient timeouts, and
+the hourly rollup to the realtime store next to it. The API of every worker reads through
+:class:`LiveQueries` on its event loop (redis.asyncio, no thread per request), with short
+timeouts and a breaker, so a down Redis costs a request at most ~100 ms; after a connection error
+a breaker answers 503 at once for a second (a merely slow answer fails only its own request).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -37,7 +38,7 @@ log = logging.getLogger("headwater.live")
 T = TypeVar("T")
 
 API_OPTIONS = StoreOptions(connect_timeout=0.05, socket_timeout=0.08)
-API_DEADLINE = 0.07  # seconds: the whole call, thread hop included
+API_DEADLINE = 0.07  # seconds: the whole call
 BREAKER_SECONDS = 1.0
 TAILER_OPTIONS = StoreOptions(connect_timeout=2.0, socket_timeout=30.0)
 ROLLUP_MAX_LAG_SECONDS = 30.0  # the rollup copies an hour only while the tailer is this close to the log
@@ -57,12 +58,13 @@ class LiveQueries:
             self.last_error = message
             self._down_until = time.monotonic() + BREAKER_SECONDS
 
-    async def run(self, fn: Callable[[LiveStore], T]) -> T:
-        """Run ``fn(store)`` in a thread within API_DEADLINE; LiveUnavailableError otherwise."""
+    async def run(self, fn: Callable[[LiveStore], Awaitable[T]]) -> T:
+        """Await ``fn(store)`` (the store's async reads, on this event loop) within API_DEADLINE;
+        LiveUnavailableError otherwise."""
         if time.monotonic() < self._down_until:
             raise LiveUnavailableError(self.last_error or f"live store {self.store.url} unavailable")
         try:
-            result = await asyncio.wait_for(asyncio.to_thread(fn, self.store), API_DEADLINE)
+            result = await asyncio.wait_for(fn(self.store), API_DEADLINE)
         except TimeoutError:  # slow, not down: this request fails, the next ones still try
             message = f"live store {self.store.url} did not answer within {int(API_DEADLINE * 1000)} ms"
             self.last_error = message
@@ -101,8 +103,13 @@ class LiveService:
         def open_target() -> tuple[LiveTarget, Callable[[], None]]:
             store = open_live_store(url, TAILER_OPTIONS)
             store.ping()
-            self._target = LiveTarget(store, settings.log_dir, tz)
-            return self._target, store.close
+            target = self._target = LiveTarget(store, settings.log_dir, tz)
+
+            def close() -> None:
+                target.close()  # the commit in flight first
+                store.close()
+
+            return target, close
 
         self.tailer = TailerService(LIVE_TAILER, settings.log_dir, settings.run_dir, open_target, LiveEvent)
         self.rollup = HourlyRollup(
@@ -142,6 +149,7 @@ class LiveService:
             await asyncio.to_thread(self._rollup_thread.join, 30)
         self.rollup.close()
         self.rollup.live.close()
+        await self.queries.store.aclose()
         self.queries.store.close()
 
     def status(self) -> tuple[bool, dict[str, Any]]:

@@ -110,6 +110,17 @@ class LiveStore(Protocol):
 
     def counter(self, name: str) -> dict[str, int]: ...
 
+    # -- the same reads, awaited on the API's event loop (redis.asyncio: no thread per request) --
+    async def aunion_count(self, names: Sequence[str]) -> int: ...
+
+    async def acounts(self, names: Sequence[str]) -> list[int]: ...
+
+    async def acounter(self, name: str) -> dict[str, int]: ...
+
+    async def aclose(self) -> None:
+        """Close the async client (on the loop that used it)."""
+        ...
+
     # -- sticky buckets (experiments) ---------------------------------------------------------
     def get_sticky(self, key: str) -> dict[str, str]:
         """The stored assignments of one hash-attribute value (e.g. ``id||u1``): field -> value."""

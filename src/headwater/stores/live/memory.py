@@ -109,6 +109,19 @@ class MemoryLiveStore:
         with self._lock:
             return dict(self._counters.get(name, {})) if self._live(name, time.time()) else {}
 
+    # -- async reads (the API): in-process, so no waiting ---------------------------------------
+    async def aunion_count(self, names: Sequence[str]) -> int:
+        return self.union_count(names)
+
+    async def acounts(self, names: Sequence[str]) -> list[int]:
+        return self.counts(names)
+
+    async def acounter(self, name: str) -> dict[str, int]:
+        return self.counter(name)
+
+    async def aclose(self) -> None:
+        return None
+
     # -- sticky buckets -------------------------------------------------------------------------
     def get_sticky(self, key: str) -> dict[str, str]:
         with self._lock:
