@@ -106,3 +106,25 @@ def test_partly_loaded_day_is_read_on_from_where_the_load_stopped(tmp_path: Path
     assert [(r["events"], r["users"]) for r in out["rows"]] == [(3, 3)]
     assert days_to_load(tmp_path, date(2026, 1, 6)) == [day]
     assert run_daily(tmp_path, day, "UTC").rows_out == 3
+
+
+def test_late_events_of_a_big_day_land_in_their_dates(tmp_path: Path) -> None:
+    """Most rows on one date (written by a COPY of its own), a few late ones on two other dates (written
+    together by the partitioned COPY), one duplicate: every row once, under its event date."""
+    events = [
+        ev(f"2026-01-05T10:{m:02d}:00.000Z", user=f"u{m}", received="2026-01-05T12:00:00.000Z")
+        for m in range(40)
+    ]
+    events.append(ev("2026-01-02T09:00:00.000Z", user="late1", mid="l1", received="2026-01-05T12:00:00.000Z"))
+    events.append(ev("2026-01-03T09:00:00.000Z", user="late2", mid="l2", received="2026-01-05T12:00:00.000Z"))
+    events.append(ev("2026-01-03T09:00:00.000Z", user="late2", mid="l2", received="2026-01-05T13:00:00.000Z"))
+    write_log(tmp_path, events)
+    result = run_daily(tmp_path, date(2026, 1, 5), "UTC")
+    assert (result.rows_in, result.rows_out, result.duplicates) == (43, 42, 1)
+    assert result.event_dates == ["2026-01-02", "2026-01-03", "2026-01-05"]
+    lake = Lake(tmp_path / "lake")
+    files = lake.files_of_received_day(date(2026, 1, 5))
+    assert [p.parent.name for p in files] == ["date=2026-01-02", "date=2026-01-03", "date=2026-01-05"]
+    per_file = [duckdb.sql(f"SELECT count(*), min(recv_day) FROM '{p}'").fetchall()[0] for p in files]
+    assert per_file == [(1, date(2026, 1, 5)), (1, date(2026, 1, 5)), (40, date(2026, 1, 5))]
+    assert len(lake_rows(tmp_path)) == 42

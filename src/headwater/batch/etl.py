@@ -20,8 +20,11 @@ from typing import Any
 
 from headwater.batch import rollups
 from headwater.batch.lake import Lake, LakeError, complete_lines, log_sizes
-from headwater.batch.sql import connect, file_list, json_events_sql, parquet_sql, quote
+from headwater.batch.sql import EVENT_COLUMNS, connect, file_list, json_events_sql, parquet_sql, quote
 from headwater.log.files import list_log_files
+
+#: A date holding at least 1/BIG_DATE_SHARE of a received day's rows is written by a COPY of its own.
+BIG_DATE_SHARE = 20
 
 
 @dataclass(slots=True)
@@ -92,7 +95,7 @@ def _run_locked(
             result.rows_in, result.rows_out, dates = _load(con, lake, recv, paths, stage, out_dir)
         result.duplicates = result.rows_in - result.rows_out
         result.event_dates = _publish(lake, recv, out_dir)
-        own = _own_rows_sql(lake, recv, dates)
+        own = _own_rows_sql(lake, recv, dates, loaded=bool(paths))
         rollups.write_user_days(con, lake, recv, own, project_tz)
         rollups.write_links(con, lake, recv, own)
         rollups.rebuild_identity_map(con, lake)
@@ -112,46 +115,74 @@ def _run_locked(
 def _load(
     con: Any, lake: Lake, recv: date, paths: list[Path], stage: Path, out_dir: Path
 ) -> tuple[int, int, list[str]]:
-    """JSON Lines -> deduplicated Parquet partitioned by event date under out_dir: (in, out, dates)."""
-    raw = stage / "raw.parquet"
-    rows_in = _copy_count(
-        con,
-        f"COPY (SELECT *, DATE {quote(recv.isoformat())} AS recv_day, strftime(ts, '%Y-%m-%d') AS date"
-        f" FROM ({json_events_sql(paths)})"
-        f" WHERE message_id IS NOT NULL AND ts IS NOT NULL)"
-        f" TO {quote(str(raw))} (FORMAT parquet, COMPRESSION uncompressed)",
+    """JSON Lines -> deduplicated Parquet partitioned by event date under out_dir: (in, out, dates).
+
+    The log is parsed once, into the temp table ``own`` (DuckDB spills it to ``lake/.tmp`` beyond the
+    memory limit); duplicates are deleted from it, and one COPY writes every date's file. ``own`` then
+    holds exactly the rows written, for the rollups.
+    """
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE own AS
+            SELECT *, DATE {quote(recv.isoformat())} AS recv_day, strftime(ts, '%Y-%m-%d') AS date
+            FROM ({json_events_sql(paths)})
+            WHERE message_id IS NOT NULL AND ts IS NOT NULL"""
     )
-    dates = [r[0] for r in con.execute(f"SELECT DISTINCT date FROM {_pq(raw)} ORDER BY 1").fetchall()]
+    rows_in = _count(con, "SELECT count(*) FROM own")
+    con.execute(f"DELETE FROM own WHERE rowid IN ({_later_copies_sql('own')})")
+    dates = [r[0] for r in con.execute("SELECT DISTINCT date FROM own ORDER BY 1").fetchall()]
     others = _other_files(lake, recv, dates)
-    anti = f"ANTI JOIN ({parquet_sql(others, 'message_id')}) o USING (message_id)" if others else ""
-    rows_out = _copy_count(
-        con,
-        f"""COPY (
-            SELECT r.* EXCLUDE (file_row_number) FROM {_pq(raw, rows=True)} r
-            ANTI JOIN ({_later_copies_sql(raw)}) d USING (file_row_number) {anti}
-        ) TO {quote(str(out_dir))} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (date))""",
-    )
-    return rows_in, rows_out, dates
+    if others:
+        con.execute(
+            "DELETE FROM own WHERE message_id IN"
+            f" (SELECT message_id FROM ({parquet_sql(others, 'message_id')}))"
+        )
+    return rows_in, _write_dates(con, out_dir), dates
 
 
-def _pq(path: Path, rows: bool = False) -> str:
-    return f"read_parquet({quote(str(path))}{', file_row_number = true' if rows else ''})"
+def _write_dates(con: Any, out_dir: Path) -> int:
+    """Write ``own`` as one Parquet file per event date under ``out_dir/date=D/``; the row count.
+
+    A received day's events fall nearly all on one or two dates: each of those is written by its own
+    COPY (a filtered scan of the temp table), which costs far less than PARTITION_BY's repartitioning
+    of every row; the few late events spread over other dates go through one partitioned COPY.
+    """
+    counts = con.execute("SELECT date, count(*) FROM own GROUP BY date").fetchall()
+    total = sum(int(n) for _, n in counts)
+    big = sorted(d for d, n in counts if int(n) * BIG_DATE_SHARE >= total)
+    columns = f"{', '.join(EVENT_COLUMNS)}, recv_day"
+    options = "FORMAT parquet, COMPRESSION zstd"
+    if len(big) < len(counts):
+        rest = f"WHERE date NOT IN ({', '.join(quote(d) for d in big)})" if big else ""
+        con.execute(
+            f"COPY (SELECT {columns}, date FROM own {rest})"
+            f" TO {quote(str(out_dir))} ({options}, PARTITION_BY (date))"
+        )
+    for day in big:
+        target = out_dir / f"date={day}"
+        target.mkdir(parents=True, exist_ok=True)
+        con.execute(
+            f"COPY (SELECT {columns} FROM own WHERE date = {quote(day)})"
+            f" TO {quote(str(target / 'data.parquet'))} ({options})"
+        )
+    return total
 
 
-def _later_copies_sql(raw: Path) -> str:
-    """Row numbers of every copy of a messageId but the first received. The window runs over the
-    duplicated ids only, found by a cheap one-column aggregate (most days have few duplicates)."""
+def _later_copies_sql(table: str) -> str:
+    """Row ids of every copy of a messageId but the first received. The window runs over the
+    duplicated ids only, found by an aggregate over 64-bit hashes (most days have few duplicates;
+    a hash collision only brings a unique id into the exact window, where it stays)."""
     return f"""
-        SELECT file_row_number FROM (
-            SELECT file_row_number, row_number() OVER (
-                PARTITION BY message_id ORDER BY received_at, ts, file_row_number) AS n
-            FROM {_pq(raw, rows=True)}
-            WHERE message_id IN (SELECT message_id FROM {_pq(raw)} GROUP BY message_id HAVING count(*) > 1)
+        SELECT rid FROM (
+            SELECT rowid AS rid, row_number() OVER (
+                PARTITION BY message_id ORDER BY received_at, ts, rowid) AS n
+            FROM {table}
+            WHERE hash(message_id) IN (
+                SELECT hash(message_id) AS h FROM {table} GROUP BY h HAVING count(*) > 1)
         ) WHERE n > 1
     """
 
 
-def _copy_count(con: Any, sql: str) -> int:
+def _count(con: Any, sql: str) -> int:
     row = con.execute(sql).fetchone()
     return int(row[0]) if row else 0
 
@@ -166,13 +197,13 @@ def _other_files(lake: Lake, recv: date, dates: list[str]) -> list[Path]:
     return [p for p in lake.event_files(first, last) if p not in own]
 
 
-def _own_rows_sql(lake: Lake, recv: date, dates: list[str]) -> str | None:
-    """SELECT of every lake row this received day contributed: its daily files, plus its rows already
-    compacted into a monthly archive (a re-run after archiving only adds what is new)."""
+def _own_rows_sql(lake: Lake, recv: date, dates: list[str], loaded: bool) -> str | None:
+    """SELECT of every lake row this received day contributed: the rows just written (still in the
+    temp table ``own`` when ``loaded``), plus its rows already compacted into a monthly archive (a
+    re-run after archiving only adds what is new)."""
     parts = []
-    files = lake.files_of_received_day(recv)
-    if files:
-        parts.append(parquet_sql(files))
+    if loaded:
+        parts.append(f"SELECT {', '.join(EVENT_COLUMNS)}, recv_day FROM own")
     if dates:
         first, last = date.fromisoformat(dates[0]), date.fromisoformat(dates[-1])
         archives = [p for p in lake.event_files(first, last) if p.parent.parent == lake.archive_dir]

@@ -24,13 +24,21 @@ def user_days_sql(events_sql: str, tz: str) -> str:
 
 
 def links_sql(events_sql: str) -> str:
-    """Identity links (ts text, source key, user) carried by a SELECT of event rows."""
+    """Identity links (ts text, source key, user) carried by a SELECT of event rows.
+
+    The ids are cleaned once per distinct (user, anonymous id, alias) combination, not per event."""
     anon = quote(ANON_PREFIX)
     return f"""
-        WITH e AS (
+        WITH r AS (
+            SELECT min(ts) AS ts, type, user_id, anonymous_id, previous_id FROM (
+                SELECT ts, CASE WHEN type = 'alias' THEN type END AS type, user_id, anonymous_id,
+                       CASE WHEN type = 'alias' THEN previous_id END AS previous_id
+                FROM ({events_sql}) WHERE user_id IS NOT NULL
+            ) GROUP BY ALL
+        ), e AS (
             SELECT ts, type, hw_clean(user_id) AS u, hw_clean(anonymous_id) AS a,
                    hw_clean(previous_id) AS p
-            FROM ({events_sql}) WHERE hw_clean(user_id) IS NOT NULL
+            FROM r WHERE hw_clean(user_id) IS NOT NULL
         ), l AS (
             SELECT ts, {anon} || a AS source, u AS "user" FROM e WHERE a IS NOT NULL
             UNION ALL

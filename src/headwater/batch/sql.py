@@ -27,7 +27,9 @@ _JSON_COLUMNS = {
     "properties": "JSON",
     "traits": "JSON",
     "context": "JSON",
-    "_hw": "JSON",
+    # Read straight into a struct: no JSON text to re-serialize and re-parse per field. VARCHAR fields
+    # keep any JSON value as its text, exactly as ``->>`` did (a numeric tool_id becomes "7").
+    "_hw": "STRUCT(event_type VARCHAR, tool_id VARCHAR, source VARCHAR, bot VARCHAR)",
 }
 
 #: Columns of a lake event row (and their order).
@@ -87,16 +89,16 @@ def json_events_sql(paths: Sequence[Path]) -> str:
         SELECT
             "messageId" AS message_id,
             "type" AS type,
-            coalesce("_hw"->>'event_type', CASE WHEN "type" = 'track' THEN "event" ELSE "type" END) AS event,
-            "_hw"->>'tool_id' AS tool_id,
+            coalesce("_hw".event_type, CASE WHEN "type" = 'track' THEN "event" ELSE "type" END) AS event,
+            "_hw".tool_id AS tool_id,
             "userId" AS user_id,
             "anonymousId" AS anonymous_id,
             "previousId" AS previous_id,
             hw_actor("userId", "anonymousId") AS actor,
             "timestamp" AS ts,
             "receivedAt" AS received_at,
-            "_hw"->>'source' AS source,
-            coalesce(TRY_CAST("_hw"->>'bot' AS BOOLEAN), false) AS bot,
+            "_hw".source AS source,
+            coalesce(TRY_CAST("_hw".bot AS BOOLEAN), false) AS bot,
             "properties" AS properties,
             "traits" AS traits,
             "context" AS context
