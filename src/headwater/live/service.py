@@ -24,6 +24,7 @@ from headwater.live.target import LIVE_TAILER, LiveTarget
 from headwater.log.tailer_service import TailerService
 from headwater.stores.live import (
     LiveStore,
+    LiveTimeoutError,
     LiveUnavailableError,
     StoreOptions,
     is_in_process,
@@ -69,6 +70,9 @@ class LiveQueries:
             message = f"live store {self.store.url} did not answer within {int(API_DEADLINE * 1000)} ms"
             self.last_error = message
             raise LiveUnavailableError(message) from None
+        except LiveTimeoutError as exc:  # slow too (a read or connect timeout): no breaker
+            self.last_error = str(exc)
+            raise
         except LiveUnavailableError as exc:
             self.unavailable(str(exc))
             raise

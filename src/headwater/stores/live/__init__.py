@@ -9,6 +9,7 @@ from headwater.stores.live.base import (
     LiveConflictError,
     LiveDelta,
     LiveStore,
+    LiveTimeoutError,
     LiveUnavailableError,
 )
 from headwater.stores.live.opener import StoreOptions, is_in_process, open_live_store
@@ -19,6 +20,7 @@ __all__ = [
     "LiveConflictError",
     "LiveDelta",
     "LiveStore",
+    "LiveTimeoutError",
     "LiveUnavailableError",
     "StoreOptions",
     "is_in_process",

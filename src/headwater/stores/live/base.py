@@ -20,6 +20,10 @@ class LiveUnavailableError(RuntimeError):
     """The live store cannot be reached or answered an error; the message names the masked URL."""
 
 
+class LiveTimeoutError(LiveUnavailableError):
+    """The live store did not answer in time: slow (busy), not known to be down."""
+
+
 class LiveConflictError(RuntimeError):
     """The stored checkpoint or epoch is not the one the batch was read from: nothing was applied."""
 

@@ -21,7 +21,14 @@ import redis.asyncio as aredis
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
-from redis.exceptions import ClusterError, NoScriptError, RedisClusterException, RedisError, ResponseError
+from redis.exceptions import (
+    ClusterError,
+    NoScriptError,
+    RedisClusterException,
+    RedisError,
+    ResponseError,
+)
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from headwater.stores.live import lua
@@ -30,6 +37,7 @@ from headwater.stores.live.base import (
     LiveCheckpoint,
     LiveConflictError,
     LiveDelta,
+    LiveTimeoutError,
     LiveUnavailableError,
 )
 from headwater.stores.live.opener import StoreOptions
@@ -125,6 +133,8 @@ class RedisLiveStore:
                     f"live store {self.url} unavailable ({what}): {type(exc).__name__}: {exc}"
                 ) from None
             raise LiveUnavailableError(f"live store {self.url} refused {what}: {exc}") from None
+        except (RedisTimeoutError, TimeoutError) as exc:  # busy: this call fails, no breaker
+            raise LiveTimeoutError(f"live store {self.url} too slow ({what}): {exc}") from None
         except (RedisError, RedisClusterException, OSError) as exc:
             await self._adrop()
             raise LiveUnavailableError(
