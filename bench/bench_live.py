@@ -68,15 +68,61 @@ def write_log(log_dir: Path, n: int, users: int) -> Path:
     return path
 
 
-def tail_all(url: str, log_dir: Path) -> tuple[float, int]:
+def tail_all(url: str, log_dir: Path) -> tuple[float, float, int]:
+    """(wall seconds, this process's CPU seconds, events): end to end, the last commit included."""
     store = open_live_store(url)
     store.reset(LIVE_TAILER)
-    tailer = Tailer(LIVE_TAILER, log_dir, LiveTarget(store, log_dir), LiveEvent)
-    started = time.perf_counter()
+    target = LiveTarget(store, log_dir)
+    tailer = Tailer(LIVE_TAILER, log_dir, target, LiveEvent)
+    started, cpu = time.perf_counter(), time.process_time()
     tailer.run(threading.Event(), until_caught_up=True, max_failures=3)
-    elapsed = time.perf_counter() - started
+    target.flush()
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    target.close()
     store.close()
-    return elapsed, tailer.status.applied_events
+    return elapsed, cpu, tailer.status.applied_events
+
+
+def stages(log_dir: Path) -> dict[str, float]:
+    """CPU microseconds per event of each stage of the tailer's Python side (machine load cannot
+    skew CPU time much, unlike wall time): the shared log read, decode, fold, payload encoding."""
+    import msgspec
+
+    from headwater.live.fold import ActorCache, MinuteCache, fold
+    from headwater.log.merged_read import read_merged
+    from headwater.log.tailer import decode_lines
+
+    cpu = dict.fromkeys(("read", "decode", "fold", "encode"), 0.0)
+    minutes, actors = MinuteCache(UTC), ActorCache()
+    checkpoint: dict[str, int] = {}
+    events = 0
+    while True:
+        t = time.process_time()
+        merged = read_merged(log_dir, checkpoint, 10_000)
+        cpu["read"] += time.process_time() - t
+        if not merged.lines:
+            break
+        t = time.process_time()
+        records, _, _ = decode_lines(merged.lines, LiveEvent)
+        cpu["decode"] += time.process_time() - t
+        t = time.process_time()
+        delta = fold(records, minutes, None, actors)
+        cpu["fold"] += time.process_time() - t
+        t = time.process_time()
+        msgspec.msgpack.encode([[n, list(m)] for n, m in delta.distinct.items()])
+        cpu["encode"] += time.process_time() - t
+        events += len(records)
+        checkpoint = merged.checkpoint
+    return {k: round(v * 1e6 / events, 2) for k, v in cpu.items()}
+
+
+def lua_usec(server: RedisServer) -> float:
+    stats = server.client().info("commandstats")
+    calls = usec = 0
+    for name in ("cmdstat_evalsha", "cmdstat_eval"):
+        calls += int(stats.get(name, {}).get("calls", 0))
+        usec += int(stats.get(name, {}).get("usec", 0))
+    return usec
 
 
 WRK_SCRIPT = """
@@ -126,16 +172,29 @@ def main() -> None:
         redis_server = RedisServer(work / "redis").start()
         cluster = RedisClusterNodes(work / "cluster", full_coverage=True).start()
         try:
+            per_stage = stages(data / "log")
+            results["tailer_cpu_us_per_event_by_stage"] = per_stage
+            print(f"tailer CPU us/event by stage (this process): {per_stage}  load {os.getloadavg()}")
             for name, url in (
                 ("memory", "memory://?namespace=bench"),
                 ("redis", f"{redis_server.url}?namespace=bench"),
                 ("cluster", f"{cluster.url}?namespace=bench"),
             ):
-                elapsed, applied = tail_all(url, data / "log")
+                lua_before = lua_usec(redis_server)
+                elapsed, cpu, applied = tail_all(url, data / "log")
                 rate = applied / elapsed
+                load = os.getloadavg()
                 results[f"tailer_{name}_events_s"] = round(rate)
+                results[f"tailer_{name}_cpu_us_per_event"] = round(cpu * 1e6 / applied, 2)
+                results[f"tailer_{name}_loadavg"] = load
+                extra = ""
+                if name == "redis":
+                    lua = (lua_usec(redis_server) - lua_before) / applied
+                    results["tailer_redis_lua_us_per_event"] = round(lua, 2)
+                    extra = f", Redis Lua {lua:.2f} us/event (server side)"
                 print(
-                    f"live tailer into {name:8s}: {applied} events in {elapsed:.2f} s = {rate:,.0f} events/s"
+                    f"live tailer into {name:8s}: {applied} events in {elapsed:.2f} s = {rate:,.0f} ev/s, "
+                    f"CPU {cpu * 1e6 / applied:.2f} us/event (this process){extra}  load {load}"
                 )
             # the endpoints, on a real server whose live store (the private Redis) is already filled
             env = {
@@ -146,11 +205,12 @@ def main() -> None:
                 for path in ("active-users?window=24h", "active-users?window=5m", "today", "hourly"):
                     url = f"{srv.url}/api/v1/live/{path}"
                     figures = wrk(url, args.duration, 10, 10, work)  # 10 connections x 1 req / 10 ms
+                    figures["loadavg_1m"] = os.getloadavg()[0]
                     results[f"api_{path}"] = figures
                     print(
                         f"GET /api/v1/live/{path:24s} {figures['req_s']:7.0f} req/s  "
                         f"p50 {figures['p50_ms']:.2f} ms  p99 {figures['p99_ms']:.2f} ms  "
-                        f"non-2xx {figures['non_2xx']:.0f}"
+                        f"non-2xx {figures['non_2xx']:.0f}  load {os.getloadavg()}"
                     )
         finally:
             cluster.stop()
