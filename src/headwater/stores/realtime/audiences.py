@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
-from headwater.stores.realtime.base import KeyNotFoundError, StoreUnavailableError, open_realtime_store
+from headwater.stores.realtime.base import KeyNotFoundError
+from headwater.stores.realtime.side import SideTables
 
 
 def now_text() -> str:
@@ -49,53 +47,8 @@ class SizePoint:
     size: int
 
 
-class AudienceCatalog:
+class AudienceCatalog(SideTables):
     """The audience side of the realtime store; thread-safe (one connection behind a lock)."""
-
-    def __init__(self, url: str) -> None:
-        open_realtime_store(url).close()  # applies pending migrations (5 included)
-        self.url = url
-        scheme = urlsplit(url).scheme
-        self._pg = scheme != "sqlite"
-        self._lock = threading.Lock()
-        self._conn: Any = self._connect()
-
-    def _connect(self) -> Any:
-        if not self._pg:
-            import sqlite3
-
-            from headwater.stores.realtime.sqlite import sqlite_path
-
-            conn = sqlite3.connect(
-                sqlite_path(self.url), timeout=10.0, isolation_level=None, check_same_thread=False
-            )
-            conn.execute("PRAGMA busy_timeout=10000")
-            return conn
-        import psycopg
-
-        try:
-            return psycopg.connect(self.url, autocommit=True, connect_timeout=5)
-        except psycopg.Error as exc:
-            raise StoreUnavailableError(f"cannot connect to PostgreSQL: {exc}") from exc
-
-    def _sql(self, sql: str) -> str:
-        return sql.replace("?", "%s") if self._pg else sql
-
-    @contextmanager
-    def _tx(self) -> Iterator[Any]:
-        with self._lock:
-            if self._pg and (self._conn.closed or self._conn.broken):
-                self._conn = self._connect()
-            cur = self._conn.cursor()
-            cur.execute("BEGIN")
-            try:
-                yield cur
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            finally:
-                cur.close()
 
     def _all(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._tx() as cur:
@@ -207,6 +160,3 @@ class AudienceCatalog:
             cur.execute(self._sql("DELETE FROM targeting_settings WHERE name = ?"), (name,))
             cur.execute(self._sql("INSERT INTO targeting_settings(name, value) VALUES (?, ?)"), (name, value))
 
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()

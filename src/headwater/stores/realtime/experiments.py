@@ -10,15 +10,12 @@ connection with the realtime tailer. SQL is written once with ``?`` placeholders
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
-from headwater.stores.realtime.base import StoreUnavailableError, open_realtime_store
+from headwater.stores.realtime.side import SideTables
 
 
 def now_text() -> str:
@@ -61,52 +58,8 @@ def _dump(definition: dict[str, Any]) -> str:
     return json.dumps(definition, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-class ExperimentCatalog:
+class ExperimentCatalog(SideTables):
     """The experiment side of the realtime store; thread-safe (one connection behind a lock)."""
-
-    def __init__(self, url: str) -> None:
-        open_realtime_store(url).close()  # applies pending migrations (4 included)
-        self.url = url
-        self._pg = urlsplit(url).scheme != "sqlite"
-        self._lock = threading.Lock()
-        self._conn: Any = self._connect()
-
-    def _connect(self) -> Any:
-        if not self._pg:
-            import sqlite3
-
-            from headwater.stores.realtime.sqlite import sqlite_path
-
-            conn = sqlite3.connect(
-                sqlite_path(self.url), timeout=10.0, isolation_level=None, check_same_thread=False
-            )
-            conn.execute("PRAGMA busy_timeout=10000")
-            return conn
-        import psycopg
-
-        try:
-            return psycopg.connect(self.url, autocommit=True, connect_timeout=5)
-        except psycopg.Error as exc:
-            raise StoreUnavailableError(f"cannot connect to PostgreSQL: {exc}") from exc
-
-    def _sql(self, sql: str) -> str:
-        return sql.replace("?", "%s") if self._pg else sql
-
-    @contextmanager
-    def _tx(self) -> Iterator[Any]:
-        with self._lock:
-            if self._pg and (self._conn.closed or self._conn.broken):
-                self._conn = self._connect()
-            cur = self._conn.cursor()
-            cur.execute("BEGIN IMMEDIATE" if not self._pg else "BEGIN")
-            try:
-                yield cur
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            finally:
-                cur.close()
 
     def _q(self, cur: Any, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         cur.execute(self._sql(sql), tuple(args))
@@ -213,6 +166,3 @@ class ExperimentCatalog:
             self._q(cur, "DELETE FROM experiment_phases")
             self._q(cur, "DELETE FROM experiments")
 
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()

@@ -10,15 +10,12 @@ the store's URL, so it never shares a connection with the realtime tailer.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
-from headwater.stores.realtime.base import StoreUnavailableError, open_realtime_store
+from headwater.stores.realtime.side import SideTables
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -47,58 +44,13 @@ def _as_hour(value: Any) -> datetime:
     return datetime.strptime(str(value), "%Y-%m-%dT%H:00:00Z").replace(tzinfo=UTC)
 
 
-class HourlyStatsStore:
+class HourlyStatsStore(SideTables):
     """Read and write ``hourly_stats``; thread-safe (one connection behind a lock)."""
-
-    def __init__(self, url: str) -> None:
-        open_realtime_store(url).close()  # applies pending migrations (3 included)
-        self.url = url
-        self._pg = urlsplit(url).scheme != "sqlite"
-        self._lock = threading.Lock()
-        self._conn: Any = self._connect()
-
-    def _connect(self) -> Any:
-        if not self._pg:
-            import sqlite3
-
-            from headwater.stores.realtime.sqlite import sqlite_path
-
-            conn = sqlite3.connect(
-                sqlite_path(self.url), timeout=10.0, isolation_level=None, check_same_thread=False
-            )
-            conn.execute("PRAGMA busy_timeout=10000")
-            return conn
-        import psycopg
-
-        try:
-            return psycopg.connect(self.url, autocommit=True, connect_timeout=5)
-        except psycopg.Error as exc:
-            lines = str(exc).strip().splitlines() or [type(exc).__name__]
-            raise StoreUnavailableError(f"cannot connect to PostgreSQL: {lines[0]}") from exc
-
-    def _sql(self, sql: str) -> str:
-        return sql.replace("?", "%s") if self._pg else sql
 
     def _hour(self, hour: datetime) -> Any:
         return (
             hour.astimezone(UTC).replace(minute=0, second=0, microsecond=0) if self._pg else _hour_text(hour)
         )
-
-    @contextmanager
-    def _tx(self) -> Iterator[Any]:
-        with self._lock:
-            if self._pg and (self._conn.closed or self._conn.broken):
-                self._conn = self._connect()
-            cur = self._conn.cursor()
-            cur.execute("BEGIN")
-            try:
-                yield cur
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            finally:
-                cur.close()
 
     def write_hour(
         self, hour: datetime, total_events: int, unique_users: int, rows: Sequence[HourlyRow]
@@ -150,7 +102,3 @@ class HourlyStatsStore:
         with self._tx() as cur:
             cur.execute(self._sql("SELECT hour FROM hourly_rollups WHERE hour >= ?"), (self._hour(since),))
             return {_as_hour(r[0]) for r in cur.fetchall()}
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
