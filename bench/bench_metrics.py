@@ -146,6 +146,7 @@ def build_lake(data: Path, events: int, days: int, daily_users: int) -> float:
         lake.write_manifest(day, {"files": {}, "project_tz": "UTC", "event_dates": [day.isoformat()]})
     top = (days - 1) * slide + daily_users
     rollups.write_identity_map(lake.identity_map, ((f"anon:a{u}", f"u{u}") for u in range(top)))
+    rollups.update_names(con, lake, [DAY0 + timedelta(days=d) for d in range(days)])
     shutil.rmtree(stage, ignore_errors=True)
     con.close()
     return time.monotonic() - t

@@ -99,6 +99,7 @@ def _run_locked(
         rollups.write_user_days(con, lake, recv, own, project_tz)
         rollups.write_links(con, lake, recv, own)
         rollups.rebuild_identity_map(con, lake)
+        rollups.update_names(con, lake, [recv])
         touched = {date.fromisoformat(d) for d in dates}
         rollups.write_tool_usage(con, lake, sorted(touched))
     finally:

@@ -6,6 +6,7 @@ lake/archive/month=YYYY-MM/events.parquet           a compacted month (zstd)
 lake/user_days/recv=YYYYMMDD.parquet                rollup: (project-tz day, actor, events, first, last)
 lake/identity/links/recv=YYYYMMDD.parquet           identity links found in a received day
 lake/identity/map.parquet                           resolved identity map: key -> user_id
+lake/identity/names.parquet, names.json             every person name, and whether their hashes differ
 lake/tool_usage_stats/date=YYYY-MM-DD.parquet       (date, tool_id, event_type, count, users)
 lake/_etl/recv=YYYYMMDD.json                        manifest: which log files (and sizes) were loaded
 ```
@@ -55,6 +56,15 @@ class Lake:
     @property
     def identity_map(self) -> Path:
         return self.root / "identity" / "map.parquet"
+
+    @property
+    def names_file(self) -> Path:
+        """Every person name (actor or identified user) seen by the ETL, for the hash check."""
+        return self.root / "identity" / "names.parquet"
+
+    @property
+    def names_status(self) -> Path:
+        return self.root / "identity" / "names.json"
 
     @property
     def tool_usage_dir(self) -> Path:

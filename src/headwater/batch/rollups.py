@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from headwater.batch.lake import Lake
+from headwater.batch.lake import Lake, write_atomic
 from headwater.batch.sql import parquet_sql, quote
 from headwater.events.identity import ANON_PREFIX, Link, resolve
 
@@ -15,11 +16,16 @@ TS_TEXT = "%Y-%m-%dT%H:%M:%S.%fZ"  # sorts in time order as text
 
 
 def user_days_sql(events_sql: str, tz: str) -> str:
-    """(day in tz, actor, events, first_ts, last_ts) from a SELECT of event rows."""
+    """(day in tz, actor, events, first_ts, last_ts, actor_hash) from a SELECT of event rows.
+
+    ``actor_hash`` (64-bit ``hash(actor)``) lets the metrics count people on integers; it is used
+    only while the lake's names are known to hash without a collision (``names_ok``)."""
     return f"""
-        SELECT hw_day(ts, {quote(tz)}) AS day, actor, count(*) AS events, min(ts) AS first_ts,
-               max(ts) AS last_ts
-        FROM ({events_sql}) WHERE actor IS NOT NULL GROUP BY ALL
+        SELECT day, actor, events, first_ts, last_ts, hash(actor) AS actor_hash FROM (
+            SELECT hw_day(ts, {quote(tz)}) AS day, actor, count(*) AS events, min(ts) AS first_ts,
+                   max(ts) AS last_ts
+            FROM ({events_sql}) WHERE actor IS NOT NULL GROUP BY ALL
+        )
     """
 
 
@@ -64,6 +70,45 @@ def write_user_days(con: Any, lake: Lake, recv: date, rows_sql: str | None, tz: 
         target.unlink(missing_ok=True)
         return
     _copy(con, user_days_sql(rows_sql, tz) + " ORDER BY day, actor", target)
+
+
+def update_names(con: Any, lake: Lake, recvs: Sequence[date] = ()) -> None:
+    """Add the actors of received days' user-day rollups and the identity map's users to the lake's
+    set of person names, and record whether their 64-bit hashes are all distinct (``names.json``).
+
+    Metrics count people by ``hash(name)`` only while that holds, so counts stay exact."""
+    parts = []
+    if lake.names_file.exists():
+        parts.append(parquet_sql([lake.names_file], "name"))
+    rollup_files = [lake.user_days_file(r) for r in recvs if lake.user_days_file(r).exists()]
+    if rollup_files:
+        parts.append(parquet_sql(rollup_files, "actor AS name"))
+    if lake.identity_map.exists():
+        parts.append(f"SELECT user_id AS name FROM {_pq_one(lake.identity_map)}")
+    if not parts:
+        return
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE hw_names AS SELECT DISTINCT name FROM ({' UNION ALL '.join(parts)})"
+        " WHERE name IS NOT NULL"
+    )
+    row = con.execute("SELECT count(*), count(DISTINCT hash(name)) FROM hw_names").fetchone()
+    names, hashes = (int(row[0]), int(row[1])) if row else (0, 0)
+    _copy(con, "SELECT name FROM hw_names ORDER BY hash(name)", lake.names_file)
+    con.execute("DROP TABLE hw_names")
+    write_atomic(lake.names_status, json.dumps({"names": names, "hashes": hashes}).encode())
+
+
+def names_ok(lake: Lake) -> bool:
+    """True when every name in the lake has its own 64-bit hash (see update_names)."""
+    try:
+        status = json.loads(lake.names_status.read_text())
+    except (OSError, ValueError):
+        return False
+    return bool(status.get("names") == status.get("hashes"))
+
+
+def _pq_one(path: Path) -> str:
+    return f"read_parquet({quote(str(path))})"
 
 
 def write_links(con: Any, lake: Lake, recv: date, rows_sql: str | None) -> None:

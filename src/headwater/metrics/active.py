@@ -1,9 +1,9 @@
 """Active users: DAU, WAU, MAU and stickiness.
 
 WAU(d) and MAU(d) are exact distinct counts over the 7 / 30 days ending on d, computed without
-ever summing unique counts: each user contributes disjoint day intervals (an active day a covers
-d in [a, a+N), cut where the user's next active day begins; a repeated (user, day) pair gives an
-empty interval), and a sweep over the interval ends counts, for each d, the users covering it.
+ever summing unique counts: each person's active days become a bit mask (one aggregate over the
+person-day pairs, persons as integers when the lake allows), the mask is smeared over the window,
+and the persons covering each day are counted bit by bit.
 """
 
 from __future__ import annotations
@@ -11,34 +11,71 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
+
+from headwater.batch.sql import quote
 from headwater.metrics.source import Scope
 
 Result = dict[str, Any]
 
 
+#: Days of activity held per query chunk: 4 words of 64 bits per person.
+_WORDS = 4
+
+
 def active_counts(scope: Scope, window: int) -> dict[date, int]:
     """Distinct users active in the `window` days ending on each day of the scope's range."""
     rng = scope.rng
-    first = rng.start - timedelta(days=window - 1)
-    rows = scope.sql(
-        f"""
-        WITH ud AS ({scope.user_days(first, rng.end)}),
-        s AS (SELECT day, lead(day) OVER (PARTITION BY person ORDER BY day) AS nxt FROM ud)
-        SELECT d, sum(c) FROM (
-            SELECT unnest([day, least(day + {window}, coalesce(nxt, day + {window}))]) AS d,
-                   unnest([1, -1]) AS c
-            FROM s
-        ) GROUP BY d ORDER BY d
-        """
-    )
     out: dict[date, int] = {}
-    running = 0
-    i = 0
-    for day in rng.days():
-        while i < len(rows) and rows[i][0] <= day:
-            running += int(rows[i][1])
-            i += 1
-        out[day] = running
+    step = _WORDS * 64 - (window - 1)  # days answered per chunk
+    first = rng.start
+    while first <= rng.end:
+        last = min(rng.end, first + timedelta(days=step - 1))
+        out.update(_chunk_counts(scope, window, first, last))
+        first = last + timedelta(days=1)
+    return out
+
+
+def _chunk_counts(scope: Scope, window: int, first: date, last: date) -> dict[date, int]:
+    """Each person's active days (from `window - 1` days before `first` to `last`) as a bit mask of
+    64-bit words, one row per person; the mask is smeared over the window (day a covers a..a+window-1)
+    and the people covering each day are counted by popcount per bit position. Exact, no sort."""
+    origin = first - timedelta(days=window - 1)
+    span = (last - origin).days + 1
+    words = (span + 63) // 64
+    off = f"(day - DATE {quote(origin.isoformat())})"
+    masks = ", ".join(
+        f"bit_or(CASE WHEN {off} // 64 = {w} THEN 1::UBIGINT << ({off} % 64)::UBIGINT "
+        f"ELSE 0::UBIGINT END) AS w{w}"
+        for w in range(words)
+    )
+    rows = scope.numpy(
+        f"""SELECT {masks} FROM ({scope.person_days(origin, last)})
+            WHERE person IS NOT NULL GROUP BY person"""
+    )
+    n = len(rows["w0"]) if rows else 0
+    if n == 0:
+        return {first + timedelta(days=i): 0 for i in range((last - first).days + 1)}
+    mask = np.empty((n, words), dtype="<u8")
+    for w in range(words):
+        mask[:, w] = rows[f"w{w}"]
+    width = 1
+    while width < window:  # doubling: after it, bit d is set when any of bits d-window+1..d was
+        s = min(width, window - width)
+        mask |= _shift_left(mask, s)
+        width += s
+    bits = np.zeros(words * 64, dtype=np.int64)
+    for lo in range(0, n, 1 << 16):
+        part = np.ascontiguousarray(mask[lo : lo + (1 << 16)])
+        bits += np.unpackbits(part.view(np.uint8), axis=1, bitorder="little").sum(axis=0, dtype=np.int64)
+    start = (first - origin).days
+    return {first + timedelta(days=i): int(bits[start + i]) for i in range((last - first).days + 1)}
+
+
+def _shift_left(mask: np.ndarray[Any, Any], s: int) -> np.ndarray[Any, Any]:
+    """Multi-word left shift by 0 < s < 64 bits (word 0 holds the lowest bits)."""
+    out = mask << np.uint64(s)
+    out[:, 1:] |= mask[:, :-1] >> np.uint64(64 - s)
     return out
 
 
@@ -99,7 +136,7 @@ def stickiness(scope: Scope) -> Result:
     dist = scope.sql(
         f"""
         SELECT n, count(*) FROM (
-            SELECT person, count(DISTINCT day) AS n FROM ({scope.user_days(scope.rng.start, scope.rng.end)})
+            SELECT person, count(DISTINCT day) AS n FROM ({scope.person_days(scope.rng.start, scope.rng.end)})
             GROUP BY person
         ) GROUP BY n ORDER BY n
         """

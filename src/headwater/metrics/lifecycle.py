@@ -14,7 +14,7 @@ def lifecycle(scope: Scope, period: str | None = None) -> dict[str, Any]:
     period = check_period(period, "day")
     rng = scope.rng
     lo, hi = index_of(period, rng.start), index_of(period, rng.end)
-    act = f"SELECT DISTINCT person, {index_sql(period)} AS p FROM ({scope.user_days(None, rng.end)})"
+    act = f"SELECT DISTINCT person, {index_sql(period)} AS p FROM ({scope.person_days(None, rng.end)})"
     rows = scope.sql(
         f"""
         WITH a AS ({act}), f AS (SELECT person, min(p) AS fp FROM a GROUP BY person)

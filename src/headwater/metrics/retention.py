@@ -19,9 +19,10 @@ MODES = ("on", "on_or_after")
 COHORTS = ("first", "recurring")
 
 
-def _activity(scope: Scope, event: str | None, period: str, last: date) -> str:
+def _activity(scope: Scope, event: str | None, period: str, last: date, hashed: bool) -> str:
+    """(person, period index) pairs; ``hashed``: persons as integers (both sides must agree)."""
     if event is None:
-        source = scope.user_days(None, last)
+        source = scope.person_days(None, last) if hashed else scope.user_days(None, last)
     else:
         source = f"SELECT day, person FROM ({scope.events(None, last)}) WHERE event = {quote(event)}"
     return f"SELECT DISTINCT person, {index_sql(period)} AS p FROM ({source}) WHERE person IS NOT NULL"
@@ -46,8 +47,9 @@ def retention(
         )
     rng = scope.rng
     lo, hi = index_of(period, rng.start), index_of(period, rng.end)
-    act = _activity(scope, start_event, period, rng.end)
-    ret = act if return_event == start_event else _activity(scope, return_event, period, rng.end)
+    hashed = start_event is None and return_event is None
+    act = _activity(scope, start_event, period, rng.end, hashed)
+    ret = act if return_event == start_event else _activity(scope, return_event, period, rng.end, hashed)
     if cohort == "first":
         coh = f"SELECT person, min(p) AS c FROM act GROUP BY person HAVING min(p) BETWEEN {lo} AND {hi}"
     else:

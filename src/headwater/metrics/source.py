@@ -15,8 +15,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from headwater.batch.lake import Lake, LakeError, complete_lines, pending_days
-from headwater.batch.rollups import links_sql, load_identity_map, read_links, user_days_sql
-from headwater.batch.sql import EVENT_COLUMNS, connect, json_events_sql, parquet_sql, quote
+from headwater.batch.rollups import links_sql, load_identity_map, names_ok, read_links, user_days_sql
+from headwater.batch.sql import EVENT_COLUMNS, connect, file_list, json_events_sql, parquet_sql, quote
 from headwater.log.files import list_log_files
 from headwater.metrics.params import MetricError, Range
 
@@ -40,6 +40,8 @@ class Scope:
         self.tz = rng.tz
         self._tmp = self.lake.tmp_dir / f"query-{id(self)}"
         self.con: Any = connect(None, memory_limit)
+        self._hashed: bool | None = None
+        self._new_names = False
         try:
             self._load_pending()
         except BaseException:
@@ -60,6 +62,15 @@ class Scope:
         """Run a query; a damaged lake file becomes a LakeError naming the file."""
         try:
             return list(self.con.execute(query).fetchall())
+        except Exception as exc:
+            if type(exc).__module__.startswith("duckdb") or type(exc).__module__.startswith("_duckdb"):
+                raise _explain(exc) from exc
+            raise
+
+    def numpy(self, query: str) -> dict[str, Any]:
+        """Like sql, as numpy arrays by column name."""
+        try:
+            return dict(self.con.execute(query).fetchnumpy())
         except Exception as exc:
             if type(exc).__module__.startswith("duckdb") or type(exc).__module__.startswith("_duckdb"):
                 raise _explain(exc) from exc
@@ -94,6 +105,7 @@ class Scope:
                         f"(SELECT message_id FROM ({parquet_sql(lake_files, 'message_id')}))"
                     )
         extra = read_links(self.con, links_sql("SELECT * FROM pending")) if paths else []
+        self._new_names = bool(paths)
         load_identity_map(self.con, self.lake, extra)
 
     # -- SQL sources ----------------------------------------------------------------------------
@@ -148,6 +160,79 @@ class Scope:
             SELECT u.day, coalesce(m.user_id, u.actor) AS person
             FROM ({" UNION ALL ".join(parts)}) u LEFT JOIN idmap m ON m.key = u.actor
         """
+
+    def person_days(self, first: date | None = None, last: date | None = None) -> str:
+        """Like user_days, but ``person`` is an integer (the 64-bit hash of the resolved name) when the
+        lake's rollup carries ``actor_hash`` and no two names share a hash: the identity map is joined on
+        integers and consumers group integers. Otherwise the names themselves. Only for counting."""
+        if not self._hashed_people():
+            return self.user_days(first, last)
+        lo, hi, _, _ = self._utc_window(first, last)
+        files = self._user_days_files()
+        low = f"day >= DATE {quote(str(first))}" if first else "true"
+        cond = f"{low} AND " + (f"day <= DATE {quote(str(last))}" if last else "true")
+        pending = f"SELECT * FROM pending WHERE ts >= {lo} AND ts < {hi}"
+        pend = f"""
+            SELECT u.day, hash(coalesce(m.user_id, u.actor)) AS person
+            FROM ({user_days_sql(pending, self.tz)}) u LEFT JOIN idmap m ON m.key = u.actor
+        """
+        lake = f"""
+            SELECT u.day, coalesce(m.pid, u.actor_hash) AS person
+            FROM ({parquet_sql(files, "day, actor_hash")}) u LEFT JOIN idmap_hash m ON m.aid = u.actor_hash
+            WHERE {cond}
+        """
+        return f"{lake} UNION ALL {pend}"
+
+    def _user_days_files(self) -> list[Path]:
+        files = (
+            sorted(self.lake.user_days_dir.glob("recv=*.parquet")) if self.lake.user_days_dir.is_dir() else []
+        )
+        self._check_files(files)
+        return files
+
+    def _hashed_people(self) -> bool:
+        """Whether person_days may count hashes: decided once per scope (see person_days)."""
+        if self._hashed is None:
+            self._hashed = self._decide_hashed()
+        return self._hashed
+
+    def _decide_hashed(self) -> bool:
+        if not self._rollup_fits() or not names_ok(self.lake):
+            return False
+        files = self._user_days_files()
+        if not files:
+            return False
+        with_hash = self.sql(
+            f"SELECT count(DISTINCT file_name) FROM parquet_schema({file_list(files)})"
+            " WHERE name = 'actor_hash'"
+        )
+        if int(with_hash[0][0]) != len(files):
+            return False
+        if self._new_names and not self._new_names_hash_apart():
+            return False
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE idmap_hash AS"
+            " SELECT hash(key) AS aid, hash(user_id) AS pid FROM idmap"
+        )
+        return True
+
+    def _new_names_hash_apart(self) -> bool:
+        """Names not in the lake yet (today's log, links not loaded): each must hash apart from the
+        others and from every name of the lake."""
+        new = """
+            SELECT DISTINCT name FROM (
+                SELECT coalesce(m.user_id, p.actor) AS name
+                FROM pending p LEFT JOIN idmap m ON m.key = p.actor
+                UNION ALL SELECT user_id FROM idmap
+            ) WHERE name IS NOT NULL
+        """
+        clash = self.sql(
+            f"""WITH n AS ({new})
+                SELECT (SELECT count(*) - count(DISTINCT hash(name)) FROM n)
+                     + (SELECT count(*) FROM n JOIN ({parquet_sql([self.lake.names_file], "name")}) k
+                        ON hash(k.name) = hash(n.name) AND k.name <> n.name)"""
+        )
+        return int(clash[0][0]) == 0
 
     def _rollup_fits(self) -> bool:
         loaded = self.lake.loaded_days()
