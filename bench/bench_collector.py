@@ -29,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.helpers import Server, create_key
+from tests.redis_services import RedisServer
 
 UA = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -160,7 +161,12 @@ def main() -> int:
     scenarios = args.scenario or ["batch", "track", "api"]
     tmp = Path(tempfile.mkdtemp(prefix="hw-bench-"))
     results: dict[str, object] = {"workers": args.workers, "fsync": args.fsync, "cpus": os.cpu_count()}
-    srv = Server(tmp / "data", workers=args.workers, env={"HEADWATER_FSYNC": args.fsync})
+    env = {"HEADWATER_FSYNC": args.fsync}
+    redis_srv = None
+    if args.workers > 1:  # several workers share the live store: a private Redis
+        redis_srv = RedisServer(tmp / "redis").start()
+        env["HEADWATER_REDIS_URL"] = redis_srv.url
+    srv = Server(tmp / "data", workers=args.workers, env=env)
     try:
         srv.start(timeout=60)
         key = create_key(srv.data_dir, "bench")
@@ -216,6 +222,8 @@ def main() -> int:
         print(f"log lines written: {lines}")
     finally:
         srv.stop()
+        if redis_srv is not None:
+            redis_srv.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     out = Path(__file__).parent / "results" / "collector.json"
     out.parent.mkdir(exist_ok=True)

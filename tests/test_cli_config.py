@@ -76,3 +76,10 @@ def test_serve_with_unreachable_database_fails_clearly(tmp_path: Path) -> None:
     )
     assert out.returncode == 2
     assert "postgresql://u:****@127.0.0.1:1/hw" in out.stderr and "hunter2" not in out.stderr
+
+
+def test_several_workers_with_the_in_process_live_store_are_refused_in_one_line(tmp_path: Path) -> None:
+    out = cli(tmp_path, "serve", "--workers", "2", env={"HEADWATER_PORT": "0"}, check=False)
+    assert out.returncode == 2
+    assert "memory://" in out.stderr and "HEADWATER_REDIS_URL" in out.stderr
+    assert "Traceback" not in out.stderr

@@ -64,6 +64,7 @@ def serve(
     ] = None,
 ) -> None:
     """Start the HTTP server (collection API, health, metrics) on embedded storage by default."""
+    from headwater.live.service import check_workers
     from headwater.log.lock import WriterBusyError
     from headwater.ops.logs import configure_logging
     from headwater.server.admin_token import ensure_admin_token
@@ -71,6 +72,11 @@ def serve(
 
     settings = _settings(host=host, port=port, data_dir=data_dir, workers=workers)
     configure_logging(settings.log_level)
+    try:
+        check_workers(settings)  # an in-process store cannot be shared by several workers
+    except RuntimeError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
     store = _store(settings)  # fail fast, with a clear message, on a bad database URL
     if not store.list_keys(include_revoked=True):
         first = store.create_key("default")

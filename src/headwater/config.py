@@ -57,6 +57,16 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     workers: int = Field(1, ge=1, le=64)
+    background_process: bool = Field(
+        True,
+        description="With several workers, run tailers and schedules in one process of their own.",
+    )
+    background_nice: int = Field(
+        10, ge=0, le=19, description="CPU niceness of that process: collection comes first under load."
+    )
+    role: Literal["all", "http", "background"] = Field(
+        "all", description="Set by the supervisor for each process it starts (not a user setting)."
+    )
     admin_token: SecretStr | None = Field(None, description="Bearer token of /api/v1 (generated if unset).")
     timezone: str = Field("UTC", description="IANA time zone of the project's calendar days.")
     access_log: bool = False
@@ -126,6 +136,13 @@ class Settings(BaseSettings):
         if toml_path.exists():
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
         return tuple(sources)
+
+    @property
+    def runs_schedules(self) -> bool:
+        """Whether this process runs the once-per-deployment jobs (ETL, nightly recompute)."""
+        if self.role != "all":
+            return self.role == "background"
+        return self.workers == 1 or self.writer_id.endswith("-0")
 
     # derived paths
     @property

@@ -210,7 +210,8 @@ def test_killed_worker_is_restarted_while_others_answer(tmp_path: Path, servers:
     key = create_key(data_dir, "kill")
     srv = servers(data_dir, workers=3).start()
     before = srv.writer_pids()
-    assert set(before) == {"t-0", "t-1", "t-2"}
+    # three HTTP workers, and the background process of tailers and schedules
+    assert set(before) == {"t-0", "t-1", "t-2", "t-bg"}
     victim = before["t-1"]
 
     load = Load(srv.url, key).start()

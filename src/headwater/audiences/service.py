@@ -127,7 +127,7 @@ class AudienceService:
 
 def audiences_factory(rt: Runtime) -> AudienceService:
     settings = rt.settings
-    first = settings.workers == 1 or settings.writer_id.endswith("-0")
+    first = settings.runs_schedules
     return AudienceService(settings, nightly=first)
 
 

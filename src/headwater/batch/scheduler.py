@@ -99,8 +99,8 @@ class EtlScheduler:
 
 
 def scheduler_factory(rt: Runtime) -> EtlScheduler | None:
-    """Worker 0 (or the only worker) runs the scheduler."""
+    """One process runs the scheduler: the background one, else worker 0 (or the only worker)."""
     settings = rt.settings
-    if settings.workers > 1 and not settings.writer_id.endswith("-0"):
+    if not settings.runs_schedules:
         return None
     return EtlScheduler(settings)

@@ -7,6 +7,7 @@ its workers down with it (they also get SIGKILL if the supervisor itself is kill
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import logging
 import multiprocessing
@@ -80,6 +81,36 @@ def _worker(settings: Settings, sock: socket.socket, parent_pid: int) -> None:
     sys.exit(0 if server.started else 3)
 
 
+def _background(settings: Settings, parent_pid: int, ready: Any) -> None:
+    """The process of tailers and schedules: no HTTP, lower CPU priority than collection."""
+    _die_with_parent(parent_pid)
+    os.nice(settings.background_nice)
+    from headwater.ops.logs import configure_logging
+
+    configure_logging(settings.log_level)
+    try:
+        asyncio.run(_run_background(settings, ready))
+    except Exception:
+        log.exception("the background process could not start")
+        sys.exit(3)
+    sys.exit(0)
+
+
+async def _run_background(settings: Settings, ready: Any) -> None:
+    from headwater.server.app import start_runtime, stop_runtime
+
+    rt = await start_runtime(settings)
+    ready.set()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await stop_runtime(rt)
+
+
 def serve(settings: Settings) -> int:
     """Run until stopped; raises WriterBusyError when a writer id of ours is already in use."""
     if settings.workers == 1:
@@ -102,7 +133,9 @@ def _forget_metrics(pid: int | None) -> None:
 
 
 def _supervise(settings: Settings) -> int:
-    _check_writers_free(settings, [f"{settings.writer_id}-{i}" for i in range(settings.workers)])
+    bg_id = f"{settings.writer_id}-bg"
+    writer_ids = [f"{settings.writer_id}-{i}" for i in range(settings.workers)]
+    _check_writers_free(settings, [*writer_ids, bg_id] if settings.background_process else writer_ids)
     prom_dir = settings.run_dir / "prometheus"
     shutil.rmtree(prom_dir, ignore_errors=True)
     prom_dir.mkdir(parents=True, exist_ok=True)
@@ -116,8 +149,32 @@ def _supervise(settings: Settings) -> int:
     sock.set_inheritable(True)
     ctx = multiprocessing.get_context("spawn")
 
+    http_role = "http" if settings.background_process else "all"
+
+    def spawn_background() -> Any:
+        bg_settings = settings.model_copy(update={"writer_id": bg_id, "role": "background"})
+        ready = ctx.Event()
+        proc = ctx.Process(
+            target=_background, args=(bg_settings, os.getpid(), ready), name="headwater-background"
+        )
+        proc.start()
+        # started first, it wins the tailers' locks; workers stand by for them (fail-over)
+        deadline = time.monotonic() + 60
+        while not ready.wait(0.1):
+            if not proc.is_alive() or time.monotonic() > deadline:
+                break
+        return proc
+
+    background = spawn_background() if settings.background_process else None
+    if background is not None and not background.is_alive():
+        log.error("the background process could not start; stopping")
+        sock.close()
+        return 1
+
     def spawn(index: int) -> Any:
-        worker_settings = settings.model_copy(update={"writer_id": f"{settings.writer_id}-{index}"})
+        worker_settings = settings.model_copy(
+            update={"writer_id": f"{settings.writer_id}-{index}", "role": http_role}
+        )
         proc = ctx.Process(
             target=_worker, args=(worker_settings, sock, os.getpid()), name=f"headwater-worker-{index}"
         )
@@ -148,10 +205,15 @@ def _supervise(settings: Settings) -> int:
                     break
                 log.warning("worker %d exited with %s; restarting it", i, code)
                 procs[i] = spawn(i)
-    for proc in procs.values():
+        if background is not None and not background.is_alive() and not stopping:
+            _forget_metrics(background.pid)
+            log.warning("the background process exited with %s; restarting it", background.exitcode)
+            background = spawn_background()
+    everyone = [*procs.values(), *([background] if background is not None else [])]
+    for proc in everyone:
         if proc.is_alive():
             proc.terminate()
-    for proc in procs.values():
+    for proc in everyone:
         proc.join(15)
         if proc.is_alive():
             proc.kill()

@@ -1,0 +1,104 @@
+"""With several workers, tailers and schedules run in one background process at lower priority.
+
+Workers answer HTTP and stand by for the tailers' locks (fail-over); the background process,
+started first, holds them, so collection keeps the CPU under load and the derived stores catch up.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.helpers import Server, create_key
+from tests.redis_services import RedisServer
+
+
+@pytest.fixture
+def two_workers(tmp_path: Path) -> Iterator[Server]:
+    redis = RedisServer(tmp_path / "redis").start()
+    srv = Server(tmp_path / "data", workers=2, env={"HEADWATER_REDIS_URL": redis.url})
+    try:
+        srv.start(timeout=60)
+        yield srv
+    finally:
+        srv.stop()
+        redis.stop()
+
+
+def _background_pid(srv: Server) -> int:
+    """The server's process whose niceness is 10 (the background process)."""
+    assert srv.proc is not None
+    group = os.getpgid(srv.proc.pid)
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and int(fields[16]) == 10 and fields[0] != "Z":
+            return int(pid)
+    return 0
+
+
+def _wait_for(predicate: object, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def test_background_process_runs_tailers_and_schedules(two_workers: Server) -> None:
+    srv = two_workers
+    token = (srv.data_dir / "admin_token").read_text().strip()
+    auth = {"Authorization": f"Bearer {token}"}
+    checks = httpx.get(srv.url + "/readyz").json()["checks"]
+    assert checks["tailer_realtime"]["role"] == "standby"  # workers only stand by
+    assert checks["live"]["role"] == "standby"
+    assert "etl_scheduler" not in checks  # schedules run in the background process only
+    bg = _background_pid(srv)
+    assert bg > 0, "no background process with niceness 10"
+
+    key = create_key(srv.data_dir, "bg")
+    batch = [
+        {"type": "track", "event": "Saved", "userId": f"u{i}", "properties": {"tool_id": "doc"}}
+        for i in range(50)
+    ]
+    assert (
+        httpx.post(srv.url + "/v1/batch", json={"batch": batch}, headers={"X-Write-Key": key}).json()[
+            "accepted"
+        ]
+        == 50
+    )
+    today = datetime.now(UTC).date().isoformat()
+
+    def counted() -> bool:
+        body = httpx.get(f"{srv.url}/api/v1/realtime/daily?date={today}", headers=auth).json()
+        return any(r.get("tool_id") == "doc" and r.get("count") == 50 for r in body.get("rows", []))
+
+    _wait_for(counted)
+
+    # the background process dies: the supervisor restarts it, collection never stops
+    os.kill(bg, signal.SIGKILL)
+    assert (
+        httpx.post(srv.url + "/v1/batch", json={"batch": batch[:5]}, headers={"X-Write-Key": key}).json()[
+            "accepted"
+        ]
+        == 5
+    )
+    _wait_for(lambda: _background_pid(srv) not in (0, bg))
+
+    def counted_again() -> bool:
+        body = httpx.get(f"{srv.url}/api/v1/realtime/daily?date={today}", headers=auth).json()
+        return any(r.get("tool_id") == "doc" and r.get("count") == 55 for r in body.get("rows", []))
+
+    _wait_for(counted_again, timeout=30)
