@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-BATCH_LINES = 20_000  # lines per batch of the realtime tailer
-CATCH_UP_LINES = 50_000  # ... and while it is behind: bigger batches apply faster
+BATCH_LINES = 10_000  # lines per batch of the realtime tailer (memory: ~10 MB of log per batch)
+CATCH_UP_LINES = 10_000  # ... and while it is behind: bigger batches apply faster
 
 
 def realtime_tailer(settings: Settings) -> TailerService[LoggedEvent]:
