@@ -1,15 +1,23 @@
 """Funnels: ordered steps, each after the previous one and within a window from the first step.
 
 For every occurrence of step 1 in the range, the earliest next step at or after the previous one
-is taken (ASOF join); taking the earliest is optimal for a fixed start, and the best start over
-all occurrences is kept, so a user's reach is exact. A user's breakdown value is the one of
-their first step-1 event.
+is taken; taking the earliest is optimal for a fixed start, and the best start over all
+occurrences is kept, so a user's reach is exact. A user's breakdown value is the one of their
+first step-1 event.
+
+The step events are read once (persons as integers when the lake allows), the people with a
+step 1 in the range get dense numbers, and each (person, time) becomes one 64-bit key
+``person * span + time``: the earliest next step of every start is then a binary search in that
+step's sorted keys (numpy), with no join. When the keys would not fit in 63 bits, the same
+answer comes from ASOF joins in SQL (``_reach_counts_sql``).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+
+import numpy as np
 
 from headwater.batch.sql import quote
 from headwater.metrics.params import MetricError
@@ -46,6 +54,116 @@ def funnel(
     if not 1 <= window <= 365:
         raise MetricError("bad_parameter", "parameter 'window_days' must be between 1 and 365")
     rng = scope.rng
+    rows = _reach_counts(scope, names, window, breakdown)
+    groups: dict[Any, dict[int, int]] = {}
+    for value, reach_n, count in rows:
+        groups.setdefault(value, {})[int(reach_n)] = int(count)
+    if not groups and not breakdown:
+        groups[None] = {}
+    out = []
+    for value in sorted(groups, key=lambda v: (v is None, str(v))):
+        reached = groups[value]
+        first = sum(reached.values())
+        prev = first
+        for i, name in enumerate(names, start=1):
+            users = sum(n for r, n in reached.items() if r >= i)
+            row: dict[str, Any] = {
+                "date": rng.start.isoformat(),
+                "step": i,
+                "event": name,
+                "users": users,
+                "conversion": round(users / first, 6) if first else None,
+                "from_previous": round(users / prev, 6) if prev else None,
+            }
+            if breakdown:
+                row["breakdown"] = value
+            out.append(row)
+            prev = users
+    return {"rows": out, "steps": names, "window_days": window, "breakdown": breakdown}
+
+
+_DAY_US = 86_400_000_000
+
+
+def _reach_counts(
+    scope: Scope, names: list[str], window: int, breakdown: str | None
+) -> list[tuple[Any, int, int]]:
+    """(breakdown value, steps reached, users) for the people with a step 1 in the range."""
+    rng = scope.rng
+    lo, hi = scope.utc_bounds(rng.start, rng.end)
+    step = "CASE event " + " ".join(f"WHEN {quote(n)} THEN {i}" for i, n in enumerate(names, 1)) + " END"
+    first = f"(event = {quote(names[0])} AND ts >= {lo} AND ts < {hi})"
+    bd = f"CASE WHEN {first} THEN properties->>{quote(breakdown)} END" if breakdown else "NULL::VARCHAR"
+    events = scope.person_events(
+        rng.start,
+        rng.end + timedelta(days=window),
+        "event, properties" if breakdown else "event",
+        # The range is pushed into the Parquet scan as a real filter (IN alone is not, in DuckDB 2.0):
+        # the other columns are then read for the rows in range only.
+        f"event IN ({', '.join(quote(n) for n in names)})"
+        f" AND event BETWEEN {quote(min(names))} AND {quote(max(names))}",
+    )
+    con = scope.con
+    scope.sql(
+        f"""CREATE OR REPLACE TEMP TABLE hw_funnel AS
+            SELECT person, {step}::TINYINT AS step, epoch_us(ts) AS t, {first} AS start, {bd} AS bd
+            FROM ({events})"""
+    )
+    scope.sql(
+        """CREATE OR REPLACE TEMP TABLE hw_funnel_people AS
+           SELECT person, arg_min(bd, t) AS bd, (row_number() OVER () - 1)::BIGINT AS r
+           FROM hw_funnel WHERE start GROUP BY person"""
+    )
+    people = int(scope.sql("SELECT count(*) FROM hw_funnel_people")[0][0])
+    if people == 0:
+        return []
+    cols = scope.numpy(
+        """SELECT p.r, f.step, f.t, f.start FROM hw_funnel f JOIN hw_funnel_people p USING (person)"""
+    )
+    r, steps, t, starts = cols["r"], cols["step"], cols["t"], cols["start"]
+    limit = window * _DAY_US
+    base = int(t.min())
+    span = int(t.max()) - base + limit + 1
+    if people * span >= 1 << 62:
+        return _reach_counts_sql(scope, names, window, breakdown)
+    key = r.astype(np.int64) * span + (t.astype(np.int64) - base)
+    current = np.sort(key[starts.astype(bool)])  # sorted queries: searchsorted walks forward
+    person = current // span
+    deadline = current + limit
+    alive = np.ones(len(current), dtype=bool)
+    reach = np.ones(len(current), dtype=np.int8)
+    for i in range(2, len(names) + 1):
+        later = np.sort(key[steps == i])
+        if len(later) == 0:
+            break
+        at = np.minimum(np.searchsorted(later, current, side="left"), len(later) - 1)
+        nxt = later[at]
+        alive &= (nxt >= current) & (nxt <= deadline)  # same person: deadline is within its span
+        reach += alive
+        current = nxt  # still sorted (a dead start's value no longer matters)
+    best = np.zeros(people, dtype=np.int8)
+    np.maximum.at(best, person, reach)
+    if not breakdown:
+        found = np.bincount(best, minlength=len(names) + 1)
+        return [(None, k, int(found[k])) for k in range(1, len(names) + 1) if found[k]]
+    import pyarrow as pa
+
+    con.register("hw_funnel_best", pa.table({"r": np.arange(people, dtype=np.int64), "reach": best}))
+    try:
+        rows = scope.sql(
+            "SELECT p.bd, b.reach, count(*) FROM hw_funnel_people p"
+            " JOIN hw_funnel_best b USING (r) GROUP BY ALL"
+        )
+    finally:
+        con.unregister("hw_funnel_best")
+    return [(v, int(k), int(n)) for v, k, n in rows]
+
+
+def _reach_counts_sql(
+    scope: Scope, names: list[str], window: int, breakdown: str | None
+) -> list[tuple[Any, int, int]]:
+    """The same as _reach_counts by ASOF joins in SQL: for every step-1 event the earliest next step."""
+    rng = scope.rng
     bd = f"e.properties->>{quote(breakdown)}" if breakdown else "NULL"
     events = scope.events(rng.start, rng.end + timedelta(days=window))
     names_sql = ", ".join(quote(n) for n in names)
@@ -73,28 +191,4 @@ def funnel(
                     FROM j{len(names)} GROUP BY person)
             SELECT bd, reach, count(*) FROM per GROUP BY ALL"""
     )
-    groups: dict[Any, dict[int, int]] = {}
-    for value, reach_n, count in rows:
-        groups.setdefault(value, {})[int(reach_n)] = int(count)
-    if not groups and not breakdown:
-        groups[None] = {}
-    out = []
-    for value in sorted(groups, key=lambda v: (v is None, str(v))):
-        reached = groups[value]
-        first = sum(reached.values())
-        prev = first
-        for i, name in enumerate(names, start=1):
-            users = sum(n for r, n in reached.items() if r >= i)
-            row: dict[str, Any] = {
-                "date": rng.start.isoformat(),
-                "step": i,
-                "event": name,
-                "users": users,
-                "conversion": round(users / first, 6) if first else None,
-                "from_previous": round(users / prev, 6) if prev else None,
-            }
-            if breakdown:
-                row["breakdown"] = value
-            out.append(row)
-            prev = users
-    return {"rows": out, "steps": names, "window_days": window, "breakdown": breakdown}
+    return [(v, int(k), int(n)) for v, k, n in rows]

@@ -132,6 +132,33 @@ class Scope:
             WHERE e.ts >= {lo} AND e.ts < {hi}
         """
 
+    def utc_bounds(self, first: date | None, last: date | None) -> tuple[str, str]:
+        """SQL TIMESTAMPTZ literals bounding local days first..last: ``lo <= ts < hi``."""
+        lo, hi, _, _ = self._utc_window(first, last)
+        return lo, hi
+
+    def person_events(self, first: date | None, last: date | None, columns: str, where: str = "true") -> str:
+        """SELECT ``person``, ``ts`` and ``columns`` of the events of local days first..last that belong
+        to someone. ``person`` is an integer (the 64-bit hash of the resolved name) when the lake allows
+        it (see person_days), the name otherwise: only for grouping and counting people. Only the
+        columns asked for are read, and ``where`` (over the event columns) filters them at the scan."""
+        lo, hi, utc_first, utc_last = self._utc_window(first, last)
+        files = self.lake.event_files(utc_first, utc_last)
+        self._check_files(files)
+        cols = f"actor, ts, {columns}"
+        cond = f"actor IS NOT NULL AND ts >= {lo} AND ts < {hi} AND ({where})"
+        union = f"SELECT {cols} FROM pending WHERE {cond}"
+        if files:
+            union = f"{parquet_sql(files, cols)} WHERE {cond} UNION ALL {union}"
+        if self._hashed_people():
+            person, join = "coalesce(m.pid, hash(e.actor))", "LEFT JOIN idmap_hash m ON m.aid = hash(e.actor)"
+        else:
+            person, join = "coalesce(m.user_id, e.actor)", "LEFT JOIN idmap m ON m.key = e.actor"
+        return f"""
+            SELECT {person} AS person, e.* EXCLUDE (actor)
+            FROM ({union}) e {join}
+        """
+
     def user_days(self, first: date | None = None, last: date | None = None) -> str:
         """SELECT (day, person) pairs active on local days first..last, from the rollup when it was
         built for this time zone, from the events otherwise. A pair may repeat (a user seen under two
