@@ -7,7 +7,10 @@ Issue 6 targets:
   results       1,000,000 exposed users over 30 days of the lake                          < 5 s
 wrk, the server and Redis share this machine's two cores: every figure is printed with the load.
 
-    .venv/bin/python bench/bench_experiments.py [--workers 1] [--duration 10] [--users 1000000]
+Each assignment figure also gives the server's CPU time per request (utime + stime of every server
+process from /proc: machine load barely skews it), for 1 and 2 workers by default.
+
+    .venv/bin/python bench/bench_experiments.py [--workers 1 2] [--duration 10] [--users 1000000]
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_collector import parse_wrk
+from bench.server_cpu import CpuMeter, wait_quiet
 from tests.helpers import Server, create_key
 from tests.redis_services import RedisServer
 
@@ -92,14 +96,19 @@ def bench_assignment(work: Path, workers: int, duration: int) -> dict[str, Any]:
         r.raise_for_status()
         time.sleep(1.5)  # every worker refreshes its definitions
         path = "/v1/experiments/bench/assignment"
+        assert srv.proc is not None
+        wait_quiet(srv.proc.pid)
+        meter = CpuMeter(srv.proc.pid)
         for name, unique, conns in (("assign-one", False, 32), ("assign-new", True, 32)):
             wrk(srv.url, path, key, unique, conns, 2, work)  # warm-up
+            meter.start()
             res = wrk(srv.url, path, key, unique, conns, duration, work)
+            res["server_cpu_us_per_request"] = round(meter.stop() * 1e6 / max(res["requests"], 1), 1)
             out[name] = res
             print(
                 f"{name:<11} workers={workers} conns={conns}: {res['rps']:.0f} req/s  p50 "
                 f"{res.get('p50_ms', 0):.2f} ms  p99 {res.get('p99_ms', 0):.2f} ms  "
-                f"non-2xx {res['non2xx']:.0f}"
+                f"non-2xx {res['non2xx']:.0f}  server CPU {res['server_cpu_us_per_request']:.0f} us/req"
                 f"  load {res['loadavg_1m_before']} -> {res['loadavg_1m_after']}",
                 flush=True,
             )
@@ -189,7 +198,7 @@ def bench_results(work: Path, users: int, days: int) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--workers", type=int, nargs="*", default=[1, 2])
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--users", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=30)
@@ -204,7 +213,9 @@ def main() -> None:
             if shutil.which("wrk") is None:
                 print("wrk is not installed: apt-get install wrk")
             else:
-                results["assignment"] = bench_assignment(work, args.workers, args.duration)
+                for workers in args.workers:
+                    run = work / f"assign-{workers}"
+                    results[f"assignment_workers{workers}"] = bench_assignment(run, workers, args.duration)
         if not args.skip_results:
             results["results"] = bench_results(work, args.users, args.days)
     name = "experiments.json" if not (args.skip_assign or args.skip_results) else "experiments-partial.json"

@@ -6,7 +6,10 @@ live endpoints' p99 < 10 ms at ~1,000 requests/s. The tailer figure is end to en
 log files, decoding, folding and the Redis round trip. wrk, the server and Redis share the same
 two cores: the load average is printed with the figures.
 
-    .venv/bin/python bench/bench_live.py [--events 200000] [--duration 10]
+Each endpoint figure comes with the load average and the server's CPU time per request (utime +
+stime of every server process from /proc, which machine load barely skews), for 1 and 2 workers.
+
+    .venv/bin/python bench/bench_live.py [--events 200000] [--duration 10] [--workers 1 2] [--skip-tailer]
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.server_cpu import CpuMeter, load1, wait_quiet
 from tests.helpers import Server
 from tests.redis_services import RedisClusterNodes, RedisServer
 
@@ -158,11 +162,84 @@ def wrk(url: str, duration: int, connections: int, delay_ms: int, workdir: Path)
     }
 
 
+def bench_tailer(
+    data: Path, redis_server: RedisServer, cluster: RedisClusterNodes, results: dict[str, object]
+) -> None:
+    per_stage = stages(data / "log")
+    results["tailer_cpu_us_per_event_by_stage"] = per_stage
+    print(f"tailer CPU us/event by stage (this process): {per_stage}  load {os.getloadavg()}")
+    for name, url in (
+        ("memory", "memory://?namespace=bench"),
+        ("redis", f"{redis_server.url}?namespace=bench"),
+        ("cluster", f"{cluster.url}?namespace=bench"),
+    ):
+        lua_before = lua_usec(redis_server)
+        elapsed, cpu, applied = tail_all(url, data / "log")
+        rate = applied / elapsed
+        load = os.getloadavg()
+        results[f"tailer_{name}_events_s"] = round(rate)
+        results[f"tailer_{name}_cpu_us_per_event"] = round(cpu * 1e6 / applied, 2)
+        results[f"tailer_{name}_loadavg"] = load
+        extra = ""
+        if name == "redis":
+            lua = (lua_usec(redis_server) - lua_before) / applied
+            results["tailer_redis_lua_us_per_event"] = round(lua, 2)
+            extra = f", Redis Lua {lua:.2f} us/event (server side)"
+        print(
+            f"live tailer into {name:8s}: {applied} events in {elapsed:.2f} s = {rate:,.0f} ev/s, "
+            f"CPU {cpu * 1e6 / applied:.2f} us/event (this process){extra}  load {load}"
+        )
+
+
+def bench_api(
+    data: Path,
+    work: Path,
+    redis_server: RedisServer,
+    workers: int,
+    duration: int,
+    rate: int,
+    results: dict[str, object],
+) -> None:
+    """The endpoints on a real server whose live store (the private Redis) is already filled, at
+    ``rate`` requests/s offered at most (12 connections, each one request per 12000/rate ms after the
+    previous answer: ~1,000 requests/s at 2 ms latency)."""
+    env = {"HEADWATER_ADMIN_TOKEN": TOKEN, "HEADWATER_REDIS_URL": f"{redis_server.url}?namespace=bench"}
+    delay_ms = max(0, round(12_000 / rate))  # 12 connections
+    with Server(data, workers=workers, env=env) as srv:
+        assert srv.proc is not None
+        waited = wait_quiet(srv.proc.pid)  # its tailers first catch up with the log
+        print(f"server with {workers} worker(s) idle after {waited:.0f} s", flush=True)
+        meter = CpuMeter(srv.proc.pid)
+        for path in ("active-users?window=24h", "active-users?window=5m", "today", "hourly"):
+            url = f"{srv.url}/api/v1/live/{path}"
+            wrk(url, 2, 12, delay_ms, work)  # warm-up
+            before = load1()
+            meter.start()
+            figures = wrk(url, duration, 12, delay_ms, work)
+            cpu = meter.stop()
+            requests = figures["req_s"] * duration
+            figures["server_cpu_us_per_request"] = round(cpu * 1e6 / max(requests, 1), 1)
+            figures["loadavg_1m_before"], figures["loadavg_1m_after"] = before, load1()
+            results[f"api_{path}_workers{workers}"] = figures
+            print(
+                f"GET /api/v1/live/{path:24s} workers={workers} {figures['req_s']:7.0f} req/s  "
+                f"p50 {figures['p50_ms']:.2f} ms  p99 {figures['p99_ms']:.2f} ms  "
+                f"non-2xx {figures['non_2xx']:.0f}  server CPU {figures['server_cpu_us_per_request']:.0f} "
+                f"us/req  load {before} -> {figures['loadavg_1m_after']}",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--users", type=int, default=50_000)
     parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--workers", type=int, nargs="*", default=[1, 2])
+    parser.add_argument("--skip-tailer", action="store_true")
+    parser.add_argument(
+        "--rate", type=int, default=1000, help="requests/s offered at zero latency (12 conns)"
+    )
     args = parser.parse_args()
     results: dict[str, object] = {"events": args.events, "users": args.users}
     with tempfile.TemporaryDirectory(prefix="hw-bench-live-") as tmp:
@@ -170,50 +247,19 @@ def main() -> None:
         data = work / "data"
         write_log(data / "log", args.events, args.users)
         redis_server = RedisServer(work / "redis").start()
-        cluster = RedisClusterNodes(work / "cluster", full_coverage=True).start()
+        cluster = (
+            None if args.skip_tailer else RedisClusterNodes(work / "cluster", full_coverage=True).start()
+        )
         try:
-            per_stage = stages(data / "log")
-            results["tailer_cpu_us_per_event_by_stage"] = per_stage
-            print(f"tailer CPU us/event by stage (this process): {per_stage}  load {os.getloadavg()}")
-            for name, url in (
-                ("memory", "memory://?namespace=bench"),
-                ("redis", f"{redis_server.url}?namespace=bench"),
-                ("cluster", f"{cluster.url}?namespace=bench"),
-            ):
-                lua_before = lua_usec(redis_server)
-                elapsed, cpu, applied = tail_all(url, data / "log")
-                rate = applied / elapsed
-                load = os.getloadavg()
-                results[f"tailer_{name}_events_s"] = round(rate)
-                results[f"tailer_{name}_cpu_us_per_event"] = round(cpu * 1e6 / applied, 2)
-                results[f"tailer_{name}_loadavg"] = load
-                extra = ""
-                if name == "redis":
-                    lua = (lua_usec(redis_server) - lua_before) / applied
-                    results["tailer_redis_lua_us_per_event"] = round(lua, 2)
-                    extra = f", Redis Lua {lua:.2f} us/event (server side)"
-                print(
-                    f"live tailer into {name:8s}: {applied} events in {elapsed:.2f} s = {rate:,.0f} ev/s, "
-                    f"CPU {cpu * 1e6 / applied:.2f} us/event (this process){extra}  load {load}"
-                )
-            # the endpoints, on a real server whose live store (the private Redis) is already filled
-            env = {
-                "HEADWATER_ADMIN_TOKEN": TOKEN,
-                "HEADWATER_REDIS_URL": f"{redis_server.url}?namespace=bench",
-            }
-            with Server(data, env=env) as srv:
-                for path in ("active-users?window=24h", "active-users?window=5m", "today", "hourly"):
-                    url = f"{srv.url}/api/v1/live/{path}"
-                    figures = wrk(url, args.duration, 10, 10, work)  # 10 connections x 1 req / 10 ms
-                    figures["loadavg_1m"] = os.getloadavg()[0]
-                    results[f"api_{path}"] = figures
-                    print(
-                        f"GET /api/v1/live/{path:24s} {figures['req_s']:7.0f} req/s  "
-                        f"p50 {figures['p50_ms']:.2f} ms  p99 {figures['p99_ms']:.2f} ms  "
-                        f"non-2xx {figures['non_2xx']:.0f}  load {os.getloadavg()}"
-                    )
+            if cluster is not None:
+                bench_tailer(data, redis_server, cluster, results)
+            else:  # the endpoints need a filled store all the same
+                tail_all(f"{redis_server.url}?namespace=bench", data / "log")
+            for workers in args.workers:
+                bench_api(data, work, redis_server, workers, args.duration, args.rate, results)
         finally:
-            cluster.stop()
+            if cluster is not None:
+                cluster.stop()
             redis_server.stop()
     results["loadavg"] = os.getloadavg()
     print(f"load average (1, 5, 15 min): {os.getloadavg()}  (wrk, server and Redis share 2 cores)")
