@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from headwater.live.service import CACHE_SECONDS
 from tests.helpers import HEADWATER, Server, create_key
 from tests.redis_services import RedisServer, unique_namespace, wait_until
 
@@ -87,8 +88,9 @@ def test_live_endpoints_on_the_embedded_store(tmp_path: Path) -> None:
         assert bad.status_code == 400 and "window" in bad.json()["error"]["message"]
         bad = get(srv, "hourly", hour="2026-11-25 10")
         assert bad.status_code == 400 and "YYYY-MM-DDTHH" in bad.json()["error"]["message"]
-        empty = get(srv, "hourly", hour="2001-01-01T00").json()
-        assert empty["events"] == 0 and empty["rows"] == []
+        empty = get(srv, "hourly", hour="2001-01-01T00")
+        assert empty.json()["events"] == 0 and empty.json()["rows"] == []
+        assert empty.headers["cache-control"] == "private, max-age=1"  # at most a second old
 
 
 def test_redis_down_keeps_ingestion_and_answers_503_fast_then_catches_up(tmp_path: Path) -> None:
@@ -179,5 +181,6 @@ def test_several_workers_share_the_counters_through_redis(tmp_path: Path, shared
         for i in range(6):
             assert post(srv, key, events(10, start=10 * i)) == 200
         wait_events(srv, 60)
+        time.sleep(CACHE_SECONDS + 0.1)  # every worker's cached answer is at most this old
         answers = {get(srv, "today").json()["events"] for _ in range(10)}  # whichever worker answers
         assert answers == {60}

@@ -1,17 +1,20 @@
 """GET /api/v1/live/active-users, /api/v1/live/hourly, /api/v1/live/today (admin token).
 
 Answers come from the live store (docs/live.md); when it is down or slow they are 503 with
-code ``live_store_unavailable`` within ~100 ms, and collection is not affected.
+code ``live_store_unavailable`` within ~100 ms, and collection is not affected. Each worker
+reuses an answer for up to a second (LiveQueries.cached): the numbers are at most 1 s old.
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from headwater.api.auth import ApiError, require_admin
@@ -29,9 +32,13 @@ def _queries(request: Request) -> LiveQueries:
     return found
 
 
-async def _answer(live: LiveQueries, fn: Any) -> Response:
+_encode = msgspec.json.Encoder().encode
+CACHE_CONTROL = {"cache-control": "private, max-age=1"}
+
+
+async def _answer(live: LiveQueries, key: Hashable, fn: Any) -> Response:
     try:
-        body = await live.run(fn)
+        body = await live.cached(key, fn, _encode)
     except LiveUnavailableError as exc:
         raise ApiError(
             503,
@@ -39,7 +46,7 @@ async def _answer(live: LiveQueries, fn: Any) -> Response:
             f"{exc}. Live counters are paused; events are still collected and the counters catch up "
             "from the log when the store answers again.",
         ) from None
-    return JSONResponse(body)
+    return Response(body, media_type="application/json", headers=CACHE_CONTROL)
 
 
 def parse_hour(text: str | None) -> datetime:
@@ -62,13 +69,13 @@ async def active_users(request: Request) -> Response:
             400, "invalid_parameter", f"query parameter 'window' must be one of {', '.join(WINDOWS)}"
         )
     now = datetime.now(UTC)
-    return await _answer(live, lambda store: queries.aactive_users(store, window, now))
+    return await _answer(live, ("active", window), lambda store: queries.aactive_users(store, window, now))
 
 
 async def hourly(request: Request) -> Response:
     live = _queries(request)
     hour = parse_hour(request.query_params.get("hour"))
-    return await _answer(live, lambda store: queries.ahourly(store, hour))
+    return await _answer(live, ("hourly", hour), lambda store: queries.ahourly(store, hour))
 
 
 async def today(request: Request) -> Response:
@@ -76,7 +83,9 @@ async def today(request: Request) -> Response:
     tz_name = request.app.state.runtime.settings.timezone
     now = datetime.now(UTC)
     day = now.astimezone(ZoneInfo(tz_name)).date()
-    return await _answer(live, lambda store: queries.atoday(store, day, tz_name, now))
+    return await _answer(
+        live, ("today", day, tz_name), lambda store: queries.atoday(store, day, tz_name, now)
+    )
 
 
 def routes() -> list[Route]:

@@ -5,6 +5,10 @@ the hourly rollup to the realtime store next to it. The API of every worker read
 :class:`LiveQueries` on its event loop (redis.asyncio, no thread per request), with short
 timeouts and a breaker, so a down Redis costs a request at most ~100 ms; after a connection error
 a breaker answers 503 at once for a second (a merely slow answer fails only its own request).
+
+Each worker keeps every answer (the encoded JSON) for up to CACHE_SECONDS and computes a missing
+one once however many requests wait for it, so the store sees about one query per endpoint and
+worker per second at any request rate: live numbers are at most a second old (docs/live.md).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -41,6 +45,8 @@ T = TypeVar("T")
 API_OPTIONS = StoreOptions(connect_timeout=0.05, socket_timeout=0.08)
 API_DEADLINE = 0.07  # seconds: the whole call
 BREAKER_SECONDS = 1.0
+CACHE_SECONDS = 1.0  # how stale a live answer may be: each worker computes each one once per second
+CACHE_MAX_ENTRIES = 512  # answers kept at most (hourly?hour= can name any hour); expired ones go first
 TAILER_OPTIONS = StoreOptions(connect_timeout=2.0, socket_timeout=30.0)
 ROLLUP_MAX_LAG_SECONDS = 30.0  # the rollup copies an hour only while the tailer is this close to the log
 
@@ -48,11 +54,46 @@ ROLLUP_MAX_LAG_SECONDS = 30.0  # the rollup copies an hour only while the tailer
 class LiveQueries:
     """The API's handle on the live store: bounded latency, and a breaker while it is down."""
 
-    def __init__(self, store: LiveStore) -> None:
+    def __init__(self, store: LiveStore, cache_seconds: float = CACHE_SECONDS) -> None:
         self.store = store
+        self.cache_seconds = cache_seconds
         self.last_error: str | None = None
         self._down_until = 0.0
         self._lock = threading.Lock()
+        self._answers: dict[Hashable, tuple[float, bytes]] = {}  # key -> (expires, encoded answer)
+        self._pending: dict[Hashable, asyncio.Future[bytes]] = {}
+
+    async def cached(
+        self, key: Hashable, fn: Callable[[LiveStore], Awaitable[T]], encode: Callable[[T], bytes]
+    ) -> bytes:
+        """``encode(await self.run(fn))``, reused for cache_seconds; concurrent misses share one call.
+
+        Errors are never cached: every request that waited on a failed call raises its error."""
+        now = time.monotonic()
+        hit = self._answers.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        pending = self._pending.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._pending[key] = future
+        try:
+            body = encode(await self.run(fn))
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" report when nobody else waited
+            raise
+        finally:
+            del self._pending[key]
+        future.set_result(body)
+        if len(self._answers) >= CACHE_MAX_ENTRIES:
+            self._answers = {k: v for k, v in self._answers.items() if v[0] > now}
+            if len(self._answers) >= CACHE_MAX_ENTRIES:
+                self._answers.clear()
+        if self.cache_seconds > 0:
+            self._answers[key] = (time.monotonic() + self.cache_seconds, body)
+        return body
 
     def unavailable(self, message: str) -> None:
         with self._lock:
