@@ -134,6 +134,16 @@ class LiveStore(Protocol):
         """Store (overwrite) these fields; other fields of the key stay."""
         ...
 
+    async def aget_sticky(self, key: str) -> dict[str, str]:
+        """get_sticky, awaited on the API's event loop (one round trip, no thread)."""
+        ...
+
+    async def asave_sticky(
+        self, key: str, assignments: Mapping[str, str], ttl_seconds: int | None = None
+    ) -> None:
+        """save_sticky, awaited on the API's event loop (one round trip, no thread)."""
+        ...
+
     # -- audience membership ------------------------------------------------------------------
     def add_members(self, audience: str, users: Iterable[str]) -> None: ...
 
@@ -142,5 +152,9 @@ class LiveStore(Protocol):
     def audiences_of(self, user: str) -> set[str]: ...
 
     def audience_size(self, audience: str) -> int: ...
+
+    def audience_members(self, audience: str) -> set[str]:
+        """Every member of an audience (the nightly reconciliation)."""
+        ...
 
     def close(self) -> None: ...

@@ -139,6 +139,14 @@ class MemoryLiveStore:
             else:
                 self._sticky_expire[key] = time.time() + ttl_seconds
 
+    async def aget_sticky(self, key: str) -> dict[str, str]:
+        return self.get_sticky(key)
+
+    async def asave_sticky(
+        self, key: str, assignments: Mapping[str, str], ttl_seconds: int | None = None
+    ) -> None:
+        self.save_sticky(key, assignments, ttl_seconds)
+
     # -- audience membership ------------------------------------------------------------------
     def add_members(self, audience: str, users: Iterable[str]) -> None:
         with self._lock:
@@ -165,6 +173,10 @@ class MemoryLiveStore:
     def audience_size(self, audience: str) -> int:
         with self._lock:
             return len(self._members.get(audience, ()))
+
+    def audience_members(self, audience: str) -> set[str]:
+        with self._lock:
+            return set(self._members.get(audience, ()))
 
     def close(self) -> None:
         return None

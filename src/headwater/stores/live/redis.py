@@ -321,12 +321,61 @@ class RedisLiveStore:
 
         self._run("save sticky bucket", save)
 
+    async def aget_sticky(self, key: str) -> dict[str, str]:
+        name = self._sticky_key(key)
+        out: dict[str, str] = await self._arun("read sticky bucket", lambda c: c.hgetall(name))
+        return out
+
+    async def asave_sticky(
+        self, key: str, assignments: Mapping[str, str], ttl_seconds: int | None = None
+    ) -> None:
+        if not assignments:
+            return
+        name = self._sticky_key(key)
+
+        async def save(c: Any) -> None:
+            pipe = c.pipeline(transaction=True)
+            pipe.hset(name, mapping=dict(assignments))
+            if ttl_seconds is not None:
+                pipe.expire(name, ttl_seconds)
+            else:
+                pipe.persist(name)
+            await pipe.execute()
+
+        await self._arun("save sticky bucket", save)
+
     # -- audience membership ------------------------------------------------------------------
-    def _user_key(self, user: str) -> str:
+    def user_key(self, user: str) -> str:
+        """The set of a user's audiences (tagged by user: a cluster spreads users)."""
         return f"{self.namespace}:aud:{{{user}}}"
 
-    def _audience_key(self, audience: str) -> str:
+    def audience_key(self, audience: str) -> str:
+        """The set of an audience's members."""
         return f"{self.namespace}:members:{{{audience}}}"
+
+    _user_key = user_key  # the names older callers use
+    _audience_key = audience_key
+
+    def run(self, what: str, fn: Callable[[Any], T]) -> T:
+        """``fn(client)`` on the blocking client, every failure as LiveUnavailableError (or
+        LiveConflictError): for state kept beside the live store's own (audiences)."""
+        return self._run(what, fn)
+
+    def open_async_client(self, socket_timeout: float, connect_timeout: float) -> Any:
+        """A redis.asyncio client (cluster or not) of its own for a hot read path (enrichment)."""
+        common: dict[str, Any] = dict(
+            socket_timeout=socket_timeout, socket_connect_timeout=connect_timeout, decode_responses=True
+        )
+        if self.cluster:
+            nodes, auth = cluster_nodes(self._raw_url)
+            return AsyncRedisCluster(
+                startup_nodes=[aredis.cluster.ClusterNode(n.host, n.port) for n in nodes], **auth, **common
+            )
+        return aredis.Redis.from_url(self._raw_url, **common)
+
+    def audience_members(self, audience: str) -> set[str]:
+        key = self.audience_key(audience)
+        return set(self._run("list members", lambda c: set(c.sscan_iter(key, count=1000))))
 
     def add_members(self, audience: str, users: Iterable[str]) -> None:
         self._members("add members", "sadd", audience, list(users))
