@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -29,13 +30,24 @@ from headwater.stores.live import LiveUnavailableError
 
 MAX_ID_CHARS = 1000
 _RESERVED = {"userId", "anonymousId", "writeKey"}
+_encode = msgspec.json.Encoder().encode
+_CORS_CACHE_MAX = 256
+_cors_cache: dict[tuple[int, str | None], dict[str, str]] = {}
 
 
 def _cors(request: Request) -> dict[str, str]:
+    """The CORS headers for the request's origin, built once per origin (and CORS policy)."""
     origin = request.headers.get("origin")
     cors = request.app.state.runtime.collector.cors
-    allowed = origin if origin and cors.allows(origin) else None
-    return {k.decode(): v.decode() for k, v in cors.headers(allowed)}
+    key = (id(cors), origin)
+    found = _cors_cache.get(key)
+    if found is None:
+        allowed = origin if origin and cors.allows(origin) else None
+        found = {k.decode(): v.decode() for k, v in cors.headers(allowed)}
+        if len(_cors_cache) >= _CORS_CACHE_MAX:
+            _cors_cache.clear()
+        _cors_cache[key] = found
+    return dict(found)
 
 
 def _preflight(request: Request) -> Response:
@@ -131,7 +143,7 @@ async def _serve(request: Request, handler: Any) -> Response:
         return JSONResponse(
             {"error": {"code": "live_store_unavailable", "message": message}}, 503, headers=cors
         )
-    return JSONResponse(body, headers=cors)
+    return Response(_encode(body), media_type="application/json", headers=cors)
 
 
 async def _one(request: Request) -> dict[str, Any]:

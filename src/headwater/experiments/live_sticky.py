@@ -3,7 +3,8 @@
 One live-store document per user (hash attribute + value: ``id||u1``), one field per experiment phase
 (``checkout__0`` -> variation key), plus the exposure marker of that phase (``x:checkout__0``), so
 serving a returning user is one read. `LiveStickyBucketStore` is the plain `StickyBucketStore` over it.
-Only the live store's `get_sticky` / `save_sticky` are used: any live store works.
+Only the live store's `get_sticky` / `save_sticky` (and their awaited twins, which the HTTP path
+uses: no blocking call on the event loop) are used: any live store works.
 """
 
 from __future__ import annotations
@@ -35,6 +36,13 @@ class LiveStickyBucketStore:
     def write(self, user_id: str, fields: Mapping[str, str]) -> None:
         if fields:
             self.store.save_sticky(user_id, fields, self.ttl_seconds)
+
+    async def adocument(self, user_id: str) -> dict[str, str]:
+        return await self.store.aget_sticky(user_id)
+
+    async def awrite(self, user_id: str, fields: Mapping[str, str]) -> None:
+        if fields:
+            await self.store.asave_sticky(user_id, fields, self.ttl_seconds)
 
     def get(self, key: StickyKey) -> str | None:
         return self.document(key.user_id()).get(key.assignment_id())
