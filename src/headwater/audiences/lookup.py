@@ -1,13 +1,16 @@
 """`AudienceLookup` over the live store: ids -> our user (id map) -> memberships -> segments.
 
-On Redis the hot path is two pipelined round trips on an asyncio client of its own (no thread
-hop): the GETs of every candidate id, then the SMEMBERS of the user found. The enrichment
+On Redis the hot path is one round trip on an asyncio client of its own (no thread hop): a Lua
+script GETs the candidate ids in order and answers the SMEMBERS of the first user found. On a
+Redis Cluster those keys live on different slots, so it is two pipelined round trips there: the
+GETs of every candidate id, then the SMEMBERS of the user found. The enrichment
 pipeline bounds the whole with its timeout and returns the request unchanged on expiry (fail
 open); the cancelled command's connection is dropped by redis-py, never reused half-read.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -39,28 +42,46 @@ class MemoryReader:
         return None
 
 
+# KEYS: the id map entries in priority order; ARGV[1], ARGV[2]: what goes before and after a user
+# in its membership key. Standalone Redis only (the membership key is not among KEYS).
+FIND = """
+for i = 1, #KEYS do
+  local user = redis.call('GET', KEYS[i])
+  if user then
+    return {user, redis.call('SMEMBERS', ARGV[1] .. user .. ARGV[2])}
+  end
+end
+return false
+"""
+_FIND_SHA = hashlib.sha1(FIND.encode()).hexdigest()
+
+
 class RedisReader:
     def __init__(self, state: RedisAudienceState, connect_timeout: float = 0.05) -> None:
         self.state = state
         store: Any = state.store
-        common: dict[str, Any] = dict(
-            socket_timeout=0.1, socket_connect_timeout=connect_timeout, decode_responses=True
-        )
-        if store.cluster:
-            from redis.asyncio.cluster import ClusterNode, RedisCluster
-
-            from headwater.stores.live.redis import cluster_nodes
-
-            nodes, auth = cluster_nodes(store._raw_url)
-            self.client: Any = RedisCluster(
-                startup_nodes=[ClusterNode(n.host, n.port) for n in nodes], **auth, **common
-            )
-        else:
-            import redis.asyncio
-
-            self.client = redis.asyncio.Redis.from_url(store._raw_url, **common)
+        self.cluster: bool = store.cluster
+        self.client: Any = store.open_async_client(socket_timeout=0.1, connect_timeout=connect_timeout)
+        before, _, after = store.user_key("\0").partition("\0")
+        self._user_key_parts = [before, after]
 
     async def find(self, values: Sequence[str]) -> tuple[str, set[str]] | None:
+        if not values:
+            return None
+        if self.cluster:
+            return await self._find_cluster(values)
+        from redis.exceptions import NoScriptError
+
+        keys = [self.state.id_key(v) for v in values]
+        try:
+            found = await self.client.evalsha(_FIND_SHA, len(keys), *keys, *self._user_key_parts)
+        except NoScriptError:
+            found = await self.client.eval(FIND, len(keys), *keys, *self._user_key_parts)
+        if not found:
+            return None
+        return found[0], set(found[1])
+
+    async def _find_cluster(self, values: Sequence[str]) -> tuple[str, set[str]] | None:
         pipe = self.client.pipeline(transaction=False)
         for value in values:
             pipe.get(self.state.id_key(value))
@@ -68,7 +89,7 @@ class RedisReader:
         user = next((u for u in found if u is not None), None)
         if user is None:
             return None
-        audiences = await self.client.smembers(self.state.store._user_key(user))
+        audiences = await self.client.smembers(self.state.store.user_key(user))
         return user, set(audiences)
 
     async def close(self) -> None:

@@ -87,10 +87,7 @@ class MemoryAudienceState:
             return out
 
     def members(self, audience: str) -> set[str]:
-        # The in-process live store keeps audience -> users; read it under its own lock.
-        lock: Any = getattr(self.store, "_lock")  # noqa: B009 - a primitive the store does not expose
-        with lock:
-            return set(getattr(self.store, "_members").get(audience, ()))  # noqa: B009
+        return self.store.audience_members(audience)
 
 
 class RedisAudienceState:
@@ -118,7 +115,7 @@ class RedisAudienceState:
                 out.extend(pipe.execute())
             return out
 
-        return list(self.store._run(what, run)) if todo else []
+        return list(self.store.run(what, run)) if todo else []
 
     def map_ids(self, pairs: Mapping[str, str]) -> None:
         self._pipelined("map ids", (("set", (self.id_key(v), u)) for v, u in pairs.items()))
@@ -148,17 +145,16 @@ class RedisAudienceState:
         return out
 
     def memberships(self, users: Sequence[str]) -> dict[str, set[str]]:
-        found = self._pipelined("read memberships", (("smembers", (self.store._user_key(u),)) for u in users))
+        found = self._pipelined("read memberships", (("smembers", (self.store.user_key(u),)) for u in users))
         return {u: set(m) for u, m in zip(users, found, strict=True)}
 
     def members(self, audience: str) -> set[str]:
-        key = self.store._audience_key(audience)
-        return set(self.store._run("list members", lambda c: set(c.sscan_iter(key, count=1000))))
+        return set(self.store.audience_members(audience))
 
 
 def open_state(store: LiveStore) -> AudienceState:
     """The audience state beside a live store (the same in-process one for the same memory:// URL)."""
-    if hasattr(store, "_run"):
+    if hasattr(store, "user_key"):  # RedisLiveStore (imported lazily: redis is an optional extra)
         return RedisAudienceState(store)
     with _memory_lock:
         found = _memory_states.get(id(store))

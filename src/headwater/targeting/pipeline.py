@@ -59,8 +59,9 @@ async def enrich_request(
     keys = identity_candidates(request)
     if not keys:
         return EnrichOutcome(request, "no_identity")
-    try:
-        segments = await asyncio.wait_for(lookup.segments(keys), settings.lookup_timeout_seconds)
+    try:  # asyncio.timeout, not wait_for: no task per request, the lookup runs in this one
+        async with asyncio.timeout(settings.lookup_timeout_seconds):
+            segments = await lookup.segments(keys)
     except TimeoutError:
         return EnrichOutcome(request, "lookup_timeout")
     except Exception:  # fail open: the exchange gets its request back, the reason is counted
