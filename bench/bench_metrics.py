@@ -154,15 +154,17 @@ def build_lake(data: Path, events: int, days: int, daily_users: int) -> float:
 
 def time_metric(
     data: Path, name: str, start: date, end: date, **options: str
-) -> tuple[float, dict[str, Any]]:
+) -> tuple[float, float, dict[str, Any]]:
+    """(wall seconds, CPU seconds of this process, all threads, answer)."""
+    cpu = time.process_time()
     t = time.monotonic()
     out = run_metric(data, "UTC", name, start.isoformat(), end.isoformat(), "UTC", options)
-    return time.monotonic() - t, out
+    return time.monotonic() - t, time.process_time() - cpu, out
 
 
-def bench_metrics(data: Path, days: int, label: str) -> dict[str, float]:
+def bench_metrics(data: Path, days: int, label: str) -> dict[str, Any]:
     last = DAY0 + timedelta(days=days - 1)
-    results: dict[str, float] = {}
+    results: dict[str, Any] = {}
     for name, start, opts in [
         ("dau", DAY0, {}),
         ("wau", DAY0, {}),
@@ -171,11 +173,14 @@ def bench_metrics(data: Path, days: int, label: str) -> dict[str, float]:
         ("funnel", DAY0, {"steps": STEPS}),
     ]:
         end = DAY0 + timedelta(days=83) if name == "retention" else last
-        seconds, out = time_metric(data, name, start, min(end, last), **opts)
+        seconds, cpu, out = time_metric(data, name, start, min(end, last), **opts)
+        load = os.getloadavg()[0]
         results[name] = round(seconds, 3)
+        results[f"{name}_cpu"] = round(cpu, 3)
+        results[f"{name}_loadavg_1m"] = round(load, 2)
         sample = out["rows"][-1] if name in ("dau", "wau", "mau") else out["rows"][0]
         brief = {k: v for k, v in sample.items() if not isinstance(v, list)}
-        say(f"  {label} {name:<9} {seconds:7.3f} s   e.g. {brief}")
+        say(f"  {label} {name:<9} {seconds:7.3f} s  CPU {cpu:6.3f} s  load {load:.2f}   e.g. {brief}")
     return results
 
 
@@ -257,18 +262,25 @@ def main() -> None:
     ap.add_argument("--pg-events", type=int, default=5_000_000)
     ap.add_argument("--pg-timeout", type=int, default=300)
     ap.add_argument("--skip-pg", action="store_true")
+    ap.add_argument("--skip-etl", action="store_true")
+    ap.add_argument(
+        "--lake", type=Path, default=None, help="a data dir built by this generator: reused, kept"
+    )
     args = ap.parse_args()
     say(f"machine: {os.cpu_count()} cores, load average before: {os.getloadavg()}")
     work = Path(tempfile.mkdtemp(prefix="hw-bench-metrics-"))
     report: dict[str, Any] = {"args": vars(args)}
     try:
-        report["etl"] = bench_etl(work, args.etl_events)
-        big = work / "big"
-        say(f"building a lake of {args.events:,} events over {args.days} days ...")
-        report["lake_build_s"] = round(build_lake(big, args.events, args.days, args.daily_users), 1)
-        say(f"  built in {report['lake_build_s']} s")
+        if not args.skip_etl:
+            report["etl"] = bench_etl(work, args.etl_events)
+        big = args.lake or work / "big"
+        if not (big / "lake").is_dir():
+            say(f"building a lake of {args.events:,} events over {args.days} days ...")
+            report["lake_build_s"] = round(build_lake(big, args.events, args.days, args.daily_users), 1)
+            say(f"  built in {report['lake_build_s']} s")
         report["metrics_50m"] = bench_metrics(big, args.days, "lake")
-        shutil.rmtree(big)
+        if args.lake is None:
+            shutil.rmtree(big)
         if not args.skip_pg:
             small = work / "small"
             build_lake(small, args.pg_events, args.days, args.daily_users // 10)
@@ -276,7 +288,8 @@ def main() -> None:
             ours = bench_metrics(small, args.days, "lake")
             theirs = bench_postgres(work, small, args.days, args.pg_timeout)
             report["subset"] = {"duckdb_lake": ours, "postgres_naive": theirs}
-            for name, s in ours.items():
+            for name in PG_QUERIES:
+                s = ours[name]
                 pg = theirs.get(name)
                 ratio = f"{pg / s:.0f}x" if isinstance(pg, float) and s else f"> {args.pg_timeout / s:.0f}x"
                 say(f"  ratio {name:<9} postgres/lake = {ratio}")

@@ -32,11 +32,13 @@ def _build(scope: Scope) -> None:
     """Temp table sessions(person, start_ts, end_ts, events) covering the lookback and the range."""
     rng = scope.rng
     # A session that starts on the last day may run for up to 24 hours into the next one.
-    events = scope.events(rng.start - timedelta(days=LOOKBACK_DAYS), rng.end + timedelta(days=1))
+    # People as integers when the lake allows (see Scope.person_events): only counted, never shown.
+    events = scope.person_events(rng.start - timedelta(days=LOOKBACK_DAYS), rng.end + timedelta(days=1), "")
+    scope.sql(f"CREATE OR REPLACE TEMP TABLE session_events AS SELECT person, ts FROM ({events})")
     scope.sql(
-        f"""
+        """
         CREATE OR REPLACE TEMP TABLE gap_sessions AS
-        WITH e AS (SELECT person, ts FROM ({events}) WHERE person IS NOT NULL),
+        WITH e AS (SELECT person, ts FROM session_events),
         g AS (
             SELECT person, ts, CASE WHEN lag(ts) OVER w IS NULL OR ts - lag(ts) OVER w > INTERVAL 30 MINUTE
                                     THEN 1 ELSE 0 END AS brk
@@ -51,17 +53,17 @@ def _build(scope: Scope) -> None:
     )
     # Sessions of over 24 hours (rare) are cut by the exact rule in Python.
     long = scope.sql(
-        f"""
-        SELECT g.person, g.gid, e.ts FROM ({events}) e
+        """
+        SELECT g.person, g.gid, e.ts FROM session_events e
         JOIN gap_sessions g ON e.person = g.person AND e.ts BETWEEN g.start_ts AND g.end_ts
         WHERE g.end_ts - g.start_ts >= INTERVAL 24 HOUR ORDER BY g.person, g.gid, e.ts
         """
     )
     scope.sql(
-        "CREATE OR REPLACE TEMP TABLE long_split "
-        "(person VARCHAR, start_ts TIMESTAMPTZ, end_ts TIMESTAMPTZ, events BIGINT)"
+        "CREATE OR REPLACE TEMP TABLE long_split AS"
+        " SELECT person, start_ts, end_ts, events FROM gap_sessions LIMIT 0"
     )
-    groups: dict[tuple[str, int], list[datetime]] = {}
+    groups: dict[tuple[Any, int], list[datetime]] = {}
     for person, gid, ts in long:
         groups.setdefault((person, gid), []).append(ts)
     for (person, _), times in groups.items():

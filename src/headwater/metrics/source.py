@@ -145,7 +145,7 @@ class Scope:
         lo, hi, utc_first, utc_last = self._utc_window(first, last)
         files = self.lake.event_files(utc_first, utc_last)
         self._check_files(files)
-        cols = f"actor, ts, {columns}"
+        cols = f"actor, ts, {columns}" if columns else "actor, ts"
         cond = f"actor IS NOT NULL AND ts >= {lo} AND ts < {hi} AND ({where})"
         union = f"SELECT {cols} FROM pending WHERE {cond}"
         if files:
