@@ -20,16 +20,13 @@ import time
 from typing import Any
 
 import msgspec
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from headwater.audiences.metrics import ENRICH_OUTCOMES, ENRICH_SECONDS
 from headwater.audiences.service import AudienceService, find_service
 from headwater.targeting.pipeline import enrich_body
 from headwater.targeting.validate import DEFAULT_MAX_BYTES, InvalidBidRequest, too_large
 
-OUTCOME_HEADER = "X-Headwater-Enrichment"
 REFRESH_SECONDS = 0.5  # under Definitions' own 1 s: current() then never reads the database itself
 _encode = msgspec.json.Encoder().encode
 _outcomes: dict[str, Any] = {}  # reason -> bound counter child
@@ -43,36 +40,6 @@ def _count(reason: str) -> None:
     child.inc()
 
 
-def _error(status: int, code: str, message: str, reason: str, field: str | None = None) -> Response:
-    _count(reason)
-    body: dict[str, object] = {"code": code, "message": message}
-    if field is not None:
-        body["field"] = field
-    return JSONResponse({"error": body}, status_code=status, headers={OUTCOME_HEADER: reason})
-
-
-def api_key(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    if header[:7].lower() == "bearer ":
-        return header[7:].strip()
-    return request.headers.get("x-api-key", "").strip()
-
-
-async def read_limited(request: Request, limit: int = DEFAULT_MAX_BYTES) -> bytes | None:
-    """The body, or None as soon as it is known to exceed ``limit`` (never buffering more)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and too_large(int(declared), limit):
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if too_large(size, limit):
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 async def _refresh_loop(service: AudienceService) -> None:
     while True:
         try:
@@ -82,44 +49,122 @@ async def _refresh_loop(service: AudienceService) -> None:
         await asyncio.sleep(REFRESH_SECONDS)
 
 
-def _service(request: Request) -> AudienceService | None:
-    state = request.app.state
-    cached: AudienceService | None = getattr(state, "audience_service", None)
-    if cached is None:
-        cached = find_service(state.runtime.services)
-        state.audience_service = cached
-        if cached is not None and getattr(state, "audience_refresher", None) is None:
-            state.audience_refresher = asyncio.get_running_loop().create_task(_refresh_loop(cached))
-    return cached
+# -- the hot path, as plain ASGI (dispatched ahead of Starlette, like the collector) ----------------
+ENRICH_PATH = "/openrtb2/enrich"
+_JSON = (b"content-type", b"application/json")
+_services: dict[int, AudienceService | None] = {}  # id(runtime) -> its audience service
 
 
-async def enrich(request: Request) -> Response:
+def _runtime_service(runtime: Any) -> AudienceService | None:
+    key = id(runtime)
+    if key not in _services:
+        found = find_service(runtime.services)
+        _services[key] = found
+        if found is not None:
+            task = asyncio.get_running_loop().create_task(_refresh_loop(found))
+            _refreshers[key] = task
+    return _services[key]
+
+
+_refreshers: dict[int, asyncio.Task[None]] = {}
+
+
+async def _send(
+    send: Any, status: int, body: bytes, reason: str, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    headers = [
+        _JSON,
+        (b"content-length", str(len(body)).encode()),
+        (b"x-headwater-enrichment", reason.encode()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers + (extra or [])})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _send_error(
+    send: Any, status: int, code: str, message: str, reason: str, field: str | None = None
+) -> None:
+    _count(reason)
+    err: dict[str, object] = {"code": code, "message": message}
+    if field is not None:
+        err["field"] = field
+    await _send(send, status, _encode({"error": err}), reason)
+
+
+async def _read_limited(receive: Any, declared: str, limit: int = DEFAULT_MAX_BYTES) -> bytes | None:
+    """The body, or None as soon as it is known to exceed ``limit`` (never buffering more)."""
+    if declared.isdigit() and too_large(int(declared), limit):
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ConnectionResetError("client went away")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if too_large(size, limit):
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def asgi_enrich(runtime: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """POST /openrtb2/enrich without a framework in the way (see the module docstring)."""
     started = time.perf_counter()
-    service = _service(request)
+    if scope["method"] != "POST":
+        await _send(
+            send,
+            405,
+            _encode({"error": {"code": "method_not_allowed", "message": "use POST"}}),
+            "method_not_allowed",
+            [(b"allow", b"POST")],
+        )
+        return
+    headers = {k: v for k, v in scope["headers"]}
+    service = _runtime_service(runtime)
     if service is None:
-        return _error(503, "unavailable", "the audience layer is not running in this server", "unavailable")
+        await _send_error(
+            send, 503, "unavailable", "the audience layer is not running in this server", "unavailable"
+        )
+        return
     snapshot = service.definitions.current()
-    if api_key(request) not in snapshot.keys:
-        return _error(
+    auth = headers.get(b"authorization", b"").decode("latin-1")
+    key = (
+        auth[7:].strip()
+        if auth[:7].lower() == "bearer "
+        else headers.get(b"x-api-key", b"").decode("latin-1").strip()
+    )
+    if key not in snapshot.keys:
+        await _send_error(
+            send,
             401,
             "unauthorized",
             "missing or unknown enrich API key: send 'Authorization: Bearer <key>' or 'X-Api-Key: <key>'"
             " (create one with: headwater audiences keys create NAME)",
             "unauthorized",
         )
-    body = await read_limited(request)
+        return
+    try:
+        body = await _read_limited(receive, headers.get(b"content-length", b"").decode("latin-1"))
+    except ConnectionResetError:
+        return
     if body is None:
-        return _error(413, "too_large", f"the request body is over {DEFAULT_MAX_BYTES} bytes", "too_large")
+        await _send_error(
+            send, 413, "too_large", f"the request body is over {DEFAULT_MAX_BYTES} bytes", "too_large"
+        )
+        return
     try:
         outcome = await enrich_body(body, service.lookup, snapshot.settings)
     except InvalidBidRequest as exc:
-        return _error(400, "invalid_request", str(exc), "invalid", exc.field)
+        await _send_error(send, 400, "invalid_request", str(exc), "invalid", exc.field)
+        return
     _count(outcome.reason)
-    content = _encode(outcome.request) if outcome.changed else body
-    response = Response(content, media_type="application/json", headers={OUTCOME_HEADER: outcome.reason})
+    await _send(send, 200, _encode(outcome.request) if outcome.changed else body, outcome.reason)
     ENRICH_SECONDS.observe(time.perf_counter() - started)
-    return response
 
 
 def routes() -> list[BaseRoute]:
-    return [Route("/openrtb2/enrich", enrich, methods=["POST"])]
+    """Nothing for Starlette: the server dispatches ENRICH_PATH to :func:`asgi_enrich` directly."""
+    return []

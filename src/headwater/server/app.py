@@ -195,10 +195,17 @@ def create_app(settings: Settings) -> Any:
         exception_handlers={ApiError: api_error_handler},
     )
 
+    from headwater.api.openrtb import ENRICH_PATH, asgi_enrich
+
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and is_collection_path(scope["path"]):
-            await holder["rt"].collector(scope, receive, send)
-            return
+        if scope["type"] == "http":
+            path = scope["path"]
+            if is_collection_path(path):
+                await holder["rt"].collector(scope, receive, send)
+                return
+            if path == ENRICH_PATH:  # a bidder's hot path: no framework either
+                await asgi_enrich(holder["rt"], scope, receive, send)
+                return
         await ops(scope, receive, send)
 
     return app

@@ -8,6 +8,7 @@ extension placements (regs.ext.*, user.ext.consent) are read; the 2.6 field wins
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Final
 
 from headwater.targeting import gpp, tcf
@@ -119,8 +120,20 @@ def decide(request: dict[str, Any], policy: ConsentPolicy = ConsentPolicy()) -> 
     consent = _pick(user, _dict(user.get("ext")), "consent") or gpp_tcf
     if not isinstance(consent, str) or not consent:
         return ConsentDecision("gdpr_no_consent")
-    try:
-        granted = tcf.decode(consent).grants()
-    except tcf.TCFError:
+    granted = _tcf_grants(consent)
+    if granted is None:
         return ConsentDecision("gdpr_bad_string")
     return ConsentDecision(ALLOWED if granted else "gdpr_no_consent")
+
+
+@lru_cache(maxsize=8192)
+def _tcf_grants(consent: str) -> bool | None:
+    """Whether a TCF string grants purposes 3 and 4; None when it does not decode.
+
+    Cached: a user's consent string comes back with each of their bid requests, and decoding was
+    a tenth of the endpoint's time.
+    """
+    try:
+        return tcf.decode(consent).grants()
+    except tcf.TCFError:
+        return None
