@@ -100,6 +100,7 @@ def _run_locked(
         rollups.write_links(con, lake, recv, own)
         rollups.rebuild_identity_map(con, lake)
         rollups.update_names(con, lake, [recv])
+        rollups.write_person_days(con, lake, sorted({recv, *rollups.missing_person_days(lake)}))
         touched = {date.fromisoformat(d) for d in dates}
         rollups.write_tool_usage(con, lake, sorted(touched))
     finally:

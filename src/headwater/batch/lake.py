@@ -4,6 +4,9 @@
 lake/events/date=YYYY-MM-DD/recv-YYYYMMDD.parquet   events by UTC event date, one file per received day
 lake/archive/month=YYYY-MM/events.parquet           a compacted month (zstd)
 lake/user_days/recv=YYYYMMDD.parquet                rollup: (project-tz day, actor, events, first, last)
+lake/person_days/recv=YYYYMMDD.parquet              compact rollup: (project-tz day, aid) sorted, aid dense
+lake/identity/actors.parquet                        dense integer ids of names: (aid, name), append-only
+lake/identity/map_ids.parquet                       the identity map on those ids: (aid, pid)
 lake/identity/links/recv=YYYYMMDD.parquet           identity links found in a received day
 lake/identity/map.parquet                           resolved identity map: key -> user_id
 lake/identity/names.parquet, names.json             every person name, and whether their hashes differ
@@ -48,6 +51,20 @@ class Lake:
     @property
     def user_days_dir(self) -> Path:
         return self.root / "user_days"
+
+    @property
+    def person_days_dir(self) -> Path:
+        return self.root / "person_days"
+
+    @property
+    def actors_file(self) -> Path:
+        """Dense integer ids of every person name: ids never change, new names get the next ones."""
+        return self.root / "identity" / "actors.parquet"
+
+    @property
+    def map_ids_file(self) -> Path:
+        """The identity map as (aid, pid) over actors_file's ids, written right after the map."""
+        return self.root / "identity" / "map_ids.parquet"
 
     @property
     def links_dir(self) -> Path:
@@ -126,6 +143,9 @@ class Lake:
 
     def user_days_file(self, recv: date) -> Path:
         return self.user_days_dir / f"recv={recv:%Y%m%d}.parquet"
+
+    def person_days_file(self, recv: date) -> Path:
+        return self.person_days_dir / f"recv={recv:%Y%m%d}.parquet"
 
     def links_file(self, recv: date) -> Path:
         return self.links_dir / f"recv={recv:%Y%m%d}.parquet"

@@ -49,16 +49,21 @@ def _chunk_counts(scope: Scope, window: int, first: date, last: date) -> dict[da
         f"ELSE 0::UBIGINT END) AS w{w}"
         for w in range(words)
     )
-    rows = scope.numpy(
-        f"""SELECT {masks} FROM ({scope.person_days(origin, last)})
-            WHERE person IS NOT NULL GROUP BY person"""
-    )
-    n = len(rows["w0"]) if rows else 0
+    arrays = scope.person_day_arrays(origin, last)
+    if arrays is not None:
+        mask = _masks_of_arrays(arrays, scope.person_count(), origin, words)
+        n = len(mask)
+    else:
+        rows = scope.numpy(
+            f"""SELECT {masks} FROM ({scope.person_days(origin, last)})
+                WHERE person IS NOT NULL GROUP BY person"""
+        )
+        n = len(rows["w0"]) if rows else 0
+        mask = np.empty((n, words), dtype="<u8")
+        for w in range(words):
+            mask[:, w] = rows[f"w{w}"]
     if n == 0:
         return {first + timedelta(days=i): 0 for i in range((last - first).days + 1)}
-    mask = np.empty((n, words), dtype="<u8")
-    for w in range(words):
-        mask[:, w] = rows[f"w{w}"]
     width = 1
     while width < window:  # doubling: after it, bit d is set when any of bits d-window+1..d was
         s = min(width, window - width)
@@ -70,6 +75,26 @@ def _chunk_counts(scope: Scope, window: int, first: date, last: date) -> dict[da
         bits += np.unpackbits(part.view(np.uint8), axis=1, bitorder="little").sum(axis=0, dtype=np.int64)
     start = (first - origin).days
     return {first + timedelta(days=i): int(bits[start + i]) for i in range((last - first).days + 1)}
+
+
+def _masks_of_arrays(
+    arrays: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]], people: int, origin: date, words: int
+) -> np.ndarray[Any, Any]:
+    """One row of `words` 64-bit words per person id (0..people-1), bit k set when the person was
+    active on day origin + k: the pairs are grouped by day (a stable sort of small integers) and each
+    day sets its bit for all its people at once (a repeated person sets the same bit twice)."""
+    days, persons = arrays
+    mask = np.zeros((people, words), dtype="<u8")
+    if len(days) == 0:
+        return mask[:0]
+    offsets = days - np.int32((origin - date(1970, 1, 1)).days)
+    order = np.argsort(offsets, kind="stable")
+    offsets, persons = offsets[order], persons[order]
+    cuts = np.flatnonzero(np.diff(offsets)) + 1
+    for lo, hi in zip(np.concatenate(([0], cuts)), np.concatenate((cuts, [len(offsets)])), strict=True):
+        off = int(offsets[lo])
+        mask[persons[lo:hi], off // 64] |= np.uint64(1) << np.uint64(off % 64)
+    return mask
 
 
 def _shift_left(mask: np.ndarray[Any, Any], s: int) -> np.ndarray[Any, Any]:

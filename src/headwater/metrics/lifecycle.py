@@ -14,7 +14,11 @@ def lifecycle(scope: Scope, period: str | None = None) -> dict[str, Any]:
     period = check_period(period, "day")
     rng = scope.rng
     lo, hi = index_of(period, rng.start), index_of(period, rng.end)
-    act = f"SELECT DISTINCT person, {index_sql(period)} AS p FROM ({scope.person_days(None, rng.end)})"
+    table = scope.person_periods(period, rng.end)
+    if table is not None:
+        act = f"SELECT person, p FROM {table}"
+    else:
+        act = f"SELECT DISTINCT person, {index_sql(period)} AS p FROM ({scope.person_days(None, rng.end)})"
     rows = scope.sql(
         f"""
         WITH a AS ({act}), f AS (SELECT person, min(p) AS fp FROM a GROUP BY person)

@@ -21,6 +21,10 @@ COHORTS = ("first", "recurring")
 
 def _activity(scope: Scope, event: str | None, period: str, last: date, hashed: bool) -> str:
     """(person, period index) pairs; ``hashed``: persons as integers (both sides must agree)."""
+    if event is None and hashed:
+        table = scope.person_periods(period, last)
+        if table is not None:
+            return f"SELECT person, p FROM {table}"
     if event is None:
         source = scope.person_days(None, last) if hashed else scope.user_days(None, last)
     else:

@@ -15,7 +15,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from headwater.batch.lake import Lake, LakeError, complete_lines, pending_days
-from headwater.batch.rollups import links_sql, load_identity_map, names_ok, read_links, user_days_sql
+from headwater.batch.rollups import (
+    links_sql,
+    load_identity_map,
+    missing_person_days,
+    names_ok,
+    read_links,
+    user_days_sql,
+)
 from headwater.batch.sql import EVENT_COLUMNS, connect, file_list, json_events_sql, parquet_sql, quote
 from headwater.log.files import list_log_files
 from headwater.metrics.params import MetricError, Range
@@ -42,6 +49,11 @@ class Scope:
         self.con: Any = connect(None, memory_limit)
         self._hashed: bool | None = None
         self._new_names = False
+        self._extra_links = False
+        self._compact: bool | None = None
+        self._people: tuple[Any, int] | None = None
+        self._registered: list[str] = []
+        self._arrays: dict[tuple[date | None, date | None], tuple[Any, Any]] = {}
         try:
             self._load_pending()
         except BaseException:
@@ -106,6 +118,7 @@ class Scope:
                     )
         extra = read_links(self.con, links_sql("SELECT * FROM pending")) if paths else []
         self._new_names = bool(paths)
+        self._extra_links = bool(extra)
         load_identity_map(self.con, self.lake, extra)
 
     # -- SQL sources ----------------------------------------------------------------------------
@@ -189,9 +202,13 @@ class Scope:
         """
 
     def person_days(self, first: date | None = None, last: date | None = None) -> str:
-        """Like user_days, but ``person`` is an integer (the 64-bit hash of the resolved name) when the
-        lake's rollup carries ``actor_hash`` and no two names share a hash: the identity map is joined on
-        integers and consumers group integers. Otherwise the names themselves. Only for counting."""
+        """Like user_days, but ``person`` is an integer: a dense id from the compact person-day rollup
+        when the lake has it for every loaded day (see person_day_arrays), else the 64-bit hash of the
+        resolved name when the rollup carries ``actor_hash`` and no two names share a hash, else the
+        names themselves. Only for grouping and counting people."""
+        arrays = self.person_day_arrays(first, last)
+        if arrays is not None:
+            return self._register_person_days(arrays)
         if not self._hashed_people():
             return self.user_days(first, last)
         lo, hi, _, _ = self._utc_window(first, last)
@@ -209,6 +226,150 @@ class Scope:
             WHERE {cond}
         """
         return f"{lake} UNION ALL {pend}"
+
+    # -- compact person days -------------------------------------------------------------------
+    def person_day_arrays(self, first: date | None, last: date | None) -> tuple[Any, Any] | None:
+        """Distinct-enough (day, person) pairs of local days first..last as numpy arrays: days since
+        1970-01-01 (int32) and dense person ids (int32), from the compact rollup with today's log on
+        top; None when the lake lacks the rollup for some loaded day (then use person_days' SQL). A
+        pair may repeat (one person under two ids): consumers count distinct values."""
+        if not self._compact_ready():
+            return None
+        key = (first, last)
+        if key not in self._arrays:
+            self._arrays[key] = self._read_person_days(first, last)
+        return self._arrays[key]
+
+    def _compact_ready(self) -> bool:
+        if self._compact is None:
+            self._compact = self._decide_compact()
+        return self._compact
+
+    def _decide_compact(self) -> bool:
+        lake = self.lake
+        if not self._rollup_fits() or not lake.actors_file.exists() or missing_person_days(lake):
+            return False
+        for source in self._user_days_files():
+            target = lake.person_days_dir / source.name
+            if not target.exists() or target.stat().st_mtime_ns < source.stat().st_mtime_ns:
+                return False  # the user-day rollup was rewritten after the compact one
+        if lake.identity_map.exists():
+            ids = lake.map_ids_file
+            if not ids.exists() or ids.stat().st_mtime_ns < lake.identity_map.stat().st_mtime_ns:
+                return False
+        return True
+
+    def _person_ids(self) -> tuple[Any, int]:
+        """(person id of each lake actor id, number of ids): the identity map on dense ids. Names met
+        only in today's log get ids after the lake's, in the temp table ``hw_new_names(name, id)``."""
+        if self._people is not None:
+            return self._people
+        import numpy as np
+
+        lake = self.lake
+        actors = parquet_sql([lake.actors_file], "aid, name")
+        count = int(self.sql(f"SELECT count(*) FROM read_parquet({file_list([lake.actors_file])})")[0][0])
+        self.con.execute("CREATE OR REPLACE TEMP TABLE hw_new_names (name VARCHAR, id INTEGER)")
+        if self._new_names:
+            names = """SELECT coalesce(m.user_id, p.actor) FROM (SELECT DISTINCT actor FROM pending) p
+                       LEFT JOIN idmap m ON m.key = p.actor"""
+            if self._extra_links:
+                names += " UNION ALL SELECT user_id FROM idmap"
+            self.con.execute(
+                f"""INSERT INTO hw_new_names
+                    SELECT name, {count - 1} + row_number() OVER (ORDER BY name) FROM (
+                        SELECT DISTINCT name FROM ({names}) n(name) WHERE name IS NOT NULL
+                          AND name NOT IN (SELECT name FROM ({actors}))
+                    )"""
+            )
+        extra = int(self.sql("SELECT count(*) FROM hw_new_names")[0][0])
+        pid_of = np.arange(count, dtype=np.int32)
+        if self._extra_links:  # today's links may change who is who: the map on names, made ids
+            pairs = self.numpy(
+                f"""SELECT k.aid, coalesce(u.aid, n.id) AS pid FROM idmap m
+                    JOIN ({actors}) k ON k.name = m.key LEFT JOIN ({actors}) u ON u.name = m.user_id
+                    LEFT JOIN hw_new_names n ON n.name = m.user_id"""
+            )
+        elif lake.map_ids_file.exists():
+            pairs = self.numpy(parquet_sql([lake.map_ids_file], "aid, pid"))
+        else:
+            pairs = {"aid": np.empty(0, np.int32), "pid": np.empty(0, np.int32)}
+        pid_of[np.asarray(pairs["aid"], dtype=np.int64)] = pairs["pid"]
+        self._people = (pid_of, count + extra)
+        return self._people
+
+    def _read_person_days(self, first: date | None, last: date | None) -> tuple[Any, Any]:
+        import numpy as np
+
+        pid_of, _ = self._person_ids()
+        low = f"day >= DATE {quote(str(first))}" if first else "true"
+        cond = f"{low} AND " + (f"day <= DATE {quote(str(last))}" if last else "true")
+        files = sorted(self.lake.person_days_dir.glob("recv=*.parquet"))
+        self._check_files(files)
+        days: list[Any] = []
+        people: list[Any] = []
+        if files:
+            rows = self.numpy(
+                f"SELECT (day - DATE '1970-01-01')::INTEGER AS d, aid "
+                f"FROM ({parquet_sql(files, 'day, aid')}) WHERE {cond}"
+            )
+            days.append(np.asarray(rows["d"], dtype=np.int32))
+            people.append(pid_of[np.asarray(rows["aid"], dtype=np.int64)])
+        if self._new_names:
+            lo, hi, _, _ = self._utc_window(first, last)
+            pending = f"SELECT * FROM pending WHERE ts >= {lo} AND ts < {hi}"
+            actors = parquet_sql([self.lake.actors_file], "aid, name")
+            rows = self.numpy(
+                f"""SELECT (u.day - DATE '1970-01-01')::INTEGER AS d, coalesce(a.aid, n.id) AS pid
+                    FROM ({user_days_sql(pending, self.tz)}) u LEFT JOIN idmap m ON m.key = u.actor
+                    LEFT JOIN ({actors}) a ON a.name = coalesce(m.user_id, u.actor)
+                    LEFT JOIN hw_new_names n ON n.name = coalesce(m.user_id, u.actor)"""
+            )
+            days.append(np.asarray(rows["d"], dtype=np.int32))
+            people.append(np.asarray(rows["pid"], dtype=np.int32))
+        if not days:
+            return np.empty(0, np.int32), np.empty(0, np.int32)
+        return np.concatenate(days), np.concatenate(people)
+
+    def person_periods(self, period: str, last: date | None) -> str | None:
+        """Name of a temp table of the distinct (person, p) pairs, ``p`` the index of the period (see
+        metrics.periods) of each active day up to ``last``, from the compact rollup; None without it.
+        Materialized once per scope and period, as consumers join it with itself."""
+        arrays = self.person_day_arrays(None, last)
+        if arrays is None:
+            return None
+        name = f"hw_person_{period}s_{len(self._registered)}"
+        import numpy as np
+        import pyarrow as pa
+
+        days, people = arrays
+        if period == "day":
+            index = days
+        elif period == "week":
+            index = (days - np.int32(4)) // np.int32(7)  # 1970-01-05, a Monday, is day 4
+        else:
+            months = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int32)
+            index = months + np.int32(1970 * 12)
+        self._registered.append(name)
+        self.con.register(f"{name}_arrow", pa.table({"person": people, "p": index.astype(np.int32)}))
+        self.con.execute(f"CREATE TEMP TABLE {name} AS SELECT DISTINCT person, p FROM {name}_arrow")
+        self.con.unregister(f"{name}_arrow")
+        return name
+
+    def person_count(self) -> int:
+        """Upper bound (exclusive) of the person ids in person_day_arrays."""
+        return self._person_ids()[1]
+
+    def _register_person_days(self, arrays: tuple[Any, Any]) -> str:
+        import pyarrow as pa
+
+        name = f"hw_person_days_{len(self._registered)}"
+        self._registered.append(name)
+        days, people = arrays
+        self.con.register(
+            name, pa.table({"day": pa.array(days, pa.date32()), "person": pa.array(people, pa.int32())})
+        )
+        return f"SELECT day, person FROM {name}"
 
     def _user_days_files(self) -> list[Path]:
         files = (
