@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from headwater.log.merged_read import read_merged
-from headwater.log.tailer import TailBatch, Tailer
+from headwater.log.merged_read import read_merged, received_of
+from headwater.log.tailer import TailBatch, Tailer, decode_data
 from headwater.stores.realtime import RealtimeStore, open_realtime_store
 from headwater.stores.realtime.target import LoggedEvent, RealtimeTarget
 from tests.realtime.logdata import T0, append, event, log_file, minutes
@@ -119,3 +119,30 @@ def test_lag_is_reported_in_events_bytes_and_seconds(tmp_path: Path, store: Real
     assert st.lag_events == 200
     run(tailer)
     assert (tailer.status.lag_bytes, tailer.status.lag_events, tailer.status.lag_seconds) == (0, 0, 0.0)
+
+
+def test_merged_lines_keep_their_file_and_offset_through_the_sort(tmp_path: Path) -> None:
+    """Lines come out sorted by (receivedAt, file, offset), each with its own position, also when a
+    writer's own lines are out of receivedAt order; a bad line in the second file is found where it is."""
+    log_dir = tmp_path / "log"
+    a, b = log_file(log_dir, "a"), log_file(log_dir, "b")
+    at = [T0 + timedelta(seconds=s) for s in (0, 5, 3, 8)]
+    append(a, *[event(f"a{i}", at=t) for i, t in enumerate(at)])
+    append(b, event("b0", at=T0 + timedelta(seconds=3)))
+    bad_offset = b.stat().st_size
+    append(b, '{"type":"track", not json', event("b2", at=T0 + timedelta(seconds=1)))
+    merged = read_merged(log_dir, {})
+    expected: list[tuple[bytes, str, int, bytes]] = []
+    for path in (a, b):
+        offset = 0
+        for raw in path.read_bytes().splitlines():
+            expected.append((received_of(raw), path.name, offset, raw))
+            offset += len(raw) + 1
+    expected.sort(key=lambda e: e[:3])
+    assert [(ln.received, ln.file, ln.offset, ln.data) for ln in merged.lines] == expected
+    assert merged.data == [e[3] for e in expected]
+    assert list(merged.positions()) == [(e[1], e[2]) for e in expected]
+    assert merged.first_received == expected[0][0]
+    assert merged.checkpoint == {a.name: a.stat().st_size, b.name: b.stat().st_size}
+    records, _, reasons = decode_data(merged.data, LoggedEvent)
+    assert len(records) == 6 and [merged.position(i) for i, _ in reasons] == [(b.name, bad_offset)]

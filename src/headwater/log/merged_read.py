@@ -13,17 +13,18 @@ A batch always consumes a prefix of each file, so the checkpoint stays a map fil
 
 from __future__ import annotations
 
-import operator
 import os
-from collections.abc import Mapping
+from bisect import bisect_right
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
+from typing import overload
 
 from headwater.log.files import LogFile, list_log_files
 
 _RECEIVED = b'"receivedAt":"'
 _RECEIVED_LEN = len(_RECEIVED)
-_ORDER = operator.attrgetter("received", "file", "offset")
 _MIN_FILE_BYTES = 4 << 20  # well over the largest event, so a chunk always holds a whole line
 
 
@@ -37,10 +38,89 @@ class PendingLine:  # a value: not frozen only because frozen dataclasses are sl
 
 
 @dataclass(slots=True)
+class _Chunk:
+    """The lines taken from one file: a prefix of what was read from ``start``."""
+
+    name: str
+    start: int
+    sizes: list[int]  # running total of the lines' lengths (without their newlines), from 0
+    first: int  # the index of the chunk's first line before the merge sort
+
+
 class MergedBatch:
-    lines: list[PendingLine]
-    checkpoint: dict[str, int]  # the checkpoint after these lines
-    pending_bytes: int  # unread bytes in the log before this batch
+    """A batch of lines in merge order: their bytes in one list, and nothing per line beyond that.
+
+    The file and offset of a line (needed only for a rejected line) are computed on demand by
+    :meth:`position`; :attr:`lines` builds the per-line objects of older callers.
+    """
+
+    __slots__ = ("_chunks", "_order", "_received", "checkpoint", "data", "first_received", "pending_bytes")
+
+    def __init__(
+        self,
+        data: list[bytes],
+        checkpoint: dict[str, int],
+        pending_bytes: int,
+        first_received: bytes = b"",
+        chunks: list[_Chunk] | None = None,
+        order: list[int] | None = None,
+        received: list[bytes] | None = None,
+    ) -> None:
+        self.data = data  # the lines' bytes (no newline), in merge order
+        self.checkpoint = checkpoint  # the checkpoint after these lines
+        self.pending_bytes = pending_bytes  # unread bytes in the log before this batch
+        self.first_received = first_received  # receivedAt of the first line (the oldest)
+        self._chunks = chunks or []
+        self._order = order  # merge position -> index in the chunks' concatenation (None: same)
+        self._received = received or []  # receivedAt per line, in the chunks' concatenation order
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def position(self, index: int) -> tuple[str, int]:
+        """(file, offset) of the line at merge position ``index``."""
+        raw = index if self._order is None else self._order[index]
+        chunk = self._chunks[bisect_right([c.first for c in self._chunks], raw) - 1]
+        i = raw - chunk.first
+        return chunk.name, chunk.start + chunk.sizes[i] + i
+
+    def positions(self) -> Sequence[tuple[str, int]]:
+        """(file, offset) of every line, computed when read."""
+        return _Positions(self)
+
+    @property
+    def lines(self) -> list[PendingLine]:
+        out = []
+        for index, data in enumerate(self.data):
+            raw = index if self._order is None else self._order[index]
+            name, offset = self.position(index)
+            out.append(PendingLine(name, offset, offset + len(data) + 1, data, self._received[raw]))
+        return out
+
+
+class _Positions(Sequence[tuple[str, int]]):
+    __slots__ = ("_batch",)
+
+    def __init__(self, batch: MergedBatch) -> None:
+        self._batch = batch
+
+    def __len__(self) -> int:
+        return len(self._batch.data)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[str, int]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[str, int]]: ...
+
+    def __getitem__(self, index: int | slice) -> tuple[str, int] | list[tuple[str, int]]:
+        if isinstance(index, slice):
+            return [self._batch.position(i) for i in range(len(self))[index]]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self._batch.position(index)
 
 
 def received_of(data: bytes) -> bytes:
@@ -52,37 +132,29 @@ def received_of(data: bytes) -> bytes:
     return data[start:end] if end > 0 else b""
 
 
-def _read_chunk(lf: LogFile, start: int, budget: int, max_lines: int) -> tuple[list[PendingLine], bool]:
-    """Complete lines from ``start``; and whether they reach the end of the file's complete data."""
+def _read_chunk(
+    lf: LogFile, start: int, budget: int, max_lines: int
+) -> tuple[list[bytes], list[bytes], bool]:
+    """Complete lines from ``start`` and the receivedAt of each; and whether they reach the end of
+    the file's complete data."""
     guess = min(budget, max(64 << 10, max_lines * 1024))  # most batches need far less than the budget
     with open(lf.path, "rb") as fh:
         fh.seek(start)
         chunk = fh.read(guess)
         at_eof = len(chunk) < guess
-        if not at_eof and chunk.count(b"\n") < max_lines and guess < budget:
+        parts = chunk.split(b"\n", max_lines)  # no object for the lines beyond the batch
+        if not at_eof and len(parts) <= max_lines and guess < budget:  # fewer lines than wanted: read on
             chunk += fh.read(budget - guess)
             at_eof = len(chunk) < budget
-    parts = chunk.split(b"\n")
-    complete_lines = len(parts) - 1  # the last part is the rest after the last newline
-    taken = min(complete_lines, max_lines)
-    lines: list[PendingLine] = []
-    append = lines.append
-    name = lf.name
-    pos = start
-    for data in parts[:taken]:
-        end = pos + len(data) + 1
-        i = data.find(_RECEIVED)
-        if i < 0:
-            received = b""
-        else:
-            j = i + _RECEIVED_LEN
-            k = data.find(b'"', j, j + 64)
-            received = data[j:k] if k > 0 else b""
-        append(PendingLine(name, pos, end, data, received))
-        pos = end
+            parts = chunk.split(b"\n", max_lines)
+    rest = parts.pop()  # what follows the last newline taken
+    r, rl = _RECEIVED, _RECEIVED_LEN
+    received = [
+        d[j:k] if (j := d.find(r) + rl) >= rl and (k := d.find(b'"', j, j + 64)) > 0 else b"" for d in parts
+    ]
     # a partial last line (being written) counts as "the end" too: nothing more is readable now
-    complete = at_eof and taken == complete_lines
-    return lines, complete
+    complete = at_eof and b"\n" not in rest
+    return parts, received, complete
 
 
 def read_merged(
@@ -103,34 +175,48 @@ def read_merged(
     if not pending:
         return MergedBatch([], new_cp, 0)
     day = min(lf.day for lf, _ in pending)
-    group = [(lf, start) for lf, start in pending if lf.day == day]
+    group = sorted(((lf, start) for lf, start in pending if lf.day == day), key=lambda p: p[0].name)
     per_lines = max(1, max_lines // len(group))
     per_bytes = max(_MIN_FILE_BYTES, max_bytes // len(group))
-    chunks: list[list[PendingLine]] = []
+    read: list[tuple[LogFile, int, list[bytes], list[bytes]]] = []
     horizon: bytes | None = None
     horizon_chunk = -1
     for lf, start in group:
         try:
-            lines, complete = _read_chunk(lf, start, per_bytes, per_lines)
+            parts, received, complete = _read_chunk(lf, start, per_bytes, per_lines)
         except FileNotFoundError:
             continue
-        if not lines:
+        if not parts:
             continue
-        chunks.append(lines)
+        read.append((lf, start, parts, received))
         if not complete:
-            last = lines[-1].received
+            last = received[-1]
             if horizon is None or last < horizon:
                 horizon = last
-                horizon_chunk = len(chunks) - 1
-    taken: list[PendingLine] = []
-    for index, lines in enumerate(chunks):
+                horizon_chunk = len(read) - 1
+    data: list[bytes] = []
+    keys: list[bytes] = []
+    chunks: list[_Chunk] = []
+    for index, (lf, start, parts, received) in enumerate(read):
         if horizon is not None and index != horizon_chunk:  # the horizon's own chunk always goes whole
-            cut = 0
-            while cut < len(lines) and lines[cut].received <= horizon:
-                cut += 1
-            lines = lines[:cut]
-        if lines:
-            taken.extend(lines)
-            new_cp[lines[0].file] = lines[-1].end
-    taken.sort(key=_ORDER)
-    return MergedBatch(taken, new_cp, pending_bytes)
+            cut = next((i for i, r in enumerate(received) if r > horizon), len(received))
+            if cut < len(parts):
+                parts, received = parts[:cut], received[:cut]
+        if not parts:
+            continue
+        sizes = list(accumulate(map(len, parts), initial=0))
+        chunks.append(_Chunk(lf.name, start, sizes, len(data)))
+        new_cp[lf.name] = start + sizes[-1] + len(parts)
+        data += parts
+        keys += received
+    if not data:
+        return MergedBatch([], new_cp, pending_bytes)
+    # sorted by (receivedAt, file, offset): a stable sort of the chunks taken in file name order
+    order: list[int] | None = sorted(range(len(keys)), key=keys.__getitem__)
+    assert order is not None
+    if all(i == o for i, o in enumerate(order)):
+        order = None
+    else:
+        data = [data[i] for i in order]
+    first = keys[0 if order is None else order[0]]
+    return MergedBatch(data, new_cp, pending_bytes, first, chunks, order, keys)

@@ -19,11 +19,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
 
@@ -49,7 +49,7 @@ class TailBatch(Generic[R]):
     tailer: str
     base_checkpoint: dict[str, int]
     records: list[R]
-    positions: list[tuple[str, int]]  # (file, offset) of each record
+    positions: Sequence[tuple[str, int]]  # (file, offset) of each record (may be computed when read)
     rejects: list[TailReject] = field(default_factory=list)
 
     def changed_files(self, new_checkpoint: dict[str, int]) -> dict[str, int]:
@@ -70,19 +70,40 @@ def decode_lines(
     lines: list[PendingLine], record_type: type[R]
 ) -> tuple[list[R], list[int], list[tuple[int, str]]]:
     """(records, the line index of each record, (line index, reason) of each rejected line)."""
-    many = msgspec.json.Decoder(list[record_type])  # type: ignore[valid-type]
+    return decode_data([ln.data for ln in lines], record_type)
+
+
+_DECODERS: dict[object, tuple[msgspec.json.Decoder[Any], msgspec.json.Decoder[Any]]] = {}
+
+
+def decode_data(data: list[bytes], record_type: type[R]) -> tuple[list[R], list[int], list[tuple[int, str]]]:
+    """Lines' bytes -> (records, the line index of each record, (line index, reason) of each rejected
+    line). The whole batch is decoded as one JSON array in one call; only when that fails (a bad
+    line) is it decoded line by line, to tell the bad lines from the good ones."""
+    decoders = _DECODERS.get(record_type)
+    if decoders is None:
+        decoders = _DECODERS[record_type] = (
+            msgspec.json.Decoder(list[record_type]),  # type: ignore[valid-type]
+            msgspec.json.Decoder(record_type),
+        )
+    many, one = decoders
+    if not data:
+        return [], [], []
     try:
-        records: list[R] = many.decode(b"[" + b",".join([ln.data for ln in lines]) + b"]")
-        if len(records) == len(lines):
-            return records, list(range(len(lines))), []
+        records: list[R] = many.decode(
+            b",".join([b"[" + data[0], *data[1:-1], data[-1] + b"]"])
+            if len(data) > 1
+            else b"[" + data[0] + b"]"
+        )
+        if len(records) == len(data):
+            return records, list(range(len(data))), []
     except msgspec.DecodeError:
         pass
-    one = msgspec.json.Decoder(record_type)
     records, indexes = [], []
     reasons: list[tuple[int, str]] = []
-    for i, ln in enumerate(lines):
+    for i, raw in enumerate(data):
         try:
-            records.append(one.decode(ln.data))
+            records.append(one.decode(raw))
             indexes.append(i)
         except msgspec.ValidationError as exc:
             reasons.append((i, f"unexpected shape: {exc}"))
@@ -146,28 +167,25 @@ class Tailer(Generic[R]):
         merged = read_merged(self.log_dir, base, self.catch_up_lines if self._behind else self.max_lines)
         st = self.status
         st.lag_bytes = merged.pending_bytes
-        if not merged.lines:
+        data = merged.data
+        if not data:
             st.lag_events, st.lag_seconds, st.state = 0, 0.0, "caught_up"
             self._notify()
             return 0
-        st.lag_seconds = _age(merged.lines[0].received)  # lines come sorted by receivedAt
+        st.lag_seconds = _age(merged.first_received)  # lines come sorted by receivedAt
         consumed = sum(o - base.get(f, 0) for f, o in merged.checkpoint.items())
-        measured = consumed / len(merged.lines)
+        measured = consumed / len(data)
         st.avg_line_bytes = measured if not st.avg_line_bytes else 0.8 * st.avg_line_bytes + 0.2 * measured
         st.lag_events = round(merged.pending_bytes / st.avg_line_bytes)
-        records, indexes, reasons = decode_lines(merged.lines, self.record_type)
-        lines = merged.lines
-        if len(indexes) == len(lines):
-            positions = [(ln.file, ln.offset) for ln in lines]
-        else:
-            positions = [(lines[i].file, lines[i].offset) for i in indexes]
+        records, indexes, reasons = decode_data(data, self.record_type)
+        # every record's position, computed only if read (a rejected record), or those of the good lines
+        positions = merged.positions() if len(indexes) == len(data) else [merged.position(i) for i in indexes]
         batch: TailBatch[R] = TailBatch(self.name, dict(base), records, positions)
         for index, text in reasons:
-            ln = lines[index]
-            batch.rejects.append(
-                TailReject(ln.file, ln.offset, text[:500], ln.data[:MAX_FRAGMENT].decode("utf-8", "replace"))
-            )
-            log.warning("log line quarantined", extra={"file": ln.file, "offset": ln.offset, "reason": text})
+            file, offset = merged.position(index)
+            fragment = data[index][:MAX_FRAGMENT].decode("utf-8", "replace")
+            batch.rejects.append(TailReject(file, offset, text[:500], fragment))
+            log.warning("log line quarantined", extra={"file": file, "offset": offset, "reason": text})
         self.target.apply(batch, merged.checkpoint)
         self.checkpoint = merged.checkpoint
         st.applied_events += len(records)
@@ -177,7 +195,7 @@ class Tailer(Generic[R]):
         st.lag_events = round(st.lag_bytes / st.avg_line_bytes)
         st.state, st.last_error, st.failures = "running", None, 0
         self._notify()
-        return len(lines)
+        return len(data)
 
     def run(
         self,

@@ -15,6 +15,7 @@ checkpoint.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, tzinfo
 
 import msgspec
@@ -69,7 +70,7 @@ class RowMaker:
         self._days: dict[str, date] = {}  # 'YYYY-MM-DDTHH:MM' (UTC) -> local day
 
     def rows(
-        self, records: list[LoggedEvent], positions: list[tuple[str, int]], rejects: list[TailReject]
+        self, records: list[LoggedEvent], positions: Sequence[tuple[str, int]], rejects: list[TailReject]
     ) -> list[Row]:
         for memo in (self._ids, self._names, self._tools, self._days):
             if len(memo) > self.max_memo:
