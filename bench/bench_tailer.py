@@ -12,6 +12,8 @@ Workloads (N log lines over 2 writers, ~500 bytes each):
   worst      20,000 users whose events are 1.5 h apart: every event starts a new session, and
              20,000 anonymous ids are identified in the first batch.
 
+The process applies the server's GC settings first (headwater.server.app.tune_gc: freeze, young
+generation threshold 100,000), as `headwater serve` does; ``--default-gc`` keeps Python's defaults.
 Each figure comes with the load average and the CPU time per event of the tailer process (and of
 the PostgreSQL backend), which load from other processes cannot skew.
 
@@ -48,6 +50,7 @@ import msgspec
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from headwater.log.tailer import Tailer
+from headwater.server.app import tune_gc
 from headwater.stores.realtime import open_realtime_store
 from headwater.stores.realtime.service import BATCH_LINES, CATCH_UP_LINES
 from headwater.stores.realtime.target import LoggedEvent, RealtimeTarget
@@ -356,10 +359,13 @@ def main() -> int:
     ap.add_argument("--lag", action="store_true", help="measure the lag under the collector benchmark's load")
     ap.add_argument("--duration", type=int, default=20)
     ap.add_argument("--workers", type=int, default=1)  # more need Redis for the live store
+    ap.add_argument("--default-gc", action="store_true", help="keep Python's GC settings (no tune_gc)")
     args = ap.parse_args()
     if args.lag:
         return lag_under_collector_load(args)
     args.store = args.store or ["sqlite", "postgresql"]
+    if not args.default_gc:
+        tune_gc()  # what `headwater serve` does at start: the tailer runs under the same GC settings
     apply_rates(args)
     return 0
 
