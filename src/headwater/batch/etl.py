@@ -97,6 +97,7 @@ def _run_locked(
         result.event_dates = _publish(lake, recv, out_dir)
         own = _own_rows_sql(lake, recv, dates, loaded=bool(paths))
         rollups.write_user_days(con, lake, recv, own, project_tz)
+        rollups.write_traits(con, lake, recv, own, project_tz)
         rollups.write_links(con, lake, recv, own)
         rollups.rebuild_identity_map(con, lake)
         rollups.update_names(con, lake, [recv])

@@ -5,6 +5,7 @@ lake/events/date=YYYY-MM-DD/recv-YYYYMMDD.parquet   events by UTC event date, on
 lake/archive/month=YYYY-MM/events.parquet           a compacted month (zstd)
 lake/user_days/recv=YYYYMMDD.parquet                rollup: (project-tz day, actor, events, first, last)
 lake/person_days/recv=YYYYMMDD.parquet              compact rollup: (project-tz day, aid) sorted, aid dense
+lake/traits/recv=YYYYMMDD.parquet                   rollup: (project-tz day, actor, key, ts, value), latest
 lake/identity/actors.parquet                        dense integer ids of names: (aid, name), append-only
 lake/identity/map_ids.parquet                       the identity map on those ids: (aid, pid)
 lake/identity/links/recv=YYYYMMDD.parquet           identity links found in a received day
@@ -55,6 +56,10 @@ class Lake:
     @property
     def person_days_dir(self) -> Path:
         return self.root / "person_days"
+
+    @property
+    def traits_dir(self) -> Path:
+        return self.root / "traits"
 
     @property
     def actors_file(self) -> Path:
@@ -146,6 +151,9 @@ class Lake:
 
     def person_days_file(self, recv: date) -> Path:
         return self.person_days_dir / f"recv={recv:%Y%m%d}.parquet"
+
+    def traits_file(self, recv: date) -> Path:
+        return self.traits_dir / f"recv={recv:%Y%m%d}.parquet"
 
     def links_file(self, recv: date) -> Path:
         return self.links_dir / f"recv={recv:%Y%m%d}.parquet"

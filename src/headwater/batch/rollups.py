@@ -72,6 +72,32 @@ def write_user_days(con: Any, lake: Lake, recv: date, rows_sql: str | None, tz: 
     _copy(con, user_days_sql(rows_sql, tz) + " ORDER BY day, actor", target)
 
 
+def traits_sql(events_sql: str, tz: str) -> str:
+    """(day in tz, actor, key, ts, value): per actor, day and trait key, the latest value the actor's
+    events carried, in ``traits`` or else ``context.traits`` exactly as the preferences metric reads
+    one key (``coalesce(traits->>key, context->'traits'->>key)``), and when (``ts``)."""
+    keys = """list_distinct(list_concat(
+        CASE WHEN json_type(traits) = 'OBJECT' THEN json_keys(traits) ELSE [] END,
+        CASE WHEN json_type(context->'traits') = 'OBJECT' THEN json_keys(context->'traits') ELSE [] END))"""
+    return f"""
+        SELECT day, actor, key, max(ts) AS ts, arg_max(value, ts) AS value FROM (
+            SELECT day, actor, ts, key, coalesce(traits->>key, context->'traits'->>key) AS value FROM (
+                SELECT hw_day(ts, {quote(tz)}) AS day, actor, ts, traits, context, unnest({keys}) AS key
+                FROM ({events_sql}) WHERE actor IS NOT NULL AND (traits IS NOT NULL OR context IS NOT NULL)
+            )
+        ) WHERE value IS NOT NULL GROUP BY day, actor, key
+    """
+
+
+def write_traits(con: Any, lake: Lake, recv: date, rows_sql: str | None, tz: str) -> None:
+    """The trait rollup of one received day (see traits_sql), from a SELECT of its lake rows."""
+    target = lake.traits_file(recv)
+    if rows_sql is None:
+        target.unlink(missing_ok=True)
+        return
+    _copy(con, traits_sql(rows_sql, tz) + " ORDER BY key, actor, day", target)
+
+
 def update_names(con: Any, lake: Lake, recvs: Sequence[date] = ()) -> None:
     """Add the actors of received days' user-day rollups and the identity map's users to the lake's
     set of person names, and record whether their 64-bit hashes are all distinct (``names.json``).

@@ -87,7 +87,8 @@ def _masks_of_arrays(
     mask = np.zeros((people, words), dtype="<u8")
     if len(days) == 0:
         return mask[:0]
-    offsets = days - np.int32((origin - date(1970, 1, 1)).days)
+    # a chunk spans at most _WORDS * 64 days: 16-bit offsets, which numpy sorts by radix
+    offsets = (days - np.int32((origin - date(1970, 1, 1)).days)).astype(np.int16)
     order = np.argsort(offsets, kind="stable")
     offsets, persons = offsets[order], persons[order]
     cuts = np.flatnonzero(np.diff(offsets)) + 1

@@ -54,19 +54,21 @@ def preferences(scope: Scope, property: str | None = None, trait: str | None = N
     if bool(property) == bool(trait):
         raise MetricError("bad_parameter", "give exactly one of the parameters 'property' or 'trait'")
     rng = scope.rng
-    if property:
-        value = f"properties->>{quote(property)}"
-        events = scope.events(rng.start, rng.end)
-    else:
-        name = quote(str(trait))
-        value = f"coalesce(traits->>{name}, context->'traits'->>{name})"
-        events = scope.events(None, rng.end)
+    values = scope.trait_values(str(trait), rng.end) if trait else None
+    if values is None:
+        if property:
+            value = f"properties->>{quote(property)}"
+            events = scope.events(rng.start, rng.end)
+        else:
+            name = quote(str(trait))
+            value = f"coalesce(traits->>{name}, context->'traits'->>{name})"
+            events = scope.events(None, rng.end)
+        values = f"SELECT person, ts, {value} AS v FROM ({events})"
     rows = scope.sql(
         f"""
         SELECT v, count(*) FROM (
-            SELECT person, arg_max(v, ts) AS v FROM (
-                SELECT person, ts, {value} AS v FROM ({events}) WHERE person IS NOT NULL
-            ) WHERE v IS NOT NULL GROUP BY person
+            SELECT person, arg_max(v, ts) AS v FROM ({values})
+            WHERE person IS NOT NULL AND v IS NOT NULL GROUP BY person
         ) GROUP BY v ORDER BY 2 DESC, 1
         """
     )

@@ -356,6 +356,36 @@ class Scope:
         self.con.unregister(f"{name}_arrow")
         return name
 
+    def trait_values(self, name: str, last: date | None) -> str | None:
+        """SELECT (person, ts, v): the values of trait ``name`` (as the preferences metric reads it)
+        carried by events of local days up to ``last``, from the ETL's trait rollup (each actor's
+        latest value per day) with today's log on top; None when some loaded day lacks the rollup
+        or it was built for another time zone (then read the events)."""
+        if not self._rollup_fits():
+            return None
+        sources = self._user_days_files()
+        if not sources:
+            return None
+        files = []
+        for source in sources:
+            target = self.lake.traits_dir / source.name
+            if not target.exists() or target.stat().st_mtime_ns < source.stat().st_mtime_ns:
+                return None
+            files.append(target)
+        self._check_files(files)
+        key = quote(name)
+        lo, hi, _, _ = self._utc_window(None, last)
+        upto = f"t.day <= DATE {quote(str(last))}" if last else "true"
+        return f"""
+            SELECT coalesce(m.user_id, t.actor) AS person, t.ts, t.value AS v
+            FROM ({parquet_sql(files, "day, actor, key, ts, value")}) t LEFT JOIN idmap m ON m.key = t.actor
+            WHERE t.key = {key} AND {upto} AND t.ts >= {lo}
+            UNION ALL
+            SELECT coalesce(m.user_id, p.actor), p.ts, coalesce(p.traits->>{key}, p.context->'traits'->>{key})
+            FROM pending p LEFT JOIN idmap m ON m.key = p.actor
+            WHERE p.actor IS NOT NULL AND p.ts >= {lo} AND p.ts < {hi}
+        """
+
     def person_count(self) -> int:
         """Upper bound (exclusive) of the person ids in person_day_arrays."""
         return self._person_ids()[1]
