@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from headwater.events.realtime import RealtimeEvent, aggregate, make_event
-from headwater.events.sessions import SessionBook
+from headwater.events.sessions import Session, SessionBook
 
 T0 = datetime(2026, 11, 25, 23, 0, tzinfo=UTC)
 
@@ -90,3 +91,31 @@ def test_min_day_skips_older_days_but_keeps_links() -> None:
     delta = aggregate(events, {}, [], min_day=date(2026, 11, 26))
     assert delta.events == 1 and delta.links == [("anon:a1", "alice")]
     assert delta.users == {(date(2026, 11, 26), "alice")}
+
+
+def test_each_event_joins_the_nearest_session_that_fits_as_the_rule_says() -> None:
+    """Random out-of-order events against the rule written plainly (Session.fits and .distance):
+    the nearest fitting session, ties to the one with the latest activity, then the first known."""
+    rnd = random.Random(3)
+    book = SessionBook()
+    reference: list[Session] = []
+    for i in range(3000):
+        now = i * 1.5  # a dense stream (sessions reach 24 hours) with late events and exact ties
+        late = rnd.choice([rnd.uniform(0, now), float(rnd.randrange(0, int(now) + 1, 30))])
+        t = T0 + timedelta(minutes=late if rnd.random() < 0.3 else now)
+        best: Session | None = None
+        best_d = timedelta(0)
+        for s in reference:
+            if s.fits(t):
+                d = s.distance(t)
+                if best is None or d < best_d or (d == best_d and s.last > best.last):
+                    best, best_d = s, d
+        if best is None:
+            reference.append(Session(f"{i}", "u", t, t, 1))
+        else:
+            best.add(t)
+        book.add_event("u", t, f"m{i}")
+        assert spans(book, "u") == [
+            (int((s.start - T0).total_seconds() // 60), int((s.last - T0).total_seconds() // 60), s.count)
+            for s in sorted(reference, key=lambda s: s.start)
+        ]

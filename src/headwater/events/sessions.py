@@ -95,13 +95,24 @@ class SessionBook:
                 s.start <= t <= s.last + INACTIVITY and (t if t > s.last else s.last) - s.start < MAX_LENGTH
             ) or s.fits(t):
                 best = s
-        elif sessions:
+        elif sessions:  # the nearest session that fits (Session.fits and .distance, inlined)
             best_d = _ZERO
             for s in sessions:
-                if s.fits(t):
-                    d = s.distance(t)
-                    if best is None or d < best_d or (d == best_d and s.last > best.last):
-                        best, best_d = s, d
+                start, last = s.start, s.last
+                if t > last:
+                    d = t - last
+                    if d > INACTIVITY or t - start >= MAX_LENGTH:
+                        continue
+                elif t < start:
+                    d = start - t
+                    if d > INACTIVITY or last - t >= MAX_LENGTH:
+                        continue
+                else:
+                    d = _ZERO
+                    if last - start >= MAX_LENGTH:
+                        continue
+                if best is None or d < best_d or (d == best_d and last > best.last):
+                    best, best_d = s, d
         if best is None:
             best = Session(new_session_id(user_id, message_id, t), user_id, t, t, 1)
             sessions.append(best)
