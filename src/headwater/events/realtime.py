@@ -36,7 +36,8 @@ MAX_KEY_CHARS = 200
 NO_TOOL = ""
 
 # One event as the fold reads it (a plain tuple: a batch has tens of thousands of them):
-# (ts aware UTC, local day, tool_id, event_type, user_id, anonymous_id, previous_id, type, message_id)
+# (ts aware UTC, local day, tool_id, event_type, user_id, anon key, previous_id, type, message_id), where the
+# anon key is ``anon:<anonymousId>`` (the actor key of an anonymous event, built once per id by the caller)
 Row = tuple[datetime, date, str, str, "str | None", "str | None", "str | None", str, str]
 
 
@@ -66,7 +67,7 @@ class RealtimeEvent:
             self.tool_id,
             self.event_type,
             self.user_id,
-            self.anonymous_id,
+            None if self.anonymous_id is None else ANON_PREFIX + self.anonymous_id,
             self.previous_id,
             self.type,
             self.message_id,
@@ -177,11 +178,11 @@ class RealtimeState:
         get = first.get
         for ts, _day, _tool, _etype, user, anon, prev, typ, _mid in rows:
             if user is not None:
-                keys: tuple[str, ...] = (user,) if anon is None else (user, ANON_PREFIX + anon)
+                keys: tuple[str, ...] = (user,) if anon is None else (user, anon)
                 if typ == "alias" and prev is not None:
                     keys = (*keys, ANON_PREFIX + prev, prev)
             elif anon is not None:
-                keys = (ANON_PREFIX + anon,)
+                keys = (anon,)
             else:
                 continue
             for key in keys:
@@ -233,10 +234,12 @@ class RealtimeState:
         changed = book.changed_map
         known: set[str] = set()
         known_day: date | None = None
+        count_of = counts.get
+        events = 0
         for ts, day, tool, etype, user, anon, prev, typ, mid in rows:
             if user is not None:
                 if anon is not None:
-                    source = ANON_PREFIX + anon
+                    source = anon
                     if source not in ids and source != user:
                         self._link(source, user, book, new_users, delta)
                 if typ == "alias" and prev is not None and prev != user:
@@ -244,15 +247,14 @@ class RealtimeState:
                     self._link(prev, user, book, new_users, delta)
                 actor: str | None = ids.get(user, user)
             elif anon is not None:
-                source = ANON_PREFIX + anon
-                actor = ids.get(source, source)
+                actor = ids.get(anon, anon)
             else:
                 actor = None
             if min_day is not None and day < min_day:
                 continue
-            delta.events += 1
+            events += 1
             key = (day, tool, etype)
-            counts[key] = counts.get(key, 0) + 1
+            counts[key] = count_of(key, 0) + 1
             if actor is None:
                 continue
             if day != known_day:
@@ -273,6 +275,7 @@ class RealtimeState:
                     continue
             add_event(actor, ts, mid)
         self.latest = latest
+        delta.events = events
         delta.users = {(d, u) for d, us in new_users.items() for u in us}
         delta.sessions = book.take_changed()
         delta.moves = {source: ids.get(source, user) for source, user in delta.links}

@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, tzinfo
 
 import msgspec
 
+from headwater.events.identity import ANON_PREFIX
 from headwater.events.realtime import (
     RealtimeState,
     Row,
@@ -65,6 +66,7 @@ class RowMaker:
         self.tz = tz
         self.max_memo = max_memo
         self._ids: dict[str, str] = {}  # raw id -> cleaned id, "" for junk
+        self._anons: dict[str, str] = {}  # raw anonymousId -> its actor key anon:<cleaned id>, "" for junk
         self._names: dict[str | None, str] = {}
         self._tools: dict[str, str] = {}
         self._days: dict[str, date] = {}  # 'YYYY-MM-DDTHH:MM' (UTC) -> local day
@@ -72,10 +74,10 @@ class RowMaker:
     def rows(
         self, records: list[LoggedEvent], positions: Sequence[tuple[str, int]], rejects: list[TailReject]
     ) -> list[Row]:
-        for memo in (self._ids, self._names, self._tools, self._days):
+        for memo in (self._ids, self._anons, self._names, self._tools, self._days):
             if len(memo) > self.max_memo:
                 memo.clear()
-        ids, names, tools, days = self._ids, self._names, self._tools, self._days
+        ids, anons, names, tools, days = self._ids, self._anons, self._names, self._tools, self._days
         out: list[Row] = []
         append = out.append
         for i, rec in enumerate(records):
@@ -127,12 +129,14 @@ class RowMaker:
             if v is None:
                 anon = None
             elif type(v) is str:
-                got = ids.get(v)
+                got = anons.get(v)
                 if got is None:
-                    got = ids[v] = id_text(v) or ""  # "" for a junk id (never a cleaned one)
+                    cleaned = id_text(v)
+                    got = anons[v] = "" if cleaned is None else ANON_PREFIX + cleaned  # "": a junk id
                 anon = got or None
             else:
-                anon = id_text(v)
+                cleaned = id_text(v)
+                anon = None if cleaned is None else ANON_PREFIX + cleaned
             prev = None if rec.previousId is None else _clean(ids, rec.previousId)
             assert day is not None
             append((ts, day, tool, name, user, anon, prev, typ, rec.messageId))
