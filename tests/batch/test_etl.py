@@ -128,3 +128,34 @@ def test_late_events_of_a_big_day_land_in_their_dates(tmp_path: Path) -> None:
     per_file = [duckdb.sql(f"SELECT count(*), min(recv_day) FROM '{p}'").fetchall()[0] for p in files]
     assert per_file == [(1, date(2026, 1, 5)), (1, date(2026, 1, 5)), (40, date(2026, 1, 5))]
     assert len(lake_rows(tmp_path)) == 42
+
+
+def test_tool_usage_of_many_dates_in_one_run(tmp_path: Path) -> None:
+    # one received day carrying events of three dates (late ones), an identify merging a2 into u3,
+    # and a later received day adding to 01-06: each date's stats count over the whole lake
+    events = [
+        ev("2026-01-04T10:00:00.000Z", user="u1", tool="editor", received="2026-01-06T01:00:00.000Z"),
+        ev("2026-01-05T10:00:00.000Z", user="u1", tool="editor", received="2026-01-06T01:00:00.000Z"),
+        ev("2026-01-05T11:00:00.000Z", anon="a2", tool="editor", received="2026-01-06T01:00:00.000Z"),
+        ev("2026-01-05T12:00:00.000Z", user="u3", tool="editor", received="2026-01-06T01:00:00.000Z"),
+        ev("2026-01-06T09:00:00.000Z", user="u3", anon="a2", type="identify"),
+        ev("2026-01-06T10:00:00.000Z", user="u1", event="Exported", tool="export"),
+        ev("2026-01-06T23:59:00.000Z", user="u4", tool="editor", received="2026-01-07T00:01:00.000Z"),
+    ]
+    write_log(tmp_path, events)
+    run_daily(tmp_path, date(2026, 1, 6), "UTC")
+    run_daily(tmp_path, date(2026, 1, 7), "UTC")
+
+    def stats(day: str) -> list[tuple[object, ...]]:
+        f = str(tmp_path / f"lake/tool_usage_stats/date={day}.parquet")
+        return duckdb.sql(
+            f"SELECT date::VARCHAR, tool_id, event_type, count, users FROM '{f}' ORDER BY 2, 3"
+        ).fetchall()
+
+    assert stats("2026-01-04") == [("2026-01-04", "editor", "Clicked", 1, 1)]
+    assert stats("2026-01-05") == [("2026-01-05", "editor", "Clicked", 3, 2)]  # a2 is u3
+    assert stats("2026-01-06") == [
+        ("2026-01-06", "editor", "Clicked", 1, 1),
+        ("2026-01-06", "export", "Exported", 1, 1),
+        ("2026-01-06", None, "identify", 1, 1),
+    ]

@@ -303,20 +303,38 @@ def load_identity_map(con: Any, lake: Lake, extra: Sequence[Link] = ()) -> None:
 
 
 def write_tool_usage(con: Any, lake: Lake, dates: Sequence[date]) -> None:
-    """tool_usage_stats(date, tool_id, event_type, count, users) for UTC dates, over the whole lake."""
+    """tool_usage_stats(date, tool_id, event_type, count, users) for UTC dates, over the whole lake.
+
+    One aggregate over the files of every date asked for (a received day of late or back-filled
+    events touches many dates), then one small file per date from its result."""
     load_identity_map(con, lake)
-    for day in dates:
-        target = lake.tool_usage_dir / f"date={day.isoformat()}.parquet"
-        files = lake.event_files(day, day)
-        if not files:
-            target.unlink(missing_ok=True)
+    present: list[date] = []
+    files: list[Path] = []
+    for day in sorted(set(dates)):
+        found = lake.event_files(day, day)
+        if not found:
+            (lake.tool_usage_dir / f"date={day.isoformat()}.parquet").unlink(missing_ok=True)
             continue
-        select = f"""
-            SELECT CAST({quote(day.isoformat())} AS DATE) AS date, e.tool_id, e.event AS event_type,
+        present.append(day)
+        files.extend(f for f in found if f not in files)
+    if not present:
+        return
+    wanted = ", ".join(f"DATE {quote(d.isoformat())}" for d in present)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE hw_tool_usage AS
+            SELECT CAST(e.ts AS DATE) AS date, e.tool_id, e.event AS event_type,
                    count(*) AS count, count(DISTINCT coalesce(m.user_id, e.actor)) AS users
             FROM ({parquet_sql(files, "tool_id, event, actor, ts")}) e
             LEFT JOIN idmap m ON m.key = e.actor
-            WHERE CAST(e.ts AS DATE) = CAST({quote(day.isoformat())} AS DATE)
-            GROUP BY ALL ORDER BY count DESC
-        """
-        _copy(con, select, target)
+            WHERE CAST(e.ts AS DATE) IN ({wanted})
+            GROUP BY ALL"""
+    )
+    for day in present:
+        target = lake.tool_usage_dir / f"date={day.isoformat()}.parquet"
+        _copy(
+            con,
+            f"""SELECT date, tool_id, event_type, count, users FROM hw_tool_usage
+                WHERE date = DATE {quote(day.isoformat())} ORDER BY count DESC""",
+            target,
+        )
+    con.execute("DROP TABLE hw_tool_usage")
