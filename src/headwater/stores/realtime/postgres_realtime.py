@@ -96,7 +96,10 @@ class PostgresRealtimeTx:
             )
         with db.cursor() as cur:
             if delta.counts:
-                with cur.copy("COPY tmp_counts (date, tool_id, event_type, n) FROM STDIN") as cp:
+                with cur.copy(
+                    "COPY tmp_counts (date, tool_id, event_type, n) FROM STDIN (FORMAT BINARY)"
+                ) as cp:
+                    cp.set_types(["date", "text", "text", "int8"])
                     for (d, tool, etype), n in delta.counts.items():
                         cp.write_row((d, tool, etype, n))
                 cur.execute(
@@ -106,7 +109,8 @@ class PostgresRealtimeTx:
                     "EXCLUDED.count"
                 )
             if delta.users:
-                with cur.copy("COPY tmp_users (date, user_id) FROM STDIN") as cp:
+                with cur.copy("COPY tmp_users (date, user_id) FROM STDIN (FORMAT BINARY)") as cp:
+                    cp.set_types(["date", "text"])
                     for row in delta.users:
                         cp.write_row(row)
                 cur.execute(
@@ -116,8 +120,9 @@ class PostgresRealtimeTx:
             if delta.sessions:
                 with cur.copy(
                     "COPY tmp_sessions (session_id, user_id, start_time, last_activity, events_count) "
-                    "FROM STDIN"
+                    "FROM STDIN (FORMAT BINARY)"
                 ) as cp:
+                    cp.set_types(["text", "text", "timestamptz", "timestamptz", "int8"])
                     for s in delta.sessions:
                         cp.write_row((s.session_id, s.user_id, s.start, s.last, s.count))
                 cur.execute(
