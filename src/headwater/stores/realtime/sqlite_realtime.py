@@ -110,8 +110,9 @@ class SqliteRealtimeTx:
                 "start_time = excluded.start_time, last_activity = excluded.last_activity, "
                 "events_count = excluded.events_count",
                 [
-                    (s.session_id, s.user_id, ts_text(s.start), ts_text(s.last), s.count)
+                    (s.session_id, s.user_id, st, st if s.last == s.start else ts_text(s.last), s.count)
                     for s in delta.sessions
+                    if (st := ts_text(s.start))  # a new session's last is often its start: one format
                 ],
             )
 
