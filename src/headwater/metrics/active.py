@@ -77,24 +77,29 @@ def _chunk_counts(scope: Scope, window: int, first: date, last: date) -> dict[da
     return {first + timedelta(days=i): int(bits[start + i]) for i in range((last - first).days + 1)}
 
 
+#: Pairs grouped per pass in _masks_of_arrays: small temporaries, reused from one pass to the next.
+_PAIRS_PER_PASS = 1 << 20
+
+
 def _masks_of_arrays(
     arrays: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]], people: int, origin: date, words: int
 ) -> np.ndarray[Any, Any]:
     """One row of `words` 64-bit words per person id (0..people-1), bit k set when the person was
-    active on day origin + k: the pairs are grouped by day (a stable sort of small integers) and each
-    day sets its bit for all its people at once (a repeated person sets the same bit twice)."""
+    active on day origin + k. The pairs are taken a million at a time, grouped by day (a radix sort
+    of 16-bit offsets: a chunk spans at most _WORDS * 64 days), and each day sets its bit for all its
+    people at once (a repeated person sets the same bit twice). The pairs come file by file, so a
+    pass holds few days."""
     days, persons = arrays
     mask = np.zeros((people, words), dtype="<u8")
-    if len(days) == 0:
-        return mask[:0]
-    # a chunk spans at most _WORDS * 64 days: 16-bit offsets, which numpy sorts by radix
-    offsets = (days - np.int32((origin - date(1970, 1, 1)).days)).astype(np.int16)
-    order = np.argsort(offsets, kind="stable")
-    offsets, persons = offsets[order], persons[order]
-    cuts = np.flatnonzero(np.diff(offsets)) + 1
-    for lo, hi in zip(np.concatenate(([0], cuts)), np.concatenate((cuts, [len(offsets)])), strict=True):
-        off = int(offsets[lo])
-        mask[persons[lo:hi], off // 64] |= np.uint64(1) << np.uint64(off % 64)
+    base = np.int32((origin - date(1970, 1, 1)).days)
+    for start in range(0, len(days), _PAIRS_PER_PASS):
+        offsets = (days[start : start + _PAIRS_PER_PASS] - base).astype(np.int16)
+        order = np.argsort(offsets, kind="stable")
+        offsets, who = offsets[order], persons[start : start + _PAIRS_PER_PASS][order]
+        cuts = np.flatnonzero(np.diff(offsets)) + 1
+        for lo, hi in zip(np.concatenate(([0], cuts)), np.concatenate((cuts, [len(offsets)])), strict=True):
+            off = int(offsets[lo])
+            mask[who[lo:hi], off // 64] |= np.uint64(1) << np.uint64(off % 64)
     return mask
 
 

@@ -314,7 +314,7 @@ class Scope:
                 f"FROM ({parquet_sql(files, 'day, aid')}) WHERE {cond}"
             )
             days.append(np.asarray(rows["d"], dtype=np.int32))
-            people.append(pid_of[np.asarray(rows["aid"], dtype=np.int64)])
+            people.append(pid_of[rows["aid"]])  # int32 indexes: no 64-bit copy of 11M ids
         if self._new_names:
             lo, hi, _, _ = self._utc_window(first, last)
             pending = f"SELECT * FROM pending WHERE ts >= {lo} AND ts < {hi}"
