@@ -146,3 +146,22 @@ def test_merged_lines_keep_their_file_and_offset_through_the_sort(tmp_path: Path
     assert merged.checkpoint == {a.name: a.stat().st_size, b.name: b.stat().st_size}
     records, _, reasons = decode_data(merged.data, LoggedEvent)
     assert len(records) == 6 and [merged.position(i) for i, _ in reasons] == [(b.name, bad_offset)]
+
+
+def test_reads_sized_on_small_lines_still_take_whole_batches_of_big_lines(tmp_path: Path) -> None:
+    """Reads are sized on the recent line size: after small lines, big ones still come in full batches."""
+    log_dir = tmp_path / "log"
+    path = log_file(log_dir)
+    append(path, *[event(f"u{i}") for i in range(300)])
+    big = [event(f"v{i}", properties={"blob": "x" * 20_000}) for i in range(300)]
+    append(path, *big)
+    checkpoint: dict[str, int] = {}
+    sizes: list[int] = []
+    while True:
+        merged = read_merged(log_dir, checkpoint, max_lines=150)
+        if not merged.data:
+            break
+        sizes.append(len(merged.data))
+        checkpoint = merged.checkpoint
+    assert sizes == [150] * 4
+    assert checkpoint == {path.name: path.stat().st_size}

@@ -26,6 +26,7 @@ from headwater.log.files import LogFile, list_log_files
 _RECEIVED = b'"receivedAt":"'
 _RECEIVED_LEN = len(_RECEIVED)
 _MIN_FILE_BYTES = 4 << 20  # well over the largest event, so a chunk always holds a whole line
+_line_bytes = [1024.0]  # recent average line size (a hint for the size of reads, shared by all readers)
 
 
 @dataclass(slots=True)
@@ -137,7 +138,9 @@ def _read_chunk(
 ) -> tuple[list[bytes], list[bytes], bool]:
     """Complete lines from ``start`` and the receivedAt of each; and whether they reach the end of
     the file's complete data."""
-    guess = min(budget, max(64 << 10, max_lines * 1024))  # most batches need far less than the budget
+    # most batches need far less than the budget: read what the lines seen so far suggest, plus a
+    # margin (a shortfall reads on up to the budget)
+    guess = min(budget, max(64 << 10, int(max_lines * (_line_bytes[0] * 1.25 + 64))))
     with open(lf.path, "rb") as fh:
         fh.seek(start)
         chunk = fh.read(guess)
@@ -148,6 +151,8 @@ def _read_chunk(
             at_eof = len(chunk) < budget
             parts = chunk.split(b"\n", max_lines)
     rest = parts.pop()  # what follows the last newline taken
+    if len(parts) >= 100:
+        _line_bytes[0] = 0.5 * _line_bytes[0] + 0.5 * (len(chunk) - len(rest)) / len(parts)
     r, rl = _RECEIVED, _RECEIVED_LEN
     received = [
         d[j:k] if (j := d.find(r) + rl) >= rl and (k := d.find(b'"', j, j + 64)) > 0 else b"" for d in parts
