@@ -159,3 +159,16 @@ def test_lost_ids_rewrite_every_compact_file(tmp_path: Path) -> None:
         assert scope.person_day_arrays(None, None) is not None
         assert active_counts(scope, 7)[date(2026, 3, 30)] == 10
         assert [active_counts(scope, 1)[date(2026, 3, d)] for d in (27, 28, 29, 30)] == [6, 1, 2, 2]
+
+
+def test_ids_added_while_a_query_reads_fall_back(tmp_path: Path) -> None:
+    # as if the scope had read the ids file just before an ETL run added names that the compact
+    # files it then reads already use: the query falls back instead of failing or mixing people
+    build(tmp_path, active_events(), etl_days=4)
+    lake = Lake(tmp_path / "lake")
+    table = pq.read_table(lake.actors_file)
+    pq.write_table(table.slice(0, table.num_rows // 2), lake.actors_file)
+    with Scope(tmp_path, make_range("2026-03-27", "2026-03-30", None, PARIS)) as scope:
+        assert scope.person_day_arrays(None, None) is None
+        assert active_counts(scope, 7)[date(2026, 3, 30)] == 10
+        assert [active_counts(scope, 1)[date(2026, 3, d)] for d in (27, 28, 29, 30)] == [6, 1, 2, 2]

@@ -237,7 +237,11 @@ class Scope:
             return None
         key = (first, last)
         if key not in self._arrays:
-            self._arrays[key] = self._read_person_days(first, last)
+            arrays = self._read_person_days(first, last)
+            if arrays is None:  # an ETL run added ids after this scope read them: use the SQL path
+                self._compact = False
+                return None
+            self._arrays[key] = arrays
         return self._arrays[key]
 
     def _compact_ready(self) -> bool:
@@ -298,7 +302,7 @@ class Scope:
         self._people = (pid_of, count + extra)
         return self._people
 
-    def _read_person_days(self, first: date | None, last: date | None) -> tuple[Any, Any]:
+    def _read_person_days(self, first: date | None, last: date | None) -> tuple[Any, Any] | None:
         import numpy as np
 
         pid_of, _ = self._person_ids()
@@ -313,6 +317,8 @@ class Scope:
                 f"SELECT (day - DATE '1970-01-01')::INTEGER AS d, aid "
                 f"FROM ({parquet_sql(files, 'day, aid')}) WHERE {cond}"
             )
+            if len(rows["aid"]) and int(rows["aid"].max()) >= len(pid_of):
+                return None
             days.append(np.asarray(rows["d"], dtype=np.int32))
             people.append(pid_of[rows["aid"]])  # int32 indexes: no 64-bit copy of 11M ids
         if self._new_names:
