@@ -1,4 +1,8 @@
-"""One process per writer id: an exclusive flock on ``.writer-<id>.lock`` in the log folder."""
+"""Exclusive flocks on small files: one process per log writer id, one active process per tailer.
+
+The kernel drops a flock when its process dies (kill -9 included), so a lock never outlives its
+holder and a stand-by process can take over at once.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +15,13 @@ class WriterBusyError(RuntimeError):
     pass
 
 
-class WriterLock:
-    def __init__(self, log_dir: Path, writer_id: str) -> None:
-        self.path = log_dir / f".writer-{writer_id}.lock"
-        self.writer_id = writer_id
+class FileLock:
+    def __init__(self, path: Path) -> None:
+        self.path = path
         self._fd: int | None = None
 
     def try_acquire(self) -> bool:
+        """Take the lock if it is free (never waits); the holder's pid is written into the file."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -30,15 +34,28 @@ class WriterLock:
         self._fd = fd
         return True
 
-    def acquire(self) -> None:
-        if not self.try_acquire():
-            raise WriterBusyError(
-                f"another Headwater process is already writing the log as writer {self.writer_id!r} "
-                f"in {self.path.parent}. Stop it, or give this one its own HEADWATER_WRITER_ID."
-            )
+    def holder(self) -> str:
+        """The pid written by the holder ('?' when unknown)."""
+        try:
+            return self.path.read_text().strip() or "?"
+        except OSError:
+            return "?"
 
     def release(self) -> None:
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+
+class WriterLock(FileLock):
+    def __init__(self, log_dir: Path, writer_id: str) -> None:
+        super().__init__(log_dir / f".writer-{writer_id}.lock")
+        self.writer_id = writer_id
+
+    def acquire(self) -> None:
+        if not self.try_acquire():
+            raise WriterBusyError(
+                f"another Headwater process is already writing the log as writer {self.writer_id!r} "
+                f"in {self.path.parent}. Stop it, or give this one its own HEADWATER_WRITER_ID."
+            )

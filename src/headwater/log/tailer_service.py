@@ -10,9 +10,7 @@ The tailer runs in its own thread: its store calls are blocking and must not sta
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any, Generic
 
 from prometheus_client import Counter, Gauge
 
+from headwater.log.lock import FileLock
 from headwater.log.tailer import R, Tailer, TailTarget
 
 log = logging.getLogger("headwater.tailer")
@@ -49,35 +48,9 @@ HEALTHY = Gauge(
 )
 
 
-class TailerLock:
+class TailerLock(FileLock):
     def __init__(self, run_dir: Path, name: str) -> None:
-        self.path = run_dir / f"tailer-{name}.lock"
-        self._fd: int | None = None
-
-    def try_acquire(self) -> bool:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._fd = fd
-        return True
-
-    def holder(self) -> str:
-        try:
-            return self.path.read_text().strip() or "?"
-        except OSError:
-            return "?"
-
-    def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+        super().__init__(run_dir / f"tailer-{name}.lock")
 
 
 class TailerMetrics:

@@ -13,10 +13,10 @@ import psycopg
 from headwater.config import mask_url
 from headwater.events.sessions import Session
 from headwater.log.tailer import TailReject
+from headwater.stores.realtime import keys_sql
 from headwater.stores.realtime import postgres_realtime as rt
 from headwater.stores.realtime.base import (
     DailyTotals,
-    KeyNotFoundError,
     StoreUnavailableError,
     WriteKey,
     new_write_key,
@@ -102,34 +102,25 @@ class PostgresRealtimeStore:
 
     def create_key(self, name: str, allowed_origins: tuple[str, ...] = ()) -> WriteKey:
         wk = WriteKey(key=new_write_key(), name=name, created_at=utcnow(), allowed_origins=allowed_origins)
-        self._db.execute(
-            "INSERT INTO write_keys(key, name, created_at, allowed_origins) VALUES (%s, %s, %s, %s)",
-            (wk.key, wk.name, wk.created_at, " ".join(allowed_origins)),
-        )
+        self._db.execute(_pg(keys_sql.INSERT), (wk.key, wk.name, wk.created_at, " ".join(allowed_origins)))
         return wk
 
     def list_keys(self, include_revoked: bool = False) -> list[WriteKey]:
-        sql = "SELECT key, name, created_at, revoked_at, allowed_origins FROM write_keys"
-        if not include_revoked:
-            sql += " WHERE revoked_at IS NULL"
-        rows = self._db.execute((sql + " ORDER BY created_at, key").encode()).fetchall()
-        return [
-            WriteKey(
-                key=r[0], name=r[1], created_at=r[2], revoked_at=r[3], allowed_origins=tuple(r[4].split())
-            )
-            for r in rows
-        ]
+        rows = self._db.execute(_pg(keys_sql.select(include_revoked))).fetchall()
+        return [keys_sql.from_row(r, _same) for r in rows]
 
     def revoke_key(self, key_or_name: str) -> list[WriteKey]:
-        rows = self._db.execute(
-            "UPDATE write_keys SET revoked_at = %s WHERE (key = %s OR name = %s) AND revoked_at IS NULL "
-            "RETURNING key",
-            (utcnow(), key_or_name, key_or_name),
-        ).fetchall()
-        keys = {r[0] for r in rows}
-        if not keys:
-            raise KeyNotFoundError(f"no active write key or source named {key_or_name!r}")
-        return [k for k in self.list_keys(include_revoked=True) if k.key in keys]
+        rows = self._db.execute(_pg(keys_sql.REVOKE), (utcnow(), key_or_name, key_or_name)).fetchall()
+        return keys_sql.revoked(key_or_name, [r[0] for r in rows], self.list_keys(include_revoked=True))
 
     def close(self) -> None:
         self._conn.close()
+
+
+def _pg(sql: str) -> bytes:
+    """A ``?`` statement for psycopg (``%s``), as bytes: psycopg takes composed SQL or bytes."""
+    return sql.replace("?", "%s").encode()
+
+
+def _same(value: datetime) -> datetime:
+    return value

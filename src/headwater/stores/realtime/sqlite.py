@@ -11,10 +11,10 @@ from urllib.parse import urlsplit
 
 from headwater.events.sessions import Session
 from headwater.log.tailer import TailReject
+from headwater.stores.realtime import keys_sql
 from headwater.stores.realtime import sqlite_realtime as rt
 from headwater.stores.realtime.base import (
     DailyTotals,
-    KeyNotFoundError,
     StoreUnavailableError,
     WriteKey,
     new_write_key,
@@ -101,38 +101,18 @@ class SqliteRealtimeStore:
     def create_key(self, name: str, allowed_origins: tuple[str, ...] = ()) -> WriteKey:
         wk = WriteKey(key=new_write_key(), name=name, created_at=utcnow(), allowed_origins=allowed_origins)
         self._db.execute(
-            "INSERT INTO write_keys(key, name, created_at, allowed_origins) VALUES (?, ?, ?, ?)",
-            (wk.key, wk.name, wk.created_at.isoformat(), " ".join(allowed_origins)),
+            keys_sql.INSERT, (wk.key, wk.name, wk.created_at.isoformat(), " ".join(allowed_origins))
         )
         return wk
 
     def list_keys(self, include_revoked: bool = False) -> list[WriteKey]:
-        sql = "SELECT key, name, created_at, revoked_at, allowed_origins FROM write_keys"
-        if not include_revoked:
-            sql += " WHERE revoked_at IS NULL"
-        rows = self._db.execute(sql + " ORDER BY created_at, key").fetchall()
-        return [
-            WriteKey(
-                key=r[0],
-                name=r[1],
-                created_at=datetime.fromisoformat(r[2]),
-                revoked_at=datetime.fromisoformat(r[3]) if r[3] else None,
-                allowed_origins=tuple(r[4].split()),
-            )
-            for r in rows
-        ]
+        rows = self._db.execute(keys_sql.select(include_revoked)).fetchall()
+        return [keys_sql.from_row(r, datetime.fromisoformat) for r in rows]
 
     def revoke_key(self, key_or_name: str) -> list[WriteKey]:
-        now = utcnow().isoformat()
-        cur = self._db.execute(
-            "UPDATE write_keys SET revoked_at = ? WHERE (key = ? OR name = ?) AND revoked_at IS NULL "
-            "RETURNING key",
-            (now, key_or_name, key_or_name),
-        )
-        keys = {r[0] for r in cur.fetchall()}
-        if not keys:
-            raise KeyNotFoundError(f"no active write key or source named {key_or_name!r}")
-        return [k for k in self.list_keys(include_revoked=True) if k.key in keys]
+        cur = self._db.execute(keys_sql.REVOKE, (utcnow().isoformat(), key_or_name, key_or_name))
+        done = [r[0] for r in cur.fetchall()]
+        return keys_sql.revoked(key_or_name, done, self.list_keys(include_revoked=True))
 
     def close(self) -> None:
         self._db.close()
