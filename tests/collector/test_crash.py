@@ -7,7 +7,6 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,37 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import Server, create_key, read_log
-from tests.redis_services import RedisServer
-
-ServerFactory = Callable[..., Server]
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Several workers need a shared live store (memory:// is refused): a private redis-server."""
-    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def servers(redis_url: str) -> Iterator[ServerFactory]:
-    """Servers made by a test; every one is stopped at the end, even when the test fails."""
-    made: list[Server] = []
-
-    def make(data_dir: Path, workers: int = 1, env: dict[str, str] | None = None) -> Server:
-        if workers > 1:
-            env = {"HEADWATER_REDIS_URL": redis_url, **(env or {})}
-        srv = Server(data_dir, workers=workers, env=env)
-        made.append(srv)
-        return srv
-
-    yield make
-    for srv in made:
-        srv.stop()
+from tests.conftest import ServerFactory
+from tests.helpers import create_key, read_log
 
 
 def event(kind: str = "track") -> dict[str, Any]:

@@ -11,7 +11,6 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,38 +19,10 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.helpers import Server, create_key, read_log
-from tests.redis_services import RedisServer
+from tests.conftest import ServerFactory
+from tests.helpers import create_key, read_log
 
-ServerFactory = Callable[..., Server]
 DAY = "[0-9]" * 8
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Several workers need a shared live store (memory:// is refused): a private redis-server."""
-    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def servers(redis_url: str) -> Iterator[ServerFactory]:
-    """Servers made by a test; every one is stopped at the end, even when the test fails."""
-    made: list[Server] = []
-
-    def make(data_dir: Path, workers: int = 1, env: dict[str, str] | None = None) -> Server:
-        if workers > 1:
-            env = {"HEADWATER_REDIS_URL": redis_url, **(env or {})}
-        srv = Server(data_dir, workers=workers, env=env)
-        made.append(srv)
-        return srv
-
-    yield make
-    for srv in made:
-        srv.stop()
 
 
 def event(n: int) -> dict[str, Any]:

@@ -9,27 +9,19 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.conftest import ServerFactory
 from tests.helpers import Server, create_key
-from tests.redis_services import RedisServer
 
 
 @pytest.fixture
-def two_workers(tmp_path: Path) -> Iterator[Server]:
-    redis = RedisServer(tmp_path / "redis").start()
-    srv = Server(tmp_path / "data", workers=2, env={"HEADWATER_REDIS_URL": redis.url})
-    try:
-        srv.start(timeout=60)
-        yield srv
-    finally:
-        srv.stop()
-        redis.stop()
+def two_workers(tmp_path: Path, servers: ServerFactory) -> Server:
+    return servers(tmp_path / "data", workers=2).start(timeout=60)
 
 
 def _background_pid(srv: Server) -> int:
