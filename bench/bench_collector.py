@@ -28,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.server_cpu import cpu_seconds, group_pids
 from tests.helpers import Server, create_key
 from tests.redis_services import RedisServer
 
@@ -96,11 +97,6 @@ def parse_wrk(out: str) -> dict[str, float]:
     return res
 
 
-def server_pids(root_pid: int) -> list[int]:
-    out = subprocess.run(["pgrep", "-g", str(os.getpgid(root_pid))], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split()]
-
-
 def rss_mb(pids: list[int]) -> float:
     total = 0
     for pid in pids:
@@ -113,19 +109,6 @@ def rss_mb(pids: list[int]) -> float:
     return total / 1024
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """user + system CPU time of the server processes (a figure the load generator cannot skew)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / tick
-
-
 class RssSampler(threading.Thread):
     def __init__(self, root_pid: int) -> None:
         super().__init__(daemon=True)
@@ -136,7 +119,7 @@ class RssSampler(threading.Thread):
 
     def run(self) -> None:
         while not self.stop_flag.is_set():
-            pids = server_pids(self.root_pid)
+            pids = group_pids(self.root_pid)
             self.peak = max(self.peak, rss_mb(pids))
             self.peak_single = max([self.peak_single] + [rss_mb([p]) for p in pids])
             time.sleep(0.2)
@@ -199,7 +182,7 @@ def main() -> int:
             sampler = RssSampler(srv.proc.pid)
             sampler.start()
             load_before = os.getloadavg()[0]
-            pids = server_pids(srv.proc.pid)
+            pids = group_pids(srv.proc.pid)
             cpu_before = cpu_seconds(pids)
             res = run_wrk(srv.url, script, conns, args.duration)
             cpu_used = cpu_seconds(pids) - cpu_before
