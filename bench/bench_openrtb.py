@@ -19,7 +19,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 from bench.server_cpu import CpuMeter, wait_quiet  # noqa: E402
+from tests.helpers import free_port  # noqa: E402
+from tests.redis_services import RedisServer  # noqa: E402
 from tests.targeting.encoding import tcf_core  # noqa: E402
 
 AUDIENCES = [
@@ -60,12 +61,6 @@ AUDIENCES = [
     },
 ]
 USERS = 10_000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def typical_request(user: str, rng: random.Random) -> dict[str, Any]:
@@ -128,35 +123,6 @@ def typical_request(user: str, rng: random.Random) -> dict[str, Any]:
     }
 
 
-def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return proc, f"redis://127.0.0.1:{port}/0"
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("redis-server did not start")
-
-
 def hw(env: dict[str, str], *args: str) -> str:
     return subprocess.run(
         [sys.executable, "-m", "headwater", *args], env=env, check=True, capture_output=True, text=True
@@ -200,7 +166,8 @@ def server_quantile(before: str, after: str, q: float) -> str:
 
 
 def bench_http(workers: int, seconds: int, tmp: Path) -> None:
-    redis_proc, redis_url = start_redis(tmp)
+    redis = RedisServer(tmp / "redis").start()
+    redis_url = redis.url
     port = free_port()
     env = {
         **os.environ,
@@ -284,8 +251,7 @@ def bench_http(workers: int, seconds: int, tmp: Path) -> None:
     finally:
         os.killpg(server.pid, 15)
         server.wait(30)
-        redis_proc.terminate()
-        redis_proc.wait(10)
+        redis.stop()
 
 
 def make_lake(data_dir: Path, users: int) -> None:
@@ -323,7 +289,8 @@ def bench_recompute(users: int, tmp: Path, write: bool) -> None:
     make_lake(data_dir, users)
     made = time.monotonic() - started
     compiled = CompiledAudiences(parse_audience(a) for a in AUDIENCES)
-    redis_proc, redis_url = start_redis(tmp)
+    redis = RedisServer(tmp / "redis").start()
+    redis_url = redis.url
     try:
         started = time.monotonic()
         result = compute(data_dir, compiled)
@@ -333,8 +300,7 @@ def bench_recompute(users: int, tmp: Path, write: bool) -> None:
         drift = reconcile(state, compiled, result, dry_run=not write)
         reconciled = time.monotonic() - started
     finally:
-        redis_proc.terminate()
-        redis_proc.wait(10)
+        redis.stop()
     load = os.getloadavg()
     sizes = {aid: len(m) for aid, m in result.members.items()}
     seconds = {k: round(v, 2) for k, v in result.seconds.items()}
