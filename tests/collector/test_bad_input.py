@@ -274,6 +274,8 @@ def test_mixed_batch_keeps_the_good_and_quarantines_the_bad(server: Server, writ
     q = [r for r in quarantined(server) if r.get("source") == "module-source"]
     for index, code in codes.items():
         assert any(r["code"] == code and r["event"] == batch[index] for r in q), code
+    # the connection's address is kept under the same IP policy as accepted events (truncate)
+    assert {r["ip"] for r in q} == {"127.0.0.0"}
 
 
 def _nested(depth: int) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 
 from headwater.events.errors import EventError
+from headwater.events.ip import apply_ip_policy
 from headwater.events.normalize import Normalizer, RequestInfo
 from headwater.log.writer import LogWriter
 from headwater.ops import metrics
@@ -119,7 +120,7 @@ class Ingestor:
             "index": index,
             "receivedAt": req.received_text,
             "source": req.source,
-            "ip": req.ip,
+            "ip": apply_ip_policy(req.ip, self.normalizer.ip_policy) if req.ip else None,
             "event": raw,
         }
         try:
