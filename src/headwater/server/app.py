@@ -81,8 +81,9 @@ async def start_runtime(settings: Settings) -> Runtime:
         await _quarantine_torn(quarantine, torn)
         store = open_realtime_store(settings.effective_database_url)
         keys = KeyCache(store, settings.keys_refresh_seconds)
-        keys.load()
-        keys.start()
+        if settings.role != "background":  # only HTTP routes look keys up
+            keys.load()
+            keys.start()
     except BaseException:
         lock.release()
         raise
