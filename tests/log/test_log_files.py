@@ -12,7 +12,7 @@ import pytest
 
 from headwater.log.files import list_log_files, log_file_name, parse_log_file_name
 from headwater.log.lock import WriterBusyError, WriterLock
-from headwater.log.reader import LogReader
+from headwater.log.merged_read import read_merged
 from headwater.log.recovery import repair_torn_tail
 from headwater.log.startup import recover_log_dir
 from headwater.log.writer import BackpressureError, LogWriteError, LogWriter
@@ -72,26 +72,29 @@ def test_backpressure_when_too_much_waits(tmp_path: Path) -> None:
     asyncio.run(run())
 
 
+def _line(i: int, second: int) -> bytes:
+    return f'{{"i":{i},"receivedAt":"2026-11-25T00:00:{second:02d}.000Z"}}'.encode()
+
+
 def test_reader_returns_only_complete_lines_and_resumes(tmp_path: Path) -> None:
     a = tmp_path / "events-20261125.a.jsonl"
     b = tmp_path / "events-20261125.b.jsonl"
-    a.write_bytes(b'{"i":1}\n{"i":2}\n{"i":3')  # a line still being written
-    b.write_bytes(b'{"i":10}\n')
-    (tmp_path / "quarantine-20261125.a.jsonl").write_bytes(b'{"q":1}\n')
-    reader = LogReader(tmp_path)
-    first = reader.read({}, max_lines=2)
-    assert [ln.data for ln in first.lines] == [b'{"i":1}', b'{"i":2}']
-    assert first.checkpoint == {a.name: 16}
-    rest = reader.read(first.checkpoint)
-    assert [ln.data for ln in rest.lines] == [b'{"i":10}']
-    assert rest.lines[0].offset == 0 and rest.lines[0].end == 9
-    assert reader.read(rest.checkpoint).empty
+    a.write_bytes(_line(1, 0) + b"\n" + _line(2, 1) + b"\n" + _line(3, 2)[:-3])  # a line being written
+    b.write_bytes(_line(10, 5) + b"\n")
+    (tmp_path / "quarantine-20261125.a.jsonl").write_bytes(b'{"q":1}\n')  # never read by tailers
+    first = read_merged(tmp_path, {})
+    assert first.data == [_line(1, 0), _line(2, 1), _line(10, 5)]
+    assert list(first.positions()) == [(a.name, 0), (a.name, len(_line(1, 0)) + 1), (b.name, 0)]
+    a_done = 2 * (len(_line(1, 0)) + 1)
+    assert first.checkpoint == {a.name: a_done, b.name: b.stat().st_size}
+    assert first.pending_bytes == a.stat().st_size + b.stat().st_size
+    assert len(read_merged(tmp_path, first.checkpoint)) == 0  # the half line waits
     with open(a, "ab") as fh:
-        fh.write(b"}\n")
-    last = reader.read(rest.checkpoint)
-    assert [ln.data for ln in last.lines] == [b'{"i":3}']
-    assert reader.pending_bytes(last.checkpoint) == 0
-    assert reader.pending_bytes({}) == a.stat().st_size + b.stat().st_size
+        fh.write(_line(3, 2)[-3:] + b"\n")
+    last = read_merged(tmp_path, first.checkpoint)
+    assert last.data == [_line(3, 2)] and list(last.positions()) == [(a.name, a_done)]
+    assert last.checkpoint == {a.name: a.stat().st_size, b.name: b.stat().st_size}
+    assert len(read_merged(tmp_path, last.checkpoint)) == 0
 
 
 def test_torn_tail_is_cut_and_returned(tmp_path: Path) -> None:

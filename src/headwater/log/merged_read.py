@@ -1,7 +1,7 @@
 """Reading every writer's files from a checkpoint, merged in the order events were received.
 
 Each writer appends to its own daily file, so the log has no single order. Reading one file after
-another (what :class:`LogReader` does) would, during a catch-up or a replay, feed a consumer all of
+another would, during a catch-up or a replay, feed a consumer all of
 writer A's day before writer B's, and order-sensitive aggregates (sessions) would differ from live
 tailing. This reader takes the earliest day that has unread lines, reads a chunk of every file of
 that day, and returns only the lines received up to the *horizon*: the earliest last-read
