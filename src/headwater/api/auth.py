@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -37,10 +36,3 @@ def require_admin(request: Request) -> None:
 async def api_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     return error_response(exc.status, exc.code, exc.message)
-
-
-def query_param(request: Request, name: str, default: Any = None, required: bool = False) -> Any:
-    value = request.query_params.get(name, default)
-    if required and value in (None, ""):
-        raise ApiError(400, "missing_parameter", f"query parameter {name!r} is required")
-    return value
