@@ -115,14 +115,42 @@ class RssSampler(threading.Thread):
         self.root_pid = root_pid
         self.peak = 0.0
         self.peak_single = 0.0
+        self.peak_pss = 0.0
+        self.per_process: dict[str, float] = {}
         self.stop_flag = threading.Event()
 
     def run(self) -> None:
         while not self.stop_flag.is_set():
             pids = group_pids(self.root_pid)
             self.peak = max(self.peak, rss_mb(pids))
+            self.peak_pss = max(self.peak_pss, pss_mb(pids))
+            for pid in pids:
+                name = process_name(pid)
+                self.per_process[name] = max(self.per_process.get(name, 0.0), round(rss_mb([pid]), 1))
             self.peak_single = max([self.peak_single] + [rss_mb([p]) for p in pids])
             time.sleep(0.2)
+
+
+def pss_mb(pids: list[int]) -> float:
+    """Proportional set size: shared library pages divided among the processes that map them."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total / 1024
+
+
+def process_name(pid: int) -> str:
+    """The process title the server gives each of its processes, else its pid."""
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except FileNotFoundError:
+        return str(pid)
+    return cmd.strip()[:60] + f" [{pid}]"
 
 
 def run_wrk(url: str, script: Path, connections: int, duration: int) -> dict[str, float]:
@@ -195,6 +223,8 @@ def main() -> int:
             res["events_per_s_per_2_cores"] = round(2 / max(cpu_used / max(events, 1), 1e-9))
             res["rss_total_mb"] = round(sampler.peak, 1)
             res["rss_max_process_mb"] = round(sampler.peak_single, 1)
+            res["pss_total_mb"] = round(sampler.peak_pss, 1)
+            res["rss_per_process_mb"] = sampler.per_process  # type: ignore[assignment]
             res["loadavg_1m_before"] = load_before
             res["loadavg_1m_after"] = os.getloadavg()[0]
             res["connections"] = conns

@@ -1,64 +1,35 @@
-"""Running the server: one worker in this process, or N workers under a small supervisor.
+"""Running the server: check, bind, then exec the process that serves.
 
-Each worker is its own log writer (``<writer_id>-<n>``), so workers never share a file. The
-supervisor binds the socket once, hands it to the workers, restarts a worker that dies, and takes
-its workers down with it (they also get SIGKILL if the supervisor itself is killed).
+``headwater serve`` runs in a process full of CLI libraries (typer, rich, the stores it checked).
+Once the checks a user can get wrong have passed (writer locks, the address to listen on), it binds
+the socket and replaces itself (exec) with a lean process, so none of that stays in memory:
+
+- one worker: ``headwater.server.process`` serving HTTP and running the tailers and schedules;
+- several workers: ``headwater.server.supervisor``, which starts the background process and the
+  HTTP workers (each its own log writer ``<writer_id>-<n>``), restarts any that dies and takes them
+  down with it.
+
+The plan (settings included, secrets and all) goes through a pipe, never argv or the environment.
 """
 
 from __future__ import annotations
 
-import asyncio
-import ctypes
-import logging
-import multiprocessing
+import base64
+import json
 import os
+import pickle
 import shutil
-import signal
 import socket
 import sys
-import time
 from typing import Any
 
 from headwater.config import Settings
-
-log = logging.getLogger("headwater.server")
-
-
-def _uvicorn_config(settings: Settings) -> Any:
-    import uvicorn
-
-    from headwater.server.app import create_app
-
-    return uvicorn.Config(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        access_log=settings.access_log,
-        log_config=None,
-        limit_concurrency=settings.limit_concurrency,
-        timeout_keep_alive=10,
-        timeout_graceful_shutdown=10,
-        server_header=False,
-    )
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:  # not Linux: the supervisor's own shutdown still stops the workers
-        return
-    if os.getppid() != parent_pid:  # the supervisor died before prctl took effect
-        os._exit(1)
 
 
 def _check_writers_free(settings: Settings, writer_ids: list[str]) -> None:
     """Fail fast, with the lock's own message, when another process writes as one of our writers.
 
-    Each worker takes its lock for good at start; this check only turns the common mistake (a
+    Each process takes its lock for good at start; this check only turns the common mistake (a
     second server on the same data dir) into one clear line instead of a worker's traceback.
     """
     from headwater.log.lock import WriterLock
@@ -69,70 +40,49 @@ def _check_writers_free(settings: Settings, writer_ids: list[str]) -> None:
         lock.release()
 
 
-def _worker(settings: Settings, sock: socket.socket, parent_pid: int) -> None:
-    _die_with_parent(parent_pid)
-    import uvicorn
-
-    from headwater.ops.logs import configure_logging
-
-    configure_logging(settings.log_level)
-    server = uvicorn.Server(_uvicorn_config(settings))
-    server.run(sockets=[sock])
-    sys.exit(0 if server.started else 3)
-
-
-def _background(settings: Settings, parent_pid: int, ready: Any) -> None:
-    """The process of tailers and schedules: no HTTP, lower CPU priority than collection."""
-    _die_with_parent(parent_pid)
-    os.nice(settings.background_nice)
-    from headwater.ops.logs import configure_logging
-
-    configure_logging(settings.log_level)
+def bind(settings: Settings) -> socket.socket:
+    """The listening socket; OSError (address in use, not available) is the caller's to report."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        asyncio.run(_run_background(settings, ready))
-    except Exception:
-        log.exception("the background process could not start")
-        sys.exit(3)
-    sys.exit(0)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((settings.host, settings.port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
 
 
-async def _run_background(settings: Settings, ready: Any) -> None:
-    from headwater.server.app import start_runtime, stop_runtime
+def _plan_fd(plan: dict[str, Any]) -> int:
+    data = json.dumps(plan).encode()
+    r, w = os.pipe()
+    if len(data) > 60_000:  # a pipe buffer holds 64 KiB; settings are a few KiB
+        raise RuntimeError("the server plan is too large to hand over")
+    os.write(w, data)
+    os.close(w)
+    os.set_inheritable(r, True)
+    return r
 
-    rt = await start_runtime(settings)
-    ready.set()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    loop.add_signal_handler(signal.SIGINT, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await stop_runtime(rt)
+
+def exec_plan(module: str, name: str, plan: dict[str, Any]) -> None:
+    """Replace this process with ``python -m module name --plan-fd N`` (returns only on failure)."""
+    fd = _plan_fd(plan)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", module, name, "--plan-fd", str(fd)])
 
 
 def serve(settings: Settings) -> int:
-    """Run until stopped; raises WriterBusyError when a writer id of ours is already in use."""
+    """Check, bind and exec; raises WriterBusyError or OSError (binding) before anything starts."""
+    pickled = base64.b64encode(pickle.dumps(settings)).decode()
     if settings.workers == 1:
         _check_writers_free(settings, [settings.writer_id])
-        import uvicorn
-
-        server = uvicorn.Server(_uvicorn_config(settings))
-        server.run()
-        return 0 if server.started else 3
-    return _supervise(settings)
-
-
-def _forget_metrics(pid: int | None) -> None:
-    """Drop a dead worker's live gauges from the aggregate (its counters keep counting)."""
-    if pid is None:
-        return
-    from prometheus_client import multiprocess
-
-    multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
-
-
-def _supervise(settings: Settings) -> int:
+        sock = bind(settings)
+        plan = {"settings": pickled, "sock_fd": sock.fileno(), "parent_pid": 0}
+        exec_plan("headwater.server.process", "all", plan)
+        return 1
     bg_id = f"{settings.writer_id}-bg"
     writer_ids = [f"{settings.writer_id}-{i}" for i in range(settings.workers)]
     _check_writers_free(settings, [*writer_ids, bg_id] if settings.background_process else writer_ids)
@@ -140,82 +90,17 @@ def _supervise(settings: Settings) -> int:
     shutil.rmtree(prom_dir, ignore_errors=True)
     prom_dir.mkdir(parents=True, exist_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(prom_dir)
-
-    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((settings.host, settings.port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    ctx = multiprocessing.get_context("spawn")
-
-    http_role = "http" if settings.background_process else "all"
-
-    def spawn_background() -> Any:
-        bg_settings = settings.model_copy(update={"writer_id": bg_id, "role": "background"})
-        ready = ctx.Event()
-        proc = ctx.Process(
-            target=_background, args=(bg_settings, os.getpid(), ready), name="headwater-background"
-        )
-        proc.start()
-        # started first, it wins the tailers' locks; workers stand by for them (fail-over)
-        deadline = time.monotonic() + 60
-        while not ready.wait(0.1):
-            if not proc.is_alive() or time.monotonic() > deadline:
-                break
-        return proc
-
-    background = spawn_background() if settings.background_process else None
-    if background is not None and not background.is_alive():
-        log.error("the background process could not start; stopping")
-        sock.close()
-        return 1
-
-    def spawn(index: int) -> Any:
-        worker_settings = settings.model_copy(
-            update={"writer_id": f"{settings.writer_id}-{index}", "role": http_role}
-        )
-        proc = ctx.Process(
-            target=_worker, args=(worker_settings, sock, os.getpid()), name=f"headwater-worker-{index}"
-        )
-        proc.start()
-        return proc
-
-    procs = {i: spawn(i) for i in range(settings.workers)}
-    stopping = False
-
-    def stop(signum: int, frame: Any) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    log.info("supervising %d workers on %s:%d", settings.workers, settings.host, settings.port)
-    failures = 0
-    while not stopping:
-        time.sleep(0.2)
-        for i, proc in list(procs.items()):
-            if not proc.is_alive() and not stopping:
-                code = proc.exitcode
-                _forget_metrics(proc.pid)
-                if code == 3:  # failed at start: restarting would only loop
-                    log.error("worker %d could not start; stopping", i)
-                    stopping = True
-                    failures += 1
-                    break
-                log.warning("worker %d exited with %s; restarting it", i, code)
-                procs[i] = spawn(i)
-        if background is not None and not background.is_alive() and not stopping:
-            _forget_metrics(background.pid)
-            log.warning("the background process exited with %s; restarting it", background.exitcode)
-            background = spawn_background()
-    everyone = [*procs.values(), *([background] if background is not None else [])]
-    for proc in everyone:
-        if proc.is_alive():
-            proc.terminate()
-    for proc in everyone:
-        proc.join(15)
-        if proc.is_alive():
-            proc.kill()
-    sock.close()
-    return 1 if failures else 0
+    sock = bind(settings)
+    plan = {
+        "settings": pickled,
+        "sock_fd": sock.fileno(),
+        "prom_dir": str(prom_dir),
+        "workers": settings.workers,
+        "background": settings.background_process,
+        "writer_id": settings.writer_id,
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
+    }
+    exec_plan("headwater.server.supervisor", "supervisor", plan)
+    return 1

@@ -1,0 +1,135 @@
+"""One server process: an HTTP worker (role "http" or "all") or the background process.
+
+Started as ``python -m headwater.server.process NAME --plan-fd N`` by the supervisor (or exec'd
+by ``headwater serve`` itself with one worker). The plan arrives on a pipe, never on the command
+line or in the environment, because it carries the settings and their secrets: a JSON object with
+
+- ``settings``: the pickled :class:`~headwater.config.Settings` (base64), ``overrides`` applied to it;
+- ``sock_fd``: the listening socket, inherited (HTTP roles);
+- ``ready_fd``: a pipe to write one byte to once started (the background process);
+- ``parent_pid``: die with this process (PR_SET_PDEATHSIG), 0 for none.
+
+Exit code 3 means "could not start": the supervisor does not restart such a process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import ctypes
+import json
+import logging
+import os
+import pickle
+import signal
+import socket
+import sys
+from typing import Any
+
+log = logging.getLogger("headwater.server")
+
+#: Exit code of a process that could not start (restarting it would only loop).
+START_FAILED = 3
+
+
+def read_plan(fd: int) -> dict[str, Any]:
+    with os.fdopen(fd, "rb") as fh:
+        plan: dict[str, Any] = json.loads(fh.read())
+    return plan
+
+
+def plan_settings(plan: dict[str, Any]) -> Any:
+    settings = pickle.loads(base64.b64decode(plan["settings"]))
+    overrides = plan.get("overrides") or {}
+    return settings.model_copy(update=overrides) if overrides else settings
+
+
+def die_with_parent(parent_pid: int) -> None:
+    if not parent_pid:
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:  # not Linux: the supervisor's own shutdown still stops its processes
+        return
+    if os.getppid() != parent_pid:  # the supervisor died before prctl took effect
+        os._exit(1)
+
+
+def uvicorn_config(settings: Any) -> Any:
+    import uvicorn
+
+    from headwater.server.app import create_app
+
+    return uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=settings.access_log,
+        log_config=None,
+        limit_concurrency=settings.limit_concurrency,
+        timeout_keep_alive=10,
+        timeout_graceful_shutdown=10,
+        server_header=False,
+    )
+
+
+def run_http(settings: Any, sock: socket.socket) -> int:
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn_config(settings))
+    server.run(sockets=[sock])
+    return 0 if server.started else START_FAILED
+
+
+def run_background(settings: Any, ready_fd: int | None) -> int:
+    """Tailers and schedules: no HTTP, lower CPU priority than collection."""
+    os.nice(settings.background_nice)
+    try:
+        asyncio.run(_background(settings, ready_fd))
+    except Exception:
+        log.exception("the background process could not start")
+        return START_FAILED
+    return 0
+
+
+async def _background(settings: Any, ready_fd: int | None) -> None:
+    from headwater.server.app import start_runtime, stop_runtime
+
+    rt = await start_runtime(settings)
+    if ready_fd is not None:
+        os.write(ready_fd, b"1")
+        os.close(ready_fd)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await stop_runtime(rt)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m headwater.server.process", description=__doc__)
+    ap.add_argument("name", help="a label for ps: http-0, background ...")
+    ap.add_argument("--plan-fd", type=int, required=True)
+    args = ap.parse_args(argv)
+    plan = read_plan(args.plan_fd)
+    die_with_parent(int(plan.get("parent_pid") or 0))
+    settings = plan_settings(plan)
+    from headwater.ops.logs import configure_logging
+
+    configure_logging(settings.log_level)
+    if settings.role == "background":
+        return run_background(settings, plan.get("ready_fd"))
+    sock = socket.socket(fileno=int(plan["sock_fd"]))
+    return run_http(settings, sock)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
