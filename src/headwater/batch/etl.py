@@ -103,7 +103,10 @@ def _run_locked(
         rollups.update_names(con, lake, [recv])
         rollups.write_person_days(con, lake, sorted({recv, *rollups.missing_person_days(lake)}))
         touched = {date.fromisoformat(d) for d in dates}
-        rollups.write_tool_usage(con, lake, sorted(touched))
+        own_rows = "SELECT tool_id, event, actor, ts FROM own" if paths else None
+        rollups.write_tool_usage(
+            con, lake, sorted(touched), own_rows, lake.files_of_received_day(recv) if paths else ()
+        )
     finally:
         con.close()
         shutil.rmtree(stage, ignore_errors=True)
@@ -126,13 +129,13 @@ def _load(
     """
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE own AS
-            SELECT *, DATE {quote(recv.isoformat())} AS recv_day, strftime(ts, '%Y-%m-%d') AS date
+            SELECT *, DATE {quote(recv.isoformat())} AS recv_day, CAST(ts AS DATE) AS date
             FROM ({json_events_sql(paths)})
             WHERE message_id IS NOT NULL AND ts IS NOT NULL"""
     )
     rows_in = _count(con, "SELECT count(*) FROM own")
     con.execute(f"DELETE FROM own WHERE rowid IN ({_later_copies_sql('own')})")
-    dates = [r[0] for r in con.execute("SELECT DISTINCT date FROM own ORDER BY 1").fetchall()]
+    dates = [str(r[0]) for r in con.execute("SELECT DISTINCT date FROM own ORDER BY 1").fetchall()]
     others = _other_files(lake, recv, dates)
     if others:
         con.execute(
@@ -149,13 +152,13 @@ def _write_dates(con: Any, out_dir: Path) -> int:
     COPY (a filtered scan of the temp table), which costs far less than PARTITION_BY's repartitioning
     of every row; the few late events spread over other dates go through one partitioned COPY.
     """
-    counts = con.execute("SELECT date, count(*) FROM own GROUP BY date").fetchall()
+    counts = [(str(d), n) for d, n in con.execute("SELECT date, count(*) FROM own GROUP BY date").fetchall()]
     total = sum(int(n) for _, n in counts)
     big = sorted(d for d, n in counts if int(n) * BIG_DATE_SHARE >= total)
     columns = f"{', '.join(EVENT_COLUMNS)}, recv_day"
     options = "FORMAT parquet, COMPRESSION zstd"
     if len(big) < len(counts):
-        rest = f"WHERE date NOT IN ({', '.join(quote(d) for d in big)})" if big else ""
+        rest = f"WHERE date NOT IN ({', '.join(f'DATE {quote(d)}' for d in big)})" if big else ""
         con.execute(
             f"COPY (SELECT {columns}, date FROM own {rest})"
             f" TO {quote(str(out_dir))} ({options}, PARTITION_BY (date))"
@@ -164,7 +167,7 @@ def _write_dates(con: Any, out_dir: Path) -> int:
         target = out_dir / f"date={day}"
         target.mkdir(parents=True, exist_ok=True)
         con.execute(
-            f"COPY (SELECT {columns} FROM own WHERE date = {quote(day)})"
+            f"COPY (SELECT {columns} FROM own WHERE date = DATE {quote(day)})"
             f" TO {quote(str(target / 'data.parquet'))} ({options})"
         )
     return total

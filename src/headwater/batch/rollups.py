@@ -34,23 +34,27 @@ def links_sql(events_sql: str) -> str:
 
     The ids are cleaned once per distinct (user, anonymous id, alias) combination, not per event."""
     anon = quote(ANON_PREFIX)
+    # Two plain aggregates over the events (pairs, then the rare aliases); the ids are cleaned from
+    # the aggregates' results (``any_value`` of a group key), so the optimizer cannot push the
+    # cleaning filter down to every event as it did when it was a filter on the group keys.
+    clean = "hw_clean(any_value(user_id)) AS u, hw_clean(any_value(anonymous_id)) AS a"
     return f"""
-        WITH r AS (
-            SELECT min(ts) AS ts, type, user_id, anonymous_id, previous_id FROM (
-                SELECT ts, CASE WHEN type = 'alias' THEN type END AS type, user_id, anonymous_id,
-                       CASE WHEN type = 'alias' THEN previous_id END AS previous_id
-                FROM ({events_sql}) WHERE user_id IS NOT NULL
-            ) GROUP BY ALL
-        ), e AS (
-            SELECT ts, type, hw_clean(user_id) AS u, hw_clean(anonymous_id) AS a,
-                   hw_clean(previous_id) AS p
-            FROM r WHERE hw_clean(user_id) IS NOT NULL
+        WITH e AS MATERIALIZED (
+            SELECT min(ts) AS ts, NULL::VARCHAR AS type, {clean}, NULL::VARCHAR AS p
+            FROM ({events_sql}) WHERE user_id IS NOT NULL AND anonymous_id IS NOT NULL
+              AND type IS DISTINCT FROM 'alias'
+            GROUP BY user_id, anonymous_id
+            UNION ALL
+            SELECT min(ts), 'alias', {clean}, hw_clean(any_value(previous_id))
+            FROM ({events_sql}) WHERE user_id IS NOT NULL AND type = 'alias'
+            GROUP BY user_id, anonymous_id, previous_id
         ), l AS (
-            SELECT ts, {anon} || a AS source, u AS "user" FROM e WHERE a IS NOT NULL
+            SELECT ts, {anon} || a AS source, u AS "user" FROM e WHERE u IS NOT NULL AND a IS NOT NULL
             UNION ALL
-            SELECT ts, {anon} || p, u FROM e WHERE type = 'alias' AND p IS NOT NULL AND p <> u
+            SELECT ts, {anon} || p, u FROM e
+            WHERE u IS NOT NULL AND type = 'alias' AND p IS NOT NULL AND p <> u
             UNION ALL
-            SELECT ts, p, u FROM e WHERE type = 'alias' AND p IS NOT NULL AND p <> u
+            SELECT ts, p, u FROM e WHERE u IS NOT NULL AND type = 'alias' AND p IS NOT NULL AND p <> u
         )
         SELECT strftime(min(ts), '{TS_TEXT}') AS ts, source, "user" FROM l GROUP BY source, "user"
     """
@@ -302,31 +306,43 @@ def load_identity_map(con: Any, lake: Lake, extra: Sequence[Link] = ()) -> None:
     con.unregister("idmap_arrow")
 
 
-def write_tool_usage(con: Any, lake: Lake, dates: Sequence[date]) -> None:
+def write_tool_usage(
+    con: Any, lake: Lake, dates: Sequence[date], own: str | None = None, own_files: Sequence[Path] = ()
+) -> None:
     """tool_usage_stats(date, tool_id, event_type, count, users) for UTC dates, over the whole lake.
 
     One aggregate over the files of every date asked for (a received day of late or back-filled
-    events touches many dates), then one small file per date from its result."""
+    events touches many dates), then one small file per date from its result. ``own`` is a SELECT
+    of the rows of ``own_files`` (the files the ETL has just written, still in memory): read from
+    it instead. Events are first counted per actor, so the identity map is joined once per
+    (date, tool, event, actor), not once per event."""
     load_identity_map(con, lake)
     present: list[date] = []
     files: list[Path] = []
+    skip = set(own_files)
     for day in sorted(set(dates)):
         found = lake.event_files(day, day)
         if not found:
             (lake.tool_usage_dir / f"date={day.isoformat()}.parquet").unlink(missing_ok=True)
             continue
         present.append(day)
-        files.extend(f for f in found if f not in files)
+        files.extend(f for f in found if f not in files and f not in skip)
     if not present:
+        return
+    parts = [parquet_sql(files, "tool_id, event, actor, ts")] if files else []
+    if own is not None:
+        parts.append(f"SELECT tool_id, event, actor, ts FROM ({own})")
+    if not parts:
         return
     wanted = ", ".join(f"DATE {quote(d.isoformat())}" for d in present)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE hw_tool_usage AS
-            SELECT CAST(e.ts AS DATE) AS date, e.tool_id, e.event AS event_type,
-                   count(*) AS count, count(DISTINCT coalesce(m.user_id, e.actor)) AS users
-            FROM ({parquet_sql(files, "tool_id, event, actor, ts")}) e
-            LEFT JOIN idmap m ON m.key = e.actor
-            WHERE CAST(e.ts AS DATE) IN ({wanted})
+            SELECT e.date, e.tool_id, e.event AS event_type, sum(e.n)::BIGINT AS count,
+                   count(DISTINCT coalesce(m.user_id, e.actor)) AS users
+            FROM (
+                SELECT CAST(ts AS DATE) AS date, tool_id, event, actor, count(*) AS n
+                FROM ({" UNION ALL ".join(parts)}) WHERE CAST(ts AS DATE) IN ({wanted}) GROUP BY ALL
+            ) e LEFT JOIN idmap m ON m.key = e.actor
             GROUP BY ALL"""
     )
     for day in present:
