@@ -79,6 +79,15 @@ def test_background_process_runs_tailers_and_schedules(two_workers: Server) -> N
 
     _wait_for(counted)
 
+    # a worker's /readyz shows the lag of the tailer running in the background process
+    def reported() -> bool:
+        rt = httpx.get(srv.url + "/readyz").json()["checks"]["tailer_realtime"]
+        return rt.get("active_pid") == bg and rt["applied_events"] >= 50 and rt["lag_events"] == 0
+
+    _wait_for(reported)
+    rt = httpx.get(srv.url + "/readyz").json()["checks"]["tailer_realtime"]
+    assert rt["role"] == "standby" and rt["status_age_seconds"] < 5 and "lag_seconds" in rt
+
     # the background process dies: the supervisor restarts it, collection never stops
     os.kill(bg, signal.SIGKILL)
     assert (
@@ -94,3 +103,13 @@ def test_background_process_runs_tailers_and_schedules(two_workers: Server) -> N
         return any(r.get("tool_id") == "doc" and r.get("count") == 55 for r in body.get("rows", []))
 
     _wait_for(counted_again, timeout=30)
+
+    # whoever took the tailer over (the new background process or a worker), /readyz follows it
+    def followed() -> bool:
+        rt = httpx.get(srv.url + "/readyz").json()["checks"]["tailer_realtime"]
+        if rt["role"] == "active":
+            return True
+        pid = rt.get("active_pid")
+        return pid is not None and pid != bg and Path(f"/proc/{pid}").exists()
+
+    _wait_for(followed)

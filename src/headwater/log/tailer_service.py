@@ -5,13 +5,20 @@ tailer: one worker of ``headwater serve --workers N``, or a separate ``headwater
 others stay on standby and retry the lock every few seconds, so when the active process dies
 (even by kill -9, which releases the flock) another takes over from the committed checkpoint.
 The tailer runs in its own thread: its store calls are blocking and must not stall the event loop.
+
+The active process also writes the tailer's status to ``<run_dir>/tailer-<name>.status.json``
+(at most once a second, atomically), so a standby process's /readyz shows the real lag of the
+tailer wherever it runs (with several workers, in the background process).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Generic
@@ -75,6 +82,60 @@ class TailerMetrics:
         self._applied, self._rejected, self._failures = st.applied_events, st.rejected_lines, st.failures
 
 
+class StatusFile:
+    """The active tailer's status on disk, for the processes standing by (see module doc)."""
+
+    def __init__(self, run_dir: Path, name: str, every: float = 1.0) -> None:
+        self.path = run_dir / f"tailer-{name}.status.json"
+        self.every = every
+        self._written = 0.0
+        self._state = ""
+
+    def __call__(self, tailer: Tailer[Any]) -> None:
+        st = tailer.status
+        now = time.monotonic()
+        if now - self._written < self.every and st.state == self._state:
+            return
+        self._written, self._state = now, st.state
+        data = {**st.as_dict(), "pid": os.getpid(), "written_at": time.time()}
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+        try:
+            tmp.write_text(json.dumps(data))
+            os.replace(tmp, self.path)
+        except OSError as exc:  # a status is a courtesy: never stop the tailer for it
+            log.debug("cannot write tailer status %s: %s", self.path, exc)
+
+    def read(self, max_age: float = 30.0) -> dict[str, Any] | None:
+        """The last status written by a live process, with its age; None if there is none."""
+        try:
+            data: dict[str, Any] = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+        try:
+            os.kill(int(data.get("pid", 0)), 0)
+        except (ProcessLookupError, ValueError, OverflowError):
+            return None
+        except PermissionError:
+            pass
+        age = max(0.0, time.time() - float(data.pop("written_at", 0.0)))
+        data["active_pid"] = data.pop("pid", None)
+        data["status_age_seconds"] = round(age, 3)
+        if age > max_age:
+            data["state"] = f"unknown (status not updated for {age:.0f} s)"
+        return data
+
+
+class StepHooks:
+    """Several on_step callbacks as one."""
+
+    def __init__(self, *hooks: Callable[[Tailer[Any]], None]) -> None:
+        self.hooks = hooks
+
+    def __call__(self, tailer: Tailer[Any]) -> None:
+        for hook in self.hooks:
+            hook(tailer)
+
+
 OpenTarget = Callable[[], "tuple[TailTarget[R], Callable[[], None]]"]
 
 
@@ -95,6 +156,7 @@ class TailerService(Generic[R]):
         self.tailer_name = name
         self.log_dir = log_dir
         self.lock = TailerLock(run_dir, name)
+        self.status_file = StatusFile(run_dir, name)
         self.open_target = open_target
         self.record_type = record_type
         self.max_lines = max_lines
@@ -121,6 +183,8 @@ class TailerService(Generic[R]):
             details.update(self.tailer.status.as_dict())
         elif self.open_error:
             details["last_error"] = self.open_error
+        elif self.role == "standby":  # the tailer runs in another process: its last status
+            details.update(self.status_file.read() or {})
         return True, details
 
     def _main(self) -> None:
@@ -155,7 +219,7 @@ class TailerService(Generic[R]):
                 target,
                 self.record_type,
                 max_lines=self.max_lines,
-                on_step=TailerMetrics(self.tailer_name),
+                on_step=StepHooks(TailerMetrics(self.tailer_name), self.status_file),
                 catch_up_lines=self.catch_up_lines,
             )
             try:
