@@ -5,6 +5,10 @@ event log's writer with group commit and fsync) under its own writer id, so it r
 server without touching its files. With ``--url`` and ``--write-key`` it POSTs /v1/batch to a
 running server instead. Events carry explicit past timestamps (no sentAt, so no skew correction):
 the log keeps them and the ETL puts each in its event date.
+
+Before the traffic, it defines (in the realtime store, unless they exist already) the A/B test the
+traffic runs, ``onboarding-checklist``, started when the demo's history starts, and two audiences,
+so a newcomer's dashboard shows experiment results and audience sizes too.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import asyncio
 import base64
 import json
 import random
+import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -45,6 +50,40 @@ THEMES = [("light", 60), ("dark", 40)]
 LANGS = [("en", 55), ("fr", 15), ("de", 12), ("es", 10), ("ja", 8)]
 FUNNEL = ("Signed Up", "Project Created", "Teammate Invited")
 EXPERIMENT = "onboarding-checklist"
+# The A/B test the traffic runs: variation_id 0 (control) or 1 (the checklist), exposure at sign-up.
+EXPERIMENT_DEFINITION: dict[str, Any] = {
+    "key": EXPERIMENT,
+    "name": "Onboarding checklist",
+    "variations": [False, True],
+    "weights": [0.5, 0.5],
+    "status": "running",
+    "phase": "0",
+    "meta": [{"key": "0", "name": "Control"}, {"key": "1", "name": "Checklist"}],
+    "metrics": {
+        "primary": {"key": "project_created", "kind": "conversion", "event": FUNNEL[1], "window_days": 14},
+        "secondary": [
+            {"key": "teammate_invited", "kind": "conversion", "event": FUNNEL[2], "window_days": 14}
+        ],
+    },
+}
+AUDIENCES: list[dict[str, Any]] = [
+    {
+        "id": "power-editors",
+        "name": "Power editors",
+        "sendable_to_buyers": False,
+        "rule": {"all": [{"event": "Document Edited", "min_count": 5, "within_days": 30}]},
+    },
+    {
+        "id": "pro-sign-ups",
+        "name": "Pro sign-ups",
+        "sendable_to_buyers": False,
+        "rule": {
+            "all": [
+                {"event": FUNNEL[0], "where": [{"property": "plan", "op": "in", "value": ["pro", "team"]}]}
+            ]
+        },
+    },
+]
 
 
 def _pick(rng: random.Random, choices: list[tuple[str, int]]) -> str:
@@ -165,6 +204,8 @@ def demo(
         raise typer.Exit(2)
     settings = _settings(data_dir=data_dir)
     now = datetime.now(UTC)
+    if not url:  # with --url the server's store may be elsewhere: define them through its API
+        _define(settings, (now - timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0))
     estimate = users * days * 2  # rough, for the bar; finished when generation ends
     events = generate(users, days, seed, now)
     columns = (
@@ -190,6 +231,49 @@ def demo(
     end = now.date().isoformat()
     begin = (now.date() - timedelta(days=days)).isoformat()
     err.print(f"Try: headwater metrics dau --start {begin} --end {end}")
+
+
+def _define(settings: Any, started: datetime) -> None:
+    """The demo's experiment and audiences, unless defined already (a second run keeps them)."""
+    from headwater.experiments import admin
+    from headwater.stores.realtime.audiences import AudienceCatalog
+    from headwater.stores.realtime.experiments import ExperimentCatalog
+    from headwater.targeting.audience_spec import parse_audience
+
+    class _DemoExperiments(ExperimentCatalog):
+        def backdate(self, key: str, phase: str, started_at: datetime) -> None:
+            """The phase started when the demo's history starts (results read from its start)."""
+            stamp = started_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            with self._tx() as cur:
+                cur.execute(
+                    self._sql(
+                        "UPDATE experiment_phases SET started_at = ? WHERE experiment_key = ? AND phase = ?"
+                    ),
+                    (stamp, key, phase),
+                )
+
+    url = settings.effective_database_url
+    experiments = _DemoExperiments(url)
+    try:
+        if experiments.get(EXPERIMENT) is None:
+            admin.create(experiments, EXPERIMENT_DEFINITION)
+            experiments.backdate(EXPERIMENT, "0", started)
+            err.print(f"Defined the experiment {EXPERIMENT!r} (headwater experiments results {EXPERIMENT}).")
+    finally:
+        experiments.close()
+    audiences = AudienceCatalog(url)
+    try:
+        created = []
+        for audience in AUDIENCES:
+            parse_audience(audience)
+            if audiences.get_audience(audience["id"]) is None:
+                audiences.put_audience(audience, create_only=True)
+                created.append(audience["id"])
+    finally:
+        audiences.close()
+    if created:
+        err.print(f"Defined the audiences {', '.join(created)}.")
+        time.sleep(1.5)  # a running server picks up new definitions within a second
 
 
 def _batches(events: Iterator[dict[str, Any]], size: int = 100) -> Iterator[list[dict[str, Any]]]:
