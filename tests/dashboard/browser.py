@@ -22,7 +22,7 @@ FLAGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-# The panels whose data comes from an API every server has.
+# Every panel: after `headwater demo` each has data (the demo defines an experiment and audiences).
 DATA_PANELS = [
     "headline",
     "activity",
@@ -34,6 +34,8 @@ DATA_PANELS = [
     "retention",
     "funnel",
     "lifecycle",
+    "experiments",
+    "audiences",
 ]
 
 
@@ -55,6 +57,11 @@ class Console:
             lambda m: self.problems.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None,
         )
         page.on("pageerror", lambda e: self.problems.append(f"pageerror: {e}"))
+        # which request failed (the console only says "Failed to load resource")
+        page.on(
+            "response",
+            lambda r: self.problems.append(f"response: {r.status} {r.url}") if r.status >= 400 else None,
+        )
 
 
 def login(page: Any, base_url: str, token: str) -> None:

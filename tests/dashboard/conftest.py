@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from tests.dashboard.browser import FLAGS, Console, chromium_path, login
-from tests.dashboard.support import TOKEN
+from tests.dashboard.support import TOKEN, wait_started
 from tests.helpers import Server, cli
 
 DEMO_USERS = "120"
@@ -21,6 +21,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = Server(data, env={"HEADWATER_ADMIN_TOKEN": TOKEN})
     try:
         srv.start(timeout=60)  # a loaded machine can be slow to start it
+        wait_started(srv)  # tailers caught up, default view computed: the tests see a settled server
         yield srv
     finally:
         srv.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,3 +23,17 @@ def api_get(srv: Server, path: str, **params: Any) -> Any:
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+def wait_started(srv: Server, timeout: float = 120.0) -> dict[str, Any]:
+    """Wait until the server's start-up work is done: every tailer caught up with the log, and the
+    dashboard's default view computed once (its warm-up service). Returns /readyz's checks."""
+    deadline = time.monotonic() + timeout
+    while True:
+        checks = dict(httpx.get(srv.url + "/readyz", timeout=10).json()["checks"])
+        tailers = [v for v in checks.values() if isinstance(v, dict) and "lag_events" in v]
+        warm = checks.get("dashboard_warmup") or {}
+        if all(t.get("state") == "caught_up" for t in tailers) and warm.get("runs", 0) >= 1:
+            return checks
+        assert time.monotonic() < deadline, checks
+        time.sleep(0.2)

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
+from tests.dashboard.late import expected_late
 from tests.dashboard.support import TOKEN, api_get
-from tests.helpers import Server, create_key
+from tests.helpers import Server, cli, create_key
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -104,3 +108,80 @@ def test_cached_answers_follow_new_events(demo_server: Server) -> None:
         dau()
         == api_get(demo_server, "/api/v1/metrics/dau", start=today, end=today, tz="UTC")["rows"][0]["value"]
     )
+
+
+def late_answer(srv: Server, start: str, end: str, tz: str) -> dict[str, Any]:
+    query = {"queries": [{"name": "late_events", "start": start, "end": end, "tz": tz}]}
+    resp = httpx.post(srv.url + "/api/v1/dashboard/metrics", json=query, headers=AUTH, timeout=60)
+    assert resp.status_code == 200, resp.text
+    return dict(resp.json()["results"][0])
+
+
+def test_late_events_are_counted_by_the_day_of_their_timestamp(tmp_path: Path) -> None:
+    """Events sent 26 hours after their timestamp are late in every time zone; events without a
+    timestamp (stamped on receipt) never are. The counts equal a count by hand over the raw log."""
+    data = tmp_path / "data"
+    cli(data, "demo", "--users", "8", "--days", "3", "--no-etl")
+    srv = Server(data, env={"HEADWATER_ADMIN_TOKEN": TOKEN}).start(timeout=60)
+    try:
+        key = create_key(data, "late-events")
+        now = datetime.now(UTC)
+        old = (now - timedelta(hours=26)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        batch = [
+            {"type": "track", "userId": f"late-{i}", "event": "Offline Edit", "timestamp": old}
+            for i in range(7)
+        ] + [{"type": "track", "userId": f"now-{i}", "event": "Online Edit"} for i in range(4)]
+        for _ in range(50):  # a new key reaches the collector within its refresh interval
+            resp = httpx.post(srv.url + "/v1/batch", json={"batch": batch}, auth=(key, ""), timeout=10)
+            if resp.status_code == 200:
+                break
+            time.sleep(0.3)
+        assert resp.status_code == 200 and resp.json()["accepted"] == 11, resp.text
+        for tz in ("UTC", "Pacific/Kiritimati", "America/Los_Angeles"):
+            zone = ZoneInfo(tz)
+            late_day = (now - timedelta(hours=26)).astimezone(zone).date()
+            today = now.astimezone(zone).date()
+            for first, last in ((late_day, late_day), (today - timedelta(days=4), today)):
+                answer = late_answer(srv, first.isoformat(), last.isoformat(), tz)
+                events, late = expected_late(data, first, last, tz)
+                assert (answer["events"], answer["late"]) == (events, late), (tz, first, last)
+                assert answer["late"] >= 7 and answer["events"] > answer["late"] - 1
+                assert sum(r["late"] for r in answer["rows"]) == late
+                assert answer["rows"][0]["date"] == first.isoformat()
+            # the demo's history was all sent now: every event before today is late
+            day = late_answer(srv, late_day.isoformat(), late_day.isoformat(), tz)
+            assert day["late"] == day["events"]
+            # today's events were received today: none is late (the 4 without timestamp among them)
+            now_answer = late_answer(srv, today.isoformat(), today.isoformat(), tz)
+            assert now_answer["late"] == 0 and now_answer["events"] >= 4
+        bad = httpx.post(
+            srv.url + "/api/v1/dashboard/metrics",
+            json={
+                "queries": [
+                    {"name": "late_events", "start": "2026-01-01", "end": "2026-01-02", "options": {"x": "1"}}
+                ]
+            },
+            headers=AUTH,
+        ).json()["results"][0]
+        assert bad["status"] == 400 and bad["error"]["code"] == "unknown_parameter"
+    finally:
+        srv.stop()
+
+
+def test_cached_experiment_results_equal_the_results_api(demo_server: Server) -> None:
+    (exp,) = api_get(demo_server, "/api/v1/experiments")["experiments"]
+    assert exp["key"] == "onboarding-checklist" and exp["status"] == "running"
+    expected = api_get(demo_server, f"/api/v1/experiments/{exp['key']}/results")
+    url = demo_server.url + f"/dashboard/data/experiments/{exp['key']}/results"
+    for _ in range(2):  # computed (or from the warm-up), then cached: the same answer
+        resp = httpx.get(url, headers=AUTH, timeout=60)
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        assert body.pop("computed_at")
+        assert body == expected
+    assert sum(expected["exposure"]["users"].values()) > 50  # the demo's sign-ups, both variations
+    assert all(n > 0 for n in expected["exposure"]["users"].values())
+    assert httpx.get(url, timeout=10).status_code == 401
+    assert httpx.get(url, headers={"Authorization": "Bearer wrong"}, timeout=10).status_code == 401
+    missing = httpx.get(demo_server.url + "/dashboard/data/experiments/nope/results", headers=AUTH)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "unknown_experiment"

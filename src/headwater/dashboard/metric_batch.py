@@ -4,7 +4,8 @@ The page asks for every panel's metrics at once; queries over the same days shar
 :class:`~headwater.metrics.source.Scope` (one DuckDB connection, today's log and the identity map
 read once) and the groups run in parallel threads. Each answer is exactly what
 ``GET /api/v1/metrics/NAME`` answers for the same parameters: the same metric functions, given
-the same validated range and options.
+the same validated range and options. One more query name, ``late_events``, is the dashboard's
+own (late_events.py).
 
 Answers are cached per process (:class:`MetricCache`): an entry is used while the lake and today's
 log are unchanged; for a range that ends before today, only late events could change it, so it is
@@ -21,6 +22,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from headwater.dashboard.late_events import NAME as LATE_EVENTS
+from headwater.dashboard.late_events import late_events
 from headwater.log.files import list_log_files
 from headwater.metrics.params import MetricError, make_range, today_in
 from headwater.metrics.registry import get_metric
@@ -65,18 +68,26 @@ def parse_queries(body: Any) -> list[Query]:
 
 
 def run_in_scope(scope: Scope, query: Query) -> dict[str, Any]:
-    """What ``run_metric`` answers, computed in an open scope over the query's range."""
-    metric = get_metric(query.name)
+    """What ``run_metric`` answers, computed in an open scope over the query's range; or the
+    dashboard's own ``late_events`` (late_events.py), which takes no option."""
     given = dict(query.options)
-    unknown = sorted(set(given) - set(metric.options))
-    if unknown:
-        allowed = ", ".join(metric.options) or "none"
-        raise MetricError(
-            "unknown_parameter",
-            f"metric {query.name!r} takes no parameter {unknown[0]!r} (options: {allowed})",
-        )
+    if query.name == LATE_EVENTS:
+        if given:
+            raise MetricError(
+                "unknown_parameter", f"metric {query.name!r} takes no parameter {sorted(given)[0]!r}"
+            )
+        body = late_events(scope)
+    else:
+        metric = get_metric(query.name)
+        unknown = sorted(set(given) - set(metric.options))
+        if unknown:
+            allowed = ", ".join(metric.options) or "none"
+            raise MetricError(
+                "unknown_parameter",
+                f"metric {query.name!r} takes no parameter {unknown[0]!r} (options: {allowed})",
+            )
+        body = metric.func(scope, **given)
     rng = scope.rng
-    body = metric.func(scope, **given)
     return {
         "metric": query.name,
         "start": rng.start.isoformat(),
@@ -130,17 +141,28 @@ class MetricCache:
         except (ValueError, KeyError):
             return False
 
+    def _fresh(self, entry: _Entry, query: Query, signature: tuple[Any, Any]) -> bool:
+        return entry.signature == signature or (
+            entry.signature[0] == signature[0]
+            and time.monotonic() - entry.stored_at < STALE_SECONDS
+            and self._ends_before_today(query)
+        )
+
+    def state(self, query: Query, signature: tuple[Any, Any]) -> str:
+        """Whether get() answers the query ("fresh"), the answer is from older data ("stale"),
+        or there is none ("missing")."""
+        with self._lock:
+            entry = self._entries.get(query)
+            if entry is None:
+                return "missing"
+            return "fresh" if self._fresh(entry, query, signature) else "stale"
+
     def get(self, query: Query, signature: tuple[Any, Any]) -> dict[str, Any] | None:
         with self._lock:
             entry = self._entries.get(query)
             if entry is None:
                 return None
-            fresh = entry.signature == signature or (
-                entry.signature[0] == signature[0]
-                and time.monotonic() - entry.stored_at < STALE_SECONDS
-                and self._ends_before_today(query)
-            )
-            if not fresh:
+            if not self._fresh(entry, query, signature):
                 return None
             self._entries.move_to_end(query)
             self.hits += 1

@@ -16,12 +16,13 @@ from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 
 from headwater import __version__
+from headwater.api.auth import ApiError, require_admin
 from headwater.api.dashboard import available_apis
-from headwater.dashboard.warmup import warm_default_view
+from headwater.dashboard.warmup import note_visit, warm_default_view
 
 COOKIE = "headwater_admin"
 COOKIE_SECONDS = 12 * 3600
@@ -106,7 +107,34 @@ def login_page(error: str = "", status: int = 200) -> HTMLResponse:
 
 def _warm(request: Request) -> None:
     settings = request.app.state.runtime.settings
+    note_visit()
     warm_default_view(settings.data_dir, settings.timezone)
+
+
+async def experiment_results(request: Request) -> Response:
+    """What GET /api/v1/experiments/{key}/results answers (default options), cached for the
+    dashboard (experiment_results.py)."""
+    import asyncio
+
+    from headwater.batch.lake import LakeError
+    from headwater.dashboard.experiment_results import results_cache_for
+    from headwater.dashboard.metric_batch import cache_for
+    from headwater.experiments.service import find_service
+
+    require_admin(request)
+    rt = request.app.state.runtime
+    service = find_service(rt.services)
+    if service is None:
+        raise ApiError(503, "unavailable", "the experiments service is not running in this server")
+    key = request.path_params["key"]
+    cache = results_cache_for(cache_for(rt.settings.data_dir, rt.settings.timezone))
+    try:
+        body = await asyncio.to_thread(cache.results, service.catalog, key)
+    except LakeError as exc:
+        raise ApiError(500, "lake_error", str(exc)) from None
+    if body is None:
+        raise ApiError(404, "unknown_experiment", f"no experiment with key {key!r}")
+    return JSONResponse(body)
 
 
 async def dashboard(request: Request) -> Response:
@@ -167,6 +195,7 @@ def routes() -> list[Route | Mount]:
                 Route("/login", login, methods=["GET", "POST"]),
                 Route("/logout", logout, methods=["POST"]),
                 Route("/static/{path:path}", static_file),
+                Route("/data/experiments/{key}/results", experiment_results),
             ],
         ),
     ]

@@ -1,21 +1,33 @@
 """Compute the dashboard's default view ahead of the first load, in the background.
 
-Started when someone opens the login form or the page: by the time the token is typed, the
-default view's metrics are in the cache. The queries mirror the page's defaults (static/js/app.js
-and the panels): the last 30 complete days in the project time zone, the previous 30 days for
-the headline's changes, the `plan` trait and the sign-up funnel.
+The queries mirror the page's defaults (static/js/app.js and the panels): the last 30 complete
+days in the project time zone, the previous 30 days for the headline's changes, the `plan` trait
+and the sign-up funnel; and the results of the running experiments. They are computed:
+
+- when the server starts (:class:`DashboardWarmup`, a service of every HTTP worker), so the first
+  visitor of a fresh server finds them cached;
+- after each ETL run (the lake's manifests changed), and at midnight (the default range moved);
+- while the dashboard is in use (opened in the last IN_USE_SECONDS) whenever the cached answers
+  went stale because the log grew (at most once per STALE_SECONDS);
+- when someone opens the login form or the page, if not cached yet.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from headwater.dashboard.metric_batch import Query, cache_for, groups, run_group
+from headwater.dashboard.metric_batch import MetricCache, Query, cache_for, groups, run_group
 from headwater.metrics.params import today_in
+
+if TYPE_CHECKING:
+    from headwater.server.app import Runtime
 
 log = logging.getLogger("headwater.dashboard")
 
@@ -24,8 +36,22 @@ PREFERENCE_TRAIT = "plan"
 FUNNEL_STEPS = "Signed Up,Project Created,Teammate Invited"
 FUNNEL_WINDOW_DAYS = "14"
 
+POLL_SECONDS = 2.0
+RETRY_SECONDS = 60.0  # after a failed warm-up
+IN_USE_SECONDS = 1800.0
+
 _warming: set[Path] = set()
 _lock = threading.Lock()
+_last_visit = [0.0]
+
+
+def note_visit() -> None:
+    """The login form or the page was opened: keep the default view fresh for a while."""
+    _last_visit[0] = time.monotonic()
+
+
+def in_use() -> bool:
+    return _last_visit[0] > 0 and time.monotonic() - _last_visit[0] < IN_USE_SECONDS
 
 
 def retention_period(days: int) -> str:
@@ -48,6 +74,7 @@ def default_queries(tz: str) -> list[Query]:
         Query("preferences", s, e, tz, (("trait", PREFERENCE_TRAIT),)),
         Query("retention", s, e, tz, (("period", retention_period(DEFAULT_DAYS)),)),
         Query("funnel", s, e, tz, (("steps", FUNNEL_STEPS), ("window_days", FUNNEL_WINDOW_DAYS))),
+        Query("late_events", s, e, tz),  # the data-health panel
     ]
 
 
@@ -71,3 +98,107 @@ def warm_default_view(data_dir: Path, tz: str) -> None:
             return
         _warming.add(data_dir)
     threading.Thread(target=_warm, args=(data_dir, tz), name="dashboard-warmup", daemon=True).start()
+
+
+class DashboardWarmup:
+    """A service (server/services.py) keeping the default view computed in this worker."""
+
+    name = "dashboard_warmup"
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.settings = rt.settings
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.runs = 0
+        self.last_seconds: float | None = None
+        self.last_reason: str | None = None
+        self.last_error: str | None = None
+
+    async def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="dashboard-warmup", daemon=True)
+        self._thread.start()
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 30)
+
+    def status(self) -> tuple[bool, dict[str, Any]]:
+        cache = cache_for(self.settings.data_dir, self.settings.timezone)
+        details = {
+            "cache_hits": cache.hits,
+            "cache_misses": cache.misses,  # queries computed, by the warm-up or for a visitor
+            "runs": self.runs,
+            "last_seconds": self.last_seconds,
+            "last_reason": self.last_reason,
+            "last_error": self.last_error,
+        }
+        return True, details  # an optimisation: never holds readiness back
+
+    def _experiment_keys(self) -> list[str]:
+        from headwater.experiments.service import find_service
+
+        service = find_service(self.rt.services)
+        if service is None:
+            return []
+        return [s.key for s in service.catalog.all() if s.status == "running"]
+
+    def warm_once(self, reason: str) -> None:
+        from headwater.dashboard.experiment_results import results_cache_for
+        from headwater.experiments.service import find_service
+
+        started = time.monotonic()
+        data_dir, tz = self.settings.data_dir, self.settings.timezone
+        try:
+            cache = cache_for(data_dir, tz)
+            parts = groups(default_queries(tz))
+            service = find_service(self.rt.services)
+            keys = self._experiment_keys()
+            results = results_cache_for(cache)
+            jobs: list[Any] = [lambda part=part: run_group(cache, part) for part in parts]
+            if service is not None:
+                jobs += [lambda key=key: results.results(service.catalog, key) for key in keys]
+            with ThreadPoolExecutor(min(4, len(jobs)), thread_name_prefix="dashboard-warmup") as pool:
+                list(pool.map(lambda job: job(), jobs))
+            self.last_error = None
+        except Exception as exc:  # an optimisation: the page computes what is missing
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            log.warning("dashboard warm-up failed: %s", self.last_error)
+        self.runs += 1
+        self.last_seconds = round(time.monotonic() - started, 3)
+        self.last_reason = reason
+        log.info("dashboard default view computed", extra={"seconds": self.last_seconds, "reason": reason})
+
+    def due(self, cache: MetricCache, lake: Any) -> str | None:
+        """Why the default view should be computed now, or None."""
+        signature = cache.signature()
+        if signature[0] != lake:
+            return "lake changed"
+        states = [cache.state(q, signature) for q in default_queries(self.settings.timezone)]
+        if "missing" in states:
+            return "new day"  # the default range moved at midnight (or an entry was evicted)
+        if "stale" in states and in_use():
+            return "log grew"
+        return None
+
+    def _loop(self) -> None:
+        cache = cache_for(self.settings.data_dir, self.settings.timezone)
+        lake = cache.signature()[0]
+        self.warm_once("start")
+        while not self._stop.wait(RETRY_SECONDS if self.last_error else POLL_SECONDS):
+            try:
+                reason = self.due(cache, lake)
+                if reason is not None:
+                    lake = cache.signature()[0]
+                    self.warm_once(reason)
+            except Exception as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("dashboard warm-up loop: %s", self.last_error)
+
+
+def warmup_factory(rt: Runtime) -> DashboardWarmup | None:
+    """Every worker that serves HTTP keeps its own cache (per process), so each warms it."""
+    if rt.settings.role == "background":
+        return None
+    return DashboardWarmup(rt)

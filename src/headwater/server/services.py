@@ -61,3 +61,7 @@ FACTORIES.append(audiences_factory)
 from headwater.experiments.service import experiments_factory  # noqa: E402
 
 FACTORIES.append(experiments_factory)
+
+from headwater.dashboard.warmup import warmup_factory  # noqa: E402
+
+FACTORIES.append(warmup_factory)  # last: it reads the experiments service

@@ -32,9 +32,11 @@ function rowsOf(exp, results) {
   return rows.length ? rows : [{ experiment: exp.key, status: exp.status, metric: "—", variation: "—", note: "no metrics defined" }];
 }
 
+// What GET /api/v1/experiments/{key}/results answers, cached by the server for the dashboard
+// (computed ahead for running experiments, docs/dashboard.md).
 async function resultsOf(exp) {
   try {
-    return await getJSON(`/api/v1/experiments/${encodeURIComponent(exp.key)}/results`);
+    return await getJSON(`/dashboard/data/experiments/${encodeURIComponent(exp.key)}/results`);
   } catch (err) {
     return { error: err.message };
   }

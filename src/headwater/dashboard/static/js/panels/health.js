@@ -1,8 +1,9 @@
 // Data health: ingest rate (from two readings of the server's counters), tailer lag, quarantined
-// events, the event log's size and the last ETL load.
+// events, late events over the selected range (received on a later day than their timestamp's,
+// docs/dashboard.md), the event log's size and the last ETL load.
 
-import { getJSON } from "../api.js";
-import { el, fmtAgo, fmtInt, fmtNum } from "../dom.js";
+import { getJSON, metric } from "../api.js";
+import { fmtAgo, fmtInt, fmtNum, fmtPct } from "../dom.js";
 import { table } from "../table.js";
 
 let previous = null;
@@ -11,8 +12,11 @@ function mb(bytes) {
   return fmtNum(bytes / 1048576) + " MB";
 }
 
-export async function load() {
-  const body = await getJSON("/api/v1/dashboard/health");
+export async function load(config, range) {
+  const [body, late] = await Promise.all([
+    getJSON("/api/v1/dashboard/health"),
+    metric("late_events", { start: range.start, end: range.end, tz: range.tz }).catch((err) => ({ error: err.message })),
+  ]);
   const now = Date.parse(body.at);
   const accepted = body.ingest.accepted_total;
   let rate = null;
@@ -31,6 +35,15 @@ export async function load() {
   rows.push({ check: "quarantined today", value: fmtInt(q.events_today), raw: q.events_today, bad: q.events_today > 0 });
   rows.push({ check: "quarantined in the log", value: (q.estimated ? "≈ " : "") + fmtInt(q.events_total), raw: q.events_total });
   if (q.last) rows.push({ check: "last quarantine reason", value: `${q.last.code || ""} ${q.last.reason || ""}`.trim(), raw: q.last.code });
+  rows.push(late.error
+    ? { check: "late events", value: `could not count: ${late.error}`, raw: null, bad: true }
+    : {
+      check: "late events",
+      value: `${fmtInt(late.late)} of ${fmtInt(late.events)} (${fmtPct(late.share)}) with a timestamp on ${range.start} – ${range.end} (${range.tz}) were received on a later day`,
+      raw: late.late,
+      key: "late_events",
+      events: late.events,
+    });
   rows.push({ check: "event log", value: `${fmtInt(body.log.files)} files, ${mb(body.log.bytes)} (${mb(body.log.bytes_today)} today)`, raw: body.log.bytes });
   const etl = body.etl;
   const last = etl.last_load;
@@ -44,6 +57,12 @@ export async function load() {
   return (panel) => {
     const columns = [{ key: "check", label: "check" }, { key: "value", label: "value" }];
     panel.setCsv("data-health", [{ key: "check", label: "check" }, { key: "raw", label: "value" }], rows);
-    panel.show(table(columns, rows, { cls: "health", decorate: (cell, c, row) => row.bad && cell.classList.add("bad") }));
+    panel.show(table(columns, rows, {
+      cls: "health",
+      decorate: (cell, c, row) => {
+        if (row.bad) cell.classList.add("bad");
+        if (row.key && c.key === "value") Object.assign(cell.dataset, { metric: row.key, value: String(row.raw), events: String(row.events) });
+      },
+    }));
   };
 }
