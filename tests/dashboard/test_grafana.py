@@ -81,9 +81,17 @@ def test_dashboard_structure(path: Path) -> None:
             assert target["rawQuery"] is True
 
 
+def hourly_filled(url: str) -> bool:
+    with psycopg.connect(url) as db:
+        (rows,) = db.execute(b"SELECT count(*) FROM hourly_stats").fetchone() or (0,)
+        (hours,) = db.execute(b"SELECT count(*) FROM hourly_rollups").fetchone() or (0,)
+    return bool(rows) and hours >= 24
+
+
 @pytest.fixture(scope="module")
-def filled_pg(tmp_path_factory: pytest.TempPathFactory, pg_admin_url: str) -> Iterator[str]:
-    """A database filled by `headwater serve`'s realtime tailer from `headwater demo` traffic."""
+def filled(tmp_path_factory: pytest.TempPathFactory, pg_admin_url: str) -> Iterator[tuple[Server, str]]:
+    """A database filled by `headwater serve` (realtime tailer, hourly rollup) from `headwater demo`
+    traffic; the server keeps running (its live API is the hourly panels' reference)."""
     from tests.services import create_database, drop_database
 
     name, url = create_database(pg_admin_url)
@@ -100,7 +108,13 @@ def filled_pg(tmp_path_factory: pytest.TempPathFactory, pg_admin_url: str) -> It
                 break
             assert time.monotonic() < deadline, tailer
             time.sleep(0.2)
-        yield url
+        # hourly_stats: the live service's hourly rollup copies the complete hours of the demo's
+        # last two days once the live tailer is caught up (a pass every 30 s)
+        deadline = time.monotonic() + 90
+        while not hourly_filled(url):
+            assert time.monotonic() < deadline, srv_json(srv)["checks"].get("live")
+            time.sleep(0.5)
+        yield srv, url
     finally:
         srv.stop()
         drop_database(pg_admin_url, name)
@@ -118,6 +132,11 @@ def column_kinds(cur: psycopg.Cursor[Any]) -> list[tuple[str, str]]:
         type_name = cur.connection.adapters.types.get(col.type_code)
         out.append((col.name, type_name.name if type_name else str(col.type_code)))
     return out
+
+
+@pytest.fixture(scope="module")
+def filled_pg(filled: tuple[Server, str]) -> str:
+    return filled[1]
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
@@ -166,3 +185,40 @@ def test_panel_numbers_match_the_realtime_api(filled_pg: str) -> None:
         )
         (total,) = db.execute(b"SELECT sum(count) FROM daily_stats").fetchone() or (None,)
     assert shown == total and total and total > 100
+
+
+def test_hourly_panels_match_the_live_api(filled: tuple[Server, str]) -> None:
+    """The hourly panels over hourly_stats / hourly_rollups: each hour's events and users equal what
+    the live API answered for that hour, and the per-tool series add up to the hour's events."""
+    import httpx
+
+    srv, url = filled
+    token = (srv.data_dir / "admin_token").read_text().strip()
+    dashboard = json.loads((PROVISIONING / "dashboards" / "headwater" / "realtime.json").read_text())
+    by_title = {p["title"]: p for p in panels(dashboard)}
+    end = datetime.now(UTC)
+    start = end - timedelta(days=3)
+    with psycopg.connect(url) as db:
+        hours = db.execute(
+            expand(by_title["Events and users per hour"]["targets"][0]["rawSql"], start, end).encode()
+        ).fetchall()
+        by_tool = db.execute(
+            expand(by_title["Events per hour by tool"]["targets"][0]["rawSql"], start, end).encode()
+        ).fetchall()
+    assert len(hours) >= 24 and sum(events for _, events, _ in hours) > 0
+    per_hour: dict[int, int] = {}
+    for epoch, _, events in by_tool:
+        per_hour[int(epoch)] = per_hour.get(int(epoch), 0) + int(events)
+    checked = 0
+    for hour, events, users in hours:
+        assert per_hour.get(int(hour.timestamp()), 0) == events, hour
+        if events and checked < 6:  # a few hours against the live store, still holding them
+            live = httpx.get(
+                srv.url + "/api/v1/live/hourly",
+                params={"hour": hour.astimezone(UTC).strftime("%Y-%m-%dT%H")},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=10,
+            ).json()
+            assert (live["events"], live["unique_users"]) == (events, users), hour
+            checked += 1
+    assert checked
