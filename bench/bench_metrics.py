@@ -140,9 +140,9 @@ def build_lake(data: Path, events: int, days: int, daily_users: int) -> float:
         for k, f in enumerate(sorted(part.glob("*.parquet"))):
             os.replace(f, target / f"recv-{day:%Y%m%d}{'' if k == 0 else f'.{k}'}.parquet")
         files = lake.files_of_received_day(day)
-        rollups.write_user_days(
-            con, lake, day, " UNION ALL ".join(f"SELECT * FROM '{f}'" for f in files), "UTC"
-        )
+        rows = " UNION ALL ".join(f"SELECT * FROM '{f}'" for f in files)
+        rollups.write_user_days(con, lake, day, rows, "UTC")
+        rollups.write_event_people(con, lake, day, rows)
         lake.write_manifest(day, {"files": {}, "project_tz": "UTC", "event_dates": [day.isoformat()]})
     top = (days - 1) * slide + daily_users
     rollups.write_identity_map(lake.identity_map, ((f"anon:a{u}", f"u{u}") for u in range(top)))
@@ -154,15 +154,20 @@ def build_lake(data: Path, events: int, days: int, daily_users: int) -> float:
 
 
 def backfill(data: Path) -> None:
-    """Give a reused lake built before the compact person-day rollup its files, as the ETL would."""
+    """Give a reused lake built before a rollup (compact person days, event people) its files, as
+    the ETL would."""
     lake = Lake(data / "lake")
     todo = rollups.missing_person_days(lake)
+    con = connect(lake.tmp_dir, "1GB")
     if todo:
-        con = connect(lake.tmp_dir, "1GB")
         t = time.monotonic()
         rollups.write_person_days(con, lake, todo)
-        con.close()
         say(f"  compact person-day rollup of {len(todo)} days written in {time.monotonic() - t:.1f} s")
+    t = time.monotonic()
+    done = rollups.backfill_event_people(con, lake)
+    if done:
+        say(f"  event-people rollup of {len(done)} days written in {time.monotonic() - t:.1f} s")
+    con.close()
 
 
 def time_metric(

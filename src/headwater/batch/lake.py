@@ -6,6 +6,8 @@ lake/archive/month=YYYY-MM/events.parquet           a compacted month (zstd)
 lake/user_days/recv=YYYYMMDD.parquet                rollup: (project-tz day, actor, events, first, last)
 lake/person_days/recv=YYYYMMDD.parquet              compact rollup: (project-tz day, aid) sorted, aid dense
 lake/traits/recv=YYYYMMDD.parquet                   rollup: (project-tz day, actor, key, ts, value), latest
+lake/event_people/recv=YYYYMMDD.parquet             rollup: (event, aid, ts) of every event, sorted by event
+lake/sessions/recv=YYYYMMDD.parquet                 rollup: sessions of the local days the received day closed
 lake/identity/actors.parquet                        dense integer ids of names: (aid, name), append-only
 lake/identity/map_ids.parquet                       the identity map on those ids: (aid, pid)
 lake/identity/links/recv=YYYYMMDD.parquet           identity links found in a received day
@@ -60,6 +62,14 @@ class Lake:
     @property
     def traits_dir(self) -> Path:
         return self.root / "traits"
+
+    @property
+    def event_people_dir(self) -> Path:
+        return self.root / "event_people"
+
+    @property
+    def sessions_dir(self) -> Path:
+        return self.root / "sessions"
 
     @property
     def actors_file(self) -> Path:
@@ -154,6 +164,12 @@ class Lake:
 
     def traits_file(self, recv: date) -> Path:
         return self.traits_dir / f"recv={recv:%Y%m%d}.parquet"
+
+    def event_people_file(self, recv: date) -> Path:
+        return self.event_people_dir / f"recv={recv:%Y%m%d}.parquet"
+
+    def sessions_file(self, recv: date) -> Path:
+        return self.sessions_dir / f"recv={recv:%Y%m%d}.parquet"
 
     def links_file(self, recv: date) -> Path:
         return self.links_dir / f"recv={recv:%Y%m%d}.parquet"

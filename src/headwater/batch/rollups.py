@@ -197,6 +197,48 @@ def write_person_days(con: Any, lake: Lake, recvs: Sequence[date]) -> None:
     con.execute("DROP TABLE hw_actors")
 
 
+def write_event_people(con: Any, lake: Lake, recv: date, rows_sql: str | None) -> None:
+    """(event, actor_hash, ts) of every event of a received day that belongs to someone, clustered
+    by event: the funnel reads the rows of its step events only (the row groups of other events are
+    skipped on their statistics), people as 64-bit hashes (no actor string to read or join; used
+    only while the lake's names hash apart, see update_names)."""
+    target = lake.event_people_file(recv)
+    if rows_sql is None:
+        target.unlink(missing_ok=True)
+        return
+    _copy(
+        con,
+        f"""SELECT event, hash(actor) AS actor_hash, ts FROM ({rows_sql})
+            WHERE actor IS NOT NULL ORDER BY event""",
+        target,
+    )
+
+
+def received_rows_sql(lake: Lake, recv: date) -> str | None:
+    """SELECT of the lake rows a received day contributed (its daily files and archived rows)."""
+    files = lake.files_of_received_day(recv)
+    archives = [
+        lake.archive_dir / f"month={y:04d}-{m:02d}" / "events.parquet" for y, m in lake.archived_months()
+    ]
+    parts = [parquet_sql(files)] if files else []
+    if archives:
+        parts.append(f"{parquet_sql(archives)} WHERE recv_day = DATE {quote(recv.isoformat())}")
+    return " UNION ALL BY NAME ".join(f"({p})" for p in parts) if parts else None
+
+
+def missing_event_people(lake: Lake) -> list[date]:
+    """Received days with a user-day rollup but no (event, aid, ts) one (loaded before it existed)."""
+    return [r for r in _user_days_recvs(lake) if not lake.event_people_file(r).exists()]
+
+
+def backfill_event_people(con: Any, lake: Lake) -> list[date]:
+    """Write the (event, aid, ts) rollup of received days loaded before it existed, from their rows."""
+    todo = missing_event_people(lake)
+    for recv in todo:
+        write_event_people(con, lake, recv, received_rows_sql(lake, recv))
+    return todo
+
+
 def _user_days_recvs(lake: Lake) -> list[date]:
     if not lake.user_days_dir.is_dir():
         return []

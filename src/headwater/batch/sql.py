@@ -74,7 +74,12 @@ def connect(tmp_dir: Path | None = None, memory_limit: str = DEFAULT_MEMORY_LIMI
         f"CREATE MACRO hw_clean(x) AS CASE WHEN {maybe} AND lower(trim(x)) IN ({junk}) THEN NULL ELSE x END"
     )
     con.execute(f"CREATE MACRO hw_actor(u, a) AS coalesce(hw_clean(u), {quote(ANON_PREFIX)} || hw_clean(a))")
-    con.execute("CREATE MACRO hw_day(ts, tz) AS CAST(timezone(tz, ts) AS DATE)")
+    # The session is in UTC: a UTC day is a plain cast (a literal tz folds the CASE away), which
+    # spares an ICU conversion per event.
+    con.execute(
+        "CREATE MACRO hw_day(ts, tz) AS"
+        " CASE WHEN tz = 'UTC' THEN CAST(ts AS DATE) ELSE CAST(timezone(tz, ts) AS DATE) END"
+    )
     return con
 
 

@@ -94,15 +94,18 @@ def _reach_counts(
     step = "CASE event " + " ".join(f"WHEN {quote(n)} THEN {i}" for i, n in enumerate(names, 1)) + " END"
     first = f"(event = {quote(names[0])} AND ts >= {lo} AND ts < {hi})"
     bd = f"CASE WHEN {first} THEN properties->>{quote(breakdown)} END" if breakdown else "NULL::VARCHAR"
-    events = scope.person_events(
-        rng.start,
-        rng.end + timedelta(days=window),
-        "event, properties" if breakdown else "event",
-        # The range is pushed into the Parquet scan as a real filter (IN alone is not, in DuckDB 2.0):
-        # the other columns are then read for the rows in range only.
-        f"event IN ({', '.join(quote(n) for n in names)})"
-        f" AND event BETWEEN {quote(min(names))} AND {quote(max(names))}",
-    )
+    # Without a breakdown, the ETL's (event, person, time) rollup when the lake allows.
+    events = None if breakdown else scope.step_events(rng.start, rng.end + timedelta(days=window), names)
+    if events is None:
+        events = scope.person_events(
+            rng.start,
+            rng.end + timedelta(days=window),
+            "event, properties" if breakdown else "event",
+            # The range is pushed into the Parquet scan as a real filter (IN alone is not, in DuckDB
+            # 2.0): the other columns are then read for the rows in range only.
+            f"event IN ({', '.join(quote(n) for n in names)})"
+            f" AND event BETWEEN {quote(min(names))} AND {quote(max(names))}",
+        )
     con = scope.con
     scope.sql(
         f"""CREATE OR REPLACE TEMP TABLE hw_funnel AS

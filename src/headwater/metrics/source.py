@@ -172,6 +172,41 @@ class Scope:
             FROM ({union}) e {join}
         """
 
+    def step_events(self, first: date | None, last: date | None, names: list[str]) -> str | None:
+        """SELECT ``person`` (integer), ``event``, ``ts`` of the events named ``names`` of local days
+        first..last, from the ETL's (event, actor_hash, ts) rollup clustered by event (only the row
+        groups of these events are read, no actor string) with today's log on top; None when people
+        cannot be counted on hashes (see person_days) or a loaded day lacks the rollup."""
+        if not self._hashed_people():
+            return None
+        files = []
+        for source in self._user_days_files():
+            target = self.lake.event_people_dir / source.name
+            if not target.exists() or target.stat().st_mtime_ns < source.stat().st_mtime_ns:
+                return None
+            files.append(target)
+        self._check_files(files)
+        lo, hi, _, _ = self._utc_window(first, last)
+        listed = ", ".join(quote(n) for n in names)
+        # The range filter on the sorted event column is what prunes row groups (IN alone is not
+        # pushed into the scan by DuckDB 2.0).
+        cond = (
+            f"event IN ({listed}) AND event BETWEEN {quote(min(names))} AND {quote(max(names))}"
+            f" AND ts >= {lo} AND ts < {hi}"
+        )
+        pending = f"""
+            SELECT hash(coalesce(m.user_id, p.actor)) AS person, p.event, p.ts
+            FROM pending p LEFT JOIN idmap m ON m.key = p.actor WHERE p.actor IS NOT NULL AND {cond}
+        """
+        if not files:
+            return pending
+        return f"""
+            SELECT coalesce(m.pid, e.actor_hash) AS person, e.event, e.ts
+            FROM ({parquet_sql(files, "event, actor_hash, ts")} WHERE {cond}) e
+            LEFT JOIN idmap_hash m ON m.aid = e.actor_hash
+            UNION ALL {pending}
+        """
+
     def user_days(self, first: date | None = None, last: date | None = None) -> str:
         """SELECT (day, person) pairs active on local days first..last, from the rollup when it was
         built for this time zone, from the events otherwise. A pair may repeat (a user seen under two
