@@ -145,12 +145,15 @@ def pss_mb(pids: list[int]) -> float:
 
 
 def process_name(pid: int) -> str:
-    """The process title the server gives each of its processes, else its pid."""
+    """'<module> <name>' of a server process (python -m headwater.server.process http-0 ...)."""
     try:
-        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
     except FileNotFoundError:
         return str(pid)
-    return cmd.strip()[:60] + f" [{pid}]"
+    if "-m" in argv and len(argv) > argv.index("-m") + 2:
+        i = argv.index("-m")
+        return f"{argv[i + 1]} {argv[i + 2]} [{pid}]"
+    return " ".join(argv)[:60] + f" [{pid}]"
 
 
 def run_wrk(url: str, script: Path, connections: int, duration: int) -> dict[str, float]:
@@ -212,13 +215,19 @@ def main() -> int:
             load_before = os.getloadavg()[0]
             pids = group_pids(srv.proc.pid)
             cpu_before = cpu_seconds(pids)
+            bg_pids = [p for p in pids if "server.process background" in process_name(p)]
+            bg_before = cpu_seconds(bg_pids)
             res = run_wrk(srv.url, script, conns, args.duration)
             cpu_used = cpu_seconds(pids) - cpu_before
+            bg_used = cpu_seconds(bg_pids) - bg_before
             sampler.stop_flag.set()
             sampler.join()
             res["events_per_s"] = res["rps"] * (100 if name == "batch" else 1)
             events = res["requests"] * (100 if name == "batch" else 1)
             res["server_cpu_us_per_event"] = round(cpu_used / max(events, 1) * 1e6, 2)
+            # of which the background process (tailers catching up while the load runs, at nice 10)
+            res["background_cpu_us_per_event"] = round(bg_used / max(events, 1) * 1e6, 2)
+            res["collection_cpu_us_per_event"] = round((cpu_used - bg_used) / max(events, 1) * 1e6, 2)
             # what 2 dedicated cores would sustain at that CPU cost (an upper bound, no load generator)
             res["events_per_s_per_2_cores"] = round(2 / max(cpu_used / max(events, 1), 1e-9))
             res["rss_total_mb"] = round(sampler.peak, 1)
