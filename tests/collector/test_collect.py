@@ -174,6 +174,19 @@ def test_health_ready_metrics_openapi(server: Server, write_key: str) -> None:
     assert "headwater_log_fsync_seconds_count" in text
     doc = httpx.get(server.url + "/openapi.json").json()
     assert doc["openapi"].startswith("3.") and "/v1/batch" in doc["paths"]
+    # every mounted route is documented, the admin API with its security scheme
+    for path, method in [
+        ("/api/v1/realtime/daily", "get"),
+        ("/api/v1/metrics/{name}", "get"),
+        ("/api/v1/experiments/{key}/results", "get"),
+        ("/api/v1/audiences", "post"),
+        ("/v1/assign", "post"),
+        ("/openrtb2/enrich", "post"),
+        ("/dashboard/login", "post"),
+    ]:
+        assert method in doc["paths"][path], (path, method)
+    assert doc["paths"]["/api/v1/realtime/daily"]["get"]["security"] == [{"admin": []}]
+    assert doc["paths"]["/api/v1/realtime/daily"]["get"]["summary"]
 
 
 def test_trusted_proxy_forwarded_for() -> None:

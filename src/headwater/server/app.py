@@ -170,7 +170,14 @@ def create_app(settings: Settings) -> Any:
         return Response(body, media_type=content_type)
 
     async def openapi(request: Request) -> Response:
-        return JSONResponse(openapi_document())
+        from headwater.api.openrtb import ENRICH_PATH
+
+        enrich = (
+            ENRICH_PATH,
+            "post",
+            "OpenRTB 2.6 bid request in, the same request with audience segments out",
+        )
+        return JSONResponse(openapi_document(ops.routes, [enrich]))
 
     async def index(request: Request) -> Response:
         return JSONResponse(
