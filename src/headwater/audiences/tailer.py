@@ -35,8 +35,14 @@ AUDIENCES_TAILER = "audiences"
 ID_TRAITS = ("advertisingId", "buyeruid", "ifa", "idfa", "gaid", "eids")
 
 
-class AudienceEvent(msgspec.Struct):
-    """The fields of a log line the audiences tailer reads."""
+class AudienceEvent(msgspec.Struct, gc=False):
+    """The fields of a log line the audiences tailer reads.
+
+    ``properties``, ``traits`` and ``context`` stay undecoded (msgspec.Raw: a slice of the line)
+    until needed: properties only for events some audience condition is about, traits only on
+    identify, and of the context only ``device.advertisingId``. Decoding them all for every event
+    was most of this tailer's time and memory.
+    """
 
     type: str = ""
     event: str | None = None
@@ -44,10 +50,41 @@ class AudienceEvent(msgspec.Struct):
     userId: str | int | float | None = None
     anonymousId: str | int | float | None = None
     timestamp: str | None = None
-    properties: Any = None
-    traits: Any = None
-    context: Any = None
+    properties: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)  # empty when absent
+    traits: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+    context: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
     hw: HwInfo = msgspec.field(name="_hw", default_factory=HwInfo)
+
+
+class _Device(msgspec.Struct, gc=False):
+    advertisingId: Any = None
+
+
+class _Context(msgspec.Struct, gc=False):
+    device: _Device | None = None
+
+
+_any = msgspec.json.Decoder()
+_context = msgspec.json.Decoder(_Context)
+
+
+def raw_object(raw: msgspec.Raw) -> dict[str, Any]:
+    """A Raw field as a dict ({} when absent or not an object)."""
+    if not raw:
+        return {}
+    value = _any.decode(raw)
+    return value if isinstance(value, dict) else {}
+
+
+def advertising_id(raw: msgspec.Raw) -> object:
+    """context.device.advertisingId, reading nothing else of the context."""
+    if not raw:
+        return None
+    try:
+        ctx = _context.decode(raw)
+    except msgspec.ValidationError:  # a context (or device) that is not an object
+        return None
+    return None if ctx.device is None else ctx.device.advertisingId
 
 
 def actor(ev: AudienceEvent) -> str | None:
@@ -60,14 +97,11 @@ def actor(ev: AudienceEvent) -> str | None:
 
 def ids_of(ev: AudienceEvent) -> list[str]:
     """The ad ids an event ties to its user: context.device.advertisingId, identify traits."""
-    found: list[object] = []
-    context = ev.context if isinstance(ev.context, dict) else {}
-    device = context.get("device")
-    if isinstance(device, dict):
-        found.append(device.get("advertisingId"))
-    if ev.type == "identify" and isinstance(ev.traits, dict):
+    found: list[object] = [advertising_id(ev.context)]
+    if ev.type == "identify" and ev.traits:
+        traits = raw_object(ev.traits)
         for name in ID_TRAITS:
-            value = ev.traits.get(name)
+            value = traits.get(name)
             items = value if isinstance(value, list) else [value]
             found.extend(v.get("id") if isinstance(v, dict) else v for v in items)
     return [v for v in found if isinstance(v, str) and v.strip()]
@@ -93,8 +127,10 @@ def fold(events: Iterable[AudienceEvent], compiled: CompiledAudiences) -> Folded
         out.ids[user] = user
         for value in ids_of(ev):
             out.ids[value] = user
-        props = ev.properties if isinstance(ev.properties, dict) else {}
-        for cond in compiled.matching(event_name(ev.type, ev.event, ev.hw.event_type), props):
+        name = event_name(ev.type, ev.event, ev.hw.event_type)
+        if name not in compiled.by_event:  # no condition is about this event: its properties wait
+            continue
+        for cond in compiled.matching(name, raw_object(ev.properties)):
             ms = int(moment.timestamp() * 1000)
             out.stamps.setdefault(user, {}).setdefault(cond.key, {})[ev.messageId] = ms
     return out
