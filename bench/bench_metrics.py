@@ -143,6 +143,7 @@ def build_lake(data: Path, events: int, days: int, daily_users: int) -> float:
         rows = " UNION ALL ".join(f"SELECT * FROM '{f}'" for f in files)
         rollups.write_user_days(con, lake, day, rows, "UTC")
         rollups.write_event_people(con, lake, day, rows)
+        rollups.write_sessions(con, lake, day, rows)
         lake.write_manifest(day, {"files": {}, "project_tz": "UTC", "event_dates": [day.isoformat()]})
     top = (days - 1) * slide + daily_users
     rollups.write_identity_map(lake.identity_map, ((f"anon:a{u}", f"u{u}") for u in range(top)))
@@ -154,8 +155,8 @@ def build_lake(data: Path, events: int, days: int, daily_users: int) -> float:
 
 
 def backfill(data: Path) -> None:
-    """Give a reused lake built before a rollup (compact person days, event people) its files, as
-    the ETL would."""
+    """Give a reused lake built before a rollup (compact person days, event people, sessions) its
+    files, as the ETL would."""
     lake = Lake(data / "lake")
     todo = rollups.missing_person_days(lake)
     con = connect(lake.tmp_dir, "1GB")
@@ -167,6 +168,10 @@ def backfill(data: Path) -> None:
     done = rollups.backfill_event_people(con, lake)
     if done:
         say(f"  event-people rollup of {len(done)} days written in {time.monotonic() - t:.1f} s")
+    t = time.monotonic()
+    done = rollups.backfill_sessions(con, lake)
+    if done:
+        say(f"  session rollup of {len(done)} days written in {time.monotonic() - t:.1f} s")
     con.close()
 
 

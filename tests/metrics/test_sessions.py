@@ -17,13 +17,17 @@ Europe/Paris (UTC+2): u1's first session starts 01:50 local on 05-11, so 05-10 h
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from headwater.metrics import sessions
+from headwater.metrics.params import make_range
 from headwater.metrics.registry import run_metric
 from headwater.metrics.sessions import split_sessions
+from headwater.metrics.source import Scope
 from tests.batch.logdata import ev
 from tests.metrics.dataset import build
 
@@ -77,3 +81,51 @@ def test_split_rule() -> None:
         (timedelta(0), 2),
         (timedelta(minutes=61), 2),
     ]
+
+
+def _random_events(seed: int) -> list[dict[str, object]]:
+    """People browsing anonymously then identified, bursts of events minutes apart, quiet hours,
+    a few chains over 24 hours, late arrivals (received the next day) and retried messages."""
+    rnd = random.Random(seed)
+    out: list[dict[str, object]] = []
+    t0 = datetime(2026, 6, 1, tzinfo=UTC)
+    for k in range(25):
+        t = t0 + timedelta(minutes=rnd.randrange(3 * 24 * 60))
+        for _ in range(rnd.randrange(5, 60)):
+            t += timedelta(minutes=rnd.choice([1, 5, 20, 30, 31, 45, 240]))
+            who: dict[str, str] = {"anon": f"a{k}"} if rnd.random() < 0.3 else {"user": f"p{k % 18}"}
+            stamp = t.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+            late = None
+            if rnd.random() < 0.1:
+                late = (t + timedelta(days=1)).strftime("%Y-%m-%dT08:00:00.000Z")
+            e = ev(stamp, received=late, **who)  # type: ignore[arg-type]
+            out.append(e)
+            if rnd.random() < 0.05:
+                out.append({**e, "receivedAt": (t + timedelta(hours=30)).strftime("%Y-%m-%dT%H:%M:%S.000Z")})
+        if k % 3 == 0:
+            stamp = t.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+            out.append(ev(stamp, type="identify", user=f"p{k % 18}", anon=f"a{k}"))
+    for i in range(90):  # one chain every 25 minutes for 37.5 hours: cut at 24 hours
+        out.append(ev((t0 + timedelta(minutes=25 * i)).strftime("%Y-%m-%dT%H:%M:%S.000Z"), user="chain"))
+    return out
+
+
+@pytest.mark.parametrize("etl_days", [2, 99], ids=["part-loaded", "loaded"])
+def test_session_rollup_agrees_with_the_events(tmp_path: Path, etl_days: int) -> None:
+    """The metric merges the ETL's per-actor runs (and today's log) into sessions; without the
+    rollup it reads the events: the same rows either way."""
+    build(tmp_path, _random_events(11), etl_days=etl_days, project_tz="UTC")
+    answers = []
+    for rollup in (True, False):
+        if not rollup:
+            for path in (tmp_path / "lake" / "sessions").glob("*.parquet"):
+                path.unlink()
+        rng = make_range("2026-06-01", "2026-06-06", "UTC", "UTC")
+        with Scope(tmp_path, rng) as scope:
+            assert (scope.session_runs(rng.start, rng.end) is not None) == rollup
+            sessions._build(scope)  # the chain is a run of over 24 hours, cut from its events
+            long = "SELECT count(*) FROM gap_sessions WHERE end_ts - start_ts > INTERVAL 30 HOUR"
+            assert scope.sql(long)[0][0]
+        answers.append(run_metric(tmp_path, "UTC", "sessions", "2026-06-01", "2026-06-06")["rows"])
+    assert answers[0] == answers[1]
+    assert sum(r["sessions"] or 0 for r in answers[0]) > 20

@@ -104,6 +104,8 @@ def _run_locked(
         rollups.write_person_days(con, lake, sorted({recv, *rollups.missing_person_days(lake)}))
         rollups.write_event_people(con, lake, recv, own)
         rollups.backfill_event_people(con, lake)
+        rollups.write_sessions(con, lake, recv, own)
+        rollups.backfill_sessions(con, lake)
         touched = {date.fromisoformat(d) for d in dates}
         own_rows = "SELECT tool_id, event, actor, ts FROM own" if paths else None
         rollups.write_tool_usage(

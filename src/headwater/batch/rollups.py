@@ -214,6 +214,89 @@ def write_event_people(con: Any, lake: Lake, recv: date, rows_sql: str | None) -
     )
 
 
+#: Sessions (DESIGN section 5): a new session after more than this without events ...
+SESSION_GAP_US = 30 * 60 * 1_000_000
+
+
+def gap_segments(h: Any, t: Any) -> tuple[Any, Any, Any, Any]:
+    """Split each actor's events at gaps of more than 30 minutes: (actor hash, start, end, events)
+    of every run, times in epoch microseconds. ``h`` (uint64) and ``t`` (int64) are numpy arrays.
+
+    One sort of 64-bit keys ``actor number * span + time`` (a sort of (actor, time) pairs when the
+    keys would not fit), then vectorized gap tests: no window functions over the events (which
+    cost several times more in the ETL)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(h)
+    if n == 0:
+        return h[:0], t[:0], t[:0], np.zeros(0, np.int64)
+    coded = pc.dictionary_encode(pa.array(h))  # hashing, not sorting: dense actor numbers
+    uniq = coded.dictionary.to_numpy()
+    ids = coded.indices.to_numpy()
+    t = np.asarray(t, dtype=np.int64)
+    base = int(t.min())
+    span = int(t.max()) - base + 1
+    if len(uniq) * span < 1 << 62:
+        key = np.sort(ids.astype(np.int64) * span + (t - base))
+        sid, st = key // span, key % span + base
+    else:
+        order = np.lexsort((t, ids))
+        sid, st = ids[order], t[order]
+    brk = np.empty(n, dtype=bool)
+    brk[0] = True
+    brk[1:] = (sid[1:] != sid[:-1]) | (st[1:] - st[:-1] > SESSION_GAP_US)
+    starts = np.flatnonzero(brk)
+    ends = np.append(starts[1:], n) - 1
+    return uniq[sid[starts]], st[starts], st[ends], (ends - starts + 1).astype(np.int64)
+
+
+def write_sessions(con: Any, lake: Lake, recv: date, rows_sql: str | None) -> None:
+    """The session rollup of a received day: each actor's runs of events without a gap of more
+    than 30 minutes, as (actor_hash, start_ts, end_ts, events). Runs of several actors (one person)
+    or of several received days are merged by the sessions metric (two runs belong to one session
+    exactly when the later starts at most 30 minutes after the earlier ends); the 24-hour cut is
+    applied there too, as it depends on where the merged session starts."""
+    target = lake.sessions_file(recv)
+    if rows_sql is None:
+        target.unlink(missing_ok=True)
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    cols = con.execute(
+        f"SELECT hash(actor) AS h, epoch_us(ts) AS t FROM ({rows_sql}) WHERE actor IS NOT NULL"
+    ).fetchnumpy()
+    h, start, end, events = gap_segments(cols["h"], cols["t"])
+    stamp = pa.timestamp("us", tz="UTC")
+    table = pa.table(
+        {
+            "actor_hash": pa.array(h, pa.uint64()),
+            "start_ts": pa.array(start, pa.int64()).cast(stamp),
+            "end_ts": pa.array(end, pa.int64()).cast(stamp),
+            "events": pa.array(events, pa.int64()),
+        }
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    tmp.replace(target)
+
+
+def missing_sessions(lake: Lake) -> list[date]:
+    """Received days with a user-day rollup but no session rollup (loaded before it existed)."""
+    return [r for r in _user_days_recvs(lake) if not lake.sessions_file(r).exists()]
+
+
+def backfill_sessions(con: Any, lake: Lake) -> list[date]:
+    """Write the session rollup of received days loaded before it existed, from their rows."""
+    todo = missing_sessions(lake)
+    for recv in todo:
+        write_sessions(con, lake, recv, received_rows_sql(lake, recv))
+    return todo
+
+
 def received_rows_sql(lake: Lake, recv: date) -> str | None:
     """SELECT of the lake rows a received day contributed (its daily files and archived rows)."""
     files = lake.files_of_received_day(recv)

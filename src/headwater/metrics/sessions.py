@@ -32,8 +32,33 @@ def _build(scope: Scope) -> None:
     """Temp table sessions(person, start_ts, end_ts, events) covering the lookback and the range."""
     rng = scope.rng
     # A session that starts on the last day may run for up to 24 hours into the next one.
+    first, last = rng.start - timedelta(days=LOOKBACK_DAYS), rng.end + timedelta(days=1)
     # People as integers when the lake allows (see Scope.person_events): only counted, never shown.
-    events = scope.person_events(rng.start - timedelta(days=LOOKBACK_DAYS), rng.end + timedelta(days=1), "")
+    runs = scope.session_runs(first, last)
+    if runs is not None:
+        _merge_runs(scope, runs)
+        # Only the people with a session of 24 hours or more need their events, to cut it, and only
+        # over the span of those sessions (none: the events are not read at all).
+        span = scope.sql(
+            "SELECT min(start_ts), max(end_ts) FROM gap_sessions WHERE end_ts - start_ts >= INTERVAL 24 HOUR"
+        )[0]
+        where = "false"
+        if span[0] is not None:
+            lo, hi = (f"TIMESTAMPTZ {quote(t.isoformat())}" for t in span)
+            where = f"ts >= {lo} AND ts <= {hi}"
+        events = scope.person_events(first, last, "", where)
+        scope.sql(
+            f"""CREATE OR REPLACE TEMP TABLE session_events AS SELECT person, ts FROM ({events})
+                WHERE person IN (SELECT person FROM gap_sessions
+                                 WHERE end_ts - start_ts >= INTERVAL 24 HOUR)"""
+        )
+    else:
+        _gap_sessions_from_events(scope, scope.person_events(first, last, ""))
+
+
+def _gap_sessions_from_events(scope: Scope, events: str) -> None:
+    """Temp tables session_events(person, ts) and gap_sessions(person, gid, start_ts, end_ts, events):
+    runs of each person's events without a gap of more than 30 minutes."""
     scope.sql(f"CREATE OR REPLACE TEMP TABLE session_events AS SELECT person, ts FROM ({events})")
     scope.sql(
         """
@@ -51,6 +76,38 @@ def _build(scope: Scope) -> None:
         FROM s GROUP BY person, gid
         """
     )
+
+
+def _merge_runs(scope: Scope, runs: str) -> None:
+    """gap_sessions from the session rollup's runs (per actor and received day): a person's runs,
+    in order of start, belong to one session exactly when each starts at most 30 minutes after the
+    latest end before it (the runs of the union of their events)."""
+    scope.sql(
+        f"""
+        CREATE OR REPLACE TEMP TABLE gap_sessions AS
+        WITH r AS ({runs}),
+        o AS (
+            SELECT person, start_ts, end_ts, events,
+                   max(end_ts) OVER (PARTITION BY person ORDER BY start_ts, end_ts
+                                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
+            FROM r
+        ),
+        g AS (
+            SELECT person, start_ts, end_ts, events,
+                   sum(CASE WHEN prev_end IS NULL OR start_ts - prev_end > INTERVAL 30 MINUTE
+                            THEN 1 ELSE 0 END)
+                       OVER (PARTITION BY person ORDER BY start_ts, end_ts ROWS UNBOUNDED PRECEDING) AS gid
+            FROM o
+        )
+        SELECT person, gid, min(start_ts) AS start_ts, max(end_ts) AS end_ts,
+               sum(events)::BIGINT AS events
+        FROM g GROUP BY person, gid
+        """
+    )
+
+
+def _cut_long_sessions(scope: Scope) -> None:
+    """Temp table sessions from gap_sessions, the runs of 24 hours or more cut by the exact rule."""
     # Sessions of over 24 hours (rare) are cut by the exact rule in Python.
     long = scope.sql(
         """
@@ -82,6 +139,7 @@ def _build(scope: Scope) -> None:
 def sessions(scope: Scope) -> dict[str, Any]:
     """Per day: sessions started, users, sessions per user, median and p90 length (seconds), events."""
     _build(scope)
+    _cut_long_sessions(scope)
     tz = quote(scope.tz)
     rows = scope.sql(
         f"""

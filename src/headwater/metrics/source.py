@@ -207,6 +207,37 @@ class Scope:
             UNION ALL {pending}
         """
 
+    def session_runs(self, first: date | None, last: date | None) -> str | None:
+        """SELECT (person, start_ts, end_ts, events) of the ETL's session rollup (each actor's runs of
+        events without a 30-minute gap) overlapping local days first..last, people as integers, with
+        every event of today's log on top as a run of its own; None when people cannot be counted on
+        hashes (see person_days) or a loaded day lacks the rollup (then read the events)."""
+        if not self._hashed_people():
+            return None
+        files = []
+        for source in self._user_days_files():
+            target = self.lake.sessions_dir / source.name
+            if not target.exists() or target.stat().st_mtime_ns < source.stat().st_mtime_ns:
+                return None
+            files.append(target)
+        self._check_files(files)
+        lo, hi, _, _ = self._utc_window(first, last)
+        pending = f"""
+            SELECT hash(coalesce(m.user_id, p.actor)) AS person, p.ts AS start_ts, p.ts AS end_ts,
+                   1::BIGINT AS events
+            FROM pending p LEFT JOIN idmap m ON m.key = p.actor
+            WHERE p.actor IS NOT NULL AND p.ts >= {lo} AND p.ts < {hi}
+        """
+        if not files:
+            return pending
+        return f"""
+            SELECT coalesce(m.pid, s.actor_hash) AS person, s.start_ts, s.end_ts, s.events
+            FROM ({parquet_sql(files, "actor_hash, start_ts, end_ts, events")}
+                  WHERE start_ts < {hi} AND end_ts >= {lo}) s
+            LEFT JOIN idmap_hash m ON m.aid = s.actor_hash
+            UNION ALL {pending}
+        """
+
     def user_days(self, first: date | None = None, last: date | None = None) -> str:
         """SELECT (day, person) pairs active on local days first..last, from the rollup when it was
         built for this time zone, from the events otherwise. A pair may repeat (a user seen under two
