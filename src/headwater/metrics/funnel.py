@@ -94,9 +94,28 @@ def _reach_counts(
     step = "CASE event " + " ".join(f"WHEN {quote(n)} THEN {i}" for i, n in enumerate(names, 1)) + " END"
     first = f"(event = {quote(names[0])} AND ts >= {lo} AND ts < {hi})"
     bd = f"CASE WHEN {first} THEN properties->>{quote(breakdown)} END" if breakdown else "NULL::VARCHAR"
-    # Without a breakdown, the ETL's (event, person, time) rollup when the lake allows.
-    events = None if breakdown else scope.step_events(rng.start, rng.end + timedelta(days=window), names)
-    if events is None:
+    limit = window * _DAY_US
+    # Without a breakdown, the ETL's (event, person, time) rollup when the lake allows: read straight
+    # into numpy, people numbered by hashing (no temp tables, no join).
+    rollup = None if breakdown else scope.step_events(rng.start, rng.end + timedelta(days=window), names)
+    if rollup is not None:
+        cols = scope.numpy(
+            f"SELECT person, {step}::TINYINT AS step, epoch_us(ts) AS t, {first} AS start FROM ({rollup})"
+        )
+        if not cols["start"].any():
+            return []
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        coded = pc.dictionary_encode(pa.array(cols["person"]))
+        ids = coded.indices.to_numpy(zero_copy_only=False)
+        starts = cols["start"].astype(bool)
+        entered = np.zeros(len(coded.dictionary), dtype=bool)
+        entered[ids[starts]] = True
+        keep = entered[ids]
+        r, steps, t, starts = ids[keep], cols["step"][keep], cols["t"][keep], starts[keep]
+        people = len(coded.dictionary)
+    else:
         events = scope.person_events(
             rng.start,
             rng.end + timedelta(days=window),
@@ -106,25 +125,23 @@ def _reach_counts(
             f"event IN ({', '.join(quote(n) for n in names)})"
             f" AND event BETWEEN {quote(min(names))} AND {quote(max(names))}",
         )
-    con = scope.con
-    scope.sql(
-        f"""CREATE OR REPLACE TEMP TABLE hw_funnel AS
-            SELECT person, {step}::TINYINT AS step, epoch_us(ts) AS t, {first} AS start, {bd} AS bd
-            FROM ({events})"""
-    )
-    scope.sql(
-        """CREATE OR REPLACE TEMP TABLE hw_funnel_people AS
-           SELECT person, arg_min(bd, t) AS bd, (row_number() OVER () - 1)::BIGINT AS r
-           FROM hw_funnel WHERE start GROUP BY person"""
-    )
-    people = int(scope.sql("SELECT count(*) FROM hw_funnel_people")[0][0])
-    if people == 0:
-        return []
-    cols = scope.numpy(
-        """SELECT p.r, f.step, f.t, f.start FROM hw_funnel f JOIN hw_funnel_people p USING (person)"""
-    )
-    r, steps, t, starts = cols["r"], cols["step"], cols["t"], cols["start"]
-    limit = window * _DAY_US
+        scope.sql(
+            f"""CREATE OR REPLACE TEMP TABLE hw_funnel AS
+                SELECT person, {step}::TINYINT AS step, epoch_us(ts) AS t, {first} AS start, {bd} AS bd
+                FROM ({events})"""
+        )
+        scope.sql(
+            """CREATE OR REPLACE TEMP TABLE hw_funnel_people AS
+               SELECT person, arg_min(bd, t) AS bd, (row_number() OVER () - 1)::BIGINT AS r
+               FROM hw_funnel WHERE start GROUP BY person"""
+        )
+        people = int(scope.sql("SELECT count(*) FROM hw_funnel_people")[0][0])
+        if people == 0:
+            return []
+        cols = scope.numpy(
+            """SELECT p.r, f.step, f.t, f.start FROM hw_funnel f JOIN hw_funnel_people p USING (person)"""
+        )
+        r, steps, t, starts = cols["r"], cols["step"], cols["t"], cols["start"]
     base = int(t.min())
     span = int(t.max()) - base + limit + 1
     if people * span >= 1 << 62:
@@ -144,13 +161,16 @@ def _reach_counts(
         alive &= (nxt >= current) & (nxt <= deadline)  # same person: deadline is within its span
         reach += alive
         current = nxt  # still sorted (a dead start's value no longer matters)
+    # Starts are sorted by person: the best reach of each person is the max over its block.
+    bounds = np.flatnonzero(np.r_[True, person[1:] != person[:-1]])
     best = np.zeros(people, dtype=np.int8)
-    np.maximum.at(best, person, reach)
+    best[person[bounds]] = np.maximum.reduceat(reach, bounds)
     if not breakdown:
         found = np.bincount(best, minlength=len(names) + 1)
         return [(None, k, int(found[k])) for k in range(1, len(names) + 1) if found[k]]
     import pyarrow as pa
 
+    con = scope.con
     con.register("hw_funnel_best", pa.table({"r": np.arange(people, dtype=np.int64), "reach": best}))
     try:
         rows = scope.sql(
