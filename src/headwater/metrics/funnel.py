@@ -100,21 +100,25 @@ def _reach_counts(
     rollup = None if breakdown else scope.step_events(rng.start, rng.end + timedelta(days=window), names)
     if rollup is not None:
         cols = scope.numpy(
-            f"SELECT person, {step}::TINYINT AS step, epoch_us(ts) AS t, {first} AS start FROM ({rollup})"
+            f"SELECT actor_hash, {step}::TINYINT AS step, epoch_us(ts) AS t, {first} AS start FROM ({rollup})"
         )
         if not cols["start"].any():
             return []
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        coded = pc.dictionary_encode(pa.array(cols["person"]))
-        ids = coded.indices.to_numpy(zero_copy_only=False)
+        # Actors numbered by hashing; the identity map then applies to the distinct actors only,
+        # and people are the distinct persons of those (several actors may be one person).
+        coded = pc.dictionary_encode(pa.array(cols["actor_hash"]))
+        persons = scope.hashed_map(coded.dictionary.to_numpy(zero_copy_only=False))
+        _, person_of = np.unique(persons, return_inverse=True)
+        ids = person_of[coded.indices.to_numpy(zero_copy_only=False)]
+        people = int(person_of.max()) + 1
         starts = cols["start"].astype(bool)
-        entered = np.zeros(len(coded.dictionary), dtype=bool)
+        entered = np.zeros(people, dtype=bool)
         entered[ids[starts]] = True
         keep = entered[ids]
         r, steps, t, starts = ids[keep], cols["step"][keep], cols["t"][keep], starts[keep]
-        people = len(coded.dictionary)
     else:
         events = scope.person_events(
             rng.start,

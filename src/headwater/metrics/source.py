@@ -173,10 +173,11 @@ class Scope:
         """
 
     def step_events(self, first: date | None, last: date | None, names: list[str]) -> str | None:
-        """SELECT ``person`` (integer), ``event``, ``ts`` of the events named ``names`` of local days
+        """SELECT ``actor_hash``, ``event``, ``ts`` of the events named ``names`` of local days
         first..last, from the ETL's (event, actor_hash, ts) rollup clustered by event (only the row
         groups of these events are read, no actor string) with today's log on top; None when people
-        cannot be counted on hashes (see person_days) or a loaded day lacks the rollup."""
+        cannot be counted on hashes (see person_days) or a loaded day lacks the rollup. The person
+        of a row is ``hashed_map()`` applied to its actor_hash."""
         if not self._hashed_people():
             return None
         files = []
@@ -194,18 +195,24 @@ class Scope:
             f"event IN ({listed}) AND event BETWEEN {quote(min(names))} AND {quote(max(names))}"
             f" AND ts >= {lo} AND ts < {hi}"
         )
-        pending = f"""
-            SELECT hash(coalesce(m.user_id, p.actor)) AS person, p.event, p.ts
-            FROM pending p LEFT JOIN idmap m ON m.key = p.actor WHERE p.actor IS NOT NULL AND {cond}
-        """
+        pending = (
+            f"SELECT hash(actor) AS actor_hash, event, ts FROM pending WHERE actor IS NOT NULL AND ({cond})"
+        )
         if not files:
             return pending
-        return f"""
-            SELECT coalesce(m.pid, e.actor_hash) AS person, e.event, e.ts
-            FROM ({parquet_sql(files, "event, actor_hash, ts")} WHERE {cond}) e
-            LEFT JOIN idmap_hash m ON m.aid = e.actor_hash
-            UNION ALL {pending}
-        """
+        return f"{parquet_sql(files, 'actor_hash, event, ts')} WHERE {cond} UNION ALL {pending}"
+
+    def hashed_map(self, hashes: Any) -> Any:
+        """The person (64-bit hash of the resolved name) of each actor hash in a numpy array: the
+        identity map applied on integers. Only after step_events or session_runs said yes."""
+        import numpy as np
+
+        pairs = self.numpy("SELECT aid, pid FROM idmap_hash ORDER BY aid")
+        keys, users = pairs["aid"], pairs["pid"]
+        if len(keys) == 0:
+            return hashes
+        at = np.minimum(np.searchsorted(keys, hashes), len(keys) - 1)
+        return np.where(keys[at] == hashes, users[at], hashes)
 
     def session_runs(self, first: date | None, last: date | None) -> str | None:
         """SELECT (person, start_ts, end_ts, events) of the ETL's session rollup (each actor's runs of
