@@ -114,6 +114,7 @@ class DashboardWarmup:
         self.last_seconds: float | None = None
         self.last_reason: str | None = None
         self.last_error: str | None = None
+        self._uncomputable: set[Query] = set()
 
     async def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="dashboard-warmup", daemon=True)
@@ -175,10 +176,12 @@ class DashboardWarmup:
         signature = cache.signature()
         if signature[0] != lake:
             return "lake changed"
-        states = [cache.state(q, signature) for q in default_queries(self.settings.timezone)]
-        if "missing" in states:
+        states = {q: cache.state(q, signature) for q in default_queries(self.settings.timezone)}
+        missing = {q for q, state in states.items() if state == "missing"}
+        # (a query answered by an error is not cached: not retried until the data or day change)
+        if missing - self._uncomputable:
             return "new day"  # the default range moved at midnight (or an entry was evicted)
-        if "stale" in states and in_use():
+        if "stale" in states.values() and in_use():
             return "log grew"
         return None
 
@@ -186,12 +189,19 @@ class DashboardWarmup:
         cache = cache_for(self.settings.data_dir, self.settings.timezone)
         lake = cache.signature()[0]
         self.warm_once("start")
+        self._uncomputable = set()
         while not self._stop.wait(RETRY_SECONDS if self.last_error else POLL_SECONDS):
             try:
                 reason = self.due(cache, lake)
                 if reason is not None:
                     lake = cache.signature()[0]
                     self.warm_once(reason)
+                    signature = cache.signature()
+                    self._uncomputable = {
+                        q
+                        for q in default_queries(self.settings.timezone)
+                        if cache.state(q, signature) == "missing"
+                    }
             except Exception as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("dashboard warm-up loop: %s", self.last_error)
