@@ -81,17 +81,23 @@ def bench_etl(work: Path, n: int) -> dict[str, Any]:
         f"r = run_daily(Path({str(data)!r}), date(2026, 1, 5), 'UTC', memory_limit='1GB');"
         "print(json.dumps(r.as_dict()))"
     )
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before, cpu_before = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
     t = time.monotonic()
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     seconds = time.monotonic() - t
-    rss_mb = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = usage.ru_utime + usage.ru_stime - cpu_before  # the ETL process, all its threads
+    rss_mb = max(before, usage.ru_maxrss) / 1024
     result = json.loads(out.stdout)
     figures = {
         "events": n,
         "jsonl_mb": round(size / 1e6, 1),
         "seconds": round(seconds, 2),
         "events_per_s": round(n / seconds),
+        "cpu_s": round(cpu, 2),
+        "cpu_us_per_event": round(cpu / n * 1e6, 2),
+        "loadavg_1m": round(os.getloadavg()[0], 2),
         "peak_rss_mb": round(rss_mb),
         "rows_out": result["rows_out"],
         "duplicates": result["duplicates"],

@@ -216,6 +216,8 @@ def write_event_people(con: Any, lake: Lake, recv: date, rows_sql: str | None) -
 
 #: Sessions (DESIGN section 5): a new session after more than this without events ...
 SESSION_GAP_US = 30 * 60 * 1_000_000
+#: ... and the session rollup computes the runs of this many events at a time (memory bound).
+SESSION_CHUNK_ROWS = 2_000_000
 
 
 def gap_segments(h: Any, t: Any) -> tuple[Any, Any, Any, Any]:
@@ -252,7 +254,9 @@ def gap_segments(h: Any, t: Any) -> tuple[Any, Any, Any, Any]:
     return uniq[sid[starts]], st[starts], st[ends], (ends - starts + 1).astype(np.int64)
 
 
-def write_sessions(con: Any, lake: Lake, recv: date, rows_sql: str | None) -> None:
+def write_sessions(
+    con: Any, lake: Lake, recv: date, rows_sql: str | None, chunk_rows: int = SESSION_CHUNK_ROWS
+) -> None:
     """The session rollup of a received day: each actor's runs of events without a gap of more
     than 30 minutes, as (actor_hash, start_ts, end_ts, events). Runs of several actors (one person)
     or of several received days are merged by the sessions metric (two runs belong to one session
@@ -265,22 +269,34 @@ def write_sessions(con: Any, lake: Lake, recv: date, rows_sql: str | None) -> No
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    cols = con.execute(
-        f"SELECT hash(actor) AS h, epoch_us(ts) AS t FROM ({rows_sql}) WHERE actor IS NOT NULL"
-    ).fetchnumpy()
-    h, start, end, events = gap_segments(cols["h"], cols["t"])
+    # Bounded memory: the actors are split into chunks of about ``chunk_rows`` events by their hash
+    # (an actor's runs never span two chunks), so a 20M-event day is never all in numpy at once.
+    row = con.execute(f"SELECT count(*) FROM ({rows_sql}) WHERE actor IS NOT NULL").fetchone()
+    chunks = max(1, -(-int(row[0] if row else 0) // chunk_rows))
     stamp = pa.timestamp("us", tz="UTC")
-    table = pa.table(
-        {
-            "actor_hash": pa.array(h, pa.uint64()),
-            "start_ts": pa.array(start, pa.int64()).cast(stamp),
-            "end_ts": pa.array(end, pa.int64()).cast(stamp),
-            "events": pa.array(events, pa.int64()),
-        }
+    schema = pa.schema(
+        [("actor_hash", pa.uint64()), ("start_ts", stamp), ("end_ts", stamp), ("events", pa.int64())]
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
+    with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+        for k in range(chunks):
+            part = f"AND hash(actor) % {chunks} = {k}" if chunks > 1 else ""
+            cols = con.execute(
+                f"SELECT hash(actor) AS h, epoch_us(ts) AS t FROM ({rows_sql}) WHERE actor IS NOT NULL {part}"
+            ).fetchnumpy()
+            h, start, end, events = gap_segments(cols["h"], cols["t"])
+            writer.write_table(
+                pa.table(
+                    [
+                        pa.array(h, pa.uint64()),
+                        pa.array(start, pa.int64()).cast(stamp),
+                        pa.array(end, pa.int64()).cast(stamp),
+                        pa.array(events, pa.int64()),
+                    ],
+                    schema=schema,
+                )
+            )
     tmp.replace(target)
 
 
