@@ -187,7 +187,7 @@ def test_read_ahead_overlaps_applies_and_still_counts_each_event_once(
     append(path, *[event(f"u{i % 7}", at=T0 + timedelta(seconds=i)) for i in range(500)])
     append(path, '{"type":"track","userId":"u1","timestamp":"never"}')  # rejected by prepare()
     target = PreparingCommitThenFail(RealtimeTarget(store), fail_every=4)
-    tailer = Tailer("realtime", tmp_path / "log", target, LoggedEvent, max_lines=37)
+    tailer = Tailer("realtime", tmp_path / "log", target, LoggedEvent, max_lines=37, prefetch=True)
     run(tailer)
     assert target.failures >= 3
     assert any(name.startswith("tailer-realtime-read") for name in target.prepared_in)  # read ahead
@@ -203,9 +203,9 @@ def test_a_batch_read_ahead_is_not_applied_twice_when_another_process_applied_it
 ) -> None:
     path = log_file(tmp_path / "log")
     append(path, *[event(f"u{i % 5}", at=T0 + timedelta(seconds=i)) for i in range(300)])
-    a = Tailer("realtime", tmp_path / "log", RealtimeTarget(store), LoggedEvent, max_lines=50)
+    a = Tailer("realtime", tmp_path / "log", RealtimeTarget(store), LoggedEvent, max_lines=50, prefetch=True)
     assert a.step() == 50  # behind: the next 50 lines are read ahead from a's checkpoint
-    b = Tailer("realtime", tmp_path / "log", RealtimeTarget(store), LoggedEvent, max_lines=50)
+    b = Tailer("realtime", tmp_path / "log", RealtimeTarget(store), LoggedEvent, max_lines=50, prefetch=True)
     assert b.step() == 50 and b.step() == 50  # another process moves the store's checkpoint on
     b.close()
     run(a)  # a's read-ahead batch conflicts with the store: refused, a reloads and goes on

@@ -53,5 +53,3 @@ def test_an_old_status_says_so(tmp_path: Path) -> None:
     path.write_text(json.dumps({"state": "running", "pid": os.getpid(), "written_at": 1.0}))
     got = StatusFile(tmp_path, "live").read()
     assert got is not None and got["state"].startswith("unknown")
-
-

@@ -159,4 +159,3 @@ class AudienceCatalog(SideTables):
         with self._tx() as cur:
             cur.execute(self._sql("DELETE FROM targeting_settings WHERE name = ?"), (name,))
             cur.execute(self._sql("INSERT INTO targeting_settings(name, value) VALUES (?, ?)"), (name, value))
-

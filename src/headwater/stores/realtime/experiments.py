@@ -165,4 +165,3 @@ class ExperimentCatalog(SideTables):
         with self._tx() as cur:
             self._q(cur, "DELETE FROM experiment_phases")
             self._q(cur, "DELETE FROM experiments")
-
