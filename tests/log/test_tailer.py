@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from headwater.log.merged_read import read_merged, received_of
-from headwater.log.tailer import TailBatch, Tailer, decode_data
+from headwater.log.tailer import BatchTurns, TailBatch, Tailer, decode_data
 from headwater.stores.realtime import RealtimeStore, open_realtime_store
 from headwater.stores.realtime.target import LoggedEvent, RealtimeTarget
 from tests.realtime.logdata import T0, append, event, log_file, minutes
@@ -211,3 +212,49 @@ def test_a_batch_read_ahead_is_not_applied_twice_when_another_process_applied_it
     run(a)  # a's read-ahead batch conflicts with the store: refused, a reloads and goes on
     assert store.daily(T0.date()).events == 300
     assert sum(s.count for s in store.sessions(limit=1000)[1]) == 300
+
+
+def test_batch_turns_are_exclusive_and_first_come_first_served() -> None:
+    turns = BatchTurns()
+    order: list[str] = []
+    inside = 0
+    most = 0
+    guard = threading.Lock()
+
+    def take(name: str, times: int) -> None:
+        nonlocal inside, most
+        for _ in range(times):
+            with turns.turn():
+                with guard:
+                    inside += 1
+                    most = max(most, inside)
+                order.append(name)
+                time.sleep(0.001)
+                with guard:
+                    inside -= 1
+
+    threads = [threading.Thread(target=take, args=(n, 30)) for n in "abc"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert most == 1 and sorted(order) == sorted("abc" * 30)
+
+    # a thread that asks again right after its turn queues behind the one already waiting
+    waiting = threading.Event()
+    got: list[str] = []
+    with turns.turn():
+
+        def other() -> None:
+            waiting.set()
+            with turns.turn():
+                got.append("other")
+
+        t = threading.Thread(target=other)
+        t.start()
+        waiting.wait()
+        time.sleep(0.05)  # `other` is queued now
+    with turns.turn():
+        got.append("again")
+    t.join()
+    assert got == ["other", "again"]

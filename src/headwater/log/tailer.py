@@ -21,7 +21,8 @@ import ctypes
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -143,6 +144,36 @@ def decode_data(data: list[bytes], record_type: type[R]) -> tuple[list[R], list[
     return records, indexes, reasons
 
 
+class BatchTurns:
+    """Tailers of one process take turns, one batch each, first come first served.
+
+    Three tailers applying batches at once held three batches in memory (and, under the GIL, went
+    little faster than in turn): with turns, the background process's memory is bounded by one
+    batch (two for a tailer that reads ahead) whatever the number of tailers.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._queue: deque[object] = deque()
+        self._busy = False
+
+    @contextlib.contextmanager
+    def turn(self) -> Iterator[None]:
+        me = object()
+        with self._cond:
+            self._queue.append(me)
+            while self._busy or self._queue[0] is not me:
+                self._cond.wait()
+            self._queue.popleft()
+            self._busy = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+
+
 @dataclass(slots=True)
 class TailerStatus:
     state: str = "starting"  # starting | running | caught_up | retrying | stopped
@@ -178,8 +209,10 @@ class Tailer(Generic[R]):
         on_step: Callable[[Tailer[R]], None] | None = None,
         catch_up_lines: int | None = None,
         prefetch: bool = False,
+        turns: BatchTurns | None = None,
     ) -> None:
         self.name = name
+        self.turns = turns  # shared by the tailers of a process: one batch in memory at a time
         self.log_dir = log_dir
         self.target = target
         self.record_type = record_type
@@ -199,6 +232,12 @@ class Tailer(Generic[R]):
 
     def step(self) -> int:
         """Apply one batch; return the number of lines consumed (0: caught up)."""
+        if self.turns is None:
+            return self._step()
+        with self.turns.turn():
+            return self._step()
+
+    def _step(self) -> int:
         if self.checkpoint is None:
             self.checkpoint = self.target.load_checkpoint(self.name)
         base = self.checkpoint

@@ -26,7 +26,7 @@ from typing import Any, Generic
 from prometheus_client import Counter, Gauge
 
 from headwater.log.lock import FileLock
-from headwater.log.tailer import R, Tailer, TailTarget
+from headwater.log.tailer import BatchTurns, R, Tailer, TailTarget
 
 log = logging.getLogger("headwater.tailer")
 
@@ -53,6 +53,10 @@ FAILURES = Counter("headwater_tailer_failures_total", "Failed batch applications
 HEALTHY = Gauge(
     "headwater_tailer_healthy", "1 when the last batch applied, 0 while retrying", ["tailer"], "livemin"
 )
+
+
+#: The tailers running in this process apply one batch at a time, in turn (see BatchTurns).
+TURNS = BatchTurns()
 
 
 class TailerLock(FileLock):
@@ -224,6 +228,7 @@ class TailerService(Generic[R]):
                 on_step=StepHooks(TailerMetrics(self.tailer_name), self.status_file),
                 catch_up_lines=self.catch_up_lines,
                 prefetch=self.prefetch,
+                turns=TURNS,
             )
             try:
                 self.tailer.run(self._stop)
