@@ -14,13 +14,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 FsyncPolicy = Literal["always", "interval", "never"]
 IpPolicy = Literal["keep", "truncate", "drop"]
@@ -32,14 +26,15 @@ def _default_writer_id() -> str:
     return _WRITER_RE.sub("-", os.uname().nodename).strip("-") or "writer"
 
 
-class Settings(BaseSettings):
-    """Every setting of Headwater. Environment variable: ``HEADWATER_`` + the upper-case name."""
+class Settings(BaseModel):
+    """Every setting of Headwater. Environment variable: ``HEADWATER_`` + the upper-case name.
 
-    model_config = SettingsConfigDict(
-        env_prefix="HEADWATER_",
-        extra="forbid",
-        validate_default=True,
-    )
+    A plain model: reading the environment and the TOML file (pydantic-settings, 9 MB of memory
+    in every process that imports it) happens once, in :func:`load_settings`; the server's
+    processes get the result pickled and never import the reader.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
     # storage
     data_dir: Path = Field(Path("data"), description="Root of embedded storage: log/, lake/, sqlite files.")
@@ -122,21 +117,6 @@ class Settings(BaseSettings):
             )
         return value
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_path = Path(os.environ.get("HEADWATER_CONFIG", "headwater.toml"))
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if toml_path.exists():
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
-        return tuple(sources)
-
     @property
     def runs_schedules(self) -> bool:
         """Whether this process runs the once-per-deployment jobs (ETL, nightly recompute)."""
@@ -190,5 +170,8 @@ def mask_url(url: str) -> str:
 
 def load_settings(**overrides: Any) -> Settings:
     """Read the settings once. CLI flags come in as overrides (None means 'not given')."""
+    from headwater.config_sources import EnvSettings
+
     given = {k: v for k, v in overrides.items() if v is not None}
-    return Settings(**given)
+    read = EnvSettings(**given)
+    return Settings.model_validate({name: getattr(read, name) for name in Settings.model_fields})
