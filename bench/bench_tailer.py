@@ -55,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from headwater.log.tailer import Tailer
 from headwater.server.app import tune_gc
 from headwater.stores.realtime import open_realtime_store
-from headwater.stores.realtime.service import BATCH_LINES, CATCH_UP_LINES, PREFETCH
+from headwater.stores.realtime.service import BATCH_LINES, CATCH_UP_LINES
 from headwater.stores.realtime.target import LoggedEvent, RealtimeTarget
 
 START = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
@@ -183,7 +183,6 @@ def timed_tail(label: str, url: str, log_dir: Path, n: int) -> dict[str, float]:
         LoggedEvent,
         BATCH_LINES,
         catch_up_lines=CATCH_UP_LINES,
-        prefetch=PREFETCH,  # as the server's realtime tailer
     )
     before = tailer.target.load_checkpoint("realtime")
     load0 = os.getloadavg()[0]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -167,51 +166,6 @@ def test_reads_sized_on_small_lines_still_take_whole_batches_of_big_lines(tmp_pa
         checkpoint = merged.checkpoint
     assert sizes == [150] * 4
     assert checkpoint == {path.name: path.stat().st_size}
-
-
-class PreparingCommitThenFail(CommitThenFail):
-    """CommitThenFail that also offers the real target's prepare(), recording its threads."""
-
-    def __init__(self, inner: RealtimeTarget, fail_every: int) -> None:
-        super().__init__(inner, fail_every)
-        self.prepared_in: list[str] = []
-
-    def prepare(self, records: list[LoggedEvent], positions: Sequence[tuple[str, int]]) -> object:
-        self.prepared_in.append(threading.current_thread().name)
-        return self.inner.prepare(records, positions)
-
-
-def test_read_ahead_overlaps_applies_and_still_counts_each_event_once(
-    tmp_path: Path, store: RealtimeStore
-) -> None:
-    path = log_file(tmp_path / "log")
-    append(path, *[event(f"u{i % 7}", at=T0 + timedelta(seconds=i)) for i in range(500)])
-    append(path, '{"type":"track","userId":"u1","timestamp":"never"}')  # rejected by prepare()
-    target = PreparingCommitThenFail(RealtimeTarget(store), fail_every=4)
-    tailer = Tailer("realtime", tmp_path / "log", target, LoggedEvent, max_lines=37, prefetch=True)
-    run(tailer)
-    assert target.failures >= 3
-    assert any(name.startswith("tailer-realtime-read") for name in target.prepared_in)  # read ahead
-    assert store.daily(T0.date()).events == 500
-    assert store.daily(T0.date()).unique_users == 7
-    assert sum(s.count for s in store.sessions(limit=1000)[1]) == 500
-    assert [r.reason for r in store.quarantined("realtime")] == ["no usable timestamp or receivedAt"]
-    assert tailer._pool is None  # run() stopped its read-ahead thread
-
-
-def test_a_batch_read_ahead_is_not_applied_twice_when_another_process_applied_it(
-    tmp_path: Path, store: RealtimeStore
-) -> None:
-    path = log_file(tmp_path / "log")
-    append(path, *[event(f"u{i % 5}", at=T0 + timedelta(seconds=i)) for i in range(300)])
-    a = Tailer("realtime", tmp_path / "log", RealtimeTarget(store), LoggedEvent, max_lines=50, prefetch=True)
-    assert a.step() == 50  # behind: the next 50 lines are read ahead from a's checkpoint
-    b = Tailer("realtime", tmp_path / "log", RealtimeTarget(store), LoggedEvent, max_lines=50, prefetch=True)
-    assert b.step() == 50 and b.step() == 50  # another process moves the store's checkpoint on
-    b.close()
-    run(a)  # a's read-ahead batch conflicts with the store: refused, a reloads and goes on
-    assert store.daily(T0.date()).events == 300
-    assert sum(s.count for s in store.sessions(limit=1000)[1]) == 300
 
 
 def test_batch_turns_are_exclusive_and_first_come_first_served() -> None:

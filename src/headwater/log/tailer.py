@@ -23,7 +23,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +30,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
 
-from headwater.log.merged_read import MergedBatch, PendingLine, read_merged
+from headwater.log.merged_read import PendingLine, read_merged
 
 log = logging.getLogger("headwater.tailer")
 
@@ -73,22 +72,12 @@ class TailBatch(Generic[R]):
     records: list[R]
     positions: Sequence[tuple[str, int]]  # (file, offset) of each record (may be computed when read)
     rejects: list[TailReject] = field(default_factory=list)
-    prepared: Any = None  # what the target's prepare() made of the records, if it has one
 
     def changed_files(self, new_checkpoint: dict[str, int]) -> dict[str, int]:
         return {f: o for f, o in new_checkpoint.items() if self.base_checkpoint.get(f, 0) != o}
 
 
-#: (the lines read, records, each record's line index, (line index, reason) of bad lines, prepared)
-_Read = tuple[MergedBatch, list[R], list[int], list[tuple[int, str]], Any]
-
-
 class TailTarget(Protocol[R]):
-    """A target may also define ``prepare(records, positions) -> Any``: work on a batch that needs
-    no store (parsing timestamps, cleaning ids), done as the batch is read, possibly in the
-    read-ahead thread while the previous batch is applied; ``apply`` finds it in ``batch.prepared``.
-    Batches are prepared one at a time and in log order."""
-
     def load_checkpoint(self, name: str) -> dict[str, int]: ...
 
     def apply(self, batch: TailBatch[R], new_checkpoint: dict[str, int]) -> None: ...
@@ -208,7 +197,6 @@ class Tailer(Generic[R]):
         max_lines: int = 10_000,
         on_step: Callable[[Tailer[R]], None] | None = None,
         catch_up_lines: int | None = None,
-        prefetch: bool = False,
         turns: BatchTurns | None = None,
     ) -> None:
         self.name = name
@@ -220,12 +208,6 @@ class Tailer(Generic[R]):
         # lines per batch while behind (a catch-up, a replay, a burst): bigger batches cost less per event
         self.catch_up_lines = max(max_lines, catch_up_lines or max_lines)
         self._behind = False
-        # while behind, the next batch is read and prepared in a thread as this one is applied:
-        # the store's round trips (another process's CPU) overlap this process's decoding. It
-        # holds two batches in memory: worth it for a target whose apply waits on a server.
-        self.prefetch = prefetch
-        self._pool: ThreadPoolExecutor | None = None
-        self._next: tuple[dict[str, int], Future[_Read[R]]] | None = None
         self.checkpoint: dict[str, int] | None = None
         self.status = TailerStatus()
         self.on_step = on_step
@@ -241,10 +223,7 @@ class Tailer(Generic[R]):
         if self.checkpoint is None:
             self.checkpoint = self.target.load_checkpoint(self.name)
         base = self.checkpoint
-        read = self._take_prefetched(base)
-        if read is None:
-            read = self._read(base, self.catch_up_lines if self._behind else self.max_lines)
-        merged, records, indexes, reasons, prepared = read
+        merged = read_merged(self.log_dir, base, self.catch_up_lines if self._behind else self.max_lines)
         st = self.status
         st.lag_bytes = merged.pending_bytes
         data = merged.data
@@ -257,22 +236,16 @@ class Tailer(Generic[R]):
         measured = consumed / len(data)
         st.avg_line_bytes = measured if not st.avg_line_bytes else 0.8 * st.avg_line_bytes + 0.2 * measured
         st.lag_events = round(merged.pending_bytes / st.avg_line_bytes)
+        records, indexes, reasons = decode_data(data, self.record_type)
         # every record's position, computed only if read (a rejected record), or those of the good lines
         positions = merged.positions() if len(indexes) == len(data) else [merged.position(i) for i in indexes]
-        batch: TailBatch[R] = TailBatch(self.name, dict(base), records, positions, prepared=prepared)
+        batch: TailBatch[R] = TailBatch(self.name, dict(base), records, positions)
         for index, text in reasons:
             file, offset = merged.position(index)
             fragment = data[index][:MAX_FRAGMENT].decode("utf-8", "replace")
             batch.rejects.append(TailReject(file, offset, text[:500], fragment))
             log.warning("log line quarantined", extra={"file": file, "offset": offset, "reason": text})
-        behind = merged.pending_bytes - consumed > 0
-        if behind and self.prefetch:  # read the next batch while this one is applied (store I/O)
-            self._prefetch(merged.checkpoint, self.catch_up_lines)
-        try:
-            self.target.apply(batch, merged.checkpoint)
-        except BaseException:
-            self._drop_prefetched()
-            raise
+        self.target.apply(batch, merged.checkpoint)
         self.checkpoint = merged.checkpoint
         st.applied_events += len(records)
         st.rejected_lines += len(batch.rejects)
@@ -281,56 +254,11 @@ class Tailer(Generic[R]):
         st.lag_events = round(st.lag_bytes / st.avg_line_bytes)
         st.state, st.last_error, st.failures = "running", None, 0
         lines = len(data)
-        del read, merged, data, records, batch
+        del merged, data, records, batch
         if lines >= TRIM_AFTER_LINES:
             release_memory()
         self._notify()
         return lines
-
-    # -- reading, and reading ahead --------------------------------------------------------------
-    def _read(self, base: dict[str, int], max_lines: int) -> _Read[R]:
-        """Read, decode and (if the target can) prepare the batch that starts at ``base``."""
-        merged = read_merged(self.log_dir, base, max_lines)
-        records, indexes, reasons = decode_data(merged.data, self.record_type)
-        prepare = getattr(self.target, "prepare", None)
-        prepared = None
-        if prepare is not None:
-            positions = merged.positions() if len(indexes) == len(merged.data) else None
-            if positions is None:
-                positions = [merged.position(i) for i in indexes]
-            prepared = prepare(records, positions)
-        return merged, records, indexes, reasons, prepared
-
-    def _prefetch(self, base: dict[str, int], max_lines: int) -> None:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"tailer-{self.name}-read")
-        self._next = (dict(base), self._pool.submit(self._read, dict(base), max_lines))
-
-    def _take_prefetched(self, base: dict[str, int]) -> _Read[R] | None:
-        """The batch read ahead, if it starts where we are now (else it is dropped)."""
-        ahead, self._next = self._next, None
-        if ahead is None:
-            return None
-        start, future = ahead
-        try:
-            read = future.result()
-        except Exception:  # read again in this thread: its error, if any, is then the step's
-            return None
-        return read if start == base else None
-
-    def _drop_prefetched(self) -> None:
-        ahead, self._next = self._next, None
-        if ahead is not None:
-            ahead[1].cancel()
-            with contextlib.suppress(Exception):
-                ahead[1].result()
-
-    def close(self) -> None:
-        """Stop the read-ahead thread (the tailer can still step afterwards, reading in place)."""
-        self._drop_prefetched()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
 
     def run(
         self,
@@ -342,23 +270,20 @@ class Tailer(Generic[R]):
     ) -> None:
         """Step until ``stop`` is set (or the log is exhausted), retrying failures with backoff;
         after ``max_failures`` failures in a row, the last error is raised."""
-        try:
-            while not stop.is_set():
-                try:
-                    consumed = self.step()
-                except Exception as exc:
-                    self._failed(exc)
-                    if max_failures is not None and self.status.failures >= max_failures:
-                        raise
-                    stop.wait(min(max_backoff, 0.2 * 2 ** min(self.status.failures, 8)))
-                    continue
-                if consumed == 0:
-                    if until_caught_up:
-                        return
-                    stop.wait(idle)
-            self.status.state = "stopped"
-        finally:
-            self.close()
+        while not stop.is_set():
+            try:
+                consumed = self.step()
+            except Exception as exc:
+                self._failed(exc)
+                if max_failures is not None and self.status.failures >= max_failures:
+                    raise
+                stop.wait(min(max_backoff, 0.2 * 2 ** min(self.status.failures, 8)))
+                continue
+            if consumed == 0:
+                if until_caught_up:
+                    return
+                stop.wait(idle)
+        self.status.state = "stopped"
 
     def _failed(self, exc: Exception) -> None:
         st = self.status

@@ -155,10 +155,8 @@ class TailerService(Generic[R]):
         record_type: type[R],
         max_lines: int = 5_000,
         catch_up_lines: int | None = None,
-        prefetch: bool = False,
     ) -> None:
         self.name = f"tailer_{name}"
-        self.prefetch = prefetch
         self.tailer_name = name
         self.log_dir = log_dir
         self.lock = TailerLock(run_dir, name)
@@ -227,7 +225,6 @@ class TailerService(Generic[R]):
                 max_lines=self.max_lines,
                 on_step=StepHooks(TailerMetrics(self.tailer_name), self.status_file),
                 catch_up_lines=self.catch_up_lines,
-                prefetch=self.prefetch,
                 turns=TURNS,
             )
             try:

@@ -74,7 +74,6 @@ def replay_realtime(
             max_lines=BATCH_LINES,
             on_step=on_step,
             catch_up_lines=CATCH_UP_LINES,
-            prefetch=True,
         )
         tailer.run(stop, until_caught_up=True, max_backoff=1.0, max_failures=10)
         return ReplayResult(tailer.status.applied_events, tailer.status.rejected_lines)

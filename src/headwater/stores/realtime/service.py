@@ -18,9 +18,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-BATCH_LINES = 5_000  # lines per batch of the realtime tailer (~10 MB of memory at its peak)
-CATCH_UP_LINES = 5_000  # ... and while it is behind
-PREFETCH = True  # read the next batch while the store applies this one (PostgreSQL's CPU overlaps ours)
+BATCH_LINES = 10_000  # lines per batch of the realtime tailer (~25 MB of memory at its peak)
+CATCH_UP_LINES = 10_000  # ... and while it is behind (PostgreSQL: 5,000 applied 20 % slower)
 
 
 def realtime_tailer(settings: Settings) -> TailerService[LoggedEvent]:
@@ -38,7 +37,6 @@ def realtime_tailer(settings: Settings) -> TailerService[LoggedEvent]:
         LoggedEvent,
         max_lines=BATCH_LINES,
         catch_up_lines=CATCH_UP_LINES,
-        prefetch=PREFETCH,
     )
 
 

@@ -193,20 +193,9 @@ class RealtimeTarget:
     def load_checkpoint(self, name: str) -> dict[str, int]:
         return self.store.load_checkpoint(name)
 
-    def prepare(
-        self, records: list[LoggedEvent], positions: Sequence[tuple[str, int]]
-    ) -> tuple[list[Row], list[TailReject]]:
-        """The batch's fold rows and the records without a usable type or time (no store needed:
-        the tailer calls this as it reads, in its read-ahead thread when behind)."""
-        rejects: list[TailReject] = []
-        return self.rows.rows(records, positions, rejects), rejects
-
     def apply(self, batch: TailBatch[LoggedEvent], new_checkpoint: dict[str, int]) -> None:
-        prepared = batch.prepared
-        if prepared is None:
-            prepared = self.prepare(batch.records, batch.positions)
-        rows, bad = prepared
-        rejects = [*batch.rejects, *bad]
+        rejects = list(batch.rejects)
+        rows = self.rows.rows(batch.records, batch.positions, rejects)
         changes = batch.changed_files(new_checkpoint)
         state, self.state = self.state, None  # kept only if this apply commits
         with self.store.transaction() as tx:
