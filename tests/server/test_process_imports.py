@@ -31,3 +31,21 @@ def test_http_worker_does_not_load_the_cli_or_the_analytics_engines(tmp_path: Pa
 
 def test_settings_reader_stays_in_the_cli(tmp_path: Path) -> None:
     assert "pydantic_settings" not in _heavy_modules(tmp_path, "background")
+
+
+def test_server_processes_run_with_two_malloc_arenas_unless_the_user_says(tmp_path: Path) -> None:
+    from tests.helpers import Server
+
+    srv = Server(tmp_path / "data").start(timeout=60)
+    try:
+        assert srv.proc is not None
+        environ = Path(f"/proc/{srv.proc.pid}/environ").read_bytes().split(b"\0")
+        assert b"MALLOC_ARENA_MAX=2" in environ
+    finally:
+        srv.stop()
+    srv = Server(tmp_path / "data", env={"MALLOC_ARENA_MAX": "4"}).start(timeout=60)
+    try:
+        assert srv.proc is not None
+        assert b"MALLOC_ARENA_MAX=4" in Path(f"/proc/{srv.proc.pid}/environ").read_bytes().split(b"\0")
+    finally:
+        srv.stop()

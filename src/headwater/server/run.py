@@ -66,8 +66,15 @@ def _plan_fd(plan: dict[str, Any]) -> int:
     return r
 
 
+#: glibc gives each thread that allocates an arena of its own, which keeps what it freed; under the
+#: GIL they gain nothing, and two arenas cut the background process's peak by ~10 MB. A value the
+#: user set wins.
+MALLOC_ARENAS = "2"
+
+
 def exec_plan(module: str, name: str, plan: dict[str, Any]) -> None:
     """Replace this process with ``python -m module name --plan-fd N`` (returns only on failure)."""
+    os.environ.setdefault("MALLOC_ARENA_MAX", MALLOC_ARENAS)  # read by glibc at start: inherited
     fd = _plan_fd(plan)
     sys.stdout.flush()
     sys.stderr.flush()
