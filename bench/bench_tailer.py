@@ -339,6 +339,7 @@ def lag_under_collector_load(args: argparse.Namespace) -> int:
 
 def _lag_run(srv, key, name, args, tmp, httpx, cpu_seconds, server_pids) -> bool:  # type: ignore[no-untyped-def]
     script_text, conns, per_request = _scenario_script(name, key)
+    conns = args.connections or conns
     script = tmp / f"{name}.lua"
     script.write_text(script_text)
     samples: list[tuple[float, dict[str, float]]] = []
@@ -363,7 +364,8 @@ def _lag_run(srv, key, name, args, tmp, httpx, cpu_seconds, server_pids) -> bool
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     load0 = os.getloadavg()[0]
-    cmd = ["wrk", "-t2", f"-c{conns}", f"-d{args.duration}s", "-s", str(script), srv.url]
+    threads = min(2, conns)
+    cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{args.duration}s", "-s", str(script), srv.url]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     wrk_end = time.monotonic()
     caught_up = None
@@ -410,6 +412,11 @@ def main() -> int:
     ap.add_argument("--store", action="append", choices=["sqlite", "postgresql"])
     ap.add_argument("--lag", action="store_true", help="measure the lag under the collector benchmark's load")
     ap.add_argument("--duration", type=int, default=20)
+    ap.add_argument(
+        "--connections",
+        type=int,
+        help="with --lag: wrk connections (fewer: a lighter load than the benchmark's)",
+    )
     ap.add_argument("--workers", type=int, default=2, help="with --lag: server workers (2: a private Redis)")
     ap.add_argument("--scenario", action="append", choices=["batch", "track", "api"], help="with --lag")
     ap.add_argument("--default-gc", action="store_true", help="keep Python's GC settings (no tune_gc)")
