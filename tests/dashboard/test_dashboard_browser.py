@@ -96,6 +96,7 @@ def test_first_load_time_is_measured(context: Any, demo_server: Server) -> None:
     assert 0 < first_load_ms < 60_000
     record = {
         "first_load_ms": first_load_ms,
+        "panels_ms": pg.evaluate("window.headwaterTimings"),  # each panel's time, for the breakdown
         "users": 120,
         "days": 40,
         "loadavg_1m": round(os.getloadavg()[0], 2),
@@ -271,6 +272,9 @@ def test_nothing_is_fetched_from_elsewhere(context: Any, demo_server: Server) ->
         u for u in urls if not u.startswith(demo_server.url + "/") and not u.startswith(("data:", "blob:"))
     ]
     assert outside == []
+    # the code is one script (the modules bundled by the server), with the style sheet
+    static = sorted({u.split("?")[0] for u in urls if "/dashboard/static/" in u})
+    assert [u.rsplit("/", 1)[1] for u in static] == ["dashboard.css", "bundle.js"], static
     csp = httpx.get(demo_server.url + "/dashboard/login").headers["content-security-policy"]
     assert "default-src 'self'" in csp and "unsafe" not in csp
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+
+import pytest
 
 from tests.helpers import ROOT
 
@@ -48,3 +51,22 @@ def test_the_page_references_nothing_outside_the_package() -> None:
                 "http://" not in text.replace("http://www.w3.org/2000/svg", "") and "https://" not in text
             ), path
             assert "@import" not in text and "url(" not in text, path
+
+
+def test_the_modules_are_served_as_one_script() -> None:
+    from headwater.dashboard.bundle import BundleError, bundle
+    from headwater.dashboard.routes import STATIC_FILES
+
+    text = STATIC_FILES["js/bundle.js"][0].decode()
+    modules = {p.relative_to(STATIC / "js").as_posix() for p in (STATIC / "js").rglob("*.js")}
+    bundled = re.findall(r"^__modules\['([\w/.-]+)'\] = ", text, re.M)
+    assert set(bundled) == modules and bundled[-1] == "app.js"  # every module, the entry last
+    assert bundled.index("dom.js") < bundled.index("charts.js")  # dependencies first
+    assert "\nimport " not in text and "\nexport " not in text
+    for bad in ("export default 1;\n", 'import x from "./a.js";\n', 'const m = import("./a.js");\n'):
+        with pytest.raises(BundleError):
+            bundle({"app.js": bad, "a.js": ""}, "app.js")
+    with pytest.raises(BundleError, match="cycle"):
+        bundle(
+            {"app.js": 'import { a } from "./a.js";\n', "a.js": 'import { b } from "./app.js";\n'}, "app.js"
+        )

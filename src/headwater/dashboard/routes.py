@@ -22,6 +22,7 @@ from starlette.routing import Mount, Route
 from headwater import __version__
 from headwater.api.auth import ApiError, require_admin
 from headwater.api.dashboard import available_apis
+from headwater.dashboard.bundle import bundle
 from headwater.dashboard.warmup import note_visit, warm_default_view
 
 COOKIE = "headwater_admin"
@@ -46,13 +47,6 @@ def _page(name: str) -> str:
     return STATIC_FILES[name][0].decode().replace("{{version}}", __version__)
 
 
-def _preloads() -> str:
-    """One <link rel=modulepreload> per module, so the browser fetches them all at once instead
-    of discovering them import by import."""
-    paths = [p for p in STATIC_FILES if p.startswith("js/")]
-    return "\n".join(f'<link rel="modulepreload" href="/dashboard/static/{p}">' for p in paths)
-
-
 MEDIA_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}
 
 
@@ -63,12 +57,27 @@ def _load_static() -> dict[str, tuple[bytes, str, str]]:
     for path in sorted(STATIC_DIR.rglob("*")):
         if path.is_file() and path.suffix in MEDIA_TYPES:
             data = path.read_bytes()
-            etag = '"' + hashlib.sha256(data).hexdigest()[:20] + '"'
-            files[path.relative_to(STATIC_DIR).as_posix()] = (data, MEDIA_TYPES[path.suffix], etag)
+            files[path.relative_to(STATIC_DIR).as_posix()] = (data, MEDIA_TYPES[path.suffix], _etag(data))
     return files
 
 
-STATIC_FILES = _load_static()
+def _etag(data: bytes) -> str:
+    return '"' + hashlib.sha256(data).hexdigest()[:20] + '"'
+
+
+def _with_bundle(files: dict[str, tuple[bytes, str, str]]) -> dict[str, tuple[bytes, str, str]]:
+    """Add ``js/bundle.js``: every module joined into one script (bundle.py), which the page loads."""
+    sources = {
+        path.removeprefix("js/"): data.decode()
+        for path, (data, _, _) in files.items()
+        if path.startswith("js/") and path.endswith(".js")
+    }
+    data = bundle(sources, "app.js").encode()
+    return {**files, BUNDLE: (data, MEDIA_TYPES[".js"], _etag(data))}
+
+
+BUNDLE = "js/bundle.js"
+STATIC_FILES = _with_bundle(_load_static())
 
 
 async def static_file(request: Request) -> Response:
@@ -146,7 +155,6 @@ async def dashboard(request: Request) -> Response:
     apis = available_apis(request.app.routes)
     page = (
         _page("index.html")
-        .replace("{{preloads}}", _preloads())
         .replace("{{timezone}}", escape(tz_name))
         .replace("{{today}}", datetime.now(ZoneInfo(tz_name)).date().isoformat())
         .replace("{{apis}}", " ".join(name for name, present in apis.items() if present))
