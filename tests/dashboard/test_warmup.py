@@ -87,3 +87,46 @@ def test_a_first_visit_finds_the_default_view_computed(browser: Any, fresh_serve
         assert time.monotonic() < deadline, now
     visit(browser, srv)
     assert warmup(srv)["cache_misses"] == settled["cache_misses"]
+
+
+def _maps_duckdb(pid: int) -> bool:
+    return "_duckdb" in Path(f"/proc/{pid}/maps").read_text()
+
+
+def _server_pids(srv: Server) -> dict[str, int]:
+    """name -> pid of the processes the supervisor started (python -m headwater.server.process NAME)."""
+    assert srv.proc is not None
+    found = {}
+    for pid in Path("/proc").iterdir():
+        if not pid.name.isdigit():
+            continue
+        try:
+            argv = (pid / "cmdline").read_bytes().split(b"\0")
+            ppid = int((pid / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == srv.proc.pid and b"headwater.server.process" in argv:
+            found[argv[argv.index(b"headwater.server.process") + 1].decode()] = int(pid.name)
+    return found
+
+
+def test_with_several_workers_one_process_warms_and_every_worker_reads_it(
+    browser: Any, tmp_path: Path, servers: Any
+) -> None:
+    data = tmp_path / "data"
+    cli(data, "demo", "--users", "15", "--days", "35")
+    srv = servers(data, workers=2, env={"HEADWATER_ADMIN_TOKEN": TOKEN}).start(timeout=60)
+    shared = data / "run" / "dashboard-cache"
+    deadline = time.monotonic() + 120
+    # the default view and the demo experiment's results, computed by the background process
+    while len(list(shared.glob("metric-*.json"))) < 10 or not list(shared.glob("experiment-*.json")):
+        assert time.monotonic() < deadline, sorted(p.name for p in shared.glob("*"))
+        time.sleep(0.2)
+    pids = _server_pids(srv)
+    assert set(pids) == {"background", "http-0", "http-1"}, pids
+    assert "dashboard_warmup" not in httpx.get(srv.url + "/readyz", timeout=10).json()["checks"]
+    for _ in range(3):  # the connections land on either worker
+        visit(browser, srv)
+    # the workers answered from the shared cache: neither loaded DuckDB (nor its memory)
+    assert _maps_duckdb(pids["background"])
+    assert not _maps_duckdb(pids["http-0"]) and not _maps_duckdb(pids["http-1"])

@@ -9,7 +9,8 @@ own (late_events.py).
 
 Answers are cached per process (:class:`MetricCache`): an entry is used while the lake and today's
 log are unchanged; for a range that ends before today, only late events could change it, so it is
-also used for up to STALE_SECONDS after the log grew.
+also used for up to STALE_SECONDS after the log grew. Every answer is also written to disk
+(shared_cache.py), where the other processes of the server find what the warm-up computed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 from headwater.dashboard.late_events import NAME as LATE_EVENTS
 from headwater.dashboard.late_events import late_events
+from headwater.dashboard.shared_cache import SharedAnswers, plain, state_text
 from headwater.log.files import list_log_files
 from headwater.metrics.params import MetricError, make_range, today_in
 from headwater.metrics.registry import get_metric
@@ -117,6 +119,7 @@ class MetricCache:
         self._entries: OrderedDict[Query, _Entry] = OrderedDict()
         self._lock = threading.Lock()
         self._running: dict[Query, threading.Event] = {}
+        self.shared = SharedAnswers(data_dir / "run", "metric")
         self.hits = self.misses = 0
 
     def signature(self) -> tuple[Any, Any]:
@@ -148,25 +151,43 @@ class MetricCache:
             and self._ends_before_today(query)
         )
 
+    def _entry(self, query: Query, signature: tuple[Any, Any]) -> _Entry | None:
+        """The in-memory entry; if it is missing or not fresh, the one on disk when it is fresher."""
+        with self._lock:
+            entry = self._entries.get(query)
+        if entry is not None and self._fresh(entry, query, signature):
+            return entry
+        stored = self.shared.get(state_text(query))
+        if stored is None:
+            return entry
+        theirs, age, body = stored
+        same = theirs == plain(signature)
+        same_lake = isinstance(theirs, list) and len(theirs) == 2 and theirs[0] == plain(signature[0])
+        if not same and not (same_lake and age < STALE_SECONDS and self._ends_before_today(query)):
+            return entry  # older data than ours: not worth reading in
+        disk = _Entry(signature if same else (signature[0], None), time.monotonic() - age, body)
+        with self._lock:
+            self._entries[query] = disk
+            self._entries.move_to_end(query)
+        return disk
+
     def state(self, query: Query, signature: tuple[Any, Any]) -> str:
         """Whether get() answers the query ("fresh"), the answer is from older data ("stale"),
         or there is none ("missing")."""
-        with self._lock:
-            entry = self._entries.get(query)
-            if entry is None:
-                return "missing"
-            return "fresh" if self._fresh(entry, query, signature) else "stale"
+        entry = self._entry(query, signature)
+        if entry is None:
+            return "missing"
+        return "fresh" if self._fresh(entry, query, signature) else "stale"
 
     def get(self, query: Query, signature: tuple[Any, Any]) -> dict[str, Any] | None:
+        entry = self._entry(query, signature)
+        if entry is None or not self._fresh(entry, query, signature):
+            return None
         with self._lock:
-            entry = self._entries.get(query)
-            if entry is None:
-                return None
-            if not self._fresh(entry, query, signature):
-                return None
-            self._entries.move_to_end(query)
+            if query in self._entries:
+                self._entries.move_to_end(query)
             self.hits += 1
-            return entry.body
+        return entry.body
 
     def put(self, query: Query, signature: tuple[Any, Any], body: dict[str, Any]) -> None:
         with self._lock:
@@ -174,6 +195,7 @@ class MetricCache:
             self._entries.move_to_end(query)
             while len(self._entries) > MAX_ENTRIES:
                 self._entries.popitem(last=False)
+        self.shared.put(state_text(query), signature, body)
 
     def claim(self, queries: list[Query]) -> tuple[list[Query], list[threading.Event]]:
         """The queries this caller computes (marked running), and the events of those another

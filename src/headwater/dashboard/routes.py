@@ -116,7 +116,7 @@ def login_page(error: str = "", status: int = 200) -> HTMLResponse:
 
 def _warm(request: Request) -> None:
     settings = request.app.state.runtime.settings
-    note_visit()
+    note_visit(settings.run_dir)
     warm_default_view(settings.data_dir, settings.timezone)
 
 

@@ -4,8 +4,9 @@ The queries mirror the page's defaults (static/js/app.js and the panels): the la
 days in the project time zone, the previous 30 days for the headline's changes, the `plan` trait
 and the sign-up funnel; and the results of the running experiments. They are computed:
 
-- when the server starts (:class:`DashboardWarmup`, a service of every HTTP worker), so the first
-  visitor of a fresh server finds them cached;
+- when the server starts (:class:`DashboardWarmup`, a service of the background process, or of the
+  one process of a single-worker server), so the first visitor of a fresh server finds them
+  cached: the answers go to the shared cache on disk (shared_cache.py), read by every worker;
 - after each ETL run (the lake's manifests changed), and at midnight (the default range moved);
 - while the dashboard is in use (opened in the last IN_USE_SECONDS) whenever the cached answers
   went stale because the log grew (at most once per STALE_SECONDS);
@@ -42,16 +43,28 @@ IN_USE_SECONDS = 1800.0
 
 _warming: set[Path] = set()
 _lock = threading.Lock()
-_last_visit = [0.0]
 
 
-def note_visit() -> None:
-    """The login form or the page was opened: keep the default view fresh for a while."""
-    _last_visit[0] = time.monotonic()
+def _visit_file(run_dir: Path) -> Path:
+    return run_dir / "dashboard-visited"
 
 
-def in_use() -> bool:
-    return _last_visit[0] > 0 and time.monotonic() - _last_visit[0] < IN_USE_SECONDS
+def note_visit(run_dir: Path) -> None:
+    """The login form or the page was opened: keep the default view fresh for a while (a file's
+    time, so that the warm-up sees visits to any worker of the server)."""
+    path = _visit_file(run_dir)
+    try:
+        path.touch()
+    except FileNotFoundError:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        path.touch()
+
+
+def in_use(run_dir: Path) -> bool:
+    try:
+        return time.time() - _visit_file(run_dir).stat().st_mtime < IN_USE_SECONDS
+    except FileNotFoundError:
+        return False
 
 
 def retention_period(days: int) -> str:
@@ -181,7 +194,7 @@ class DashboardWarmup:
         # (a query answered by an error is not cached: not retried until the data or day change)
         if missing - self._uncomputable:
             return "new day"  # the default range moved at midnight (or an entry was evicted)
-        if "stale" in states.values() and in_use():
+        if "stale" in states.values() and in_use(self.settings.run_dir):
             return "log grew"
         return None
 
@@ -208,7 +221,9 @@ class DashboardWarmup:
 
 
 def warmup_factory(rt: Runtime) -> DashboardWarmup | None:
-    """Every worker that serves HTTP keeps its own cache (per process), so each warms it."""
-    if rt.settings.role == "background":
+    """One warm-up per server: in the background process when there is one (the HTTP workers
+    read its answers from the shared cache on disk, and never load DuckDB for it), else in
+    each process that serves HTTP."""
+    if rt.settings.role == "http":
         return None
     return DashboardWarmup(rt)
