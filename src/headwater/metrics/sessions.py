@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from headwater.batch import rollups
 from headwater.batch.sql import quote
 from headwater.metrics.source import Scope
 
@@ -81,29 +82,63 @@ def _gap_sessions_from_events(scope: Scope, events: str) -> None:
 def _merge_runs(scope: Scope, runs: str) -> None:
     """gap_sessions from the session rollup's runs (per actor and received day): a person's runs,
     in order of start, belong to one session exactly when each starts at most 30 minutes after the
-    latest end before it (the runs of the union of their events)."""
-    scope.sql(
-        f"""
-        CREATE OR REPLACE TEMP TABLE gap_sessions AS
-        WITH r AS ({runs}),
-        o AS (
-            SELECT person, start_ts, end_ts, events,
-                   max(end_ts) OVER (PARTITION BY person ORDER BY start_ts, end_ts
-                                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
-            FROM r
-        ),
-        g AS (
-            SELECT person, start_ts, end_ts, events,
-                   sum(CASE WHEN prev_end IS NULL OR start_ts - prev_end > INTERVAL 30 MINUTE
-                            THEN 1 ELSE 0 END)
-                       OVER (PARTITION BY person ORDER BY start_ts, end_ts ROWS UNBOUNDED PRECEDING) AS gid
-            FROM o
-        )
-        SELECT person, gid, min(start_ts) AS start_ts, max(end_ts) AS end_ts,
-               sum(events)::BIGINT AS events
-        FROM g GROUP BY person, gid
-        """
+    latest end before it (the runs of the union of their events).
+
+    In numpy: people numbered by hashing, one sort of 64-bit keys ``person * span + start``, and the
+    latest end before each run is a running maximum of ``person * span + end`` (which never reaches
+    back into the previous person, whose keys are all smaller)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cols = scope.numpy(
+        f"SELECT person, epoch_us(start_ts) AS s, epoch_us(end_ts) AS e, events AS n FROM ({runs})"
     )
+    person, start, end, events = cols["person"], cols["s"], cols["e"], cols["n"]
+    if len(person) == 0:
+        table = pa.table(
+            {
+                "person": pa.array([], pa.uint64()),
+                "start_ts": pa.array([], pa.int64()),
+                "end_ts": pa.array([], pa.int64()),
+                "events": pa.array([], pa.int64()),
+            }
+        )
+    else:
+        coded = pc.dictionary_encode(pa.array(person))
+        ids = coded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        base = int(start.min())
+        span = int(end.max()) - base + 1
+        if (int(ids.max()) + 1) * span < 1 << 62:
+            order = np.argsort(ids * span + (start - base), kind="stable")
+        else:
+            order = np.lexsort((start, ids))
+        ids, start, end, events = ids[order], start[order], end[order], events[order]
+        skey = ids * span + (start - base)
+        ekey = ids * span + (end - base)
+        latest = np.maximum.accumulate(ekey)
+        brk = np.empty(len(ids), dtype=bool)
+        brk[0] = True
+        brk[1:] = (ids[1:] != ids[:-1]) | (skey[1:] - latest[:-1] > rollups.SESSION_GAP_US)
+        firsts = np.flatnonzero(brk)
+        table = pa.table(
+            {
+                "person": pa.array(coded.dictionary.to_numpy(zero_copy_only=False)[ids[firsts]], pa.uint64()),
+                "start_ts": pa.array(start[firsts], pa.int64()),
+                "end_ts": pa.array(np.maximum.reduceat(end, firsts), pa.int64()),
+                "events": pa.array(np.add.reduceat(events, firsts).astype(np.int64), pa.int64()),
+            }
+        )
+    scope.con.register("hw_merged_runs", table)
+    try:
+        scope.sql(
+            """CREATE OR REPLACE TEMP TABLE gap_sessions AS
+               SELECT person, row_number() OVER () AS gid, make_timestamptz(start_ts) AS start_ts,
+                      make_timestamptz(end_ts) AS end_ts, events
+               FROM hw_merged_runs"""
+        )
+    finally:
+        scope.con.unregister("hw_merged_runs")
 
 
 def _cut_long_sessions(scope: Scope) -> None:
