@@ -12,7 +12,7 @@ from headwater.config import Settings
 from headwater.server.app import create_app
 settings = Settings(data_dir=sys.argv[1], role=sys.argv[2])
 create_app(settings)
-names = ("pydantic_settings", "typer", "rich", "duckdb", "pyarrow", "psycopg")
+names = ("pydantic_settings", "typer", "rich", "duckdb", "pyarrow", "psycopg", "numpy", "scipy")
 heavy = [m for m in names if m in sys.modules]
 print(",".join(heavy))
 """

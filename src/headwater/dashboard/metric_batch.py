@@ -21,15 +21,19 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from headwater.dashboard.late_events import NAME as LATE_EVENTS
 from headwater.dashboard.late_events import late_events
 from headwater.dashboard.shared_cache import SharedAnswers, plain, state_text
 from headwater.log.files import list_log_files
 from headwater.metrics.params import MetricError, make_range, today_in
-from headwater.metrics.registry import get_metric
-from headwater.metrics.source import Scope
+
+if TYPE_CHECKING:
+    from headwater.metrics.source import Scope
+
+# the metric functions (and numpy, DuckDB with them) are imported when a query is computed, not
+# when the server starts: a worker answering from the cache never loads them.
 
 MAX_QUERIES = 40
 STALE_SECONDS = 60.0
@@ -80,6 +84,8 @@ def run_in_scope(scope: Scope, query: Query) -> dict[str, Any]:
             )
         body = late_events(scope)
     else:
+        from headwater.metrics.registry import get_metric
+
         metric = get_metric(query.name)
         unknown = sorted(set(given) - set(metric.options))
         if unknown:
@@ -241,6 +247,8 @@ def run_group(cache: MetricCache, queries: list[Query]) -> dict[Query, dict[str,
                 rng = make_range(first.start, first.end, first.tz, cache.project_tz)
             except MetricError as exc:
                 return {**answers, **{q: error_answer(exc) for q in todo}}
+            from headwater.metrics.source import Scope
+
             with Scope(cache.data_dir, rng) as scope:
                 for q in mine:
                     try:
