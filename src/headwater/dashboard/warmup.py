@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import pickle
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +31,11 @@ from headwater.dashboard.metric_batch import MetricCache, Query, cache_for, grou
 from headwater.metrics.params import today_in
 
 if TYPE_CHECKING:
+    from headwater.config import Settings
     from headwater.server.app import Runtime
+
+#: A warm-up that takes longer is stopped (the page computes what is missing).
+CHILD_TIMEOUT_SECONDS = 600.0
 
 log = logging.getLogger("headwater.dashboard")
 
@@ -128,6 +135,9 @@ class DashboardWarmup:
         self.last_reason: str | None = None
         self.last_error: str | None = None
         self._uncomputable: set[Query] = set()
+        # the one-process server computes in a thread (its process serves the page anyway and
+        # keeps the answers in memory); the background process in a child that exits after
+        self.in_process = rt.settings.role == "all"
 
     async def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="dashboard-warmup", daemon=True)
@@ -150,31 +160,14 @@ class DashboardWarmup:
         }
         return True, details  # an optimisation: never holds readiness back
 
-    def _experiment_keys(self) -> list[str]:
-        from headwater.experiments.service import find_service
-
-        service = find_service(self.rt.services)
-        if service is None:
-            return []
-        return [s.key for s in service.catalog.all() if s.status == "running"]
-
     def warm_once(self, reason: str) -> None:
-        from headwater.dashboard.experiment_results import results_cache_for
-        from headwater.experiments.service import find_service
-
+        """Compute the default view in a child process (see compute_default_view)."""
         started = time.monotonic()
-        data_dir, tz = self.settings.data_dir, self.settings.timezone
         try:
-            cache = cache_for(data_dir, tz)
-            parts = groups(default_queries(tz))
-            service = find_service(self.rt.services)
-            keys = self._experiment_keys()
-            results = results_cache_for(cache)
-            jobs: list[Any] = [lambda part=part: run_group(cache, part) for part in parts]
-            if service is not None:
-                jobs += [lambda key=key: results.results(service.catalog, key) for key in keys]
-            with ThreadPoolExecutor(min(4, len(jobs)), thread_name_prefix="dashboard-warmup") as pool:
-                list(pool.map(lambda job: job(), jobs))
+            if self.in_process:
+                compute_default_view(self.settings)
+            else:
+                self._run_child()
             self.last_error = None
         except Exception as exc:  # an optimisation: the page computes what is missing
             self.last_error = f"{type(exc).__name__}: {exc}"
@@ -183,6 +176,19 @@ class DashboardWarmup:
         self.last_seconds = round(time.monotonic() - started, 3)
         self.last_reason = reason
         log.info("dashboard default view computed", extra={"seconds": self.last_seconds, "reason": reason})
+
+    def _run_child(self) -> None:
+        data = pickle.dumps(self.settings)
+        done = subprocess.run(
+            [sys.executable, "-m", "headwater.dashboard.warmup"],
+            input=data,
+            capture_output=True,
+            timeout=CHILD_TIMEOUT_SECONDS,
+            check=False,
+        )
+        if done.returncode != 0:
+            tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+            raise RuntimeError(f"warm-up process exited with {done.returncode}: {tail[0]}")
 
     def due(self, cache: MetricCache, lake: Any) -> str | None:
         """Why the default view should be computed now, or None."""
@@ -220,6 +226,38 @@ class DashboardWarmup:
                 log.warning("dashboard warm-up loop: %s", self.last_error)
 
 
+def compute_default_view(settings: Settings) -> None:
+    """The default view's metrics and the running experiments' results, into the caches (memory
+    and the shared cache on disk)."""
+    from headwater.dashboard.experiment_results import results_cache_for
+    from headwater.stores.realtime.experiments import ExperimentCatalog
+
+    data_dir, tz = settings.data_dir, settings.timezone
+    cache = cache_for(data_dir, tz)
+    catalog = ExperimentCatalog(settings.effective_database_url)
+    try:
+        keys = [s.key for s in catalog.all() if s.status == "running"]
+        results = results_cache_for(cache)
+        jobs: list[Any] = [lambda part=part: run_group(cache, part) for part in groups(default_queries(tz))]
+        jobs += [lambda key=key: results.results(catalog, key) for key in keys]
+        with ThreadPoolExecutor(min(4, len(jobs)), thread_name_prefix="dashboard-warmup") as pool:
+            list(pool.map(lambda job: job(), jobs))
+    finally:
+        catalog.close()
+
+
+def main() -> int:
+    """``python -m headwater.dashboard.warmup`` with the pickled Settings on stdin: the background
+    process's warm-up, in a process of its own so that DuckDB and numpy, and the memory of the
+    queries, are given back when it ends instead of staying in the long-lived process."""
+    settings = pickle.loads(sys.stdin.buffer.read())  # from our own parent
+    from headwater.ops.logs import configure_logging
+
+    configure_logging(settings.log_level)
+    compute_default_view(settings)
+    return 0
+
+
 def warmup_factory(rt: Runtime) -> DashboardWarmup | None:
     """One warm-up per server: in the background process when there is one (the HTTP workers
     read its answers from the shared cache on disk, and never load DuckDB for it), else in
@@ -227,3 +265,7 @@ def warmup_factory(rt: Runtime) -> DashboardWarmup | None:
     if rt.settings.role == "http":
         return None
     return DashboardWarmup(rt)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
