@@ -47,6 +47,12 @@ class Scope:
         self.tz = rng.tz
         self._tmp = self.lake.tmp_dir / f"query-{id(self)}"
         self.con: Any = connect(None, memory_limit)
+        # spill (beyond memory_limit) under the data folder, not into DuckDB's default ./.tmp of
+        # the caller's working directory; DuckDB creates the last folder only if it spills
+        run_dir = data_dir / "run"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        spill = str(run_dir / "duckdb-spill").replace("'", "''")
+        self.con.execute(f"SET temp_directory = '{spill}'")
         self._hashed: bool | None = None
         self._new_names = False
         self._extra_links = False
