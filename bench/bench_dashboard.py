@@ -90,6 +90,7 @@ def metric_batch_seconds(data: Path) -> dict[str, Any]:
     from headwater.dashboard.warmup import default_queries
 
     tz = "UTC"
+    shutil.rmtree(data / "run" / "dashboard-cache", ignore_errors=True)  # the servers' shared cache
     cache = MetricCache(data, tz)
     parts = groups(default_queries(tz))
     started = time.monotonic()
@@ -127,8 +128,9 @@ def main() -> None:
         browser = pw.chromium.launch(executable_path=chromium_path(), args=FLAGS)
         try:
             for case in ("at_ready", "cold", "login", "again"):
+                shutil.rmtree(data / "run" / "dashboard-cache", ignore_errors=True)
                 srv = Server(data, env={"HEADWATER_ADMIN_TOKEN": TOKEN})
-                srv.start(timeout=60)  # a fresh server: an empty cache
+                srv.start(timeout=60)  # a fresh server: an empty cache, in memory and on disk
                 try:
                     if case != "at_ready":
                         warm = wait_started(srv, timeout=600)["dashboard_warmup"]
