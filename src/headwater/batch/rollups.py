@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -300,17 +300,20 @@ def write_sessions(
     tmp.replace(target)
 
 
-def missing_sessions(lake: Lake) -> list[date]:
-    """Received days with a user-day rollup but no session rollup (loaded before it existed)."""
-    return [r for r in _user_days_recvs(lake) if not lake.sessions_file(r).exists()]
+def _backfill(
+    con: Any, lake: Lake, file_of: Callable[[date], Path], write: Callable[..., None]
+) -> list[date]:
+    """Write a rollup for the received days that have a user-day rollup but not this one (loaded
+    before it existed), from their rows; the days written."""
+    todo = [r for r in _user_days_recvs(lake) if not file_of(r).exists()]
+    for recv in todo:
+        write(con, lake, recv, received_rows_sql(lake, recv))
+    return todo
 
 
 def backfill_sessions(con: Any, lake: Lake) -> list[date]:
-    """Write the session rollup of received days loaded before it existed, from their rows."""
-    todo = missing_sessions(lake)
-    for recv in todo:
-        write_sessions(con, lake, recv, received_rows_sql(lake, recv))
-    return todo
+    """The session rollup of received days loaded before it existed."""
+    return _backfill(con, lake, lake.sessions_file, write_sessions)
 
 
 def received_rows_sql(lake: Lake, recv: date) -> str | None:
@@ -325,17 +328,9 @@ def received_rows_sql(lake: Lake, recv: date) -> str | None:
     return " UNION ALL BY NAME ".join(f"({p})" for p in parts) if parts else None
 
 
-def missing_event_people(lake: Lake) -> list[date]:
-    """Received days with a user-day rollup but no (event, aid, ts) one (loaded before it existed)."""
-    return [r for r in _user_days_recvs(lake) if not lake.event_people_file(r).exists()]
-
-
 def backfill_event_people(con: Any, lake: Lake) -> list[date]:
-    """Write the (event, aid, ts) rollup of received days loaded before it existed, from their rows."""
-    todo = missing_event_people(lake)
-    for recv in todo:
-        write_event_people(con, lake, recv, received_rows_sql(lake, recv))
-    return todo
+    """The (event, aid, ts) rollup of received days loaded before it existed."""
+    return _backfill(con, lake, lake.event_people_file, write_event_people)
 
 
 def _user_days_recvs(lake: Lake) -> list[date]:
