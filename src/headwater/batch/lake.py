@@ -28,6 +28,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from headwater.atomic_file import write_atomic
 from headwater.log.files import list_log_files
 
 
@@ -220,13 +221,6 @@ def pending_days(lake: Lake, log_dir: Path) -> list[date]:
     loaded = lake.loaded_days()
     days = sorted({lf.day for lf in list_log_files(log_dir, "events")})
     return [d for d in days if d not in loaded or loaded[d].get("files") != log_sizes(log_dir, d)]
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def complete_lines(

@@ -8,7 +8,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from headwater.batch.lake import Lake, write_atomic
+from headwater.atomic_file import write_atomic
+from headwater.batch.lake import Lake
 from headwater.batch.sql import parquet_sql, quote
 from headwater.events.identity import ANON_PREFIX, Link, resolve
 

@@ -9,12 +9,14 @@ signature is the JSON of the data state the answer was computed from (metric_bat
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
+
+from headwater.atomic_file import write_atomic
 
 
 def state_text(value: Any) -> str:
@@ -39,13 +41,8 @@ class SharedAnswers:
     def put(self, key: str, signature: Any, body: dict[str, Any]) -> None:
         path = self._path(key)
         record = {"key": key, "signature": signature, "stored_at": time.time(), "body": body}
-        try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}")
-            tmp.write_text(json.dumps(record, separators=(",", ":"), default=str))
-            os.replace(tmp, path)
-        except OSError:  # a cache: the reader computes what it cannot find
-            pass
+        with contextlib.suppress(OSError):  # a cache: the reader computes what it cannot find
+            write_atomic(path, json.dumps(record, separators=(",", ":"), default=str).encode())
 
     def get(self, key: str) -> tuple[Any, float, dict[str, Any]] | None:
         """(signature as JSON gave it back, age in seconds, body) of the stored answer, or None."""

@@ -25,6 +25,7 @@ from typing import Any, Generic
 
 from prometheus_client import Counter, Gauge
 
+from headwater.atomic_file import write_atomic
 from headwater.log.lock import FileLock
 from headwater.log.tailer import BatchTurns, R, Tailer, TailTarget
 
@@ -102,10 +103,8 @@ class StatusFile:
             return
         self._written, self._state = now, st.state
         data = {**st.as_dict(), "pid": os.getpid(), "written_at": time.time()}
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
         try:
-            tmp.write_text(json.dumps(data))
-            os.replace(tmp, self.path)
+            write_atomic(self.path, json.dumps(data).encode())
         except OSError as exc:  # a status is a courtesy: never stop the tailer for it
             log.debug("cannot write tailer status %s: %s", self.path, exc)
 
