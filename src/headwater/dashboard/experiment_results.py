@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from headwater.dashboard.metric_batch import STALE_SECONDS, MetricCache
-from headwater.dashboard.shared_cache import SharedAnswers, plain
+from headwater.dashboard.shared_cache import SharedAnswers, as_ours, plain
 from headwater.stores.realtime.experiments import ExperimentCatalog
 
 MAX_ENTRIES = 64
@@ -58,12 +58,8 @@ class ResultsCache:
             signature = self.metrics.signature()
             with self._lock:
                 entry = self._entries.get(key)
-            if entry is not None and entry.version == version:
-                same_lake = entry.signature[0] == signature[0]
-                if entry.signature == signature or (
-                    same_lake and time.monotonic() - entry.stored_at < STALE_SECONDS
-                ):
-                    return entry.body
+            if entry is not None and _usable(entry, version, signature):
+                return entry.body
             shared = self._from_disk(key, version, signature)
             if shared is not None:
                 return shared
@@ -88,15 +84,20 @@ class ResultsCache:
         theirs, age, body = stored
         if not isinstance(theirs, dict) or theirs.get("version") != plain(version):
             return None
-        sig = theirs.get("signature")
-        same = sig == plain(signature)
-        same_lake = isinstance(sig, list) and len(sig) == 2 and sig[0] == plain(signature[0])
-        if not same and not (same_lake and age < STALE_SECONDS):
+        disk = _Entry(version, as_ours(theirs.get("signature"), signature), time.monotonic() - age, body)
+        if not _usable(disk, version, signature):
             return None
-        kept = signature if same else (signature[0], None)
         with self._lock:
-            self._entries[key] = _Entry(version, kept, time.monotonic() - age, body)
+            self._entries[key] = disk
         return body
+
+
+def _usable(entry: _Entry, version: tuple[Any, ...], signature: tuple[Any, Any]) -> bool:
+    """Same definition and phases, and the same data (or the same lake, up to STALE_SECONDS old)."""
+    return entry.version == version and (
+        entry.signature == signature
+        or (entry.signature[0] == signature[0] and time.monotonic() - entry.stored_at < STALE_SECONDS)
+    )
 
 
 def compute(catalog: ExperimentCatalog, key: str, data_dir: Any, tz: str) -> dict[str, Any] | None:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from headwater.dashboard.late_events import NAME as LATE_EVENTS
 from headwater.dashboard.late_events import late_events
-from headwater.dashboard.shared_cache import SharedAnswers, plain, state_text
+from headwater.dashboard.shared_cache import SharedAnswers, as_ours, state_text
 from headwater.log.files import list_log_files
 from headwater.metrics.params import MetricError, make_range, today_in
 
@@ -167,11 +167,9 @@ class MetricCache:
         if stored is None:
             return entry
         theirs, age, body = stored
-        same = theirs == plain(signature)
-        same_lake = isinstance(theirs, list) and len(theirs) == 2 and theirs[0] == plain(signature[0])
-        if not same and not (same_lake and age < STALE_SECONDS and self._ends_before_today(query)):
+        disk = _Entry(as_ours(theirs, signature), time.monotonic() - age, body)
+        if not self._fresh(disk, query, signature):
             return entry  # older data than ours: not worth reading in
-        disk = _Entry(signature if same else (signature[0], None), time.monotonic() - age, body)
         with self._lock:
             self._entries[query] = disk
             self._entries.move_to_end(query)

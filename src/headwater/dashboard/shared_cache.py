@@ -29,6 +29,17 @@ def plain(value: Any) -> Any:
     return json.loads(state_text(value))
 
 
+def as_ours(theirs: Any, signature: tuple[Any, Any]) -> tuple[Any, Any]:
+    """A stored (lake, log) signature in the reader's terms, so that its own freshness rule applies:
+    ``signature`` itself when the data is the same, ``(lake, None)`` when only the log differs,
+    ``(None, None)`` (matching nothing) otherwise."""
+    if theirs == plain(signature):
+        return signature
+    if isinstance(theirs, list) and len(theirs) == 2 and theirs[0] == plain(signature[0]):
+        return signature[0], None
+    return None, None
+
+
 class SharedAnswers:
     def __init__(self, run_dir: Path, kind: str) -> None:
         self.dir = run_dir / "dashboard-cache"

@@ -126,7 +126,6 @@ class DashboardWarmup:
     name = "dashboard_warmup"
 
     def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
         self.settings = rt.settings
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
