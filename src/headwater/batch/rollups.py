@@ -68,13 +68,18 @@ def _copy(con: Any, select: str, target: Path) -> None:
     tmp.replace(target)
 
 
-def write_user_days(con: Any, lake: Lake, recv: date, rows_sql: str | None, tz: str) -> None:
-    """The user-day rollup of one received day, from a SELECT of its lake rows (None: no rows)."""
-    target = lake.user_days_file(recv)
+def _copy_rows(con: Any, target: Path, rows_sql: str | None, select_of: Callable[[str], str]) -> None:
+    """A received day's rollup file from a SELECT of its lake rows; no rows (None): no file."""
     if rows_sql is None:
         target.unlink(missing_ok=True)
         return
-    _copy(con, user_days_sql(rows_sql, tz) + " ORDER BY day, actor", target)
+    _copy(con, select_of(rows_sql), target)
+
+
+def write_user_days(con: Any, lake: Lake, recv: date, rows_sql: str | None, tz: str) -> None:
+    """The user-day rollup of one received day, from a SELECT of its lake rows (None: no rows)."""
+    order = " ORDER BY day, actor"
+    _copy_rows(con, lake.user_days_file(recv), rows_sql, lambda rows: user_days_sql(rows, tz) + order)
 
 
 def traits_sql(events_sql: str, tz: str) -> str:
@@ -105,11 +110,9 @@ def traits_sql(events_sql: str, tz: str) -> str:
 
 def write_traits(con: Any, lake: Lake, recv: date, rows_sql: str | None, tz: str) -> None:
     """The trait rollup of one received day (see traits_sql), from a SELECT of its lake rows."""
-    target = lake.traits_file(recv)
-    if rows_sql is None:
-        target.unlink(missing_ok=True)
-        return
-    _copy(con, traits_sql(rows_sql, tz) + " ORDER BY key, actor, day", target)
+    _copy_rows(
+        con, lake.traits_file(recv), rows_sql, lambda rows: traits_sql(rows, tz) + " ORDER BY key, actor, day"
+    )
 
 
 def update_names(con: Any, lake: Lake, recvs: Sequence[date] = ()) -> None:
@@ -203,15 +206,14 @@ def write_event_people(con: Any, lake: Lake, recv: date, rows_sql: str | None) -
     by event: the funnel reads the rows of its step events only (the row groups of other events are
     skipped on their statistics), people as 64-bit hashes (no actor string to read or join; used
     only while the lake's names hash apart, see update_names)."""
-    target = lake.event_people_file(recv)
-    if rows_sql is None:
-        target.unlink(missing_ok=True)
-        return
-    _copy(
+    _copy_rows(
         con,
-        f"""SELECT event, hash(actor) AS actor_hash, ts FROM ({rows_sql})
-            WHERE actor IS NOT NULL ORDER BY event""",
-        target,
+        lake.event_people_file(recv),
+        rows_sql,
+        lambda rows: (
+            f"""SELECT event, hash(actor) AS actor_hash, ts FROM ({rows})
+            WHERE actor IS NOT NULL ORDER BY event"""
+        ),
     )
 
 
@@ -362,11 +364,7 @@ def _pq_one(path: Path) -> str:
 
 
 def write_links(con: Any, lake: Lake, recv: date, rows_sql: str | None) -> None:
-    target = lake.links_file(recv)
-    if rows_sql is None:
-        target.unlink(missing_ok=True)
-        return
-    _copy(con, links_sql(rows_sql), target)
+    _copy_rows(con, lake.links_file(recv), rows_sql, links_sql)
 
 
 def read_links(con: Any, select: str) -> list[Link]:
