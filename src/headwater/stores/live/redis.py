@@ -311,13 +311,7 @@ class RedisLiveStore:
         name = self._sticky_key(key)
 
         def save(c: Any) -> None:
-            pipe = c.pipeline(transaction=True)
-            pipe.hset(name, mapping=dict(assignments))
-            if ttl_seconds is not None:
-                pipe.expire(name, ttl_seconds)
-            else:
-                pipe.persist(name)
-            pipe.execute()
+            _sticky_pipeline(c, name, assignments, ttl_seconds).execute()
 
         self._run("save sticky bucket", save)
 
@@ -334,13 +328,7 @@ class RedisLiveStore:
         name = self._sticky_key(key)
 
         async def save(c: Any) -> None:
-            pipe = c.pipeline(transaction=True)
-            pipe.hset(name, mapping=dict(assignments))
-            if ttl_seconds is not None:
-                pipe.expire(name, ttl_seconds)
-            else:
-                pipe.persist(name)
-            await pipe.execute()
+            await _sticky_pipeline(c, name, assignments, ttl_seconds).execute()
 
         await self._arun("save sticky bucket", save)
 
@@ -414,3 +402,14 @@ def _checkpoint(stored: dict[str, str]) -> LiveCheckpoint | None:
         return None
     epoch = stored.pop("_epoch")
     return LiveCheckpoint(epoch, {f: int(o) for f, o in stored.items()})
+
+
+def _sticky_pipeline(client: Any, name: str, assignments: Mapping[str, str], ttl_seconds: int | None) -> Any:
+    """The transaction that saves a sticky bucket (sync or asyncio client: the caller executes it)."""
+    pipe = client.pipeline(transaction=True)
+    pipe.hset(name, mapping=dict(assignments))
+    if ttl_seconds is not None:
+        pipe.expire(name, ttl_seconds)
+    else:
+        pipe.persist(name)
+    return pipe
