@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import base64
 import ctypes
-import json
 import logging
 import os
 import pickle
@@ -27,16 +26,9 @@ import socket
 import sys
 from typing import Any
 
+from headwater.server.supervisor import START_FAILED, read_plan
+
 log = logging.getLogger("headwater.server")
-
-#: Exit code of a process that could not start (restarting it would only loop).
-START_FAILED = 3
-
-
-def read_plan(fd: int) -> dict[str, Any]:
-    with os.fdopen(fd, "rb") as fh:
-        plan: dict[str, Any] = json.loads(fh.read())
-    return plan
 
 
 def plan_settings(plan: dict[str, Any]) -> Any:

@@ -15,7 +15,6 @@ The plan (settings included, secrets and all) goes through a pipe, never argv or
 from __future__ import annotations
 
 import base64
-import json
 import os
 import pickle
 import shutil
@@ -24,6 +23,7 @@ import sys
 from typing import Any
 
 from headwater.config import Settings
+from headwater.server.supervisor import plan_pipe
 
 
 def _check_writers_free(settings: Settings, writer_ids: list[str]) -> None:
@@ -55,17 +55,6 @@ def bind(settings: Settings) -> socket.socket:
     return sock
 
 
-def _plan_fd(plan: dict[str, Any]) -> int:
-    data = json.dumps(plan).encode()
-    r, w = os.pipe()
-    if len(data) > 60_000:  # a pipe buffer holds 64 KiB; settings are a few KiB
-        raise RuntimeError("the server plan is too large to hand over")
-    os.write(w, data)
-    os.close(w)
-    os.set_inheritable(r, True)
-    return r
-
-
 #: glibc gives each thread that allocates an arena of its own, which keeps what it freed; under the
 #: GIL they gain nothing, and two arenas cut the background process's peak by ~10 MB. A value the
 #: user set wins.
@@ -75,7 +64,8 @@ MALLOC_ARENAS = "2"
 def exec_plan(module: str, name: str, plan: dict[str, Any]) -> None:
     """Replace this process with ``python -m module name --plan-fd N`` (returns only on failure)."""
     os.environ.setdefault("MALLOC_ARENA_MAX", MALLOC_ARENAS)  # read by glibc at start: inherited
-    fd = _plan_fd(plan)
+    fd = plan_pipe(plan)
+    os.set_inheritable(fd, True)  # kept across exec
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, [sys.executable, "-m", module, name, "--plan-fd", str(fd)])

@@ -31,6 +31,7 @@ from typing import Any
 
 log = logging.getLogger("headwater.server")
 
+#: Exit code of a process that could not start (restarting it would only loop).
 START_FAILED = 3
 #: Gauge files of prometheus_client's multiprocess mode that belong to live processes only.
 _LIVE_GAUGES = ("liveall", "livesum", "livemax", "livemin", "livemostrecent")
@@ -47,6 +48,31 @@ def forget_metrics(prom_dir: str, pid: int | None) -> None:
         for path in glob.glob(os.path.join(prom_dir, f"gauge_{mode}_{pid}.db")):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(path)
+
+
+#: A plan must fit a pipe's buffer (64 KiB): it is written before the reader runs. Settings
+#: pickle to a few KiB.
+MAX_PLAN_BYTES = 60_000
+
+
+def plan_pipe(plan: dict[str, Any]) -> int:
+    """The read end of a pipe holding ``plan`` as JSON, closed for writing (the reader gets EOF)."""
+    data = json.dumps(plan).encode()
+    if len(data) > MAX_PLAN_BYTES:
+        raise RuntimeError("the server plan is too large to hand over")
+    r, w = os.pipe()
+    try:
+        os.write(w, data)
+    finally:
+        os.close(w)
+    return r
+
+
+def read_plan(fd: int) -> dict[str, Any]:
+    """What plan_pipe wrote, read to the end (the fd is closed)."""
+    with os.fdopen(fd, "rb") as fh:
+        plan: dict[str, Any] = json.loads(fh.read())
+    return plan
 
 
 class Supervisor:
@@ -66,26 +92,15 @@ class Supervisor:
             "sock_fd": self.sock_fd,
             "ready_fd": ready_w,
         }
-        data = json.dumps(child).encode()
-        plan_r, plan_w = os.pipe()
+        plan_r = plan_pipe(child)
         try:
-            if len(data) <= 60_000:  # fits the pipe's buffer: write before the child reads
-                os.write(plan_w, data)
-                os.close(plan_w)
-                plan_w = -1
             fds = [plan_r, self.sock_fd] + ([ready_w] if ready_w is not None else [])
             proc = subprocess.Popen(
                 [sys.executable, "-m", "headwater.server.process", name, "--plan-fd", str(plan_r)],
                 pass_fds=fds,
             )
-            if plan_w >= 0:
-                with os.fdopen(plan_w, "wb") as fh:
-                    plan_w = -1
-                    fh.write(data)
         finally:
             os.close(plan_r)
-            if plan_w >= 0:
-                os.close(plan_w)
         return proc
 
     def spawn_background(self) -> subprocess.Popen[bytes]:
@@ -158,9 +173,7 @@ class Supervisor:
 
 
 def main() -> int:
-    plan_fd = int(sys.argv[sys.argv.index("--plan-fd") + 1])
-    with os.fdopen(plan_fd, "rb") as fh:
-        plan: dict[str, Any] = json.loads(fh.read())
+    plan = read_plan(int(sys.argv[sys.argv.index("--plan-fd") + 1]))
     from headwater.ops.logs import configure_logging
 
     configure_logging(plan["log_level"])
