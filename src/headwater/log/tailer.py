@@ -138,7 +138,7 @@ class BatchTurns:
 
     Three tailers applying batches at once held three batches in memory (and, under the GIL, went
     little faster than in turn): with turns, the background process's memory is bounded by one
-    batch (two for a tailer that reads ahead) whatever the number of tailers.
+    batch whatever the number of tailers.
     """
 
     def __init__(self) -> None:
