@@ -75,6 +75,7 @@ def bench_etl(work: Path, n: int) -> dict[str, Any]:
     data = work / "etl"
     (data / "log").mkdir(parents=True)
     size = write_jsonl(data / "log" / "events-20260105.bench.jsonl", n)
+    os.sync()  # the ETL reads yesterday's files, long on disk: no writeback of them while it runs
     code = (
         "import sys, json; sys.path.insert(0, 'src');"
         "from datetime import date; from pathlib import Path; from headwater.batch.etl import run_daily;"

