@@ -212,3 +212,60 @@ def test_batch_turns_are_exclusive_and_first_come_first_served() -> None:
         got.append("again")
     t.join()
     assert got == ["other", "again"]
+
+
+def test_tailers_in_step_share_their_reads_and_each_counts_every_event_once(tmp_path: Path) -> None:
+    log_dir = tmp_path / "log"
+    path = log_file(log_dir)
+    append(path, *[event(f"u{i}") for i in range(250)])
+    turns = BatchTurns()
+    stores = [open_realtime_store(f"sqlite:///{tmp_path / f'rt{i}.sqlite3'}") for i in range(3)]
+    tailers = [
+        Tailer(f"t{i}", log_dir, RealtimeTarget(s), LoggedEvent, max_lines=100, turns=turns)
+        for i, s in enumerate(stores)
+    ]
+    # in step: the first tailer reads each batch, the two others are handed it
+    for _ in range(3):
+        assert [t.step() for t in tailers] in ([100, 100, 100], [50, 50, 50])
+    assert turns.shared_reads == 6
+    assert [t.step() for t in tailers] == [0, 0, 0]  # caught up: an empty read is never shared
+    assert turns.shared_reads == 6
+    for s in stores:
+        assert s.daily(T0.date()).events == 250
+        assert s.load_checkpoint(tailers[stores.index(s)].name) == {path.name: path.stat().st_size}
+
+
+def test_a_tailer_behind_reads_on_its_own_and_the_others_still_share(tmp_path: Path) -> None:
+    log_dir = tmp_path / "log"
+    path = log_file(log_dir)
+    turns = BatchTurns()
+    stores = [open_realtime_store(f"sqlite:///{tmp_path / f'rt{i}.sqlite3'}") for i in range(3)]
+    failing = CommitThenFail(RealtimeTarget(stores[0]), fail_every=3)  # commits, then "drops"
+    targets = [failing, RealtimeTarget(stores[1]), RealtimeTarget(stores[2])]
+    tailers = [
+        Tailer(f"t{i}", log_dir, target, LoggedEvent, max_lines=50, turns=turns)  # type: ignore[arg-type]
+        for i, target in enumerate(targets)
+    ]
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=t.run, args=(stop,), kwargs={"idle": 0.01, "max_backoff": 0.02})
+        for t in tailers
+    ]
+    for th in threads:
+        th.start()
+    try:
+        for chunk in range(20):  # written while the tailers run
+            append(path, *[event(f"u{chunk}-{i}") for i in range(60)])
+            time.sleep(0.01)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if all(s.daily(T0.date()).events == 1200 for s in stores):
+                break
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        for th in threads:
+            th.join(10)
+    assert failing.failures > 0
+    assert [s.daily(T0.date()).events for s in stores] == [1200, 1200, 1200]
+    assert turns.shared_reads > 0

@@ -56,8 +56,11 @@ HEALTHY = Gauge(
 )
 
 
-#: The tailers running in this process apply one batch at a time, in turn (see BatchTurns).
+#: The tailers running in this process apply one batch at a time, in turn, and share what they read
+#: (see BatchTurns).
 TURNS = BatchTurns()
+#: Lines per batch of every tailer of a process: the same size, so tailers in step share their reads.
+BATCH_LINES = 10_000
 
 
 class TailerLock(FileLock):
@@ -152,7 +155,7 @@ class TailerService(Generic[R]):
         run_dir: Path,
         open_target: OpenTarget[R],
         record_type: type[R],
-        max_lines: int = 5_000,
+        max_lines: int = BATCH_LINES,
         catch_up_lines: int | None = None,
     ) -> None:
         self.name = f"tailer_{name}"
