@@ -57,7 +57,19 @@ class Settings(BaseModel):
         description="With several workers, run tailers and schedules in one process of their own.",
     )
     background_nice: int = Field(
-        10, ge=0, le=19, description="CPU niceness of that process: collection comes first under load."
+        10,
+        ge=0,
+        le=19,
+        description="CPU niceness of the background process's jobs (daily ETL, audience recompute,"
+        " dashboard warm-up): the tailers and collection come first under load.",
+    )
+    worker_nice: int = Field(
+        5,
+        ge=0,
+        le=19,
+        description="CPU niceness of the HTTP workers when a background process runs the tailers:"
+        " under a saturating load the tailers keep up first, collection takes the rest"
+        " (0: collection first, the tailers fall behind until the load ends).",
     )
     role: Literal["all", "http", "background"] = Field(
         "all", description="Set by the supervisor for each process it starts (not a user setting)."

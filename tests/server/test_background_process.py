@@ -1,7 +1,8 @@
-"""With several workers, tailers and schedules run in one background process at lower priority.
+"""With several workers, tailers and schedules run in one background process.
 
 Workers answer HTTP and stand by for the tailers' locks (fail-over); the background process,
-started first, holds them, so collection keeps the CPU under load and the derived stores catch up.
+started first, holds them. Under a saturating load the tailers come first, then the workers, then
+the background process's jobs (headwater.server.priority).
 """
 
 from __future__ import annotations
@@ -24,20 +25,40 @@ def two_workers(tmp_path: Path, servers: ServerFactory) -> Server:
     return servers(tmp_path / "data", workers=2).start(timeout=60)
 
 
-def _background_pid(srv: Server) -> int:
-    """The server's process whose niceness is 10 (the background process)."""
+def _server_pids(srv: Server, role: str) -> list[int]:
+    """The live processes of the server's group started for ``role`` (background, http-0 ...)."""
     assert srv.proc is not None
     group = os.getpgid(srv.proc.pid)
+    found = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if int(fields[2]) == group and int(fields[16]) == 10 and fields[0] != "Z":
-            return int(pid)
-    return 0
+        if int(fields[2]) != group or fields[0] == "Z" or b"headwater.server.process" not in argv:
+            continue
+        if argv[argv.index(b"headwater.server.process") + 1].decode().startswith(role):
+            found.append(int(pid))
+    return found
+
+
+def _background_pid(srv: Server) -> int:
+    pids = _server_pids(srv, "background")
+    return pids[0] if len(pids) == 1 else 0
+
+
+def _thread_niceness(pid: int) -> list[int]:
+    """The niceness of each thread of a process (on Linux it belongs to each thread)."""
+    nice = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            nice.append(int(Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()[16]))
+        except OSError:  # the thread ended
+            continue
+    return nice
 
 
 def _wait_for(predicate: object, timeout: float = 20.0) -> None:
@@ -58,7 +79,7 @@ def test_background_process_runs_tailers_and_schedules(two_workers: Server) -> N
     assert checks["live"]["role"] == "standby"
     assert "etl_scheduler" not in checks  # schedules run in the background process only
     bg = _background_pid(srv)
-    assert bg > 0, "no background process with niceness 10"
+    assert bg > 0, "no background process"
 
     key = create_key(srv.data_dir, "bg")
     batch = [
@@ -113,3 +134,23 @@ def test_background_process_runs_tailers_and_schedules(two_workers: Server) -> N
         return pid is not None and pid != bg and Path(f"/proc/{pid}").exists()
 
     _wait_for(followed)
+
+
+def test_tailers_come_first_then_collection_then_the_jobs(two_workers: Server) -> None:
+    srv = two_workers
+    bg = _background_pid(srv)
+    workers = _server_pids(srv, "http-")
+    assert bg > 0 and len(workers) == 2
+    for pid in workers:  # every thread of a worker: HTTP, the log writer's fsync
+        assert set(_thread_niceness(pid)) == {5}, f"worker {pid}: {_thread_niceness(pid)}"
+    # the background process: its main thread and the tailer threads at 0, job threads at 10 (the
+    # jobs' executor starts threads as the services' start-up calls need them)
+    _wait_for(lambda: 10 in _thread_niceness(bg))
+    assert set(_thread_niceness(bg)) == {0, 10}
+    assert len([n for n in _thread_niceness(bg) if n == 0]) >= 4  # main + realtime, live, audiences
+
+
+def test_worker_niceness_zero_puts_collection_first(tmp_path: Path, servers: ServerFactory) -> None:
+    srv = servers(tmp_path / "data", workers=2, env={"HEADWATER_WORKER_NICE": "0"}).start(timeout=60)
+    for pid in _server_pids(srv, "http-"):
+        assert set(_thread_niceness(pid)) == {0}

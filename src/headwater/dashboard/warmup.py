@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from headwater.dashboard.metric_batch import MetricCache, Query, cache_for, groups, run_group
 from headwater.metrics.params import today_in
+from headwater.server.priority import nice_this_thread
 
 if TYPE_CHECKING:
     from headwater.config import Settings
@@ -204,6 +205,7 @@ class DashboardWarmup:
         return None
 
     def _loop(self) -> None:
+        nice_this_thread(self.settings.background_nice)  # and the child it starts: behind collection
         cache = cache_for(self.settings.data_dir, self.settings.timezone)
         lake = cache.signature()[0]
         self.warm_once("start")

@@ -24,6 +24,7 @@ import pickle
 import signal
 import socket
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from headwater.server.supervisor import START_FAILED, read_plan
@@ -73,14 +74,17 @@ def uvicorn_config(settings: Any) -> Any:
 def run_http(settings: Any, sock: socket.socket) -> int:
     import uvicorn
 
+    if settings.role == "http":  # a background process runs the tailers: they come first
+        os.nice(settings.worker_nice)
+
     server = uvicorn.Server(uvicorn_config(settings))
     server.run(sockets=[sock])
     return 0 if server.started else START_FAILED
 
 
 def run_background(settings: Any, ready_fd: int | None) -> int:
-    """Tailers and schedules: no HTTP, lower CPU priority than collection."""
-    os.nice(settings.background_nice)
+    """Tailers and schedules, no HTTP. The tailer threads keep the process's priority, above the
+    workers'; the jobs run below both (headwater.server.priority)."""
     try:
         asyncio.run(_background(settings, ready_fd))
     except Exception:
@@ -91,7 +95,16 @@ def run_background(settings: Any, ready_fd: int | None) -> int:
 
 async def _background(settings: Any, ready_fd: int | None) -> None:
     from headwater.server.app import start_runtime, stop_runtime
+    from headwater.server.priority import nice_this_thread
 
+    # the jobs (ETL, audience recompute, experiment results ...) run in the default executor
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(
+            thread_name_prefix="background-job",
+            initializer=nice_this_thread,
+            initargs=(settings.background_nice,),
+        )
+    )
     rt = await start_runtime(settings)
     if ready_fd is not None:
         os.write(ready_fd, b"1")
