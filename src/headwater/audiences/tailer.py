@@ -22,7 +22,7 @@ from headwater.audiences.definitions import Definitions
 from headwater.audiences.state import AudienceState, Stamps
 from headwater.events.identity import ANON_PREFIX, clean_id
 from headwater.events.timestamps import parse_timestamp
-from headwater.live.fold import HwInfo
+from headwater.log.record import LogRecord
 from headwater.log.tailer import CheckpointConflictError, TailBatch
 from headwater.stores.live import LiveConflictError, LiveDelta, LiveStore
 from headwater.targeting.membership import CompiledAudiences, event_name
@@ -35,25 +35,12 @@ AUDIENCES_TAILER = "audiences"
 ID_TRAITS = ("advertisingId", "buyeruid", "ifa", "idfa", "gaid", "eids")
 
 
-class AudienceEvent(msgspec.Struct, gc=False):
-    """The fields of a log line the audiences tailer reads.
-
-    ``properties``, ``traits`` and ``context`` stay undecoded (msgspec.Raw: a slice of the line)
-    until needed: properties only for events some audience condition is about, traits only on
-    identify, and of the context only ``device.advertisingId``. Decoding them all for every event
-    was most of this tailer's time and memory.
-    """
-
-    type: str = ""
-    event: str | None = None
-    messageId: str | None = None
-    userId: str | int | float | None = None
-    anonymousId: str | int | float | None = None
-    timestamp: str | None = None
-    properties: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)  # empty when absent
-    traits: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
-    context: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
-    hw: HwInfo = msgspec.field(name="_hw", default_factory=HwInfo)
+#: The fields of a log line the audiences tailer reads: the record every tailer of a process
+#: shares. ``properties``, ``traits`` and ``context`` stay undecoded (msgspec.Raw: a slice of the
+#: line) until needed: properties only for events some audience condition is about, traits only on
+#: identify, and of the context only ``device.advertisingId``. Decoding them all for every event was
+#: most of this tailer's time and memory.
+AudienceEvent = LogRecord
 
 
 class _Device(msgspec.Struct, gc=False):

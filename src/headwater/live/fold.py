@@ -11,31 +11,17 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, tzinfo
 from typing import cast
 
-import msgspec
-
 from headwater.events.identity import ANON_PREFIX, clean_id
 from headwater.events.timestamps import parse_timestamp
 from headwater.live.buckets import RETENTION_S, SEP, Minute, minute_of
+from headwater.log.record import LogRecord
 from headwater.stores.live.base import LiveDelta
 
 MAX_KEY_CHARS = 200
 
 
-class HwInfo(msgspec.Struct, gc=False):
-    event_type: str | None = None
-    tool_id: str | int | float | None = None
-
-
-class LiveEvent(msgspec.Struct, gc=False):
-    """The fields of a log line the live counters read (the rest is skipped, unparsed)."""
-
-    type: str = ""
-    event: str | None = None
-    userId: str | int | float | None = None
-    anonymousId: str | int | float | None = None
-    timestamp: str | None = None
-    receivedAt: str | None = None
-    hw: HwInfo = msgspec.field(name="_hw", default_factory=HwInfo)
+#: The fields of a log line the live counters read: the record every tailer of a process shares.
+LiveEvent = LogRecord
 
 
 class MinuteCache:

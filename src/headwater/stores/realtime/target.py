@@ -30,6 +30,7 @@ from headwater.events.realtime import (
     tool_text,
 )
 from headwater.events.timestamps import parse_timestamp
+from headwater.log.record import LogRecord
 from headwater.log.tailer import CheckpointConflictError, TailBatch, TailReject
 from headwater.stores.realtime.base import RealtimeStore
 
@@ -37,23 +38,8 @@ REALTIME_TAILER = "realtime"
 CACHE_ENTRIES = 2_000_000  # actors, links and user-days kept between batches (a few hundred MB at most)
 
 
-class HwInfo(msgspec.Struct, gc=False):
-    event_type: str | None = None
-    tool_id: str | int | float | None = None
-
-
-class LoggedEvent(msgspec.Struct, gc=False):
-    """The fields of a log line the realtime aggregates read (the rest is skipped, unparsed)."""
-
-    type: str = ""
-    event: str | None = None
-    userId: str | int | float | None = None
-    anonymousId: str | int | float | None = None
-    previousId: str | int | float | None = None
-    messageId: str = ""
-    timestamp: str | None = None
-    receivedAt: str | None = None
-    hw: HwInfo = msgspec.field(name="_hw", default_factory=HwInfo)
+#: The fields of a log line the realtime aggregates read: the record every tailer of a process shares.
+LoggedEvent = LogRecord
 
 
 _fromiso = datetime.fromisoformat
