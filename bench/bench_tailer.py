@@ -35,6 +35,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -326,7 +327,7 @@ def lag_under_collector_load(args: argparse.Namespace) -> int:
         srv = Server(tmp / "data", workers=args.workers, env=env)
         try:
             srv.start(timeout=60)
-            key = create_key(srv.data_dir, "bench")
+            key = create_key(srv.data_dir, "bench", env=env)  # in the database when one is configured
             for name in args.scenario or ["batch", "track", "api"]:
                 ok &= _lag_run(srv, key, name, args, tmp, httpx, cpu_seconds, server_pids)
         finally:
@@ -359,6 +360,11 @@ def _lag_run(srv, key, name, args, tmp, httpx, cpu_seconds, server_pids) -> bool
                 samples.append((time.monotonic(), lags()))
             stop.wait(0.25)
 
+    def applied() -> dict[str, int]:
+        checks = httpx.get(srv.url + "/readyz", timeout=2).json()["checks"]
+        return {t: int(checks[t].get("applied_events", 0)) for t in TAILERS if t in checks}
+
+    applied0 = applied()
     pids = server_pids(srv.proc.pid)
     cpu0 = cpu_seconds(pids)
     sampler = threading.Thread(target=sample, daemon=True)
@@ -382,11 +388,22 @@ def _lag_run(srv, key, name, args, tmp, httpx, cpu_seconds, server_pids) -> bool
     cpu = cpu_seconds(pids) - cpu0
     load = max(load0, os.getloadavg()[0])
     rps = float(out.split("Requests/sec:")[1].split()[0])
+    refused = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    if refused:  # a refused request is no event: the rate would be a lie
+        print(f"{name}: {refused.group(1)} requests were refused (non-2xx); the run does not count")
+        return False
     print(
         f"{name}: collector {rps * per_request:,.0f} events/s accepted ({args.workers} workers,"
         f" fsync=always, wrk -c{conns} {args.duration} s); server CPU {cpu:.1f} s; load {load:.2f}"
     )
+    # a stuck tailer would keep showing its last lag: every accepted event must have been applied
+    done = re.search(r"(\d+) requests in", out)
+    accepted = int(done.group(1)) * per_request if done else 0
     good = True
+    for tailer, count in applied().items():
+        if count - applied0.get(tailer, 0) < accepted:
+            print(f"  {tailer} applied {count - applied0.get(tailer, 0):,} events of {accepted:,} accepted")
+            good = False
     for tailer in TAILERS:
         during = [lag[tailer] for at, lag in samples if at <= wrk_end and tailer in lag]
         if not during:

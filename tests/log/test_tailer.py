@@ -228,6 +228,7 @@ def test_tailers_in_step_share_their_reads_and_each_counts_every_event_once(tmp_
     for _ in range(3):
         assert [t.step() for t in tailers] in ([100, 100, 100], [50, 50, 50])
     assert turns.shared_reads == 6
+    assert turns.shared_decodes == 6  # one record type for all: each line decoded once
     assert [t.step() for t in tailers] == [0, 0, 0]  # caught up: an empty read is never shared
     assert turns.shared_reads == 6
     for s in stores:

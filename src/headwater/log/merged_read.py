@@ -47,6 +47,11 @@ class _Chunk:
     sizes: list[int]  # running total of the lines' lengths (without their newlines), from 0
     first: int  # the index of the chunk's first line before the merge sort
 
+    @property
+    def end(self) -> int:
+        """The index after the chunk's last line before the merge sort."""
+        return self.first + len(self.sizes) - 1
+
 
 class MergedBatch:
     """A batch of lines in merge order: their bytes in one list, and nothing per line beyond that.
@@ -77,6 +82,91 @@ class MergedBatch:
 
     def __len__(self) -> int:
         return len(self.data)
+
+    def after(self, checkpoint: Mapping[str, int]) -> tuple[MergedBatch, list[int]] | None:
+        """The part of this batch a reader at ``checkpoint`` has not consumed yet, if that
+        checkpoint lies within the batch: (that part, the merge positions of its lines here).
+        None when the checkpoint is elsewhere, or at the end (nothing left here).
+
+        The part ends where this batch ends, so two readers of one log, one a little behind the
+        other, end their batches at the same checkpoint and can share the next one."""
+        cuts = self._cuts(checkpoint)
+        if cuts is None:
+            return None
+        raw = [
+            i for chunk, k in zip(self._chunks, cuts, strict=True) for i in range(chunk.first + k, chunk.end)
+        ]
+        if not raw:
+            return None
+        if self._order is None:
+            sel = raw  # in chunk order, which is the merge order
+        else:
+            merged_at = {r: i for i, r in enumerate(self._order)}
+            sel = sorted(merged_at[r] for r in raw)
+        order = sel if self._order is None else [self._order[i] for i in sel]
+        skipped = sum(checkpoint.get(chunk.name, 0) - chunk.start for chunk in self._chunks)
+        part = MergedBatch(
+            [self.data[i] for i in sel],
+            self.checkpoint,
+            self.pending_bytes - skipped,
+            self._received[order[0]],
+            self._chunks,
+            order,
+            self._received,
+        )
+        return part, sel
+
+    def until(self, checkpoint: Mapping[str, int]) -> MergedBatch | None:
+        """This batch cut where another reader's batch started (``checkpoint``, within this
+        batch): a reader behind another one then reaches its checkpoint and can share its
+        batches from there. None when the checkpoint is elsewhere or at this batch's start."""
+        cuts = self._cuts(checkpoint)
+        if cuts is None or not any(cuts):
+            return None
+        if sum(cuts) == len(self.data):
+            return self
+        chunks: list[_Chunk] = []
+        renumbered: dict[int, int] = {}  # old chunk position -> new one
+        for chunk, k in zip(self._chunks, cuts, strict=True):
+            if k:
+                chunks.append(_Chunk(chunk.name, chunk.start, chunk.sizes[: k + 1], len(renumbered)))
+                renumbered.update((chunk.first + j, chunks[-1].first + j) for j in range(k))
+        received = [b""] * len(renumbered)
+        for old, new in renumbered.items():
+            received[new] = self._received[old]
+        data: list[bytes] = []
+        order: list[int] = []
+        for at, old in enumerate(range(len(self.data)) if self._order is None else self._order):
+            kept = renumbered.get(old)
+            if kept is not None:
+                data.append(self.data[at])
+                order.append(kept)
+        ends = {chunk.name: checkpoint.get(chunk.name, 0) for chunk in self._chunks}
+        return MergedBatch(
+            data,
+            {**self.checkpoint, **ends},
+            self.pending_bytes,
+            received[order[0]],
+            chunks,
+            None if order == sorted(order) else order,
+            received,
+        )
+
+    def _cuts(self, checkpoint: Mapping[str, int]) -> list[int] | None:
+        """For each chunk, how many of its lines come before ``checkpoint``; None unless the
+        checkpoint lies within this batch: in each file read, between where the chunk starts and
+        where it ends and on a line boundary; in every other file, where this batch is."""
+        cuts = []
+        for chunk in self._chunks:
+            k = _lines_consumed(chunk.sizes, checkpoint.get(chunk.name, 0) - chunk.start)
+            if k < 0:
+                return None
+            cuts.append(k)
+        covered = {chunk.name for chunk in self._chunks}
+        for name in {*checkpoint, *self.checkpoint} - covered:
+            if checkpoint.get(name, 0) != self.checkpoint.get(name, 0):
+                return None
+        return cuts
 
     def position(self, index: int) -> tuple[str, int]:
         """(file, offset) of the line at merge position ``index``."""
@@ -122,6 +212,24 @@ class _Positions(Sequence[tuple[str, int]]):
         if not 0 <= index < len(self):
             raise IndexError(index)
         return self._batch.position(index)
+
+
+def _lines_consumed(sizes: list[int], done: int) -> int:
+    """k when ``done`` bytes are exactly the first k lines and their newlines, else -1 (``sizes``:
+    the running total of the lines' lengths without newlines, from 0)."""
+    if done < 0:
+        return -1
+    lo, hi = 0, len(sizes) - 1
+    while lo <= hi:  # sizes[k] + k grows with k: a binary search
+        mid = (lo + hi) // 2
+        at = sizes[mid] + mid
+        if at == done:
+            return mid
+        if at < done:
+            lo = mid + 1
+        else:
+            hi = mid - 1
+    return -1
 
 
 def received_of(data: bytes) -> bytes:
