@@ -57,14 +57,14 @@ class Settings(BaseModel):
         description="With several workers, run tailers and schedules in one process of their own.",
     )
     background_nice: int = Field(
-        10,
+        15,
         ge=0,
         le=19,
         description="CPU niceness of the background process's jobs (daily ETL, audience recompute,"
         " dashboard warm-up): the tailers and collection come first under load.",
     )
     worker_nice: int = Field(
-        5,
+        10,
         ge=0,
         le=19,
         description="CPU niceness of the HTTP workers when a background process runs the tailers:"

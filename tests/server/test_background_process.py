@@ -142,11 +142,11 @@ def test_tailers_come_first_then_collection_then_the_jobs(two_workers: Server) -
     workers = _server_pids(srv, "http-")
     assert bg > 0 and len(workers) == 2
     for pid in workers:  # every thread of a worker: HTTP, the log writer's fsync
-        assert set(_thread_niceness(pid)) == {5}, f"worker {pid}: {_thread_niceness(pid)}"
-    # the background process: its main thread and the tailer threads at 0, job threads at 10 (the
+        assert set(_thread_niceness(pid)) == {10}, f"worker {pid}: {_thread_niceness(pid)}"
+    # the background process: its main thread and the tailer threads at 0, job threads at 15 (the
     # jobs' executor starts threads as the services' start-up calls need them)
-    _wait_for(lambda: 10 in _thread_niceness(bg))
-    assert set(_thread_niceness(bg)) == {0, 10}
+    _wait_for(lambda: 15 in _thread_niceness(bg))
+    assert set(_thread_niceness(bg)) == {0, 15}
     assert len([n for n in _thread_niceness(bg) if n == 0]) >= 4  # main + realtime, live, audiences
 
 
