@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.server_cpu import cpu_seconds, group_pids
+from bench.server_cpu import as_client, cpu_seconds, group_pids
 from tests.helpers import Server, create_key
 from tests.redis_services import RedisServer
 
@@ -156,8 +156,10 @@ def process_name(pid: int) -> str:
     return " ".join(argv)[:60] + f" [{pid}]"
 
 
-def run_wrk(url: str, script: Path, connections: int, duration: int) -> dict[str, float]:
-    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url]
+def run_wrk(url: str, script: Path, connections: int, duration: int, workers: int) -> dict[str, float]:
+    cmd = as_client(
+        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url], workers
+    )
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     return parse_wrk(out)
 
@@ -217,7 +219,7 @@ def main() -> int:
             cpu_before = cpu_seconds(pids)
             bg_pids = [p for p in pids if "server.process background" in process_name(p)]
             bg_before = cpu_seconds(bg_pids)
-            res = run_wrk(srv.url, script, conns, args.duration)
+            res = run_wrk(srv.url, script, conns, args.duration, args.workers)
             cpu_used = cpu_seconds(pids) - cpu_before
             bg_used = cpu_seconds(bg_pids) - bg_before
             sampler.stop_flag.set()

@@ -32,7 +32,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_collector import parse_wrk
-from bench.server_cpu import CpuMeter, wait_quiet
+from bench.server_cpu import CpuMeter, as_client, wait_quiet
 from tests.helpers import Server, create_key
 from tests.redis_services import RedisServer
 
@@ -60,7 +60,7 @@ def load() -> float:
 
 
 def wrk(
-    url: str, path: str, key: str, unique: bool, connections: int, duration: int, work: Path
+    url: str, path: str, key: str, unique: bool, connections: int, duration: int, work: Path, workers: int
 ) -> dict[str, float]:
     script = work / "assign.lua"
     if unique:
@@ -72,7 +72,9 @@ def wrk(
         )
     else:
         script.write_text(f'wrk.headers["X-Write-Key"] = "{key}"\nwrk.path = "{path}?userId=bench-user"\n')
-    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url]
+    cmd = as_client(
+        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url], workers
+    )
     before = load()
     res = parse_wrk(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
     res["loadavg_1m_before"], res["loadavg_1m_after"] = before, load()
@@ -102,7 +104,7 @@ def bench_assignment(work: Path, workers: int, duration: int) -> dict[str, Any]:
         for name, unique, conns in (("assign-one", False, 32), ("assign-new", True, 32)):
             wrk(srv.url, path, key, unique, conns, 2, work)  # warm-up
             meter.start()
-            res = wrk(srv.url, path, key, unique, conns, duration, work)
+            res = wrk(srv.url, path, key, unique, conns, duration, work, workers)
             res["server_cpu_us_per_request"] = round(meter.stop() * 1e6 / max(res["requests"], 1), 1)
             out[name] = res
             print(

@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.server_cpu import CpuMeter, load1, wait_quiet
+from bench.server_cpu import CpuMeter, as_client, load1, wait_quiet
 from tests.helpers import Server
 from tests.redis_services import RedisClusterNodes, RedisServer
 
@@ -137,11 +137,15 @@ end
 """
 
 
-def wrk(url: str, duration: int, connections: int, delay_ms: int, workdir: Path) -> dict[str, float]:
+def wrk(
+    url: str, duration: int, connections: int, delay_ms: int, workdir: Path, workers: int
+) -> dict[str, float]:
     script = workdir / "live.lua"
     script.write_text(WRK_SCRIPT % (TOKEN, delay_ms))
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url],
+        as_client(
+            ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url], workers
+        ),
         capture_output=True,
         text=True,
         check=True,
@@ -212,10 +216,10 @@ def bench_api(
         meter = CpuMeter(srv.proc.pid)
         for path in ("active-users?window=24h", "active-users?window=5m", "today", "hourly"):
             url = f"{srv.url}/api/v1/live/{path}"
-            wrk(url, 2, 12, delay_ms, work)  # warm-up
+            wrk(url, 2, 12, delay_ms, work, workers)  # warm-up
             before = load1()
             meter.start()
-            figures = wrk(url, duration, 12, delay_ms, work)
+            figures = wrk(url, duration, 12, delay_ms, work, workers)
             cpu = meter.stop()
             requests = figures["req_s"] * duration
             figures["server_cpu_us_per_request"] = round(cpu * 1e6 / max(requests, 1), 1)

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from bench.server_cpu import CpuMeter, wait_quiet  # noqa: E402
+from bench.server_cpu import CpuMeter, as_client, wait_quiet  # noqa: E402
 from tests.helpers import free_port  # noqa: E402
 from tests.redis_services import RedisServer  # noqa: E402
 from tests.targeting.encoding import tcf_core  # noqa: E402
@@ -218,13 +218,15 @@ def bench_http(workers: int, seconds: int, tmp: Path) -> None:
         )
         if check.headers["x-headwater-enrichment"] != "enriched":
             print(f"   warning: warm-up requests not enriched ({check.headers['x-headwater-enrichment']})")
-        subprocess.run(["wrk", "-t1", "-c16", "-d3s", "-s", str(script), url], capture_output=True)  # warm-up
+        subprocess.run(
+            as_client(["wrk", "-t1", "-c16", "-d3s", "-s", str(script), url], workers), capture_output=True
+        )  # warm-up
         wait_quiet(server.pid)  # the tailers caught up with the log
         before = httpx.get(url + "/metrics").text
         meter = CpuMeter(server.pid)
         meter.start()
         out = subprocess.run(
-            ["wrk", "-t1", "-c16", f"-d{seconds}s", "--latency", "-s", str(script), url],
+            as_client(["wrk", "-t1", "-c16", f"-d{seconds}s", "--latency", "-s", str(script), url], workers),
             capture_output=True,
             text=True,
         ).stdout

@@ -371,7 +371,11 @@ def _lag_run(srv, key, name, args, tmp, httpx, cpu_seconds, server_pids) -> bool
     sampler.start()
     load0 = os.getloadavg()[0]
     threads = min(2, conns)
-    cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{args.duration}s", "-s", str(script), srv.url]
+    from bench.server_cpu import as_client
+
+    cmd = as_client(
+        ["wrk", f"-t{threads}", f"-c{conns}", f"-d{args.duration}s", "-s", str(script), srv.url], args.workers
+    )
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     wrk_end = time.monotonic()
     caught_up = None

@@ -59,3 +59,16 @@ def wait_quiet(root_pid: int, max_cpu_share: float = 0.05, timeout: float = 90.0
         if cpu_seconds(pids) - before < max_cpu_share:
             break
     return time.monotonic() - started
+
+
+def as_client(cmd: list[str], workers: int = 2) -> list[str]:
+    """A load generator's command, run at the HTTP workers' CPU niceness.
+
+    The clients of a real server are other machines; here they share its two cores. At niceness 0
+    against workers at HEADWATER_WORKER_NICE (10 by default when a background process runs the
+    tailers) the generator would take the CPU first and the server's figures would be the
+    generator's; at the same niceness neither outranks the other, as when both ran at 0.
+    """
+    if workers <= 1:  # one process: no background process, the worker stays at 0
+        return cmd
+    return ["nice", "-n", os.environ.get("HEADWATER_WORKER_NICE", "10"), *cmd]
