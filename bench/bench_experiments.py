@@ -102,7 +102,7 @@ def bench_assignment(work: Path, workers: int, duration: int) -> dict[str, Any]:
         wait_quiet(srv.proc.pid)
         meter = CpuMeter(srv.proc.pid)
         for name, unique, conns in (("assign-one", False, 32), ("assign-new", True, 32)):
-            wrk(srv.url, path, key, unique, conns, 2, work)  # warm-up
+            wrk(srv.url, path, key, unique, conns, 2, work, workers)  # warm-up
             meter.start()
             res = wrk(srv.url, path, key, unique, conns, duration, work, workers)
             res["server_cpu_us_per_request"] = round(meter.stop() * 1e6 / max(res["requests"], 1), 1)
