@@ -2,18 +2,51 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from headwater.batch import etl
 from headwater.batch.etl import days_to_load, run_daily
 from headwater.batch.lake import Lake, LakeError
 from tests.batch.logdata import ev, write_log
 from tests.metrics.dataset import PARIS, active_events
 
 D27, D28, D29, D30 = (date(2026, 3, d) for d in (27, 28, 29, 30))
+
+
+@pytest.fixture(autouse=True, params=["in memory", "in a file"])
+def table_place(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test loads days both ways: the day's table in memory (a day smaller than DuckDB's
+    memory limit) and in a DuckDB file (a bigger day)."""
+    monkeypatch.setattr(etl, "TABLE_IN_FILE_ABOVE", None if request.param == "in memory" else 0)
+    return str(request.param)
+
+
+def test_a_day_loaded_into_a_file_writes_the_same_lake(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_log(tmp_path / "source", active_events())  # one log (the message ids are made here)
+    lakes = {}
+    for place, above in (("memory", None), ("file", 0)):
+        monkeypatch.setattr(etl, "TABLE_IN_FILE_ABOVE", above)
+        data = tmp_path / place
+        shutil.copytree(tmp_path / "source" / "log", data / "log")
+        for day in (D27, D28, D29, D30):
+            run_daily(data, day, PARIS)
+        root = data / "lake"
+        lakes[place] = {
+            str(f.relative_to(root)): sorted(
+                map(repr, duckdb.sql(f"SELECT * FROM read_parquet('{f}')").fetchall())
+            )
+            for f in root.rglob("*.parquet")
+            if ".tmp" not in f.parts
+        }
+    assert lakes["file"] == lakes["memory"]
+    assert any(name.startswith("events/") for name in lakes["file"]) and len(lakes["file"]) > 10
 
 
 def lake_rows(data: Path) -> list[tuple[object, ...]]:

@@ -20,7 +20,15 @@ from typing import Any
 
 from headwater.batch import rollups
 from headwater.batch.lake import Lake, LakeError, complete_lines, log_sizes
-from headwater.batch.sql import EVENT_COLUMNS, connect, file_list, json_events_sql, parquet_sql, quote
+from headwater.batch.sql import (
+    EVENT_COLUMNS,
+    connect,
+    file_list,
+    json_events_sql,
+    parquet_sql,
+    quote,
+    size_bytes,
+)
 from headwater.log.files import list_log_files
 
 #: A date holding at least 1/BIG_DATE_SHARE of a received day's rows is written by a COPY of its own.
@@ -28,6 +36,8 @@ BIG_DATE_SHARE = 20
 #: zstd level of the daily files: level 1 writes a 2M-event day about 30 % faster than the default
 #: (3) for 3 % more bytes; the monthly archive recompresses at the default level.
 DAILY_ZSTD_LEVEL = 1
+#: A day's log bigger than this (None: the memory limit) is loaded into a DuckDB file, not memory.
+TABLE_IN_FILE_ABOVE: int | None = None
 
 
 @dataclass(slots=True)
@@ -95,7 +105,9 @@ def _run_locked(
         out_dir = stage / "out"
         dates: list[str] = []
         if paths:
-            result.rows_in, result.rows_out, dates = _load(con, lake, recv, paths, stage, out_dir)
+            result.rows_in, result.rows_out, dates = _load(
+                con, lake, recv, paths, stage, out_dir, memory_limit
+            )
         result.duplicates = result.rows_in - result.rows_out
         result.event_dates = _publish(lake, recv, out_dir)
         own = _own_rows_sql(lake, recv, dates, loaded=bool(paths))
@@ -126,27 +138,37 @@ def _run_locked(
 
 
 def _load(
-    con: Any, lake: Lake, recv: date, paths: list[Path], stage: Path, out_dir: Path
+    con: Any, lake: Lake, recv: date, paths: list[Path], stage: Path, out_dir: Path, memory_limit: str
 ) -> tuple[int, int, list[str]]:
     """JSON Lines -> deduplicated Parquet partitioned by event date under out_dir: (in, out, dates).
 
-    The log is parsed once, into the temp table ``own`` (DuckDB spills it to ``lake/.tmp`` beyond the
-    memory limit); duplicates are deleted from it, and one COPY writes every date's file. ``own`` then
-    holds exactly the rows written, for the rollups.
+    The log is parsed once, into the table ``own``; duplicates are deleted from it, and a COPY per
+    date writes the files. ``own`` then holds exactly the rows written, for the rollups.
+
+    A day whose log is bigger than the memory limit would have its in-memory temp table spilled to
+    disk as it is (9 GB for 20M events); such a day's table goes to a DuckDB file in the stage
+    folder instead, written compressed (0.9 GB for the same day), and ``own`` is a view of it.
     """
+    table = "own"
+    above = size_bytes(memory_limit) if TABLE_IN_FILE_ABOVE is None else TABLE_IN_FILE_ABOVE
+    if sum(p.stat().st_size for p in paths) > above:
+        con.execute(f"ATTACH {quote(str(stage / 'own.duckdb'))} AS stage_db")
+        table = "stage_db.own"
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE own AS
+        f"""CREATE {"TEMP " if table == "own" else ""}TABLE {table} AS
             SELECT *, DATE {quote(recv.isoformat())} AS recv_day, CAST(ts AS DATE) AS date
             FROM ({json_events_sql(paths)})
             WHERE message_id IS NOT NULL AND ts IS NOT NULL"""
     )
+    if table != "own":
+        con.execute(f"CREATE TEMP VIEW own AS SELECT * FROM {table}")
     rows_in = _count(con, "SELECT count(*) FROM own")
-    con.execute(f"DELETE FROM own WHERE rowid IN ({_later_copies_sql('own')})")
+    con.execute(f"DELETE FROM {table} WHERE rowid IN ({_later_copies_sql(table)})")
     dates = [str(r[0]) for r in con.execute("SELECT DISTINCT date FROM own ORDER BY 1").fetchall()]
     others = _other_files(lake, recv, dates)
     if others:
         con.execute(
-            "DELETE FROM own WHERE message_id IN"
+            f"DELETE FROM {table} WHERE message_id IN"
             f" (SELECT message_id FROM ({parquet_sql(others, 'message_id')}))"
         )
     return rows_in, _write_dates(con, out_dir), dates

@@ -6,6 +6,7 @@ log, so the lake and the live log always agree on what a column means.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,20 @@ def connect(tmp_dir: Path | None = None, memory_limit: str = DEFAULT_MEMORY_LIMI
         " CASE WHEN tz = 'UTC' THEN CAST(ts AS DATE) ELSE CAST(timezone(tz, ts) AS DATE) END"
     )
     return con
+
+
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?\s*", re.IGNORECASE)
+
+
+def size_bytes(text: str) -> int:
+    """Bytes of a DuckDB size setting: "1GB", "512MB", "1.5 GiB" (KB/MB/GB are powers of 1000,
+    KiB/MiB/GiB of 1024, as DuckDB reads them)."""
+    found = _SIZE.fullmatch(text)
+    if found is None:
+        raise ValueError(f"not a size: {text!r} (say e.g. 1GB or 512MB)")
+    number, unit, binary = found.groups()
+    power = "bkmgt".index(unit.lower() or "b")
+    return int(float(number) * (1024 if binary else 1000) ** power)
 
 
 def quote(text: str) -> str:
