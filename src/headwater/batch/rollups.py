@@ -282,12 +282,14 @@ def write_sessions(
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
+    keys = f"SELECT hash(actor) AS h, epoch_us(ts) AS t FROM ({rows_sql}) WHERE actor IS NOT NULL"
+    if chunks > 1:  # hash each actor once, not once per chunk (16 bytes an event, spilled if need be)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE hw_session_keys AS {keys}")
+        keys = "SELECT h, t FROM hw_session_keys WHERE true"
     with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
         for k in range(chunks):
-            part = f"AND hash(actor) % {chunks} = {k}" if chunks > 1 else ""
-            cols = con.execute(
-                f"SELECT hash(actor) AS h, epoch_us(ts) AS t FROM ({rows_sql}) WHERE actor IS NOT NULL {part}"
-            ).fetchnumpy()
+            part = f"AND h % {chunks} = {k}" if chunks > 1 else ""
+            cols = con.execute(f"{keys} {part}").fetchnumpy()
             h, start, end, events = gap_segments(cols["h"], cols["t"])
             writer.write_table(
                 pa.table(
@@ -300,6 +302,8 @@ def write_sessions(
                     schema=schema,
                 )
             )
+    if chunks > 1:
+        con.execute("DROP TABLE hw_session_keys")
     tmp.replace(target)
 
 
