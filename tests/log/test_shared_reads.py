@@ -49,8 +49,7 @@ def test_every_tailer_gets_every_line_once_whatever_the_order(tmp_path: Path, se
     seen: list[list[bytes]] = [[], [], []]
 
     def step(i: int, max_lines: int) -> int:
-        batch = turns.read(tmp_path, checkpoints[i], max_lines)
-        records, indexes, rejects = turns.decode(batch, LogRecord)
+        batch, (records, indexes, rejects) = turns.take(tmp_path, checkpoints[i], max_lines, LogRecord)
         assert len(batch.data) <= max_lines
         assert len(records) + len(rejects) == len(batch.data)
         for record, index in zip(records, indexes, strict=True):

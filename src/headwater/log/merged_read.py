@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from bisect import bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
@@ -98,12 +98,7 @@ class MergedBatch:
         ]
         if not raw:
             return None
-        if self._order is None:
-            sel = raw  # in chunk order, which is the merge order
-        else:
-            merged_at = {r: i for i, r in enumerate(self._order)}
-            sel = sorted(merged_at[r] for r in raw)
-        order = sel if self._order is None else [self._order[i] for i in sel]
+        sel, order = self._in_merge_order(set(raw))
         skipped = sum(checkpoint.get(chunk.name, 0) - chunk.start for chunk in self._chunks)
         part = MergedBatch(
             [self.data[i] for i in sel],
@@ -134,13 +129,9 @@ class MergedBatch:
         received = [b""] * len(renumbered)
         for old, new in renumbered.items():
             received[new] = self._received[old]
-        data: list[bytes] = []
-        order: list[int] = []
-        for at, old in enumerate(range(len(self.data)) if self._order is None else self._order):
-            kept = renumbered.get(old)
-            if kept is not None:
-                data.append(self.data[at])
-                order.append(kept)
+        sel, olds = self._in_merge_order(renumbered.keys())
+        data = [self.data[i] for i in sel]
+        order = [renumbered[old] for old in olds]
         ends = {chunk.name: checkpoint.get(chunk.name, 0) for chunk in self._chunks}
         return MergedBatch(
             data,
@@ -151,6 +142,13 @@ class MergedBatch:
             None if order == sorted(order) else order,
             received,
         )
+
+    def _in_merge_order(self, keep: Collection[int]) -> tuple[list[int], list[int]]:
+        """The lines at chunk positions ``keep``, in merge order: (their merge positions, their
+        chunk positions)."""
+        raws = range(len(self.data)) if self._order is None else self._order
+        pairs = [(at, raw) for at, raw in enumerate(raws) if raw in keep]
+        return [at for at, _ in pairs], [raw for _, raw in pairs]
 
     def _cuts(self, checkpoint: Mapping[str, int]) -> list[int] | None:
         """For each chunk, how many of its lines come before ``checkpoint``; None unless the

@@ -173,8 +173,6 @@ class BatchTurns:
         self._reads: deque[tuple[str, dict[str, int], MergedBatch, dict[type, Decoded[Any]]]] = deque(
             maxlen=self.SHARED
         )
-        # the part of a kept batch handed out by the last read: (part, whole, merge positions in whole)
-        self._part: tuple[MergedBatch, MergedBatch, list[int]] | None = None
         self.shared_reads = 0  # batches handed over without reading (for tests and benchmarks)
         self.shared_decodes = 0  # ... and records without decoding
 
@@ -207,51 +205,52 @@ class BatchTurns:
             return first
         return min((w for w in self._queue if lead - w[0] <= self.CATCH_UP_WINDOW), key=lambda w: w[0])
 
-    def read(self, log_dir: Path, checkpoint: dict[str, int], max_lines: int) -> MergedBatch:
-        """Up to ``max_lines`` lines after ``checkpoint`` (call it during a turn): the part not yet
-        consumed of the batch just read for another tailer, when ``checkpoint`` lies within it,
-        else a batch read now.
+    def take(
+        self, log_dir: Path, checkpoint: dict[str, int], max_lines: int, record_type: type[R]
+    ) -> tuple[MergedBatch, Decoded[R]]:
+        """Up to ``max_lines`` lines after ``checkpoint`` and their records (call it during a turn).
 
-        Taking the rest of the other tailer's batch ends this one where that one ended, so
-        tailers that drifted apart (one caught up while another was applying) fall in step again
-        at once. A shared batch may miss lines written since it was read: they come in the next
-        one. An empty read (caught up) is never shared: each tailer looks for new lines itself."""
-        self._part = None
-        for known_dir, base, batch, _ in self._reads:
+        The lines: the part not yet consumed of a batch just read for another tailer, when
+        ``checkpoint`` lies within it, else a batch read now. Taking the rest of the other tailer's
+        batch ends this one where that one ended, so tailers that drifted apart (one caught up
+        while another was applying) fall in step again at once. A shared batch may miss lines
+        written since it was read: they come in the next one. An empty read (caught up) is never
+        shared: each tailer looks for new lines itself.
+
+        The records: decoded once per record type for every tailer sharing the batch (they are
+        shared: record types are frozen)."""
+        for known_dir, base, batch, decoded in self._reads:
             if known_dir != str(log_dir):
                 continue
             if checkpoint == base and len(batch) <= max_lines:
                 self.shared_reads += 1
-                return batch
+                return batch, self._decoded(batch, decoded, record_type)
             found = batch.after(checkpoint)
             if found is not None and len(found[0]) <= max_lines:
                 self.shared_reads += 1
-                self._part = (found[0], batch, found[1])
-                return found[0]
+                part, sel = found
+                return part, _part_of(self._decoded(batch, decoded, record_type), sel, len(batch))
         batch = read_merged(log_dir, checkpoint, max_lines)
-        if batch.data:
-            for known_dir, base, _, _ in self._reads:  # behind another tailer: end where it started
-                cut = batch.until(base) if known_dir == str(log_dir) else None
-                if cut is not None:
-                    batch = cut
-                    break
-            self._reads.append((str(log_dir), dict(checkpoint), batch, {}))
-        return batch
+        if not batch.data:
+            return batch, ([], [], [])
+        for known_dir, base, _, _ in self._reads:  # behind another tailer: end where it started
+            cut = batch.until(base) if known_dir == str(log_dir) else None
+            if cut is not None:
+                batch = cut
+                break
+        self._reads.append((str(log_dir), dict(checkpoint), batch, {}))
+        return batch, self._decoded(batch, self._reads[-1][3], record_type)
 
-    def decode(self, batch: MergedBatch, record_type: type[R]) -> Decoded[R]:
-        """``decode_data`` of a batch's lines, once per record type for every tailer sharing the
-        batch (the records are shared: record types are frozen)."""
-        part = self._part
-        whole, sel = (part[1], part[2]) if part is not None and part[0] is batch else (batch, None)
-        for _, _, known, decoded in self._reads:
-            if known is whole:
-                found = decoded.get(record_type)
-                if found is None:
-                    found = decoded[record_type] = decode_data(whole.data, record_type)
-                else:
-                    self.shared_decodes += 1
-                return cast("Decoded[R]", found) if sel is None else _part_of(found, sel, len(whole))
-        return decode_data(batch.data, record_type)
+    def _decoded(
+        self, batch: MergedBatch, decoded: dict[type, Decoded[Any]], record_type: type[R]
+    ) -> Decoded[R]:
+        """The kept ``batch``'s records of ``record_type``, decoded on first use."""
+        found = decoded.get(record_type)
+        if found is None:
+            found = decoded[record_type] = decode_data(batch.data, record_type)
+        else:
+            self.shared_decodes += 1
+        return cast("Decoded[R]", found)
 
 
 def _part_of(decoded: Decoded[R], sel: list[int], lines: int) -> Decoded[R]:
@@ -333,11 +332,13 @@ class Tailer(Generic[R]):
             self.checkpoint = self.target.load_checkpoint(self.name)
         base = self.checkpoint
         lines_wanted = self.catch_up_lines if self._behind else self.max_lines
-        merged = (
-            read_merged(self.log_dir, base, lines_wanted)
-            if self.turns is None
-            else self.turns.read(self.log_dir, base, lines_wanted)
-        )
+        if self.turns is None:
+            merged = read_merged(self.log_dir, base, lines_wanted)
+            records, indexes, reasons = decode_data(merged.data, self.record_type)
+        else:
+            merged, (records, indexes, reasons) = self.turns.take(
+                self.log_dir, base, lines_wanted, self.record_type
+            )
         st = self.status
         st.lag_bytes = merged.pending_bytes
         data = merged.data
@@ -350,11 +351,6 @@ class Tailer(Generic[R]):
         measured = consumed / len(data)
         st.avg_line_bytes = measured if not st.avg_line_bytes else 0.8 * st.avg_line_bytes + 0.2 * measured
         st.lag_events = round(merged.pending_bytes / st.avg_line_bytes)
-        records, indexes, reasons = (
-            decode_data(data, self.record_type)
-            if self.turns is None
-            else self.turns.decode(merged, self.record_type)
-        )
         # every record's position, computed only if read (a rejected record), or those of the good lines
         positions = merged.positions() if len(indexes) == len(data) else [merged.position(i) for i in indexes]
         batch: TailBatch[R] = TailBatch(self.name, dict(base), records, positions)
