@@ -51,8 +51,7 @@ class Scope:
         # the caller's working directory; DuckDB creates the last folder only if it spills
         run_dir = data_dir / "run"
         run_dir.mkdir(parents=True, exist_ok=True)
-        spill = str(run_dir / "duckdb-spill").replace("'", "''")
-        self.con.execute(f"SET temp_directory = '{spill}'")
+        self.con.execute(f"SET temp_directory = {quote(str(run_dir / 'duckdb-spill'))}")
         self._hashed: bool | None = None
         self._new_names = False
         self._extra_links = False

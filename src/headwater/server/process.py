@@ -75,7 +75,9 @@ def run_http(settings: Any, sock: socket.socket) -> int:
     import uvicorn
 
     if settings.role == "http":  # a background process runs the tailers: they come first
-        os.nice(settings.worker_nice)
+        from headwater.server.priority import nice_this_thread
+
+        nice_this_thread(settings.worker_nice)  # inherited by the threads started after
 
     server = uvicorn.Server(uvicorn_config(settings))
     server.run(sockets=[sock])
