@@ -2,11 +2,13 @@
 # Test-only reference: GrowthBook's stats engine (gbstats 0.8.0) in its own virtual environment.
 # gbstats pins pandas < 2 and numpy < 2 and installs only on Python <= 3.11, so it cannot live in the
 # project's venv. tests/experiments run this venv's python as a subprocess to get reference figures.
-# Idempotent: does nothing when the venv is already complete. Prints the venv's python on success.
+# Installed from requirements-gbstats.lock (pinned, with hashes; `make lock` re-resolves it).
+# Idempotent: does nothing when the venv matches the lock. Prints the venv's python on success.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${GBSTATS_VENV:-.venv-gbstats}
-STAMP="$VENV/.installed-gbstats-0.8.0"
+LOCK=requirements-gbstats.lock
+STAMP="$VENV/.installed-$(sha256sum "$LOCK" | cut -c1-16)"
 if [ -f "$STAMP" ] && "$VENV/bin/python" -c "import gbstats" >/dev/null 2>&1; then
   echo "$VENV/bin/python"
   exit 0
@@ -26,7 +28,7 @@ rm -rf "$VENV"
 "$PY" -m venv "$VENV" >&2
 # Keep the venv out of git whatever the repository's ignore file says.
 echo '*' > "$VENV/.gitignore"
-"$VENV/bin/pip" install --quiet --disable-pip-version-check "gbstats==0.8.0" "numpy<2" "pandas<2" >&2
+"$VENV/bin/pip" install --quiet --disable-pip-version-check --require-hashes --no-deps -r "$LOCK" >&2
 "$VENV/bin/python" -c "import gbstats" >&2
 touch "$STAMP"
 echo "$VENV/bin/python"

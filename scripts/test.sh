@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 bash scripts/system-deps.sh
-$BIN/ruff check src tests bench
+$BIN/ruff check src tests bench scripts
 $BIN/mypy
 mkdir -p test-artifacts
 bash scripts/gbstats-venv.sh >/dev/null  # test-only gbstats reference venv for tests/experiments

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from headwater.experiments import ExperimentInvalid, MetricKind, Status, parse_experiment
 from headwater.experiments.loading import load_experiments
@@ -95,7 +96,6 @@ def test_load_toml_yaml_json_alike(tmp_path: Path) -> None:
     from_toml = load_experiments(tmp_path / "e.toml")
     data = {"experiments": [_plain(e) for e in _toml_dicts()]}
     (tmp_path / "e.json").write_text(json.dumps(data))
-    yaml = pytest.importorskip("yaml")
     (tmp_path / "e.yaml").write_text(yaml.safe_dump(data))
     assert load_experiments(tmp_path / "e.json") == from_toml == load_experiments(tmp_path / "e.yaml")
     first = from_toml[0]

@@ -306,10 +306,19 @@ def _parse_json(data: bytes) -> Any:
     except RecursionError:
         raise HttpError(400, "too_deep", "the JSON body is nested too deeply") from None
     except msgspec.DecodeError as exc:
-        message = str(exc)
-        if "invalid character" in message and b"\xff" in data[:4]:
-            message = "the body is not UTF-8 JSON"
-        raise HttpError(400, "invalid_json", f"the body is not valid JSON: {message}") from None
+        # msgspec >= 0.19 reports invalid UTF-8 as a DecodeError (older versions raised
+        # UnicodeDecodeError): tell the client which of the two is wrong, whatever the version.
+        if not _is_utf8(data):
+            raise HttpError(400, "not_utf8", "the body is not valid UTF-8 text") from None
+        raise HttpError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _headers(scope: Scope) -> dict[str, str]:

@@ -33,6 +33,9 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str = "info") -> None:
+    """Every line on stderr a JSON object: records, and warnings too (``py.warnings`` records),
+    which would otherwise be printed as two lines of plain text by the warnings module."""
+    logging.captureWarnings(True)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()

@@ -19,6 +19,7 @@ import msgspec
 import redis
 import redis.asyncio as aredis
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
 from redis.exceptions import (
@@ -119,7 +120,7 @@ class RedisLiveStore:
                 **auth,
                 **common,
             )
-        return aredis.Redis.from_url(self._raw_url, retry=Retry(NoBackoff(), 0), **common)
+        return aredis.Redis.from_url(self._raw_url, retry=AsyncRetry(NoBackoff(), 0), **common)
 
     async def _arun(self, what: str, fn: Callable[[Any], Any]) -> Any:
         """The async twin of _run: one awaited call on the asyncio client, same errors."""
