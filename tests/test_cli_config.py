@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from headwater.config import load_settings, mask_url
+from headwater.settings_loader import load_settings
+from headwater.urls import mask_url
 from tests.helpers import cli
 
 

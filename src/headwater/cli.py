@@ -14,7 +14,9 @@ from rich.console import Console
 from rich.table import Table
 
 from headwater import __version__
-from headwater.config import Settings, load_settings, mask_url
+from headwater.config import Settings
+from headwater.settings_loader import load_settings
+from headwater.urls import mask_url
 
 app = typer.Typer(
     help="Headwater: a self-hosted, first-party event pipeline (Segment-compatible collection).",

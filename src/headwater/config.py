@@ -11,10 +11,12 @@ import os
 import re
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from headwater.stores.registry import backend_for
+from headwater.urls import mask_url
 
 FsyncPolicy = Literal["always", "interval", "never"]
 IpPolicy = Literal["keep", "truncate", "drop"]
@@ -29,9 +31,9 @@ def _default_writer_id() -> str:
 class Settings(BaseModel):
     """Every setting of Headwater. Environment variable: ``HEADWATER_`` + the upper-case name.
 
-    A plain model: reading the environment and the TOML file (pydantic-settings, 9 MB of memory
-    in every process that imports it) happens once, in :func:`load_settings`; the server's
-    processes get the result pickled and never import the reader.
+    A plain model: reading the environment and the TOML file happens once, in
+    :func:`headwater.settings_loader.load_settings`; the server's processes get the result
+    pickled and never import the reader.
     """
 
     model_config = ConfigDict(extra="forbid", validate_default=True)
@@ -123,10 +125,14 @@ class Settings(BaseModel):
     @field_validator("database_url")
     @classmethod
     def _check_db(cls, value: str) -> str:
-        if value and urlsplit(value).scheme not in ("sqlite", "postgresql", "postgres"):
-            raise ValueError(
-                f"unsupported database URL scheme in {mask_url(value)!r}: use sqlite:///path or postgresql://"
-            )
+        if value:
+            backend_for(value, "sql")  # UnknownBackendError (a ValueError) names the schemes
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_live(cls, value: str) -> str:
+        backend_for(value, "live")
         return value
 
     @property
@@ -165,25 +171,3 @@ class Settings(BaseModel):
             out[name] = value
         out["effective_database_url"] = mask_url(self.effective_database_url)
         return out
-
-
-def mask_url(url: str) -> str:
-    """Hide the password of a URL, keep everything else (for messages and `config`)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:****@{netloc}"))
-
-
-def load_settings(**overrides: Any) -> Settings:
-    """Read the settings once. CLI flags come in as overrides (None means 'not given')."""
-    from headwater.config_sources import EnvSettings
-
-    given = {k: v for k, v in overrides.items() if v is not None}
-    read = EnvSettings(**given)
-    return Settings.model_validate({name: getattr(read, name) for name in Settings.model_fields})

@@ -26,10 +26,10 @@ import pytest
 from headwater.batch import rollups
 from headwater.batch.lake import Lake
 from headwater.batch.sql import connect
+from headwater.events.sessions import split_sessions
 from headwater.metrics import sessions
 from headwater.metrics.params import make_range
 from headwater.metrics.registry import run_metric
-from headwater.metrics.sessions import split_sessions
 from headwater.metrics.source import Scope
 from tests.batch.logdata import ev
 from tests.metrics.dataset import build

@@ -7,9 +7,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from headwater.audiences.definitions import Definitions
 from headwater.audiences.lookup import LiveAudienceLookup, open_reader
@@ -17,6 +16,7 @@ from headwater.audiences.metrics import NIGHTLY_DRIFT
 from headwater.audiences.nightly import compute, reconcile, report
 from headwater.audiences.state import AudienceState, open_state
 from headwater.audiences.tailer import AUDIENCES_TAILER, AudienceEvent, AudienceTarget
+from headwater.batch.schedule import AUDIENCES_AT, seconds_until
 from headwater.config import Settings
 from headwater.live.service import API_OPTIONS, TAILER_OPTIONS
 from headwater.log.tailer_service import TailerService
@@ -27,8 +27,6 @@ if TYPE_CHECKING:
     from headwater.server.app import Runtime
 
 log = logging.getLogger("headwater.audiences")
-
-NIGHTLY_AT = time(0, 40)  # local time: after the daily ETL (00:10)
 
 
 def recompute_now(
@@ -92,12 +90,7 @@ class AudienceService:
         return True, details
 
     def seconds_to_next_run(self, now: datetime | None = None) -> float:
-        zone = ZoneInfo(self.settings.timezone)
-        local = (now or datetime.now(UTC)).astimezone(zone)
-        nxt = datetime.combine(local.date(), NIGHTLY_AT, tzinfo=zone)
-        if nxt <= local:
-            nxt = datetime.combine(local.date() + timedelta(days=1), NIGHTLY_AT, tzinfo=zone)
-        return max(1.0, (nxt - local).total_seconds())
+        return seconds_until(AUDIENCES_AT, self.settings.timezone, now)
 
     async def lookup_size(self, audience_id: str) -> int:
         """The live member count (LiveUnavailableError when the store does not answer in 100 ms)."""

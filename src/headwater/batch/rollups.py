@@ -12,6 +12,7 @@ from headwater.atomic_file import write_atomic
 from headwater.batch.lake import Lake
 from headwater.batch.sql import parquet_sql, quote
 from headwater.events.identity import ANON_PREFIX, Link, resolve
+from headwater.events.sessions import INACTIVITY_US
 
 TS_TEXT = "%Y-%m-%dT%H:%M:%S.%fZ"  # sorts in time order as text
 
@@ -217,9 +218,7 @@ def write_event_people(con: Any, lake: Lake, recv: date, rows_sql: str | None) -
     )
 
 
-#: Sessions (DESIGN section 5): a new session after more than this without events ...
-SESSION_GAP_US = 30 * 60 * 1_000_000
-#: ... and the session rollup computes the runs of this many events at a time (memory bound).
+#: The session rollup computes the runs of this many events at a time (memory bound).
 SESSION_CHUNK_ROWS = 2_000_000
 
 
@@ -251,7 +250,7 @@ def gap_segments(h: Any, t: Any) -> tuple[Any, Any, Any, Any]:
         sid, st = ids[order], t[order]
     brk = np.empty(n, dtype=bool)
     brk[0] = True
-    brk[1:] = (sid[1:] != sid[:-1]) | (st[1:] - st[:-1] > SESSION_GAP_US)
+    brk[1:] = (sid[1:] != sid[:-1]) | (st[1:] - st[:-1] > INACTIVITY_US)
     starts = np.flatnonzero(brk)
     ends = np.append(starts[1:], n) - 1
     return uniq[sid[starts]], st[starts], st[ends], (ends - starts + 1).astype(np.int64)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from headwater.batch.archive import apply_retention
 from headwater.batch.etl import days_to_load, run_daily
+from headwater.batch.schedule import ETL_AT, seconds_until
 from headwater.config import Settings
 
 if TYPE_CHECKING:
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("headwater.batch")
 
-RUN_AT = time(0, 10)  # local time of the nightly run
 RETRY_SECONDS = 3600.0
 
 
@@ -60,13 +59,7 @@ class EtlScheduler:
             await asyncio.sleep(self.seconds_to_next_run() if ok else RETRY_SECONDS)
 
     def seconds_to_next_run(self, now: datetime | None = None) -> float:
-        zone = ZoneInfo(self.settings.timezone)
-        local = (now or datetime.now(UTC)).astimezone(zone)
-        nxt = datetime.combine(local.date(), RUN_AT, tzinfo=zone)
-        if nxt <= local:
-            nxt = datetime.combine(local.date() + timedelta(days=1), RUN_AT, tzinfo=zone)
-        # in UTC: two datetimes of the same zone subtract as wall-clock times, ignoring a DST change
-        return max(1.0, (nxt.astimezone(UTC) - local.astimezone(UTC)).total_seconds())
+        return seconds_until(ETL_AT, self.settings.timezone, now)
 
     def run_once(self) -> bool:
         """Load every complete received day not in the lake; then apply raw-log retention."""

@@ -24,8 +24,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON inst
 def db_upgrade(data_dir: DataDir = None) -> None:
     """Apply pending schema migrations to the realtime store (serve also does it at start)."""
     from headwater.cli import _settings
-    from headwater.config import mask_url
     from headwater.stores.realtime import StoreUnavailableError, open_realtime_store
+    from headwater.urls import mask_url
 
     settings = _settings(data_dir=data_dir)
     try:

@@ -16,13 +16,18 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
+#: The session rule of every layer (realtime, live, the ETL's rollup, the metrics): a new session
+#: after more than INACTIVITY without events, or once a session is MAX_LENGTH long.
 INACTIVITY: Final = timedelta(minutes=30)
 MAX_LENGTH: Final = timedelta(hours=24)
+INACTIVITY_US: Final = INACTIVITY // timedelta(microseconds=1)
+INACTIVITY_SECONDS: Final = int(INACTIVITY.total_seconds())
+MAX_LENGTH_SECONDS: Final = int(MAX_LENGTH.total_seconds())
 _NAMESPACE: Final = uuid.UUID("6f1c5a36-6a0e-4d2c-9a61-3f0f4a8e2b17")
 _NS_BYTES: Final = _NAMESPACE.bytes
 _ZERO: Final = timedelta(0)
@@ -149,3 +154,15 @@ class SessionBook:
         out = list(self._changed.values())
         self._changed.clear()
         return out
+
+
+def split_sessions(times: Sequence[datetime]) -> list[tuple[datetime, datetime, int]]:
+    """(start, end, events) of each session in one actor's events, given sorted times (the rule)."""
+    out: list[tuple[datetime, datetime, int]] = []
+    for ts in times:
+        if out and ts - out[-1][1] <= INACTIVITY and ts - out[-1][0] < MAX_LENGTH:
+            start, _, n = out[-1]
+            out[-1] = (start, ts, n + 1)
+        else:
+            out.append((ts, ts, 1))
+    return out

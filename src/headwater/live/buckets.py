@@ -13,11 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
+from headwater.events.sessions import INACTIVITY
+
 RETENTION = timedelta(hours=48)
 RETENTION_S = int(RETENTION.total_seconds())
 SEP = "\x1f"
 WINDOWS: dict[str, int] = {"5m": 5, "1h": 60, "24h": 1440}  # minutes
-SESSION_MINUTES = 30  # a session ends after 30 minutes of inactivity (DESIGN.md section 5)
+SESSION_MINUTES = INACTIVITY // timedelta(minutes=1)  # who is in a session now (events/sessions.py)
 
 
 @dataclass(frozen=True, slots=True, eq=False)

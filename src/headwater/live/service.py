@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from headwater.config import Settings, mask_url
+from headwater.config import Settings
 from headwater.live.fold import LiveEvent
 from headwater.live.rollup import HourlyRollup
 from headwater.live.target import LIVE_TAILER, LiveTarget
@@ -35,6 +35,7 @@ from headwater.stores.live import (
     open_live_store,
 )
 from headwater.stores.realtime.hourly import HourlyStatsStore
+from headwater.urls import mask_url
 
 if TYPE_CHECKING:
     from headwater.server.app import Runtime

@@ -3,30 +3,25 @@ session is never split at midnight and belongs to the day (in the query's time z
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from headwater.batch import rollups
 from headwater.batch.sql import quote
+from headwater.events.sessions import (
+    INACTIVITY_SECONDS,
+    INACTIVITY_US,
+    MAX_LENGTH_SECONDS,
+    split_sessions,
+)
 from headwater.metrics.source import Scope
 
-GAP = timedelta(minutes=30)
-MAX_LENGTH = timedelta(hours=24)
 #: Events this long before the range are read so a session running into the range starts right.
 LOOKBACK_DAYS = 2
 
 
-def split_sessions(times: Sequence[datetime]) -> list[tuple[datetime, datetime, int]]:
-    """(start, end, events) of each session in one user's sorted event times (the pure rule)."""
-    out: list[tuple[datetime, datetime, int]] = []
-    for ts in times:
-        if out and ts - out[-1][1] <= GAP and ts - out[-1][0] < MAX_LENGTH:
-            start, _, n = out[-1]
-            out[-1] = (start, ts, n + 1)
-        else:
-            out.append((ts, ts, 1))
-    return out
+#: The rule's two spans as DuckDB intervals (headwater.events.sessions owns the rule).
+GAP_SQL = f"INTERVAL {INACTIVITY_SECONDS} SECOND"
+MAX_LENGTH_SQL = f"INTERVAL {MAX_LENGTH_SECONDS} SECOND"
 
 
 def _build(scope: Scope) -> None:
@@ -41,7 +36,7 @@ def _build(scope: Scope) -> None:
         # Only the people with a session of 24 hours or more need their events, to cut it, and only
         # over the span of those sessions (none: the events are not read at all).
         span = scope.sql(
-            "SELECT min(start_ts), max(end_ts) FROM gap_sessions WHERE end_ts - start_ts >= INTERVAL 24 HOUR"
+            f"SELECT min(start_ts), max(end_ts) FROM gap_sessions WHERE end_ts - start_ts >= {MAX_LENGTH_SQL}"
         )[0]
         where = "false"
         if span[0] is not None:
@@ -51,7 +46,7 @@ def _build(scope: Scope) -> None:
         scope.sql(
             f"""CREATE OR REPLACE TEMP TABLE session_events AS SELECT person, ts FROM ({events})
                 WHERE person IN (SELECT person FROM gap_sessions
-                                 WHERE end_ts - start_ts >= INTERVAL 24 HOUR)"""
+                                 WHERE end_ts - start_ts >= {MAX_LENGTH_SQL})"""
         )
     else:
         _gap_sessions_from_events(scope, scope.person_events(first, last, ""))
@@ -62,11 +57,11 @@ def _gap_sessions_from_events(scope: Scope, events: str) -> None:
     runs of each person's events without a gap of more than 30 minutes."""
     scope.sql(f"CREATE OR REPLACE TEMP TABLE session_events AS SELECT person, ts FROM ({events})")
     scope.sql(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE gap_sessions AS
         WITH e AS (SELECT person, ts FROM session_events),
         g AS (
-            SELECT person, ts, CASE WHEN lag(ts) OVER w IS NULL OR ts - lag(ts) OVER w > INTERVAL 30 MINUTE
+            SELECT person, ts, CASE WHEN lag(ts) OVER w IS NULL OR ts - lag(ts) OVER w > {GAP_SQL}
                                     THEN 1 ELSE 0 END AS brk
             FROM e WINDOW w AS (PARTITION BY person ORDER BY ts)
         ),
@@ -119,7 +114,7 @@ def _merge_runs(scope: Scope, runs: str) -> None:
         latest = np.maximum.accumulate(ekey)
         brk = np.empty(len(ids), dtype=bool)
         brk[0] = True
-        brk[1:] = (ids[1:] != ids[:-1]) | (skey[1:] - latest[:-1] > rollups.SESSION_GAP_US)
+        brk[1:] = (ids[1:] != ids[:-1]) | (skey[1:] - latest[:-1] > INACTIVITY_US)
         firsts = np.flatnonzero(brk)
         table = pa.table(
             {
@@ -145,10 +140,10 @@ def _cut_long_sessions(scope: Scope) -> None:
     """Temp table sessions from gap_sessions, the runs of 24 hours or more cut by the exact rule."""
     # Sessions of over 24 hours (rare) are cut by the exact rule in Python.
     long = scope.sql(
-        """
+        f"""
         SELECT g.person, g.gid, e.ts FROM session_events e
         JOIN gap_sessions g ON e.person = g.person AND e.ts BETWEEN g.start_ts AND g.end_ts
-        WHERE g.end_ts - g.start_ts >= INTERVAL 24 HOUR ORDER BY g.person, g.gid, e.ts
+        WHERE g.end_ts - g.start_ts >= {MAX_LENGTH_SQL} ORDER BY g.person, g.gid, e.ts
         """
     )
     scope.sql(
@@ -162,10 +157,10 @@ def _cut_long_sessions(scope: Scope) -> None:
         for start, end, n in split_sessions(times):
             scope.con.execute("INSERT INTO long_split VALUES (?, ?, ?, ?)", [person, start, end, n])
     scope.sql(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE sessions AS
         SELECT person, start_ts, end_ts, events FROM gap_sessions
-        WHERE end_ts - start_ts < INTERVAL 24 HOUR
+        WHERE end_ts - start_ts < {MAX_LENGTH_SQL}
         UNION ALL SELECT * FROM long_split
         """
     )

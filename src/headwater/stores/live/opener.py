@@ -11,8 +11,8 @@ import threading
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from headwater.config import mask_url
 from headwater.stores.live.base import LiveStore, LiveUnavailableError
+from headwater.urls import mask_url
 
 SCHEMES = ("memory", "redis", "rediss", "redis+cluster")
 _NAMESPACE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")

@@ -10,10 +10,10 @@ from datetime import UTC, date, datetime
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from headwater.config import mask_url
 from headwater.events.realtime import Delta
 from headwater.events.sessions import Session
 from headwater.log.tailer import TailReject
+from headwater.urls import mask_url
 
 
 class StoreUnavailableError(RuntimeError):

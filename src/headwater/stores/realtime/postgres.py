@@ -10,7 +10,6 @@ from typing import Any
 
 import psycopg
 
-from headwater.config import mask_url
 from headwater.events.sessions import Session
 from headwater.log.tailer import TailReject
 from headwater.stores.realtime import keys_sql
@@ -23,6 +22,7 @@ from headwater.stores.realtime.base import (
     utcnow,
 )
 from headwater.stores.realtime.migrations import POSTGRES
+from headwater.urls import mask_url
 
 _LOCK_ID = 0x4857_0001  # advisory lock serializing migrations across processes
 

@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
-from headwater.config import mask_url
 from headwater.stores.realtime.base import StoreUnavailableError, open_realtime_store
+from headwater.urls import mask_url
 
 
 class SideTables:
