@@ -36,10 +36,10 @@ from bench.server_cpu import CpuMeter, as_client, wait_quiet
 from tests.helpers import Server, create_key
 from tests.redis_services import RedisServer
 
-from headwater.batch.lake import Lake
-from headwater.batch.sql import connect, quote
 from headwater.experiments import parse_experiment
 from headwater.experiments.results import ResultsOptions, experiment_results
+from headwater.lake.layout import Lake
+from headwater.lake.sql import connect, quote
 
 TOKEN = "bench-token"
 DEFINITION: dict[str, Any] = {

@@ -32,9 +32,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
-from headwater.batch import rollups  # noqa: E402
-from headwater.batch.lake import Lake  # noqa: E402
-from headwater.batch.sql import connect, quote  # noqa: E402
+from headwater.lake.layout import Lake  # noqa: E402
+from headwater.lake.rollups.event_people import backfill_event_people, write_event_people  # noqa: E402
+from headwater.lake.rollups.identity import (  # noqa: E402
+    write_identity_map,
+)
+from headwater.lake.rollups.names import update_names  # noqa: E402
+from headwater.lake.rollups.person_days import missing_person_days, write_person_days  # noqa: E402
+from headwater.lake.rollups.sessions import backfill_sessions, write_sessions  # noqa: E402
+from headwater.lake.rollups.user_days import write_user_days  # noqa: E402
+from headwater.lake.sql import connect, quote  # noqa: E402
 from headwater.metrics.registry import run_metric  # noqa: E402
 
 DAY0 = date(2026, 1, 5)  # a Monday
@@ -148,14 +155,14 @@ def build_lake(data: Path, events: int, days: int, daily_users: int) -> float:
             os.replace(f, target / f"recv-{day:%Y%m%d}{'' if k == 0 else f'.{k}'}.parquet")
         files = lake.files_of_received_day(day)
         rows = " UNION ALL ".join(f"SELECT * FROM '{f}'" for f in files)
-        rollups.write_user_days(con, lake, day, rows, "UTC")
-        rollups.write_event_people(con, lake, day, rows)
-        rollups.write_sessions(con, lake, day, rows)
+        write_user_days(con, lake, day, rows, "UTC")
+        write_event_people(con, lake, day, rows)
+        write_sessions(con, lake, day, rows)
         lake.write_manifest(day, {"files": {}, "project_tz": "UTC", "event_dates": [day.isoformat()]})
     top = (days - 1) * slide + daily_users
-    rollups.write_identity_map(lake.identity_map, ((f"anon:a{u}", f"u{u}") for u in range(top)))
-    rollups.update_names(con, lake, [DAY0 + timedelta(days=d) for d in range(days)])
-    rollups.write_person_days(con, lake, [DAY0 + timedelta(days=d) for d in range(days)])
+    write_identity_map(lake.identity_map, ((f"anon:a{u}", f"u{u}") for u in range(top)))
+    update_names(con, lake, [DAY0 + timedelta(days=d) for d in range(days)])
+    write_person_days(con, lake, [DAY0 + timedelta(days=d) for d in range(days)])
     shutil.rmtree(stage, ignore_errors=True)
     con.close()
     return time.monotonic() - t
@@ -165,18 +172,18 @@ def backfill(data: Path) -> None:
     """Give a reused lake built before a rollup (compact person days, event people, sessions) its
     files, as the ETL would."""
     lake = Lake(data / "lake")
-    todo = rollups.missing_person_days(lake)
+    todo = missing_person_days(lake)
     con = connect(lake.tmp_dir, "1GB")
     if todo:
         t = time.monotonic()
-        rollups.write_person_days(con, lake, todo)
+        write_person_days(con, lake, todo)
         say(f"  compact person-day rollup of {len(todo)} days written in {time.monotonic() - t:.1f} s")
     t = time.monotonic()
-    done = rollups.backfill_event_people(con, lake)
+    done = backfill_event_people(con, lake)
     if done:
         say(f"  event-people rollup of {len(done)} days written in {time.monotonic() - t:.1f} s")
     t = time.monotonic()
-    done = rollups.backfill_sessions(con, lake)
+    done = backfill_sessions(con, lake)
     if done:
         say(f"  session rollup of {len(done)} days written in {time.monotonic() - t:.1f} s")
     con.close()

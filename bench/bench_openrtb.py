@@ -258,7 +258,7 @@ def bench_http(workers: int, seconds: int, tmp: Path) -> None:
 
 def make_lake(data_dir: Path, users: int) -> None:
     """3 events per user over the last 20 days, written as the ETL writes the lake."""
-    from headwater.batch.sql import connect, quote
+    from headwater.lake.sql import connect, quote
 
     day = datetime.now(UTC).date() - timedelta(days=1)
     out = data_dir / "lake" / "events" / f"date={day}"

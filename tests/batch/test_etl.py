@@ -11,7 +11,7 @@ import pytest
 
 from headwater.batch import etl
 from headwater.batch.etl import days_to_load, run_daily
-from headwater.batch.lake import Lake, LakeError
+from headwater.lake.layout import Lake, LakeError
 from tests.batch.logdata import ev, write_log
 from tests.metrics.dataset import PARIS, active_events
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from headwater.batch.etl import run_daily
-from headwater.batch.lake import LakeError
+from headwater.lake.layout import LakeError
 from headwater.metrics.params import MetricError
 from headwater.metrics.registry import run_metric
 from tests.batch.logdata import ev, write_log

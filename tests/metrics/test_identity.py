@@ -6,10 +6,10 @@ import random
 from datetime import date
 from pathlib import Path
 
-from headwater.batch.lake import Lake
-from headwater.batch.rollups import rebuild_identity_map
-from headwater.batch.sql import connect
 from headwater.events.identity import Link, actor_key, clean_id, is_junk, links_from_event, resolve
+from headwater.lake.layout import Lake
+from headwater.lake.rollups.identity import rebuild_identity_map
+from headwater.lake.sql import connect
 
 
 def test_junk_ids() -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from headwater.lake.scope import Scope
 from headwater.metrics.active import active_counts
 from headwater.metrics.params import make_range
-from headwater.metrics.source import Scope
 from tests.batch.logdata import ev
 from tests.metrics.dataset import PARIS, active_events, build
 
@@ -22,7 +22,7 @@ def test_hashed_people_count_like_names(tmp_path: Path, etl_days: int) -> None:
     build(tmp_path, [*active_events(), *extra], etl_days=etl_days)
     rng = make_range("2026-03-20", "2026-04-02", None, PARIS)
     with Scope(tmp_path, rng) as scope:
-        assert scope._hashed_people()
+        assert scope.hashed_people()
         for first, last in ((None, date(2026, 4, 2)), (date(2026, 3, 27), date(2026, 3, 30))):
             per_day = "SELECT day, count(DISTINCT person) FROM ({}) GROUP BY 1 ORDER BY 1"
             names = scope.sql(per_day.format(scope.user_days(first, last)))
@@ -40,7 +40,7 @@ def test_names_that_share_a_hash_fall_back_to_names(tmp_path: Path) -> None:
     status.write_text('{"names": 12, "hashes": 11}')  # as if two names had collided
     rng = make_range("2026-03-27", "2026-03-30", None, PARIS)
     with Scope(tmp_path, rng) as scope:
-        assert not scope._hashed_people()
+        assert not scope.hashed_people()
         assert scope.person_days() == scope.user_days()
         assert active_counts(scope, 7)[date(2026, 3, 30)] == 10
 

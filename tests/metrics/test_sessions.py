@@ -23,14 +23,15 @@ from pathlib import Path
 
 import pytest
 
-from headwater.batch import rollups
-from headwater.batch.lake import Lake
-from headwater.batch.sql import connect
 from headwater.events.sessions import split_sessions
+from headwater.lake.layout import Lake
+from headwater.lake.rollups.common import received_rows_sql
+from headwater.lake.rollups.sessions import write_sessions
+from headwater.lake.scope import Scope
+from headwater.lake.sql import connect
 from headwater.metrics import sessions
 from headwater.metrics.params import make_range
 from headwater.metrics.registry import run_metric
-from headwater.metrics.source import Scope
 from tests.batch.logdata import ev
 from tests.metrics.dataset import build
 
@@ -144,7 +145,7 @@ def test_session_rollup_in_chunks_of_actors_is_the_same(tmp_path: Path) -> None:
     try:
         read = f"SELECT * FROM read_parquet('{lake.sessions_file(recv)}') ORDER BY ALL"
         whole = con.execute(read).fetchall()
-        rollups.write_sessions(con, lake, recv, rollups.received_rows_sql(lake, recv), chunk_rows=40)
+        write_sessions(con, lake, recv, received_rows_sql(lake, recv), chunk_rows=40)
         chunked = con.execute(read).fetchall()
     finally:
         con.close()

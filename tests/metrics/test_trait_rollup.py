@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from headwater.batch.etl import run_daily
+from headwater.lake.scope import Scope
 from headwater.metrics.params import make_range
 from headwater.metrics.registry import run_metric
-from headwater.metrics.source import Scope
 from tests.batch.logdata import ev, write_log
 
 PLANS = ["free", "pro", "team", None]

@@ -20,9 +20,9 @@ from starlette.routing import BaseRoute, Route
 
 from headwater import __version__
 from headwater.api.auth import ApiError, require_admin
-from headwater.batch.lake import LakeError
 from headwater.dashboard.health import data_health
 from headwater.dashboard.metric_batch import cache_for, groups, parse_queries, run_group
+from headwater.lake.layout import LakeError
 from headwater.metrics.params import MetricError
 
 MAX_BODY_BYTES = 64 << 10

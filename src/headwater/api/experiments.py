@@ -148,9 +148,9 @@ def results_options(alpha: str | None, sequential: str | None, correction: str |
 
 
 async def results(request: Request) -> Response:
-    from headwater.batch.lake import LakeError
     from headwater.experiments.results import experiment_results
     from headwater.experiments.validation import parse_experiment
+    from headwater.lake.layout import LakeError
 
     svc = _service(request)
     key = request.path_params["key"]

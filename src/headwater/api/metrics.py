@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from headwater.api.auth import ApiError, require_admin
-from headwater.batch.lake import LakeError
+from headwater.lake.layout import LakeError
 from headwater.metrics.params import MetricError
 
 # headwater.metrics.registry (the metric functions, numpy with them) is imported on first use: an

@@ -1,6 +1,6 @@
 """The nightly recomputation: exact membership from the whole history, reconciled with the live store.
 
-Reads the lake plus the log not loaded yet (headwater.metrics.source.Scope: deduplicated by
+Reads the lake plus the log not loaded yet (headwater.lake.scope.Scope: deduplicated by
 message id) in an in-memory DuckDB. For each condition it takes each user's ``keep`` latest
 matching events (in SQL; property filters are applied in Python with the evaluator's own
 ``matches``), evaluates every user seen with the same code as the live tailer, then, unless
@@ -21,9 +21,9 @@ from typing import Any
 
 from headwater.audiences.state import AudienceState, Stamps
 from headwater.audiences.tailer import ID_TRAITS
-from headwater.batch.sql import quote
+from headwater.lake.scope import Scope
+from headwater.lake.sql import quote
 from headwater.metrics.params import Range
-from headwater.metrics.source import Scope
 from headwater.stores.realtime.audiences import AudienceCatalog
 from headwater.targeting.membership import CompiledAudiences, Condition
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from headwater.batch.etl import etl_lock
-from headwater.batch.lake import Lake, LakeError, log_sizes
-from headwater.batch.sql import connect, parquet_sql, quote
+from headwater.lake.layout import Lake, LakeError, log_sizes
+from headwater.lake.sql import connect, parquet_sql, quote
 from headwater.log.files import list_log_files
 
 ROW_GROUP_SIZE = 122_880

@@ -18,9 +18,16 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from headwater.batch import rollups
-from headwater.batch.lake import Lake, LakeError, complete_lines, log_sizes
-from headwater.batch.sql import (
+from headwater.lake.layout import Lake, LakeError, complete_lines, log_sizes
+from headwater.lake.rollups.event_people import backfill_event_people, write_event_people
+from headwater.lake.rollups.identity import rebuild_identity_map, write_links
+from headwater.lake.rollups.names import update_names
+from headwater.lake.rollups.person_days import missing_person_days, write_person_days
+from headwater.lake.rollups.sessions import backfill_sessions, write_sessions
+from headwater.lake.rollups.tool_usage import write_tool_usage
+from headwater.lake.rollups.traits import write_traits
+from headwater.lake.rollups.user_days import write_user_days
+from headwater.lake.sql import (
     EVENT_COLUMNS,
     connect,
     file_list,
@@ -111,19 +118,19 @@ def _run_locked(
         result.duplicates = result.rows_in - result.rows_out
         result.event_dates = _publish(lake, recv, out_dir)
         own = _own_rows_sql(lake, recv, dates, loaded=bool(paths))
-        rollups.write_user_days(con, lake, recv, own, project_tz)
-        rollups.write_traits(con, lake, recv, own, project_tz)
-        rollups.write_links(con, lake, recv, own)
-        rollups.rebuild_identity_map(con, lake)
-        rollups.update_names(con, lake, [recv])
-        rollups.write_person_days(con, lake, sorted({recv, *rollups.missing_person_days(lake)}))
-        rollups.write_event_people(con, lake, recv, own)
-        rollups.backfill_event_people(con, lake)
-        rollups.write_sessions(con, lake, recv, own)
-        rollups.backfill_sessions(con, lake)
+        write_user_days(con, lake, recv, own, project_tz)
+        write_traits(con, lake, recv, own, project_tz)
+        write_links(con, lake, recv, own)
+        rebuild_identity_map(con, lake)
+        update_names(con, lake, [recv])
+        write_person_days(con, lake, sorted({recv, *missing_person_days(lake)}))
+        write_event_people(con, lake, recv, own)
+        backfill_event_people(con, lake)
+        write_sessions(con, lake, recv, own)
+        backfill_sessions(con, lake)
         touched = {date.fromisoformat(d) for d in dates}
         own_rows = "SELECT tool_id, event, actor, ts FROM own" if paths else None
-        rollups.write_tool_usage(
+        write_tool_usage(
             con, lake, sorted(touched), own_rows, lake.files_of_received_day(recv) if paths else ()
         )
     finally:
@@ -269,7 +276,7 @@ def _publish(lake: Lake, recv: date, out_dir: Path) -> list[str]:
 
 def days_to_load(data_dir: Path, today_utc: date) -> list[date]:
     """Complete received days (before today, UTC) whose log is not in the lake yet or has grown."""
-    from headwater.batch.lake import pending_days
+    from headwater.lake.layout import pending_days
 
     return [d for d in pending_days(Lake(data_dir / "lake"), data_dir / "log") if d < today_utc]
 

@@ -35,7 +35,7 @@ def daily(
 ) -> None:
     """Load the log files received on a day into the lake (default: yesterday, UTC). Idempotent."""
     from headwater.batch.etl import days_to_load, run_daily
-    from headwater.batch.lake import LakeError
+    from headwater.lake.layout import LakeError
 
     settings = _settings(data_dir=data_dir)
     today = datetime.now(UTC).date()
@@ -74,7 +74,7 @@ def archive(
 ) -> None:
     """Compact a month of the lake into one zstd Parquet file; then apply raw-log retention."""
     from headwater.batch.archive import apply_retention, archive_month, parse_month
-    from headwater.batch.lake import LakeError
+    from headwater.lake.layout import LakeError
 
     settings = _settings(data_dir=data_dir)
     try:

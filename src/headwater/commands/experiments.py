@@ -173,9 +173,9 @@ def results(
     """Results over the lake and today's log (the JSON of GET /api/v1/experiments/KEY/results)."""
     from headwater.api.auth import ApiError
     from headwater.api.experiments import results_options
-    from headwater.batch.lake import LakeError
     from headwater.experiments.results import experiment_results
     from headwater.experiments.validation import parse_experiment
+    from headwater.lake.layout import LakeError
 
     settings = _settings(data_dir=data_dir)
     try:

@@ -44,7 +44,7 @@ def metrics_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Compute a metric over the lake and today's log (the JSON of GET /api/v1/metrics/NAME)."""
-    from headwater.batch.lake import LakeError
+    from headwater.lake.layout import LakeError
     from headwater.metrics.params import MetricError
     from headwater.metrics.registry import run_metric
 

@@ -1,11 +1,10 @@
 """Many metric queries in one call, for the dashboard's first load.
 
 The page asks for every panel's metrics at once; queries over the same days share one
-:class:`~headwater.metrics.source.Scope` (one DuckDB connection, today's log and the identity map
+:class:`~headwater.lake.scope.Scope` (one DuckDB connection, today's log and the identity map
 read once) and the groups run in parallel threads. Each answer is exactly what
 ``GET /api/v1/metrics/NAME`` answers for the same parameters: the same metric functions, given
-the same validated range and options. One more query name, ``late_events``, is the dashboard's
-own (late_events.py).
+the same validated range and options.
 
 Answers are cached per process (:class:`MetricCache`): an entry is used while the lake and today's
 log are unchanged; for a range that ends before today, only late events could change it, so it is
@@ -23,14 +22,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from headwater.dashboard.late_events import NAME as LATE_EVENTS
-from headwater.dashboard.late_events import late_events
 from headwater.dashboard.shared_cache import SharedAnswers, as_ours, state_text
 from headwater.log.files import list_log_files
 from headwater.metrics.params import MetricError, make_range, today_in
 
 if TYPE_CHECKING:
-    from headwater.metrics.source import Scope
+    from headwater.lake.scope import Scope
 
 # the metric functions (and numpy, DuckDB with them) are imported when a query is computed, not
 # when the server starts: a worker answering from the cache never loads them.
@@ -74,35 +71,10 @@ def parse_queries(body: Any) -> list[Query]:
 
 
 def run_in_scope(scope: Scope, query: Query) -> dict[str, Any]:
-    """What ``run_metric`` answers, computed in an open scope over the query's range; or the
-    dashboard's own ``late_events`` (late_events.py), which takes no option."""
-    given = dict(query.options)
-    if query.name == LATE_EVENTS:
-        if given:
-            raise MetricError(
-                "unknown_parameter", f"metric {query.name!r} takes no parameter {sorted(given)[0]!r}"
-            )
-        body = late_events(scope)
-    else:
-        from headwater.metrics.registry import get_metric
+    """What ``run_metric`` answers, computed in an open scope over the query's range."""
+    from headwater.metrics.registry import compute
 
-        metric = get_metric(query.name)
-        unknown = sorted(set(given) - set(metric.options))
-        if unknown:
-            allowed = ", ".join(metric.options) or "none"
-            raise MetricError(
-                "unknown_parameter",
-                f"metric {query.name!r} takes no parameter {unknown[0]!r} (options: {allowed})",
-            )
-        body = metric.func(scope, **given)
-    rng = scope.rng
-    return {
-        "metric": query.name,
-        "start": rng.start.isoformat(),
-        "end": rng.end.isoformat(),
-        "tz": rng.tz,
-        **body,
-    }
+    return compute(scope, query.name, dict(query.options))
 
 
 def error_answer(exc: MetricError) -> dict[str, Any]:
@@ -245,7 +217,7 @@ def run_group(cache: MetricCache, queries: list[Query]) -> dict[Query, dict[str,
                 rng = make_range(first.start, first.end, first.tz, cache.project_tz)
             except MetricError as exc:
                 return {**answers, **{q: error_answer(exc) for q in todo}}
-            from headwater.metrics.source import Scope
+            from headwater.lake.scope import Scope
 
             with Scope(cache.data_dir, rng) as scope:
                 for q in mine:

@@ -125,10 +125,10 @@ async def experiment_results(request: Request) -> Response:
     dashboard (experiment_results.py)."""
     import asyncio
 
-    from headwater.batch.lake import LakeError
     from headwater.dashboard.experiment_results import results_cache_for
     from headwater.dashboard.metric_batch import cache_for
     from headwater.experiments.service import find_service
+    from headwater.lake.layout import LakeError
 
     require_admin(request)
     rt = request.app.state.runtime

@@ -1,6 +1,6 @@
 """Per-variant sufficient statistics of an experiment's metrics, from the lake plus today's log.
 
-DuckDB in memory over the Parquet files and the log files not loaded yet (headwater.metrics.source:
+DuckDB in memory over the Parquet files and the log files not loaded yet (headwater.lake.scope:
 deduplicated by messageId, identities resolved at query time). A user is the resolved person; their
 exposure is their first `Experiment Viewed` of this experiment and phase (its variation counts, a
 later one in another variation is only counted in `multiple_exposures`). Per user and metric:
@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from headwater.batch.sql import quote
 from headwater.experiments.exposure import EXPOSURE_EVENT
 from headwater.experiments.model import Experiment, Metric, MetricKind
+from headwater.lake.scope import Scope
+from headwater.lake.sql import quote
 from headwater.metrics.params import Range, today_in
-from headwater.metrics.source import Scope
 
 DEFAULT_PRE_DAYS = 14.0
 

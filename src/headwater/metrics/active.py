@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from headwater.batch.sql import quote
-from headwater.metrics.source import Scope
+from headwater.lake.scope import Scope
+from headwater.lake.sql import quote
 
 Result = dict[str, Any]
 

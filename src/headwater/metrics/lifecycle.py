@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from headwater.lake.scope import Scope
 from headwater.metrics.periods import check_period, index_of, index_sql, last_day_of, start_of
-from headwater.metrics.source import Scope
 
 
 def lifecycle(scope: Scope, period: str | None = None) -> dict[str, Any]:

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from headwater.metrics import active, features, funnel, lifecycle, retention, sessions
+from headwater.lake.scope import Scope
+from headwater.metrics import active, features, funnel, late_events, lifecycle, retention, sessions
 from headwater.metrics.params import MetricError, make_range
-from headwater.metrics.source import Scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +36,7 @@ METRICS: dict[str, Metric] = {
         Metric("retention", retention.retention, ("period", "mode", "cohort", "start_event", "return_event")),
         Metric("funnel", funnel.funnel, ("steps", "window_days", "breakdown")),
         Metric("lifecycle", lifecycle.lifecycle, ("period",)),
+        Metric("late_events", late_events.late_events),
     )
 }
 
@@ -59,15 +60,22 @@ def run_metric(
     options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``{"metric", "start", "end", "tz", "rows": [...], ...}`` for a metric over local days."""
-    metric = get_metric(name)
+    get_metric(name)  # an unknown name is refused before any data is read
     rng = make_range(start, end, tz, project_tz)
-    given = {k: v for k, v in (options or {}).items() if v not in (None, "")}
+    with Scope(data_dir, rng) as scope:
+        return compute(scope, name, options or {})
+
+
+def compute(scope: Scope, name: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The answer of metric ``name`` over an open scope's range (options checked first)."""
+    metric = get_metric(name)
+    given = {k: v for k, v in options.items() if v not in (None, "")}
     unknown = sorted(set(given) - set(metric.options))
     if unknown:
         allowed = ", ".join(metric.options) or "none"
         raise MetricError(
             "unknown_parameter", f"metric {name!r} takes no parameter {unknown[0]!r} (options: {allowed})"
         )
-    with Scope(data_dir, rng) as scope:
-        body = metric.func(scope, **given)
+    body = metric.func(scope, **given)
+    rng = scope.rng
     return {"metric": name, "start": rng.start.isoformat(), "end": rng.end.isoformat(), "tz": rng.tz, **body}

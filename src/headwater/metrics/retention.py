@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from headwater.batch.sql import quote
+from headwater.lake.scope import Scope
+from headwater.lake.sql import quote
 from headwater.metrics.params import MetricError
 from headwater.metrics.periods import check_period, index_of, index_sql, last_day_of, start_of
-from headwater.metrics.source import Scope
 
 MODES = ("on", "on_or_after")
 COHORTS = ("first", "recurring")

@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from headwater.batch.sql import quote
 from headwater.events.sessions import (
     INACTIVITY_SECONDS,
     INACTIVITY_US,
     MAX_LENGTH_SECONDS,
     split_sessions,
 )
-from headwater.metrics.source import Scope
+from headwater.lake.scope import Scope
+from headwater.lake.sql import quote
 
 #: Events this long before the range are read so a session running into the range starts right.
 LOOKBACK_DAYS = 2

@@ -8,8 +8,8 @@ its whole history at once, so all its events before today are late). A late even
 from the realtime counters of its day until the replay, and it changes batch answers of past
 days after they were first computed.
 
-It is a dashboard query of the metric batch (``{"name": "late_events", "start", "end", "tz"}``),
-cached like the metrics; the metrics API has no such metric.
+A metric like the others (``GET /api/v1/metrics/late_events``); the dashboard's data-health panel
+shows it.
 """
 
 from __future__ import annotations
@@ -17,10 +17,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from headwater.batch.sql import parquet_sql, quote
-from headwater.metrics.source import Scope
-
-NAME = "late_events"
+from headwater.lake.scope import Scope
+from headwater.lake.sql import parquet_sql, quote
 
 
 def late_events(scope: Scope) -> dict[str, Any]:

@@ -1,0 +1,186 @@
+"""A query's view of the lake: an in-memory DuckDB over the Parquet files, plus the log files not
+loaded yet (today's), deduplicated by message id, with the identity map (``idmap``) loaded.
+
+:class:`LakeQuery` holds the connection and the ``pending`` table of unloaded events;
+:mod:`headwater.lake.people` adds people as integers, :mod:`headwater.lake.scope` the SQL sources
+the metrics read.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, Self
+from zoneinfo import ZoneInfo
+
+from headwater.lake.layout import Lake, LakeError, complete_lines, pending_days
+from headwater.lake.rollups.identity import links_sql, load_identity_map, read_links
+from headwater.lake.sql import EVENT_COLUMNS, connect, json_events_sql, parquet_sql, quote
+from headwater.log.files import list_log_files
+from headwater.metrics.params import MetricError, Range
+
+_PENDING_DDL = """
+    CREATE TEMP TABLE pending (
+        message_id VARCHAR, type VARCHAR, event VARCHAR, tool_id VARCHAR, user_id VARCHAR,
+        anonymous_id VARCHAR, previous_id VARCHAR, actor VARCHAR, ts TIMESTAMPTZ,
+        received_at TIMESTAMPTZ, source VARCHAR, bot BOOLEAN, properties JSON, traits JSON, context JSON
+    )
+"""
+QUERY_COLUMNS = ", ".join(c for c in EVENT_COLUMNS if c not in ("received_at", "source", "bot"))
+
+
+class LakeQuery:
+    """One query's connection to the lake and the pending log. Use as a context manager."""
+
+    def __init__(self, data_dir: Path, rng: Range, memory_limit: str = "1GB") -> None:
+        self.lake = Lake(data_dir / "lake")
+        self.log_dir = data_dir / "log"
+        self.rng = rng
+        self.tz = rng.tz
+        self._tmp = self.lake.tmp_dir / f"query-{id(self)}"
+        self.con: Any = connect(None, memory_limit)
+        # spill (beyond memory_limit) under the data folder, not into DuckDB's default ./.tmp of
+        # the caller's working directory; DuckDB creates the last folder only if it spills
+        run_dir = data_dir / "run"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.con.execute(f"SET temp_directory = {quote(str(run_dir / 'duckdb-spill'))}")
+        self.new_names = False
+        self.extra_links = False
+        try:
+            self._load_pending()
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.con.close()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def sql(self, query: str) -> list[tuple[Any, ...]]:
+        """Run a query; a damaged lake file becomes a LakeError naming the file."""
+        try:
+            return list(self.con.execute(query).fetchall())
+        except Exception as exc:
+            if type(exc).__module__.startswith("duckdb") or type(exc).__module__.startswith("_duckdb"):
+                raise _explain(exc) from exc
+            raise
+
+    def numpy(self, query: str) -> dict[str, Any]:
+        """Like sql, as numpy arrays by column name."""
+        try:
+            return dict(self.con.execute(query).fetchnumpy())
+        except Exception as exc:
+            if type(exc).__module__.startswith("duckdb") or type(exc).__module__.startswith("_duckdb"):
+                raise _explain(exc) from exc
+            raise
+
+    def _load_pending(self) -> None:
+        self.con.execute(_PENDING_DDL)
+        days = set(pending_days(self.lake, self.log_dir))
+        paths = [lf.path for lf in list_log_files(self.log_dir, "events") if lf.day in days]
+        # A day loaded earlier (e.g. today, by an intraday `etl daily`) is read from where it stopped.
+        loaded: dict[str, int] = {}
+        for day in days:
+            manifest = self.lake.read_manifest(day)
+            if manifest is not None:
+                loaded.update({str(k): int(v) for k, v in manifest.get("files", {}).items()})
+        paths, _ = complete_lines(paths, self._tmp, loaded)
+        if paths:
+            self.con.execute(
+                f"INSERT INTO pending SELECT * FROM ({json_events_sql(paths)}) "
+                "WHERE message_id IS NOT NULL AND ts IS NOT NULL "
+                "QUALIFY row_number() OVER (PARTITION BY message_id ORDER BY received_at, ts) = 1"
+            )
+            dates = [r[0] for r in self.sql("SELECT DISTINCT CAST(ts AS DATE) FROM pending ORDER BY 1")]
+            if dates:
+                lake_files = self.lake.event_files(
+                    dates[0] - timedelta(days=1), dates[-1] + timedelta(days=1)
+                )
+                if lake_files:
+                    self.sql(
+                        f"DELETE FROM pending WHERE message_id IN "
+                        f"(SELECT message_id FROM ({parquet_sql(lake_files, 'message_id')}))"
+                    )
+        extra = read_links(self.con, links_sql("SELECT * FROM pending")) if paths else []
+        self.new_names = bool(paths)
+        self.extra_links = bool(extra)
+        load_identity_map(self.con, self.lake, extra)
+
+    def utc_window(self, first: date | None, last: date | None) -> tuple[str, str, date | None, date | None]:
+        zone = ZoneInfo(self.tz)
+        lo = _midnight(first, zone) if first else datetime(1970, 1, 1, tzinfo=UTC)
+        hi = _midnight(last + timedelta(days=1), zone) if last else datetime(9999, 1, 1, tzinfo=UTC)
+        utc_first = lo.date() if first else None
+        utc_last = (hi - timedelta(microseconds=1)).date() if last else None
+        return _ts(lo), _ts(hi), utc_first, utc_last
+
+    def utc_bounds(self, first: date | None, last: date | None) -> tuple[str, str]:
+        """SQL TIMESTAMPTZ literals bounding local days first..last: ``lo <= ts < hi``."""
+        lo, hi, _, _ = self.utc_window(first, last)
+        return lo, hi
+
+    def user_days_files(self) -> list[Path]:
+        files = (
+            sorted(self.lake.user_days_dir.glob("recv=*.parquet")) if self.lake.user_days_dir.is_dir() else []
+        )
+        self.check_files(files)
+        return files
+
+    def rollup_fits(self) -> bool:
+        loaded = self.lake.loaded_days()
+        return all(m.get("project_tz") == self.tz for m in loaded.values())
+
+    def check_files(self, files: list[Path]) -> None:
+        for path in files:
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError:
+                continue
+            if size < 12:
+                raise LakeError(f"corrupt Parquet file {path}: only {size} bytes")
+
+    def missing_days(self, days: list[date]) -> set[date]:
+        """Local days without any data received or stored: the metric reports them missing, not zero.
+
+        A local day counts as covered when its UTC day at local noon has a log file (loaded or not),
+        a manifest, or events stored under that event date."""
+        covered: set[date] = set(self.lake.loaded_days())
+        covered.update(lf.day for lf in list_log_files(self.log_dir, "events"))
+        covered.update(self.lake.event_dates())
+        if self.lake.tool_usage_dir.is_dir():
+            for p in self.lake.tool_usage_dir.glob("date=*.parquet"):
+                covered.add(date.fromisoformat(p.stem[5:]))
+        covered.update(r[0] for r in self.sql("SELECT DISTINCT CAST(ts AS DATE) FROM pending"))
+        zone = ZoneInfo(self.tz)
+        return {
+            d
+            for d in days
+            if datetime.combine(d, time(12), tzinfo=zone).astimezone(UTC).date() not in covered
+        }
+
+
+def _midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+
+
+def _ts(moment: datetime) -> str:
+    return f"TIMESTAMPTZ {quote(moment.strftime('%Y-%m-%d %H:%M:%S.%f+00'))}"
+
+
+_FILE_RE = re.compile(r"""["']?(/[^"'\s]+\.parquet)["']?""")
+
+
+def _explain(exc: Exception) -> Exception:
+    text = str(exc)
+    match = _FILE_RE.search(text)
+    if match and ("parquet" in text.lower() or "magic" in text.lower()):
+        return LakeError(f"corrupt Parquet file {match.group(1)}: {text.splitlines()[0][:300]}")
+    return MetricError("query_failed", f"the query failed: {text.splitlines()[0][:300]}", status=500)

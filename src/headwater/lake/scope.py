@@ -1,0 +1,202 @@
+"""What a metric query reads: the SQL sources over the lake plus the log not loaded yet.
+
+Every event row gets ``person`` (the resolved user: an identified userId, or ``anon:<id>`` for a
+visitor never identified) and ``day`` (its calendar day in the query's time zone). Rollups are
+read instead of the events wherever they answer the same (see each method).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from headwater.lake.people import PeopleQuery
+from headwater.lake.query import QUERY_COLUMNS
+from headwater.lake.rollups.user_days import user_days_sql
+from headwater.lake.sql import parquet_sql, quote
+
+
+class Scope(PeopleQuery):
+    """One metric query's view of the data. Use as a context manager."""
+
+    def events(self, first: date | None = None, last: date | None = None) -> str:
+        """SELECT of deduplicated events of local days first..last (None: unbounded)."""
+        lo, hi, utc_first, utc_last = self.utc_window(first, last)
+        files = self.lake.event_files(utc_first, utc_last)
+        self.check_files(files)
+        cols = QUERY_COLUMNS
+        union = f"SELECT {cols} FROM pending"
+        if files:
+            union = f"{parquet_sql(files, cols)} UNION ALL {union}"
+        return f"""
+            SELECT e.*, coalesce(m.user_id, e.actor) AS person, hw_day(e.ts, {quote(self.tz)}) AS day
+            FROM ({union}) e LEFT JOIN idmap m ON m.key = e.actor
+            WHERE e.ts >= {lo} AND e.ts < {hi}
+        """
+
+    def person_events(self, first: date | None, last: date | None, columns: str, where: str = "true") -> str:
+        """SELECT ``person``, ``ts`` and ``columns`` of the events of local days first..last that belong
+        to someone. ``person`` is an integer (the 64-bit hash of the resolved name) when the lake allows
+        it (see person_days), the name otherwise: only for grouping and counting people. Only the
+        columns asked for are read, and ``where`` (over the event columns) filters them at the scan."""
+        lo, hi, utc_first, utc_last = self.utc_window(first, last)
+        files = self.lake.event_files(utc_first, utc_last)
+        self.check_files(files)
+        cols = f"actor, ts, {columns}" if columns else "actor, ts"
+        cond = f"actor IS NOT NULL AND ts >= {lo} AND ts < {hi} AND ({where})"
+        union = f"SELECT {cols} FROM pending WHERE {cond}"
+        if files:
+            union = f"{parquet_sql(files, cols)} WHERE {cond} UNION ALL {union}"
+        if self.hashed_people():
+            person, join = "coalesce(m.pid, hash(e.actor))", "LEFT JOIN idmap_hash m ON m.aid = hash(e.actor)"
+        else:
+            person, join = "coalesce(m.user_id, e.actor)", "LEFT JOIN idmap m ON m.key = e.actor"
+        return f"""
+            SELECT {person} AS person, e.* EXCLUDE (actor)
+            FROM ({union}) e {join}
+        """
+
+    def step_events(self, first: date | None, last: date | None, names: list[str]) -> str | None:
+        """SELECT ``actor_hash``, ``event``, ``ts`` of the events named ``names`` of local days
+        first..last, from the ETL's (event, actor_hash, ts) rollup clustered by event (only the row
+        groups of these events are read, no actor string) with today's log on top; None when people
+        cannot be counted on hashes (see person_days) or a loaded day lacks the rollup. The person
+        of a row is ``hashed_map()`` applied to its actor_hash."""
+        if not self.hashed_people():
+            return None
+        files = []
+        for source in self.user_days_files():
+            target = self.lake.event_people_dir / source.name
+            if not target.exists() or target.stat().st_mtime_ns < source.stat().st_mtime_ns:
+                return None
+            files.append(target)
+        self.check_files(files)
+        lo, hi, _, _ = self.utc_window(first, last)
+        listed = ", ".join(quote(n) for n in names)
+        # The range filter on the sorted event column is what prunes row groups (IN alone is not
+        # pushed into the scan by DuckDB 2.0).
+        cond = (
+            f"event IN ({listed}) AND event BETWEEN {quote(min(names))} AND {quote(max(names))}"
+            f" AND ts >= {lo} AND ts < {hi}"
+        )
+        pending = (
+            f"SELECT hash(actor) AS actor_hash, event, ts FROM pending WHERE actor IS NOT NULL AND ({cond})"
+        )
+        if not files:
+            return pending
+        return f"{parquet_sql(files, 'actor_hash, event, ts')} WHERE {cond} UNION ALL {pending}"
+
+    def session_runs(self, first: date | None, last: date | None) -> str | None:
+        """SELECT (person, start_ts, end_ts, events) of the ETL's session rollup (each actor's runs of
+        events without a 30-minute gap) overlapping local days first..last, people as integers, with
+        every event of today's log on top as a run of its own; None when people cannot be counted on
+        hashes (see person_days) or a loaded day lacks the rollup (then read the events)."""
+        if not self.hashed_people():
+            return None
+        files = []
+        for source in self.user_days_files():
+            target = self.lake.sessions_dir / source.name
+            if not target.exists() or target.stat().st_mtime_ns < source.stat().st_mtime_ns:
+                return None
+            files.append(target)
+        self.check_files(files)
+        lo, hi, _, _ = self.utc_window(first, last)
+        pending = f"""
+            SELECT hash(coalesce(m.user_id, p.actor)) AS person, p.ts AS start_ts, p.ts AS end_ts,
+                   1::BIGINT AS events
+            FROM pending p LEFT JOIN idmap m ON m.key = p.actor
+            WHERE p.actor IS NOT NULL AND p.ts >= {lo} AND p.ts < {hi}
+        """
+        if not files:
+            return pending
+        return f"""
+            SELECT coalesce(m.pid, s.actor_hash) AS person, s.start_ts, s.end_ts, s.events
+            FROM ({parquet_sql(files, "actor_hash, start_ts, end_ts, events")}
+                  WHERE start_ts < {hi} AND end_ts >= {lo}) s
+            LEFT JOIN idmap_hash m ON m.aid = s.actor_hash
+            UNION ALL {pending}
+        """
+
+    def user_days(self, first: date | None = None, last: date | None = None) -> str:
+        """SELECT (day, person) pairs active on local days first..last, from the rollup when it was
+        built for this time zone, from the events otherwise. A pair may repeat (a user seen under two
+        ids, or on one day in two received days): consumers count distinct values."""
+        if not self.rollup_fits():
+            return f"SELECT DISTINCT day, person FROM ({self.events(first, last)}) WHERE person IS NOT NULL"
+        lo, hi, _, _ = self.utc_window(first, last)
+        files = sorted(self.lake.user_days_dir.glob("recv=*.parquet"))
+        self.check_files(files)
+        cond = (
+            " AND ".join(
+                c
+                for c in (
+                    f"day >= DATE {quote(str(first))}" if first else "",
+                    f"day <= DATE {quote(str(last))}" if last else "",
+                )
+                if c
+            )
+            or "true"
+        )
+        pending = f"SELECT * FROM pending WHERE ts >= {lo} AND ts < {hi}"
+        parts = [f"SELECT day, actor FROM ({user_days_sql(pending, self.tz)})"]
+        if files:
+            parts.insert(0, f"SELECT day, actor FROM ({parquet_sql(files, 'day, actor')}) WHERE {cond}")
+        return f"""
+            SELECT u.day, coalesce(m.user_id, u.actor) AS person
+            FROM ({" UNION ALL ".join(parts)}) u LEFT JOIN idmap m ON m.key = u.actor
+        """
+
+    def person_days(self, first: date | None = None, last: date | None = None) -> str:
+        """Like user_days, but ``person`` is an integer: a dense id from the compact person-day rollup
+        when the lake has it for every loaded day (see person_day_arrays), else the 64-bit hash of the
+        resolved name when the rollup carries ``actor_hash`` and no two names share a hash, else the
+        names themselves. Only for grouping and counting people."""
+        arrays = self.person_day_arrays(first, last)
+        if arrays is not None:
+            return self._register_person_days(arrays)
+        if not self.hashed_people():
+            return self.user_days(first, last)
+        lo, hi, _, _ = self.utc_window(first, last)
+        files = self.user_days_files()
+        low = f"day >= DATE {quote(str(first))}" if first else "true"
+        cond = f"{low} AND " + (f"day <= DATE {quote(str(last))}" if last else "true")
+        pending = f"SELECT * FROM pending WHERE ts >= {lo} AND ts < {hi}"
+        pend = f"""
+            SELECT u.day, hash(coalesce(m.user_id, u.actor)) AS person
+            FROM ({user_days_sql(pending, self.tz)}) u LEFT JOIN idmap m ON m.key = u.actor
+        """
+        lake = f"""
+            SELECT u.day, coalesce(m.pid, u.actor_hash) AS person
+            FROM ({parquet_sql(files, "day, actor_hash")}) u LEFT JOIN idmap_hash m ON m.aid = u.actor_hash
+            WHERE {cond}
+        """
+        return f"{lake} UNION ALL {pend}"
+
+    def trait_values(self, name: str, last: date | None) -> str | None:
+        """SELECT (person, ts, v): the values of trait ``name`` (as the preferences metric reads it)
+        carried by events of local days up to ``last``, from the ETL's trait rollup (each actor's
+        latest value per day) with today's log on top; None when some loaded day lacks the rollup
+        or it was built for another time zone (then read the events)."""
+        if not self.rollup_fits():
+            return None
+        sources = self.user_days_files()
+        if not sources:
+            return None
+        files = []
+        for source in sources:
+            target = self.lake.traits_dir / source.name
+            if not target.exists() or target.stat().st_mtime_ns < source.stat().st_mtime_ns:
+                return None
+            files.append(target)
+        self.check_files(files)
+        key = quote(name)
+        lo, hi, _, _ = self.utc_window(None, last)
+        upto = f"t.day <= DATE {quote(str(last))}" if last else "true"
+        return f"""
+            SELECT coalesce(m.user_id, t.actor) AS person, t.ts, t.value AS v
+            FROM ({parquet_sql(files, "day, actor, key, ts, value")}) t LEFT JOIN idmap m ON m.key = t.actor
+            WHERE t.key = {key} AND {upto} AND t.ts >= {lo}
+            UNION ALL
+            SELECT coalesce(m.user_id, p.actor), p.ts, coalesce(p.traits->>{key}, p.context->'traits'->>{key})
+            FROM pending p LEFT JOIN idmap m ON m.key = p.actor
+            WHERE p.actor IS NOT NULL AND p.ts >= {lo} AND p.ts < {hi}
+        """
