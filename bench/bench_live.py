@@ -36,7 +36,7 @@ from tests.redis_services import RedisClusterNodes, RedisServer
 from headwater.events.timestamps import format_timestamp
 from headwater.live.fold import LiveEvent
 from headwater.live.target import LIVE_TAILER, LiveTarget
-from headwater.log.tailer import Tailer
+from headwater.log.tailing.tailer import Tailer
 from headwater.stores.live import open_live_store
 
 TOOLS = ["editor", "export", "share", "search", "comments", "viewer", "billing", "admin"]
@@ -94,7 +94,7 @@ def stages(log_dir: Path) -> dict[str, float]:
 
     from headwater.live.fold import ActorCache, MinuteCache, fold
     from headwater.log.merged_read import read_merged
-    from headwater.log.tailer import decode_lines
+    from headwater.log.tailing.decode import decode_lines
 
     cpu = dict.fromkeys(("read", "decode", "fold", "encode"), 0.0)
     minutes, actors = MinuteCache(UTC), ActorCache()

@@ -53,7 +53,7 @@ import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from headwater.log.tailer import Tailer
+from headwater.log.tailing.tailer import Tailer
 from headwater.server.app import tune_gc
 from headwater.stores.realtime import open_realtime_store
 from headwater.stores.realtime.service import BATCH_LINES, CATCH_UP_LINES

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from headwater.live.fold import LiveEvent
 from headwater.live.target import LIVE_TAILER, LiveTarget
-from headwater.log.tailer import Tailer
+from headwater.log.tailing.tailer import Tailer
 from headwater.stores.live import open_live_store
 from tests.helpers import cli
 from tests.live.logdata import append, line, log_path

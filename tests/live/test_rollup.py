@@ -12,7 +12,7 @@ import pytest
 from headwater.live.fold import LiveEvent
 from headwater.live.rollup import CATCH_UP_HOURS, HourlyRollup
 from headwater.live.target import LIVE_TAILER, LiveTarget
-from headwater.log.tailer import Tailer
+from headwater.log.tailing.tailer import Tailer
 from headwater.stores.live import LiveStore, open_live_store
 from headwater.stores.realtime.base import open_realtime_store
 from headwater.stores.realtime.hourly import HourlyRow, HourlyStatsStore

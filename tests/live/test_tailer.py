@@ -13,7 +13,8 @@ from headwater.live import queries
 from headwater.live.fold import LiveEvent
 from headwater.live.target import LIVE_TAILER, LiveTarget, rebuild_offsets
 from headwater.log.merged_read import read_merged
-from headwater.log.tailer import CheckpointConflictError, Tailer
+from headwater.log.tailing.batch import CheckpointConflictError
+from headwater.log.tailing.tailer import Tailer
 from headwater.stores.live import LiveStore, open_live_store
 from tests.live.logdata import append, line, log_path
 from tests.redis_services import RedisClusterNodes, RedisServer, drop_namespace, unique_namespace, wait_until
@@ -103,7 +104,8 @@ def test_a_batch_applied_elsewhere_is_refused(store: LiveStore, tmp_path: Path) 
     base = a.load_checkpoint(LIVE_TAILER)
     assert b.load_checkpoint(LIVE_TAILER) == base
     merged = read_merged(tmp_path, base)
-    from headwater.log.tailer import TailBatch, decode_lines
+    from headwater.log.tailing.batch import TailBatch
+    from headwater.log.tailing.decode import decode_lines
 
     records, _, _ = decode_lines(merged.lines, LiveEvent)
     batch = TailBatch(LIVE_TAILER, dict(base), records, [(ln.file, ln.offset) for ln in merged.lines])

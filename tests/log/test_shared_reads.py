@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from headwater.log.record import LogRecord
-from headwater.log.tailer import BatchTurns
+from headwater.log.tailing.turns import BatchTurns
 
 
 class Log:

@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 
 from headwater.log.merged_read import read_merged, received_of
-from headwater.log.tailer import BatchTurns, TailBatch, Tailer, decode_data
+from headwater.log.tailing.batch import TailBatch
+from headwater.log.tailing.decode import decode_data
+from headwater.log.tailing.tailer import Tailer
+from headwater.log.tailing.turns import BatchTurns
 from headwater.stores.realtime import RealtimeStore, open_realtime_store
 from headwater.stores.realtime.target import LoggedEvent, RealtimeTarget
 from tests.realtime.logdata import T0, append, event, log_file, minutes

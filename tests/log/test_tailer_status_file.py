@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from headwater.log.tailer import TailerStatus
-from headwater.log.tailer_service import StatusFile
+from headwater.log.tailing.service import StatusFile
+from headwater.log.tailing.tailer import TailerStatus
 
 
 class _FakeTailer:

@@ -9,7 +9,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from headwater.log.tailer import CheckpointConflictError, TailBatch, TailReject
+from headwater.log.tailing.batch import CheckpointConflictError, TailBatch, TailReject
 from headwater.stores.realtime import RealtimeStore, open_realtime_store
 from headwater.stores.realtime.base import DailyRow, KeyNotFoundError
 from headwater.stores.realtime.migrations import POSTGRES, SQLITE

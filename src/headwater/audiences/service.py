@@ -19,7 +19,7 @@ from headwater.audiences.tailer import AUDIENCES_TAILER, AudienceEvent, Audience
 from headwater.batch.schedule import AUDIENCES_AT, seconds_until
 from headwater.config import Settings
 from headwater.live.service import API_OPTIONS, TAILER_OPTIONS
-from headwater.log.tailer_service import TailerService
+from headwater.log.tailing.service import TailerService
 from headwater.stores.live import LiveUnavailableError, open_live_store
 from headwater.stores.realtime.audiences import AudienceCatalog
 

@@ -23,7 +23,7 @@ from headwater.audiences.state import AudienceState, Stamps
 from headwater.events.identity import ANON_PREFIX, clean_id
 from headwater.events.timestamps import parse_timestamp
 from headwater.log.record import LogRecord
-from headwater.log.tailer import CheckpointConflictError, TailBatch
+from headwater.log.tailing.batch import CheckpointConflictError, TailBatch
 from headwater.stores.live import LiveConflictError, LiveDelta, LiveStore
 from headwater.targeting.membership import CompiledAudiences, event_name
 

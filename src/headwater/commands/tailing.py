@@ -13,8 +13,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from headwater.log.tailer import Tailer
-from headwater.log.tailer_service import TailerLock, TailerMetrics
+from headwater.log.tailing.service import TailerLock, TailerMetrics
+from headwater.log.tailing.tailer import Tailer
 
 replay_app = typer.Typer(help="Rebuild a derived store from the event log.", no_args_is_help=True)
 err = Console(stderr=True, soft_wrap=True)

@@ -1,6 +1,6 @@
 """Wiring of the live layer into `headwater serve`: the "live" tailer and the API's store handle.
 
-The tailer runs in one process (flock, headwater.log.tailer_service) with patient timeouts, and
+The tailer runs in one process (flock, headwater.log.tailing.service) with patient timeouts, and
 the hourly rollup to the realtime store next to it. The API of every worker reads through
 :class:`LiveQueries` on its event loop (redis.asyncio, no thread per request), with short
 timeouts and a breaker, so a down Redis costs a request at most ~100 ms; after a connection error
@@ -25,7 +25,7 @@ from headwater.config import Settings
 from headwater.live.fold import LiveEvent
 from headwater.live.rollup import HourlyRollup
 from headwater.live.target import LIVE_TAILER, LiveTarget
-from headwater.log.tailer_service import TailerService
+from headwater.log.tailing.service import TailerService
 from headwater.stores.live import (
     LiveStore,
     LiveTimeoutError,

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from headwater.events.realtime import Delta
 from headwater.events.sessions import Session
-from headwater.log.tailer import TailReject
+from headwater.log.tailing.batch import TailReject
 from headwater.urls import mask_url
 
 

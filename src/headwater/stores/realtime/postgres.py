@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 
 from headwater.events.sessions import Session
-from headwater.log.tailer import TailReject
+from headwater.log.tailing.batch import TailReject
 from headwater.stores.realtime import keys_sql
 from headwater.stores.realtime import postgres_realtime as rt
 from headwater.stores.realtime.base import (

@@ -16,7 +16,7 @@ import psycopg
 
 from headwater.events.realtime import Delta
 from headwater.events.sessions import INACTIVITY, MAX_LENGTH, Session
-from headwater.log.tailer import TailReject
+from headwater.log.tailing.batch import TailReject
 from headwater.stores.realtime.base import DailyRow, DailyTotals, utcnow
 
 TEMP_TABLES = """

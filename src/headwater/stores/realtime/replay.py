@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 
 from headwater.config import Settings
 from headwater.log.files import list_log_files
-from headwater.log.tailer import Tailer
-from headwater.log.tailer_service import TailerLock
+from headwater.log.tailing.service import TailerLock
+from headwater.log.tailing.tailer import Tailer
 from headwater.stores.realtime.base import RealtimeStore
 from headwater.stores.realtime.service import BATCH_LINES, CATCH_UP_LINES
 from headwater.stores.realtime.target import REALTIME_TAILER, LoggedEvent, RealtimeTarget

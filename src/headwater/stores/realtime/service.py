@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from headwater.config import Settings
-from headwater.log.tailer_service import TailerService
+from headwater.log.tailing.service import TailerService
 from headwater.stores.realtime.base import RealtimeStore, open_realtime_store
 from headwater.stores.realtime.target import REALTIME_TAILER, LoggedEvent, RealtimeTarget
 
@@ -20,7 +20,7 @@ T = TypeVar("T")
 
 #: Lines per batch of the realtime tailer running alone (replay, `headwater tail realtime`; ~25 MB of
 #: memory at its peak), and while it is behind (PostgreSQL: 5,000 applied 20 % slower). In the
-#: server it takes the batches of every tailer there (log.tailer_service.BATCH_LINES), to share them.
+#: server it takes the batches of every tailer there (log.tailing.service.BATCH_LINES), to share them.
 BATCH_LINES = 10_000
 CATCH_UP_LINES = 10_000
 

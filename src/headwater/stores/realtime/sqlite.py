@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from headwater.events.sessions import Session
-from headwater.log.tailer import TailReject
+from headwater.log.tailing.batch import TailReject
 from headwater.stores.realtime import keys_sql
 from headwater.stores.realtime import sqlite_realtime as rt
 from headwater.stores.realtime.base import (

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 
 from headwater.events.realtime import Delta
 from headwater.events.sessions import INACTIVITY, MAX_LENGTH, Session
-from headwater.log.tailer import TailReject
+from headwater.log.tailing.batch import TailReject
 from headwater.stores.realtime.base import DailyRow, DailyTotals, utcnow
 
 _CHUNK = 500  # bound parameters per IN (...) list

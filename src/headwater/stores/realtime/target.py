@@ -31,7 +31,7 @@ from headwater.events.realtime import (
 )
 from headwater.events.timestamps import parse_timestamp
 from headwater.log.record import LogRecord
-from headwater.log.tailer import CheckpointConflictError, TailBatch, TailReject
+from headwater.log.tailing.batch import CheckpointConflictError, TailBatch, TailReject
 from headwater.stores.realtime.base import RealtimeStore
 
 REALTIME_TAILER = "realtime"

@@ -27,7 +27,9 @@ from prometheus_client import Counter, Gauge
 
 from headwater.atomic_file import write_atomic
 from headwater.log.lock import FileLock
-from headwater.log.tailer import BatchTurns, R, Tailer, TailTarget
+from headwater.log.tailing.batch import R, TailTarget
+from headwater.log.tailing.tailer import Tailer
+from headwater.log.tailing.turns import BatchTurns
 
 log = logging.getLogger("headwater.tailer")
 
