@@ -54,10 +54,11 @@ import msgspec
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from headwater.log.tailing.tailer import Tailer
+from headwater.realtime.rows import LoggedEvent
+from headwater.realtime.service import BATCH_LINES, CATCH_UP_LINES
+from headwater.realtime.target import RealtimeTarget
 from headwater.server.app import tune_gc
-from headwater.stores.realtime import open_realtime_store
-from headwater.stores.realtime.service import BATCH_LINES, CATCH_UP_LINES
-from headwater.stores.realtime.target import LoggedEvent, RealtimeTarget
+from headwater.stores.sql.realtime import open_realtime_store
 
 START = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
 TOOLS = ["editor", "export", "share", "search", "comments", "billing", "settings", "import"]

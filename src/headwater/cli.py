@@ -46,10 +46,24 @@ def _settings(**overrides: Any) -> Settings:
 
 
 def _store(settings: Settings) -> Any:
-    from headwater.stores.realtime import StoreUnavailableError, open_realtime_store
+    from headwater.stores.sql.ports import StoreUnavailableError
+    from headwater.stores.sql.realtime import open_realtime_store
 
     try:
         return open_realtime_store(settings.effective_database_url)
+    except StoreUnavailableError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        err.print("Check HEADWATER_DATABASE_URL (or leave it empty for the embedded SQLite store).")
+        raise typer.Exit(2) from None
+
+
+def _keys(settings: Settings) -> Any:
+    from headwater.stores.sql.database import open_database
+    from headwater.stores.sql.keys import SqlWriteKeys
+    from headwater.stores.sql.ports import StoreUnavailableError
+
+    try:
+        return SqlWriteKeys(open_database(settings.effective_database_url))
     except StoreUnavailableError as exc:
         err.print(f"[red]error:[/] {exc}")
         err.print("Check HEADWATER_DATABASE_URL (or leave it empty for the embedded SQLite store).")
@@ -79,12 +93,12 @@ def serve(
     except RuntimeError as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
-    store = _store(settings)  # fail fast, with a clear message, on a bad database URL
+    store = _keys(settings)  # fail fast, with a clear message, on a bad database URL
     if not store.list_keys(include_revoked=True):
         first = store.create_key("default")
         err.print(f"First start: created write key for source 'default': {first.key}")
         err.print("(more sources: headwater keys create NAME; list them: headwater keys list)")
-    store.close()
+    store.db.close()
     token, created = ensure_admin_token(settings)
     if created:
         err.print(f"Admin token (saved in {settings.data_dir / 'admin_token'}): {token}")
@@ -132,9 +146,9 @@ def keys_create(
     if not name.strip():
         err.print("[red]error:[/] the source name may not be empty")
         raise typer.Exit(2)
-    store = _store(_settings(data_dir=data_dir))
+    store = _keys(_settings(data_dir=data_dir))
     wk = store.create_key(name.strip(), tuple(o.rstrip("/") for o in origin or ()))
-    store.close()
+    store.db.close()
     err.print(f"Created write key for source {wk.name!r}. Send it as the HTTP Basic user or 'writeKey'.")
     print(wk.key)
 
@@ -146,9 +160,9 @@ def keys_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List write keys."""
-    store = _store(_settings(data_dir=data_dir))
+    store = _keys(_settings(data_dir=data_dir))
     keys = store.list_keys(include_revoked=include_revoked)
-    store.close()
+    store.db.close()
     rows = [
         {
             "key": k.key,
@@ -180,16 +194,16 @@ def keys_revoke(
     data_dir: DataDir = None,
 ) -> None:
     """Revoke a write key: requests with it get 401 within a second."""
-    from headwater.stores.realtime.base import KeyNotFoundError
+    from headwater.stores.sql.ports import KeyNotFoundError
 
-    store = _store(_settings(data_dir=data_dir))
+    store = _keys(_settings(data_dir=data_dir))
     try:
         revoked = store.revoke_key(key_or_name)
     except KeyNotFoundError as exc:
         err.print(f"[red]error:[/] {exc}. See `headwater keys list`.")
         raise typer.Exit(1) from None
     finally:
-        store.close()
+        store.db.close()
     for k in revoked:
         print(f"revoked {k.key} ({k.name})")
 

@@ -14,8 +14,8 @@ from headwater.live.rollup import CATCH_UP_HOURS, HourlyRollup
 from headwater.live.target import LIVE_TAILER, LiveTarget
 from headwater.log.tailing.tailer import Tailer
 from headwater.stores.live import LiveStore, open_live_store
-from headwater.stores.realtime.base import open_realtime_store
-from headwater.stores.realtime.hourly import HourlyRow, HourlyStatsStore
+from headwater.stores.sql.hourly import HourlyRow, HourlyStatsStore
+from headwater.stores.sql.realtime import open_realtime_store
 from tests.live.logdata import append, line, log_path
 from tests.redis_services import RedisServer, unique_namespace
 
@@ -76,8 +76,8 @@ def rollup(store: LiveStore, stats: HourlyStatsStore, epoch: str | None, at: dat
 def test_migration_3_creates_hourly_stats(realtime_url: str) -> None:
     store = open_realtime_store(realtime_url)
     try:
-        assert store.schema_version() >= 3
-        assert store.upgrade() == []  # nothing left to apply: version 3 is recorded
+        assert store.db.schema_version() >= 3
+        assert store.db.upgrade() == []  # nothing left to apply: version 3 is recorded
     finally:
         store.close()
 

@@ -14,8 +14,10 @@ from headwater.log.tailing.batch import TailBatch
 from headwater.log.tailing.decode import decode_data
 from headwater.log.tailing.tailer import Tailer
 from headwater.log.tailing.turns import BatchTurns
-from headwater.stores.realtime import RealtimeStore, open_realtime_store
-from headwater.stores.realtime.target import LoggedEvent, RealtimeTarget
+from headwater.realtime.rows import LoggedEvent
+from headwater.realtime.target import RealtimeTarget
+from headwater.stores.sql.ports import RealtimeStore
+from headwater.stores.sql.realtime import open_realtime_store
 from tests.realtime.logdata import T0, append, event, log_file, minutes
 
 

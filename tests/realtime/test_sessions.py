@@ -6,8 +6,8 @@ import random
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from headwater.events.realtime import RealtimeEvent, aggregate, make_event
 from headwater.events.sessions import Session, SessionBook
+from headwater.realtime.fold import RealtimeEvent, aggregate, make_event
 
 T0 = datetime(2026, 11, 25, 23, 0, tzinfo=UTC)
 

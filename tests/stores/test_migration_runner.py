@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from headwater.stores.realtime import open_realtime_store
-from headwater.stores.realtime import postgres as pg_module
-from headwater.stores.realtime import sqlite as sqlite_module
+from headwater.stores.sql import migrations
+from headwater.stores.sql.database import open_database
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -20,12 +19,13 @@ def test_a_gap_filled_later_is_applied(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if backend == "sqlite":
-        url, module, attr = f"sqlite:///{tmp_path / 'm.sqlite3'}", sqlite_module, "SQLITE"
+        url, attr = f"sqlite:///{tmp_path / 'm.sqlite3'}", "SQLITE"
     else:
-        url, module, attr = request.getfixturevalue("pg_url"), pg_module, "POSTGRES"
+        url, attr = request.getfixturevalue("pg_url"), "POSTGRES"
+    module = migrations
     base = list(getattr(module, attr))
     monkeypatch.setattr(module, attr, [*base, (91, "CREATE TABLE t91 (x INTEGER)")])
-    store = open_realtime_store(url)
+    store = open_database(url)
     try:
         assert store.schema_version() == 91
         # a lower version lands afterwards (another branch): applied now, once

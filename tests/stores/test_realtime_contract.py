@@ -10,10 +10,12 @@ import msgspec
 import pytest
 
 from headwater.log.tailing.batch import CheckpointConflictError, TailBatch, TailReject
-from headwater.stores.realtime import RealtimeStore, open_realtime_store
-from headwater.stores.realtime.base import DailyRow, KeyNotFoundError
-from headwater.stores.realtime.migrations import POSTGRES, SQLITE
-from headwater.stores.realtime.target import LoggedEvent, RealtimeTarget
+from headwater.realtime.rows import LoggedEvent
+from headwater.realtime.target import RealtimeTarget
+from headwater.stores.sql.keys import SqlWriteKeys
+from headwater.stores.sql.migrations import POSTGRES, SQLITE
+from headwater.stores.sql.ports import DailyRow, KeyNotFoundError, RealtimeStore
+from headwater.stores.sql.realtime import open_realtime_store
 from tests.realtime.logdata import T0, event, minutes
 
 DAY = T0.date()
@@ -46,17 +48,20 @@ def apply(store: RealtimeStore, *events: dict[str, object]) -> None:
 
 def test_migrations_are_versioned_and_idempotent(store: RealtimeStore) -> None:
     migrations = POSTGRES if store.url.startswith("postgresql") else SQLITE
-    assert store.schema_version() == max(v for v, _ in migrations)  # others add versions: not a constant
-    assert store.upgrade() == []
+    db = store.db  # type: ignore[attr-defined]
+    assert db.schema_version() == max(v for v, _ in migrations)  # others add versions: not a constant
+    assert db.upgrade() == []
 
 
 def test_write_keys_still_work(store: RealtimeStore) -> None:
-    wk = store.create_key("app")
-    assert [k.key for k in store.list_keys()] == [wk.key]
-    store.revoke_key("app")
-    assert store.list_keys() == []
+    keys = SqlWriteKeys(store.db)  # type: ignore[attr-defined]
+    wk = keys.create_key("app", ("https://shop.example",))
+    assert [(k.key, k.allowed_origins) for k in keys.list_keys()] == [(wk.key, ("https://shop.example",))]
+    assert keys.revoke_key("app")[0].revoked_at is not None
+    assert keys.list_keys() == []
+    assert [k.key for k in keys.list_keys(include_revoked=True)] == [wk.key]
     with pytest.raises(KeyNotFoundError):
-        store.revoke_key("app")
+        keys.revoke_key("app")
 
 
 def test_counts_users_and_checkpoint_in_one_apply(store: RealtimeStore) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from headwater.stores.realtime.audiences import AudienceCatalog
-from headwater.stores.realtime.experiments import ExperimentCatalog
+from headwater.stores.sql.audiences import AudienceCatalog
+from headwater.stores.sql.experiments import ExperimentCatalog
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 from headwater.api.auth import ApiError, require_admin
 from headwater.audiences.service import AudienceService, find_service
 from headwater.stores.live import LiveUnavailableError
-from headwater.stores.realtime.audiences import StoredAudience
+from headwater.stores.sql.audiences import StoredAudience
 from headwater.targeting.audience_spec import parse_audience
 from headwater.targeting.audiences import AudienceError, member_segments
 from headwater.targeting.enrich import IdentityKey

@@ -28,7 +28,7 @@ from starlette.routing import Route
 from headwater.api.auth import ApiError, require_admin
 from headwater.experiments import admin
 from headwater.experiments.service import ExperimentsService, find_service
-from headwater.stores.realtime.experiments import ExperimentCatalog, StoredExperiment
+from headwater.stores.sql.experiments import ExperimentCatalog, StoredExperiment
 
 T = TypeVar("T")
 CORRECTIONS = {"holm": "holm", "bh": "benjamini-hochberg", "benjamini-hochberg": "benjamini-hochberg"}

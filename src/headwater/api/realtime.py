@@ -14,8 +14,8 @@ from starlette.routing import Route
 from headwater.api.auth import ApiError, require_admin
 from headwater.events.sessions import Session
 from headwater.events.timestamps import format_timestamp
-from headwater.stores.realtime.base import DailyTotals, RealtimeStore
-from headwater.stores.realtime.service import RealtimeQueries
+from headwater.realtime.service import RealtimeQueries
+from headwater.stores.sql.ports import DailyTotals, RealtimeStore
 
 MAX_LIMIT = 1000
 

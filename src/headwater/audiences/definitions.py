@@ -12,7 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from headwater.stores.realtime.audiences import AudienceCatalog
+from headwater.stores.sql.audiences import AudienceCatalog
 from headwater.targeting.audience_spec import parse_audience
 from headwater.targeting.audiences import Audience, AudienceError
 from headwater.targeting.consent import ConsentPolicy

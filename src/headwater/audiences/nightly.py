@@ -24,7 +24,7 @@ from headwater.audiences.tailer import ID_TRAITS
 from headwater.lake.scope import Scope
 from headwater.lake.sql import quote
 from headwater.metrics.params import Range
-from headwater.stores.realtime.audiences import AudienceCatalog
+from headwater.stores.sql.audiences import AudienceCatalog
 from headwater.targeting.membership import CompiledAudiences, Condition
 
 SAMPLE = 10

@@ -21,7 +21,7 @@ from headwater.config import Settings
 from headwater.live.service import API_OPTIONS, TAILER_OPTIONS
 from headwater.log.tailing.service import TailerService
 from headwater.stores.live import LiveUnavailableError, open_live_store
-from headwater.stores.realtime.audiences import AudienceCatalog
+from headwater.stores.sql.audiences import AudienceCatalog
 
 if TYPE_CHECKING:
     from headwater.server.app import Runtime

@@ -14,7 +14,7 @@ import binascii
 import logging
 import time
 
-from headwater.stores.realtime import RealtimeStore, WriteKey
+from headwater.stores.sql.ports import WriteKey, WriteKeyStore
 
 log = logging.getLogger("headwater.collector.keys")
 
@@ -33,7 +33,7 @@ def key_from_headers(authorization: str | None, x_write_key: str | None) -> str 
 
 
 class KeyCache:
-    def __init__(self, store: RealtimeStore, refresh_seconds: float = 1.0) -> None:
+    def __init__(self, store: WriteKeyStore, refresh_seconds: float = 1.0) -> None:
         self.store = store
         self.refresh_seconds = refresh_seconds
         self._active: dict[str, WriteKey] = {}

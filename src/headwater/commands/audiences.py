@@ -28,8 +28,8 @@ DataDir = Annotated[
 
 def _catalog(data_dir: Path | None) -> Any:
     from headwater.cli import _settings
-    from headwater.stores.realtime import StoreUnavailableError
-    from headwater.stores.realtime.audiences import AudienceCatalog
+    from headwater.stores.sql.audiences import AudienceCatalog
+    from headwater.stores.sql.ports import StoreUnavailableError
 
     try:
         return AudienceCatalog(_settings(data_dir=data_dir).effective_database_url)
@@ -205,7 +205,7 @@ def keys_list(all_: Annotated[bool, typer.Option("--all")] = False, data_dir: Da
 
 @keys_app.command("revoke")
 def keys_revoke(key_or_name: str, data_dir: DataDir = None) -> None:
-    from headwater.stores.realtime.base import KeyNotFoundError
+    from headwater.stores.sql.ports import KeyNotFoundError
 
     try:
         for k in _catalog(data_dir).revoke_key(key_or_name):

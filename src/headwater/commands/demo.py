@@ -236,28 +236,16 @@ def demo(
 def _define(settings: Any, started: datetime) -> None:
     """The demo's experiment and audiences, unless defined already (a second run keeps them)."""
     from headwater.experiments import admin
-    from headwater.stores.realtime.audiences import AudienceCatalog
-    from headwater.stores.realtime.experiments import ExperimentCatalog
+    from headwater.stores.sql.audiences import AudienceCatalog
+    from headwater.stores.sql.experiments import ExperimentCatalog
     from headwater.targeting.audience_spec import parse_audience
 
-    class _DemoExperiments(ExperimentCatalog):
-        def backdate(self, key: str, phase: str, started_at: datetime) -> None:
-            """The phase started when the demo's history starts (results read from its start)."""
-            stamp = started_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-            with self._tx() as cur:
-                cur.execute(
-                    self._sql(
-                        "UPDATE experiment_phases SET started_at = ? WHERE experiment_key = ? AND phase = ?"
-                    ),
-                    (stamp, key, phase),
-                )
-
     url = settings.effective_database_url
-    experiments = _DemoExperiments(url)
+    experiments = ExperimentCatalog(url)
     try:
         if experiments.get(EXPERIMENT) is None:
             admin.create(experiments, EXPERIMENT_DEFINITION)
-            experiments.backdate(EXPERIMENT, "0", started)
+            experiments.set_phase_start(EXPERIMENT, "0", started)
             err.print(f"Defined the experiment {EXPERIMENT!r} (headwater experiments results {EXPERIMENT}).")
     finally:
         experiments.close()

@@ -27,8 +27,8 @@ KeyArg = Annotated[str, typer.Argument(help="The experiment key.")]
 
 @contextmanager
 def _catalog(data_dir: Path | None) -> Iterator[Any]:
-    from headwater.stores.realtime.base import StoreUnavailableError
-    from headwater.stores.realtime.experiments import ExperimentCatalog
+    from headwater.stores.sql.experiments import ExperimentCatalog
+    from headwater.stores.sql.ports import StoreUnavailableError
 
     settings = _settings(data_dir=data_dir)
     try:

@@ -24,12 +24,13 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON inst
 def db_upgrade(data_dir: DataDir = None) -> None:
     """Apply pending schema migrations to the realtime store (serve also does it at start)."""
     from headwater.cli import _settings
-    from headwater.stores.realtime import StoreUnavailableError, open_realtime_store
+    from headwater.stores.sql.database import open_database
+    from headwater.stores.sql.ports import StoreUnavailableError
     from headwater.urls import mask_url
 
     settings = _settings(data_dir=data_dir)
     try:
-        store = open_realtime_store(settings.effective_database_url, migrate=False)
+        store = open_database(settings.effective_database_url, migrate=False)
     except StoreUnavailableError as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None

@@ -32,7 +32,8 @@ def tail(
     """Run a tailer in this process (instead of inside `headwater serve`) until stopped."""
     from headwater.cli import _settings, _store
     from headwater.ops.logs import configure_logging
-    from headwater.stores.realtime.target import LoggedEvent, RealtimeTarget
+    from headwater.realtime.rows import LoggedEvent
+    from headwater.realtime.target import RealtimeTarget
 
     if name not in TAILERS:
         err.print(f"[red]error:[/] unknown tailer {name!r}: expected one of {', '.join(TAILERS)}")
@@ -71,7 +72,7 @@ def replay_realtime_cmd(
 ) -> None:
     """Rebuild the realtime store (daily_stats, daily_users, user_sessions) from the log."""
     from headwater.cli import _settings, _store
-    from headwater.stores.realtime.replay import TailerBusyError, replay_realtime
+    from headwater.realtime.replay import TailerBusyError, replay_realtime
 
     from_day = None
     if from_date:

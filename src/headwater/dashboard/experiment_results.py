@@ -19,7 +19,7 @@ from typing import Any
 
 from headwater.dashboard.metric_batch import STALE_SECONDS, MetricCache
 from headwater.dashboard.shared_cache import SharedAnswers, as_ours, plain
-from headwater.stores.realtime.experiments import ExperimentCatalog
+from headwater.stores.sql.experiments import ExperimentCatalog
 
 MAX_ENTRIES = 64
 

@@ -231,7 +231,7 @@ def compute_default_view(settings: Settings) -> None:
     """The default view's metrics and the running experiments' results, into the caches (memory
     and the shared cache on disk)."""
     from headwater.dashboard.experiment_results import results_cache_for
-    from headwater.stores.realtime.experiments import ExperimentCatalog
+    from headwater.stores.sql.experiments import ExperimentCatalog
 
     data_dir, tz = settings.data_dir, settings.timezone
     cache = cache_for(data_dir, tz)

@@ -14,7 +14,7 @@ from headwater.experiments.lifecycle import merged, started, stopped
 from headwater.experiments.loading import parse_definitions, read_definitions
 from headwater.experiments.model import Experiment
 from headwater.experiments.validation import ExperimentInvalid, Problem, parse_experiment
-from headwater.stores.realtime.experiments import (
+from headwater.stores.sql.experiments import (
     ExperimentCatalog,
     ExperimentExistsError,
     ExperimentNotFoundError,

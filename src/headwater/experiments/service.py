@@ -18,7 +18,7 @@ from headwater.experiments.model import Experiment
 from headwater.experiments.serving import Assigner, ExposureSink, Served, Visitor
 from headwater.experiments.validation import ExperimentInvalid, parse_experiment
 from headwater.stores.live import LiveUnavailableError, StoreOptions, open_live_store
-from headwater.stores.realtime.experiments import ExperimentCatalog
+from headwater.stores.sql.experiments import ExperimentCatalog
 
 if TYPE_CHECKING:
     from headwater.server.app import Runtime

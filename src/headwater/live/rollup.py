@@ -1,5 +1,5 @@
 """The hourly rollup: each complete UTC hour copied from the live store into ``hourly_stats`` of the
-realtime store (headwater.stores.realtime.hourly), so the numbers outlive Redis' 48 hours and a
+realtime store (headwater.stores.sql.hourly), so the numbers outlive Redis' 48 hours and a
 Redis restarted empty.
 
 It runs next to the live tailer (same process, its own thread) and copies only while that tailer
@@ -28,7 +28,7 @@ from headwater.live import queries
 from headwater.live.buckets import RETENTION_S
 from headwater.live.target import LIVE_TAILER
 from headwater.stores.live.base import LiveStore
-from headwater.stores.realtime.hourly import HourlyRow, HourlyStatsStore
+from headwater.stores.sql.hourly import HourlyRow, HourlyStatsStore
 
 log = logging.getLogger("headwater.live")
 

@@ -34,7 +34,7 @@ from headwater.stores.live import (
     is_in_process,
     open_live_store,
 )
-from headwater.stores.realtime.hourly import HourlyStatsStore
+from headwater.stores.sql.hourly import HourlyStatsStore
 from headwater.urls import mask_url
 
 if TYPE_CHECKING:

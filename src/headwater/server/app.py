@@ -32,7 +32,8 @@ from headwater.ops.metrics import render_metrics
 from headwater.server.admin_token import ensure_admin_token
 from headwater.server.openapi import openapi_document
 from headwater.server.services import FACTORIES, Service, api_route_modules
-from headwater.stores.realtime import RealtimeStore, open_realtime_store
+from headwater.stores.sql.database import SqlDatabase, open_database
+from headwater.stores.sql.keys import SqlWriteKeys
 
 log = logging.getLogger("headwater.server")
 
@@ -43,7 +44,7 @@ class Runtime:
     lock: WriterLock
     events: LogWriter
     quarantine: LogWriter
-    store: RealtimeStore
+    database: SqlDatabase
     keys: KeyCache
     collector: CollectorApp
     admin_token: str
@@ -79,8 +80,8 @@ async def start_runtime(settings: Settings) -> Runtime:
         events.start()
         quarantine.start()
         await _quarantine_torn(quarantine, torn)
-        store = open_realtime_store(settings.effective_database_url)
-        keys = KeyCache(store, settings.keys_refresh_seconds)
+        database = open_database(settings.effective_database_url)
+        keys = KeyCache(SqlWriteKeys(database), settings.keys_refresh_seconds)
         if settings.role != "background":  # only HTTP routes look keys up
             keys.load()
             keys.start()
@@ -95,7 +96,7 @@ async def start_runtime(settings: Settings) -> Runtime:
     ingestor = Ingestor(normalizer, events, quarantine, settings.max_event_bytes)
     collector = CollectorApp(settings, ingestor, keys)
     token, _ = ensure_admin_token(settings)
-    rt = Runtime(settings, lock, events, quarantine, store, keys, collector, token)
+    rt = Runtime(settings, lock, events, quarantine, database, keys, collector, token)
     for factory in FACTORIES:
         service = factory(rt)
         if service is not None:
@@ -115,7 +116,7 @@ async def stop_runtime(rt: Runtime) -> None:
     await rt.keys.stop()
     await rt.events.close()
     await rt.quarantine.close()
-    rt.store.close()
+    rt.database.close()
     rt.lock.release()
 
 

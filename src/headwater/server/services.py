@@ -41,7 +41,7 @@ def api_route_modules() -> list[Any]:
     return [importlib.import_module(n) for n in names]
 
 
-from headwater.stores.realtime.service import queries_factory, tailer_factory  # noqa: E402
+from headwater.realtime.service import queries_factory, tailer_factory  # noqa: E402
 
 FACTORIES.append(tailer_factory)
 FACTORIES.append(queries_factory)

@@ -10,8 +10,10 @@ from zoneinfo import ZoneInfo
 
 from headwater.config import Settings
 from headwater.log.tailing.service import TailerService
-from headwater.stores.realtime.base import RealtimeStore, open_realtime_store
-from headwater.stores.realtime.target import REALTIME_TAILER, LoggedEvent, RealtimeTarget
+from headwater.realtime.rows import LoggedEvent
+from headwater.realtime.target import REALTIME_TAILER, RealtimeTarget
+from headwater.stores.sql.ports import RealtimeStore
+from headwater.stores.sql.realtime import open_realtime_store
 
 if TYPE_CHECKING:
     from headwater.server.app import Runtime

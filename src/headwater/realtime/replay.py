@@ -21,9 +21,10 @@ from headwater.config import Settings
 from headwater.log.files import list_log_files
 from headwater.log.tailing.service import TailerLock
 from headwater.log.tailing.tailer import Tailer
-from headwater.stores.realtime.base import RealtimeStore
-from headwater.stores.realtime.service import BATCH_LINES, CATCH_UP_LINES
-from headwater.stores.realtime.target import REALTIME_TAILER, LoggedEvent, RealtimeTarget
+from headwater.realtime.rows import LoggedEvent
+from headwater.realtime.service import BATCH_LINES, CATCH_UP_LINES
+from headwater.realtime.target import REALTIME_TAILER, RealtimeTarget
+from headwater.stores.sql.ports import RealtimeStore
 
 
 class TailerBusyError(RuntimeError):

@@ -4,8 +4,8 @@ Tables of migration 3 (SQLite or PostgreSQL): ``hourly_stats(hour, tool_id, even
 unique_users, total_events)`` and ``hourly_rollups(hour, total_events, unique_users, written_at)``,
 one row per hour written (so an hour without events is known to be written, and the hour's own
 unique users, which cannot be summed from the rows, are kept). Writing an hour replaces all its
-rows in one transaction: an idempotent upsert. This module opens its own DB-API connection from
-the store's URL, so it never shares a connection with the realtime tailer.
+rows in one transaction: an idempotent upsert. The store opens its own database handle from the
+store's URL, so it never shares a connection with the realtime tailer.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from headwater.stores.realtime.side import SideTables
+from headwater.stores.sql.database import SqlDatabase, open_database
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -44,12 +44,21 @@ def _as_hour(value: Any) -> datetime:
     return datetime.strptime(str(value), "%Y-%m-%dT%H:00:00Z").replace(tzinfo=UTC)
 
 
-class HourlyStatsStore(SideTables):
+class HourlyStatsStore:
     """Read and write ``hourly_stats``; thread-safe (one connection behind a lock)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.db: SqlDatabase = open_database(url)
+
+    def close(self) -> None:
+        self.db.close()
 
     def _hour(self, hour: datetime) -> Any:
         return (
-            hour.astimezone(UTC).replace(minute=0, second=0, microsecond=0) if self._pg else _hour_text(hour)
+            hour.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+            if self.db.dialect.native_timestamps
+            else _hour_text(hour)
         )
 
     def write_hour(
@@ -57,40 +66,40 @@ class HourlyStatsStore(SideTables):
     ) -> None:
         """Replace the hour's rows (idempotent: writing the same hour twice leaves one copy)."""
         h = self._hour(hour)
-        with self._tx() as cur:
-            cur.execute(self._sql("DELETE FROM hourly_stats WHERE hour = ?"), (h,))
-            cur.execute(self._sql("DELETE FROM hourly_rollups WHERE hour = ?"), (h,))
+        with self.db.tx() as cur:
+            cur.execute(self.db.q("DELETE FROM hourly_stats WHERE hour = {p}"), (h,))
+            cur.execute(self.db.q("DELETE FROM hourly_rollups WHERE hour = {p}"), (h,))
             if rows:
                 cur.executemany(
-                    self._sql(
+                    self.db.q(
                         "INSERT INTO hourly_stats(hour, tool_id, event_type, unique_users, total_events) "
-                        "VALUES (?, ?, ?, ?, ?)"
+                        "VALUES ({p}, {p}, {p}, {p}, {p})"
                     ),
                     [(h, r.tool_id, r.event_type, r.unique_users, r.total_events) for r in rows],
                 )
             written = datetime.now(UTC)
             cur.execute(
-                self._sql(
+                self.db.q(
                     "INSERT INTO hourly_rollups(hour, total_events, unique_users, written_at) "
-                    "VALUES (?, ?, ?, ?)"
+                    "VALUES ({p}, {p}, {p}, {p})"
                 ),
-                (h, total_events, unique_users, written if self._pg else written.isoformat()),
+                (h, total_events, unique_users, self.db.dialect.timestamp(written)),
             )
 
     def hour(self, hour: datetime) -> HourlyTotals | None:
         """The stored hour, or None when it was never written."""
         h = self._hour(hour)
-        with self._tx() as cur:
+        with self.db.tx() as cur:
             cur.execute(
-                self._sql("SELECT total_events, unique_users FROM hourly_rollups WHERE hour = ?"), (h,)
+                self.db.q("SELECT total_events, unique_users FROM hourly_rollups WHERE hour = {p}"), (h,)
             )
             head = cur.fetchone()
             if head is None:
                 return None
             cur.execute(
-                self._sql(
-                    "SELECT tool_id, event_type, unique_users, total_events FROM hourly_stats WHERE hour = ? "
-                    "ORDER BY tool_id, event_type"
+                self.db.q(
+                    "SELECT tool_id, event_type, unique_users, total_events FROM hourly_stats"
+                    " WHERE hour = {p} ORDER BY tool_id, event_type"
                 ),
                 (h,),
             )
@@ -99,6 +108,6 @@ class HourlyStatsStore(SideTables):
 
     def written_hours(self, since: datetime) -> set[datetime]:
         """The hours at or after ``since`` already written."""
-        with self._tx() as cur:
-            cur.execute(self._sql("SELECT hour FROM hourly_rollups WHERE hour >= ?"), (self._hour(since),))
+        with self.db.tx() as cur:
+            cur.execute(self.db.q("SELECT hour FROM hourly_rollups WHERE hour >= {p}"), (self._hour(since),))
             return {_as_hour(r[0]) for r in cur.fetchall()}

@@ -1,9 +1,9 @@
 """Audience definitions, their sizes over time, the enrich endpoint's API keys and its settings.
 
-Tables of migration 5 in the realtime store (SQLite or PostgreSQL). This module opens its own
-DB-API connection from the store's URL (after ``open_realtime_store`` migrated it), so it never
-shares a connection with the realtime tailer. SQL is written once with ``?`` placeholders.
-Timestamps are stored as fixed-width UTC text in both dialects.
+Tables of migration 5 in the realtime store (SQLite or PostgreSQL). The catalog opens its own
+database handle from the store's URL, so it never shares a connection with the realtime tailer.
+SQL is written once, with ``{p}`` placeholders (stores.sql.dialect). Timestamps are stored as
+fixed-width UTC text in both dialects.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from headwater.stores.realtime.base import KeyNotFoundError
-from headwater.stores.realtime.side import SideTables
+from headwater.stores.sql.database import SqlDatabase, open_database
+from headwater.stores.sql.ports import KeyNotFoundError
 
 
 def now_text() -> str:
@@ -47,12 +47,19 @@ class SizePoint:
     size: int
 
 
-class AudienceCatalog(SideTables):
+class AudienceCatalog:
     """The audience side of the realtime store; thread-safe (one connection behind a lock)."""
 
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.db: SqlDatabase = open_database(url)
+
+    def close(self) -> None:
+        self.db.close()
+
     def _all(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._tx() as cur:
-            cur.execute(self._sql(sql), tuple(args))
+        with self.db.tx() as cur:
+            cur.execute(self.db.q(sql), tuple(args))
             return list(cur.fetchall())
 
     # -- audiences ----------------------------------------------------------------------------
@@ -62,7 +69,7 @@ class AudienceCatalog(SideTables):
 
     def get_audience(self, audience_id: str) -> StoredAudience | None:
         rows = self._all(
-            "SELECT id, definition, created_at, updated_at FROM audiences WHERE id = ?", (audience_id,)
+            "SELECT id, definition, created_at, updated_at FROM audiences WHERE id = {p}", (audience_id,)
         )
         return StoredAudience(rows[0][0], json.loads(rows[0][1]), rows[0][2], rows[0][3]) if rows else None
 
@@ -74,28 +81,29 @@ class AudienceCatalog(SideTables):
         audience_id = str(definition["id"])
         text = json.dumps(definition, sort_keys=True, separators=(",", ":"))
         stamp = now_text()
-        with self._tx() as cur:
-            cur.execute(self._sql("SELECT created_at FROM audiences WHERE id = ?"), (audience_id,))
+        with self.db.tx() as cur:
+            cur.execute(self.db.q("SELECT created_at FROM audiences WHERE id = {p}"), (audience_id,))
             row = cur.fetchone()
             if row is not None and create_only:
                 raise KeyError(audience_id)
             if row is None:
                 cur.execute(
-                    self._sql(
-                        "INSERT INTO audiences(id, definition, created_at, updated_at) VALUES (?,?,?,?)"
+                    self.db.q(
+                        "INSERT INTO audiences(id, definition, created_at, updated_at)"
+                        " VALUES ({p},{p},{p},{p})"
                     ),
                     (audience_id, text, stamp, stamp),
                 )
                 return StoredAudience(audience_id, definition, stamp, stamp), True
             cur.execute(
-                self._sql("UPDATE audiences SET definition = ?, updated_at = ? WHERE id = ?"),
+                self.db.q("UPDATE audiences SET definition = {p}, updated_at = {p} WHERE id = {p}"),
                 (text, stamp, audience_id),
             )
             return StoredAudience(audience_id, definition, row[0], stamp), False
 
     def delete_audience(self, audience_id: str) -> bool:
-        with self._tx() as cur:
-            cur.execute(self._sql("DELETE FROM audiences WHERE id = ?"), (audience_id,))
+        with self.db.tx() as cur:
+            cur.execute(self.db.q("DELETE FROM audiences WHERE id = {p}"), (audience_id,))
             return bool(cur.rowcount)
 
     def version(self) -> str:
@@ -106,17 +114,18 @@ class AudienceCatalog(SideTables):
     # -- sizes over time ----------------------------------------------------------------------
     def record_sizes(self, sizes: dict[str, int], source: str, at: str | None = None) -> None:
         stamp = at or now_text()
-        with self._tx() as cur:
+        with self.db.tx() as cur:
             for audience_id, size in sizes.items():
                 cur.execute(
-                    self._sql(
-                        "INSERT INTO audience_sizes(audience_id, measured_at, source, size) VALUES (?,?,?,?)"
+                    self.db.q(
+                        "INSERT INTO audience_sizes(audience_id, measured_at, source, size)"
+                        " VALUES ({p},{p},{p},{p})"
                     ),
                     (audience_id, stamp, source, int(size)),
                 )
 
     def sizes(self, audience_id: str | None = None, limit: int = 100) -> list[SizePoint]:
-        where, args = ("WHERE audience_id = ?", [audience_id]) if audience_id else ("", [])
+        where, args = ("WHERE audience_id = {p}", [audience_id]) if audience_id else ("", [])
         rows = self._all(
             f"SELECT audience_id, measured_at, source, size FROM audience_sizes {where}"
             f" ORDER BY measured_at DESC, audience_id LIMIT {int(limit)}",
@@ -127,9 +136,9 @@ class AudienceCatalog(SideTables):
     # -- API keys of POST /openrtb2/enrich ----------------------------------------------------
     def create_key(self, name: str) -> EnrichKey:
         key = EnrichKey("hwrtb_" + secrets.token_urlsafe(24), name, now_text())
-        with self._tx() as cur:
+        with self.db.tx() as cur:
             cur.execute(
-                self._sql("INSERT INTO openrtb_keys(key, name, created_at) VALUES (?,?,?)"),
+                self.db.q("INSERT INTO openrtb_keys(key, name, created_at) VALUES ({p},{p},{p})"),
                 (key.key, key.name, key.created_at),
             )
         return key
@@ -146,9 +155,11 @@ class AudienceCatalog(SideTables):
         found = [k for k in self.list_keys() if key_or_name in (k.key, k.name)]
         if not found:
             raise KeyNotFoundError(f"no active OpenRTB key or key name {key_or_name!r}")
-        with self._tx() as cur:
+        with self.db.tx() as cur:
             for k in found:
-                cur.execute(self._sql("UPDATE openrtb_keys SET revoked_at = ? WHERE key = ?"), (stamp, k.key))
+                cur.execute(
+                    self.db.q("UPDATE openrtb_keys SET revoked_at = {p} WHERE key = {p}"), (stamp, k.key)
+                )
         return found
 
     # -- settings -----------------------------------------------------------------------------
@@ -156,6 +167,8 @@ class AudienceCatalog(SideTables):
         return {r[0]: r[1] for r in self._all("SELECT name, value FROM targeting_settings")}
 
     def set_setting(self, name: str, value: str) -> None:
-        with self._tx() as cur:
-            cur.execute(self._sql("DELETE FROM targeting_settings WHERE name = ?"), (name,))
-            cur.execute(self._sql("INSERT INTO targeting_settings(name, value) VALUES (?, ?)"), (name, value))
+        with self.db.tx() as cur:
+            cur.execute(self.db.q("DELETE FROM targeting_settings WHERE name = {p}"), (name,))
+            cur.execute(
+                self.db.q("INSERT INTO targeting_settings(name, value) VALUES ({p}, {p})"), (name, value)
+            )

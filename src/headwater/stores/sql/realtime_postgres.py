@@ -14,10 +14,10 @@ from typing import Any
 
 import psycopg
 
-from headwater.events.realtime import Delta
 from headwater.events.sessions import INACTIVITY, MAX_LENGTH, Session
 from headwater.log.tailing.batch import TailReject
-from headwater.stores.realtime.base import DailyRow, DailyTotals, utcnow
+from headwater.realtime.fold import Delta
+from headwater.stores.sql.ports import DailyRow, DailyTotals, utcnow
 
 TEMP_TABLES = """
 CREATE TEMP TABLE IF NOT EXISTS tmp_counts (date DATE, tool_id TEXT, event_type TEXT, n BIGINT)
@@ -154,6 +154,11 @@ class PostgresRealtimeTx:
                 "ON CONFLICT (tailer, file) DO UPDATE SET file_offset = EXCLUDED.file_offset",
                 [(tailer, f, o) for f, o in changes.items()],
             )
+
+
+def prepare(db: psycopg.Connection[Any]) -> None:
+    """The session-private temporary tables each batch is COPYed into, once per connection."""
+    db.execute(TEMP_TABLES.encode())
 
 
 @contextmanager

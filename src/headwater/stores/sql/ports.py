@@ -1,4 +1,7 @@
-"""The realtime store's interface and its opener by URL scheme."""
+"""What the SQL store offers the features: the realtime aggregates (the "realtime" tailer writes,
+the API reads) and the write keys, with the values they exchange. Backend-neutral; the SQLite and
+PostgreSQL implementations are in this package.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +11,10 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Protocol
-from urllib.parse import urlsplit
 
-from headwater.events.realtime import Delta
 from headwater.events.sessions import Session
 from headwater.log.tailing.batch import TailReject
-from headwater.urls import mask_url
+from headwater.realtime.fold import Delta
 
 
 class StoreUnavailableError(RuntimeError):
@@ -64,7 +65,7 @@ class DailyTotals:
 
 
 class RealtimeTx(Protocol):
-    """The operations of one apply transaction (see headwater.stores.realtime.target)."""
+    """The operations of one apply transaction (see headwater.realtime.target)."""
 
     def checkpoint_of(self, tailer: str, files: Collection[str]) -> dict[str, int]:
         """The stored offsets of these files (0 when absent), after locking the tailer's row."""
@@ -88,9 +89,10 @@ class RealtimeTx(Protocol):
 
 
 class RealtimeStore(Protocol):
+    """The realtime aggregates: daily_stats, daily_users, user_sessions, identities, checkpoints."""
+
     url: str
 
-    # -- realtime aggregates ----------------------------------------------------------------
     def transaction(self) -> AbstractContextManager[RealtimeTx]:
         """One write transaction: committed on normal exit, rolled back on an exception."""
         ...
@@ -116,13 +118,11 @@ class RealtimeStore(Protocol):
         tailer's checkpoint (all, or of ``files``), in one transaction: the rebuild of a replay."""
         ...
 
-    # -- schema and write keys --------------------------------------------------------------
+    def close(self) -> None: ...
 
-    def upgrade(self) -> list[int]:
-        """Apply pending migrations; return the versions applied."""
-        ...
 
-    def schema_version(self) -> int: ...
+class WriteKeyStore(Protocol):
+    """The sources' write keys."""
 
     def create_key(self, name: str, allowed_origins: tuple[str, ...] = ()) -> WriteKey: ...
 
@@ -131,30 +131,3 @@ class RealtimeStore(Protocol):
     def revoke_key(self, key_or_name: str) -> list[WriteKey]:
         """Revoke a key (by key, or every active key of a source name); KeyNotFoundError if none."""
         ...
-
-    def close(self) -> None: ...
-
-
-def open_realtime_store(url: str, migrate: bool = True) -> RealtimeStore:
-    """Open the store named by ``url`` (sqlite:///path, postgresql://...)."""
-    scheme = urlsplit(url).scheme
-    store: RealtimeStore
-    if scheme == "sqlite":
-        from headwater.stores.realtime.sqlite import SqliteRealtimeStore
-
-        store = SqliteRealtimeStore(url)
-    elif scheme in ("postgresql", "postgres"):
-        try:
-            from headwater.stores.realtime.postgres import PostgresRealtimeStore
-        except ImportError as exc:  # pragma: no cover - depends on installed extras
-            raise StoreUnavailableError(
-                "PostgreSQL support is not installed: pip install 'headwater[postgres]'"
-            ) from exc
-        store = PostgresRealtimeStore(url)
-    else:
-        raise StoreUnavailableError(
-            f"unsupported realtime store URL {mask_url(url)!r}: use sqlite:///path or postgresql://"
-        )
-    if migrate:
-        store.upgrade()
-    return store

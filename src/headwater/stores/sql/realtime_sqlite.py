@@ -10,10 +10,10 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 
-from headwater.events.realtime import Delta
 from headwater.events.sessions import INACTIVITY, MAX_LENGTH, Session
 from headwater.log.tailing.batch import TailReject
-from headwater.stores.realtime.base import DailyRow, DailyTotals, utcnow
+from headwater.realtime.fold import Delta
+from headwater.stores.sql.ports import DailyRow, DailyTotals, utcnow
 
 _CHUNK = 500  # bound parameters per IN (...) list
 
@@ -131,6 +131,11 @@ class SqliteRealtimeTx:
             "ON CONFLICT (tailer, file) DO UPDATE SET file_offset = excluded.file_offset",
             [(tailer, f, o) for f, o in changes.items()],
         )
+
+
+def prepare(db: sqlite3.Connection) -> None:
+    """Nothing to prepare on a new SQLite connection (temporary tables are made when needed)."""
+    return None
 
 
 @contextmanager
