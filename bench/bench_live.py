@@ -37,7 +37,8 @@ from headwater.events.timestamps import format_timestamp
 from headwater.live.fold import LiveEvent
 from headwater.live.target import LIVE_TAILER, LiveTarget
 from headwater.log.tailing.tailer import Tailer
-from headwater.stores.live import open_live_store
+from headwater.stores.live import open_live
+from headwater.stores.live.ports import StoreOptions
 
 TOOLS = ["editor", "export", "share", "search", "comments", "viewer", "billing", "admin"]
 EVENTS = ["Tool Used", "Saved", "Opened", "Shared", "Clicked"]
@@ -74,7 +75,7 @@ def write_log(log_dir: Path, n: int, users: int) -> Path:
 
 def tail_all(url: str, log_dir: Path) -> tuple[float, float, int]:
     """(wall seconds, this process's CPU seconds, events): end to end, the last commit included."""
-    store = open_live_store(url)
+    store = open_live(url).counters(StoreOptions())
     store.reset(LIVE_TAILER)
     target = LiveTarget(store, log_dir)
     tailer = Tailer(LIVE_TAILER, log_dir, target, LiveEvent)

@@ -130,17 +130,19 @@ def hw(env: dict[str, str], *args: str) -> str:
 
 
 def seed_live(redis_url: str, users: int) -> None:
-    from headwater.audiences.state import open_state
-    from headwater.stores.live import open_live_store
+    from headwater.audiences.state import AudienceState
+    from headwater.stores.live import open_live
+    from headwater.stores.live.ports import StoreOptions
 
-    state = open_state(open_live_store(redis_url))
+    state = AudienceState.open(open_live(redis_url), StoreOptions())
     ids: dict[str, str] = {}
     for i in range(users):
         user = f"u{i}"
         ids[f"exch-{user}"] = user
-    state.map_ids(ids)
+    state.ids.map_ids(ids)
     for n, audience in enumerate(AUDIENCES):
-        state.store.add_members(str(audience["id"]), [f"u{i}" for i in range(users) if (i + n) % 3 != 0])
+        state.membership.add_members(str(audience["id"]), [f"u{i}" for i in range(users) if (i + n) % 3 != 0])
+    state.close()
 
 
 def _buckets(metrics: str) -> dict[float, float]:
@@ -281,8 +283,9 @@ def bench_recompute(users: int, tmp: Path, write: bool) -> None:
     """compute + reconcile; with ``write`` the reconciliation fills an empty Redis (id map, stamps,
     members), otherwise it is a dry run (reads the live membership, reports the drift)."""
     from headwater.audiences.nightly import compute, reconcile
-    from headwater.audiences.state import open_state
-    from headwater.stores.live import open_live_store
+    from headwater.audiences.state import AudienceState
+    from headwater.stores.live import open_live
+    from headwater.stores.live.ports import StoreOptions
     from headwater.targeting.audience_spec import parse_audience
     from headwater.targeting.membership import CompiledAudiences
 
@@ -297,7 +300,7 @@ def bench_recompute(users: int, tmp: Path, write: bool) -> None:
         started = time.monotonic()
         result = compute(data_dir, compiled)
         computed = time.monotonic() - started
-        state = open_state(open_live_store(redis_url))
+        state = AudienceState.open(open_live(redis_url), StoreOptions())
         started = time.monotonic()
         drift = reconcile(state, compiled, result, dry_run=not write)
         reconciled = time.monotonic() - started

@@ -12,7 +12,7 @@ Workloads (N log lines over 2 writers, ~500 bytes each):
   worst      20,000 users whose events are 1.5 h apart: every event starts a new session, and
              20,000 anonymous ids are identified in the first batch.
 
-The process applies the server's GC settings first (headwater.server.app.tune_gc: freeze, young
+The process applies the server's GC settings first (headwater.wiring.tune_gc: freeze, young
 generation threshold 100,000), as `headwater serve` does; ``--default-gc`` keeps Python's defaults.
 Each figure comes with the load average and the CPU time per event of the tailer process (and of
 the PostgreSQL backend), which load from other processes cannot skew.
@@ -57,8 +57,8 @@ from headwater.log.tailing.tailer import Tailer
 from headwater.realtime.rows import LoggedEvent
 from headwater.realtime.service import BATCH_LINES, CATCH_UP_LINES
 from headwater.realtime.target import RealtimeTarget
-from headwater.server.app import tune_gc
 from headwater.stores.sql.realtime import open_realtime_store
+from headwater.wiring import tune_gc
 
 START = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
 TOOLS = ["editor", "export", "share", "search", "comments", "billing", "settings", "import"]

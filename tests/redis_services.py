@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -208,7 +209,7 @@ def unique_namespace() -> str:
 
 def drop_namespace(url: str, namespace: str) -> None:
     """Delete every key of a test namespace (counters, sticky buckets, memberships)."""
-    from headwater.stores.live.opener import split_namespace
+    from headwater.stores.live.namespace import split_namespace
 
     plain, _ = split_namespace(url)
     client = redis.Redis.from_url(plain)
@@ -219,6 +220,14 @@ def drop_namespace(url: str, namespace: str) -> None:
                 client.delete(key)
     finally:
         client.close()
+
+
+def counters_at(url: str, options: Any = None) -> Any:
+    """The Counters port of the live store at ``url`` (a backend of its own: memory:// is fresh)."""
+    from headwater.stores.live import open_live
+    from headwater.stores.live.ports import StoreOptions
+
+    return open_live(url).counters(options or StoreOptions())
 
 
 def wait_until(predicate: object, timeout: float = 10.0, interval: float = 0.05) -> None:

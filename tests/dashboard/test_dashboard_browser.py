@@ -14,9 +14,12 @@ import httpx
 from tests.dashboard.browser import DATA_PANELS, Console, login, tile_value, wait_loads, wait_ready
 from tests.dashboard.late import expected_late
 from tests.dashboard.support import TOKEN, api_get, artifacts_dir
-from tests.helpers import Server, create_key
+from tests.helpers import ROOT, Server, create_key
 
 Page = tuple[Any, Console]
+
+
+STATIC = ROOT / "src" / "headwater" / "dashboard" / "static"
 
 
 def page_range(pg: Any) -> tuple[str, str, str]:
@@ -272,9 +275,11 @@ def test_nothing_is_fetched_from_elsewhere(context: Any, demo_server: Server) ->
         u for u in urls if not u.startswith(demo_server.url + "/") and not u.startswith(("data:", "blob:"))
     ]
     assert outside == []
-    # the code is one script (the modules bundled by the server), with the style sheet
-    static = sorted({u.split("?")[0] for u in urls if "/dashboard/static/" in u})
-    assert [u.rsplit("/", 1)[1] for u in static] == ["dashboard.css", "bundle.js"], static
+    # every module of the page, preloaded from the HTML, each fetched once; and the style sheet
+    static = [u.split("?")[0].split("/dashboard/static/", 1)[1] for u in urls if "/dashboard/static/" in u]
+    modules = sorted(p.relative_to(STATIC).as_posix() for p in STATIC.rglob("*.js"))
+    assert sorted(s for s in static if s.endswith(".js")) == modules, static
+    assert {s for s in static if not s.endswith(".js")} == {"dashboard.css"}, static
     csp = httpx.get(demo_server.url + "/dashboard/login").headers["content-security-policy"]
     assert "default-src 'self'" in csp and "unsafe" not in csp
 

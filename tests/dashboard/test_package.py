@@ -8,8 +8,6 @@ import sys
 import zipfile
 from pathlib import Path
 
-import pytest
-
 from tests.helpers import ROOT
 
 STATIC = ROOT / "src" / "headwater" / "dashboard" / "static"
@@ -53,20 +51,17 @@ def test_the_page_references_nothing_outside_the_package() -> None:
             assert "@import" not in text and "url(" not in text, path
 
 
-def test_the_modules_are_served_as_one_script() -> None:
-    from headwater.dashboard.bundle import BundleError, bundle
-    from headwater.dashboard.routes import STATIC_FILES
+def test_the_page_preloads_every_module_and_starts_from_app_js() -> None:
+    from headwater.http.dashboard import MODULE_TAGS, STATIC_FILES
 
-    text = STATIC_FILES["js/bundle.js"][0].decode()
-    modules = {p.relative_to(STATIC / "js").as_posix() for p in (STATIC / "js").rglob("*.js")}
-    bundled = re.findall(r"^__modules\['([\w/.-]+)'\] = ", text, re.M)
-    assert set(bundled) == modules and bundled[-1] == "app.js"  # every module, the entry last
-    assert bundled.index("dom.js") < bundled.index("charts.js")  # dependencies first
-    assert "\nimport " not in text and "\nexport " not in text
-    for bad in ("export default 1;\n", 'import x from "./a.js";\n', 'const m = import("./a.js");\n'):
-        with pytest.raises(BundleError):
-            bundle({"app.js": bad, "a.js": ""}, "app.js")
-    with pytest.raises(BundleError, match="cycle"):
-        bundle(
-            {"app.js": 'import { a } from "./a.js";\n', "a.js": 'import { b } from "./app.js";\n'}, "app.js"
-        )
+    modules = {p.relative_to(STATIC).as_posix() for p in (STATIC / "js").rglob("*.js")}
+    preloaded = re.findall(r'<link rel="modulepreload" href="/dashboard/static/([\w/.-]+)">', MODULE_TAGS)
+    assert set(preloaded) | {"js/app.js"} == modules and len(preloaded) == len(set(preloaded))
+    assert MODULE_TAGS.endswith('<script type="module" src="/dashboard/static/js/app.js"></script>')
+    assert set(STATIC_FILES) >= modules
+    # every import of a module names a module that exists (a typo would load nothing in a browser)
+    for name in modules:
+        text = (STATIC / name).read_text()
+        for target in re.findall(r'^import .* from "(\.{1,2}/[\w./-]+\.js)";$', text, re.M):
+            resolved = (STATIC / name).parent.joinpath(target).resolve().relative_to(STATIC.resolve())
+            assert resolved.as_posix() in modules, (name, target)

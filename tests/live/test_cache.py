@@ -9,19 +9,19 @@ import time
 import pytest
 
 from headwater.live.service import LiveQueries
-from headwater.stores.live import LiveStore, LiveUnavailableError, open_live_store
-from headwater.stores.live.memory import MemoryLiveStore
+from headwater.stores.live import open_live
+from headwater.stores.live.ports import Counters, LiveUnavailableError, StoreOptions
 
 
-def store_with(users: int) -> MemoryLiveStore:
-    store = MemoryLiveStore()
+def store_with(users: int) -> Counters:
+    store = open_live("memory://").counters(StoreOptions())
     store.init_checkpoint("live", {}, "e1")
     add(store, users)
     return store
 
 
-def add(store: MemoryLiveStore, users: int, start: int = 0) -> None:
-    from headwater.stores.live import LiveDelta
+def add(store: Counters, users: int, start: int = 0) -> None:
+    from headwater.stores.live.ports import LiveDelta
 
     delta = LiveDelta()
     for i in range(start, start + users):
@@ -34,7 +34,7 @@ def test_an_answer_is_reused_within_the_ttl_then_recomputed() -> None:
     live = LiveQueries(store, cache_seconds=0.3)
     calls = 0
 
-    async def count(s: LiveStore) -> int:
+    async def count(s: Counters) -> int:
         nonlocal calls
         calls += 1
         return await s.aunion_count(["m:1"])
@@ -58,7 +58,7 @@ def test_concurrent_misses_share_one_call_and_errors_are_not_cached() -> None:
     calls = 0
     fail = True
 
-    async def slow(s: LiveStore) -> int:
+    async def slow(s: Counters) -> int:
         nonlocal calls
         calls += 1
         await asyncio.sleep(0.05)
@@ -83,8 +83,7 @@ def test_concurrent_misses_share_one_call_and_errors_are_not_cached() -> None:
 
 
 def test_zero_seconds_disables_the_cache() -> None:
-    store = open_live_store("memory://?namespace=cache-test-zero")
-    assert isinstance(store, MemoryLiveStore)
+    store = open_live("memory://?namespace=cache-test-zero").counters(StoreOptions())
     store.init_checkpoint("live", {}, "e1")
     live = LiveQueries(store, cache_seconds=0)
 

@@ -9,11 +9,10 @@ from pathlib import Path
 from headwater.live.fold import LiveEvent
 from headwater.live.target import LIVE_TAILER, LiveTarget
 from headwater.log.tailing.tailer import Tailer
-from headwater.stores.live import open_live_store
 from tests.helpers import cli
 from tests.live.logdata import append, line, log_path
 from tests.live.test_tailer import NOW
-from tests.redis_services import drop_namespace, unique_namespace
+from tests.redis_services import counters_at, drop_namespace, unique_namespace
 
 
 def test_live_commands_read_the_redis_store(tmp_path: Path, shared_redis: str) -> None:
@@ -21,7 +20,7 @@ def test_live_commands_read_the_redis_store(tmp_path: Path, shared_redis: str) -
     url = f"{shared_redis}?namespace={ns}"
     log_dir = tmp_path / "data" / "log"
     append(log_path(log_dir, NOW), *[line(f"u{i}", NOW, "editor") for i in range(4)])
-    store = open_live_store(url)
+    store = counters_at(url)
     Tailer(LIVE_TAILER, log_dir, LiveTarget(store, log_dir), LiveEvent).run(
         threading.Event(), until_caught_up=True, max_failures=2
     )

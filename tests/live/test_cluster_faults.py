@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from headwater.stores.live import LiveDelta, LiveStore, LiveUnavailableError, open_live_store
-from tests.redis_services import RedisClusterNodes, RedisServer, unique_namespace
+from headwater.stores.live import open_live
+from headwater.stores.live.ports import Counters, LiveDelta, LiveUnavailableError, StoreOptions
+from tests.redis_services import RedisClusterNodes, RedisServer, counters_at, unique_namespace
 
 FAR = int(time.time()) + 3600
 
@@ -57,7 +58,7 @@ def wait_failed(survivor: RedisServer, victim: RedisServer, timeout: float = 15)
     raise TimeoutError("the victim was never marked failed")
 
 
-def apply_one(store: LiveStore, epoch: str, member: str) -> None:
+def apply_one(store: Counters, epoch: str, member: str) -> None:
     d = LiveDelta()
     d.add("m:1", member, FAR)
     cp = store.load_checkpoint("live")
@@ -74,7 +75,8 @@ def test_one_master_killed(make_cluster: object, full_coverage: bool, kill_count
     assert callable(make_cluster)
     cluster: RedisClusterNodes = make_cluster(full_coverage)
     ns = unique_namespace()
-    store = open_live_store(f"{cluster.url}?namespace={ns}")
+    url = f"{cluster.url}?namespace={ns}"
+    store, sticky = counters_at(url), open_live(url).sticky_buckets(StoreOptions())
     epoch = store.init_checkpoint("live", {}, "e1").epoch
     apply_one(store, epoch, "before")
     counters_master = cluster.node_of("{" + ns + "}:cp:live")
@@ -86,27 +88,28 @@ def test_one_master_killed(make_cluster: object, full_coverage: bool, kill_count
     survivor = next(n for n in cluster.nodes if n is not victim)
     on_victim = user_on(cluster, ns, victim)
     elsewhere = user_on(cluster, ns, victim, avoid=True)
-    store.save_sticky(f"id||{on_victim}", {"exp__0": "a"})
-    store.save_sticky(f"id||{elsewhere}", {"exp__0": "b"})
+    sticky.save(f"id||{on_victim}", {"exp__0": "a"})
+    sticky.save(f"id||{elsewhere}", {"exp__0": "b"})
 
     victim.kill()
     state = wait_failed(survivor, victim)
-    fresh = open_live_store(f"{cluster.url}?namespace={ns}")  # a process starting now
+    fresh = counters_at(url)  # a process starting now
+    fresh_sticky = open_live(url).sticky_buckets(StoreOptions())
     try:
-        for s in (store, fresh):
+        for b in (sticky, fresh_sticky):
             with pytest.raises(LiveUnavailableError):
-                s.get_sticky(f"id||{on_victim}")
+                b.get(f"id||{on_victim}")
         if full_coverage:
             assert state == "fail"
-            for s in (store, fresh):
+            for s, b in ((store, sticky), (fresh, fresh_sticky)):
                 with pytest.raises(LiveUnavailableError, match="unavailable"):
-                    s.get_sticky(f"id||{elsewhere}")
+                    b.get(f"id||{elsewhere}")
                 with pytest.raises(LiveUnavailableError):
                     s.counts(["m:1"])
             return
         assert state == "ok"
-        for s in (store, fresh):
-            assert s.get_sticky(f"id||{elsewhere}") == {"exp__0": "b"}
+        for b in (sticky, fresh_sticky):
+            assert b.get(f"id||{elsewhere}") == {"exp__0": "b"}
         if kill_counters_master:
             for s in (store, fresh):
                 with pytest.raises(LiveUnavailableError):
@@ -115,5 +118,5 @@ def test_one_master_killed(make_cluster: object, full_coverage: bool, kill_count
             apply_one(fresh, epoch, "after")
             assert store.counts(["m:1"]) == [2]
     finally:
-        store.close()
-        fresh.close()
+        for closable in (store, fresh, sticky, fresh_sticky):
+            closable.close()

@@ -13,11 +13,11 @@ from headwater.live.fold import LiveEvent
 from headwater.live.rollup import CATCH_UP_HOURS, HourlyRollup
 from headwater.live.target import LIVE_TAILER, LiveTarget
 from headwater.log.tailing.tailer import Tailer
-from headwater.stores.live import LiveStore, open_live_store
+from headwater.stores.live.ports import Counters
 from headwater.stores.sql.hourly import HourlyRow, HourlyStatsStore
 from headwater.stores.sql.realtime import open_realtime_store
 from tests.live.logdata import append, line, log_path
-from tests.redis_services import RedisServer, unique_namespace
+from tests.redis_services import RedisServer, counters_at, unique_namespace
 
 CURRENT = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 H1 = CURRENT - timedelta(hours=2)
@@ -62,14 +62,14 @@ H1_ROWS = [
 ]
 
 
-def tail(store: LiveStore, log_dir: Path) -> LiveTarget:
+def tail(store: Counters, log_dir: Path) -> LiveTarget:
     target = LiveTarget(store, log_dir)
     tailer = Tailer(LIVE_TAILER, log_dir, target, LiveEvent)
     tailer.run(threading.Event(), until_caught_up=True, max_backoff=0.05, max_failures=5)
     return target
 
 
-def rollup(store: LiveStore, stats: HourlyStatsStore, epoch: str | None, at: datetime = AT) -> HourlyRollup:
+def rollup(store: Counters, stats: HourlyStatsStore, epoch: str | None, at: datetime = AT) -> HourlyRollup:
     return HourlyRollup(store, lambda: stats, lambda: epoch, clock=at.timestamp)
 
 
@@ -91,7 +91,7 @@ def test_complete_hours_are_copied_once(
         url = f"memory://?namespace={namespace}"
     else:
         url = f"{request.getfixturevalue('shared_redis')}?namespace={namespace}"
-    store = open_live_store(url)
+    store = counters_at(url)
     try:
         store.reset(LIVE_TAILER)
         write_log(tmp_path / "log")
@@ -122,7 +122,7 @@ def test_numbers_survive_a_redis_restart(
 ) -> None:
     log_dir = tmp_path / "log"
     write_log(log_dir)
-    store = open_live_store(private_redis.url)
+    store = counters_at(private_redis.url)
     try:
         target = tail(store, log_dir)
         assert H1 in rollup(store, stats, target.epoch).run_once()
@@ -150,7 +150,7 @@ def test_numbers_survive_a_redis_restart(
 
 def test_a_store_that_lost_data_never_overwrites(stats: HourlyStatsStore, tmp_path: Path) -> None:
     """Reset and not yet rebuilt (new epoch, empty hours): the stored hour is kept."""
-    store = open_live_store(f"memory://?namespace={unique_namespace()}")
+    store = counters_at(f"memory://?namespace={unique_namespace()}")
     log_dir = tmp_path / "log"
     write_log(log_dir)
     target = tail(store, log_dir)
@@ -163,7 +163,7 @@ def test_a_store_that_lost_data_never_overwrites(stats: HourlyStatsStore, tmp_pa
 
 
 def test_late_events_rewrite_a_settling_hour(stats: HourlyStatsStore, tmp_path: Path) -> None:
-    store = open_live_store(f"memory://?namespace={unique_namespace()}")
+    store = counters_at(f"memory://?namespace={unique_namespace()}")
     log_dir = tmp_path / "log"
     write_log(log_dir)
     target = tail(store, log_dir)
@@ -180,7 +180,7 @@ def test_late_events_rewrite_a_settling_hour(stats: HourlyStatsStore, tmp_path: 
 def test_missed_hours_are_caught_up_and_not_ready_means_no_pass(
     stats: HourlyStatsStore, tmp_path: Path
 ) -> None:
-    store = open_live_store(f"memory://?namespace={unique_namespace()}")
+    store = counters_at(f"memory://?namespace={unique_namespace()}")
     log_dir = tmp_path / "log"
     write_log(log_dir)
     target = tail(store, log_dir)

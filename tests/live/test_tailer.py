@@ -15,15 +15,22 @@ from headwater.live.target import LIVE_TAILER, LiveTarget, rebuild_offsets
 from headwater.log.merged_read import read_merged
 from headwater.log.tailing.batch import CheckpointConflictError
 from headwater.log.tailing.tailer import Tailer
-from headwater.stores.live import LiveStore, open_live_store
+from headwater.stores.live.ports import Counters
 from tests.live.logdata import append, line, log_path
-from tests.redis_services import RedisClusterNodes, RedisServer, drop_namespace, unique_namespace, wait_until
+from tests.redis_services import (
+    RedisClusterNodes,
+    RedisServer,
+    counters_at,
+    drop_namespace,
+    unique_namespace,
+    wait_until,
+)
 
 NOW = datetime.now(UTC).replace(second=30, microsecond=0)
 
 
 @pytest.fixture(params=["memory", "redis", "cluster"])
-def store(request: pytest.FixtureRequest) -> Iterator[LiveStore]:
+def store(request: pytest.FixtureRequest) -> Iterator[Counters]:
     namespace = unique_namespace()
     urls: list[str] = []
     if request.param == "memory":
@@ -35,14 +42,14 @@ def store(request: pytest.FixtureRequest) -> Iterator[LiveStore]:
         cluster: RedisClusterNodes = request.getfixturevalue("redis_cluster")
         url = f"{cluster.url}?namespace={namespace}"
         urls = [f"{n.url}?namespace={namespace}" for n in cluster.nodes]
-    s = open_live_store(url)
+    s = counters_at(url)
     yield s
     s.close()
     for u in urls:
         drop_namespace(u, namespace)
 
 
-def tail(store: LiveStore, log_dir: Path, max_lines: int = 10_000) -> Tailer[LiveEvent]:
+def tail(store: Counters, log_dir: Path, max_lines: int = 10_000) -> Tailer[LiveEvent]:
     tailer = Tailer(LIVE_TAILER, log_dir, LiveTarget(store, log_dir), LiveEvent, max_lines=max_lines)
     tailer.run(threading.Event(), until_caught_up=True, max_backoff=0.05, max_failures=3)
     return tailer
@@ -64,7 +71,7 @@ def write_sample(log_dir: Path) -> None:
     )
 
 
-def test_counts_match_the_log(store: LiveStore, tmp_path: Path) -> None:
+def test_counts_match_the_log(store: Counters, tmp_path: Path) -> None:
     write_sample(tmp_path)
     tail(store, tmp_path)
     assert queries.active_users(store, "5m", NOW)["active_users"] == 4  # u1 u2 u4 anon:a1
@@ -83,7 +90,7 @@ def test_counts_match_the_log(store: LiveStore, tmp_path: Path) -> None:
     assert rows[("viewer", "Clicked")] == (2, 2)
 
 
-def test_a_restarted_tailer_never_double_counts(store: LiveStore, tmp_path: Path) -> None:
+def test_a_restarted_tailer_never_double_counts(store: Counters, tmp_path: Path) -> None:
     path = log_path(tmp_path, NOW)
     append(path, *[line(f"u{i}", NOW, "editor") for i in range(50)])
     first = Tailer(LIVE_TAILER, tmp_path, LiveTarget(store, tmp_path), LiveEvent, max_lines=7)
@@ -97,7 +104,7 @@ def test_a_restarted_tailer_never_double_counts(store: LiveStore, tmp_path: Path
     assert cp is not None and cp.offsets[path.name] == path.stat().st_size
 
 
-def test_a_batch_applied_elsewhere_is_refused(store: LiveStore, tmp_path: Path) -> None:
+def test_a_batch_applied_elsewhere_is_refused(store: Counters, tmp_path: Path) -> None:
     path = log_path(tmp_path, NOW)
     append(path, *[line(f"u{i}", NOW) for i in range(5)])
     a, b = LiveTarget(store, tmp_path), LiveTarget(store, tmp_path)
@@ -115,7 +122,7 @@ def test_a_batch_applied_elsewhere_is_refused(store: LiveStore, tmp_path: Path) 
     assert queries.today(store, NOW.date(), "UTC", NOW)["events"] == 5
 
 
-def test_a_new_store_rebuilds_only_the_retention_window(store: LiveStore, tmp_path: Path) -> None:
+def test_a_new_store_rebuilds_only_the_retention_window(store: Counters, tmp_path: Path) -> None:
     old = log_path(tmp_path, NOW - timedelta(days=5))
     append(old, *[line(f"old{i}", NOW - timedelta(days=5)) for i in range(3)])
     write_sample(tmp_path)
@@ -126,7 +133,7 @@ def test_a_new_store_rebuilds_only_the_retention_window(store: LiveStore, tmp_pa
     assert queries.active_users(store, "24h", NOW)["active_users"] == 5
 
 
-def test_events_older_than_the_retention_are_skipped(store: LiveStore, tmp_path: Path) -> None:
+def test_events_older_than_the_retention_are_skipped(store: Counters, tmp_path: Path) -> None:
     path = log_path(tmp_path, NOW)
     append(path, line("late", NOW - timedelta(hours=50)), line("u1", NOW))
     tail(store, tmp_path)
@@ -135,7 +142,7 @@ def test_events_older_than_the_retention_are_skipped(store: LiveStore, tmp_path:
 
 def test_redis_down_pauses_the_tailer_which_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     server = RedisServer(tmp_path / "redis", args=("--appendonly", "yes", "--appendfsync", "always")).start()
-    store = open_live_store(server.url)
+    store = counters_at(server.url)
     log_dir = tmp_path / "log"
     path = log_path(log_dir, NOW)
     append(path, *[line(f"u{i}", NOW) for i in range(10)])
@@ -164,7 +171,7 @@ def test_redis_down_pauses_the_tailer_which_resumes_from_its_checkpoint(tmp_path
 
 def test_redis_restarted_empty_is_rebuilt_from_the_log(tmp_path: Path) -> None:
     server = RedisServer(tmp_path / "redis").start()  # no persistence
-    store = open_live_store(server.url)
+    store = counters_at(server.url)
     log_dir = tmp_path / "log"
     path = log_path(log_dir, NOW)
     append(path, *[line(f"u{i}", NOW) for i in range(10)])
@@ -190,7 +197,7 @@ def test_redis_restarted_empty_is_rebuilt_from_the_log(tmp_path: Path) -> None:
 
 
 def test_background_commits_keep_checkpoint_order_and_recover_from_a_reset(
-    store: LiveStore, tmp_path: Path
+    store: Counters, tmp_path: Path
 ) -> None:
     """Every batch committed in the background (pipeline_min_lines=1) while the next is read; a
     reset of the store between batches makes the commit in flight fail, and the tailer rebuilds."""
@@ -213,7 +220,7 @@ def test_background_commits_keep_checkpoint_order_and_recover_from_a_reset(
     target.close()
 
 
-def test_a_set_past_the_exact_threshold_counts_with_hyperloglog(store: LiveStore, tmp_path: Path) -> None:
+def test_a_set_past_the_exact_threshold_counts_with_hyperloglog(store: Counters, tmp_path: Path) -> None:
     """Past 256 members a set becomes a (dense) HyperLogLog; it keeps what the SET held."""
     path = log_path(tmp_path, NOW)
     append(path, *[line(f"u{i}", NOW, "editor") for i in range(200)])

@@ -9,7 +9,7 @@ from pathlib import Path
 PROBE = """
 import sys
 from headwater.config import Settings
-from headwater.server.app import create_app
+from headwater.http.app import create_app
 settings = Settings(data_dir=sys.argv[1], role=sys.argv[2])
 create_app(settings)
 names = ("pydantic_settings", "typer", "rich", "duckdb", "pyarrow", "psycopg", "numpy", "scipy")

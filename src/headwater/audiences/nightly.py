@@ -19,11 +19,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from headwater.audiences.state import AudienceState, Stamps
+from headwater.audiences.state import AudienceState
 from headwater.audiences.tailer import ID_TRAITS
 from headwater.lake.scope import Scope
 from headwater.lake.sql import quote
 from headwater.metrics.params import Range
+from headwater.stores.live.ports import Stamps
 from headwater.stores.sql.audiences import AudienceCatalog
 from headwater.targeting.membership import CompiledAudiences, Condition
 
@@ -146,16 +147,16 @@ def reconcile(
     """Compare with the live membership; unless ``dry_run`` make the live store exact."""
     mark = time.monotonic()
     if not dry_run:
-        state.map_ids({**{u: u for u in result.users}, **result.ids})
-        state.add_stamps(result.stamps, {c.key: c.keep for c in compiled.conditions.values()})
+        state.ids.map_ids({**{u: u for u in result.users}, **result.ids})
+        state.membership.add_stamps(result.stamps, {c.key: c.keep for c in compiled.conditions.values()})
     drift: dict[str, Drift] = {}
     for aid, exact in result.members.items():
-        live = state.members(aid)
+        live = state.membership.audience_members(aid)
         missing, extra = exact - live, live - exact
         drift[aid] = Drift(len(exact), len(live), list(missing), list(extra))
         if not dry_run:
-            state.store.add_members(aid, missing)
-            state.store.remove_members(aid, extra)
+            state.membership.add_members(aid, missing)
+            state.membership.remove_members(aid, extra)
     if catalog is not None and not dry_run:
         catalog.record_sizes({aid: len(m) for aid, m in result.members.items()}, "nightly")
     result.seconds["reconcile"] = time.monotonic() - mark

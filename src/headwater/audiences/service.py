@@ -1,5 +1,6 @@
-"""Wiring of audiences into `headwater serve`: the "audiences" tailer, the enrichment lookup, and
-the nightly recomputation (worker 0 only, after the daily ETL), which also records sizes."""
+"""Audiences inside `headwater serve`: the "audiences" tailer, the enrichment's lookup and its
+definitions snapshot (refreshed in a task of its own, never on the request path), and the nightly
+recomputation (one process per deployment, after the daily ETL), which also records sizes."""
 
 from __future__ import annotations
 
@@ -8,25 +9,28 @@ import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from headwater.audiences.definitions import Definitions
-from headwater.audiences.lookup import LiveAudienceLookup, open_reader
+from headwater.audiences.lookup import LiveAudienceLookup
 from headwater.audiences.metrics import NIGHTLY_DRIFT
 from headwater.audiences.nightly import compute, reconcile, report
-from headwater.audiences.state import AudienceState, open_state
+from headwater.audiences.state import AudienceState
 from headwater.audiences.tailer import AUDIENCES_TAILER, AudienceEvent, AudienceTarget
 from headwater.batch.schedule import AUDIENCES_AT, seconds_until
 from headwater.config import Settings
 from headwater.live.service import API_OPTIONS, TAILER_OPTIONS
 from headwater.log.tailing.service import TailerService
-from headwater.stores.live import LiveUnavailableError, open_live_store
+from headwater.stores.live.ports import LiveBackend, LiveUnavailableError, StoreOptions
 from headwater.stores.sql.audiences import AudienceCatalog
 
-if TYPE_CHECKING:
-    from headwater.server.app import Runtime
-
 log = logging.getLogger("headwater.audiences")
+
+#: the enrichment's lookup: a bidder's budget is milliseconds (its own timeout bounds the call)
+LOOKUP_OPTIONS = StoreOptions(connect_timeout=0.05, socket_timeout=0.1)
+#: how often the definitions, settings and keys the enrichment serves are re-read (under
+#: Definitions' own second: ``current()`` then never reads the database on the request path)
+REFRESH_SECONDS = 0.5
 
 
 def recompute_now(
@@ -46,23 +50,27 @@ def recompute_now(
 class AudienceService:
     name = "audiences"
 
-    def __init__(self, settings: Settings, nightly: bool) -> None:
+    def __init__(self, settings: Settings, live: LiveBackend, nightly: bool) -> None:
         self.settings = settings
         self.catalog = AudienceCatalog(settings.effective_database_url)
         self.definitions = Definitions(self.catalog)
-        self.state = open_state(open_live_store(settings.redis_url, API_OPTIONS))
-        self.reader = open_reader(self.state)
-        self.lookup = LiveAudienceLookup(self.reader, self.definitions)
+        self.state = AudienceState.open(live, API_OPTIONS)
+        self.lookup = LiveAudienceLookup(live.membership(LOOKUP_OPTIONS), self.definitions)
         self.nightly = nightly
         self.last_report: dict[str, Any] | None = None
         self.last_error: str | None = None
-        self._task: asyncio.Task[None] | None = None
-        url = settings.redis_url
+        self._tasks: list[asyncio.Task[None]] = []
 
         def open_target() -> tuple[AudienceTarget, Callable[[], None]]:
-            store = open_live_store(url, TAILER_OPTIONS)
-            store.ping()
-            return AudienceTarget(open_state(store), self.definitions), store.close
+            checkpoints = live.counters(TAILER_OPTIONS)
+            checkpoints.ping()
+            state = AudienceState.open(live, TAILER_OPTIONS)
+
+            def close() -> None:
+                checkpoints.close()
+                state.close()
+
+            return AudienceTarget(state, checkpoints, self.definitions), close
 
         self.tailer = TailerService(
             AUDIENCES_TAILER, settings.log_dir, settings.run_dir, open_target, AudienceEvent
@@ -70,16 +78,21 @@ class AudienceService:
 
     async def start(self) -> None:
         await self.tailer.start()
+        self._tasks.append(asyncio.create_task(self._refresh_loop(), name="audiences-refresh"))
         if self.nightly:
-            self._task = asyncio.create_task(self._loop(), name="audiences-nightly")
+            self._tasks.append(asyncio.create_task(self._nightly_loop(), name="audiences-nightly"))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
+        self._tasks = []
         await self.tailer.stop()
-        await self.reader.close()
+        await self.lookup.membership.aclose()
+        self.lookup.membership.close()
+        self.state.close()
         self.catalog.close()
 
     def status(self) -> tuple[bool, dict[str, Any]]:
@@ -94,11 +107,11 @@ class AudienceService:
 
     async def lookup_size(self, audience_id: str) -> int:
         """The live member count (LiveUnavailableError when the store does not answer in 100 ms)."""
-        store = self.state.store
+        membership = self.state.membership
         try:
-            return await asyncio.wait_for(asyncio.to_thread(store.audience_size, audience_id), 0.1)
+            return await asyncio.wait_for(asyncio.to_thread(membership.audience_size, audience_id), 0.1)
         except TimeoutError:
-            raise LiveUnavailableError(f"live store {store.url} did not answer within 100 ms") from None
+            raise LiveUnavailableError(f"live store {membership.url} did not answer within 100 ms") from None
 
     async def recompute(self, dry_run: bool = False) -> dict[str, Any]:
         result = await asyncio.to_thread(recompute_now, self.settings, self.state, self.definitions, dry_run)
@@ -106,7 +119,15 @@ class AudienceService:
             self.last_report = result
         return result
 
-    async def _loop(self) -> None:
+    async def _refresh_loop(self) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(self.definitions.refresh)
+            except Exception as exc:  # refresh() keeps the last snapshot itself; never end the loop
+                log.warning("enrichment settings not refreshed: %s", exc)
+            await asyncio.sleep(REFRESH_SECONDS)
+
+    async def _nightly_loop(self) -> None:
         while True:
             await asyncio.sleep(self.seconds_to_next_run())
             try:
@@ -116,13 +137,3 @@ class AudienceService:
             except Exception as exc:  # reported in /readyz, retried next night
                 self.last_error = str(exc)
                 log.exception("nightly audience recompute failed")
-
-
-def audiences_factory(rt: Runtime) -> AudienceService:
-    settings = rt.settings
-    first = settings.runs_schedules
-    return AudienceService(settings, nightly=first)
-
-
-def find_service(services: list[Any]) -> AudienceService | None:
-    return next((s for s in services if isinstance(s, AudienceService)), None)

@@ -19,12 +19,12 @@ from typing import Any
 import msgspec
 
 from headwater.audiences.definitions import Definitions
-from headwater.audiences.state import AudienceState, Stamps
+from headwater.audiences.state import AudienceState
 from headwater.events.identity import ANON_PREFIX, clean_id
 from headwater.events.timestamps import parse_timestamp
 from headwater.log.record import LogRecord
 from headwater.log.tailing.batch import CheckpointConflictError, TailBatch
-from headwater.stores.live import LiveConflictError, LiveDelta, LiveStore
+from headwater.stores.live.ports import Counters, LiveConflictError, LiveDelta, Membership, Stamps
 from headwater.targeting.membership import CompiledAudiences, event_name
 
 log = logging.getLogger("headwater.audiences")
@@ -123,20 +123,13 @@ def fold(events: Iterable[AudienceEvent], compiled: CompiledAudiences) -> Folded
     return out
 
 
-def memberships(state: AudienceState, users: list[str]) -> dict[str, set[str]]:
-    reader = getattr(state, "memberships", None)
-    if reader is not None:
-        return dict(reader(users))
-    return {u: state.store.audiences_of(u) for u in users}
-
-
 def reconcile_users(
-    state: AudienceState, compiled: CompiledAudiences, users: list[str], now: datetime
+    membership: Membership, compiled: CompiledAudiences, users: list[str], now: datetime
 ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """Set each user's membership to its evaluation at ``now``; (added, removed) by audience."""
     conds = list(compiled.conditions)
-    stamps = state.stamps_of(users, conds) if conds else {u: {} for u in users}
-    have = memberships(state, users)
+    stamps = membership.stamps_of(users, conds) if conds else {u: {} for u in users}
+    have = membership.memberships(users)
     added: dict[str, list[str]] = {}
     removed: dict[str, list[str]] = {}
     for user in users:
@@ -147,16 +140,18 @@ def reconcile_users(
         for aid in current - exact:
             removed.setdefault(aid, []).append(user)
     for aid, members in added.items():
-        state.store.add_members(aid, members)
+        membership.add_members(aid, members)
     for aid, members in removed.items():
-        state.store.remove_members(aid, members)
+        membership.remove_members(aid, members)
     return added, removed
 
 
 class AudienceTarget:
-    def __init__(self, state: AudienceState, definitions: Definitions) -> None:
+    """The audiences tailer's target; its checkpoint is kept with the live counters' (an empty delta)."""
+
+    def __init__(self, state: AudienceState, checkpoints: Counters, definitions: Definitions) -> None:
         self.state = state
-        self.store: LiveStore = state.store
+        self.store = checkpoints
         self.definitions = definitions
         self.epoch: str | None = None
 
@@ -176,11 +171,12 @@ class AudienceTarget:
         compiled = self.definitions.current().compiled
         folded = fold(batch.records, compiled)
         if folded.ids:
-            self.state.map_ids(folded.ids)
+            self.state.ids.map_ids(folded.ids)
         if folded.stamps:
-            self.state.add_stamps(folded.stamps, {c.key: c.keep for c in compiled.conditions.values()})
+            keep = {c.key: c.keep for c in compiled.conditions.values()}
+            self.state.membership.add_stamps(folded.stamps, keep)
         if folded.users:
-            reconcile_users(self.state, compiled, sorted(folded.users), datetime.now(UTC))
+            reconcile_users(self.state.membership, compiled, sorted(folded.users), datetime.now(UTC))
         changes = batch.changed_files(new_checkpoint)
         base = {f: batch.base_checkpoint.get(f, 0) for f in changes}
         try:

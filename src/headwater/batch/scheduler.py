@@ -11,15 +11,12 @@ import asyncio
 import contextlib
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from headwater.batch.archive import apply_retention
 from headwater.batch.etl import days_to_load, run_daily
 from headwater.batch.schedule import ETL_AT, seconds_until
 from headwater.config import Settings
-
-if TYPE_CHECKING:
-    from headwater.server.app import Runtime
 
 log = logging.getLogger("headwater.batch")
 
@@ -89,11 +86,3 @@ class EtlScheduler:
         if ok:
             self.last_error = None
         return ok
-
-
-def scheduler_factory(rt: Runtime) -> EtlScheduler | None:
-    """One process runs the scheduler: the background one, else worker 0 (or the only worker)."""
-    settings = rt.settings
-    if not settings.runs_schedules:
-        return None
-    return EtlScheduler(settings)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from headwater.dashboard.metric_batch import STALE_SECONDS, MetricCache
@@ -63,7 +63,9 @@ class ResultsCache:
             shared = self._from_disk(key, version, signature)
             if shared is not None:
                 return shared
-            body = compute(catalog, key, self.metrics.data_dir, self.metrics.project_tz)
+            from headwater.experiments.stored_results import stored_results  # numpy, scipy: on first use
+
+            body = stored_results(catalog, key, self.metrics.data_dir, self.metrics.project_tz)
             if body is None:
                 return None
             body = {**body, "computed_at": datetime.now(UTC).isoformat(timespec="seconds")}
@@ -98,28 +100,3 @@ def _usable(entry: _Entry, version: tuple[Any, ...], signature: tuple[Any, Any])
         entry.signature == signature
         or (entry.signature[0] == signature[0] and time.monotonic() - entry.stored_at < STALE_SECONDS)
     )
-
-
-def compute(catalog: ExperimentCatalog, key: str, data_dir: Any, tz: str) -> dict[str, Any] | None:
-    """What GET /api/v1/experiments/{key}/results answers with its default options."""
-    from headwater.experiments.results import ResultsOptions, experiment_results
-    from headwater.experiments.validation import parse_experiment
-
-    stored = catalog.get(key)
-    if stored is None:
-        return None
-    phases = catalog.phases(key)
-    since = next((date.fromisoformat(p.started_at[:10]) for p in phases if p.phase == stored.phase), None)
-    return experiment_results(data_dir, tz, parse_experiment(stored.definition), since, ResultsOptions())
-
-
-_caches: dict[int, ResultsCache] = {}
-_caches_lock = threading.Lock()
-
-
-def results_cache_for(metrics: MetricCache) -> ResultsCache:
-    with _caches_lock:
-        found = _caches.get(id(metrics))
-        if found is None or found.metrics is not metrics:
-            found = _caches[id(metrics)] = ResultsCache(metrics)
-        return found

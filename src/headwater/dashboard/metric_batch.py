@@ -243,15 +243,3 @@ def groups(queries: list[Query]) -> list[list[Query]]:
     for q in dict.fromkeys(queries):  # unique, in order
         by_range.setdefault((q.start, q.end, q.tz), []).append(q)
     return list(by_range.values())
-
-
-_caches: dict[tuple[Path, str], MetricCache] = {}
-_caches_lock = threading.Lock()
-
-
-def cache_for(data_dir: Path, project_tz: str) -> MetricCache:
-    with _caches_lock:
-        key = (data_dir, project_tz)
-        if key not in _caches:
-            _caches[key] = MetricCache(data_dir, project_tz)
-        return _caches[key]

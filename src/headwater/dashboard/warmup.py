@@ -27,23 +27,20 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from headwater.dashboard.metric_batch import MetricCache, Query, cache_for, groups, run_group
+from headwater.dashboard.caches import caches_for
+from headwater.dashboard.defaults import DEFAULT_DAYS, FUNNEL_STEPS, FUNNEL_WINDOW_DAYS, PREFERENCE_TRAIT
+from headwater.dashboard.metric_batch import MetricCache, Query, groups, run_group
 from headwater.metrics.params import today_in
 from headwater.server.priority import nice_this_thread
 
 if TYPE_CHECKING:
     from headwater.config import Settings
-    from headwater.server.app import Runtime
 
 #: A warm-up that takes longer is stopped (the page computes what is missing).
 CHILD_TIMEOUT_SECONDS = 600.0
 
 log = logging.getLogger("headwater.dashboard")
 
-DEFAULT_DAYS = 30
-PREFERENCE_TRAIT = "plan"
-FUNNEL_STEPS = "Signed Up,Project Created,Teammate Invited"
-FUNNEL_WINDOW_DAYS = "14"
 
 POLL_SECONDS = 2.0
 RETRY_SECONDS = 60.0  # after a failed warm-up
@@ -94,14 +91,16 @@ def default_queries(tz: str) -> list[Query]:
         Query("features", s, e, tz),
         Query("preferences", s, e, tz, (("trait", PREFERENCE_TRAIT),)),
         Query("retention", s, e, tz, (("period", retention_period(DEFAULT_DAYS)),)),
-        Query("funnel", s, e, tz, (("steps", FUNNEL_STEPS), ("window_days", FUNNEL_WINDOW_DAYS))),
+        Query(
+            "funnel", s, e, tz, (("steps", ",".join(FUNNEL_STEPS)), ("window_days", str(FUNNEL_WINDOW_DAYS)))
+        ),
         Query("late_events", s, e, tz),  # the data-health panel
     ]
 
 
 def _warm(data_dir: Path, tz: str) -> None:
     try:
-        cache = cache_for(data_dir, tz)
+        cache = caches_for(data_dir, tz).metrics
         parts = groups(default_queries(tz))
         with ThreadPoolExecutor(len(parts), thread_name_prefix="dashboard-warmup") as pool:
             list(pool.map(lambda part: run_group(cache, part), parts))
@@ -122,12 +121,14 @@ def warm_default_view(data_dir: Path, tz: str) -> None:
 
 
 class DashboardWarmup:
-    """A service (server/services.py) keeping the default view computed in this worker."""
+    """A service keeping the default view computed: one per server, in the background process when
+    there is one (the HTTP workers read its answers from the shared cache on disk and never load
+    DuckDB for it), else in the one process that serves HTTP."""
 
     name = "dashboard_warmup"
 
-    def __init__(self, rt: Runtime) -> None:
-        self.settings = rt.settings
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.runs = 0
@@ -137,7 +138,7 @@ class DashboardWarmup:
         self._uncomputable: set[Query] = set()
         # the one-process server computes in a thread (its process serves the page anyway and
         # keeps the answers in memory); the background process in a child that exits after
-        self.in_process = rt.settings.role == "all"
+        self.in_process = settings.role == "all"
 
     async def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="dashboard-warmup", daemon=True)
@@ -149,7 +150,7 @@ class DashboardWarmup:
             await asyncio.to_thread(self._thread.join, 30)
 
     def status(self) -> tuple[bool, dict[str, Any]]:
-        cache = cache_for(self.settings.data_dir, self.settings.timezone)
+        cache = caches_for(self.settings.data_dir, self.settings.timezone).metrics
         details = {
             "cache_hits": cache.hits,
             "cache_misses": cache.misses,  # queries computed, by the warm-up or for a visitor
@@ -206,7 +207,7 @@ class DashboardWarmup:
 
     def _loop(self) -> None:
         nice_this_thread(self.settings.background_nice)  # and the child it starts: behind collection
-        cache = cache_for(self.settings.data_dir, self.settings.timezone)
+        cache = caches_for(self.settings.data_dir, self.settings.timezone).metrics
         lake = cache.signature()[0]
         self.warm_once("start")
         self._uncomputable = set()
@@ -230,15 +231,15 @@ class DashboardWarmup:
 def compute_default_view(settings: Settings) -> None:
     """The default view's metrics and the running experiments' results, into the caches (memory
     and the shared cache on disk)."""
-    from headwater.dashboard.experiment_results import results_cache_for
     from headwater.stores.sql.experiments import ExperimentCatalog
 
     data_dir, tz = settings.data_dir, settings.timezone
-    cache = cache_for(data_dir, tz)
+    caches = caches_for(data_dir, tz)
+    cache = caches.metrics
     catalog = ExperimentCatalog(settings.effective_database_url)
     try:
         keys = [s.key for s in catalog.all() if s.status == "running"]
-        results = results_cache_for(cache)
+        results = caches.results
         jobs: list[Any] = [lambda part=part: run_group(cache, part) for part in groups(default_queries(tz))]
         jobs += [lambda key=key: results.results(catalog, key) for key in keys]
         with ThreadPoolExecutor(min(4, len(jobs)), thread_name_prefix="dashboard-warmup") as pool:
@@ -257,15 +258,6 @@ def main() -> int:
     configure_logging(settings.log_level)
     compute_default_view(settings)
     return 0
-
-
-def warmup_factory(rt: Runtime) -> DashboardWarmup | None:
-    """One warm-up per server: in the background process when there is one (the HTTP workers
-    read its answers from the shared cache on disk, and never load DuckDB for it), else in
-    each process that serves HTTP."""
-    if rt.settings.role == "http":
-        return None
-    return DashboardWarmup(rt)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
 One live-store document per user (hash attribute + value: ``id||u1``), one field per experiment phase
 (``checkout__0`` -> variation key), plus the exposure marker of that phase (``x:checkout__0``), so
 serving a returning user is one read. `LiveStickyBucketStore` is the plain `StickyBucketStore` over it.
-Only the live store's `get_sticky` / `save_sticky` (and their awaited twins, which the HTTP path
-uses: no blocking call on the event loop) are used: any live store works.
+Only the live store's sticky-bucket port is used (its awaited reads and writes on the HTTP path: no
+blocking call on the event loop): any live store works.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from headwater.experiments.sticky import StickyKey
-from headwater.stores.live import LiveStore
+from headwater.stores.live.ports import StickyBuckets
 
 EXPOSED_PREFIX = "x:"
 
@@ -25,24 +25,24 @@ def exposure_field(key: StickyKey) -> str:
 class LiveStickyBucketStore:
     """`StickyBucketStore` over a live store; documents expire after ``ttl_seconds`` (None: never)."""
 
-    def __init__(self, store: LiveStore, ttl_seconds: int | None = None) -> None:
+    def __init__(self, store: StickyBuckets, ttl_seconds: int | None = None) -> None:
         self.store = store
         self.ttl_seconds = ttl_seconds
 
     def document(self, user_id: str) -> dict[str, str]:
         """Every field of one user's document: assignments and exposure markers."""
-        return self.store.get_sticky(user_id)
+        return self.store.get(user_id)
 
     def write(self, user_id: str, fields: Mapping[str, str]) -> None:
         if fields:
-            self.store.save_sticky(user_id, fields, self.ttl_seconds)
+            self.store.save(user_id, fields, self.ttl_seconds)
 
     async def adocument(self, user_id: str) -> dict[str, str]:
-        return await self.store.aget_sticky(user_id)
+        return await self.store.aget(user_id)
 
     async def awrite(self, user_id: str, fields: Mapping[str, str]) -> None:
         if fields:
-            await self.store.asave_sticky(user_id, fields, self.ttl_seconds)
+            await self.store.asave(user_id, fields, self.ttl_seconds)
 
     def get(self, key: StickyKey) -> str | None:
         return self.document(key.user_id()).get(key.assignment_id())

@@ -9,19 +9,18 @@ assignment answers 503 for a second (a breaker) instead of serving unsticky, unl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from headwater.config import Settings
 from headwater.experiments.live_sticky import LiveStickyBucketStore
 from headwater.experiments.model import Experiment
 from headwater.experiments.serving import Assigner, ExposureSink, Served, Visitor
 from headwater.experiments.validation import ExperimentInvalid, parse_experiment
-from headwater.stores.live import LiveUnavailableError, StoreOptions, open_live_store
+from headwater.stores.live.ports import LiveBackend, LiveUnavailableError, StoreOptions
 from headwater.stores.sql.experiments import ExperimentCatalog
-
-if TYPE_CHECKING:
-    from headwater.server.app import Runtime
 
 log = logging.getLogger("headwater.experiments")
 
@@ -34,10 +33,10 @@ STICKY_TTL_SECONDS = 400 * 86400  # a user's assignments outlive any experiment,
 class ExperimentsService:
     name = "experiments"
 
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
-        self.catalog = ExperimentCatalog(rt.settings.effective_database_url)
-        self.live = open_live_store(rt.settings.redis_url, LIVE_OPTIONS)
+    def __init__(self, settings: Settings, live: LiveBackend) -> None:
+        self.settings = settings
+        self.catalog = ExperimentCatalog(settings.effective_database_url)
+        self.live = live.sticky_buckets(LIVE_OPTIONS)
         self.assigner = Assigner(LiveStickyBucketStore(self.live, STICKY_TTL_SECONDS))
         self.definitions: dict[str, Experiment] = {}
         self.invalid: dict[str, str] = {}
@@ -73,6 +72,11 @@ class ExperimentsService:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.live.aclose()
+        self.live.close()
         await asyncio.to_thread(self.catalog.close)
 
     def status(self) -> tuple[bool, dict[str, Any]]:
@@ -99,14 +103,3 @@ class ExperimentsService:
             raise
         self.last_error = None
         return served
-
-
-def experiments_factory(rt: Runtime) -> ExperimentsService:
-    return ExperimentsService(rt)
-
-
-def find_service(services: list[Any]) -> ExperimentsService | None:
-    for service in services:
-        if isinstance(service, ExperimentsService):
-            return service
-    return None

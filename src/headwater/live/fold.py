@@ -15,7 +15,7 @@ from headwater.events.identity import ANON_PREFIX, clean_id
 from headwater.events.timestamps import parse_timestamp
 from headwater.live.buckets import RETENTION_S, SEP, Minute, minute_of
 from headwater.log.record import LogRecord
-from headwater.stores.live.base import LiveDelta
+from headwater.stores.live.ports import LiveDelta
 
 MAX_KEY_CHARS = 200
 

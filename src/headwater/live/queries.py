@@ -1,4 +1,4 @@
-"""The live API's answers, computed from a LiveStore (shared by the HTTP API and the CLI).
+"""The live API's answers, computed from a Counters (shared by the HTTP API and the CLI).
 
 Each answer takes a constant number of round trips, whatever the number of tools: active users
 one (a Lua union), hourly two (the hour's counters, then every distinct count in one script),
@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from headwater.live.buckets import SESSION_MINUTES, WINDOWS, day_name, hour_name, split_field, window_names
-from headwater.stores.live.base import LiveStore
+from headwater.stores.live.ports import Counters
 
 
 def _iso(moment: datetime) -> str:
@@ -30,11 +30,11 @@ def _active(window: str, now: datetime, count: int) -> dict[str, Any]:
     }
 
 
-def active_users(store: LiveStore, window: str, now: datetime) -> dict[str, Any]:
+def active_users(store: Counters, window: str, now: datetime) -> dict[str, Any]:
     return _active(window, now, store.union_count(window_names(WINDOWS[window], now)))
 
 
-async def aactive_users(store: LiveStore, window: str, now: datetime) -> dict[str, Any]:
+async def aactive_users(store: Counters, window: str, now: datetime) -> dict[str, Any]:
     return _active(window, now, await store.aunion_count(window_names(WINDOWS[window], now)))
 
 
@@ -72,14 +72,14 @@ def _hourly(hour: datetime, counts: dict[str, int], uniques: list[int]) -> dict[
     }
 
 
-def hourly(store: LiveStore, hour: datetime) -> dict[str, Any]:
+def hourly(store: Counters, hour: datetime) -> dict[str, Any]:
     """Events and unique actors of one UTC hour, per tool_id and event_type, and per tool_id."""
     h = hour_name(hour)
     counts = store.counter("hc:" + h)
     return _hourly(hour, counts, store.counts(_hourly_names(h, counts)[2]))
 
 
-async def ahourly(store: LiveStore, hour: datetime) -> dict[str, Any]:
+async def ahourly(store: Counters, hour: datetime) -> dict[str, Any]:
     h = hour_name(hour)
     counts = await store.acounter("hc:" + h)
     return _hourly(hour, counts, await store.acounts(_hourly_names(h, counts)[2]))
@@ -106,7 +106,7 @@ def _today(
     }
 
 
-def today(store: LiveStore, day: date, tz_name: str, now: datetime) -> dict[str, Any]:
+def today(store: Counters, day: date, tz_name: str, now: datetime) -> dict[str, Any]:
     """Today's (project time zone) events and unique actors per tool_id, and open sessions."""
     d = day_name(day)
     counts = store.counter("dc:" + d)
@@ -114,7 +114,7 @@ def today(store: LiveStore, day: date, tz_name: str, now: datetime) -> dict[str,
     return _today(day, tz_name, counts, uniques, store.union_count(window_names(SESSION_MINUTES, now)))
 
 
-async def atoday(store: LiveStore, day: date, tz_name: str, now: datetime) -> dict[str, Any]:
+async def atoday(store: Counters, day: date, tz_name: str, now: datetime) -> dict[str, Any]:
     d = day_name(day)
     counts = await store.acounter("dc:" + d)
     uniques, sessions = await asyncio.gather(

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from headwater.live import queries
 from headwater.live.buckets import RETENTION_S
 from headwater.live.target import LIVE_TAILER
-from headwater.stores.live.base import LiveStore
+from headwater.stores.live.ports import Counters
 from headwater.stores.sql.hourly import HourlyRow, HourlyStatsStore
 
 log = logging.getLogger("headwater.live")
@@ -38,7 +38,7 @@ CATCH_UP_HOURS = RETENTION_S // 3600 - 2  # a margin before the live store's key
 INTERVAL_SECONDS = 30.0
 
 
-def live_hour(store: LiveStore, hour: datetime) -> tuple[int, int, list[HourlyRow]]:
+def live_hour(store: Counters, hour: datetime) -> tuple[int, int, list[HourlyRow]]:
     """(events, unique users, rows) of one UTC hour in the live store."""
     answer = queries.hourly(store, hour)
     rows = [
@@ -62,7 +62,7 @@ class HourlyRollup:
 
     def __init__(
         self,
-        live: LiveStore,
+        live: Counters,
         stats: Callable[[], HourlyStatsStore],
         ready: Callable[[], str | None],
         clock: Callable[[], float] = time.time,

@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, Hashable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from headwater.config import Settings
@@ -26,19 +26,16 @@ from headwater.live.fold import LiveEvent
 from headwater.live.rollup import HourlyRollup
 from headwater.live.target import LIVE_TAILER, LiveTarget
 from headwater.log.tailing.service import TailerService
-from headwater.stores.live import (
-    LiveStore,
+from headwater.stores.live.ports import (
+    Counters,
+    LiveBackend,
     LiveTimeoutError,
     LiveUnavailableError,
     StoreOptions,
-    is_in_process,
-    open_live_store,
 )
+from headwater.stores.registry import backend_for
 from headwater.stores.sql.hourly import HourlyStatsStore
 from headwater.urls import mask_url
-
-if TYPE_CHECKING:
-    from headwater.server.app import Runtime
 
 log = logging.getLogger("headwater.live")
 T = TypeVar("T")
@@ -55,7 +52,7 @@ ROLLUP_MAX_LAG_SECONDS = 30.0  # the rollup copies an hour only while the tailer
 class LiveQueries:
     """The API's handle on the live store: bounded latency, and a breaker while it is down."""
 
-    def __init__(self, store: LiveStore, cache_seconds: float = CACHE_SECONDS) -> None:
+    def __init__(self, store: Counters, cache_seconds: float = CACHE_SECONDS) -> None:
         self.store = store
         self.cache_seconds = cache_seconds
         self.last_error: str | None = None
@@ -65,7 +62,7 @@ class LiveQueries:
         self._pending: dict[Hashable, asyncio.Future[bytes]] = {}
 
     async def cached(
-        self, key: Hashable, fn: Callable[[LiveStore], Awaitable[T]], encode: Callable[[T], bytes]
+        self, key: Hashable, fn: Callable[[Counters], Awaitable[T]], encode: Callable[[T], bytes]
     ) -> bytes:
         """``encode(await self.run(fn))``, reused for cache_seconds; concurrent misses share one call.
 
@@ -101,7 +98,7 @@ class LiveQueries:
             self.last_error = message
             self._down_until = time.monotonic() + BREAKER_SECONDS
 
-    async def run(self, fn: Callable[[LiveStore], Awaitable[T]]) -> T:
+    async def run(self, fn: Callable[[Counters], Awaitable[T]]) -> T:
         """Await ``fn(store)`` (the store's async reads, on this event loop) within API_DEADLINE;
         LiveUnavailableError otherwise."""
         if time.monotonic() < self._down_until:
@@ -123,8 +120,9 @@ class LiveQueries:
 
 
 def check_workers(settings: Settings) -> None:
-    """memory:// lives inside one process: several workers would each count a part of the log."""
-    if settings.workers > 1 and is_in_process(settings.redis_url):
+    """An in-process live store (memory://) cannot be shared: several workers would each count a
+    part of the log."""
+    if settings.workers > 1 and not backend_for(settings.redis_url, "live").shared_by_workers:
         raise RuntimeError(
             f"the live store {mask_url(settings.redis_url)} is in-process and works with one worker only, "
             f"but workers = {settings.workers}: configure Redis (HEADWATER_REDIS_URL=redis://host:6379/0 "
@@ -133,21 +131,20 @@ def check_workers(settings: Settings) -> None:
 
 
 class LiveService:
-    """A Service (headwater.server.services): the live tailer plus the API's LiveQueries."""
+    """A service: the live tailer, its hourly rollup, and the API's LiveQueries."""
 
     name = "live"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, live: LiveBackend) -> None:
         check_workers(settings)
         self.settings = settings
-        url = settings.redis_url
-        self.queries = LiveQueries(open_live_store(url, API_OPTIONS))  # raises on a bad URL
+        self.queries = LiveQueries(live.counters(API_OPTIONS))
         tz = ZoneInfo(settings.timezone)
 
         self._target: LiveTarget | None = None
 
         def open_target() -> tuple[LiveTarget, Callable[[], None]]:
-            store = open_live_store(url, TAILER_OPTIONS)
+            store = live.counters(TAILER_OPTIONS)
             store.ping()
             target = self._target = LiveTarget(store, settings.log_dir, tz)
 
@@ -159,7 +156,7 @@ class LiveService:
 
         self.tailer = TailerService(LIVE_TAILER, settings.log_dir, settings.run_dir, open_target, LiveEvent)
         self.rollup = HourlyRollup(
-            open_live_store(url, TAILER_OPTIONS),
+            live.counters(TAILER_OPTIONS),
             lambda: HourlyStatsStore(settings.effective_database_url),
             self._ready_epoch,
         )
@@ -210,14 +207,3 @@ class LiveService:
             "last_error": self.rollup.last_error,
         }
         return True, details
-
-
-def live_factory(rt: Runtime) -> LiveService:
-    return LiveService(rt.settings)
-
-
-def find_queries(services: list[Any]) -> LiveQueries | None:
-    for service in services:
-        if isinstance(service, LiveService):
-            return service.queries
-    return None

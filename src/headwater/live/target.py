@@ -1,6 +1,6 @@
 """The "live" tailer's target: a batch of logged events -> the live store, exactly once.
 
-Adapter between the generic tailer (headwater.log.tailing) and a LiveStore. The checkpoint lives in
+Adapter between the generic tailer (headwater.log.tailing) and a Counters. The checkpoint lives in
 the live store itself, committed in the same atomic step as the counters (a Lua script on Redis),
 under an *epoch*: a random id created with the checkpoint. When the store has no checkpoint (new,
 or Redis restarted empty) the target starts a new epoch at the *rebuild point*: the start of every
@@ -24,7 +24,7 @@ from headwater.live.buckets import RETENTION
 from headwater.live.fold import ActorCache, LiveEvent, MinuteCache, fold
 from headwater.log.files import list_log_files
 from headwater.log.tailing.batch import CheckpointConflictError, TailBatch
-from headwater.stores.live.base import LiveConflictError, LiveDelta, LiveStore
+from headwater.stores.live.ports import Counters, LiveConflictError, LiveDelta
 
 log = logging.getLogger("headwater.live")
 
@@ -49,7 +49,7 @@ def rebuild_offsets(log_dir: Path, now: datetime) -> dict[str, int]:
 class LiveTarget:
     def __init__(
         self,
-        store: LiveStore,
+        store: Counters,
         log_dir: Path,
         tz: tzinfo = UTC,
         clock: Callable[[], float] = time.time,

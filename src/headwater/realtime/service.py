@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from headwater.config import Settings
@@ -14,9 +14,6 @@ from headwater.realtime.rows import LoggedEvent
 from headwater.realtime.target import REALTIME_TAILER, RealtimeTarget
 from headwater.stores.sql.ports import RealtimeStore
 from headwater.stores.sql.realtime import open_realtime_store
-
-if TYPE_CHECKING:
-    from headwater.server.app import Runtime
 
 T = TypeVar("T")
 
@@ -73,11 +70,3 @@ class RealtimeQueries:
 
     async def run(self, fn: Callable[[RealtimeStore], T]) -> T:
         return await asyncio.to_thread(self._call, fn)
-
-
-def tailer_factory(rt: Runtime) -> TailerService[LoggedEvent]:
-    return realtime_tailer(rt.settings)
-
-
-def queries_factory(rt: Runtime) -> RealtimeQueries:
-    return RealtimeQueries(rt.settings)

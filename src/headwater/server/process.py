@@ -53,7 +53,7 @@ def die_with_parent(parent_pid: int) -> None:
 def uvicorn_config(settings: Any) -> Any:
     import uvicorn
 
-    from headwater.server.app import create_app
+    from headwater.http.app import create_app
 
     return uvicorn.Config(
         create_app(settings),
@@ -96,8 +96,8 @@ def run_background(settings: Any, ready_fd: int | None) -> int:
 
 
 async def _background(settings: Any, ready_fd: int | None) -> None:
-    from headwater.server.app import start_runtime, stop_runtime
     from headwater.server.priority import nice_this_thread
+    from headwater.wiring import start_runtime
 
     # the jobs (ETL, audience recompute, experiment results ...) run in the default executor
     asyncio.get_running_loop().set_default_executor(
@@ -118,7 +118,7 @@ async def _background(settings: Any, ready_fd: int | None) -> None:
     try:
         await stop.wait()
     finally:
-        await stop_runtime(rt)
+        await rt.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,27 +1,43 @@
-"""One contract suite for every live store: memory://, a real Redis, a real 3-master Redis Cluster."""
+"""One contract suite for every port of the live store (counters, sticky buckets, id map,
+membership), run against memory://, a real Redis and a real 3-master Redis Cluster."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
-from headwater.stores.live import (
+from headwater.stores.live import open_live
+from headwater.stores.live.ports import (
     EXACT_THRESHOLD,
+    Counters,
+    IdMap,
+    LiveBackend,
     LiveConflictError,
     LiveDelta,
-    LiveStore,
     LiveUnavailableError,
-    open_live_store,
+    Membership,
+    StickyBuckets,
+    StoreOptions,
 )
 from tests.redis_services import RedisClusterNodes, drop_namespace, unique_namespace
 
 FAR = int(time.time()) + 3600
+OPTIONS = StoreOptions()
+
+
+@dataclass
+class Opened:
+    kind: str
+    url: str
+    backend: LiveBackend
 
 
 @pytest.fixture(params=["memory", "redis", "cluster"])
-def store(request: pytest.FixtureRequest) -> Iterator[LiveStore]:
+def opened(request: pytest.FixtureRequest) -> Iterator[Opened]:
     namespace = unique_namespace()
     if request.param == "memory":
         url = f"memory://?namespace={namespace}"
@@ -30,16 +46,40 @@ def store(request: pytest.FixtureRequest) -> Iterator[LiveStore]:
     else:
         cluster: RedisClusterNodes = request.getfixturevalue("redis_cluster")
         url = f"{cluster.url}?namespace={namespace}"
-    s = open_live_store(url)
-    try:
-        yield s
-    finally:
-        s.close()
-        if request.param == "redis":
-            drop_namespace(url, namespace)
-        elif request.param == "cluster":
-            for node in request.getfixturevalue("redis_cluster").nodes:
-                drop_namespace(f"{node.url}?namespace={namespace}", namespace)
+    yield Opened(request.param, url, open_live(url))
+    if request.param == "redis":
+        drop_namespace(url, namespace)
+    elif request.param == "cluster":
+        for node in request.getfixturevalue("redis_cluster").nodes:
+            drop_namespace(f"{node.url}?namespace={namespace}", namespace)
+
+
+@pytest.fixture()
+def store(opened: Opened) -> Iterator[Counters]:
+    s = opened.backend.counters(OPTIONS)
+    yield s
+    s.close()
+
+
+@pytest.fixture()
+def sticky(opened: Opened) -> Iterator[StickyBuckets]:
+    s = opened.backend.sticky_buckets(OPTIONS)
+    yield s
+    s.close()
+
+
+@pytest.fixture()
+def ids(opened: Opened) -> Iterator[IdMap]:
+    s = opened.backend.id_map(OPTIONS)
+    yield s
+    s.close()
+
+
+@pytest.fixture()
+def membership(opened: Opened) -> Iterator[Membership]:
+    s = opened.backend.membership(OPTIONS)
+    yield s
+    s.close()
 
 
 def delta_of(distinct: dict[str, list[str]], counters: dict[str, dict[str, int]] | None = None) -> LiveDelta:
@@ -53,14 +93,14 @@ def delta_of(distinct: dict[str, list[str]], counters: dict[str, dict[str, int]]
     return d
 
 
-def started(store: LiveStore, offsets: dict[str, int] | None = None) -> str:
+def started(store: Counters, offsets: dict[str, int] | None = None) -> str:
     assert store.load_checkpoint("live") is None
     cp = store.init_checkpoint("live", offsets or {}, "epoch-1")
     assert cp.epoch == "epoch-1"
     return cp.epoch
 
 
-def test_checkpoint_is_created_once_and_moves_with_the_counters(store: LiveStore) -> None:
+def test_checkpoint_is_created_once_and_moves_with_the_counters(store: Counters) -> None:
     epoch = started(store, {"old.jsonl": 1234})
     again = store.init_checkpoint("live", {}, "epoch-2")  # a second process loses the race
     assert again.epoch == "epoch-1" and again.offsets == {"old.jsonl": 1234}
@@ -77,7 +117,7 @@ def test_checkpoint_is_created_once_and_moves_with_the_counters(store: LiveStore
     assert store.counts(["m:1", "m:missing"]) == [3, 0]
 
 
-def test_a_stale_base_is_refused_and_applies_nothing(store: LiveStore) -> None:
+def test_a_stale_base_is_refused_and_applies_nothing(store: Counters) -> None:
     epoch = started(store)
     store.apply("live", epoch, {"a.jsonl": 0}, {"a.jsonl": 100}, delta_of({"m:1": ["u1"]}, {"c": {"k": 1}}))
     with pytest.raises(LiveConflictError):
@@ -92,7 +132,7 @@ def test_a_stale_base_is_refused_and_applies_nothing(store: LiveStore) -> None:
     assert cp is not None and cp.offsets == {"a.jsonl": 100}
 
 
-def test_large_offsets_round_trip_exactly(store: LiveStore) -> None:
+def test_large_offsets_round_trip_exactly(store: Counters) -> None:
     epoch = started(store)
     big = 2**52 + 12345  # beyond what a float prints without an exponent
     store.apply("live", epoch, {"a": 0}, {"a": big}, LiveDelta())
@@ -101,7 +141,7 @@ def test_large_offsets_round_trip_exactly(store: LiveStore) -> None:
     assert cp is not None and cp.offsets["a"] == big + 1
 
 
-def test_union_is_exact_below_the_threshold(store: LiveStore) -> None:
+def test_union_is_exact_below_the_threshold(store: Counters) -> None:
     epoch = started(store)
     store.apply("live", epoch, {}, {}, delta_of({"m:1": ["a", "b", "c"], "m:2": ["c", "d"], "m:3": []}))
     assert store.union_count(["m:1", "m:2", "m:3", "m:never"]) == 4
@@ -109,7 +149,7 @@ def test_union_is_exact_below_the_threshold(store: LiveStore) -> None:
     assert store.union_count([]) == 0
 
 
-def test_large_sets_switch_to_hyperloglog_within_two_percent(store: LiveStore) -> None:
+def test_large_sets_switch_to_hyperloglog_within_two_percent(store: Counters) -> None:
     epoch = started(store)
     n = 20 * EXACT_THRESHOLD
     first = [f"user-{i}" for i in range(n)]
@@ -122,7 +162,7 @@ def test_large_sets_switch_to_hyperloglog_within_two_percent(store: LiveStore) -
     assert abs(union - (n + n // 2 + 1)) <= 0.02 * (n + n // 2)
 
 
-def test_counters_and_sets_expire(store: LiveStore) -> None:
+def test_counters_and_sets_expire(store: Counters) -> None:
     epoch = started(store)
     d = LiveDelta()
     soon = int(time.time()) + 1
@@ -138,7 +178,7 @@ def test_counters_and_sets_expire(store: LiveStore) -> None:
     assert cp is not None  # the checkpoint never expires
 
 
-def test_reset_forgets_counters_and_checkpoint(store: LiveStore) -> None:
+def test_reset_forgets_counters_and_checkpoint(store: Counters) -> None:
     epoch = started(store)
     store.apply("live", epoch, {"a": 0}, {"a": 10}, delta_of({"m:1": ["u"]}, {"c": {"k": 1}}))
     store.reset("live")
@@ -146,53 +186,112 @@ def test_reset_forgets_counters_and_checkpoint(store: LiveStore) -> None:
     assert store.counts(["m:1"]) == [0] and store.counter("c") == {}
 
 
-def test_sticky_buckets(store: LiveStore) -> None:
-    assert store.get_sticky("id||u1") == {}
-    store.save_sticky("id||u1", {"exp1__0": "control"})
-    store.save_sticky("id||u1", {"exp2__1": "1"})
-    store.save_sticky("id||u2", {"exp1__0": "treatment"}, ttl_seconds=1)
-    assert store.get_sticky("id||u1") == {"exp1__0": "control", "exp2__1": "1"}
-    assert store.get_sticky("id||u2") == {"exp1__0": "treatment"}
+def test_sticky_buckets(sticky: StickyBuckets) -> None:
+    assert sticky.get("id||u1") == {}
+    sticky.save("id||u1", {"exp1__0": "control"})
+    sticky.save("id||u1", {"exp2__1": "1"})
+    sticky.save("id||u2", {"exp1__0": "treatment"}, ttl_seconds=1)
+    assert sticky.get("id||u1") == {"exp1__0": "control", "exp2__1": "1"}
+    assert sticky.get("id||u2") == {"exp1__0": "treatment"}
     time.sleep(1.6)
-    assert store.get_sticky("id||u2") == {}
+    assert sticky.get("id||u2") == {}
 
 
-def test_audience_membership(store: LiveStore) -> None:
-    store.add_members("aud-a", ["u1", "u2", "u3"])
-    store.add_members("aud-b", ["u2"])
-    store.remove_members("aud-a", ["u3", "never"])
-    assert store.audiences_of("u2") == {"aud-a", "aud-b"}
-    assert store.audiences_of("u3") == set()
-    assert store.audience_size("aud-a") == 2
-    assert store.audience_size("aud-missing") == 0
+def test_sticky_buckets_awaited(sticky: StickyBuckets) -> None:
+    async def run() -> dict[str, str]:
+        await sticky.asave("id||a1", {"exp__0": "1"})
+        await sticky.asave("id||a1", {"x:exp__0": "1"})
+        got = await sticky.aget("id||a1")
+        await sticky.aclose()
+        return got
+
+    assert asyncio.run(run()) == {"exp__0": "1", "x:exp__0": "1"}
+    assert sticky.get("id||a1") == {"exp__0": "1", "x:exp__0": "1"}
 
 
-def test_namespaces_do_not_see_each_other(store: LiveStore) -> None:
+def test_counters_read_awaited(store: Counters) -> None:
+    epoch = started(store)
+    store.apply("live", epoch, {}, {}, delta_of({"m:1": ["a", "b"], "m:2": ["b", "c"]}, {"c": {"k": 3}}))
+
+    async def run() -> tuple[int, list[int], dict[str, int]]:
+        out = (
+            await store.aunion_count(["m:1", "m:2"]),
+            await store.acounts(["m:1", "m:2", "m:none"]),
+            await store.acounter("c"),
+        )
+        await store.aclose()  # on the loop that used the client
+        return out
+
+    assert asyncio.run(run()) == (3, [2, 2, 0], {"k": 3})
+
+
+def test_audience_membership(membership: Membership) -> None:
+    membership.add_members("aud-a", ["u1", "u2", "u3"])
+    membership.add_members("aud-b", ["u2"])
+    membership.remove_members("aud-a", ["u3", "never"])
+    assert membership.audiences_of("u2") == {"aud-a", "aud-b"}
+    assert membership.audiences_of("u3") == set()
+    assert membership.memberships(["u1", "u2", "u3"]) == {
+        "u1": {"aud-a"},
+        "u2": {"aud-a", "aud-b"},
+        "u3": set(),
+    }
+    assert membership.audience_size("aud-a") == 2
+    assert membership.audience_size("aud-missing") == 0
+    assert membership.audience_members("aud-a") == {"u1", "u2"}
+
+
+def test_stamps_keep_the_latest_per_condition(membership: Membership) -> None:
+    membership.add_stamps({"u1": {"c1": {"m1": 100, "m2": 300}, "c2": {"m9": 5}}}, {"c1": 2, "c2": 1})
+    membership.add_stamps({"u1": {"c1": {"m3": 200, "m2": 300}}}, {"c1": 2})  # m2 again: idempotent
+    found = membership.stamps_of(["u1", "u2"], ["c1", "c2", "c3"])
+    assert sorted(found["u1"]["c1"]) == [200, 300] and found["u1"]["c2"] == [5]
+    assert found["u2"] == {} and "c3" not in found["u1"]
+
+
+def test_id_map_and_the_enrichment_lookup(opened: Opened, ids: IdMap, membership: Membership) -> None:
+    ids.map_ids({"ifa-1": "u1", "u1": "u1", "buyer-9": "u2"})
+    ids.map_ids({"ifa-1": "u3"})  # the latest mapping wins
+    assert ids.resolve(["nobody", "ifa-1"]) == "u3"
+    assert ids.resolve(["buyer-9", "ifa-1"]) == "u2"
+    assert ids.resolve(["nobody"]) is None
+    membership.add_members("buyers", ["u2"])
+    # the lookup of another connection (the enrichment's), one call: ids in order -> user -> audiences
+    reader = opened.backend.membership(StoreOptions(connect_timeout=0.5, socket_timeout=0.5))
+
+    async def run() -> list[tuple[str, set[str]] | None]:
+        out = [
+            await reader.lookup(["nobody", "buyer-9"]),
+            await reader.lookup(["u1"]),
+            await reader.lookup(["nobody"]),
+            await reader.lookup([]),
+        ]
+        await reader.aclose()
+        return out
+
+    assert asyncio.run(run()) == [("u2", {"buyers"}), ("u1", set()), None, None]
+    reader.close()
+
+
+def test_namespaces_do_not_see_each_other(opened: Opened, store: Counters, sticky: StickyBuckets) -> None:
     epoch = started(store)
     store.apply("live", epoch, {}, {}, delta_of({"m:1": ["u"]}))
-    store.save_sticky("k", {"e": "v"})
-    other_url = store_url_with_namespace(store, unique_namespace())
-    if other_url is None:
-        pytest.skip("memory:// namespaces are separate stores by construction")
-    other = open_live_store(other_url)
+    sticky.save("k", {"e": "v"})
+    base = opened.url.split("?", 1)[0]
+    other = open_live(f"{base}?namespace={unique_namespace()}")
+    counters, buckets = other.counters(OPTIONS), other.sticky_buckets(OPTIONS)
     try:
-        assert other.load_checkpoint("live") is None
-        assert other.counts(["m:1"]) == [0]
-        assert other.get_sticky("k") == {}
+        assert counters.load_checkpoint("live") is None
+        assert counters.counts(["m:1"]) == [0]
+        assert buckets.get("k") == {}
     finally:
-        other.close()
-
-
-def store_url_with_namespace(store: LiveStore, namespace: str) -> str | None:
-    if store.url.startswith("memory"):
-        return None
-    base = store.url.split("?", 1)[0]
-    return f"{base}?namespace={namespace}"
+        counters.close()
+        buckets.close()
 
 
 def test_unreachable_server_is_a_clear_error_with_the_password_masked() -> None:
     for url in ("redis://:s3cret@127.0.0.1:1/0", "redis+cluster://:s3cret@127.0.0.1:1,127.0.0.1:2"):
-        s = open_live_store(url)
+        s = open_live(url).counters(OPTIONS)
         with pytest.raises(LiveUnavailableError) as info:
             s.ping()
         message = str(info.value)
@@ -211,6 +310,6 @@ def test_unreachable_server_is_a_clear_error_with_the_password_masked() -> None:
 )
 def test_a_wrong_url_is_refused_with_the_password_masked(url: str) -> None:
     with pytest.raises(LiveUnavailableError) as info:
-        open_live_store(url)
+        open_live(url)
     assert "s3cret" not in str(info.value)
     assert "memory://" in str(info.value) or "host:port" in str(info.value)

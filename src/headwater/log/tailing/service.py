@@ -151,7 +151,7 @@ OpenTarget = Callable[[], "tuple[TailTarget[R], Callable[[], None]]"]
 
 
 class TailerService(Generic[R]):
-    """A Service (headwater.server.services) running one tailer when this process holds its lock."""
+    """A service (headwater.runtime.Service) running one tailer when this process holds its lock."""
 
     def __init__(
         self,

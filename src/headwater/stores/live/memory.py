@@ -1,7 +1,9 @@
 """``memory://``: the live store inside one process (embedded profile, a single worker).
 
-Distinct sets are kept exactly (no HyperLogLog); expiry is checked when a key is read or
-written, plus a sweep of expired keys every few thousand writes, so memory stays bounded.
+One :class:`MemoryState` per backend object holds everything; the four ports are views over it, so
+the tailer, the API, experiments and audiences of a server share it when the runtime hands them the
+same backend. Distinct sets are kept exactly (no HyperLogLog); expiry is checked when a key is read
+or written, plus a sweep of expired keys every few thousand writes, so memory stays bounded.
 """
 
 from __future__ import annotations
@@ -10,44 +12,59 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 
-from headwater.stores.live.base import LiveCheckpoint, LiveConflictError, LiveDelta
+from headwater.stores.live.namespace import split_namespace
+from headwater.stores.live.ports import (
+    LiveCheckpoint,
+    LiveConflictError,
+    LiveDelta,
+    Stamps,
+    StoreOptions,
+)
+from headwater.urls import mask_url
 
 _SWEEP_EVERY = 2_000
 
 
-class MemoryLiveStore:
-    def __init__(self, url: str = "memory://") -> None:
+class MemoryState:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.checkpoints: dict[str, LiveCheckpoint] = {}
+        self.counters: dict[str, dict[str, int]] = {}
+        self.distinct: dict[str, set[str]] = {}
+        self.expire: dict[str, float] = {}
+        self.sticky: dict[str, dict[str, str]] = {}
+        self.sticky_expire: dict[str, float] = {}
+        self.members: dict[str, set[str]] = {}  # audience -> users
+        self.audiences: dict[str, set[str]] = {}  # user -> audiences
+        self.ids: dict[str, str] = {}  # id value -> user
+        self.stamps: dict[tuple[str, str], dict[str, int]] = {}  # (user, condition) -> {message id: ms}
+        self.writes = 0
+
+
+class MemoryCounters:
+    def __init__(self, state: MemoryState, url: str) -> None:
         self.url = url
-        self._lock = threading.Lock()
-        self._checkpoints: dict[str, LiveCheckpoint] = {}
-        self._counters: dict[str, dict[str, int]] = {}
-        self._distinct: dict[str, set[str]] = {}
-        self._expire: dict[str, float] = {}
-        self._sticky: dict[str, dict[str, str]] = {}
-        self._sticky_expire: dict[str, float] = {}
-        self._members: dict[str, set[str]] = {}  # audience -> users
-        self._audiences: dict[str, set[str]] = {}  # user -> audiences
-        self._writes = 0
+        self.state = state
 
     def ping(self) -> None:
         return None
 
-    # -- checkpoint and counters --------------------------------------------------------------
     def load_checkpoint(self, tailer: str) -> LiveCheckpoint | None:
-        with self._lock:
-            cp = self._checkpoints.get(tailer)
+        with self.state.lock:
+            cp = self.state.checkpoints.get(tailer)
             return None if cp is None else LiveCheckpoint(cp.epoch, dict(cp.offsets))
 
     def init_checkpoint(self, tailer: str, offsets: Mapping[str, int], epoch: str) -> LiveCheckpoint:
-        with self._lock:
-            cp = self._checkpoints.setdefault(tailer, LiveCheckpoint(epoch, dict(offsets)))
+        with self.state.lock:
+            cp = self.state.checkpoints.setdefault(tailer, LiveCheckpoint(epoch, dict(offsets)))
             return LiveCheckpoint(cp.epoch, dict(cp.offsets))
 
     def apply(
         self, tailer: str, epoch: str, base: Mapping[str, int], new: Mapping[str, int], delta: LiveDelta
     ) -> None:
-        with self._lock:
-            cp = self._checkpoints.get(tailer)
+        st = self.state
+        with st.lock:
+            cp = st.checkpoints.get(tailer)
             if cp is None or cp.epoch != epoch:
                 raise LiveConflictError(f"tailer {tailer!r}: the live store's epoch changed (store reset)")
             for file, offset in base.items():
@@ -58,58 +75,60 @@ class MemoryLiveStore:
             now = time.time()
             for name, row in delta.counters.items():
                 self._live(name, now)
-                stored = self._counters.setdefault(name, {})
+                stored = st.counters.setdefault(name, {})
                 for key, n in row.items():
                     stored[key] = stored.get(key, 0) + n
-                self._expire[name] = delta.expire_at[name]
+                st.expire[name] = delta.expire_at[name]
             for name, members in delta.distinct.items():
                 self._live(name, now)
-                self._distinct.setdefault(name, set()).update(members)
-                self._expire[name] = delta.expire_at[name]
+                st.distinct.setdefault(name, set()).update(members)
+                st.expire[name] = delta.expire_at[name]
             cp.offsets.update(new)
-            self._writes += 1
-            if self._writes % _SWEEP_EVERY == 0:
-                self._sweep(now)
+            st.writes += 1
+            if st.writes % _SWEEP_EVERY == 0:
+                for expired in [n for n, at in st.expire.items() if at <= now]:
+                    self._live(expired, now)
 
     def reset(self, tailer: str) -> None:
-        with self._lock:
-            self._checkpoints.pop(tailer, None)
-            self._counters.clear()
-            self._distinct.clear()
-            self._expire.clear()
+        st = self.state
+        with st.lock:
+            st.checkpoints.pop(tailer, None)
+            st.counters.clear()
+            st.distinct.clear()
+            st.expire.clear()
 
     def _live(self, name: str, now: float) -> bool:
-        """Drop ``name`` if it expired; whether it exists."""
-        at = self._expire.get(name)
+        """Drop ``name`` if it expired; whether it exists (the caller holds the lock)."""
+        st = self.state
+        at = st.expire.get(name)
         if at is not None and at <= now:
-            self._counters.pop(name, None)
-            self._distinct.pop(name, None)
-            del self._expire[name]
+            st.counters.pop(name, None)
+            st.distinct.pop(name, None)
+            del st.expire[name]
             return False
-        return name in self._counters or name in self._distinct
-
-    def _sweep(self, now: float) -> None:
-        for name in [n for n, at in self._expire.items() if at <= now]:
-            self._live(name, now)
+        return name in st.counters or name in st.distinct
 
     def union_count(self, names: Sequence[str]) -> int:
-        with self._lock:
+        st = self.state
+        with st.lock:
             now = time.time()
-            sets = [self._distinct[n] for n in names if self._live(n, now) and n in self._distinct]
+            sets = [st.distinct[n] for n in names if self._live(n, now) and n in st.distinct]
             if len(sets) == 1:
                 return len(sets[0])
             return len(set().union(*sets)) if sets else 0
 
     def counts(self, names: Sequence[str]) -> list[int]:
-        with self._lock:
+        st = self.state
+        with st.lock:
             now = time.time()
-            return [len(self._distinct.get(n, ())) if self._live(n, now) else 0 for n in names]
+            return [len(st.distinct.get(n, ())) if self._live(n, now) else 0 for n in names]
 
     def counter(self, name: str) -> dict[str, int]:
-        with self._lock:
-            return dict(self._counters.get(name, {})) if self._live(name, time.time()) else {}
+        st = self.state
+        with st.lock:
+            return dict(st.counters.get(name, {})) if self._live(name, time.time()) else {}
 
-    # -- async reads (the API): in-process, so no waiting ---------------------------------------
+    # in-process: the awaited reads answer at once
     async def aunion_count(self, names: Sequence[str]) -> int:
         return self.union_count(names)
 
@@ -122,61 +141,166 @@ class MemoryLiveStore:
     async def aclose(self) -> None:
         return None
 
-    # -- sticky buckets -------------------------------------------------------------------------
-    def get_sticky(self, key: str) -> dict[str, str]:
-        with self._lock:
-            at = self._sticky_expire.get(key)
+    def close(self) -> None:
+        return None
+
+
+class MemoryStickyBuckets:
+    def __init__(self, state: MemoryState, url: str) -> None:
+        self.url = url
+        self.state = state
+
+    def get(self, key: str) -> dict[str, str]:
+        st = self.state
+        with st.lock:
+            at = st.sticky_expire.get(key)
             if at is not None and at <= time.time():
-                self._sticky.pop(key, None)
-                del self._sticky_expire[key]
-            return dict(self._sticky.get(key, {}))
+                st.sticky.pop(key, None)
+                del st.sticky_expire[key]
+            return dict(st.sticky.get(key, {}))
 
-    def save_sticky(self, key: str, assignments: Mapping[str, str], ttl_seconds: int | None = None) -> None:
-        with self._lock:
-            self._sticky.setdefault(key, {}).update(assignments)
+    def save(self, key: str, fields: Mapping[str, str], ttl_seconds: int | None = None) -> None:
+        st = self.state
+        with st.lock:
+            st.sticky.setdefault(key, {}).update(fields)
             if ttl_seconds is None:
-                self._sticky_expire.pop(key, None)
+                st.sticky_expire.pop(key, None)
             else:
-                self._sticky_expire[key] = time.time() + ttl_seconds
+                st.sticky_expire[key] = time.time() + ttl_seconds
 
-    async def aget_sticky(self, key: str) -> dict[str, str]:
-        return self.get_sticky(key)
+    async def aget(self, key: str) -> dict[str, str]:
+        return self.get(key)
 
-    async def asave_sticky(
-        self, key: str, assignments: Mapping[str, str], ttl_seconds: int | None = None
-    ) -> None:
-        self.save_sticky(key, assignments, ttl_seconds)
+    async def asave(self, key: str, fields: Mapping[str, str], ttl_seconds: int | None = None) -> None:
+        self.save(key, fields, ttl_seconds)
 
-    # -- audience membership ------------------------------------------------------------------
-    def add_members(self, audience: str, users: Iterable[str]) -> None:
-        with self._lock:
-            members = self._members.setdefault(audience, set())
-            for user in users:
-                members.add(user)
-                self._audiences.setdefault(user, set()).add(audience)
-
-    def remove_members(self, audience: str, users: Iterable[str]) -> None:
-        with self._lock:
-            members = self._members.get(audience, set())
-            for user in users:
-                members.discard(user)
-                of_user = self._audiences.get(user)
-                if of_user is not None:
-                    of_user.discard(audience)
-                    if not of_user:
-                        del self._audiences[user]
-
-    def audiences_of(self, user: str) -> set[str]:
-        with self._lock:
-            return set(self._audiences.get(user, ()))
-
-    def audience_size(self, audience: str) -> int:
-        with self._lock:
-            return len(self._members.get(audience, ()))
-
-    def audience_members(self, audience: str) -> set[str]:
-        with self._lock:
-            return set(self._members.get(audience, ()))
+    async def aclose(self) -> None:
+        return None
 
     def close(self) -> None:
         return None
+
+
+class MemoryIdMap:
+    def __init__(self, state: MemoryState, url: str) -> None:
+        self.url = url
+        self.state = state
+
+    def map_ids(self, pairs: Mapping[str, str]) -> None:
+        with self.state.lock:
+            self.state.ids.update(pairs)
+
+    def resolve(self, values: Sequence[str]) -> str | None:
+        ids = self.state.ids  # a read of a dict the GIL keeps whole: no lock on the enrichment path
+        for value in values:
+            user = ids.get(value)
+            if user is not None:
+                return user
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class MemoryMembership:
+    def __init__(self, state: MemoryState, url: str) -> None:
+        self.url = url
+        self.state = state
+        self._ids = MemoryIdMap(state, url)
+
+    def add_members(self, audience: str, users: Iterable[str]) -> None:
+        st = self.state
+        with st.lock:
+            members = st.members.setdefault(audience, set())
+            for user in users:
+                members.add(user)
+                st.audiences.setdefault(user, set()).add(audience)
+
+    def remove_members(self, audience: str, users: Iterable[str]) -> None:
+        st = self.state
+        with st.lock:
+            members = st.members.get(audience, set())
+            for user in users:
+                members.discard(user)
+                of_user = st.audiences.get(user)
+                if of_user is not None:
+                    of_user.discard(audience)
+                    if not of_user:
+                        del st.audiences[user]
+
+    def audiences_of(self, user: str) -> set[str]:
+        with self.state.lock:
+            return set(self.state.audiences.get(user, ()))
+
+    def memberships(self, users: Sequence[str]) -> dict[str, set[str]]:
+        with self.state.lock:
+            return {u: set(self.state.audiences.get(u, ())) for u in users}
+
+    def audience_size(self, audience: str) -> int:
+        with self.state.lock:
+            return len(self.state.members.get(audience, ()))
+
+    def audience_members(self, audience: str) -> set[str]:
+        with self.state.lock:
+            return set(self.state.members.get(audience, ()))
+
+    def add_stamps(self, by_user: Mapping[str, Stamps], keep: Mapping[str, int]) -> None:
+        st = self.state
+        with st.lock:
+            for user, stamps in by_user.items():
+                for cond, new in stamps.items():
+                    held = st.stamps.setdefault((user, cond), {})
+                    held.update(new)
+                    limit = keep.get(cond, 1)
+                    if len(held) > limit:
+                        ordered = sorted(held.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)
+                        st.stamps[(user, cond)] = dict(ordered[:limit])
+
+    def stamps_of(self, users: Sequence[str], conditions: Sequence[str]) -> dict[str, dict[str, list[int]]]:
+        st = self.state
+        with st.lock:
+            out: dict[str, dict[str, list[int]]] = {}
+            for user in users:
+                row = out[user] = {}
+                for cond in conditions:
+                    held = st.stamps.get((user, cond))
+                    if held:
+                        row[cond] = list(held.values())
+            return out
+
+    async def lookup(self, values: Sequence[str]) -> tuple[str, set[str]] | None:
+        user = self._ids.resolve(values)
+        if user is None:
+            return None
+        return user, self.audiences_of(user)
+
+    async def aclose(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class MemoryBackend:
+    """Every port over one in-process state (the namespace names a separate state per URL)."""
+
+    def __init__(self, url: str) -> None:
+        split_namespace(url)  # a bad namespace is refused here, as on Redis
+        self.url = mask_url(url)
+        self.state = MemoryState()
+
+    def counters(self, options: StoreOptions) -> MemoryCounters:
+        return MemoryCounters(self.state, self.url)
+
+    def sticky_buckets(self, options: StoreOptions) -> MemoryStickyBuckets:
+        return MemoryStickyBuckets(self.state, self.url)
+
+    def id_map(self, options: StoreOptions) -> MemoryIdMap:
+        return MemoryIdMap(self.state, self.url)
+
+    def membership(self, options: StoreOptions) -> MemoryMembership:
+        return MemoryMembership(self.state, self.url)
+
+
+def open_backend(url: str) -> MemoryBackend:
+    return MemoryBackend(url)

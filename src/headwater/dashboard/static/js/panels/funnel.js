@@ -4,8 +4,6 @@ import { hbars } from "../charts.js";
 import { fmtInt, fmtPct } from "../dom.js";
 import { table } from "../table.js";
 
-// Segment's spec names for a SaaS sign-up; any event names can be typed instead.
-const DEFAULT_STEPS = "Signed Up, Project Created, Teammate Invited";
 const KEY = "headwater.funnel";
 
 export async function load(q, r) {
@@ -14,8 +12,10 @@ export async function load(q, r) {
   if (!load.restored) {
     load.restored = true;
     const saved = JSON.parse(window.localStorage.getItem(KEY) || "null");
-    steps.value = saved ? saved.steps : DEFAULT_STEPS;
-    if (saved) windowDays.value = saved.window;
+    // the server's default (headwater/dashboard/defaults.py), in the page's data attributes
+    const defaults = document.body.dataset;
+    steps.value = saved ? saved.steps : defaults.funnelSteps.split(",").join(", ");
+    windowDays.value = saved ? saved.window : defaults.funnelWindow;
   }
   const names = steps.value.split(",").map((s) => s.trim()).filter(Boolean);
   window.localStorage.setItem(KEY, JSON.stringify({ steps: steps.value, window: windowDays.value }));

@@ -13,7 +13,7 @@ export async function load(q, r) {
     const saved = JSON.parse(window.localStorage.getItem(KEY) || "null");
     if (saved) [kind.value, name.value] = [saved.kind, saved.name];
   }
-  const choice = { kind: kind.value, name: name.value.trim() || "plan" };
+  const choice = { kind: kind.value, name: name.value.trim() || document.body.dataset.preferenceTrait };
   window.localStorage.setItem(KEY, JSON.stringify(choice));
   const body = await q.metric("preferences", { start: r.start, end: r.end, [choice.kind]: choice.name });
   return (panel) => {

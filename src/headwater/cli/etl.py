@@ -1,0 +1,95 @@
+"""`headwater etl ...`: the daily ETL, monthly archives and raw-log retention (cron-friendly)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+import typer
+
+from headwater.cli.common import DataDir, JsonOpt, err, settings_of
+
+etl_app: typer.Typer = typer.Typer(
+    help="Batch ETL: event log -> Parquet lake, monthly archives, retention.", no_args_is_help=True
+)
+
+
+def _lake_error(exc: Exception) -> typer.Exit:
+    err.print(f"[red]error:[/] {exc}")
+    return typer.Exit(1)
+
+
+@etl_app.command("daily")
+def daily(
+    day: Annotated[
+        str | None, typer.Option("--date", help="UTC day the events were received (YYYY-MM-DD).")
+    ] = None,
+    pending: Annotated[
+        bool, typer.Option("--pending", help="Load every complete day not in the lake yet (catch-up).")
+    ] = False,
+    data_dir: DataDir = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Load the log files received on a day into the lake (default: yesterday, UTC). Idempotent."""
+    from headwater.batch.etl import days_to_load, run_daily
+    from headwater.lake.layout import LakeError
+
+    settings = settings_of(data_dir=data_dir)
+    today = datetime.now(UTC).date()
+    if pending:
+        days = days_to_load(settings.data_dir, today)
+    else:
+        try:
+            days = [date.fromisoformat(day) if day else date.fromordinal(today.toordinal() - 1)]
+        except ValueError:
+            err.print(f"[red]error:[/] --date must be YYYY-MM-DD, got {day!r}")
+            raise typer.Exit(2) from None
+    results = []
+    for d in days:
+        try:
+            results.append(run_daily(settings.data_dir, d, settings.timezone).as_dict())
+        except LakeError as exc:
+            raise _lake_error(exc) from None
+    if as_json:
+        print(json.dumps({"loaded": results}, indent=2))
+        return
+    if not results:
+        err.print("Nothing to load: every complete day is in the lake.")
+    for r in results:
+        print(
+            f"{r['received_day']}: {r['rows_in']} lines -> {r['rows_out']} events "
+            f"({r['duplicates']} duplicates) into {len(r['event_dates'])} dates in {r['seconds']} s"
+            + (f"  [{r['skipped']}]" if r["skipped"] else "")
+        )
+
+
+@etl_app.command("archive")
+def archive(
+    month: Annotated[str, typer.Option("--month", help="Month to compact, YYYY-MM.")],
+    data_dir: DataDir = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compact a month of the lake into one zstd Parquet file; then apply raw-log retention."""
+    from headwater.batch.archive import apply_retention, archive_month, parse_month
+    from headwater.lake.layout import LakeError
+
+    settings = settings_of(data_dir=data_dir)
+    try:
+        year, mon = parse_month(month)
+        out = archive_month(settings.data_dir, year, mon)
+        out["raw_deleted"] = apply_retention(
+            settings.data_dir, settings.raw_retention_days, datetime.now(UTC).date()
+        )
+    except LakeError as exc:
+        raise _lake_error(exc) from None
+    if as_json:
+        print(json.dumps(out, indent=2))
+        return
+    print(f"{out['month']}: {out['rows']} events from {out['files_compacted']} files -> {out['archive']}")
+    if out["raw_deleted"]:
+        print(f"retention deleted {len(out['raw_deleted'])} raw log files")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(etl_app, name="etl")

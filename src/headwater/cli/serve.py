@@ -1,0 +1,62 @@
+"""`headwater serve`: check what a user can get wrong, then run the server (headwater.server.run)."""
+
+from __future__ import annotations
+
+import errno
+from typing import Annotated
+
+import typer
+
+from headwater import __version__
+from headwater.cli.common import DataDir, database, err, fail, settings_of
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.", show_default="127.0.0.1")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.", show_default="8000")] = None,
+    data_dir: DataDir = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes; each writes its own log files.", show_default="1")
+    ] = None,
+) -> None:
+    """Start the HTTP server (collection API, health, metrics) on embedded storage by default."""
+    from headwater.admin_token import ensure_admin_token
+    from headwater.live.service import check_workers
+    from headwater.log.lock import WriterBusyError
+    from headwater.ops.logs import configure_logging
+    from headwater.server.run import serve as run_server
+    from headwater.stores.sql.keys import SqlWriteKeys
+
+    settings = settings_of(host=host, port=port, data_dir=data_dir, workers=workers)
+    configure_logging(settings.log_level)
+    try:
+        check_workers(settings)  # an in-process store cannot be shared by several workers
+    except RuntimeError as exc:
+        fail(str(exc))
+    db = database(settings)  # fail fast, with a clear message, on a bad database URL
+    keys = SqlWriteKeys(db)
+    if not keys.list_keys(include_revoked=True):
+        first = keys.create_key("default")
+        err.print(f"First start: created write key for source 'default': {first.key}")
+        err.print("(more sources: headwater keys create NAME; list them: headwater keys list)")
+    db.close()
+    token, created = ensure_admin_token(settings)
+    if created:
+        err.print(f"Admin token (saved in {settings.data_dir / 'admin_token'}): {token}")
+    err.print(
+        f"Headwater {__version__} on http://{settings.host}:{settings.port}  "
+        f"data: {settings.data_dir.resolve()}  workers: {settings.workers}  fsync: {settings.fsync}"
+    )
+    try:
+        code = run_server(settings)
+    except WriterBusyError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            raise
+        fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}")
+    raise typer.Exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)

@@ -1,1 +1,0 @@
-"""CLI command modules registered in headwater.cli (tail, replay, db, realtime)."""

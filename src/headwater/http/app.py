@@ -1,0 +1,67 @@
+"""The ASGI application of one server process: the route table (http/routes.py) mounted, with the
+hot paths (collection, OpenRTB enrichment) dispatched ahead of the framework as plain ASGI.
+
+The lifespan builds the process's runtime (headwater.wiring) and stops it; handlers find it as
+``request.app.state.runtime``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.routing import Route as StarletteRoute
+
+from headwater.config import Settings
+from headwater.http.collect import is_collection_path
+from headwater.http.enrich import asgi_enrich
+from headwater.http.errors import HttpError, http_error_handler
+from headwater.http.routes import ROUTES, hot_paths
+from headwater.runtime import Runtime
+from headwater.wiring import start_runtime
+
+
+def framework_routes() -> list[StarletteRoute]:
+    """The table's routes that go through Starlette, as Starlette routes."""
+    return [
+        StarletteRoute(r.mount_path or r.path, r.handler, methods=list(r.methods))
+        for r in ROUTES
+        if not r.hot and r.handler is not None
+    ]
+
+
+def create_app(settings: Settings) -> Any:
+    """The whole application for one worker process."""
+    holder: dict[str, Runtime] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        rt = await start_runtime(settings)
+        holder["rt"] = rt
+        app.state.runtime = rt
+        try:
+            yield
+        finally:
+            await rt.stop()
+
+    framework = Starlette(
+        routes=framework_routes(),
+        lifespan=lifespan,
+        exception_handlers={HttpError: http_error_handler},
+    )
+    enrich_paths = hot_paths("enrich")
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            if is_collection_path(path):
+                await holder["rt"].collector(scope, receive, send)
+                return
+            if path in enrich_paths:  # a bidder's hot path: no framework either
+                await asgi_enrich(holder["rt"], scope, receive, send)
+                return
+        await framework(scope, receive, send)
+
+    return app

@@ -1,0 +1,27 @@
+"""Admin authentication: the Bearer token, or the dashboard's cookie."""
+
+from __future__ import annotations
+
+import hmac
+
+from starlette.requests import Request
+
+from headwater.http.errors import HttpError
+
+#: the cookie the dashboard's login sets (http/dashboard.py)
+ADMIN_COOKIE = "headwater_admin"
+
+
+def token_matches(given: str, token: str) -> bool:
+    return bool(given) and hmac.compare_digest(given.encode(), token.encode())
+
+
+def require_admin(request: Request) -> None:
+    """Raise HttpError(401) unless the request carries the admin token (Bearer, or the dashboard cookie)."""
+    token: str = request.app.state.runtime.admin_token
+    header = request.headers.get("authorization", "")
+    given = header[7:].strip() if header[:7].lower() == "bearer " else request.cookies.get(ADMIN_COOKIE, "")
+    if not token_matches(given, token):
+        raise HttpError(
+            401, "unauthorized", "missing or wrong admin token: send 'Authorization: Bearer <token>'"
+        )

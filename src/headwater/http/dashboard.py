@@ -1,0 +1,206 @@
+"""The /dashboard routes: the page (behind the admin cookie), login, logout and the static files.
+
+The login form posts the admin token; when it is right the answer sets the ``headwater_admin``
+cookie (Secure, HttpOnly, SameSite=Strict), which :func:`headwater.http.auth.require_admin` accepts
+on every /api/v1 call the page makes.
+
+The page is plain ES modules (static/js/, no build step). The HTML lists every module in a
+``modulepreload`` link, so a browser fetches them all at once instead of discovering the imports
+one level at a time; each is served from memory with an ETag (a changed file is seen at once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from datetime import datetime
+from html import escape
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from headwater import __version__
+from headwater.dashboard.caches import caches_for
+from headwater.dashboard.defaults import FUNNEL_STEPS, FUNNEL_WINDOW_DAYS, PREFERENCE_TRAIT
+from headwater.dashboard.warmup import note_visit, warm_default_view
+from headwater.http.auth import ADMIN_COOKIE, require_admin, token_matches
+from headwater.http.errors import HttpError
+from headwater.lake.layout import LakeError
+
+COOKIE = ADMIN_COOKIE
+COOKIE_SECONDS = 12 * 3600
+MAX_FORM_BYTES = 4096
+STATIC_DIR = Path(__file__).resolve().parent.parent / "dashboard" / "static"
+ENTRY = "js/app.js"
+# Everything from this origin, nothing inline, nothing from elsewhere.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+MEDIA_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}
+
+
+def _etag(data: bytes) -> str:
+    return '"' + hashlib.sha256(data).hexdigest()[:20] + '"'
+
+
+def _load_static() -> dict[str, tuple[bytes, str, str]]:
+    """Every file the page loads, read once: path -> (bytes, media type, ETag). Served from memory,
+    so a page load costs no file system call (the package's files do not change while it runs)."""
+    files = {}
+    for path in sorted(STATIC_DIR.rglob("*")):
+        if path.is_file() and path.suffix in MEDIA_TYPES:
+            data = path.read_bytes()
+            files[path.relative_to(STATIC_DIR).as_posix()] = (data, MEDIA_TYPES[path.suffix], _etag(data))
+    return files
+
+
+STATIC_FILES = _load_static()
+
+
+def module_tags(files: dict[str, tuple[bytes, str, str]]) -> str:
+    """A modulepreload link for every module of the page, then the entry module's script."""
+    modules = sorted(p for p in files if p.startswith("js/") and p.endswith(".js") and p != ENTRY)
+    links = [f'<link rel="modulepreload" href="/dashboard/static/{p}">' for p in modules]
+    return "\n".join([*links, f'<script type="module" src="/dashboard/static/{ENTRY}"></script>'])
+
+
+MODULE_TAGS = module_tags(STATIC_FILES)
+
+
+def _page(name: str) -> str:
+    return STATIC_FILES[name][0].decode().replace("{{version}}", __version__)
+
+
+async def static_file(request: Request) -> Response:
+    """A file of the page (scripts, style sheet), revalidated by ETag"""
+    found = STATIC_FILES.get(request.path_params["path"])
+    if found is None:
+        return Response("not found", status_code=404, media_type="text/plain")
+    data, media_type, etag = found
+    # browsers revalidate (304) so an upgrade is picked up at once
+    headers = {"ETag": etag, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type=media_type, headers=headers)
+
+
+def _token_ok(request: Request, given: str) -> bool:
+    return token_matches(given, request.app.state.runtime.admin_token)
+
+
+def _same_origin(request: Request) -> bool:
+    """Refuse cross-site form posts (the cookie is SameSite=Strict; this covers login too)."""
+    origin = request.headers.get("origin")
+    if not origin or origin == "null":
+        return origin is None
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+def _html(body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(body, status_code=status, headers=SECURITY_HEADERS)
+
+
+def login_page(error: str = "", status: int = 200) -> HTMLResponse:
+    message = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
+    return _html(_page("login.html").replace("{{error}}", message), status)
+
+
+def _warm(request: Request) -> None:
+    settings = request.app.state.runtime.settings
+    note_visit(settings.run_dir)
+    warm_default_view(settings.data_dir, settings.timezone)
+
+
+def available_apis(request: Request) -> dict[str, bool]:
+    """The optional APIs this server runs (the page never probes a missing route)."""
+    rt = request.app.state.runtime
+    return {
+        "live": rt.live is not None,
+        "experiments": rt.experiments is not None,
+        "audiences": rt.audiences is not None,
+    }
+
+
+async def experiment_results(request: Request) -> Response:
+    """What GET /api/v1/experiments/{key}/results answers with its default options, cached for the page"""
+    require_admin(request)
+    rt = request.app.state.runtime
+    service = rt.experiments
+    if service is None:
+        raise HttpError(503, "unavailable", "the experiments service is not running in this server")
+    key = request.path_params["key"]
+    cache = caches_for(rt.settings.data_dir, rt.settings.timezone).results
+    try:
+        body = await asyncio.to_thread(cache.results, service.catalog, key)
+    except LakeError as exc:
+        raise HttpError(500, "lake_error", str(exc)) from None
+    if body is None:
+        raise HttpError(404, "unknown_experiment", f"no experiment with key {key!r}")
+    return JSONResponse(body)
+
+
+async def dashboard(request: Request) -> Response:
+    """The dashboard page (redirects to the login form without the admin cookie)"""
+    _warm(request)
+    if not _token_ok(request, request.cookies.get(COOKIE, "")):
+        return RedirectResponse("/dashboard/login", status_code=303)
+    tz_name: str = request.app.state.runtime.settings.timezone
+    apis = available_apis(request)
+    values = {
+        "modules": MODULE_TAGS,
+        "timezone": escape(tz_name),
+        "today": datetime.now(ZoneInfo(tz_name)).date().isoformat(),
+        "apis": " ".join(name for name, present in apis.items() if present),
+        "funnel_steps": escape(",".join(FUNNEL_STEPS)),
+        "funnel_window": str(FUNNEL_WINDOW_DAYS),
+        "preference_trait": escape(PREFERENCE_TRAIT),
+    }
+    page = _page("index.html")
+    for name, value in values.items():
+        page = page.replace("{{" + name + "}}", value)
+    return _html(page)
+
+
+async def login(request: Request) -> Response:
+    """The sign-in form (GET), and signing in with the admin token (POST)"""
+    if request.method == "GET":
+        _warm(request)  # the default view's metrics are computed while the token is typed
+        return login_page()
+    if not _same_origin(request):
+        return login_page("This form must be sent from the dashboard's own page.", 403)
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        return login_page("The form is too large.", 413)
+    given = parse_qs(body.decode("utf-8", "replace")).get("token", [""])[0].strip()
+    if not _token_ok(request, given):
+        return login_page("Wrong admin token.", 401)
+    response = RedirectResponse("/dashboard/", status_code=303)
+    response.set_cookie(
+        COOKIE, given, max_age=COOKIE_SECONDS, path="/", secure=True, httponly=True, samesite="strict"
+    )
+    return response
+
+
+async def logout(request: Request) -> Response:
+    """Sign out (clears the cookie)"""
+    if not _same_origin(request):
+        return login_page("This form must be sent from the dashboard's own page.", 403)
+    response = RedirectResponse("/dashboard/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/", secure=True, httponly=True, samesite="strict")
+    return response
+
+
+async def to_dashboard(request: Request) -> Response:
+    """Redirects to /dashboard/"""
+    return RedirectResponse("/dashboard/", status_code=307)

@@ -1,0 +1,295 @@
+"""Every HTTP route of Headwater in one table: the app mounts it and /openapi.json is made from it.
+
+A route says its path (OpenAPI syntax), methods, handler, who may call it, its query and path
+parameters, the type of its JSON body (http/schemas.py) and the statuses it answers besides 200.
+The hot paths (collection, OpenRTB enrichment) are plain ASGI callables dispatched ahead of the
+framework (``hot``); the others are Starlette endpoints. A new endpoint is one line here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from headwater.events.model import PATH_TYPES
+from headwater.http import dashboard, enrich, ops, schemas
+from headwater.http.api import assign, audiences, experiments, live, metrics, realtime
+from headwater.http.api import dashboard as dashboard_api
+from headwater.http.collect import API_ROUTE, BATCH_ROUTES, SINGLE_ROUTES
+from headwater.http.endpoint import Hot, Param, Route
+from headwater.http.openapi import openapi_document
+
+
+def _q(name: str, description: str, **schema: Any) -> Param:
+    return Param(name, "query", {"type": "string", **schema}, description)
+
+
+DATE = {"type": "string", "format": "date"}
+_DAY_RANGE = (
+    Param("start", "query", DATE, "first local day (YYYY-MM-DD)", required=True),
+    Param("end", "query", DATE, "last local day (YYYY-MM-DD)", required=True),
+    _q("tz", "IANA time zone of the days (default: the project's)"),
+)
+_METRIC_OPTIONS = tuple(
+    _q(name, text)
+    for name, text in [
+        ("trait", "preferences: the trait whose values are counted"),
+        ("property", "preferences: the event property whose values are counted"),
+        ("period", "retention, lifecycle: day, week or month"),
+        ("mode", "retention: on or on_or_after"),
+        ("cohort", "retention: first or recurring"),
+        ("start_event", "retention: the event that starts a cohort"),
+        ("return_event", "retention: the event that counts as a return"),
+        ("steps", "funnel: comma-separated event names, in order"),
+        ("window_days", "funnel: days from the first step"),
+        ("breakdown", "funnel: a property to break the steps down by"),
+    ]
+)
+_KEY = Param("key", "path", description="the experiment's key")
+_AUDIENCE = Param("audience_id", "path", description="the audience's id")
+_COLLECT_STATUSES = (400, 401, 403, 405, 408, 413, 415, 503)
+
+
+def _collect(path: str, summary: str, body: Any) -> Route:
+    return Route(
+        path,
+        ("POST",),
+        None,
+        "write_key",
+        body=body,
+        statuses=_COLLECT_STATUSES,
+        summary=summary,
+        hot="collect",
+        content=("application/json", "text/plain"),
+    )
+
+
+async def openapi(request: Request) -> Response:
+    """This document: every route of the table below"""
+    return JSONResponse(openapi_document(ROUTES))
+
+
+ROUTES: tuple[Route, ...] = (
+    # -- operations --------------------------------------------------------------------------
+    Route("/", ("GET",), ops.index, "none", statuses=()),
+    Route("/healthz", ("GET",), ops.healthz, "none", statuses=()),
+    Route("/readyz", ("GET",), ops.readyz, "none", statuses=(503,)),
+    Route("/metrics", ("GET",), ops.prometheus, "none", statuses=()),
+    Route("/openapi.json", ("GET",), openapi, "none", statuses=()),
+    # -- collection (Segment-compatible) -------------------------------------------------------
+    *(_collect(path, "A batch of Segment messages", schemas.SegmentBatch) for path in BATCH_ROUTES),
+    *(
+        _collect(path, f"One {PATH_TYPES[path.rsplit('/', 1)[1]]} message", schemas.SegmentMessage)
+        for path in SINGLE_ROUTES
+    ),
+    _collect(
+        API_ROUTE,
+        "One event object, or an array of them (snake_case accepted)",
+        schemas.SegmentMessage | list[schemas.SegmentMessage],
+    ),
+    Route(
+        "/v1/projects/{writeKey}/settings",
+        ("GET",),
+        None,
+        "none",
+        (Param("writeKey", "path", description="a source's write key"),),
+        statuses=(404,),
+        summary="The settings analytics.js fetches first",
+        hot="collect",
+    ),
+    # -- experiments: assignment (write key) and administration ----------------------------------
+    Route(
+        "/v1/experiments/{key}/assignment",
+        ("GET", "OPTIONS"),
+        assign.assignment,
+        "write_key",
+        (
+            _KEY,
+            _q("userId", "the user's id (or anonymousId)"),
+            _q("anonymousId", "the visitor's anonymous id"),
+        ),
+        statuses=(400, 401, 403, 404, 503),
+    ),
+    Route(
+        "/v1/assign",
+        ("POST", "OPTIONS"),
+        assign.assign,
+        "write_key",
+        body=schemas.AssignRequest,
+        statuses=(400, 401, 403, 503),
+    ),
+    Route(
+        "/api/v1/experiments",
+        ("GET", "POST"),
+        experiments.collection,
+        body=schemas.ExperimentDefinition,
+        statuses=(400, 409),
+    ),
+    Route(
+        "/api/v1/experiments/{key}",
+        ("GET", "PUT", "PATCH"),
+        experiments.item,
+        params=(_KEY,),
+        body=schemas.ExperimentDefinition,
+        statuses=(400, 404),
+    ),
+    Route(
+        "/api/v1/experiments/{key}/start",
+        ("POST",),
+        experiments.start,
+        params=(_KEY,),
+        body=schemas.StartRequest,
+        statuses=(400, 404),
+    ),
+    Route("/api/v1/experiments/{key}/stop", ("POST",), experiments.stop, params=(_KEY,), statuses=(404,)),
+    Route(
+        "/api/v1/experiments/{key}/results",
+        ("GET",),
+        experiments.results,
+        params=(
+            _KEY,
+            _q("alpha", "1 - confidence level (default 0.05)"),
+            Param("sequential", "query", {"type": "boolean"}, "always-valid intervals too"),
+            Param("correction", "query", {"enum": ["holm", "bh", "none"]}, "across metrics"),
+        ),
+        statuses=(400, 404, 500),
+    ),
+    # -- metrics, realtime and live ----------------------------------------------------------
+    Route("/api/v1/metrics", ("GET",), metrics.list_metrics, statuses=()),
+    Route(
+        "/api/v1/metrics/{name}",
+        ("GET",),
+        metrics.get_metric,
+        params=(
+            Param("name", "path", description="a metric of GET /api/v1/metrics"),
+            *_DAY_RANGE,
+            *_METRIC_OPTIONS,
+        ),
+        statuses=(400, 404, 500),
+    ),
+    Route("/api/v1/realtime/daily", ("GET",), realtime.daily, params=(Param("date", "query", DATE),)),
+    Route(
+        "/api/v1/realtime/sessions",
+        ("GET",),
+        realtime.sessions,
+        params=(
+            Param("active", "query", {"type": "boolean"}, "only sessions active now"),
+            Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000}),
+        ),
+    ),
+    Route(
+        "/api/v1/live/active-users",
+        ("GET",),
+        live.active_users,
+        params=(Param("window", "query", {"enum": ["5m", "1h", "24h"]}),),
+        statuses=(400, 503),
+    ),
+    Route(
+        "/api/v1/live/hourly",
+        ("GET",),
+        live.hourly,
+        params=(_q("hour", "a UTC hour, YYYY-MM-DDTHH (default: this hour)"),),
+        statuses=(400, 503),
+    ),
+    Route("/api/v1/live/today", ("GET",), live.today, statuses=(503,)),
+    # -- audiences and OpenRTB ------------------------------------------------------------------
+    Route("/api/v1/audiences", ("GET",), audiences.list_audiences, statuses=(503,)),
+    Route(
+        "/api/v1/audiences",
+        ("POST",),
+        audiences.create_audience,
+        body=schemas.AudienceDefinition,
+        statuses=(400, 409),
+    ),
+    Route(
+        "/api/v1/audiences/recompute",
+        ("POST",),
+        audiences.recompute,
+        params=(Param("dry_run", "query", {"type": "boolean"}, "report the drift, change nothing"),),
+        statuses=(503,),
+    ),
+    Route(
+        "/api/v1/audiences/{audience_id}",
+        ("GET",),
+        audiences.get_audience,
+        params=(_AUDIENCE,),
+        statuses=(404,),
+    ),
+    Route(
+        "/api/v1/audiences/{audience_id}",
+        ("PUT",),
+        audiences.update_audience,
+        params=(_AUDIENCE,),
+        body=schemas.AudienceDefinition,
+        statuses=(400,),
+    ),
+    Route(
+        "/api/v1/audiences/{audience_id}",
+        ("DELETE",),
+        audiences.delete_audience,
+        params=(_AUDIENCE,),
+        statuses=(404,),
+    ),
+    Route(
+        "/v1/users/{user_id}/segments",
+        ("GET",),
+        audiences.user_segments,
+        params=(Param("user_id", "path", description="a user id or a mapped advertising id"),),
+        statuses=(404, 503),
+    ),
+    Route(
+        enrich.ENRICH_PATH,
+        ("POST",),
+        None,
+        "enrich_key",
+        body=schemas.BidRequest,
+        statuses=(400, 401, 405, 413, 503),
+        summary="An OpenRTB 2.5 / 2.6 bid request, back with the user's audience segments",
+        hot="enrich",
+    ),
+    # -- the dashboard ---------------------------------------------------------------------------
+    Route("/api/v1/dashboard/config", ("GET",), dashboard_api.config, statuses=()),
+    Route("/api/v1/dashboard/health", ("GET",), dashboard_api.health, statuses=()),
+    Route(
+        "/api/v1/dashboard/metrics",
+        ("POST",),
+        dashboard_api.metrics,
+        body=schemas.MetricQueries,
+        statuses=(400, 413, 500),
+    ),
+    Route("/dashboard", ("GET",), dashboard.to_dashboard, "none", statuses=(307,)),
+    Route("/dashboard/", ("GET",), dashboard.dashboard, "admin_cookie", statuses=(303,)),
+    Route(
+        "/dashboard/login",
+        ("GET", "POST"),
+        dashboard.login,
+        "none",
+        body=schemas.LoginForm,
+        statuses=(303, 401, 403, 413),
+        content=("application/x-www-form-urlencoded",),
+    ),
+    Route("/dashboard/logout", ("POST",), dashboard.logout, "admin_cookie", statuses=(303, 403)),
+    Route(
+        "/dashboard/static/{path}",
+        ("GET",),
+        dashboard.static_file,
+        "none",
+        (Param("path", "path", description="a file of the page"),),
+        statuses=(304, 404),
+        mount_path="/dashboard/static/{path:path}",
+    ),
+    Route(
+        "/dashboard/data/experiments/{key}/results",
+        ("GET",),
+        dashboard.experiment_results,
+        params=(_KEY,),
+        statuses=(404, 500, 503),
+    ),
+)
+
+
+def hot_paths(kind: Hot) -> frozenset[str]:
+    """The exact paths of one hot route kind (the collector also matches /v1/projects/*/settings)."""
+    return frozenset(r.path for r in ROUTES if r.hot == kind and "{" not in r.path)

@@ -1,0 +1,233 @@
+"""The live store's ports: four small interfaces over one backend (memory://, redis://,
+redis+cluster://), each opened with the timeouts its caller needs.
+
+- :class:`Counters`: the live tailer's counters and distinct sets, written only through
+  :meth:`Counters.apply`, atomically with the tailer's checkpoint (one Lua script on Redis, one
+  lock in memory); read by the live API and the hourly rollup. The audiences tailer keeps its own
+  checkpoint here too (an empty delta).
+- :class:`StickyBuckets`: experiment assignments, one document per user.
+- :class:`IdMap`: advertising ids, buyer uids and user ids -> our user.
+- :class:`Membership`: audience membership, each user's matching-event stamps, and the one-round-
+  trip lookup of the enrichment (ids -> user -> audiences).
+
+Backend-neutral: names here carry no prefix; each store adds its namespace. On a cluster, counters
+share one hash tag (one slot: a batch and its checkpoint commit together) while sticky buckets,
+ids and memberships are tagged by user, audience or id and spread over every master.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+# A distinct set holds its members exactly up to this many, then only a HyperLogLog (~0.8 % error).
+EXACT_THRESHOLD = 256
+
+
+class LiveUnavailableError(RuntimeError):
+    """The live store cannot be reached or answered an error; the message names the masked URL."""
+
+
+class LiveTimeoutError(LiveUnavailableError):
+    """The live store did not answer in time: slow (busy), not known to be down."""
+
+
+class LiveConflictError(RuntimeError):
+    """The stored checkpoint or epoch is not the one the batch was read from: nothing was applied."""
+
+
+@dataclass(slots=True)
+class LiveDelta:
+    """What one batch adds. ``counters[name][field] += n``; ``distinct[name] |= members``.
+
+    ``expire_at[name]`` (unix seconds) is set on every counter and distinct set the delta touches,
+    so memory stays bounded without any sweeping job.
+    """
+
+    counters: dict[str, dict[str, int]] = field(default_factory=dict)
+    distinct: dict[str, set[str]] = field(default_factory=dict)
+    expire_at: dict[str, int] = field(default_factory=dict)
+    events: int = 0
+
+    def incr(self, name: str, key: str, expire_at: int, n: int = 1) -> None:
+        row = self.counters.get(name)
+        if row is None:
+            row = self.counters[name] = {}
+            self.expire_at[name] = expire_at
+        row[key] = row.get(key, 0) + n
+
+    def add(self, name: str, member: str, expire_at: int) -> None:
+        members = self.distinct.get(name)
+        if members is None:
+            members = self.distinct[name] = set()
+            self.expire_at[name] = expire_at
+        members.add(member)
+
+    def is_empty(self) -> bool:
+        return not self.counters and not self.distinct
+
+
+@dataclass(frozen=True, slots=True)
+class LiveCheckpoint:
+    """Offsets (file -> byte offset) committed with the counters, and the epoch they belong to.
+
+    The epoch is a random id written when the checkpoint is created; a store that lost its data
+    (Redis restarted empty) has no epoch, so a batch read from the old checkpoint is refused.
+    """
+
+    epoch: str
+    offsets: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreOptions:
+    """Network timeouts: short for the API (fail fast, answer 503), longer for the tailer."""
+
+    connect_timeout: float = 2.0
+    socket_timeout: float = 10.0
+
+
+Stamps = dict[str, dict[str, int]]  # condition key -> {message id: ms}
+
+
+class Counters(Protocol):
+    url: str  # masked
+
+    def ping(self) -> None:
+        """Raise LiveUnavailableError unless the store answers."""
+        ...
+
+    def load_checkpoint(self, tailer: str) -> LiveCheckpoint | None:
+        """The stored checkpoint, or None when there is none (new or emptied store)."""
+        ...
+
+    def init_checkpoint(self, tailer: str, offsets: Mapping[str, int], epoch: str) -> LiveCheckpoint:
+        """Create the checkpoint if absent; return the one stored (another process may have won)."""
+        ...
+
+    def apply(
+        self,
+        tailer: str,
+        epoch: str,
+        base: Mapping[str, int],
+        new: Mapping[str, int],
+        delta: LiveDelta,
+    ) -> None:
+        """Atomically: check the epoch and that each file of ``base`` is at its base offset (else
+        LiveConflictError, nothing applied), add the delta, store the ``new`` offsets."""
+        ...
+
+    def reset(self, tailer: str) -> None:
+        """Forget the tailer's checkpoint and every counter and distinct set (a full rebuild)."""
+        ...
+
+    def union_count(self, names: Sequence[str]) -> int:
+        """Distinct members over the union of sets (exact while every set is small)."""
+        ...
+
+    def counts(self, names: Sequence[str]) -> list[int]:
+        """Distinct members of each set (0 for a missing one)."""
+        ...
+
+    def counter(self, name: str) -> dict[str, int]: ...
+
+    # the same reads, awaited on the API's event loop (redis.asyncio: no thread per request)
+    async def aunion_count(self, names: Sequence[str]) -> int: ...
+
+    async def acounts(self, names: Sequence[str]) -> list[int]: ...
+
+    async def acounter(self, name: str) -> dict[str, int]: ...
+
+    async def aclose(self) -> None:
+        """Close the async client (on the loop that used it)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class StickyBuckets(Protocol):
+    url: str
+
+    def get(self, key: str) -> dict[str, str]:
+        """The stored document of one hash-attribute value (e.g. ``id||u1``): field -> value."""
+        ...
+
+    def save(self, key: str, fields: Mapping[str, str], ttl_seconds: int | None = None) -> None:
+        """Store (overwrite) these fields; other fields of the document stay."""
+        ...
+
+    async def aget(self, key: str) -> dict[str, str]:
+        """get, awaited on the API's event loop (one round trip, no thread)."""
+        ...
+
+    async def asave(self, key: str, fields: Mapping[str, str], ttl_seconds: int | None = None) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class IdMap(Protocol):
+    url: str
+
+    def map_ids(self, pairs: Mapping[str, str]) -> None:
+        """id value -> user (the latest mapping wins)."""
+        ...
+
+    def resolve(self, values: Sequence[str]) -> str | None:
+        """The user of the first mapped value, in order."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Membership(Protocol):
+    url: str
+
+    def add_members(self, audience: str, users: Iterable[str]) -> None: ...
+
+    def remove_members(self, audience: str, users: Iterable[str]) -> None: ...
+
+    def audiences_of(self, user: str) -> set[str]: ...
+
+    def memberships(self, users: Sequence[str]) -> dict[str, set[str]]:
+        """The audiences of each of these users (one round trip where the backend allows)."""
+        ...
+
+    def audience_size(self, audience: str) -> int: ...
+
+    def audience_members(self, audience: str) -> set[str]:
+        """Every member of an audience (the nightly reconciliation)."""
+        ...
+
+    def add_stamps(self, by_user: Mapping[str, Stamps], keep: Mapping[str, int]) -> None:
+        """Add stamps (idempotent: keyed by message id), keeping the ``keep[cond]`` latest."""
+        ...
+
+    def stamps_of(self, users: Sequence[str], conditions: Sequence[str]) -> dict[str, dict[str, list[int]]]:
+        """user -> condition -> stamps (ms), for these conditions only."""
+        ...
+
+    async def lookup(self, values: Sequence[str]) -> tuple[str, set[str]] | None:
+        """The enrichment's read: the user of the first mapped id (the IdMap's), and its audiences."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class LiveBackend(Protocol):
+    """One live store URL; opens each port with the timeouts its caller needs. For ``memory://``
+    every port of one backend object shares the same in-process state."""
+
+    url: str  # masked
+
+    def counters(self, options: StoreOptions) -> Counters: ...
+
+    def sticky_buckets(self, options: StoreOptions) -> StickyBuckets: ...
+
+    def id_map(self, options: StoreOptions) -> IdMap: ...
+
+    def membership(self, options: StoreOptions) -> Membership: ...

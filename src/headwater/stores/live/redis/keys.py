@@ -1,0 +1,43 @@
+"""Every Redis key name of a namespace, in one place (the Lua scripts of lua.py build the counters'
+names from the same prefix).
+
+Counters, distinct sets and checkpoints share the hash tag ``{<namespace>}``: one slot, so a batch
+and its checkpoint commit in one script. Sticky documents, ids, memberships and stamps are tagged by
+their user, id or audience, so a cluster spreads them over every master.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    namespace: str
+
+    @property
+    def prefix(self) -> str:
+        """The counters' prefix: ``{ns}:`` (their hash tag)."""
+        return "{" + self.namespace + "}:"
+
+    def checkpoint(self, tailer: str) -> str:
+        return self.prefix + "cp:" + tailer
+
+    def counter(self, name: str) -> str:
+        return self.prefix + "c:" + name
+
+    def sticky(self, key: str) -> str:
+        return f"{self.namespace}:sticky:{{{key}}}"
+
+    def user_audiences(self, user: str) -> str:
+        """The set of a user's audiences (what the enrichment reads)."""
+        return f"{self.namespace}:aud:{{{user}}}"
+
+    def audience_members(self, audience: str) -> str:
+        return f"{self.namespace}:members:{{{audience}}}"
+
+    def id_value(self, value: str) -> str:
+        return f"{self.namespace}:hid:{{{value}}}"
+
+    def stamps(self, user: str, cond: str) -> str:
+        return f"{self.namespace}:aev:{{{user}}}:{cond}"

@@ -1,0 +1,97 @@
+"""The composition root: builds a process's :class:`~headwater.runtime.Runtime` from its settings.
+
+The one place that knows which parts a server runs and how they depend on each other; every
+factory it calls takes settings (and the stores it hands them), nothing else.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from datetime import timedelta
+
+from headwater.admin_token import ensure_admin_token
+from headwater.audiences.service import AudienceService
+from headwater.batch.scheduler import EtlScheduler
+from headwater.collector.ingest import Ingestor
+from headwater.collector.keys import KeyCache
+from headwater.config import Settings
+from headwater.dashboard.warmup import DashboardWarmup
+from headwater.events.normalize import Normalizer
+from headwater.experiments.service import ExperimentsService
+from headwater.http.collect import CollectorApp
+from headwater.live.service import LiveService
+from headwater.log.writers import LogWriters
+from headwater.realtime.service import RealtimeQueries, realtime_tailer
+from headwater.runtime import Runtime, Service
+from headwater.stores.live import open_live
+from headwater.stores.sql.database import open_database
+from headwater.stores.sql.keys import SqlWriteKeys
+
+log = logging.getLogger("headwater.server")
+
+
+def tune_gc() -> None:
+    """Events are acyclic dicts: collect young objects far less often, and freeze start-up objects.
+
+    Measured on the batch path: 19.9 -> 13.5 us per event in-process (bench/bench_collector.py).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+
+
+async def start_runtime(settings: Settings) -> Runtime:
+    """Open the log, the stores and every service of this process's role, and start them."""
+    writers = await LogWriters.open(
+        settings.log_dir,
+        settings.writer_id,
+        settings.fsync,
+        settings.fsync_interval_ms / 1000,
+        settings.max_pending_bytes,
+        settings.min_free_disk_mb << 20,
+    )
+    try:
+        database = open_database(settings.effective_database_url)
+    except BaseException:
+        await writers.close()
+        raise
+    keys = KeyCache(SqlWriteKeys(database), settings.keys_refresh_seconds)
+    normalizer = Normalizer(
+        max_depth=settings.max_nesting_depth,
+        ip_policy=settings.ip_policy,
+        future_clamp=timedelta(hours=settings.future_clamp_hours),
+    )
+    ingestor = Ingestor(normalizer, writers.events, writers.quarantine, settings.max_event_bytes)
+    token, _ = ensure_admin_token(settings)
+    rt = Runtime(settings, token, writers, database, keys, CollectorApp(settings, ingestor, keys))
+    try:
+        if settings.role != "background":  # only HTTP routes look keys up
+            keys.load()
+            keys.start()
+        live = open_live(settings.redis_url)
+        services: list[Service] = [realtime_tailer(settings)]
+        rt.realtime = RealtimeQueries(settings)
+        services.append(rt.realtime)
+        if settings.runs_schedules:  # the background process, else the only (or first) worker
+            services.append(EtlScheduler(settings))
+        rt.live = LiveService(settings, live)
+        rt.audiences = AudienceService(settings, live, nightly=settings.runs_schedules)
+        rt.experiments = ExperimentsService(settings, live)
+        services += [rt.live, rt.audiences, rt.experiments]
+        if settings.role != "http":  # one warm-up per server (see DashboardWarmup)
+            services.append(DashboardWarmup(settings))
+        rt.services = services
+        await rt.start()
+    except BaseException:
+        await rt.keys.stop()
+        await writers.close()
+        database.close()
+        raise
+    tune_gc()
+    log.info(
+        "writer %s ready",
+        settings.writer_id,
+        extra={"log_dir": str(settings.log_dir), "fsync": settings.fsync},
+    )
+    return rt
