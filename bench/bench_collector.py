@@ -145,7 +145,7 @@ def pss_mb(pids: list[int]) -> float:
 
 
 def process_name(pid: int) -> str:
-    """'<module> <name>' of a server process (python -m headwater.server.process http-0 ...)."""
+    """'<module> <name>' of a server process (python -m headwater.process.worker http-0 ...)."""
     try:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
     except FileNotFoundError:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from headwater.realtime.service import RealtimeQueries
     from headwater.stores.sql.database import SqlDatabase
 
-log = logging.getLogger("headwater.server")
+log = logging.getLogger("headwater.process")
 
 
 class Service(Protocol):

@@ -28,7 +28,7 @@ from headwater.stores.live import open_live
 from headwater.stores.sql.database import open_database
 from headwater.stores.sql.keys import SqlWriteKeys
 
-log = logging.getLogger("headwater.server")
+log = logging.getLogger("headwater.process")
 
 
 def tune_gc() -> None:

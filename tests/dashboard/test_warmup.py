@@ -94,7 +94,7 @@ def _maps_duckdb(pid: int) -> bool:
 
 
 def _server_pids(srv: Server) -> dict[str, int]:
-    """name -> pid of the processes the supervisor started (python -m headwater.server.process NAME)."""
+    """name -> pid of the processes the supervisor started (python -m headwater.process.worker NAME)."""
     assert srv.proc is not None
     found = {}
     for pid in Path("/proc").iterdir():
@@ -105,8 +105,8 @@ def _server_pids(srv: Server) -> dict[str, int]:
             ppid = int((pid / "stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
             continue
-        if ppid == srv.proc.pid and b"headwater.server.process" in argv:
-            found[argv[argv.index(b"headwater.server.process") + 1].decode()] = int(pid.name)
+        if ppid == srv.proc.pid and b"headwater.process.worker" in argv:
+            found[argv[argv.index(b"headwater.process.worker") + 1].decode()] = int(pid.name)
     return found
 
 

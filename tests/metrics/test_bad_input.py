@@ -9,7 +9,7 @@ import pytest
 
 from headwater.batch.etl import run_daily
 from headwater.lake.layout import LakeError
-from headwater.metrics.params import MetricError
+from headwater.lake.params import MetricError
 from headwater.metrics.registry import run_metric
 from tests.batch.logdata import ev, write_log
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from headwater.lake.params import make_range
 from headwater.lake.scope import Scope
 from headwater.metrics import funnel
-from headwater.metrics.params import make_range
 from tests.batch.logdata import ev
 from tests.metrics.dataset import build
 

@@ -14,9 +14,9 @@ import pytest
 
 from headwater.batch.etl import run_daily
 from headwater.lake.layout import Lake
+from headwater.lake.params import make_range
 from headwater.lake.scope import Scope
 from headwater.metrics.active import active_counts
-from headwater.metrics.params import make_range
 from headwater.metrics.registry import run_metric
 from tests.batch.logdata import ev, write_log
 from tests.metrics.dataset import PARIS, active_events, build

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from headwater.lake.params import make_range
 from headwater.lake.scope import Scope
 from headwater.metrics.active import active_counts
-from headwater.metrics.params import make_range
 from tests.batch.logdata import ev
 from tests.metrics.dataset import PARIS, active_events, build
 

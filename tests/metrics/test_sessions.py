@@ -25,12 +25,12 @@ import pytest
 
 from headwater.events.sessions import split_sessions
 from headwater.lake.layout import Lake
+from headwater.lake.params import make_range
 from headwater.lake.rollups.common import received_rows_sql
 from headwater.lake.rollups.sessions import write_sessions
 from headwater.lake.scope import Scope
 from headwater.lake.sql import connect
 from headwater.metrics import sessions
-from headwater.metrics.params import make_range
 from headwater.metrics.registry import run_metric
 from tests.batch.logdata import ev
 from tests.metrics.dataset import build

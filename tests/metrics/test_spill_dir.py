@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from headwater.lake.params import make_range
 from headwater.lake.scope import Scope
-from headwater.metrics.params import make_range
 
 
 def test_spill_goes_under_the_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from headwater.batch.etl import run_daily
+from headwater.lake.params import make_range
 from headwater.lake.scope import Scope
-from headwater.metrics.params import make_range
 from headwater.metrics.registry import run_metric
 from tests.batch.logdata import ev, write_log
 

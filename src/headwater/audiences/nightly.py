@@ -21,9 +21,9 @@ from typing import Any
 
 from headwater.audiences.state import AudienceState
 from headwater.audiences.tailer import ID_TRAITS
+from headwater.lake.params import Range
 from headwater.lake.scope import Scope
 from headwater.lake.sql import quote
-from headwater.metrics.params import Range
 from headwater.stores.live.ports import Stamps
 from headwater.stores.sql.audiences import AudienceCatalog
 from headwater.targeting.membership import CompiledAudiences, Condition

@@ -43,7 +43,7 @@ def metrics_command(
 ) -> None:
     """Compute a metric over the lake and today's log (the JSON of GET /api/v1/metrics/NAME)."""
     from headwater.lake.layout import LakeError
-    from headwater.metrics.params import MetricError
+    from headwater.lake.params import MetricError
     from headwater.metrics.registry import run_metric
 
     settings = settings_of(data_dir=data_dir)

@@ -1,4 +1,4 @@
-"""`headwater serve`: check what a user can get wrong, then run the server (headwater.server.run)."""
+"""`headwater serve`: check what a user can get wrong, then run the server (headwater.process.run)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def serve(
     from headwater.live.service import check_workers
     from headwater.log.lock import WriterBusyError
     from headwater.ops.logs import configure_logging
-    from headwater.server.run import serve as run_server
+    from headwater.process.run import serve as run_server
     from headwater.stores.sql.keys import SqlWriteKeys
 
     settings = settings_of(host=host, port=port, data_dir=data_dir, workers=workers)

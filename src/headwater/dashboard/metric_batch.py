@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from headwater.dashboard.shared_cache import SharedAnswers, as_ours, state_text
+from headwater.lake.params import MetricError, make_range, today_in
 from headwater.log.files import list_log_files
-from headwater.metrics.params import MetricError, make_range, today_in
 
 if TYPE_CHECKING:
     from headwater.lake.scope import Scope

@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 from headwater.dashboard.caches import caches_for
 from headwater.dashboard.defaults import DEFAULT_DAYS, FUNNEL_STEPS, FUNNEL_WINDOW_DAYS, PREFERENCE_TRAIT
 from headwater.dashboard.metric_batch import MetricCache, Query, groups, run_group
-from headwater.metrics.params import today_in
-from headwater.server.priority import nice_this_thread
+from headwater.lake.params import today_in
+from headwater.ops.priority import nice_this_thread
 
 if TYPE_CHECKING:
     from headwater.config import Settings

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from headwater.experiments.exposure import EXPOSURE_EVENT
 from headwater.experiments.model import Experiment, Metric, MetricKind
+from headwater.lake.params import Range, today_in
 from headwater.lake.scope import Scope
 from headwater.lake.sql import quote
-from headwater.metrics.params import Range, today_in
 
 DEFAULT_PRE_DAYS = 14.0
 

@@ -8,12 +8,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from headwater.lake.params import Range
 from headwater.lake.query import LakeQuery
 from headwater.lake.rollups.names import names_ok
 from headwater.lake.rollups.person_days import missing_person_days
 from headwater.lake.rollups.user_days import user_days_sql
 from headwater.lake.sql import file_list, parquet_sql, quote
-from headwater.metrics.params import Range
 
 
 class PeopleQuery(LakeQuery):

@@ -16,10 +16,10 @@ from typing import Any, Self
 from zoneinfo import ZoneInfo
 
 from headwater.lake.layout import Lake, LakeError, complete_lines, pending_days
+from headwater.lake.params import MetricError, Range
 from headwater.lake.rollups.identity import links_sql, load_identity_map, read_links
 from headwater.lake.sql import EVENT_COLUMNS, connect, json_events_sql, parquet_sql, quote
 from headwater.log.files import list_log_files
-from headwater.metrics.params import MetricError, Range
 
 _PENDING_DDL = """
     CREATE TEMP TABLE pending (

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from headwater.lake.params import MetricError
 from headwater.lake.scope import Scope
 from headwater.lake.sql import quote
 from headwater.metrics.active import active_counts
-from headwater.metrics.params import MetricError
 
 TREND_DAYS = 7
 

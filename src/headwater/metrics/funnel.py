@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from headwater.lake.params import MetricError
 from headwater.lake.scope import Scope
 from headwater.lake.sql import quote
-from headwater.metrics.params import MetricError
 
 DEFAULT_WINDOW_DAYS = 14
 

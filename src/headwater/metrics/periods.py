@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from headwater.metrics.params import MetricError
+from headwater.lake.params import MetricError
 
 PERIODS = ("day", "week", "month")
 _EPOCH = date(1970, 1, 1)

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from headwater.lake.params import MetricError, make_range
 from headwater.lake.scope import Scope
 from headwater.metrics import active, features, funnel, late_events, lifecycle, retention, sessions
-from headwater.metrics.params import MetricError, make_range
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from headwater.lake.params import MetricError
 from headwater.lake.scope import Scope
 from headwater.lake.sql import quote
-from headwater.metrics.params import MetricError
 from headwater.metrics.periods import check_period, index_of, index_sql, last_day_of, start_of
 
 MODES = ("on", "on_or_after")

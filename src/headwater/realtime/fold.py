@@ -26,11 +26,12 @@ Conventions (documented in docs/realtime.md):
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 
 from headwater.events.identity import ANON_PREFIX, clean_id
 from headwater.events.sessions import INACTIVITY, MAX_LENGTH, Session, SessionBook
+from headwater.stores.sql.ports import Delta
 
 MAX_KEY_CHARS = 200
 NO_TOOL = ""
@@ -121,20 +122,6 @@ def local_day(ts: datetime, tz: tzinfo) -> date:
         return ts.astimezone(tz).date()
     except OverflowError:  # year 1 or 9999 pushed out of range by the offset
         return ts.date()
-
-
-@dataclass(slots=True)
-class Delta:
-    counts: dict[tuple[date, str, str], int] = field(default_factory=dict)
-    users: set[tuple[date, str]] = field(default_factory=set)  # user-days not stored yet
-    links: list[tuple[str, str]] = field(default_factory=list)  # (source, user), in order
-    sessions: list[Session] = field(default_factory=list)  # changed or new, final values
-    events: int = 0  # events counted (a --from replay skips older days)
-    moves: dict[str, str] = field(default_factory=dict)  # link source -> its user at the batch's end
-
-    def link_moves(self) -> list[tuple[str, str]]:
-        """(source, final user) of each new link: the stored rows of ``source`` move to the user."""
-        return list(self.moves.items())
 
 
 def links_of(ev: RealtimeEvent) -> list[tuple[str, str]]:

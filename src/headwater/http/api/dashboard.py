@@ -25,7 +25,7 @@ from headwater.http.auth import require_admin
 from headwater.http.dashboard import available_apis
 from headwater.http.errors import HttpError
 from headwater.lake.layout import LakeError
-from headwater.metrics.params import MetricError
+from headwater.lake.params import MetricError
 
 MAX_BODY_BYTES = 64 << 10
 

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from headwater.http.auth import require_admin
 from headwater.http.errors import HttpError
 from headwater.lake.layout import LakeError
-from headwater.metrics.params import MetricError
+from headwater.lake.params import MetricError
 
 # headwater.metrics.registry (the metric functions, numpy with them) is imported on first use: an
 # HTTP worker that never answers a metric does not carry it (~13 MB per process).

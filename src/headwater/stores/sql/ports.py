@@ -14,7 +14,6 @@ from typing import Protocol
 
 from headwater.events.sessions import Session
 from headwater.log.tailing.batch import TailReject
-from headwater.realtime.fold import Delta
 
 
 class StoreUnavailableError(RuntimeError):
@@ -62,6 +61,22 @@ class DailyTotals:
     @property
     def events(self) -> int:
         return sum(r.count for r in self.rows)
+
+
+@dataclass(slots=True)
+class Delta:
+    """What one batch changes in the realtime aggregates (headwater.realtime.fold makes it)."""
+
+    counts: dict[tuple[date, str, str], int] = field(default_factory=dict)
+    users: set[tuple[date, str]] = field(default_factory=set)  # user-days not stored yet
+    links: list[tuple[str, str]] = field(default_factory=list)  # (source, user), in order
+    sessions: list[Session] = field(default_factory=list)  # changed or new, final values
+    events: int = 0  # events counted (a --from replay skips older days)
+    moves: dict[str, str] = field(default_factory=dict)  # link source -> its user at the batch's end
+
+    def link_moves(self) -> list[tuple[str, str]]:
+        """(source, final user) of each new link: the stored rows of ``source`` move to the user."""
+        return list(self.moves.items())
 
 
 class RealtimeTx(Protocol):

@@ -16,8 +16,7 @@ import psycopg
 
 from headwater.events.sessions import INACTIVITY, MAX_LENGTH, Session
 from headwater.log.tailing.batch import TailReject
-from headwater.realtime.fold import Delta
-from headwater.stores.sql.ports import DailyRow, DailyTotals, utcnow
+from headwater.stores.sql.ports import DailyRow, DailyTotals, Delta, utcnow
 
 TEMP_TABLES = """
 CREATE TEMP TABLE IF NOT EXISTS tmp_counts (date DATE, tool_id TEXT, event_type TEXT, n BIGINT)

@@ -12,8 +12,7 @@ from datetime import UTC, date, datetime
 
 from headwater.events.sessions import INACTIVITY, MAX_LENGTH, Session
 from headwater.log.tailing.batch import TailReject
-from headwater.realtime.fold import Delta
-from headwater.stores.sql.ports import DailyRow, DailyTotals, utcnow
+from headwater.stores.sql.ports import DailyRow, DailyTotals, Delta, utcnow
 
 _CHUNK = 500  # bound parameters per IN (...) list
 

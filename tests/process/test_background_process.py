@@ -2,7 +2,7 @@
 
 Workers answer HTTP and stand by for the tailers' locks (fail-over); the background process,
 started first, holds them. Under a saturating load the tailers come first, then the workers, then
-the background process's jobs (headwater.server.priority).
+the background process's jobs (headwater.ops.priority).
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ def _server_pids(srv: Server, role: str) -> list[int]:
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if int(fields[2]) != group or fields[0] == "Z" or b"headwater.server.process" not in argv:
+        if int(fields[2]) != group or fields[0] == "Z" or b"headwater.process.worker" not in argv:
             continue
-        if argv[argv.index(b"headwater.server.process") + 1].decode().startswith(role):
+        if argv[argv.index(b"headwater.process.worker") + 1].decode().startswith(role):
             found.append(int(pid))
     return found
 

@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 
-log = logging.getLogger("headwater.server")
+log = logging.getLogger("headwater.process")
 
 
 def nice_this_thread(nice: int) -> None:

@@ -4,8 +4,8 @@
 Once the checks a user can get wrong have passed (writer locks, the address to listen on), it binds
 the socket and replaces itself (exec) with a lean process, so none of that stays in memory:
 
-- one worker: ``headwater.server.process`` serving HTTP and running the tailers and schedules;
-- several workers: ``headwater.server.supervisor``, which starts the background process and the
+- one worker: ``headwater.process.worker`` serving HTTP and running the tailers and schedules;
+- several workers: ``headwater.process.supervisor``, which starts the background process and the
   HTTP workers (each its own log writer ``<writer_id>-<n>``), restarts any that dies and takes them
   down with it.
 
@@ -23,7 +23,7 @@ import sys
 from typing import Any
 
 from headwater.config import Settings
-from headwater.server.supervisor import plan_pipe
+from headwater.process.supervisor import plan_pipe
 
 
 def _check_writers_free(settings: Settings, writer_ids: list[str]) -> None:
@@ -78,7 +78,7 @@ def serve(settings: Settings) -> int:
         _check_writers_free(settings, [settings.writer_id])
         sock = bind(settings)
         plan = {"settings": pickled, "sock_fd": sock.fileno(), "parent_pid": 0}
-        exec_plan("headwater.server.process", "all", plan)
+        exec_plan("headwater.process.worker", "all", plan)
         return 1
     bg_id = f"{settings.writer_id}-bg"
     writer_ids = [f"{settings.writer_id}-{i}" for i in range(settings.workers)]
@@ -99,5 +99,5 @@ def serve(settings: Settings) -> int:
         "port": settings.port,
         "log_level": settings.log_level,
     }
-    exec_plan("headwater.server.supervisor", "supervisor", plan)
+    exec_plan("headwater.process.supervisor", "supervisor", plan)
     return 1

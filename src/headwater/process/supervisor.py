@@ -9,7 +9,7 @@ small interpreter that starts the processes and restarts any that dies:
   locks, with writer id ``<id>-bg``;
 - N HTTP workers sharing the socket, each its own log writer ``<id>-<n>``.
 
-Each process is ``python -m headwater.server.process`` (see there for its plan). They die with the
+Each process is ``python -m headwater.process.worker`` (see there for its plan). They die with the
 supervisor (PR_SET_PDEATHSIG) and stop with it on SIGTERM / SIGINT. A process that exits with
 code 3 could not start: the supervisor stops everything rather than loop. Only the standard
 library is imported here; the plan's settings travel pickled and are opened by the processes.
@@ -29,7 +29,7 @@ import sys
 import time
 from typing import Any
 
-log = logging.getLogger("headwater.server")
+log = logging.getLogger("headwater.process")
 
 #: Exit code of a process that could not start (restarting it would only loop).
 START_FAILED = 3
@@ -96,7 +96,7 @@ class Supervisor:
         try:
             fds = [plan_r, self.sock_fd] + ([ready_w] if ready_w is not None else [])
             proc = subprocess.Popen(
-                [sys.executable, "-m", "headwater.server.process", name, "--plan-fd", str(plan_r)],
+                [sys.executable, "-m", "headwater.process.worker", name, "--plan-fd", str(plan_r)],
                 pass_fds=fds,
             )
         finally:

@@ -1,6 +1,6 @@
 """One server process: an HTTP worker (role "http" or "all") or the background process.
 
-Started as ``python -m headwater.server.process NAME --plan-fd N`` by the supervisor (or exec'd
+Started as ``python -m headwater.process.worker NAME --plan-fd N`` by the supervisor (or exec'd
 by ``headwater serve`` itself with one worker). The plan arrives on a pipe, never on the command
 line or in the environment, because it carries the settings and their secrets: a JSON object with
 
@@ -27,9 +27,9 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from headwater.server.supervisor import START_FAILED, read_plan
+from headwater.process.supervisor import START_FAILED, read_plan
 
-log = logging.getLogger("headwater.server")
+log = logging.getLogger("headwater.process")
 
 
 def plan_settings(plan: dict[str, Any]) -> Any:
@@ -75,7 +75,7 @@ def run_http(settings: Any, sock: socket.socket) -> int:
     import uvicorn
 
     if settings.role == "http":  # a background process runs the tailers: they come first
-        from headwater.server.priority import nice_this_thread
+        from headwater.ops.priority import nice_this_thread
 
         nice_this_thread(settings.worker_nice)  # inherited by the threads started after
 
@@ -86,7 +86,7 @@ def run_http(settings: Any, sock: socket.socket) -> int:
 
 def run_background(settings: Any, ready_fd: int | None) -> int:
     """Tailers and schedules, no HTTP. The tailer threads keep the process's priority, above the
-    workers'; the jobs run below both (headwater.server.priority)."""
+    workers'; the jobs run below both (headwater.ops.priority)."""
     try:
         asyncio.run(_background(settings, ready_fd))
     except Exception:
@@ -96,7 +96,7 @@ def run_background(settings: Any, ready_fd: int | None) -> int:
 
 
 async def _background(settings: Any, ready_fd: int | None) -> None:
-    from headwater.server.priority import nice_this_thread
+    from headwater.ops.priority import nice_this_thread
     from headwater.wiring import start_runtime
 
     # the jobs (ETL, audience recompute, experiment results ...) run in the default executor
@@ -122,7 +122,7 @@ async def _background(settings: Any, ready_fd: int | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m headwater.server.process", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m headwater.process.worker", description=__doc__)
     ap.add_argument("name", help="a label for ps: http-0, background ...")
     ap.add_argument("--plan-fd", type=int, required=True)
     args = ap.parse_args(argv)

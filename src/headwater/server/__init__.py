@@ -1,1 +1,0 @@
-"""The process side: the ASGI application, its lifespan, and the multi-worker supervisor."""
