@@ -32,36 +32,47 @@ def framework_routes() -> list[StarletteRoute]:
     ]
 
 
-def create_app(settings: Settings) -> Any:
-    """The whole application for one worker process."""
-    holder: dict[str, Runtime] = {}
+class HeadwaterApp:
+    """The ASGI application: the hot paths first, then the framework; the runtime once started."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._runtime: Runtime | None = None
+        self.framework = Starlette(
+            routes=framework_routes(),
+            lifespan=self._lifespan,
+            exception_handlers={HttpError: http_error_handler},
+        )
+        self.enrich_paths = hot_paths("enrich")
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            raise RuntimeError("the application has not started (its lifespan did not run)")
+        return self._runtime
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        rt = await start_runtime(settings)
-        holder["rt"] = rt
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        rt = await start_runtime(self.settings)
+        self._runtime = rt
         app.state.runtime = rt
         try:
             yield
         finally:
             await rt.stop()
 
-    framework = Starlette(
-        routes=framework_routes(),
-        lifespan=lifespan,
-        exception_handlers={HttpError: http_error_handler},
-    )
-    enrich_paths = hot_paths("enrich")
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             path = scope["path"]
             if is_collection_path(path):
-                await holder["rt"].collector(scope, receive, send)
+                await self.runtime.collector(scope, receive, send)
                 return
-            if path in enrich_paths:  # a bidder's hot path: no framework either
-                await asgi_enrich(holder["rt"], scope, receive, send)
+            if path in self.enrich_paths:  # a bidder's hot path: no framework either
+                await asgi_enrich(self.runtime, scope, receive, send)
                 return
-        await framework(scope, receive, send)
+        await self.framework(scope, receive, send)
 
-    return app
+
+def create_app(settings: Settings) -> HeadwaterApp:
+    """The whole application for one worker process."""
+    return HeadwaterApp(settings)

@@ -270,7 +270,7 @@ ROUTES: tuple[Route, ...] = (
         statuses=(303, 401, 403, 413),
         content=("application/x-www-form-urlencoded",),
     ),
-    Route("/dashboard/logout", ("POST",), dashboard.logout, "admin_cookie", statuses=(303, 403)),
+    Route("/dashboard/logout", ("POST",), dashboard.logout, "none", statuses=(303, 403)),
     Route(
         "/dashboard/static/{path}",
         ("GET",),

@@ -117,7 +117,8 @@ class AudienceDefinition(msgspec.Struct, kw_only=True):
     name: str | None = None
     rule: dict[str, Any]
     sendable_to_buyers: bool = False
-    taxonomy_id: str | None = None
+    taxonomy_id: str | None = None  # an IAB Audience Taxonomy 1.1 id (segtax 4) ...
+    proprietary_id: str | None = None  # ... or an id of our own (not both)
 
 
 class MetricQuery(msgspec.Struct, kw_only=True):

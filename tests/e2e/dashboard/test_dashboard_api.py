@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from tests.dashboard.late import expected_late
-from tests.dashboard.support import TOKEN, api_get
+from tests.e2e.dashboard.late import expected_late
+from tests.e2e.dashboard.support import TOKEN, api_get
 from tests.helpers import Server, cli, create_key
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

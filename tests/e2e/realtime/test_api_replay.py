@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 
+from tests.e2e.realtime.support import AUTH, TOKEN, post, wait_counts_match
 from tests.helpers import Server, cli, create_key
-from tests.realtime.e2e import AUTH, TOKEN, post, wait_counts_match
 
 
 def _traffic() -> list[list[dict[str, Any]]]:

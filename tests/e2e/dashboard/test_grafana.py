@@ -15,7 +15,7 @@ import psycopg
 import pytest
 import yaml
 
-from tests.dashboard.grafana_macros import expand
+from tests.e2e.dashboard.grafana_macros import expand
 from tests.helpers import ROOT, Server, cli
 
 PROVISIONING = ROOT / "grafana" / "provisioning"

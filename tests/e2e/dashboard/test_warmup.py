@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from headwater.dashboard.warmup import POLL_SECONDS
-from tests.dashboard.browser import wait_ready
-from tests.dashboard.support import TOKEN, wait_started
+from tests.e2e.dashboard.browser import wait_ready
+from tests.e2e.dashboard.support import TOKEN, wait_started
 from tests.helpers import Server, cli, create_key
 
 

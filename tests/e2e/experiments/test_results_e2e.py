@@ -9,7 +9,7 @@ from typing import Any
 
 from scipy.stats import chi2
 
-from tests.experiments_http.conftest import Api
+from tests.e2e.experiments.conftest import Api
 from tests.helpers import cli
 
 KEY = "checkout"

@@ -13,7 +13,7 @@ import pytest
 
 from headwater.targeting.enrich import IAB_AUDIENCE_1_1, Segment, enrich, identity_candidates
 from headwater.targeting.validate import validate
-from tests.audiences.harness import PROVIDER, Harness, bid_request, order
+from tests.e2e.audiences.harness import PROVIDER, Harness, bid_request, order
 from tests.helpers import cli
 from tests.targeting.encoding import tcf_core
 from tests.targeting.fixtures import requests

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.audiences.harness import Harness, bid_request, order
+from tests.e2e.audiences.harness import Harness, bid_request, order
 from tests.redis_services import RedisServer, private_redis, unique_namespace
 
 __all__ = ["private_redis"]

@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 
-from tests.dashboard.browser import DATA_PANELS, Console, login, tile_value, wait_loads, wait_ready
-from tests.dashboard.late import expected_late
-from tests.dashboard.support import TOKEN, api_get, artifacts_dir
+from tests.e2e.dashboard.browser import DATA_PANELS, Console, login, tile_value, wait_loads, wait_ready
+from tests.e2e.dashboard.late import expected_late
+from tests.e2e.dashboard.support import TOKEN, api_get, artifacts_dir
 from tests.helpers import ROOT, Server, create_key
 
 Page = tuple[Any, Console]

@@ -9,7 +9,7 @@ import pytest
 
 from headwater.experiments import Context, evaluate, parse_experiment
 from headwater.experiments.hashing import fnv1a32_code_points
-from tests.experiments_http.conftest import Api, exposures
+from tests.e2e.experiments.conftest import Api, exposures
 from tests.helpers import cli
 
 

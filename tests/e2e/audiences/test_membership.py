@@ -13,7 +13,7 @@ import httpx
 import pytest
 import redis
 
-from tests.audiences.harness import ADMIN, Harness, bid_request, order
+from tests.e2e.audiences.harness import ADMIN, Harness, bid_request, order
 from tests.helpers import cli
 from tests.redis_services import RedisServer, private_redis, unique_namespace
 

@@ -8,7 +8,7 @@ from typing import Any
 import redis
 
 from headwater.experiments import Context, evaluate, parse_experiment
-from tests.experiments_http.conftest import Api, exposures, start_server
+from tests.e2e.experiments.conftest import Api, exposures, start_server
 from tests.helpers import create_key, read_log
 from tests.redis_services import RedisServer
 

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import ROOT
+
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
     "--headless",
@@ -21,7 +23,7 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARTIFACTS = ROOT / "test-artifacts"
 # Every panel: after `headwater demo` each has data (the demo defines an experiment and audiences).
 DATA_PANELS = [
     "headline",

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.dashboard.browser import ARTIFACTS
+from tests.e2e.dashboard.browser import ARTIFACTS
 from tests.helpers import Server
 
 TOKEN = "dashboard-test-token-3f9a7c1e5b"

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.audiences.harness import ADMIN, Harness
+from tests.e2e.audiences.harness import ADMIN, Harness
 from tests.helpers import cli
 
 NEW = {

@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from tests.dashboard.browser import FLAGS, Console, chromium_path, login
-from tests.dashboard.support import TOKEN, wait_started
+from tests.e2e.dashboard.browser import FLAGS, Console, chromium_path, login
+from tests.e2e.dashboard.support import TOKEN, wait_started
 from tests.helpers import Server, cli
 
 DEMO_USERS = "120"

@@ -11,8 +11,8 @@ import httpx
 import psycopg
 import pytest
 
+from tests.e2e.realtime.support import AUTH, TOKEN, post, wait_counts_match
 from tests.helpers import Server, cli, create_key, free_port
-from tests.realtime.e2e import AUTH, TOKEN, post, wait_counts_match
 from tests.services import PgInstance
 
 
