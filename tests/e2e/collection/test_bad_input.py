@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import socket
 import time
 import uuid
@@ -377,6 +378,7 @@ def test_slow_headers_do_not_block_others(server: Server, write_key: str) -> Non
 
 def test_client_disconnecting_mid_body(server: Server, write_key: str) -> None:
     marker = f"gone-{uuid.uuid4()}"
+    gone_before = disconnects(server)
     for _ in range(5):
         s = socket.create_connection(("127.0.0.1", server.port))
         s.sendall(
@@ -384,10 +386,23 @@ def test_client_disconnecting_mid_body(server: Server, write_key: str) -> None:
             b"Content-Length: 5000\r\n\r\n" + json.dumps({"batch": [ev(messageId=marker)]}).encode()[:-3]
         )
         s.close()
-    time.sleep(0.3)
+    # the server has met all five disconnects (it counts them) before the log is looked at
+    deadline = time.monotonic() + 10
+    while disconnects(server) < gone_before + 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert disconnects(server) == gone_before + 5
     assert httpx.get(server.url + "/healthz").status_code == 200
     assert post(server, "/v1/batch", {"batch": [ev()]}, write_key).status_code == 200
     assert marker not in logged_ids(server)
+
+
+def disconnects(server: Server) -> float:
+    """Requests whose client went away mid-body, as /metrics counts them."""
+    text = httpx.get(server.url + "/metrics").text
+    found = re.search(
+        r'^headwater_requests_total\{route="batch",status="disconnect"\} ([0-9.e+]+)$', text, re.M
+    )
+    return float(found.group(1)) if found else 0.0
 
 
 def test_wrong_method_is_405(server: Server) -> None:

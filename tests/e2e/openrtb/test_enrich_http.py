@@ -58,6 +58,19 @@ def check_fixture(hw: Harness, fx: Any) -> str:
     return reason
 
 
+def wait_gdpr_presumed(hw: Harness, presumed: bool, timeout: float = 10.0) -> None:
+    """Until the server applies the setting: a request that says nothing of GDPR (and carries no
+    consent) is refused with ``gdpr_no_consent`` exactly when GDPR is presumed to apply."""
+    silent = {k: v for k, v in bid_request(id="known-user").items() if k != "regs"}
+    deadline = time.monotonic() + timeout
+    while True:
+        reason = hw.enrich(silent).headers["x-headwater-enrichment"]
+        if (reason == "gdpr_no_consent") == presumed:
+            return
+        assert time.monotonic() < deadline, f"gdpr_unknown_applies={presumed} not applied: {reason}"
+        time.sleep(0.05)
+
+
 @pytest.mark.parametrize("fx", VALID, ids=[fx.name for fx in VALID])
 def test_valid_fixture_comes_back_unchanged_but_our_entry(hw: Harness, fx: Any) -> None:
     check_fixture(hw, fx)
@@ -67,11 +80,11 @@ def test_valid_fixtures_enriched_when_gdpr_is_not_presumed(hw: Harness) -> None:
     """With gdpr_unknown_applies = false most fixtures are enriched: compare each with the pure result."""
     cli(hw.data_dir, "audiences", "settings", "gdpr_unknown_applies", "false", env=hw.env)
     try:
-        time.sleep(1.2)  # the server re-reads its settings every second
+        wait_gdpr_presumed(hw, False)  # the server re-reads its settings every half second
         reasons = {fx.name: check_fixture(hw, fx) for fx in VALID}
     finally:
         cli(hw.data_dir, "audiences", "settings", "gdpr_unknown_applies", "true", env=hw.env)
-        time.sleep(1.2)
+        wait_gdpr_presumed(hw, True)
     enriched = [name for name, reason in reasons.items() if reason == "enriched"]
     assert len(enriched) >= len(VALID) // 2, reasons
     assert {"coppa", "us_privacy"} <= set(reasons.values())
@@ -215,6 +228,9 @@ def test_api_key_required_and_revocable(hw: Harness, tmp_path: Path) -> None:
         time.sleep(0.05)
     assert ok.status_code == 200
     cli(hw.data_dir, "audiences", "keys", "revoke", "second")
-    time.sleep(1.2)
-    gone = httpx.post(f"{hw.url}/openrtb2/enrich", json=body, headers={"X-Api-Key": key}, timeout=10)
+    deadline = time.monotonic() + 10
+    gone = ok
+    while gone.status_code != 401 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        gone = httpx.post(f"{hw.url}/openrtb2/enrich", json=body, headers={"X-Api-Key": key}, timeout=10)
     assert gone.status_code == 401

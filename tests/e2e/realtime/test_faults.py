@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,14 +63,15 @@ def test_postgres_outage_under_load_loses_and_doubles_nothing(
     with Server(data, env=env) as srv:
         load = Load(srv, key)
         load.start()
-        time.sleep(1.0)
+        wait_for(lambda: len(load.statuses) >= 10)  # the load runs
         private_pg.stop(stop)
         before = len(load.statuses)
-        time.sleep(3.0)
+        # the tailer meets the outage and retries, while the collector keeps taking events
+        ready = wait_for(lambda: retrying(srv))
+        wait_for(lambda: len(load.statuses) >= before + 20)
         during = load.statuses[before:]
-        ready = httpx.get(srv.url + "/readyz").json()
         private_pg.start()
-        time.sleep(1.0)
+        wait_for(lambda: len(load.statuses) >= len(during) + before + 10)  # and after it
         load.stop.set()
         load.join(10)
         assert len(during) > 10 and set(during) == {200}, "the collector must keep answering 200"
@@ -80,6 +82,19 @@ def test_postgres_outage_under_load_loses_and_doubles_nothing(
         assert sum(got.values()) == 50 * len(load.statuses)
         metrics = httpx.get(srv.url + "/metrics").text
         assert 'headwater_tailer_failures_total{tailer="realtime"}' in metrics
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := check()):
+        assert time.monotonic() < deadline, f"not true within {timeout} s"
+        time.sleep(0.05)
+    return value
+
+
+def retrying(srv: Server) -> dict[str, Any] | None:
+    ready: dict[str, Any] = httpx.get(srv.url + "/readyz").json()
+    return ready if ready["checks"]["tailer_realtime"]["state"] == "retrying" else None
 
 
 def test_kill9_mid_flush_then_counts_are_exact(tmp_path: Path, pg_url: str) -> None:

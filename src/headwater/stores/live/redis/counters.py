@@ -12,9 +12,9 @@ from typing import Any
 import msgspec
 
 from headwater.stores.live.ports import EXACT_THRESHOLD, LiveCheckpoint, LiveDelta
-from headwater.stores.live.redis import lua
 from headwater.stores.live.redis.connection import RedisConnection
 from headwater.stores.live.redis.keys import Keys
+from headwater.stores.live.redis.lua import APPLY, COUNTS, INIT_CHECKPOINT, UNION_COUNT
 
 _encode = msgspec.msgpack.Encoder().encode
 
@@ -40,7 +40,7 @@ class RedisCounters:
             args += [file, str(offset)]
         key = self.keys.checkpoint(tailer)
         flat: list[str] = self.conn.run(
-            "init checkpoint", lambda c: self.conn.script(c, lua.INIT_CHECKPOINT)([key], args)
+            "init checkpoint", lambda c: self.conn.script(c, INIT_CHECKPOINT)([key], args)
         )
         cp = _checkpoint(dict(zip(flat[::2], flat[1::2], strict=True)))
         assert cp is not None
@@ -65,7 +65,7 @@ class RedisCounters:
             }
         )
         key = self.keys.checkpoint(tailer)
-        self.conn.run("apply", lambda c: self.conn.script(c, lua.APPLY)([key], [payload, self.prefix]))
+        self.conn.run("apply", lambda c: self.conn.script(c, APPLY)([key], [payload, self.prefix]))
 
     def reset(self, tailer: str) -> None:
         def drop(c: Any) -> None:
@@ -78,14 +78,14 @@ class RedisCounters:
     def union_count(self, names: Sequence[str]) -> int:
         key = self.keys.checkpoint("live")
         args = [self.prefix, *names]
-        return int(self.conn.run("count", lambda c: self.conn.script(c, lua.UNION_COUNT)([key], args)))
+        return int(self.conn.run("count", lambda c: self.conn.script(c, UNION_COUNT)([key], args)))
 
     def counts(self, names: Sequence[str]) -> list[int]:
         if not names:
             return []
         key = self.keys.checkpoint("live")
         args = [self.prefix, *names]
-        out = self.conn.run("counts", lambda c: self.conn.script(c, lua.COUNTS)([key], args))
+        out = self.conn.run("counts", lambda c: self.conn.script(c, COUNTS)([key], args))
         return [int(x) for x in out]
 
     def counter(self, name: str) -> dict[str, int]:
@@ -97,7 +97,7 @@ class RedisCounters:
     async def aunion_count(self, names: Sequence[str]) -> int:
         key = self.keys.checkpoint("live")
         args = [self.prefix, *names]
-        found = await self.conn.arun("count", lambda c: self.conn.aeval(c, lua.UNION_COUNT, [key], args))
+        found = await self.conn.arun("count", lambda c: self.conn.aeval(c, UNION_COUNT, [key], args))
         return int(found)
 
     async def acounts(self, names: Sequence[str]) -> list[int]:
@@ -105,7 +105,7 @@ class RedisCounters:
             return []
         key = self.keys.checkpoint("live")
         args = [self.prefix, *names]
-        out = await self.conn.arun("counts", lambda c: self.conn.aeval(c, lua.COUNTS, [key], args))
+        out = await self.conn.arun("counts", lambda c: self.conn.aeval(c, COUNTS, [key], args))
         return [int(x) for x in out]
 
     async def acounter(self, name: str) -> dict[str, int]:
