@@ -64,27 +64,27 @@ async def start_runtime(settings: Settings) -> Runtime:
     )
     ingestor = Ingestor(normalizer, writers.events, writers.quarantine, settings.max_event_bytes)
     token, _ = ensure_admin_token(settings)
-    rt = Runtime(settings, token, writers, database, keys, CollectorApp(settings, ingestor, keys))
+    runtime = Runtime(settings, token, writers, database, keys, CollectorApp(settings, ingestor, keys))
     try:
         if settings.role != "background":  # only HTTP routes look keys up
             keys.load()
             keys.start()
         live = open_live(settings.redis_url)
         services: list[Service] = [realtime_tailer(settings)]
-        rt.realtime = RealtimeQueries(settings)
-        services.append(rt.realtime)
+        runtime.realtime = RealtimeQueries(settings)
+        services.append(runtime.realtime)
         if settings.runs_schedules:  # the background process, else the only (or first) worker
             services.append(EtlScheduler(settings))
-        rt.live = LiveService(settings, live)
-        rt.audiences = AudienceService(settings, live, nightly=settings.runs_schedules)
-        rt.experiments = ExperimentsService(settings, live)
-        services += [rt.live, rt.audiences, rt.experiments]
+        runtime.live = LiveService(settings, live)
+        runtime.audiences = AudienceService(settings, live, nightly=settings.runs_schedules)
+        runtime.experiments = ExperimentsService(settings, live)
+        services += [runtime.live, runtime.audiences, runtime.experiments]
         if settings.role != "http":  # one warm-up per server (see DashboardWarmup)
             services.append(DashboardWarmup(settings))
-        rt.services = services
-        await rt.start()
+        runtime.services = services
+        await runtime.start()
     except BaseException:
-        await rt.keys.stop()
+        await runtime.keys.stop()
         await writers.close()
         database.close()
         raise
@@ -94,4 +94,4 @@ async def start_runtime(settings: Settings) -> Runtime:
         settings.writer_id,
         extra={"log_dir": str(settings.log_dir), "fsync": settings.fsync},
     )
-    return rt
+    return runtime

@@ -85,10 +85,10 @@ def test_the_tailer_furthest_behind_goes_first_unless_it_is_far_behind() -> None
     order: list[str] = []
 
     def take(name: str, position: int) -> None:
-        with turns.turn(position):
+        with turns.take_turn(position):
             order.append(name)
 
-    with turns.turn(0):  # hold the turn while three tailers queue up
+    with turns.take_turn(0):  # hold the turn while three tailers queue up
         threads = []
         for name, position in (("ahead", 5_000), ("behind", 1_000), ("far", -turns.CATCH_UP_WINDOW)):
             t = threading.Thread(target=take, args=(name, position))

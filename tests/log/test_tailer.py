@@ -183,7 +183,7 @@ def test_batch_turns_are_exclusive_and_first_come_first_served() -> None:
     def take(name: str, times: int) -> None:
         nonlocal inside, most
         for _ in range(times):
-            with turns.turn():
+            with turns.take_turn():
                 with guard:
                     inside += 1
                     most = max(most, inside)
@@ -202,18 +202,18 @@ def test_batch_turns_are_exclusive_and_first_come_first_served() -> None:
     # a thread that asks again right after its turn queues behind the one already waiting
     waiting = threading.Event()
     got: list[str] = []
-    with turns.turn():
+    with turns.take_turn():
 
         def other() -> None:
             waiting.set()
-            with turns.turn():
+            with turns.take_turn():
                 got.append("other")
 
         t = threading.Thread(target=other)
         t.start()
         waiting.wait()
         time.sleep(0.05)  # `other` is queued now
-    with turns.turn():
+    with turns.take_turn():
         got.append("again")
     t.join()
     assert got == ["other", "again"]

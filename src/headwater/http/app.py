@@ -53,13 +53,13 @@ class HeadwaterApp:
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        rt = await start_runtime(self.settings)
-        self._runtime = rt
-        app.state.runtime = rt
+        runtime = await start_runtime(self.settings)
+        self._runtime = runtime
+        app.state.runtime = runtime
         try:
             yield
         finally:
-            await rt.stop()
+            await runtime.stop()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":

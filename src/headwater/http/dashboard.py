@@ -124,23 +124,23 @@ def _warm(request: Request) -> None:
 
 def available_apis(request: Request) -> dict[str, bool]:
     """The optional APIs this server runs (the page never probes a missing route)."""
-    rt = request.app.state.runtime
+    runtime = request.app.state.runtime
     return {
-        "live": rt.live is not None,
-        "experiments": rt.experiments is not None,
-        "audiences": rt.audiences is not None,
+        "live": runtime.live is not None,
+        "experiments": runtime.experiments is not None,
+        "audiences": runtime.audiences is not None,
     }
 
 
 async def experiment_results(request: Request) -> Response:
     """What GET /api/v1/experiments/{key}/results answers with its default options, cached for the page"""
     require_admin(request)
-    rt = request.app.state.runtime
-    service = rt.experiments
+    runtime = request.app.state.runtime
+    service = runtime.experiments
     if service is None:
         raise HttpError(503, "unavailable", "the experiments service is not running in this server")
     key = request.path_params["key"]
-    cache = caches_for(rt.settings.data_dir, rt.settings.timezone).results
+    cache = caches_for(runtime.settings.data_dir, runtime.settings.timezone).results
     try:
         body = await asyncio.to_thread(cache.results, service.catalog, key)
     except LakeError as exc:

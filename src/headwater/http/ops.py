@@ -32,10 +32,10 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     """Readiness: the log can be written; the state and lag of every tailer and schedule"""
-    rt = request.app.state.runtime
-    settings = rt.settings
-    ok, checks = readiness(settings.log_dir, rt.log.all, settings.min_free_disk_mb << 20)
-    for name, (service_ok, details) in rt.statuses().items():
+    runtime = request.app.state.runtime
+    settings = runtime.settings
+    ok, checks = readiness(settings.log_dir, runtime.log.all, settings.min_free_disk_mb << 20)
+    for name, (service_ok, details) in runtime.statuses().items():
         checks[name] = details
         ok = ok and service_ok
     return JSONResponse(

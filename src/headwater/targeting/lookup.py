@@ -1,7 +1,7 @@
-"""Where a user's segments come from: the `AudienceLookup` protocol the stores implement.
+"""Where a user's segments come from: the `AudienceLookup` protocol.
 
-The live store (memory, Redis) implements it later; `StaticLookup` serves a fixed mapping, for a
-file-configured deployment, tests and benchmarks.
+headwater.audiences.lookup implements it over the live store's membership port (memory, Redis,
+Redis Cluster); `StaticLookup` serves a fixed mapping, for tests and benchmarks.
 """
 
 from __future__ import annotations

@@ -59,21 +59,21 @@ def _preflight(request: Request) -> Response:
 
 
 async def _source(request: Request, body_key: Any = None) -> Any:
-    rt = request.app.state.runtime
+    runtime = request.app.state.runtime
     key = key_from_headers(request.headers.get("authorization"), request.headers.get("x-write-key"))
     if key is None and isinstance(body_key, str) and body_key:
         key = body_key
     if key is None:
         raise HttpError(401, "missing_write_key", "no write key: send it as HTTP Basic user or X-Write-Key")
-    found = await rt.keys.lookup(key)
+    found = await runtime.keys.lookup(key)
     if found is None:
-        if rt.keys.is_revoked(key):
+        if runtime.keys.is_revoked(key):
             raise HttpError(401, "revoked_write_key", "this write key has been revoked: create a new one")
         raise HttpError(
             401, "unknown_write_key", "unknown write key: create one with `headwater keys create NAME`"
         )
     origin = request.headers.get("origin")
-    if origin and found.allowed_origins and not rt.collector.cors.allows(origin, found.allowed_origins):
+    if origin and found.allowed_origins and not runtime.collector.cors.allows(origin, found.allowed_origins):
         raise HttpError(403, "origin_not_allowed", f"origin {origin!r} may not use source {found.name!r}")
     return found
 
@@ -104,20 +104,20 @@ def visitor_of(user_id: Any, anonymous_id: Any, attributes: Mapping[str, Any]) -
 
 
 def _sink(request: Request, source: Any) -> ExposureSink:
-    rt = request.app.state.runtime
+    runtime = request.app.state.runtime
 
     async def sink(events: list[dict[str, Any]]) -> None:
         client = request.client
         req = RequestInfo(
             received_at=datetime.now(UTC),
             source=source.name,
-            ip=rt.collector.ips.resolve(
+            ip=runtime.collector.ips.resolve(
                 client.host if client else None, request.headers.get("x-forwarded-for")
             ),
             user_agent=request.headers.get("user-agent"),
         )
         try:
-            result = await rt.collector.ingestor.ingest(events, req)
+            result = await runtime.collector.ingestor.ingest(events, req)
         except BackpressureError as exc:
             raise HttpError(503, "overloaded", str(exc)) from None
         except LogWriteError as exc:

@@ -47,9 +47,9 @@ async def config(request: Request) -> Response:
 async def health(request: Request) -> Response:
     """Data health: ingest counters, tailers' lag, quarantine, log size, the last ETL runs"""
     require_admin(request)
-    rt = request.app.state.runtime
-    statuses = {name: details for name, (_, details) in rt.statuses().items()}
-    body: dict[str, Any] = await asyncio.to_thread(data_health, rt.settings, statuses)
+    runtime = request.app.state.runtime
+    statuses = {name: details for name, (_, details) in runtime.statuses().items()}
+    body: dict[str, Any] = await asyncio.to_thread(data_health, runtime.settings, statuses)
     body["at"] = datetime.now(UTC).isoformat(timespec="seconds")
     return JSONResponse(body)
 

@@ -77,7 +77,7 @@ class Tailer(Generic[R]):
         """Apply one batch; return the number of lines consumed (0: caught up)."""
         if self.turns is None:
             return self._step()
-        with self.turns.turn(sum(self.checkpoint.values()) if self.checkpoint else 0):
+        with self.turns.take_turn(sum(self.checkpoint.values()) if self.checkpoint else 0):
             return self._step()
 
     def _step(self) -> int:

@@ -31,12 +31,12 @@ class BatchTurns:
     - a tailer behind a kept batch reads, and cuts what it read where that batch starts.
 
     Either way the tailers end their batches where another one did, and fall in step. To get there
-    the tailer furthest behind goes first (see :meth:`turn`). The last SHARED batches are kept:
+    the tailer furthest behind goes first (see :meth:`take_turn`). The last SHARED batches are kept:
     two of 5,000 lines shared as much as three and kept the process 10 MB smaller.
     """
 
     SHARED = 2
-    #: Tailers closer than this to the one furthest ahead go by position (see :meth:`turn`).
+    #: Tailers closer than this to the one furthest ahead go by position (see :meth:`take_turn`).
     CATCH_UP_WINDOW = 64 << 20
 
     def __init__(self) -> None:
@@ -51,7 +51,7 @@ class BatchTurns:
         self.shared_decodes = 0  # ... and records without decoding
 
     @contextlib.contextmanager
-    def turn(self, position: int = 0) -> Iterator[None]:
+    def take_turn(self, position: int = 0) -> Iterator[None]:
         """Wait for this tailer's turn; ``position``: how far it has read (its checkpoint's bytes).
 
         First come first served, except that among tailers within CATCH_UP_WINDOW bytes of each
