@@ -33,7 +33,7 @@ def fnv1a32(text: str) -> int:
 
 
 def fnv1a32_code_points(text: str) -> int:
-    """FNV-1a 32-bit over code points, as older GrowthBook Python SDKs hashed (differs only beyond the BMP)."""
+    """FNV-1a 32-bit over code points, as older GrowthBook Python SDKs hashed (differs beyond the BMP)."""
     h = _FNV_OFFSET
     for ch in text:
         h = ((h ^ ord(ch)) * _FNV_PRIME) & _MASK
