@@ -283,3 +283,25 @@ def test_operations(tmp_path: Path) -> None:
         assert doc["openapi"] == "3.1.0" and "/v1/batch" in doc["paths"]
 
     run(tmp_path, scenario)
+
+
+def test_a_key_created_just_after_a_refresh_works_at_once(tmp_path: Path) -> None:
+    """The cache read the keys a moment ago, before this key existed: the request waits for a
+    read that began after it arrived instead of answering 401 (it used to, for up to 100 ms)."""
+    from headwater.stores.sql.database import open_database
+    from headwater.stores.sql.keys import SqlWriteKeys
+
+    async def scenario(hw: Running) -> None:
+        db = open_database(hw.settings.effective_database_url)
+        try:
+            for _ in range(5):
+                await hw.runtime.keys.refresh()  # a read of the store that has just completed
+                key = SqlWriteKeys(db).create_key("just-now").key
+                r = await hw.client.post("/v1/track", json={"event": "E", "userId": "u"}, auth=(key, ""))
+                assert r.status_code == 200, r.text
+        finally:
+            db.close()
+        unknown = await hw.client.post("/v1/track", json={"event": "E", "userId": "u"}, auth=("hw_nope", ""))
+        assert unknown.status_code == 401 and unknown.json()["error"]["code"] == "unknown_write_key"
+
+    run(tmp_path, scenario)

@@ -58,7 +58,7 @@ class AudienceCatalog:
         self.db.close()
 
     def _all(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self.db.tx() as cur:
+        with self.db.tx(write=False) as cur:
             cur.execute(self.db.q(sql), tuple(args))
             return list(cur.fetchall())
 

@@ -49,11 +49,12 @@ class SqlDatabase:
             yield self._conn
 
     @contextmanager
-    def tx(self) -> Iterator[Any]:
-        """A cursor inside one write transaction: committed on normal exit, rolled back otherwise."""
+    def tx(self, write: bool = True) -> Iterator[Any]:
+        """A cursor inside one transaction: committed on normal exit, rolled back otherwise. A read
+        (``write=False``) takes no write lock (SQLite: a deferred transaction)."""
         with self.connection() as conn:
             cur = conn.cursor()
-            cur.execute(self.dialect.begin)
+            cur.execute(self.dialect.begin if write else "BEGIN")
             try:
                 yield cur
                 cur.execute("COMMIT")

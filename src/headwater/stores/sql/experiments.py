@@ -74,14 +74,14 @@ class ExperimentCatalog:
 
     # -- reading ------------------------------------------------------------------------------
     def all(self) -> list[StoredExperiment]:
-        with self.db.tx() as cur:
+        with self.db.tx(write=False) as cur:
             rows = self._q(
                 cur, "SELECT key, definition, created_at, updated_at FROM experiments ORDER BY key"
             )
         return [StoredExperiment(r[0], json.loads(r[1]), r[2], r[3]) for r in rows]
 
     def get(self, key: str) -> StoredExperiment | None:
-        with self.db.tx() as cur:
+        with self.db.tx(write=False) as cur:
             return self._get(cur, key)
 
     def _get(self, cur: Any, key: str) -> StoredExperiment | None:
@@ -91,7 +91,7 @@ class ExperimentCatalog:
         return StoredExperiment(rows[0][0], json.loads(rows[0][1]), rows[0][2], rows[0][3]) if rows else None
 
     def phases(self, key: str) -> list[Phase]:
-        with self.db.tx() as cur:
+        with self.db.tx(write=False) as cur:
             rows = self._q(
                 cur,
                 "SELECT phase, seed, started_at, stopped_at FROM experiment_phases "

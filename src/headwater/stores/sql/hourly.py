@@ -89,7 +89,7 @@ class HourlyStatsStore:
     def hour(self, hour: datetime) -> HourlyTotals | None:
         """The stored hour, or None when it was never written."""
         h = self._hour(hour)
-        with self.db.tx() as cur:
+        with self.db.tx(write=False) as cur:
             cur.execute(
                 self.db.q("SELECT total_events, unique_users FROM hourly_rollups WHERE hour = {p}"), (h,)
             )
@@ -108,6 +108,6 @@ class HourlyStatsStore:
 
     def written_hours(self, since: datetime) -> set[datetime]:
         """The hours at or after ``since`` already written."""
-        with self.db.tx() as cur:
+        with self.db.tx(write=False) as cur:
             cur.execute(self.db.q("SELECT hour FROM hourly_rollups WHERE hour >= {p}"), (self._hour(since),))
             return {_as_hour(r[0]) for r in cur.fetchall()}

@@ -35,7 +35,7 @@ class SqlWriteKeys:
 
     def list_keys(self, include_revoked: bool = False) -> list[WriteKey]:
         where = "" if include_revoked else " WHERE revoked_at IS NULL"
-        with self.db.tx() as cur:
+        with self.db.tx(write=False) as cur:
             cur.execute(self.db.q(f"SELECT {COLUMNS} FROM write_keys{where} ORDER BY created_at, key"))
             rows = cur.fetchall()
         return [
