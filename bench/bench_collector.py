@@ -217,7 +217,7 @@ def main() -> int:
             load_before = os.getloadavg()[0]
             pids = group_pids(srv.proc.pid)
             cpu_before = cpu_seconds(pids)
-            bg_pids = [p for p in pids if "server.process background" in process_name(p)]
+            bg_pids = [p for p in pids if "process.worker background" in process_name(p)]
             bg_before = cpu_seconds(bg_pids)
             res = run_wrk(srv.url, script, conns, args.duration, args.workers)
             cpu_used = cpu_seconds(pids) - cpu_before
