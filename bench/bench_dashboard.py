@@ -36,8 +36,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.dashboard.browser import FLAGS, chromium_path, wait_ready
-from tests.dashboard.support import wait_started
+from tests.e2e.dashboard.browser import FLAGS, chromium_path, wait_ready
+from tests.e2e.dashboard.support import wait_started
 from tests.helpers import Server
 
 TOKEN = "bench-dashboard-token-7c41e0"
