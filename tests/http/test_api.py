@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from headwater.http.dashboard import STATIC_PREFIX
 from headwater.stores.sql.audiences import AudienceCatalog
 from tests.http.asgi import ADMIN, TOKEN, Running, running
 
@@ -241,11 +242,19 @@ def test_the_dashboard_pages_and_data(tmp_path: Path) -> None:
         assert page.status_code == 200 and 'rel="modulepreload"' in page.text
         assert 'data-funnel-steps="Signed Up,Project Created,Teammate Invited"' in page.text
         c.cookies.clear()
+        # the page names this build's files, cached for good; other URLs are revalidated
+        assert f'src="{STATIC_PREFIX}js/app.js"' in page.text
+        versioned = await c.get(STATIC_PREFIX + "js/app.js")
+        assert versioned.status_code == 200 and "immutable" in versioned.headers["cache-control"]
         script = await c.get("/dashboard/static/js/app.js")
         assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+        assert script.headers["cache-control"] == "no-cache" and script.content == versioned.content
         cached = await c.get("/dashboard/static/js/app.js", headers={"If-None-Match": script.headers["etag"]})
         assert cached.status_code == 304
+        older = await c.get("/dashboard/static/0123456789ab/js/app.js")  # a page of an older build
+        assert older.status_code == 200 and older.headers["cache-control"] == "no-cache"
         assert (await c.get("/dashboard/static/nothing.js")).status_code == 404
+        assert (await c.get(STATIC_PREFIX + "nothing.js")).status_code == 404
         config = (await c.get("/api/v1/dashboard/config", headers=ADMIN)).json()
         assert config["apis"] == {"live": True, "experiments": True, "audiences": True}
         health = (await c.get("/api/v1/dashboard/health", headers=ADMIN)).json()

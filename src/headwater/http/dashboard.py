@@ -6,7 +6,10 @@ on every /api/v1 call the page makes.
 
 The page is plain ES modules (static/js/, no build step). The HTML lists every module in a
 ``modulepreload`` link, so a browser fetches them all at once instead of discovering the imports
-one level at a time; each is served from memory with an ETag (a changed file is seen at once).
+one level at a time. The page names them under ``/dashboard/static/<build>/``, where ``<build>``
+is a hash of every static file: relative imports keep that prefix, so each file of a build is
+cached for good (``immutable``) and a new build is a new URL. A path without the prefix (or with
+an older build's) is still served, revalidated by ETag.
 """
 
 from __future__ import annotations
@@ -66,30 +69,40 @@ def _load_static() -> dict[str, tuple[bytes, str, str]]:
 
 
 STATIC_FILES = _load_static()
+BUILD = hashlib.sha256("".join(e for _, _, e in STATIC_FILES.values()).encode()).hexdigest()[:12]
+STATIC_PREFIX = f"/dashboard/static/{BUILD}/"
+IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 def module_tags(files: dict[str, tuple[bytes, str, str]]) -> str:
     """A modulepreload link for every module of the page, then the entry module's script."""
     modules = sorted(p for p in files if p.startswith("js/") and p.endswith(".js") and p != ENTRY)
-    links = [f'<link rel="modulepreload" href="/dashboard/static/{p}">' for p in modules]
-    return "\n".join([*links, f'<script type="module" src="/dashboard/static/{ENTRY}"></script>'])
+    links = [f'<link rel="modulepreload" href="{STATIC_PREFIX}{p}">' for p in modules]
+    return "\n".join([*links, f'<script type="module" src="{STATIC_PREFIX}{ENTRY}"></script>'])
 
 
 MODULE_TAGS = module_tags(STATIC_FILES)
 
 
 def _page(name: str) -> str:
-    return STATIC_FILES[name][0].decode().replace("{{version}}", __version__)
+    text = STATIC_FILES[name][0].decode().replace("{{version}}", __version__)
+    return text.replace("{{static}}", STATIC_PREFIX)
 
 
 async def static_file(request: Request) -> Response:
-    """A file of the page (scripts, style sheet), revalidated by ETag"""
-    found = STATIC_FILES.get(request.path_params["path"])
+    """A file of the page (scripts, style sheet): cached for good under this build's prefix, else
+    revalidated by ETag"""
+    path = request.path_params["path"]
+    build, _, rest = path.partition("/")
+    versioned = build == BUILD and rest in STATIC_FILES
+    found = STATIC_FILES.get(rest if versioned else path)
+    if found is None and rest and len(build) == len(BUILD):  # an older build's URL: today's file
+        found = STATIC_FILES.get(rest)
     if found is None:
         return Response("not found", status_code=404, media_type="text/plain")
     data, media_type, etag = found
-    # browsers revalidate (304) so an upgrade is picked up at once
-    headers = {"ETag": etag, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+    cache = IMMUTABLE if versioned else "no-cache"
+    headers = {"ETag": etag, "Cache-Control": cache, "X-Content-Type-Options": "nosniff"}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     return Response(data, media_type=media_type, headers=headers)

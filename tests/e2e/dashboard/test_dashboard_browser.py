@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from headwater.http.dashboard import STATIC_PREFIX
 from tests.e2e.dashboard.browser import DATA_PANELS, Console, login, tile_value, wait_loads, wait_ready
 from tests.e2e.dashboard.late import expected_late
 from tests.e2e.dashboard.support import TOKEN, api_get, artifacts_dir
@@ -276,7 +277,7 @@ def test_nothing_is_fetched_from_elsewhere(context: Any, demo_server: Server) ->
     ]
     assert outside == []
     # every module of the page, preloaded from the HTML, each fetched once; and the style sheet
-    static = [u.split("?")[0].split("/dashboard/static/", 1)[1] for u in urls if "/dashboard/static/" in u]
+    static = [u.split("?")[0].split(STATIC_PREFIX, 1)[1] for u in urls if "/dashboard/static/" in u]
     modules = sorted(p.relative_to(STATIC).as_posix() for p in STATIC.rglob("*.js"))
     assert sorted(s for s in static if s.endswith(".js")) == modules, static
     assert {s for s in static if not s.endswith(".js")} == {"dashboard.css"}, static

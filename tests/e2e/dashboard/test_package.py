@@ -52,12 +52,13 @@ def test_the_page_references_nothing_outside_the_package() -> None:
 
 
 def test_the_page_preloads_every_module_and_starts_from_app_js() -> None:
-    from headwater.http.dashboard import MODULE_TAGS, STATIC_FILES
+    from headwater.http.dashboard import MODULE_TAGS, STATIC_FILES, STATIC_PREFIX
 
     modules = {p.relative_to(STATIC).as_posix() for p in (STATIC / "js").rglob("*.js")}
-    preloaded = re.findall(r'<link rel="modulepreload" href="/dashboard/static/([\w/.-]+)">', MODULE_TAGS)
+    assert re.fullmatch(r"/dashboard/static/[0-9a-f]{12}/", STATIC_PREFIX)
+    preloaded = re.findall(r'<link rel="modulepreload" href="' + STATIC_PREFIX + r'([\w/.-]+)">', MODULE_TAGS)
     assert set(preloaded) | {"js/app.js"} == modules and len(preloaded) == len(set(preloaded))
-    assert MODULE_TAGS.endswith('<script type="module" src="/dashboard/static/js/app.js"></script>')
+    assert MODULE_TAGS.endswith(f'<script type="module" src="{STATIC_PREFIX}js/app.js"></script>')
     assert set(STATIC_FILES) >= modules
     # every import of a module names a module that exists (a typo would load nothing in a browser)
     for name in modules:
