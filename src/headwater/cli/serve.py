@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import errno
+import logging
 from typing import Annotated
 
 import typer
 
 from headwater import __version__
 from headwater.cli.common import DataDir, database, err, fail, settings_of
+from headwater.config import Settings
+
+log = logging.getLogger("headwater.growth")
 
 
 def serve(
@@ -33,6 +37,7 @@ def serve(
         check_workers(settings)  # an in-process store cannot be shared by several workers
     except RuntimeError as exc:
         fail(str(exc))
+    _adopt_control_plane(settings)  # growing from the embedded store: keys, experiments ... move along
     db = database(settings)  # fail fast, with a clear message, on a bad database URL
     keys = SqlWriteKeys(db)
     if not keys.list_keys(include_revoked=True):
@@ -56,6 +61,32 @@ def serve(
             raise
         fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}")
     raise typer.Exit(code)
+
+
+def _adopt_control_plane(settings: Settings) -> None:
+    """The first start against a new store copies the embedded store's control plane into it."""
+    from headwater.stores.sql.control_plane import EMBEDDED_FILE, ControlPlaneConflict, adopt_embedded
+    from headwater.stores.sql.ports import StoreUnavailableError
+    from headwater.urls import mask_url
+
+    target = mask_url(settings.effective_database_url)
+    try:
+        report = adopt_embedded(settings.data_dir, settings.effective_database_url)
+    except StoreUnavailableError as exc:
+        fail(str(exc), hint="Check HEADWATER_DATABASE_URL (or leave it empty for the embedded SQLite store).")
+    except ControlPlaneConflict as exc:
+        embedded = settings.data_dir / EMBEDDED_FILE
+        err.print(
+            f"warning: {exc}; clients sending them get 401. Serving {target}'s control plane. To take "
+            f"the embedded one instead: headwater db copy --from sqlite:///{embedded.resolve()} "
+            "--to URL --replace"
+        )
+        return
+    if report is not None:
+        log.info(  # one line in the server's log: what moved, and that it was read back
+            f"control plane copied from the embedded store to {target} and verified: {report.summary}",
+            extra={"target": target, **report.counts},
+        )
 
 
 def register(app: typer.Typer) -> None:
