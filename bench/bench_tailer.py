@@ -54,8 +54,8 @@ import msgspec
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from headwater.log.tailing.tailer import Tailer
+from headwater.realtime.replay import BATCH_LINES, CATCH_UP_LINES
 from headwater.realtime.rows import LoggedEvent
-from headwater.realtime.service import BATCH_LINES, CATCH_UP_LINES
 from headwater.realtime.target import RealtimeTarget
 from headwater.stores.sql.realtime import open_realtime_store
 from headwater.wiring import tune_gc

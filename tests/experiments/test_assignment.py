@@ -159,6 +159,7 @@ def test_exposure_event_properties() -> None:
     assert EXPOSURE_EVENT == "Experiment Viewed"
     assert props["experiment_id"] == "checkout-button" and props["experiment_name"] == "Checkout button"
     assert props["variation_id"] == r.key and props["variation_name"] in ("Blue", "Green")
+    assert (props["hash_attribute"], props["hash_value"], props["experiment_phase"]) == ("id", "user-3", "0")
     assert dedup_key(r) == "checkout-button__0|id||user-3"
 
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from headwater.audiences.definitions import Definitions
@@ -20,7 +21,9 @@ from headwater.audiences.tailer import AUDIENCES_TAILER, AudienceEvent, Audience
 from headwater.batch.schedule import AUDIENCES_AT, seconds_until
 from headwater.config import Settings
 from headwater.live.service import API_OPTIONS, TAILER_OPTIONS
+from headwater.log.tailing.rebuild import Rebuild, RebuildResult
 from headwater.log.tailing.service import TailerService
+from headwater.log.tailing.tailer import Tailer
 from headwater.stores.live.ports import LiveBackend, LiveUnavailableError, StoreOptions
 from headwater.stores.sql.audiences import AudienceCatalog
 
@@ -73,7 +76,12 @@ class AudienceService:
             return AudienceTarget(state, checkpoints, self.definitions), close
 
         self.tailer = TailerService(
-            AUDIENCES_TAILER, settings.log_dir, settings.run_dir, open_target, AudienceEvent
+            AUDIENCES_TAILER,
+            settings.log_dir,
+            settings.run_dir,
+            open_target,
+            AudienceEvent,
+            rebuild=rebuild_audiences(settings, live, self.definitions),
         )
 
     async def start(self) -> None:
@@ -137,3 +145,27 @@ class AudienceService:
             except Exception as exc:  # reported in /readyz, retried next night
                 self.last_error = str(exc)
                 log.exception("nightly audience recompute failed")
+
+
+def rebuild_audiences(settings: Settings, live: LiveBackend, definitions: Definitions) -> Rebuild:
+    """Forget every membership, stamp and id mapping and the audiences tailer's checkpoint, then
+    apply the log again; called with the audiences tailer's lock held."""
+
+    def rebuild(
+        from_day: date | None, stop: threading.Event, on_step: Callable[[Tailer[Any]], None] | None
+    ) -> RebuildResult:
+        checkpoints = live.counters(TAILER_OPTIONS)
+        state = AudienceState.open(live, TAILER_OPTIONS)
+        try:
+            state.membership.reset()
+            state.ids.reset()
+            checkpoints.forget_checkpoint(AUDIENCES_TAILER)
+            target = AudienceTarget(state, checkpoints, definitions)
+            tailer = Tailer(AUDIENCES_TAILER, settings.log_dir, target, AudienceEvent, on_step=on_step)
+            tailer.run(stop, until_caught_up=True, max_backoff=1.0, max_failures=10)
+        finally:
+            checkpoints.close()
+            state.close()
+        return RebuildResult(tailer.status.applied_events, tailer.status.rejected_lines)
+
+    return rebuild

@@ -1,8 +1,9 @@
 """The exposure event logged for each assignment served: Segment's `Experiment Viewed`.
 
 Properties follow Segment's spec (experiment_id, experiment_name, variation_id, variation_name) plus
-the phase, so results can keep only the current phase's exposures, and the bucketing attribute.
-Exposures are deduplicated per user, experiment and phase (`dedup_key`).
+the phase, so results can keep only the current phase's exposures, and the bucketing attribute and
+its value, so the sticky buckets can be rebuilt from the log (sticky_restore.py). Exposures are
+deduplicated per user, experiment and phase (`dedup_key`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ def exposure_properties(exp: Experiment, result: Result) -> dict[str, Any]:
         "variation_name": result.name,
         "experiment_phase": exp.phase,
         "hash_attribute": result.hash_attribute,
+        "hash_value": result.hash_value,
     }
 
 

@@ -12,9 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from headwater.experiments.sticky import StickyKey
-from headwater.stores.live.ports import StickyBuckets
+from headwater.stores.live.ports import LiveUnavailableError, StickyBuckets
 
 EXPOSED_PREFIX = "x:"
+
+
+class StickyRestoring(LiveUnavailableError):
+    """Assignments wait: the sticky buckets are being restored from the log (sticky_restore.py)."""
 
 
 def exposure_field(key: StickyKey) -> str:
@@ -38,7 +42,14 @@ class LiveStickyBucketStore:
             self.store.save(user_id, fields, self.ttl_seconds)
 
     async def adocument(self, user_id: str) -> dict[str, str]:
-        return await self.store.aget(user_id)
+        """The document, verified: StickyRestoring while the store cannot vouch for it (nobody is
+        assigned afresh before the lost assignments are back from the log)."""
+        found = await self.store.aget_verified(user_id)
+        if found is None:
+            raise StickyRestoring(
+                f"the sticky buckets in {self.store.url} are being restored from the event log"
+            )
+        return found
 
     async def awrite(self, user_id: str, fields: Mapping[str, str]) -> None:
         if fields:

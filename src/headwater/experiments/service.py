@@ -15,9 +15,10 @@ import time
 from typing import Any
 
 from headwater.config import Settings
-from headwater.experiments.live_sticky import LiveStickyBucketStore
+from headwater.experiments.live_sticky import LiveStickyBucketStore, StickyRestoring
 from headwater.experiments.model import Experiment
 from headwater.experiments.serving import Assigner, ExposureSink, Served, Visitor
+from headwater.experiments.sticky_restore import StickyRestorer
 from headwater.experiments.validation import ExperimentInvalid, parse_experiment
 from headwater.stores.live.ports import LiveBackend, LiveUnavailableError, StoreOptions
 from headwater.stores.sql.experiments import ExperimentCatalog
@@ -25,6 +26,9 @@ from headwater.stores.sql.experiments import ExperimentCatalog
 log = logging.getLogger("headwater.experiments")
 
 LIVE_OPTIONS = StoreOptions(connect_timeout=0.1, socket_timeout=0.1)
+RESTORE_OPTIONS = StoreOptions(connect_timeout=2.0, socket_timeout=30.0)
+#: a server start waits this long for a sticky-bucket restore (then it goes on in the background)
+RESTORE_WAIT_SECONDS = 30.0
 REFRESH_SECONDS = 1.0
 BREAKER_SECONDS = 1.0
 STICKY_TTL_SECONDS = 400 * 86400  # a user's assignments outlive any experiment, not forever
@@ -38,6 +42,10 @@ class ExperimentsService:
         self.catalog = ExperimentCatalog(settings.effective_database_url)
         self.live = live.sticky_buckets(LIVE_OPTIONS)
         self.assigner = Assigner(LiveStickyBucketStore(self.live, STICKY_TTL_SECONDS))
+        # its own connection: a restore's writes take longer than the request path's timeouts
+        self.restorer = StickyRestorer(
+            settings.data_dir, live.sticky_buckets(RESTORE_OPTIONS), STICKY_TTL_SECONDS
+        )
         self.definitions: dict[str, Experiment] = {}
         self.invalid: dict[str, str] = {}
         self.last_error: str | None = None
@@ -68,6 +76,10 @@ class ExperimentsService:
     async def start(self) -> None:
         await asyncio.to_thread(self.load)
         self._task = asyncio.get_running_loop().create_task(self._loop())
+        try:
+            await self.restorer.ensure(RESTORE_WAIT_SECONDS)
+        except LiveUnavailableError as exc:  # the store is down: the first assignment tries again
+            self.last_error = str(exc)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -75,12 +87,15 @@ class ExperimentsService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        await self.restorer.stop()
         await self.live.aclose()
         self.live.close()
+        self.restorer.buckets.close()
         await asyncio.to_thread(self.catalog.close)
 
     def status(self) -> tuple[bool, dict[str, Any]]:
         details: dict[str, Any] = {"experiments": len(self.definitions), "store": self.live.url}
+        details["sticky_restore"] = self.restorer.status()
         if self.invalid:
             details["invalid"] = self.invalid
         if self.last_error:
@@ -97,6 +112,9 @@ class ExperimentsService:
             raise LiveUnavailableError(self.last_error or f"live store {self.live.url} unavailable")
         try:
             served = await self.assigner.assign(experiments, visitor, sink)
+        except StickyRestoring:
+            self.restorer.trigger()  # the store lost documents (restarted empty, a master lost)
+            raise
         except LiveUnavailableError as exc:
             self.last_error = str(exc)
             self._down_until = time.monotonic() + BREAKER_SECONDS

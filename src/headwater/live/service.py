@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, Hashable
+from datetime import date
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -25,7 +26,9 @@ from headwater.config import Settings
 from headwater.live.fold import LiveEvent
 from headwater.live.rollup import HourlyRollup
 from headwater.live.target import LIVE_TAILER, LiveTarget
+from headwater.log.tailing.rebuild import Rebuild, RebuildResult
 from headwater.log.tailing.service import TailerService
+from headwater.log.tailing.tailer import Tailer
 from headwater.stores.live.ports import (
     Counters,
     LiveBackend,
@@ -154,7 +157,14 @@ class LiveService:
 
             return target, close
 
-        self.tailer = TailerService(LIVE_TAILER, settings.log_dir, settings.run_dir, open_target, LiveEvent)
+        self.tailer = TailerService(
+            LIVE_TAILER,
+            settings.log_dir,
+            settings.run_dir,
+            open_target,
+            LiveEvent,
+            rebuild=rebuild_live(settings, live),
+        )
         self.rollup = HourlyRollup(
             live.counters(TAILER_OPTIONS),
             lambda: HourlyStatsStore(settings.effective_database_url),
@@ -207,3 +217,26 @@ class LiveService:
             "last_error": self.rollup.last_error,
         }
         return True, details
+
+
+def rebuild_live(settings: Settings, live: LiveBackend) -> Rebuild:
+    """Forget every live counter, then fold the log again (the retention window: older events'
+    buckets have expired anyway); called with the live tailer's lock held."""
+    tz = ZoneInfo(settings.timezone)
+
+    def rebuild(
+        from_day: date | None, stop: threading.Event, on_step: Callable[[Tailer[Any]], None] | None
+    ) -> RebuildResult:
+        store = live.counters(TAILER_OPTIONS)
+        store.reset(LIVE_TAILER)
+        target = LiveTarget(store, settings.log_dir, tz)
+        tailer = Tailer(LIVE_TAILER, settings.log_dir, target, LiveEvent, on_step=on_step)
+        try:
+            tailer.run(stop, until_caught_up=True, max_backoff=1.0, max_failures=10)
+            target.flush()
+        finally:
+            target.close()
+            store.close()
+        return RebuildResult(tailer.status.applied_events, tailer.status.rejected_lines)
+
+    return rebuild

@@ -10,18 +10,13 @@ from zoneinfo import ZoneInfo
 
 from headwater.config import Settings
 from headwater.log.tailing.service import TailerService
+from headwater.realtime.replay import rebuild_realtime
 from headwater.realtime.rows import LoggedEvent
 from headwater.realtime.target import REALTIME_TAILER, RealtimeTarget
 from headwater.stores.sql.ports import RealtimeStore
 from headwater.stores.sql.realtime import open_realtime_store
 
 T = TypeVar("T")
-
-#: Lines per batch of the realtime tailer running alone (replay, `headwater tail realtime`; ~25 MB of
-#: memory at its peak), and while it is behind (PostgreSQL: 5,000 applied 20 % slower). In the
-#: server it takes the batches of every tailer there (log.tailing.service.BATCH_LINES), to share them.
-BATCH_LINES = 10_000
-CATCH_UP_LINES = 10_000
 
 
 def realtime_tailer(settings: Settings) -> TailerService[LoggedEvent]:
@@ -37,6 +32,7 @@ def realtime_tailer(settings: Settings) -> TailerService[LoggedEvent]:
         settings.run_dir,
         open_target,
         LoggedEvent,
+        rebuild=rebuild_realtime(settings),
     )
 
 

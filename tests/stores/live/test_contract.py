@@ -209,6 +209,59 @@ def test_sticky_buckets_awaited(sticky: StickyBuckets) -> None:
     assert sticky.get("id||a1") == {"exp__0": "1", "x:exp__0": "1"}
 
 
+def test_sticky_buckets_are_vouched_for_only_once_restored(opened: Opened, sticky: StickyBuckets) -> None:
+    sticky.save("id||kept", {"exp__0": "1"})  # a document that survived whatever was lost
+    assert not sticky.restored()
+
+    async def verified(key: str) -> dict[str, str] | None:
+        found = await sticky.aget_verified(key)
+        await sticky.aclose()
+        return found
+
+    assert asyncio.run(verified("id||kept")) is None  # not vouched for: nobody is assigned afresh
+    assert sticky.lock_restore(30) and not sticky.lock_restore(30)  # one process restores
+    written = sticky.restore({"id||kept": {"exp__0": "0", "x:exp__0": "1"}, "id||back": {"exp__0": "0"}}, 60)
+    assert written == 2  # the kept field wins; the missing ones come back
+    sticky.mark_restored()
+    sticky.unlock_restore()
+    assert sticky.restored() and sticky.lock_restore(30)
+    sticky.unlock_restore()
+    assert asyncio.run(verified("id||kept")) == {"exp__0": "1", "x:exp__0": "1"}
+    assert asyncio.run(verified("id||back")) == {"exp__0": "0"}
+
+
+def test_a_lost_cluster_slot_loses_its_mark_with_its_documents(redis_cluster: RedisClusterNodes) -> None:
+    """On a cluster the marks are per slot: a master lost with its slots (here: the mark of one slot
+    deleted) stops vouching for those documents only."""
+    from redis.crc import key_slot
+
+    from headwater.stores.live.redis import RedisBackend
+    from headwater.stores.live.redis.sticky import slot_tags
+
+    namespace = unique_namespace()
+    backend = open_live(f"{redis_cluster.url}?namespace={namespace}")
+    assert isinstance(backend, RedisBackend)
+    sticky = backend.sticky_buckets(OPTIONS)
+    try:
+        sticky.mark_restored()
+        lost, kept = "id||lost-user", "id||kept-user"
+        assert key_slot(lost.encode()) != key_slot(kept.encode())
+        mark = backend.keys.sticky_mark(slot_tags()[key_slot(lost.encode())])
+        sticky.conn.run("lose a slot", lambda c: c.delete(mark))
+        assert not sticky.restored()
+
+        async def run() -> tuple[object, object]:
+            out = (await sticky.aget_verified(lost), await sticky.aget_verified(kept))
+            await sticky.aclose()
+            return out
+
+        assert asyncio.run(run()) == (None, {})
+    finally:
+        sticky.close()
+        for node in redis_cluster.nodes:
+            drop_namespace(f"{node.url}?namespace={namespace}", namespace)
+
+
 def test_counters_read_awaited(store: Counters) -> None:
     epoch = started(store)
     store.apply("live", epoch, {}, {}, delta_of({"m:1": ["a", "b"], "m:2": ["b", "c"]}, {"c": {"k": 3}}))

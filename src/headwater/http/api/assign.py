@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 
 from headwater.collector.keys import key_from_headers
 from headwater.events.normalize import RequestInfo
+from headwater.experiments.live_sticky import StickyRestoring
 from headwater.experiments.service import ExperimentsService
 from headwater.experiments.serving import ExposureSink, Visitor
 from headwater.http.errors import HttpError
@@ -137,6 +138,13 @@ async def _serve(request: Request, handler: Any) -> Response:
         body = await handler(request)
     except HttpError as exc:
         return JSONResponse({"error": {"code": exc.code, "message": exc.message}}, exc.status, headers=cors)
+    except StickyRestoring as exc:
+        message = f"{exc}: nobody is assigned afresh before the assignments made so far are back; retry"
+        return JSONResponse(
+            {"error": {"code": "assignments_restoring", "message": message}},
+            503,
+            headers={**cors, "Retry-After": "1"},
+        )
     except LiveUnavailableError as exc:
         message = f"{exc}; assignments need the sticky-bucket store, retry later"
         return JSONResponse(

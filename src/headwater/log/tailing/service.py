@@ -28,6 +28,7 @@ from prometheus_client import Counter, Gauge
 from headwater.atomic_file import write_atomic
 from headwater.log.lock import FileLock
 from headwater.log.tailing.batch import R, TailTarget
+from headwater.log.tailing.rebuild import Rebuild, RebuildWatch, pending_rebuild, rebuild_done
 from headwater.log.tailing.tailer import Tailer
 from headwater.log.tailing.turns import BatchTurns
 
@@ -162,8 +163,12 @@ class TailerService(Generic[R]):
         record_type: type[R],
         max_lines: int = BATCH_LINES,
         catch_up_lines: int | None = None,
+        rebuild: Rebuild | None = None,
     ) -> None:
         self.name = f"tailer_{name}"
+        self.run_dir = run_dir
+        self.rebuild = rebuild
+        self.rebuilds = 0
         self.tailer_name = name
         self.log_dir = log_dir
         self.lock = TailerLock(run_dir, name)
@@ -176,6 +181,7 @@ class TailerService(Generic[R]):
         self.role = "standby"
         self.open_error: str | None = None
         self._stop = threading.Event()
+        self._run_stop = threading.Event()  # the current run's: stop() sets it too
         self._thread: threading.Thread | None = None
 
     async def start(self) -> None:
@@ -184,6 +190,7 @@ class TailerService(Generic[R]):
 
     async def stop(self) -> None:
         self._stop.set()
+        self._run_stop.set()
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join, 30)
 
@@ -214,6 +221,9 @@ class TailerService(Generic[R]):
     def _run_active(self) -> None:
         failures = 0
         while not self._stop.is_set():
+            if self.rebuild is not None and pending_rebuild(self.run_dir, self.tailer_name)[0]:
+                self._rebuild()
+                continue
             try:
                 target, close = self.open_target()
             except Exception as exc:  # store unreachable at start: keep trying
@@ -224,18 +234,48 @@ class TailerService(Generic[R]):
                 self._stop.wait(min(5.0, 0.2 * 2 ** min(failures, 8)))
                 continue
             self.open_error = None
+            run_stop = threading.Event()  # this run: the service stops, or a rebuild is asked for
+            hooks: list[Callable[[Tailer[Any]], None]] = [TailerMetrics(self.tailer_name), self.status_file]
+            if self.rebuild is not None:
+                hooks.append(RebuildWatch(self.run_dir, self.tailer_name, run_stop))
             self.tailer = Tailer(
                 self.tailer_name,
                 self.log_dir,
                 target,
                 self.record_type,
                 max_lines=self.max_lines,
-                on_step=StepHooks(TailerMetrics(self.tailer_name), self.status_file),
+                on_step=StepHooks(*hooks),
                 catch_up_lines=self.catch_up_lines,
                 turns=TURNS,
             )
+            self._run_stop = run_stop
+            if self._stop.is_set():  # stop() came in between: it set the old run's event
+                run_stop.set()
             try:
-                self.tailer.run(self._stop)
+                self.tailer.run(run_stop)
             finally:
+                run_stop.set()
                 close()
+            if self._stop.is_set():
+                return
+
+    def _rebuild(self) -> None:
+        """Rebuild the store from the log while this process holds the tailer's lock."""
+        assert self.rebuild is not None
+        _, from_day = pending_rebuild(self.run_dir, self.tailer_name)
+        log.info("rebuilding %s from the log", self.tailer_name, extra={"from": str(from_day or "")})
+        hooks = StepHooks(TailerMetrics(self.tailer_name), self.status_file)
+        try:
+            result = self.rebuild(from_day, self._stop, hooks)
+        except Exception as exc:  # reported; the request stays and is tried again
+            self.open_error = f"rebuild failed: {exc}"
+            log.exception("rebuild of %s failed; retrying", self.tailer_name)
+            self._stop.wait(5.0)
             return
+        self.rebuilds += 1
+        rebuild_done(self.run_dir, self.tailer_name)
+        log.info(
+            "rebuilt %s from the log",
+            self.tailer_name,
+            extra={"applied": result.applied_lines, "quarantined": result.quarantined},
+        )

@@ -37,6 +37,8 @@ class MemoryState:
         self.members: dict[str, set[str]] = {}  # audience -> users
         self.audiences: dict[str, set[str]] = {}  # user -> audiences
         self.ids: dict[str, str] = {}  # id value -> user
+        self.sticky_restored = False  # an in-process store starts empty: restored from the log first
+        self.restoring = False
         self.stamps: dict[tuple[str, str], dict[str, int]] = {}  # (user, condition) -> {message id: ms}
         self.writes = 0
 
@@ -96,6 +98,10 @@ class MemoryCounters:
             st.counters.clear()
             st.distinct.clear()
             st.expire.clear()
+
+    def forget_checkpoint(self, tailer: str) -> None:
+        with self.state.lock:
+            self.state.checkpoints.pop(tailer, None)
 
     def _live(self, name: str, now: float) -> bool:
         """Drop ``name`` if it expired; whether it exists (the caller holds the lock)."""
@@ -174,6 +180,39 @@ class MemoryStickyBuckets:
     async def asave(self, key: str, fields: Mapping[str, str], ttl_seconds: int | None = None) -> None:
         self.save(key, fields, ttl_seconds)
 
+    async def aget_verified(self, key: str) -> dict[str, str] | None:
+        return self.get(key) if self.state.sticky_restored else None
+
+    def restore(self, documents: Mapping[str, Mapping[str, str]], ttl_seconds: int | None = None) -> int:
+        st = self.state
+        written = 0
+        with st.lock:
+            for key, fields in documents.items():
+                doc = st.sticky.setdefault(key, {})
+                for name, value in fields.items():
+                    if name not in doc:
+                        doc[name] = value
+                        written += 1
+                if ttl_seconds is not None and key not in st.sticky_expire:
+                    st.sticky_expire[key] = time.time() + ttl_seconds
+        return written
+
+    def mark_restored(self) -> None:
+        self.state.sticky_restored = True
+
+    def restored(self) -> bool:
+        return self.state.sticky_restored
+
+    def lock_restore(self, seconds: float) -> bool:
+        with self.state.lock:
+            if self.state.restoring:
+                return False
+            self.state.restoring = True
+            return True
+
+    def unlock_restore(self) -> None:
+        self.state.restoring = False
+
     async def aclose(self) -> None:
         return None
 
@@ -197,6 +236,10 @@ class MemoryIdMap:
             if user is not None:
                 return user
         return None
+
+    def reset(self) -> None:
+        with self.state.lock:
+            self.state.ids = {}
 
     def close(self) -> None:
         return None
@@ -273,6 +316,13 @@ class MemoryMembership:
         if user is None:
             return None
         return user, self.audiences_of(user)
+
+    def reset(self) -> None:
+        st = self.state
+        with st.lock:
+            st.members.clear()
+            st.audiences.clear()
+            st.stamps.clear()
 
     async def aclose(self) -> None:
         return None

@@ -122,6 +122,10 @@ class Counters(Protocol):
         """Forget the tailer's checkpoint and every counter and distinct set (a full rebuild)."""
         ...
 
+    def forget_checkpoint(self, tailer: str) -> None:
+        """Forget one tailer's checkpoint only (its next start rebuilds from the log)."""
+        ...
+
     def union_count(self, names: Sequence[str]) -> int:
         """Distinct members over the union of sets (exact while every set is small)."""
         ...
@@ -147,6 +151,13 @@ class Counters(Protocol):
 
 
 class StickyBuckets(Protocol):
+    """Experiment assignments: one document per user, and whether the store can vouch for it.
+
+    A store that lost documents (memory:// at every start, a Redis restarted empty, a cluster
+    master lost with its slots) must not let anyone be assigned afresh: the lost assignments are
+    restored from the log first (headwater.experiments.sticky_restore). A restored store is marked
+    (per cluster slot on a cluster); :meth:`aget_verified` answers None where the mark is missing."""
+
     url: str
 
     def get(self, key: str) -> dict[str, str]:
@@ -163,6 +174,28 @@ class StickyBuckets(Protocol):
 
     async def asave(self, key: str, fields: Mapping[str, str], ttl_seconds: int | None = None) -> None: ...
 
+    async def aget_verified(self, key: str) -> dict[str, str] | None:
+        """The document, or None when the store cannot vouch for it (not restored since it lost data)."""
+        ...
+
+    def restore(self, documents: Mapping[str, Mapping[str, str]], ttl_seconds: int | None = None) -> int:
+        """Write every field not already stored (a field present wins); the number written."""
+        ...
+
+    def mark_restored(self) -> None:
+        """Vouch for every document from now on (after a restore)."""
+        ...
+
+    def restored(self) -> bool:
+        """Whether the store vouches for every document (nothing lost since the last restore)."""
+        ...
+
+    def lock_restore(self, seconds: float) -> bool:
+        """Take the restore lock for ``seconds`` (one process restores; the others wait)."""
+        ...
+
+    def unlock_restore(self) -> None: ...
+
     async def aclose(self) -> None: ...
 
     def close(self) -> None: ...
@@ -177,6 +210,10 @@ class IdMap(Protocol):
 
     def resolve(self, values: Sequence[str]) -> str | None:
         """The user of the first mapped value, in order."""
+        ...
+
+    def reset(self) -> None:
+        """Forget every mapping (a rebuild from the log)."""
         ...
 
     def close(self) -> None: ...
@@ -211,6 +248,10 @@ class Membership(Protocol):
 
     async def lookup(self, values: Sequence[str]) -> tuple[str, set[str]] | None:
         """The enrichment's read: the user of the first mapped id (the IdMap's), and its audiences."""
+        ...
+
+    def reset(self) -> None:
+        """Forget every membership and stamp (a rebuild from the log)."""
         ...
 
     async def aclose(self) -> None: ...

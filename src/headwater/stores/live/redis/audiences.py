@@ -45,6 +45,9 @@ class RedisIdMap:
         found = self.conn.pipelined("resolve ids", [("get", (self.keys.id_value(v),)) for v in values])
         return next((u for u in found if u is not None), None)
 
+    def reset(self) -> None:
+        self.conn.delete_matching("reset the id map", [self.keys.id_map_pattern()])
+
     def close(self) -> None:
         self.conn.drop()
 
@@ -144,6 +147,9 @@ class RedisMembership:
             return None
         audiences = await client.smembers(self.keys.user_audiences(user))
         return user, set(audiences)
+
+    def reset(self) -> None:
+        self.conn.delete_matching("reset memberships", self.keys.membership_patterns())
 
     async def aclose(self) -> None:
         await self.conn.adrop()

@@ -184,6 +184,21 @@ class RedisConnection:
 
         return list(self.run(what, run)) if commands else []
 
+    def delete_matching(self, what: str, patterns: list[str]) -> int:
+        """Delete every key matching these patterns, on every master, one key per command (the keys
+        of a cluster live on many slots); how many were deleted."""
+
+        def run(c: Any) -> int:
+            found = [k for pattern in patterns for k in c.scan_iter(match=pattern, count=1000)]
+            for i in range(0, len(found), 1000):
+                pipe = c.pipeline(transaction=False)
+                for key in found[i : i + 1000]:
+                    pipe.delete(key)
+                pipe.execute()
+            return len(found)
+
+        return int(self.run(what, run))
+
     # -- closing ------------------------------------------------------------------------------
     def drop(self) -> None:
         with self._lock:

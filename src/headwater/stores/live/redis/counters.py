@@ -75,6 +75,10 @@ class RedisCounters:
 
         self.conn.run("reset", drop)
 
+    def forget_checkpoint(self, tailer: str) -> None:
+        key = self.keys.checkpoint(tailer)
+        self.conn.run("forget checkpoint", lambda c: c.delete(key))
+
     def union_count(self, names: Sequence[str]) -> int:
         key = self.keys.checkpoint("live")
         args = [self.prefix, *names]

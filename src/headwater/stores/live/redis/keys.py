@@ -29,6 +29,14 @@ class Keys:
     def sticky(self, key: str) -> str:
         return f"{self.namespace}:sticky:{{{key}}}"
 
+    def sticky_mark(self, tag: str = "") -> str:
+        """The mark that the store vouches for the sticky documents (of one cluster slot: ``tag``
+        is then a hash tag of that slot; standalone Redis has one mark, tagged like the counters)."""
+        return f"{self.namespace}:sticky-restored:{{{tag or self.namespace}}}"
+
+    def sticky_lock(self) -> str:
+        return self.prefix + "sticky-restoring"
+
     def user_audiences(self, user: str) -> str:
         """The set of a user's audiences (what the enrichment reads)."""
         return f"{self.namespace}:aud:{{{user}}}"
@@ -41,3 +49,9 @@ class Keys:
 
     def stamps(self, user: str, cond: str) -> str:
         return f"{self.namespace}:aev:{{{user}}}:{cond}"
+
+    def membership_patterns(self) -> list[str]:
+        return [f"{self.namespace}:aud:*", f"{self.namespace}:members:*", f"{self.namespace}:aev:*"]
+
+    def id_map_pattern(self) -> str:
+        return f"{self.namespace}:hid:*"
