@@ -166,7 +166,7 @@ def pg_backend_pid(store: object) -> int | None:
 def tail_all(url: str, log_dir: Path, stop_at: dict[str, int] | None = None) -> None:
     """Tail the log (up to ``stop_at`` per file when given) without timing: the warm-up."""
     store = open_realtime_store(url)
-    tailer = Tailer("realtime", log_dir, RealtimeTarget(store), LoggedEvent)
+    tailer = Tailer("realtime", log_dir, RealtimeTarget(store, log_dir=log_dir), LoggedEvent)
     while True:
         assert tailer.step() > 0
         cp = tailer.checkpoint or {}
@@ -181,7 +181,7 @@ def timed_tail(label: str, url: str, log_dir: Path, n: int) -> dict[str, float]:
     tailer = Tailer(
         "realtime",
         log_dir,
-        RealtimeTarget(store),
+        RealtimeTarget(store, log_dir=log_dir),
         LoggedEvent,
         BATCH_LINES,
         catch_up_lines=CATCH_UP_LINES,

@@ -53,7 +53,7 @@ def tail(
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     err.print(f"tailing {settings.log_dir} into {name} (Ctrl-C to stop)")
-    target = RealtimeTarget(store, ZoneInfo(settings.timezone))
+    target = RealtimeTarget(store, ZoneInfo(settings.timezone), log_dir=settings.log_dir)
     tailer = Tailer(name, settings.log_dir, target, LoggedEvent, on_step=TailerMetrics(name))
     try:
         tailer.run(stop)

@@ -240,10 +240,12 @@ def received_of(data: bytes) -> bytes:
 
 
 def _read_chunk(
-    lf: LogFile, start: int, budget: int, max_lines: int
+    lf: LogFile, start: int, budget: int, max_lines: int, end: int | None = None
 ) -> tuple[list[bytes], list[bytes], bool]:
     """Complete lines from ``start`` and the receivedAt of each; and whether they reach the end of
-    the file's complete data."""
+    the file's complete data (or ``end``, a line boundary to stop at)."""
+    if end is not None:
+        budget = min(budget, end - start)
     # most batches need far less than the budget: read what the lines seen so far suggest, plus a
     # margin (a shortfall reads on up to the budget)
     guess = min(budget, max(64 << 10, int(max_lines * (_line_bytes[0] * 1.25 + 64))))
@@ -263,14 +265,22 @@ def _read_chunk(
     received = [
         d[j:k] if (j := d.find(r) + rl) >= rl and (k := d.find(b'"', j, j + 64)) > 0 else b"" for d in parts
     ]
+    if end is not None and start + len(chunk) >= end:
+        at_eof = True
     # a partial last line (being written) counts as "the end" too: nothing more is readable now
     complete = at_eof and b"\n" not in rest
     return parts, received, complete
 
 
 def read_merged(
-    log_dir: Path, checkpoint: Mapping[str, int], max_lines: int = 10_000, max_bytes: int = 32 << 20
+    log_dir: Path,
+    checkpoint: Mapping[str, int],
+    max_lines: int = 10_000,
+    max_bytes: int = 32 << 20,
+    limit: Mapping[str, int] | None = None,
 ) -> MergedBatch:
+    """The next lines after ``checkpoint`` in merge order; with ``limit`` (file -> offset, a
+    checkpoint further on), none beyond it: a file not in ``limit`` is not read at all."""
     pending: list[tuple[LogFile, int]] = []
     pending_bytes = 0
     for lf in list_log_files(log_dir, "events"):
@@ -278,6 +288,8 @@ def read_merged(
             size = os.stat(lf.path).st_size
         except FileNotFoundError:
             continue
+        if limit is not None:
+            size = min(size, limit.get(lf.name, 0))
         start = checkpoint.get(lf.name, 0)
         if size > start:
             pending.append((lf, start))
@@ -294,7 +306,8 @@ def read_merged(
     horizon_chunk = -1
     for lf, start in group:
         try:
-            parts, received, complete = _read_chunk(lf, start, per_bytes, per_lines)
+            end = None if limit is None else limit.get(lf.name, 0)
+            parts, received, complete = _read_chunk(lf, start, per_bytes, per_lines, end)
         except FileNotFoundError:
             continue
         if not parts:

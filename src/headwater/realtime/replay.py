@@ -86,7 +86,7 @@ def _rebuild(
         Tailer(
             REALTIME_TAILER,
             settings.log_dir,
-            RealtimeTarget(store, tz),
+            RealtimeTarget(store, tz, log_dir=settings.log_dir),
             LoggedEvent,
             max_lines=BATCH_LINES,
             catch_up_lines=CATCH_UP_LINES,
@@ -98,7 +98,7 @@ def _rebuild(
     tailer = Tailer(
         REALTIME_TAILER,
         settings.log_dir,
-        RealtimeTarget(store, tz, min_day=from_day),
+        RealtimeTarget(store, tz, min_day=from_day, log_dir=settings.log_dir),
         LoggedEvent,
         max_lines=BATCH_LINES,
         on_step=on_step,

@@ -24,7 +24,7 @@ def realtime_tailer(settings: Settings) -> TailerService[LoggedEvent]:
 
     def open_target() -> tuple[RealtimeTarget, Callable[[], None]]:
         store = open_realtime_store(settings.effective_database_url)
-        return RealtimeTarget(store, tz), store.close
+        return RealtimeTarget(store, tz, log_dir=settings.log_dir), store.close
 
     return TailerService(
         REALTIME_TAILER,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -58,3 +60,24 @@ def decode_data(data: list[bytes], record_type: type[R]) -> Decoded[R]:
         except msgspec.DecodeError as exc:
             reasons.append((i, f"not valid JSON: {exc}"))
     return records, indexes, reasons
+
+
+def records_between(
+    log_dir: Path,
+    start: Mapping[str, int],
+    end: Mapping[str, int],
+    record_type: type[R],
+    max_lines: int = 20_000,
+) -> Iterator[list[R]]:
+    """The records of the log from checkpoint ``start`` up to checkpoint ``end``, in merge order,
+    batch by batch (a tailer rebuilding its in-memory state up to the stored checkpoint). Lines
+    that do not decode are left out, as the tailer left them out."""
+    from headwater.log.merged_read import read_merged
+
+    cp = dict(start)
+    while True:
+        merged = read_merged(log_dir, cp, max_lines, limit=end)
+        if not merged.data:
+            return
+        yield decode_data(merged.data, record_type)[0]
+        cp = merged.checkpoint
