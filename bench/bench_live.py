@@ -93,12 +93,13 @@ def stages(log_dir: Path) -> dict[str, float]:
     skew CPU time much, unlike wall time): the shared log read, decode, fold, payload encoding."""
     import msgspec
 
-    from headwater.live.fold import ActorCache, MinuteCache, fold
+    from headwater.live.state import LiveState
     from headwater.log.merged_read import read_merged
     from headwater.log.tailing.decode import decode_lines
 
     cpu = dict.fromkeys(("read", "decode", "fold", "encode"), 0.0)
-    minutes, actors = MinuteCache(UTC), ActorCache()
+    state = LiveState(UTC)
+    now = datetime.now(UTC)
     checkpoint: dict[str, int] = {}
     events = 0
     while True:
@@ -111,10 +112,10 @@ def stages(log_dir: Path) -> dict[str, float]:
         records, _, _ = decode_lines(merged.lines, LiveEvent)
         cpu["decode"] += time.process_time() - t
         t = time.process_time()
-        delta = fold(records, minutes, None, actors)
+        delta = state.fold(records, now)
         cpu["fold"] += time.process_time() - t
         t = time.process_time()
-        msgspec.msgpack.encode([[n, list(m)] for n, m in delta.distinct.items()])
+        msgspec.msgpack.encode([[n, e, list(r.items())] for n, r in delta.values.items() for e in [0]])
         cpu["encode"] += time.process_time() - t
         events += len(records)
         checkpoint = merged.checkpoint

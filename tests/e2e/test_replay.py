@@ -12,8 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 
+from headwater.stores.live import open_live
+from headwater.stores.live.ports import StoreOptions
 from tests.e2e.audiences.harness import ADMIN, Harness, order
 from tests.helpers import cli
 from tests.redis_services import drop_namespace, shared_redis, unique_namespace
@@ -52,12 +53,11 @@ def snapshot(hw: Harness) -> dict[str, Any]:
 
 
 def memberships(url: str) -> dict[str, set[str]]:
-    namespace = url.rsplit("=", 1)[1]
-    client = redis.Redis.from_url(url.split("?")[0], decode_responses=True)
+    store = open_live(url).membership(StoreOptions())
     try:
-        return {user: client.smembers(f"{namespace}:aud:{{{user}}}") for user in USERS}
+        return store.memberships(USERS)
     finally:
-        client.close()
+        store.close()
 
 
 def wait_caught_up(hw: Harness, events: int, timeout: float = 30.0) -> None:

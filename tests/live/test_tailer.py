@@ -220,12 +220,95 @@ def test_background_commits_keep_checkpoint_order_and_recover_from_a_reset(
     target.close()
 
 
-def test_a_set_past_the_exact_threshold_counts_with_hyperloglog(store: Counters, tmp_path: Path) -> None:
-    """Past 256 members a set becomes a (dense) HyperLogLog; it keeps what the SET held."""
+def test_every_count_is_exact_at_a_hundred_thousand_users(store: Counters, tmp_path: Path) -> None:
+    """No HyperLogLog: 100,000 users in a minute (and half of them again in the next) count exactly
+    in every window, hour, day, tool and event type, whatever the batches."""
     path = log_path(tmp_path, NOW)
-    append(path, *[line(f"u{i}", NOW, "editor") for i in range(200)])
-    tail(store, tmp_path, max_lines=100)
-    append(path, *[line(f"u{i}", NOW, "editor") for i in range(200, 1000)])
-    tail(store, tmp_path, max_lines=300)
-    n = queries.active_users(store, "5m", NOW)["active_users"]
-    assert abs(n - 1000) <= 30  # 0.81 % standard error; exact in memory://
+    t = NOW - timedelta(minutes=1)
+    append(path, *[line(f"u{i}", t, "editor") for i in range(100_000)])
+    tail(store, tmp_path, max_lines=30_000)
+    append(path, *[line(f"u{i}", NOW, "viewer", "Saved") for i in range(50_000, 150_000)])
+    tail(store, tmp_path, max_lines=7_000)
+    assert queries.active_users(store, "5m", NOW)["active_users"] == 150_000
+    assert queries.active_users(store, "24h", NOW)["active_users"] == 150_000
+    if t.hour == NOW.hour:
+        hour = queries.hourly(store, NOW)
+        assert hour["unique_users"] == 150_000 and hour["events"] == 200_000
+        rows = {(r["tool_id"], r["event_type"]): r["unique_users"] for r in hour["rows"]}
+        assert rows == {("editor", "Clicked"): 100_000, ("viewer", "Saved"): 100_000}
+    if t.date() == NOW.date():
+        today = queries.today(store, NOW.date(), "UTC", NOW)
+        assert today["active_users"] == 150_000
+        assert {x["tool_id"]: x["unique_users"] for x in today["tools"]} == {
+            "editor": 100_000,
+            "viewer": 100_000,
+        }
+
+
+def test_a_retry_counts_once_even_across_a_restart(store: Counters, tmp_path: Path) -> None:
+    """The same messageId again (a client's retry), in the same batch, a later one, after the
+    tailer restarted (its window rebuilt from the log), up to 24 hours later: counted once."""
+    path = log_path(tmp_path, NOW)
+    t = NOW - timedelta(minutes=2)
+    append(path, line("u1", t, mid="retry-1"), line("u1", t, mid="retry-1"), line("u2", t, mid="m2"))
+    tail(store, tmp_path)
+    append(
+        path, line("u1", t, mid="retry-1", received=NOW), line("u3", t, mid="retry-1")
+    )  # another user, same id
+    tail(store, tmp_path)  # a new target: the window is rebuilt from the log first
+    append(path, line("u2", t, mid="m2", received=NOW), line("u4", t, mid="m4"))
+    tail(store, tmp_path)
+    today = queries.today(store, t.date(), "UTC", NOW)
+    assert today["events"] == 3 and today["active_users"] == 3  # u1, u2, u4; never u3's "retry"
+    assert queries.hourly(store, t)["events"] == 3
+
+
+def test_an_anonymous_id_linked_to_a_user_counts_once(store: Counters, tmp_path: Path) -> None:
+    """Browsing anonymously, then identified: one person in every live count (as in the batch),
+    with the link seen in the same batch, a later one, or known to the realtime store before the
+    log the tailer reads (the lookup)."""
+    path = log_path(tmp_path, NOW)
+    t = NOW - timedelta(minutes=3)
+    append(
+        path,
+        line(None, t, "editor", anon="a1"),
+        line(None, t, "viewer", anon="a1"),
+        line(None, t, "editor", anon="a2"),
+        line(None, t, "editor", anon="a3"),  # linked long ago: the realtime store knows it
+    )
+    known = {"anon:a3": "old-user"}
+    asked: list[str] = []
+
+    def lookup(keys: list[str]) -> dict[str, str]:
+        asked.extend(keys)
+        return {k: known[k] for k in keys if k in known}
+
+    def run() -> None:
+        target = LiveTarget(store, tmp_path, lookup=lookup)
+        Tailer(LIVE_TAILER, tmp_path, target, LiveEvent).run(
+            threading.Event(), until_caught_up=True, max_backoff=0.05, max_failures=3
+        )
+
+    run()
+    assert queries.active_users(store, "5m", NOW)["active_users"] == 3  # a1, a2, old-user
+    append(path, line("u1", NOW, "editor", anon="a1"), line("u2", NOW, "viewer", anon="a2", kind="identify"))
+    append(path, line("old-user", NOW, "editor"))
+    run()  # after a restart: the state is rebuilt from the log, links and all
+    assert queries.active_users(store, "5m", NOW)["active_users"] == 3  # u1, u2, old-user
+    if t.date() == NOW.date():
+        today = queries.today(store, NOW.date(), "UTC", NOW)
+        assert today["active_users"] == 3
+        assert {x["tool_id"]: x["unique_users"] for x in today["tools"]} == {"editor": 3, "viewer": 2}
+    if t.hour == NOW.hour:
+        rows = {
+            (r["tool_id"], r["event_type"]): r["unique_users"] for r in queries.hourly(store, NOW)["rows"]
+        }
+        assert rows[("editor", "Clicked")] == 3
+    assert "anon:a3" in asked and asked.count("anon:a3") <= 2  # once per state (two states: two runs)
+
+
+def test_events_stamped_ahead_count_as_active_when_received(store: Counters, tmp_path: Path) -> None:
+    path = log_path(tmp_path, NOW)
+    append(path, line("skewed", NOW + timedelta(hours=2), received=NOW - timedelta(minutes=1)))
+    tail(store, tmp_path)
+    assert queries.active_users(store, "5m", NOW)["active_users"] == 1

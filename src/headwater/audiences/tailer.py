@@ -156,6 +156,11 @@ class AudienceTarget:
         self.epoch: str | None = None
 
     def load_checkpoint(self, name: str) -> dict[str, int]:
+        membership = self.state.membership
+        if not membership.format_current():  # keys of an older layout (or none yet): rebuild
+            membership.reset()
+            self.store.forget_checkpoint(name)
+            membership.mark_format()
         cp = self.store.load_checkpoint(name)
         if cp is None:
             cp = self.store.init_checkpoint(name, {}, secrets.token_hex(8))

@@ -90,7 +90,7 @@ def reset_command(
     data_dir: DataDir = None,
 ) -> None:
     """Forget the live counters and checkpoint: the live tailer rebuilds the last 48 h from the log."""
-    from headwater.live.target import LIVE_TAILER
+    from headwater.live.buckets import LIVE_TAILER
 
     if not yes:
         typer.confirm("Forget every live counter (rebuilt from the log)?", abort=True)

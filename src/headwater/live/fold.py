@@ -1,21 +1,19 @@
-"""Folding a batch of logged events into a LiveDelta. Pure: no I/O, no driver.
+"""What the live fold reads of each event, with the caches that make it one dict lookup: the
+minute of a timestamp (:class:`MinuteCache`) and the keys of an actor (:class:`ActorCache`).
+Pure: no I/O, no driver. The fold itself is headwater.live.state.
 
-The actor of an event is its userId, else ``anon:<anonymousId>`` (junk ids ignored); the live
-layer does not resolve identities (the realtime store and the batch do). Events whose minute
-ended more than RETENTION ago are skipped: their buckets have expired.
+The actor of an event is its userId, else ``anon:<anonymousId>`` (junk ids ignored), then
+resolved through the identity links (headwater.live.links).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import UTC, datetime, tzinfo
-from typing import cast
+from datetime import tzinfo
 
 from headwater.events.identity import ANON_PREFIX, clean_id
 from headwater.events.timestamps import parse_timestamp
-from headwater.live.buckets import RETENTION_S, SEP, Minute, minute_of
+from headwater.live.buckets import Minute, minute_of
 from headwater.log.record import LogRecord
-from headwater.stores.live.ports import LiveDelta
 
 MAX_KEY_CHARS = 200
 
@@ -51,121 +49,37 @@ class MinuteCache:
         return None
 
 
-def actor_of(ev: LiveEvent) -> str | None:
-    cleaned = clean_id(ev.userId)
-    if cleaned is not None:
-        return cleaned
-    anon = clean_id(ev.anonymousId)
-    return None if anon is None else ANON_PREFIX + anon
-
-
 class ActorCache:
-    """userId / anonymousId text -> actor ('' for a junk id), so an event costs a dict lookup."""
+    """userId -> the user's key, anonymousId -> ``anon:<id>`` ('' for a junk id), so an event
+    costs a dict lookup or two."""
 
     def __init__(self, limit: int = 200_000) -> None:
         self.users: dict[str, str] = {}
         self.anons: dict[str, str] = {}
         self.limit = limit
 
-    def actor(self, ev: LiveEvent) -> str | None:
-        u = ev.userId
-        if type(u) is not str:
-            return actor_of(ev)
-        actor = self.users.get(u)
-        if actor is None:
-            if len(self.users) > self.limit:
-                self.users.clear()
-            actor = self.users[u] = clean_id(u) or ""
-        if actor:
-            return actor
-        a = ev.anonymousId
-        if type(a) is not str:
-            return actor_of(ev)
-        actor = self.anons.get(a)
-        if actor is None:
-            if len(self.anons) > self.limit:
-                self.anons.clear()
-            cleaned = clean_id(a)
-            actor = self.anons[a] = "" if cleaned is None else ANON_PREFIX + cleaned
-        return actor or None
-
-
-Combo = tuple[Minute, str, str]  # (minute, tool_id, event_type)
-
-
-def fold(
-    events: Iterable[LiveEvent],
-    minutes: MinuteCache,
-    now: datetime | None = None,
-    actors: ActorCache | None = None,
-) -> LiveDelta:
-    """Pre-aggregate the batch per (minute, tool, event type): one count and one actor set each,
-    then spread every combination into its counters and sets with C-level set unions."""
-    horizon = int((now or datetime.now(UTC)).timestamp()) - RETENTION_S
-    cache = actors or ActorCache()
-    slow_actor = cache.actor
-    users = cache.users
-    slow_minute = minutes.get
-    canonical = minutes.canonical
-    groups: dict[Combo, list[str | None]] = {}  # the actor of each event of the combination
-    for ev in events:
-        ts = ev.timestamp
-        m = canonical.get(ts[:16]) if ts and len(ts) == 24 and ts[-1] == "Z" else None
-        if m is None:
-            m = slow_minute(ts, ev.receivedAt)
-            if m is None:
-                continue
-        if m.epoch + 60 <= horizon:
-            continue
-        hw = ev.hw
-        tool = hw.tool_id
-        if type(tool) is not str:
-            tool = "" if tool is None else str(tool)
-        key = (m, tool[:MAX_KEY_CHARS], (hw.event_type or ev.event or ev.type or "unknown")[:MAX_KEY_CHARS])
-        u = ev.userId
-        actor = users.get(u) if type(u) is str else None
-        if not actor:
-            actor = slow_actor(ev)
-        found = groups.get(key)
-        if found is None:
-            groups[key] = [actor]
+    def keys(self, ev: LiveEvent) -> tuple[str | None, str | None]:
+        """(the user's key, the anonymous id's key ``anon:<id>``) of an event, None for a junk id."""
+        u, a = ev.userId, ev.anonymousId
+        if type(u) is str:
+            uk = self.users.get(u)
+            if uk is None:
+                if len(self.users) > self.limit:
+                    self.users.clear()
+                uk = self.users[u] = clean_id(u) or ""
         else:
-            found.append(actor)
-    delta = LiveDelta()
-    for (m, tool, event_type), group in groups.items():
-        n = len(group)
-        delta.events += n
-        hour, day = m.hour, m.day
-        pair = tool + SEP + event_type
-        hour_row = _row(delta, "hc:" + hour, m.hour_expiry)
-        hour_row[pair] = hour_row.get(pair, 0) + n
-        day_row = _row(delta, "dc:" + day, m.day_expiry)
-        day_row[tool] = day_row.get(tool, 0) + n
-        with_none = set(group)
-        with_none.discard(None)  # events without an actor
-        if not with_none:
-            continue
-        actors_of = cast("set[str]", with_none)
-        _set(delta, "m:" + m.minute, m.minute_expiry).update(actors_of)
-        _set(delta, "h:" + hour, m.hour_expiry).update(actors_of)
-        _set(delta, "d:" + day, m.day_expiry).update(actors_of)
-        _set(delta, "ht:" + hour + ":" + tool, m.hour_expiry).update(actors_of)
-        _set(delta, "hte:" + hour + ":" + pair, m.hour_expiry).update(actors_of)
-        _set(delta, "dt:" + day + ":" + tool, m.day_expiry).update(actors_of)
-    return delta
-
-
-def _row(delta: LiveDelta, name: str, at: int) -> dict[str, int]:
-    row = delta.counters.get(name)
-    if row is None:
-        row = delta.counters[name] = {}
-        delta.expire_at[name] = at
-    return row
-
-
-def _set(delta: LiveDelta, name: str, at: int) -> set[str]:
-    members = delta.distinct.get(name)
-    if members is None:
-        members = delta.distinct[name] = set()
-        delta.expire_at[name] = at
-    return members
+            uk = clean_id(u) or ""
+        if a is None:
+            ak = ""
+        elif type(a) is str:
+            found = self.anons.get(a)
+            if found is None:
+                if len(self.anons) > self.limit:
+                    self.anons.clear()
+                cleaned = clean_id(a)
+                found = self.anons[a] = "" if cleaned is None else ANON_PREFIX + cleaned
+            ak = found
+        else:
+            cleaned = clean_id(a)
+            ak = "" if cleaned is None else ANON_PREFIX + cleaned
+        return uk or None, ak or None

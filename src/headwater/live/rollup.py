@@ -25,8 +25,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from headwater.live import queries
-from headwater.live.buckets import RETENTION_S
-from headwater.live.target import LIVE_TAILER
+from headwater.live.buckets import LIVE_TAILER, RETENTION_S
 from headwater.stores.live.ports import Counters
 from headwater.stores.sql.hourly import HourlyRow, HourlyStatsStore
 

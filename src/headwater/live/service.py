@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Awaitable, Callable, Hashable
-from datetime import date
-from typing import Any, TypeVar
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from headwater.config import Settings
+from headwater.live.buckets import LIVE_TAILER, RETENTION_S, names_within
 from headwater.live.fold import LiveEvent
 from headwater.live.rollup import HourlyRollup
-from headwater.live.target import LIVE_TAILER, LiveTarget
 from headwater.log.tailing.rebuild import Rebuild, RebuildResult
 from headwater.log.tailing.service import TailerService
 from headwater.log.tailing.tailer import Tailer
@@ -38,7 +39,11 @@ from headwater.stores.live.ports import (
 )
 from headwater.stores.registry import backend_for
 from headwater.stores.sql.hourly import HourlyStatsStore
+from headwater.stores.sql.realtime import open_realtime_store
 from headwater.urls import mask_url
+
+if TYPE_CHECKING:  # the target (numpy) is imported only where the tailer runs
+    from headwater.live.target import LiveTarget
 
 log = logging.getLogger("headwater.live")
 T = TypeVar("T")
@@ -149,11 +154,15 @@ class LiveService:
         def open_target() -> tuple[LiveTarget, Callable[[], None]]:
             store = live.counters(TAILER_OPTIONS)
             store.ping()
-            target = self._target = LiveTarget(store, settings.log_dir, tz)
+            from headwater.live.target import LiveTarget  # numpy: only where the tailer runs
+
+            links = open_realtime_store(settings.effective_database_url)  # identity links, read only
+            target = self._target = LiveTarget(store, settings.log_dir, tz, lookup=links.identities)
 
             def close() -> None:
                 target.close()  # the commit in flight first
                 store.close()
+                links.close()
 
             return target, close
 
@@ -220,23 +229,30 @@ class LiveService:
 
 
 def rebuild_live(settings: Settings, live: LiveBackend) -> Rebuild:
-    """Forget every live counter, then fold the log again (the retention window: older events'
-    buckets have expired anyway); called with the live tailer's lock held."""
+    """Rebuild beside, then swap: fold the log (the retention window: older buckets have expired)
+    into a new state while the store keeps answering with its numbers, then replace them all and
+    the checkpoint in one atomic step (Counters.replace). Called with the live tailer's lock held."""
     tz = ZoneInfo(settings.timezone)
 
     def rebuild(
         from_day: date | None, stop: threading.Event, on_step: Callable[[Tailer[Any]], None] | None
     ) -> RebuildResult:
+        from headwater.live.target import BesideTarget, rebuild_offsets
+
+        now = datetime.now(UTC)
+        links = open_realtime_store(settings.effective_database_url)
         store = live.counters(TAILER_OPTIONS)
-        store.reset(LIVE_TAILER)
-        target = LiveTarget(store, settings.log_dir, tz)
-        tailer = Tailer(LIVE_TAILER, settings.log_dir, target, LiveEvent, on_step=on_step)
         try:
+            beside = BesideTarget(rebuild_offsets(settings.log_dir, now), tz, links.identities, now)
+            tailer = Tailer(LIVE_TAILER, settings.log_dir, beside, LiveEvent, on_step=on_step)
             tailer.run(stop, until_caught_up=True, max_backoff=1.0, max_failures=10)
-            target.flush()
+            if stop.is_set() or tailer.checkpoint is None:
+                raise RuntimeError("the live rebuild was stopped before the end of the log: nothing replaced")
+            forget = names_within(now, tz, RETENTION_S // 3600 + 24)
+            store.replace(LIVE_TAILER, secrets.token_hex(8), tailer.checkpoint, beside.total, forget)
         finally:
-            target.close()
             store.close()
+            links.close()
         return RebuildResult(tailer.status.applied_events, tailer.status.rejected_lines)
 
     return rebuild

@@ -11,8 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 
+from headwater.stores.live import open_live
+from headwater.stores.live.ports import StoreOptions
 from tests.e2e.audiences.harness import ADMIN, Harness, bid_request, order
 from tests.helpers import cli
 from tests.redis_services import RedisServer, private_redis, unique_namespace
@@ -106,11 +107,10 @@ def test_nightly_reports_and_corrects_drift_on_redis(private_redis: RedisServer,
             "rule": {"event": "Order Completed", "min_count": 2},
         }
         cli(hw.data_dir, "audiences", "create", json.dumps(spenders), env=hw.env)
-        client = redis.Redis.from_url(private_redis.url, decode_responses=True)
-        client.srem(f"{namespace}:aud:{{g1}}", "buyers")  # the live store lost a member ...
-        client.srem(f"{namespace}:members:{{buyers}}", "g1")
-        client.sadd(f"{namespace}:aud:{{g3}}", "buyers")  # ... and holds a wrong one
-        client.sadd(f"{namespace}:members:{{buyers}}", "g3")
+        store = open_live(url).membership(StoreOptions())
+        store.remove_members("buyers", ["g1"])  # the live store lost a member ...
+        store.add_members("buyers", ["g3"])  # ... and holds a wrong one
+        store.close()
 
         def recompute(*flags: str) -> dict[str, Any]:
             out = cli(hw.data_dir, "audiences", "recompute", *flags, env=env)

@@ -12,7 +12,6 @@ import pytest
 
 from headwater.stores.live import open_live
 from headwater.stores.live.ports import (
-    EXACT_THRESHOLD,
     Counters,
     IdMap,
     LiveBackend,
@@ -82,11 +81,12 @@ def membership(opened: Opened) -> Iterator[Membership]:
     s.close()
 
 
-def delta_of(distinct: dict[str, list[str]], counters: dict[str, dict[str, int]] | None = None) -> LiveDelta:
+def delta_of(
+    values: dict[str, dict[str, int]] | None = None, counters: dict[str, dict[str, int]] | None = None
+) -> LiveDelta:
     d = LiveDelta()
-    for name, members in distinct.items():
-        for m in members:
-            d.add(name, m, FAR)
+    for name, row in (values or {}).items():
+        d.set_values(name, row, FAR)
     for name, row in (counters or {}).items():
         for key, n in row.items():
             d.incr(name, key, FAR, n)
@@ -105,29 +105,29 @@ def test_checkpoint_is_created_once_and_moves_with_the_counters(store: Counters)
     again = store.init_checkpoint("live", {}, "epoch-2")  # a second process loses the race
     assert again.epoch == "epoch-1" and again.offsets == {"old.jsonl": 1234}
     store.apply(
-        "live", epoch, {"a.jsonl": 0}, {"a.jsonl": 500}, delta_of({"m:1": ["u1", "u2"]}, {"c1": {"x": 2}})
+        "live", epoch, {"a.jsonl": 0}, {"a.jsonl": 500}, delta_of({"hn:1": {"users": 2}}, {"c1": {"x": 2}})
     )
     store.apply(
-        "live", epoch, {"a.jsonl": 500}, {"a.jsonl": 900}, delta_of({"m:1": ["u2", "u3"]}, {"c1": {"x": 3}})
+        "live", epoch, {"a.jsonl": 500}, {"a.jsonl": 900}, delta_of({"hn:1": {"users": 3}}, {"c1": {"x": 3}})
     )
     cp = store.load_checkpoint("live")
     assert cp is not None and cp.epoch == epoch
     assert cp.offsets == {"old.jsonl": 1234, "a.jsonl": 900}
-    assert store.counter("c1") == {"x": 5}
-    assert store.counts(["m:1", "m:missing"]) == [3, 0]
+    # counters add up; values are set
+    assert store.hashes(["c1", "hn:1", "missing"]) == [{"x": 5}, {"users": 3}, {}]
+    assert store.hashes([]) == []
 
 
 def test_a_stale_base_is_refused_and_applies_nothing(store: Counters) -> None:
     epoch = started(store)
-    store.apply("live", epoch, {"a.jsonl": 0}, {"a.jsonl": 100}, delta_of({"m:1": ["u1"]}, {"c": {"k": 1}}))
+    store.apply("live", epoch, {"a.jsonl": 0}, {"a.jsonl": 100}, delta_of({"v": {"n": 1}}, {"c": {"k": 1}}))
     with pytest.raises(LiveConflictError):
         store.apply(
-            "live", epoch, {"a.jsonl": 0}, {"a.jsonl": 100}, delta_of({"m:1": ["u9"]}, {"c": {"k": 1}})
+            "live", epoch, {"a.jsonl": 0}, {"a.jsonl": 100}, delta_of({"v": {"n": 9}}, {"c": {"k": 1}})
         )
     with pytest.raises(LiveConflictError):
         store.apply("live", "other-epoch", {"a.jsonl": 100}, {"a.jsonl": 200}, delta_of({}, {"c": {"k": 1}}))
-    assert store.counter("c") == {"k": 1}
-    assert store.counts(["m:1"]) == [1]
+    assert store.hashes(["c", "v"]) == [{"k": 1}, {"n": 1}]
     cp = store.load_checkpoint("live")
     assert cp is not None and cp.offsets == {"a.jsonl": 100}
 
@@ -141,49 +141,55 @@ def test_large_offsets_round_trip_exactly(store: Counters) -> None:
     assert cp is not None and cp.offsets["a"] == big + 1
 
 
-def test_union_is_exact_below_the_threshold(store: Counters) -> None:
+def test_a_window_sums_the_fields_in_range(store: Counters) -> None:
     epoch = started(store)
-    store.apply("live", epoch, {}, {}, delta_of({"m:1": ["a", "b", "c"], "m:2": ["c", "d"], "m:3": []}))
-    assert store.union_count(["m:1", "m:2", "m:3", "m:never"]) == 4
-    assert store.union_count(["m:2"]) == 2
-    assert store.union_count([]) == 0
+    rows = {"ls:1": {f"{m:02d}": m for m in range(60)}, "ls:2": {"00": 1000, "59": 2000}}
+    store.apply("live", epoch, {}, {}, delta_of(rows))
+    assert store.window_sum([("ls:1", 55, 59)]) == 55 + 56 + 57 + 58 + 59
+    assert store.window_sum([("ls:1", 58, 59), ("ls:2", 0, 30), ("ls:never", 0, 59)]) == 58 + 59 + 1000
+    assert store.window_sum([("ls:2", 0, 59)]) == 3000 and store.window_sum([]) == 0
+    big = {"hu:1": {f"t{i}\x1fe{j}": i * j for i in range(50) for j in range(100)}}  # 5,000 fields
+    store.apply("live", epoch, {}, {}, delta_of(big))
+    assert store.hashes(["hu:1"]) == [big["hu:1"]]
 
 
-def test_large_sets_switch_to_hyperloglog_within_two_percent(store: Counters) -> None:
-    epoch = started(store)
-    n = 20 * EXACT_THRESHOLD
-    first = [f"user-{i}" for i in range(n)]
-    second = [f"user-{i}" for i in range(n // 2, n + n // 2)]  # half overlaps
-    store.apply("live", epoch, {}, {}, delta_of({"h:1": first[: n // 2]}))
-    store.apply("live", epoch, {}, {}, delta_of({"h:1": first[n // 2 :], "h:2": second, "h:3": ["x"]}))
-    one, two, three = store.counts(["h:1", "h:2", "h:3"])
-    assert abs(one - n) <= 0.02 * n and abs(two - n) <= 0.02 * n and three == 1
-    union = store.union_count(["h:1", "h:2", "h:3"])
-    assert abs(union - (n + n // 2 + 1)) <= 0.02 * (n + n // 2)
-
-
-def test_counters_and_sets_expire(store: Counters) -> None:
+def test_counters_and_values_expire(store: Counters) -> None:
     epoch = started(store)
     d = LiveDelta()
     soon = int(time.time()) + 1
-    d.add("m:soon", "u1", soon)
+    d.set_values("v:soon", {"01": 1}, soon)
     d.incr("c:soon", "k", soon)
-    d.add("m:later", "u1", FAR)
+    d.set_values("v:later", {"01": 1}, FAR)
     store.apply("live", epoch, {}, {}, d)
-    assert store.counts(["m:soon", "m:later"]) == [1, 1]
+    assert store.window_sum([("v:soon", 0, 59), ("v:later", 0, 59)]) == 2
     time.sleep(2.1)
-    assert store.counts(["m:soon", "m:later"]) == [0, 1]
-    assert store.counter("c:soon") == {}
+    assert store.window_sum([("v:soon", 0, 59), ("v:later", 0, 59)]) == 1
+    assert store.hashes(["c:soon"]) == [{}]
     cp = store.load_checkpoint("live")
     assert cp is not None  # the checkpoint never expires
 
 
 def test_reset_forgets_counters_and_checkpoint(store: Counters) -> None:
     epoch = started(store)
-    store.apply("live", epoch, {"a": 0}, {"a": 10}, delta_of({"m:1": ["u"]}, {"c": {"k": 1}}))
+    store.apply("live", epoch, {"a": 0}, {"a": 10}, delta_of({"v": {"n": 1}}, {"c": {"k": 1}}))
     store.reset("live")
     assert store.load_checkpoint("live") is None
-    assert store.counts(["m:1"]) == [0] and store.counter("c") == {}
+    assert store.hashes(["v", "c"]) == [{}, {}]
+
+
+def test_replace_swaps_in_a_rebuild_at_once(store: Counters) -> None:
+    epoch = started(store)
+    store.apply("live", epoch, {"a": 0}, {"a": 10}, delta_of({"v": {"n": 7}, "w": {"x": 1}}, {"c": {"k": 5}}))
+    store.init_checkpoint("audiences", {"a": 10}, "their-epoch")
+    rebuilt = delta_of({"v": {"m": 2}}, {"c": {"k": 2}})
+    store.replace("live", "epoch-2", {"a": 10, "b": 4}, rebuilt, forget=["v", "w", "c", "absent"])
+    assert store.hashes(["v", "w", "c"]) == [{"m": 2}, {}, {"k": 2}]  # counters stored as values
+    cp = store.load_checkpoint("live")
+    assert cp is not None and cp.epoch == "epoch-2" and cp.offsets == {"a": 10, "b": 4}
+    with pytest.raises(LiveConflictError):  # a batch of the old epoch is refused
+        store.apply("live", epoch, {"a": 10}, {"a": 20}, LiveDelta())
+    other = store.load_checkpoint("audiences")  # another tailer's checkpoint is untouched
+    assert other is not None and other.epoch == "their-epoch"
 
 
 def test_sticky_buckets(sticky: StickyBuckets) -> None:
@@ -264,18 +270,14 @@ def test_a_lost_cluster_slot_loses_its_mark_with_its_documents(redis_cluster: Re
 
 def test_counters_read_awaited(store: Counters) -> None:
     epoch = started(store)
-    store.apply("live", epoch, {}, {}, delta_of({"m:1": ["a", "b"], "m:2": ["b", "c"]}, {"c": {"k": 3}}))
+    store.apply("live", epoch, {}, {}, delta_of({"ls:1": {"01": 2, "02": 3}}, {"c": {"k": 3}}))
 
-    async def run() -> tuple[int, list[int], dict[str, int]]:
-        out = (
-            await store.aunion_count(["m:1", "m:2"]),
-            await store.acounts(["m:1", "m:2", "m:none"]),
-            await store.acounter("c"),
-        )
+    async def run() -> tuple[int, list[dict[str, int]]]:
+        out = (await store.awindow_sum([("ls:1", 2, 59)]), await store.ahashes(["c", "none"]))
         await store.aclose()  # on the loop that used the client
         return out
 
-    assert asyncio.run(run()) == (3, [2, 2, 0], {"k": 3})
+    assert asyncio.run(run()) == (3, [{"k": 3}, {}])
 
 
 def test_audience_membership(membership: Membership) -> None:
@@ -328,14 +330,14 @@ def test_id_map_and_the_enrichment_lookup(opened: Opened, ids: IdMap, membership
 
 def test_namespaces_do_not_see_each_other(opened: Opened, store: Counters, sticky: StickyBuckets) -> None:
     epoch = started(store)
-    store.apply("live", epoch, {}, {}, delta_of({"m:1": ["u"]}))
+    store.apply("live", epoch, {}, {}, delta_of({"v": {"n": 1}}))
     sticky.save("k", {"e": "v"})
     base = opened.url.split("?", 1)[0]
     other = open_live(f"{base}?namespace={unique_namespace()}")
     counters, buckets = other.counters(OPTIONS), other.sticky_buckets(OPTIONS)
     try:
         assert counters.load_checkpoint("live") is None
-        assert counters.counts(["m:1"]) == [0]
+        assert counters.hashes(["v"]) == [{}]
         assert buckets.get("k") == {}
     finally:
         counters.close()

@@ -2,8 +2,8 @@
 
 One :class:`MemoryState` per backend object holds everything; the four ports are views over it, so
 the tailer, the API, experiments and audiences of a server share it when the runtime hands them the
-same backend. Distinct sets are kept exactly (no HyperLogLog); expiry is checked when a key is read
-or written, plus a sweep of expired keys every few thousand writes, so memory stays bounded.
+same backend. Expiry is checked when a key is read or written, plus a sweep of expired keys every
+few thousand writes, so memory stays bounded.
 """
 
 from __future__ import annotations
@@ -29,8 +29,7 @@ class MemoryState:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.checkpoints: dict[str, LiveCheckpoint] = {}
-        self.counters: dict[str, dict[str, int]] = {}
-        self.distinct: dict[str, set[str]] = {}
+        self.counters: dict[str, dict[str, int]] = {}  # every hash of numbers, added to or set
         self.expire: dict[str, float] = {}
         self.sticky: dict[str, dict[str, str]] = {}
         self.sticky_expire: dict[str, float] = {}
@@ -81,9 +80,9 @@ class MemoryCounters:
                 for key, n in row.items():
                     stored[key] = stored.get(key, 0) + n
                 st.expire[name] = delta.expire_at[name]
-            for name, members in delta.distinct.items():
+            for name, values in delta.values.items():
                 self._live(name, now)
-                st.distinct.setdefault(name, set()).update(members)
+                st.counters.setdefault(name, {}).update(values)
                 st.expire[name] = delta.expire_at[name]
             cp.offsets.update(new)
             st.writes += 1
@@ -91,12 +90,25 @@ class MemoryCounters:
                 for expired in [n for n, at in st.expire.items() if at <= now]:
                     self._live(expired, now)
 
+    def replace(
+        self, tailer: str, epoch: str, offsets: Mapping[str, int], delta: LiveDelta, forget: Sequence[str]
+    ) -> None:
+        st = self.state
+        with st.lock:
+            for name in forget:
+                st.counters.pop(name, None)
+                st.expire.pop(name, None)
+            for rows in (delta.counters, delta.values):
+                for name, row in rows.items():
+                    st.counters.setdefault(name, {}).update(row)
+                    st.expire[name] = delta.expire_at[name]
+            st.checkpoints[tailer] = LiveCheckpoint(epoch, dict(offsets))
+
     def reset(self, tailer: str) -> None:
         st = self.state
         with st.lock:
             st.checkpoints.pop(tailer, None)
             st.counters.clear()
-            st.distinct.clear()
             st.expire.clear()
 
     def forget_checkpoint(self, tailer: str) -> None:
@@ -109,40 +121,32 @@ class MemoryCounters:
         at = st.expire.get(name)
         if at is not None and at <= now:
             st.counters.pop(name, None)
-            st.distinct.pop(name, None)
             del st.expire[name]
             return False
-        return name in st.counters or name in st.distinct
+        return name in st.counters
 
-    def union_count(self, names: Sequence[str]) -> int:
+    def hashes(self, names: Sequence[str]) -> list[dict[str, int]]:
         st = self.state
         with st.lock:
             now = time.time()
-            sets = [st.distinct[n] for n in names if self._live(n, now) and n in st.distinct]
-            if len(sets) == 1:
-                return len(sets[0])
-            return len(set().union(*sets)) if sets else 0
+            return [dict(st.counters[n]) if self._live(n, now) else {} for n in names]
 
-    def counts(self, names: Sequence[str]) -> list[int]:
+    def window_sum(self, ranges: Sequence[tuple[str, int, int]]) -> int:
         st = self.state
+        total = 0
         with st.lock:
             now = time.time()
-            return [len(st.distinct.get(n, ())) if self._live(n, now) else 0 for n in names]
-
-    def counter(self, name: str) -> dict[str, int]:
-        st = self.state
-        with st.lock:
-            return dict(st.counters.get(name, {})) if self._live(name, time.time()) else {}
+            for name, lo, hi in ranges:
+                if self._live(name, now):
+                    total += sum(n for f, n in st.counters[name].items() if lo <= int(f) <= hi)
+        return total
 
     # in-process: the awaited reads answer at once
-    async def aunion_count(self, names: Sequence[str]) -> int:
-        return self.union_count(names)
+    async def ahashes(self, names: Sequence[str]) -> list[dict[str, int]]:
+        return self.hashes(names)
 
-    async def acounts(self, names: Sequence[str]) -> list[int]:
-        return self.counts(names)
-
-    async def acounter(self, name: str) -> dict[str, int]:
-        return self.counter(name)
+    async def awindow_sum(self, ranges: Sequence[tuple[str, int, int]]) -> int:
+        return self.window_sum(ranges)
 
     async def aclose(self) -> None:
         return None
@@ -323,6 +327,12 @@ class MemoryMembership:
             st.members.clear()
             st.audiences.clear()
             st.stamps.clear()
+
+    def format_current(self) -> bool:
+        return True  # made by this very process
+
+    def mark_format(self) -> None:
+        return None
 
     async def aclose(self) -> None:
         return None

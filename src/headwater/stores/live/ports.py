@@ -1,10 +1,11 @@
 """The live store's ports: four small interfaces over one backend (memory://, redis://,
 redis+cluster://), each opened with the timeouts its caller needs.
 
-- :class:`Counters`: the live tailer's counters and distinct sets, written only through
-  :meth:`Counters.apply`, atomically with the tailer's checkpoint (one Lua script on Redis, one
-  lock in memory); read by the live API and the hourly rollup. The audiences tailer keeps its own
-  checkpoint here too (an empty delta).
+- :class:`Counters`: the live tailer's numbers (hashes of integers: event counts it adds to,
+  exact unique counts it sets), written only through :meth:`Counters.apply`, atomically with the
+  tailer's checkpoint (one Lua script on Redis, one lock in memory); read by the live API and
+  the hourly rollup. No member of any set is stored: the tailer keeps them (headwater.live.state).
+  The audiences tailer keeps its own checkpoint here too (an empty delta).
 - :class:`StickyBuckets`: experiment assignments, one document per user.
 - :class:`IdMap`: advertising ids, buyer uids and user ids -> our user.
 - :class:`Membership`: audience membership, each user's matching-event stamps, and the one-round-
@@ -21,9 +22,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-# A distinct set holds its members exactly up to this many, then only a HyperLogLog (~0.8 % error).
-EXACT_THRESHOLD = 256
-
 
 class LiveUnavailableError(RuntimeError):
     """The live store cannot be reached or answered an error; the message names the masked URL."""
@@ -39,14 +37,14 @@ class LiveConflictError(RuntimeError):
 
 @dataclass(slots=True)
 class LiveDelta:
-    """What one batch adds. ``counters[name][field] += n``; ``distinct[name] |= members``.
+    """What one batch changes: ``counters[name][field] += n``; ``values[name][field] = n``.
 
-    ``expire_at[name]`` (unix seconds) is set on every counter and distinct set the delta touches,
-    so memory stays bounded without any sweeping job.
+    ``expire_at[name]`` (unix seconds) is set on every hash the delta touches, so memory stays
+    bounded without any sweeping job.
     """
 
     counters: dict[str, dict[str, int]] = field(default_factory=dict)
-    distinct: dict[str, set[str]] = field(default_factory=dict)
+    values: dict[str, dict[str, int]] = field(default_factory=dict)
     expire_at: dict[str, int] = field(default_factory=dict)
     events: int = 0
 
@@ -57,15 +55,15 @@ class LiveDelta:
             self.expire_at[name] = expire_at
         row[key] = row.get(key, 0) + n
 
-    def add(self, name: str, member: str, expire_at: int) -> None:
-        members = self.distinct.get(name)
-        if members is None:
-            members = self.distinct[name] = set()
+    def set_values(self, name: str, values: Mapping[str, int], expire_at: int) -> None:
+        row = self.values.get(name)
+        if row is None:
+            row = self.values[name] = {}
             self.expire_at[name] = expire_at
-        members.add(member)
+        row.update(values)
 
     def is_empty(self) -> bool:
-        return not self.counters and not self.distinct
+        return not self.counters and not self.values
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,30 +116,34 @@ class Counters(Protocol):
         LiveConflictError, nothing applied), add the delta, store the ``new`` offsets."""
         ...
 
+    def replace(
+        self, tailer: str, epoch: str, offsets: Mapping[str, int], delta: LiveDelta, forget: Sequence[str]
+    ) -> None:
+        """Atomically: forget the hashes ``forget`` and the tailer's checkpoint, then store the
+        delta's numbers (counters and values alike, as values) and the checkpoint ``offsets``
+        under a new ``epoch``: a rebuild made beside the store, swapped in."""
+        ...
+
     def reset(self, tailer: str) -> None:
-        """Forget the tailer's checkpoint and every counter and distinct set (a full rebuild)."""
+        """Forget the tailer's checkpoint and every number (a full rebuild)."""
         ...
 
     def forget_checkpoint(self, tailer: str) -> None:
         """Forget one tailer's checkpoint only (its next start rebuilds from the log)."""
         ...
 
-    def union_count(self, names: Sequence[str]) -> int:
-        """Distinct members over the union of sets (exact while every set is small)."""
+    def hashes(self, names: Sequence[str]) -> list[dict[str, int]]:
+        """Every field of each hash (empty for a missing one), in one round trip."""
         ...
 
-    def counts(self, names: Sequence[str]) -> list[int]:
-        """Distinct members of each set (0 for a missing one)."""
+    def window_sum(self, ranges: Sequence[tuple[str, int, int]]) -> int:
+        """The sum, over (hash, lo, hi), of the fields whose integer name is within [lo, hi]."""
         ...
-
-    def counter(self, name: str) -> dict[str, int]: ...
 
     # the same reads, awaited on the API's event loop (redis.asyncio: no thread per request)
-    async def aunion_count(self, names: Sequence[str]) -> int: ...
+    async def ahashes(self, names: Sequence[str]) -> list[dict[str, int]]: ...
 
-    async def acounts(self, names: Sequence[str]) -> list[int]: ...
-
-    async def acounter(self, name: str) -> dict[str, int]: ...
+    async def awindow_sum(self, ranges: Sequence[tuple[str, int, int]]) -> int: ...
 
     async def aclose(self) -> None:
         """Close the async client (on the loop that used it)."""
@@ -252,6 +254,14 @@ class Membership(Protocol):
 
     def reset(self) -> None:
         """Forget every membership and stamp (a rebuild from the log)."""
+        ...
+
+    def format_current(self) -> bool:
+        """Whether the stored keys are of this version's layout (else they are rebuilt)."""
+        ...
+
+    def mark_format(self) -> None:
+        """Record that the keys are of this version's layout."""
         ...
 
     async def aclose(self) -> None: ...

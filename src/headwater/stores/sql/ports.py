@@ -114,6 +114,10 @@ class RealtimeStore(Protocol):
 
     def load_checkpoint(self, tailer: str) -> dict[str, int]: ...
 
+    def identities(self, keys: Collection[str]) -> dict[str, str]:
+        """The stored link (source -> user) of each of these keys that has one."""
+        ...
+
     def daily(self, day: date) -> DailyTotals: ...
 
     def sessions(self, active_at: datetime | None = None, limit: int = 100) -> tuple[int, list[Session]]:

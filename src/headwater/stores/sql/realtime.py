@@ -3,7 +3,7 @@ module (realtime_sqlite, realtime_postgres)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 
@@ -39,6 +39,20 @@ class SqlRealtimeStore:
     def sessions(self, active_at: datetime | None = None, limit: int = 100) -> tuple[int, list[Session]]:
         with self.db.connection() as conn:
             return self.statements.sessions(conn, active_at, limit)
+
+    def identities(self, keys: Collection[str]) -> dict[str, str]:
+        """The stored link of each of these keys that has one (a read: the live tailer asks)."""
+        wanted = list(keys)
+        out: dict[str, str] = {}
+        with self.db.tx(write=False) as cur:
+            for i in range(0, len(wanted), 500):
+                part = wanted[i : i + 500]
+                marks = ", ".join("{p}" for _ in part)
+                cur.execute(
+                    self.db.q(f"SELECT source, user_id FROM identities WHERE source IN ({marks})"), part
+                )
+                out.update((str(source), str(user)) for source, user in cur.fetchall())
+        return out
 
     def quarantined(self, tailer: str) -> list[TailReject]:
         with self.db.connection() as conn:

@@ -1,4 +1,4 @@
-"""The live tailer's counters, distinct sets and checkpoint on Redis / Redis Cluster.
+"""The live tailer's numbers and checkpoint on Redis / Redis Cluster.
 
 Everything here shares the namespace's hash tag (one slot), so a batch and its checkpoint commit
 in one Lua script (lua.py): atomic, replicated and persisted as a unit.
@@ -11,10 +11,10 @@ from typing import Any
 
 import msgspec
 
-from headwater.stores.live.ports import EXACT_THRESHOLD, LiveCheckpoint, LiveDelta
+from headwater.stores.live.ports import LiveCheckpoint, LiveDelta
 from headwater.stores.live.redis.connection import RedisConnection
 from headwater.stores.live.redis.keys import Keys
-from headwater.stores.live.redis.lua import APPLY, COUNTS, INIT_CHECKPOINT, UNION_COUNT
+from headwater.stores.live.redis.lua import APPLY, HASHES, INIT_CHECKPOINT, REPLACE, WINDOW_SUM
 
 _encode = msgspec.msgpack.Encoder().encode
 
@@ -52,20 +52,39 @@ class RedisCounters:
         payload = _encode(
             {
                 "epoch": epoch,
-                "threshold": EXACT_THRESHOLD,
                 "base": {f: str(o) for f, o in base.items()},
                 "new": {f: str(o) for f, o in new.items()},
                 "counters": [
                     [name, delta.expire_at[name], [x for k, n in row.items() for x in (k, n)]]
                     for name, row in delta.counters.items()
                 ],
-                "distinct": [
-                    [name, delta.expire_at[name], list(members)] for name, members in delta.distinct.items()
+                "values": [
+                    [name, delta.expire_at[name], [x for k, n in row.items() for x in (k, n)]]
+                    for name, row in delta.values.items()
                 ],
             }
         )
         key = self.keys.checkpoint(tailer)
         self.conn.run("apply", lambda c: self.conn.script(c, APPLY)([key], [payload, self.prefix]))
+
+    def replace(
+        self, tailer: str, epoch: str, offsets: Mapping[str, int], delta: LiveDelta, forget: Sequence[str]
+    ) -> None:
+        rows = [
+            [name, delta.expire_at[name], [x for k, n in row.items() for x in (k, n)]]
+            for source in (delta.counters, delta.values)
+            for name, row in source.items()
+        ]
+        payload = _encode(
+            {
+                "epoch": epoch,
+                "new": {f: str(o) for f, o in offsets.items()},
+                "values": rows,
+                "forget": list(forget),
+            }
+        )
+        key = self.keys.checkpoint(tailer)
+        self.conn.run("replace", lambda c: self.conn.script(c, REPLACE)([key], [payload, self.prefix]))
 
     def reset(self, tailer: str) -> None:
         def drop(c: Any) -> None:
@@ -79,49 +98,53 @@ class RedisCounters:
         key = self.keys.checkpoint(tailer)
         self.conn.run("forget checkpoint", lambda c: c.delete(key))
 
-    def union_count(self, names: Sequence[str]) -> int:
-        key = self.keys.checkpoint("live")
-        args = [self.prefix, *names]
-        return int(self.conn.run("count", lambda c: self.conn.script(c, UNION_COUNT)([key], args)))
-
-    def counts(self, names: Sequence[str]) -> list[int]:
+    def hashes(self, names: Sequence[str]) -> list[dict[str, int]]:
         if not names:
             return []
         key = self.keys.checkpoint("live")
         args = [self.prefix, *names]
-        out = self.conn.run("counts", lambda c: self.conn.script(c, COUNTS)([key], args))
-        return [int(x) for x in out]
+        out = self.conn.run("read", lambda c: self.conn.script(c, HASHES)([key], args))
+        return [_row(flat) for flat in out]
 
-    def counter(self, name: str) -> dict[str, int]:
-        key = self.keys.counter(name)
-        row: dict[str, str] = self.conn.run("read counter", lambda c: c.hgetall(key))
-        return {k: int(v) for k, v in row.items()}
+    def window_sum(self, ranges: Sequence[tuple[str, int, int]]) -> int:
+        key = self.keys.checkpoint("live")
+        args = _window_args(self.prefix, ranges)
+        return int(self.conn.run("window", lambda c: self.conn.script(c, WINDOW_SUM)([key], args)))
 
     # the same reads for the API's event loop: one round trip each, no thread
-    async def aunion_count(self, names: Sequence[str]) -> int:
-        key = self.keys.checkpoint("live")
-        args = [self.prefix, *names]
-        found = await self.conn.arun("count", lambda c: self.conn.aeval(c, UNION_COUNT, [key], args))
-        return int(found)
-
-    async def acounts(self, names: Sequence[str]) -> list[int]:
+    async def ahashes(self, names: Sequence[str]) -> list[dict[str, int]]:
         if not names:
             return []
         key = self.keys.checkpoint("live")
         args = [self.prefix, *names]
-        out = await self.conn.arun("counts", lambda c: self.conn.aeval(c, COUNTS, [key], args))
-        return [int(x) for x in out]
+        out = await self.conn.arun("read", lambda c: self.conn.aeval(c, HASHES, [key], args))
+        return [_row(flat) for flat in out]
 
-    async def acounter(self, name: str) -> dict[str, int]:
-        key = self.keys.counter(name)
-        row: dict[str, str] = await self.conn.arun("read counter", lambda c: c.hgetall(key))
-        return {k: int(v) for k, v in row.items()}
+    async def awindow_sum(self, ranges: Sequence[tuple[str, int, int]]) -> int:
+        key = self.keys.checkpoint("live")
+        args = _window_args(self.prefix, ranges)
+        return int(await self.conn.arun("window", lambda c: self.conn.aeval(c, WINDOW_SUM, [key], args)))
 
     async def aclose(self) -> None:
         await self.conn.adrop()
 
     def close(self) -> None:
         self.conn.drop()
+
+
+def _row(flat: Sequence[Any]) -> dict[str, int]:
+    return {_text(flat[i]): int(flat[i + 1]) for i in range(0, len(flat), 2)}
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _window_args(prefix: str, ranges: Sequence[tuple[str, int, int]]) -> list[str]:
+    args = [prefix]
+    for name, lo, hi in ranges:
+        args += [name, str(lo), str(hi)]
+    return args
 
 
 def _checkpoint(stored: dict[str, str]) -> LiveCheckpoint | None:

@@ -37,9 +37,12 @@ class Keys:
     def sticky_lock(self) -> str:
         return self.prefix + "sticky-restoring"
 
-    def user_audiences(self, user: str) -> str:
-        """The set of a user's audiences (what the enrichment reads)."""
-        return f"{self.namespace}:aud:{{{user}}}"
+    def user(self, user: str) -> str:
+        """A user's audiences and stamps, one hash (what the enrichment reads)."""
+        return f"{self.namespace}:u:{{{user}}}"
+
+    def audiences_format(self) -> str:
+        return f"{self.namespace}:audiences-format:{{{self.namespace}}}"
 
     def audience_members(self, audience: str) -> str:
         return f"{self.namespace}:members:{{{audience}}}"
@@ -47,11 +50,10 @@ class Keys:
     def id_value(self, value: str) -> str:
         return f"{self.namespace}:hid:{{{value}}}"
 
-    def stamps(self, user: str, cond: str) -> str:
-        return f"{self.namespace}:aev:{{{user}}}:{cond}"
-
     def membership_patterns(self) -> list[str]:
-        return [f"{self.namespace}:aud:*", f"{self.namespace}:members:*", f"{self.namespace}:aev:*"]
+        """Every key of the audiences (and those of the older layout: aud, aev), and the format mark."""
+        ns = self.namespace
+        return [f"{ns}:u:*", f"{ns}:members:*", f"{ns}:aud:*", f"{ns}:aev:*", f"{ns}:audiences-format:*"]
 
     def id_map_pattern(self) -> str:
         return f"{self.namespace}:hid:*"

@@ -2,12 +2,8 @@
 tag ``{ns}``, so each script runs on one cluster slot; KEYS[1] (the checkpoint) routes the call.
 
 Offsets travel as strings: Lua numbers are doubles and print large values in exponent form.
-APPLY's payload is MessagePack (cmsgpack decodes it in a third of cjson's time).
-
-Every distinct set is a HyperLogLog (``h:``) and, while it has at most ``threshold`` members,
-also an exact SET (``s:``). When the SET overflows it is dropped, the flag ``o:`` set, and the
-HyperLogLog turned dense: sets past the threshold are the large ones, where the sparse encoding's
-per-element cost dominated the whole script (12 KB each; small sets stay sparse).
+APPLY's payload is MessagePack (cmsgpack decodes it in a third of cjson's time). The store holds
+numbers only (hashes of integers): counters the batch adds to, exact unique counts it sets.
 """
 
 APPLY = """
@@ -40,39 +36,10 @@ for _, c in ipairs(p.counters) do
   end
   redis.call('EXPIREAT', key, c[2])
 end
-local limit = tonumber(p.threshold)
--- an empty dense HyperLogLog ("HYLL", encoding 0, 3 unused, 8-byte cached cardinality, 16384
--- 6-bit registers): adding to a sparse one costs a scan of it per element, ~10x a dense one
-local dense = 'HYLL' .. string.rep('\0', 12300)
-for _, d in ipairs(p.distinct) do
-  local name, exp, members = d[1], d[2], d[3]
-  local hk = pre .. 'h:' .. name
-  local ok = pre .. 'o:' .. name
-  if redis.call('EXISTS', ok) == 0 then
-    local sk = pre .. 's:' .. name
-    local over = #members > limit
-    if not over then
-      redis.call('SADD', sk, unpack(members))
-      over = redis.call('SCARD', sk) > limit
-    end
-    if over then
-      redis.call('DEL', sk)
-      redis.call('SET', ok, '1')
-      redis.call('EXPIREAT', ok, exp)
-      if redis.call('EXISTS', hk) == 0 then
-        redis.call('SET', hk, dense)
-      else
-        local tmp = pre .. 'tmp:hll'
-        redis.call('SET', tmp, dense)
-        redis.call('PFMERGE', tmp, hk)
-        redis.call('RENAME', tmp, hk)
-      end
-    else
-      redis.call('EXPIREAT', sk, exp)
-    end
-  end
-  each_chunk('PFADD', hk, members)
-  redis.call('EXPIREAT', hk, exp)
+for _, v in ipairs(p.values) do
+  local key = pre .. 'c:' .. v[1]
+  each_chunk('HSET', key, v[3])
+  redis.call('EXPIREAT', key, v[2])
 end
 local kv = {}
 for f, off in pairs(p.new) do
@@ -81,6 +48,36 @@ for f, off in pairs(p.new) do
 end
 if #kv > 0 then
   each_chunk('HSET', cp, kv)
+end
+return 1
+"""
+
+# A rebuild made beside, swapped in: forget ``p.forget`` and the checkpoint, store every number
+# (counters and values alike) and the checkpoint under the new epoch, as one unit.
+REPLACE = """
+local cp = KEYS[1]
+local pre = ARGV[2]
+local p = cmsgpack.unpack(ARGV[1])
+for _, name in ipairs(p.forget) do
+  redis.call('DEL', pre .. 'c:' .. name)
+end
+redis.call('DEL', cp)
+local kv = {'_epoch', p.epoch}
+for f, off in pairs(p.new) do
+  kv[#kv + 1] = f
+  kv[#kv + 1] = off
+end
+redis.call('HSET', cp, unpack(kv))
+for _, v in ipairs(p.values) do
+  local key = pre .. 'c:' .. v[1]
+  local row = v[3]
+  local i = 1
+  while i <= #row do
+    local j = math.min(i + 3999, #row)
+    redis.call('HSET', key, unpack(row, i, j))
+    i = j + 1
+  end
+  redis.call('EXPIREAT', key, v[2])
 end
 return 1
 """
@@ -95,37 +92,29 @@ end
 return redis.call('HGETALL', KEYS[1])
 """
 
-# ARGV[1]: prefix, ARGV[2..]: names. Exact (SUNION) unless one set overflowed to HyperLogLog.
-UNION_COUNT = """
-local pre = ARGV[1]
-local flags, hk, sk = {}, {}, {}
-for i = 2, #ARGV do
-  flags[#flags + 1] = pre .. 'o:' .. ARGV[i]
-  hk[#hk + 1] = pre .. 'h:' .. ARGV[i]
-  sk[#sk + 1] = pre .. 's:' .. ARGV[i]
-end
-if #sk == 0 then
-  return 0
-end
-if redis.call('EXISTS', unpack(flags)) > 0 then
-  return redis.call('PFCOUNT', unpack(hk))
-end
-if #sk == 1 then
-  return redis.call('SCARD', sk[1])
-end
-return #redis.call('SUNION', unpack(sk))
-"""
-
-COUNTS = """
+# ARGV[1]: prefix, ARGV[2..]: names: every field of each hash, in one round trip.
+HASHES = """
 local pre = ARGV[1]
 local out = {}
 for i = 2, #ARGV do
-  local name = ARGV[i]
-  if redis.call('EXISTS', pre .. 'o:' .. name) == 1 then
-    out[#out + 1] = redis.call('PFCOUNT', pre .. 'h:' .. name)
-  else
-    out[#out + 1] = redis.call('SCARD', pre .. 's:' .. name)
-  end
+  out[#out + 1] = redis.call('HGETALL', pre .. 'c:' .. ARGV[i])
 end
 return out
+"""
+
+# ARGV[1]: prefix, then (name, lo, hi) triples: the sum of the fields lo..hi (integer names).
+WINDOW_SUM = """
+local pre = ARGV[1]
+local total = 0
+for i = 2, #ARGV, 3 do
+  local row = redis.call('HGETALL', pre .. 'c:' .. ARGV[i])
+  local lo, hi = tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+  for j = 1, #row, 2 do
+    local f = tonumber(row[j])
+    if f ~= nil and f >= lo and f <= hi then
+      total = total + tonumber(row[j + 1])
+    end
+  end
+end
+return total
 """
