@@ -49,4 +49,4 @@ upgrade: $(DEPS)
 	$(MAKE) test
 
 clean:
-	rm -rf $(VENV) .venv-gbstats .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-gbstats .venv-bqemulator .pytest_cache .mypy_cache .ruff_cache

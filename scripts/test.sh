@@ -8,4 +8,5 @@ $BIN/ruff check src tests bench scripts
 $BIN/mypy
 mkdir -p test-artifacts
 bash scripts/gbstats-venv.sh >/dev/null  # test-only gbstats reference venv for tests/experiments
+bash scripts/bqemulator-venv.sh >/dev/null  # test-only BigQuery emulator for tests/warehouse
 $BIN/pytest -p no:cacheprovider --durations=15 "$@"

@@ -45,6 +45,24 @@ class Settings(BaseModel):
         description="Realtime store URL: sqlite:///path or postgresql://... Empty: sqlite under data_dir.",
     )
     redis_url: str = Field("memory://", description="Live store URL: memory://, redis://, redis+cluster://")
+    warehouse_url: str = Field(
+        "",
+        description="Warehouse the log is exported to every hour: bigquery://PROJECT/DATASET"
+        "[?location=EU&endpoint=URL]. Empty: no warehouse (docs/warehouse.md).",
+    )
+    warehouse_grace_seconds: int = Field(
+        120,
+        ge=0,
+        le=3600,
+        description="An hour is exported this long after it closes (events received a little late"
+        " by another writer's clock still make it).",
+    )
+    decision_sample: float = Field(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of OpenRTB enrichment decisions kept in the decision log (1: all, 0: none).",
+    )
     writer_id: str = Field(
         default_factory=_default_writer_id,
         description="Name of this host's log writer; worker N of `serve --workers` appends -N.",
@@ -129,6 +147,13 @@ class Settings(BaseModel):
             backend_for(value, "sql")  # UnknownBackendError (a ValueError) names the schemes
         return value
 
+    @field_validator("warehouse_url")
+    @classmethod
+    def _check_warehouse(cls, value: str) -> str:
+        if value:
+            backend_for(value, "warehouse")
+        return value
+
     @field_validator("redis_url")
     @classmethod
     def _check_live(cls, value: str) -> str:
@@ -166,7 +191,7 @@ class Settings(BaseModel):
                 value = "********" if value.get_secret_value() else ""
             elif isinstance(value, Path):
                 value = str(value)
-            elif name in ("database_url", "redis_url"):
+            elif name in ("database_url", "redis_url", "warehouse_url"):
                 value = mask_url(value)
             out[name] = value
         out["effective_database_url"] = mask_url(self.effective_database_url)

@@ -33,6 +33,9 @@ _JSON_COLUMNS = {
     "_hw": "STRUCT(event_type VARCHAR, tool_id VARCHAR, source VARCHAR, bot VARCHAR)",
 }
 
+#: What a reader of the log parses of each line (name -> DuckDB type), for other projections.
+LOG_JSON_COLUMNS = _JSON_COLUMNS
+
 #: Columns of a lake event row (and their order).
 EVENT_COLUMNS = (
     "message_id",

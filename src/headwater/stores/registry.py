@@ -11,7 +11,7 @@ from typing import Literal
 
 from headwater.urls import mask_url, scheme_of
 
-Kind = Literal["sql", "live"]
+Kind = Literal["sql", "live", "warehouse"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +45,13 @@ BACKENDS: tuple[Backend, ...] = (
     Backend(
         "redis+cluster", "live", "headwater.stores.live.redis", "redis", "redis+cluster://host:port,host:port"
     ),
+    Backend(
+        "bigquery",
+        "warehouse",
+        "headwater.stores.warehouse.bigquery",
+        "bigquery",
+        "bigquery://PROJECT/DATASET?location=EU",
+    ),
 )
 
 
@@ -62,7 +69,7 @@ def backend_for(url: str, kind: Kind) -> Backend:
         if backend.scheme == scheme and backend.kind == kind:
             return backend
     examples = " or ".join(b.example for b in BACKENDS if b.kind == kind and b.scheme != "postgres")
-    what = "realtime store (database)" if kind == "sql" else "live store"
+    what = {"sql": "realtime store (database)", "live": "live store", "warehouse": "warehouse"}[kind]
     raise UnknownBackendError(f"unsupported {what} URL {mask_url(url)!r}: use {examples}")
 
 

@@ -142,6 +142,40 @@ SQLITE: Final[list[tuple[int, str]]] = [
         );
         """,
     ),
+    (
+        6,
+        # the warehouse export's ledger (docs/warehouse.md): one row per exported hour and table kind
+        # ('events' or 'decisions'); hours and times as UTC text 'YYYY-MM-DDTHH:MM:SSZ'. state is
+        # 'loading' from before the load job until the transaction that applies it has committed,
+        # then 'done'. first_day..last_day: the dates of the rows the hour has ever put into the
+        # table (the delete of a re-export must reach them all). Rejects: rows the warehouse
+        # cannot store, with the reason.
+        """
+        CREATE TABLE warehouse_exports (
+            kind TEXT NOT NULL,
+            hour TEXT NOT NULL,
+            state TEXT NOT NULL,
+            rows_loaded BIGINT NOT NULL DEFAULT 0,
+            rows_rejected BIGINT NOT NULL DEFAULT 0,
+            first_day TEXT,
+            last_day TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            error TEXT,
+            PRIMARY KEY (kind, hour)
+        );
+        CREATE TABLE warehouse_rejects (
+            kind TEXT NOT NULL,
+            hour TEXT NOT NULL,
+            id TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            line TEXT NOT NULL,
+            rejected_at TEXT NOT NULL,
+            PRIMARY KEY (kind, hour, id)
+        );
+        """,
+    ),
 ]
 
 POSTGRES: Final[list[tuple[int, str]]] = [
@@ -278,6 +312,40 @@ POSTGRES: Final[list[tuple[int, str]]] = [
         CREATE TABLE targeting_settings (
             name TEXT PRIMARY KEY,
             value TEXT NOT NULL
+        );
+        """,
+    ),
+    (
+        6,
+        # the warehouse export's ledger (docs/warehouse.md): one row per exported hour and table kind
+        # ('events' or 'decisions'); hours and times as UTC text 'YYYY-MM-DDTHH:MM:SSZ'. state is
+        # 'loading' from before the load job until the transaction that applies it has committed,
+        # then 'done'. first_day..last_day: the dates of the rows the hour has ever put into the
+        # table (the delete of a re-export must reach them all). Rejects: rows the warehouse
+        # cannot store, with the reason.
+        """
+        CREATE TABLE warehouse_exports (
+            kind TEXT NOT NULL,
+            hour TEXT NOT NULL,
+            state TEXT NOT NULL,
+            rows_loaded BIGINT NOT NULL DEFAULT 0,
+            rows_rejected BIGINT NOT NULL DEFAULT 0,
+            first_day TEXT,
+            last_day TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            error TEXT,
+            PRIMARY KEY (kind, hour)
+        );
+        CREATE TABLE warehouse_rejects (
+            kind TEXT NOT NULL,
+            hour TEXT NOT NULL,
+            id TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            line TEXT NOT NULL,
+            rejected_at TEXT NOT NULL,
+            PRIMARY KEY (kind, hour, id)
         );
         """,
     ),

@@ -1,0 +1,1 @@
+from tests.bq_services import bq_emulator, warehouse_url  # noqa: F401  (fixtures)
