@@ -79,6 +79,10 @@ async def start_runtime(settings: Settings) -> Runtime:
         runtime.audiences = AudienceService(settings, live, nightly=settings.runs_schedules)
         runtime.experiments = ExperimentsService(settings, live)
         services += [runtime.live, runtime.audiences, runtime.experiments]
+        if settings.warehouse_url:  # exported by the process of the schedules, reported by all
+            from headwater.warehouse.service import WarehouseExporter
+
+            services.append(WarehouseExporter(settings))
         if settings.role != "http":  # one warm-up per server (see DashboardWarmup)
             services.append(DashboardWarmup(settings))
         runtime.services = services

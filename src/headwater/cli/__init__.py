@@ -20,6 +20,7 @@ from headwater.cli import (
     realtime,
     replay,
     serve,
+    warehouse,
 )
 
 app = typer.Typer(
@@ -28,7 +29,21 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for group in (serve, config, keys, demo, metrics, etl, experiments, audiences, realtime, live, replay, db):
+for group in (
+    serve,
+    config,
+    keys,
+    demo,
+    metrics,
+    etl,
+    experiments,
+    audiences,
+    realtime,
+    live,
+    replay,
+    db,
+    warehouse,
+):
     group.register(app)
 
 

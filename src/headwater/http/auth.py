@@ -16,12 +16,17 @@ def token_matches(given: str, token: str) -> bool:
     return bool(given) and hmac.compare_digest(given.encode(), token.encode())
 
 
-def require_admin(request: Request) -> None:
-    """Raise HttpError(401) unless the request carries the admin token (Bearer, or the dashboard cookie)."""
+def is_admin(request: Request) -> bool:
+    """Whether the request carries the admin token (Bearer, or the dashboard cookie)."""
     token: str = request.app.state.runtime.admin_token
     header = request.headers.get("authorization", "")
     given = header[7:].strip() if header[:7].lower() == "bearer " else request.cookies.get(ADMIN_COOKIE, "")
-    if not token_matches(given, token):
+    return token_matches(given, token)
+
+
+def require_admin(request: Request) -> None:
+    """Raise HttpError(401) unless the request carries the admin token (Bearer, or the dashboard cookie)."""
+    if not is_admin(request):
         raise HttpError(
             401, "unauthorized", "missing or wrong admin token: send 'Authorization: Bearer <token>'"
         )

@@ -7,8 +7,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from headwater import __version__
+from headwater.http.auth import is_admin
 from headwater.ops.health import readiness
 from headwater.ops.metrics import render_metrics
+
+#: what /readyz shows of a check without the admin token (with it: everything)
+PUBLIC_FIELDS = {"warehouse": ("state", "lag_seconds", "hours_due")}
 
 
 async def index(request: Request) -> Response:
@@ -35,7 +39,10 @@ async def readyz(request: Request) -> Response:
     runtime = request.app.state.runtime
     settings = runtime.settings
     ok, checks = readiness(settings.log_dir, runtime.log.all, settings.min_free_disk_mb << 20)
+    admin = is_admin(request)
     for name, (service_ok, details) in runtime.statuses().items():
+        if name in PUBLIC_FIELDS and not admin:  # the rest (errors naming datasets...) for the admin only
+            details = {k: v for k, v in details.items() if k in PUBLIC_FIELDS[name]}
         checks[name] = details
         ok = ok and service_ok
     return JSONResponse(

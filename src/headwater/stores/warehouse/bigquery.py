@@ -26,7 +26,7 @@ from headwater.stores.warehouse.ports import (
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,1024}$")
 _DATASET = re.compile(r"^[A-Za-z0-9_]{1,1024}$")
 #: seconds a single API call may take, and all its retries together
-CALL_TIMEOUT = 30.0
+CALL_TIMEOUT = 10.0
 #: seconds a job (a load, a transaction) may run before the exporter gives up waiting
 JOB_TIMEOUT = 600.0
 
