@@ -187,16 +187,11 @@ class Exporter:
     def _export_identities(self, target: Path, tmp: Path) -> int:
         """The identity map as the lake resolves it now (lake map + links of the log not loaded yet),
         replacing the ``identities`` table."""
-        from headwater.lake.params import make_range
-        from headwater.lake.query import LakeQuery
+        from headwater.warehouse.identities import write_identity_map
 
-        today = datetime.now(UTC).date().isoformat()
-        rng = make_range(today, today, "UTC", "UTC")
-        with LakeQuery(self.settings.data_dir, rng) as q:
-            count = int(q.sql("SELECT count(*) FROM idmap")[0][0])
-            if count == 0 and not self._had_identities():
-                return 0
-            q.con.execute(f"COPY (SELECT key, user_id FROM idmap) TO '{target}' (FORMAT parquet)")
+        count = write_identity_map(self.settings.data_dir, target, tmp)
+        if count == 0 and not self._had_identities():
+            return 0
         self.warehouse.load_parquet(
             schema.IDENTITIES,
             target,
@@ -219,11 +214,13 @@ class Exporter:
         from headwater.warehouse.rows import write_hour
 
         key = hour_text(hour)
+        t0 = time.monotonic()
         source = tmp / f"hour-{hour:%Y%m%d%H}.jsonl"
         copy_ranges(list(hour_ranges(self.settings.log_dir, hour)), source)
         out = write_hour(source, hour, key, idmap, tmp / f"hour-{hour:%Y%m%d%H}.parquet", tmp)
         source.unlink(missing_ok=True)
-        result = {"hour": key, "rows": out.rows, "rejected": len(out.rejects)}
+        result: dict[str, Any] = {"hour": key, "rows": out.rows, "rejected": len(out.rejects)}
+        result["prepare_s"] = round(time.monotonic() - t0, 3)
         previous = self.ledger.get(EVENTS, key)
         if out.rows == 0 and (previous is None or previous.first_day is None):
             # nothing now, nothing ever: no need to touch the warehouse
@@ -235,6 +232,7 @@ class Exporter:
         assert days is not None
         attempt = previous.attempts + 1 if previous else 1
         try:
+            t1 = time.monotonic()
             if out.path is not None:
                 self.warehouse.load_parquet(
                     schema.EVENTS_STAGE,
@@ -243,7 +241,9 @@ class Exporter:
                     labels=_labels(EVENTS, hour),
                     replace=True,
                 )
+            t2 = time.monotonic()
             self._apply(hour, days, out.hours, staged=out.path is not None, attempt=attempt)
+            result["load_s"], result["apply_s"] = round(t2 - t1, 3), round(time.monotonic() - t2, 3)
         except WarehouseError as exc:
             self.ledger.failed(EVENTS, key, str(exc))
             raise

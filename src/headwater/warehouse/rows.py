@@ -27,6 +27,9 @@ from headwater.warehouse.schema import EVENT_COLUMN_NAMES
 #: a number of more than 308 digits or with a 3-digit exponent may be out of FLOAT64's range
 _SUSPECT = r"[0-9][eE][+]?[0-9]{3}|[0-9]{300}"
 _JSON_FIELDS = ("properties", "traits", "context")
+#: DuckDB's share of the exporter's memory (it spills beyond): with the process's own ~120 MB (the
+#: BigQuery client, DuckDB, pyarrow) a million-event hour stays under 500 MB (bench/bench_warehouse.py)
+MEMORY_LIMIT = "200MB"
 
 
 @dataclass
@@ -107,7 +110,7 @@ def write_hour(
     source: Path, hour: datetime, export_hour: str, idmap: Path | None, target: Path, tmp_dir: Path
 ) -> HourFile:
     """Write the hour's rows (received in ``hour``, from the JSON Lines ``source``) to ``target``."""
-    con = connect(tmp_dir, memory_limit="300MB", threads=2)
+    con = connect(tmp_dir, memory_limit=MEMORY_LIMIT, threads=2)
     try:
         if idmap is not None:
             con.execute(

@@ -1,0 +1,58 @@
+"""The identity map the warehouse joins on: the lake's map plus the links in the log not loaded
+into the lake yet, resolved by the same rules (headwater.events.identity) as a lake query does.
+
+Only the six fields a link needs are read from the pending log (DuckDB skips the rest of each
+line), so this stays cheap beside the hour's export.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from headwater.lake.layout import Lake, complete_lines, pending_days
+from headwater.lake.rollups.identity import links_sql, load_identity_map, read_links
+from headwater.lake.sql import connect, file_list, quote
+from headwater.log.files import list_log_files
+
+_LINK_COLUMNS = {
+    "messageId": "VARCHAR",
+    "type": "VARCHAR",
+    "userId": "VARCHAR",
+    "anonymousId": "VARCHAR",
+    "previousId": "VARCHAR",
+    "timestamp": "TIMESTAMPTZ",
+}
+
+
+def write_identity_map(data_dir: Path, target: Path, tmp_dir: Path) -> int:
+    """Write ``(key, user_id)`` of every resolved id to ``target`` (Parquet); returns the count."""
+    lake = Lake(data_dir / "lake")
+    log_dir = data_dir / "log"
+    con = connect(tmp_dir, memory_limit="300MB")
+    try:
+        days = set(pending_days(lake, log_dir))
+        paths = [lf.path for lf in list_log_files(log_dir, "events") if lf.day in days]
+        loaded: dict[str, int] = {}
+        for day in days:
+            manifest = lake.read_manifest(day)
+            if manifest is not None:
+                loaded.update({str(k): int(v) for k, v in manifest.get("files", {}).items()})
+        paths, _ = complete_lines(paths, tmp_dir / "pending", loaded)
+        extra = []
+        if paths:
+            columns = "{" + ", ".join(f"{quote(k)}: {quote(v)}" for k, v in _LINK_COLUMNS.items()) + "}"
+            events = f"""
+                SELECT "type" AS type, "userId" AS user_id, "anonymousId" AS anonymous_id,
+                       "previousId" AS previous_id, "timestamp" AS ts
+                FROM read_json({file_list(paths)}, format = 'newline_delimited', columns = {columns},
+                               maximum_object_size = 1048576)
+                WHERE "timestamp" IS NOT NULL AND "messageId" IS NOT NULL
+                  AND "userId" IS NOT NULL AND ("anonymousId" IS NOT NULL OR "previousId" IS NOT NULL)
+            """
+            extra = read_links(con, links_sql(events))
+        load_identity_map(con, lake, extra)
+        count = int(con.execute("SELECT count(*) FROM idmap").fetchone()[0])
+        con.execute(f"COPY (SELECT key, user_id FROM idmap) TO {quote(str(target))} (FORMAT parquet)")
+        return count
+    finally:
+        con.close()
