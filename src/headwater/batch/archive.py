@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -70,9 +71,12 @@ def archive_month(data_dir: Path, year: int, month: int, memory_limit: str = "1G
     }
 
 
-def apply_retention(data_dir: Path, keep_days: int | None, today: date) -> list[str]:
+def apply_retention(
+    data_dir: Path, keep_days: int | None, today: date, still_needed: Callable[[date], bool] | None = None
+) -> list[str]:
     """Delete raw log files received more than `keep_days` ago whose content is loaded (manifest with
-    the same sizes) and whose event months are all archived. None keeps everything."""
+    the same sizes) and whose event months are all archived. None keeps everything. A received day
+    ``still_needed`` says True of (not exported to the warehouse yet) is kept too."""
     if keep_days is None:
         return []
     lake = Lake(data_dir / "lake")
@@ -81,6 +85,8 @@ def apply_retention(data_dir: Path, keep_days: int | None, today: date) -> list[
     with etl_lock(lake):
         for recv in sorted({lf.day for lf in list_log_files(data_dir / "log", "events")}):
             if recv >= today - timedelta(days=keep_days):
+                continue
+            if still_needed is not None and still_needed(recv):
                 continue
             manifest = lake.read_manifest(recv)
             if manifest is None or manifest.get("files") != log_sizes(data_dir / "log", recv):

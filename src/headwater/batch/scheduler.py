@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from typing import Any
 
 from headwater.batch.archive import apply_retention
@@ -58,6 +59,20 @@ class EtlScheduler:
     def seconds_to_next_run(self, now: datetime | None = None) -> float:
         return seconds_until(ETL_AT, self.settings.timezone, now)
 
+    def _not_exported(self) -> Callable[[date], bool] | None:
+        """With a warehouse: a received day is kept until every hour of it is exported."""
+        if not self.settings.warehouse_url or self.settings.raw_retention_days is None:
+            return None
+        from headwater.stores.sql.warehouse_ledger import WarehouseLedger
+        from headwater.warehouse.hours import day_exported
+
+        ledger = WarehouseLedger(self.settings.effective_database_url)
+        try:
+            done = ledger.done_hours("events")
+        finally:
+            ledger.close()
+        return lambda day: not day_exported(done, day)
+
     def run_once(self) -> bool:
         """Load every complete received day not in the lake; then apply raw-log retention."""
         settings = self.settings
@@ -75,7 +90,7 @@ class EtlScheduler:
             log.info("daily ETL loaded %s", day, extra=result.as_dict())
         keep = settings.raw_retention_days
         try:
-            deleted = apply_retention(settings.data_dir, keep, today)
+            deleted = apply_retention(settings.data_dir, keep, today, self._not_exported())
             if deleted:
                 log.info("retention deleted %d raw log files", len(deleted))
         except Exception as exc:

@@ -148,3 +148,9 @@ def hours_with_data(log_dir: Path, kind: LogKind = "events", since: date | None 
     days = sorted({lf.day for lf in list_log_files(log_dir, kind) if since is None or lf.day >= since})
     start_of = [datetime(d.year, d.month, d.day, tzinfo=UTC) for d in days]
     return [s + timedelta(hours=h) for s in start_of for h in range(24)]
+
+
+def day_exported(done: set[str], day: date) -> bool:
+    """Whether every hour of a UTC day is in the ledger's done hours."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return all(hour_text(start + timedelta(hours=h)) in done for h in range(24))
