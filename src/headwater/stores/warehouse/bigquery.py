@@ -229,7 +229,10 @@ class BigQueryWarehouse:
             )
         except Exception as exc:
             raise self._map(exc, f"loading {path.name} into {table}") from None
-        return int(job.output_rows or 0)
+        # the rows of the file, not the job's output_rows (the emulator reports the table's size there)
+        import pyarrow.parquet as pq
+
+        return int(pq.ParquetFile(path).metadata.num_rows)
 
     def run_script(self, sql: str, *, job_id: str, labels: dict[str, str]) -> None:
         config = self._bq.QueryJobConfig(labels=labels)
@@ -241,7 +244,7 @@ class BigQueryWarehouse:
         except self._gexc.Conflict:
             self.run_script(sql, job_id=f"{job_id}_r{_suffix()}", labels=labels)
         except Exception as exc:
-            raise self._map(exc, "running the export transaction") from None
+            raise self._map(exc, "running the script (the export transaction)") from None
 
     def query(
         self, sql: str, *, labels: dict[str, str] | None = None, params: dict[str, Any] | None = None
