@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from headwater.audiences.service import AudienceService
     from headwater.collector.keys import KeyCache
     from headwater.config import Settings
+    from headwater.decisions.writer import DecisionLog
     from headwater.experiments.service import ExperimentsService
     from headwater.http.collect import CollectorApp
     from headwater.live.service import LiveService
@@ -57,6 +58,7 @@ class Runtime:
     live: LiveService | None = None
     experiments: ExperimentsService | None = None
     audiences: AudienceService | None = None
+    decisions: DecisionLog | None = None  # the OpenRTB decision log (HTTP workers, sample > 0)
     #: every service of this process, in start order (the slots above among them)
     services: list[Service] = field(default_factory=list)
 

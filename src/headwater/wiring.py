@@ -17,6 +17,7 @@ from headwater.collector.ingest import Ingestor
 from headwater.collector.keys import KeyCache
 from headwater.config import Settings
 from headwater.dashboard.warmup import DashboardWarmup
+from headwater.decisions.writer import DecisionLog
 from headwater.events.normalize import Normalizer
 from headwater.experiments.service import ExperimentsService
 from headwater.http.collect import CollectorApp
@@ -79,6 +80,9 @@ async def start_runtime(settings: Settings) -> Runtime:
         runtime.audiences = AudienceService(settings, live, nightly=settings.runs_schedules)
         runtime.experiments = ExperimentsService(settings, live)
         services += [runtime.live, runtime.audiences, runtime.experiments]
+        if settings.role != "background" and settings.decision_sample > 0:  # 0: no file, no thread
+            runtime.decisions = DecisionLog(settings.log_dir, settings.writer_id, settings.decision_sample)
+            services.append(runtime.decisions)
         if settings.warehouse_url:  # exported by the process of the schedules, reported by all
             from headwater.warehouse.service import WarehouseExporter
 

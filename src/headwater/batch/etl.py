@@ -2,7 +2,8 @@
 
 Re-running a day replaces what that day wrote (files are named after the received day) and a
 messageId already in the lake from another received day is skipped, so the lake holds each
-message exactly once whatever the order or number of runs. See docs/analytics.md.
+message exactly once whatever the order or number of runs. See docs/analytics.md. The day's
+OpenRTB decision log is loaded too (headwater.batch.decisions, docs/targeting.md).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from headwater.batch.decisions import decision_sizes, load_decisions, pending_decision_days
 from headwater.lake.layout import Lake, LakeError, complete_lines, log_sizes
 from headwater.lake.rollups.event_people import backfill_event_people, write_event_people
 from headwater.lake.rollups.identity import rebuild_identity_map, write_links
@@ -57,6 +59,7 @@ class EtlResult:
     event_dates: list[str] = field(default_factory=list)
     seconds: float = 0.0
     skipped: str | None = None
+    decisions: dict[str, Any] | None = None  # the day's decision log load (None: no decision file)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,11 +84,18 @@ def etl_lock(lake: Lake, wait: bool = True) -> Iterator[bool]:
 def run_daily(
     data_dir: Path, recv: date, project_tz: str, memory_limit: str = "1GB", threads: int = 2
 ) -> EtlResult:
-    """Load one received day. Raises LakeError when the day has no log and was never loaded."""
+    """Load one received day: its event log, then its decision log. Raises LakeError when the day
+    has neither and its events were never loaded."""
     lake = Lake(data_dir / "lake")
     log_dir = data_dir / "log"
     with etl_lock(lake):
-        return _run_locked(lake, log_dir, recv, project_tz, memory_limit, threads)
+        events_known = bool(log_sizes(log_dir, recv)) or lake.read_manifest(recv) is not None
+        if events_known or not decision_sizes(log_dir, recv):
+            result = _run_locked(lake, log_dir, recv, project_tz, memory_limit, threads)
+        else:
+            result = EtlResult(recv.isoformat(), {}, skipped="no event log files this day (decisions only)")
+        result.decisions = load_decisions(lake, log_dir, recv, memory_limit, threads)
+        return result
 
 
 def _run_locked(
@@ -275,10 +285,13 @@ def _publish(lake: Lake, recv: date, out_dir: Path) -> list[str]:
 
 
 def days_to_load(data_dir: Path, today_utc: date) -> list[date]:
-    """Complete received days (before today, UTC) whose log is not in the lake yet or has grown."""
+    """Complete received days (before today, UTC) whose event or decision log is not in the lake
+    yet or has grown."""
     from headwater.lake.layout import pending_days
 
-    return [d for d in pending_days(Lake(data_dir / "lake"), data_dir / "log") if d < today_utc]
+    lake, log_dir = Lake(data_dir / "lake"), data_dir / "log"
+    days = set(pending_days(lake, log_dir)) | set(pending_decision_days(lake, log_dir))
+    return sorted(d for d in days if d < today_utc)
 
 
 __all__ = ["EtlResult", "days_to_load", "etl_lock", "file_list", "run_daily"]

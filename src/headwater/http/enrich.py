@@ -10,7 +10,8 @@ but for our user.data entries; the original bytes when nothing changed) and the 
 The request path reads nothing but the one Redis round trip of the lookup: keys, settings and
 audiences are a snapshot in memory, refreshed from the database every half second by the audience
 service's own task (in a thread, never on the event loop), and the metrics' label children are
-bound once.
+bound once. Each decision (200 answers) goes to the decision log (headwater.decisions) as a
+tuple appended to an in-memory buffer, written by the log's own thread.
 """
 
 from __future__ import annotations
@@ -129,11 +130,15 @@ async def asgi_enrich(runtime: Any, scope: dict[str, Any], receive: Any, send: A
             send, 413, "too_large", f"the request body is over {DEFAULT_MAX_BYTES} bytes", "too_large"
         )
         return
+    begun = time.perf_counter()
     try:
         outcome = await enrich_body(body, service.lookup, snapshot.settings)
     except InvalidBidRequest as exc:
         await _send_error(send, 400, "invalid_request", str(exc), "invalid", exc.field)
         return
+    decisions = runtime.decisions
+    if decisions is not None:  # a tuple into a buffer: the log's own thread writes it
+        decisions.note(outcome, time.perf_counter() - begun)
     _count(outcome.reason)
     await _send(send, 200, _encode(outcome.request) if outcome.changed else body, outcome.reason)
     ENRICH_SECONDS.observe(time.perf_counter() - started)

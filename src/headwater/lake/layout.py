@@ -14,7 +14,9 @@ lake/identity/links/recv=YYYYMMDD.parquet           identity links found in a re
 lake/identity/map.parquet                           resolved identity map: key -> user_id
 lake/identity/names.parquet, names.json             every person name, and whether their hashes differ
 lake/tool_usage_stats/date=YYYY-MM-DD.parquet       (date, tool_id, event_type, count, users)
+lake/decisions/date=YYYY-MM-DD.parquet              OpenRTB enrichment decisions of a UTC day (decision log)
 lake/_etl/recv=YYYYMMDD.json                        manifest: which log files (and sizes) were loaded
+lake/_etl/decisions=YYYYMMDD.json                   manifest: which decision files (and sizes) were loaded
 ```
 """
 
@@ -104,6 +106,10 @@ class Lake:
         return self.root / "tool_usage_stats"
 
     @property
+    def decisions_dir(self) -> Path:
+        return self.root / "decisions"
+
+    @property
     def manifest_dir(self) -> Path:
         return self.root / "_etl"
 
@@ -174,6 +180,13 @@ class Lake:
 
     def links_file(self, recv: date) -> Path:
         return self.links_dir / f"recv={recv:%Y%m%d}.parquet"
+
+    def decisions_file(self, day: date) -> Path:
+        """The decisions of a UTC day (the day of their timestamp, as in the decision log's names)."""
+        return self.decisions_dir / f"date={day.isoformat()}.parquet"
+
+    def decisions_manifest(self, day: date) -> Path:
+        return self.manifest_dir / f"decisions={day:%Y%m%d}.json"
 
     # -- manifests ----------------------------------------------------------------------------
     def manifest_path(self, recv: date) -> Path:

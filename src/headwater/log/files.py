@@ -8,9 +8,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 
-LogKind = Literal["events", "quarantine"]
+LogKind = Literal["events", "quarantine", "decisions"]
 
-_NAME_RE = re.compile(r"^(events|quarantine)-(\d{8})\.([A-Za-z0-9_-]+)\.jsonl$")
+_NAME_RE = re.compile(r"^(events|quarantine|decisions)-(\d{8})\.([A-Za-z0-9_-]+)\.jsonl$")
 
 
 @dataclass(frozen=True, slots=True, order=True)

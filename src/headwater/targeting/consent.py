@@ -38,10 +38,19 @@ class ConsentPolicy:
 @dataclass(frozen=True, slots=True)
 class ConsentDecision:
     reason: str
+    #: Whether a privacy signal applied: GDPR, or a US privacy or GPP string present. False only
+    #: when the request was allowed because none did (the decision log's ``not_applicable``).
+    applies: bool = True
 
     @property
     def allowed(self) -> bool:
         return self.reason == ALLOWED
+
+
+#: One shared decision per outcome: deciding allocates nothing.
+_DECISIONS: Final = {reason: ConsentDecision(reason) for reason in REASONS}
+_ALLOWED_BY_SIGNALS: Final = _DECISIONS[ALLOWED]
+_NOTHING_APPLIES: Final = ConsentDecision(ALLOWED, applies=False)
 
 
 def _dict(value: object) -> dict[str, Any]:
@@ -97,33 +106,36 @@ def decide(request: dict[str, Any], policy: ConsentPolicy = ConsentPolicy()) -> 
     regs_ext = _dict(regs.get("ext"))
     user = _dict(request.get("user"))
     if regs.get("coppa") == 1:
-        return ConsentDecision("coppa")
+        return _DECISIONS["coppa"]
     if _dict(request.get("device")).get("lmt") == 1:
-        return ConsentDecision("lmt")
+        return _DECISIONS["lmt"]
     if regs_ext.get("gpc") in ("1", 1):
-        return ConsentDecision("gpc")
+        return _DECISIONS["gpc"]
     us_privacy = _pick(regs, regs_ext, "us_privacy")
     if isinstance(us_privacy, str) and us_privacy:
         reason = _us_privacy(us_privacy)
         if reason == "us_privacy" or (reason is not None and policy.block_invalid_us_privacy):
-            return ConsentDecision(reason)
+            return _DECISIONS[reason]
     gpp_string = _pick(regs, regs_ext, "gpp")
     gpp_tcf_applies, gpp_tcf = False, None
     if isinstance(gpp_string, str) and gpp_string:
         reason, gpp_tcf_applies, gpp_tcf = _gpp(gpp_string, _pick(regs, regs_ext, "gpp_sid"))
         if reason is not None:
-            return ConsentDecision(reason)
+            return _DECISIONS[reason]
     gdpr = _pick(regs, regs_ext, "gdpr")
     applies = gdpr == 1 or gpp_tcf_applies or (gdpr is None and policy.gdpr_unknown_applies)
     if not applies:
-        return ConsentDecision(ALLOWED)
+        signalled = (isinstance(us_privacy, str) and us_privacy != "") or (
+            isinstance(gpp_string, str) and gpp_string != ""
+        )
+        return _ALLOWED_BY_SIGNALS if signalled else _NOTHING_APPLIES
     consent = _pick(user, _dict(user.get("ext")), "consent") or gpp_tcf
     if not isinstance(consent, str) or not consent:
-        return ConsentDecision("gdpr_no_consent")
+        return _DECISIONS["gdpr_no_consent"]
     granted = _tcf_grants(consent)
     if granted is None:
-        return ConsentDecision("gdpr_bad_string")
-    return ConsentDecision(ALLOWED if granted else "gdpr_no_consent")
+        return _DECISIONS["gdpr_bad_string"]
+    return _DECISIONS[ALLOWED if granted else "gdpr_no_consent"]
 
 
 @lru_cache(maxsize=8192)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from headwater.targeting.consent import ConsentPolicy, decide
+from headwater.targeting.consent import ConsentDecision, ConsentPolicy, decide
 from headwater.targeting.enrich import Segment, enrich, identity_candidates
 from headwater.targeting.lookup import AudienceLookup
 from headwater.targeting.validate import parse
@@ -33,6 +33,10 @@ class EnrichSettings:
 class EnrichOutcome:
     request: dict[str, Any]
     reason: str  # ENRICHED, one of OUTCOMES, or a consent reason code
+    consent: ConsentDecision | None = None  # the consent gate's decision (None: not asked)
+    #: what the lookup found: the user's sendable segments, None when no user was found (or no
+    #: lookup was made: consent refused, no identity, timeout, error)
+    segments: Sequence[Segment] | None = None
 
     @property
     def changed(self) -> bool:
@@ -40,13 +44,16 @@ class EnrichOutcome:
 
 
 def apply_segments(
-    request: dict[str, Any], segments: Sequence[Segment] | None, provider: str
+    request: dict[str, Any],
+    segments: Sequence[Segment] | None,
+    provider: str,
+    consent: ConsentDecision | None = None,
 ) -> EnrichOutcome:
     if segments is None:
-        return EnrichOutcome(request, "unknown_user")
+        return EnrichOutcome(request, "unknown_user", consent)
     if not segments:
-        return EnrichOutcome(request, "no_segments")
-    return EnrichOutcome(enrich(request, segments, provider), ENRICHED)
+        return EnrichOutcome(request, "no_segments", consent, segments)
+    return EnrichOutcome(enrich(request, segments, provider), ENRICHED, consent, segments)
 
 
 async def enrich_request(
@@ -55,18 +62,18 @@ async def enrich_request(
     """Enrich a validated request, or return it unchanged with the reason why not."""
     decision = decide(request, settings.policy)
     if not decision.allowed:
-        return EnrichOutcome(request, decision.reason)
+        return EnrichOutcome(request, decision.reason, decision)
     keys = identity_candidates(request)
     if not keys:
-        return EnrichOutcome(request, "no_identity")
+        return EnrichOutcome(request, "no_identity", decision)
     try:  # asyncio.timeout, not wait_for: no task per request, the lookup runs in this one
         async with asyncio.timeout(settings.lookup_timeout_seconds):
             segments = await lookup.segments(keys)
     except TimeoutError:
-        return EnrichOutcome(request, "lookup_timeout")
+        return EnrichOutcome(request, "lookup_timeout", decision)
     except Exception:  # fail open: the exchange gets its request back, the reason is counted
-        return EnrichOutcome(request, "lookup_error")
-    return apply_segments(request, segments, settings.provider)
+        return EnrichOutcome(request, "lookup_error", decision)
+    return apply_segments(request, segments, settings.provider, decision)
 
 
 async def enrich_body(body: bytes, lookup: AudienceLookup, settings: EnrichSettings) -> EnrichOutcome:
