@@ -88,7 +88,8 @@ def test_a_failed_transaction_changes_nothing(wh: Warehouse) -> None:
         wh.run_script(
             "BEGIN TRANSACTION;"
             f" INSERT INTO {table} (id, seen, n) VALUES ('x', TIMESTAMP '2026-11-20 10:00:00', 1);"
-            f" INSERT INTO {table} (id, seen, n) VALUES ('y', TIMESTAMP '2026-11-20 10:00:00', 'not a number');"
+            f" INSERT INTO {table} (id, seen, n)"
+            " VALUES ('y', TIMESTAMP '2026-11-20 10:00:00', 'not a number');"
             " COMMIT TRANSACTION;",
             job_id="hw_t_fail",
             labels={},

@@ -3,6 +3,7 @@ exactly once, whatever is retried, resent or exported again."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -173,3 +174,50 @@ def test_identities_resolve_every_anonymous_id_to_its_person(exporter: Exporter,
     ]
     stats = rows(wh, "SELECT unique_users, total_events FROM {stats} ORDER BY total_events")
     assert sum(r["total_events"] for r in stats) == 4
+
+
+def test_openrtb_decisions_are_exported_the_same_way(exporter: Exporter, tmp_path: Path) -> None:
+    wh = exporter.warehouse
+    log_dir = tmp_path / "log"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for i in range(6):
+        stamp = datetime(2026, 11, 20, 9 + i // 3, 10 * i, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        found = i % 2 == 0
+        lines.append(
+            json.dumps(
+                {
+                    "id": f"r{i}:w:1",
+                    "request_id": f"r{i}",
+                    "timestamp": stamp,
+                    "user_found": found,
+                    "segments": "782,hw-loyal" if found else "",
+                    "segment_count": 2 if found else 0,
+                    "consent": "denied" if i == 5 else "allowed",
+                    "reason": "gdpr_no_consent" if i == 5 else "enriched",
+                    "latency_us": 40 + i,
+                    "writer": "w",
+                }
+            )
+        )
+    (log_dir / "events-20261120.w.jsonl").write_text("")
+    (log_dir / "decisions-20261120.w.jsonl").write_text(
+        "\n".join([*lines, lines[0]]) + "\n"
+    )  # one line twice
+    assert exporter.sync(now=NOW).decisions == 6
+    assert exporter.sync(now=NOW).decisions == 0
+    exporter.backfill(NOW.date(), NOW.date())
+    table = wh.table("openrtb_decisions")
+    got = wh.query(
+        f"SELECT request_id, user_found, segment_count, consent, reason, latency_us FROM {table} ORDER BY 1"
+    ).rows
+    assert len(got) == 6
+    assert got[0] == {
+        "request_id": "r0",
+        "user_found": True,
+        "segment_count": 2,
+        "consent": "allowed",
+        "reason": "enriched",
+        "latency_us": 40,
+    }
+    assert got[5]["consent"] == "denied" and got[5]["reason"] == "gdpr_no_consent"

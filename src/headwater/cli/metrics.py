@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from headwater.cli.common import DataDir, JsonOpt, err, settings_of
+
+if TYPE_CHECKING:
+    from headwater.config import Settings
+    from headwater.warehouse.metrics import Cost
 
 
 def metrics_command(
@@ -38,13 +42,20 @@ def metrics_command(
     ] = None,
     property: Annotated[str | None, typer.Option("--property", help="preferences: event property.")] = None,
     trait: Annotated[str | None, typer.Option(help="preferences: user trait.")] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="lake (default: the lake and today's log) or warehouse (BigQuery, HEADWATER_WAREHOUSE_URL;"
+            " dau, wau, mau, features, retention, funnel, lifecycle)."
+        ),
+    ] = "lake",
     data_dir: DataDir = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Compute a metric over the lake and today's log (the JSON of GET /api/v1/metrics/NAME)."""
+    """Compute a metric over the lake and today's log, or in the warehouse (the JSON of GET
+    /api/v1/metrics/NAME)."""
     from headwater.lake.layout import LakeError
     from headwater.lake.params import MetricError
-    from headwater.metrics.registry import run_metric
 
     settings = settings_of(data_dir=data_dir)
     options: dict[str, Any] = {
@@ -59,8 +70,16 @@ def metrics_command(
         "property": property,
         "trait": trait,
     }
+    cost: Cost | None = None
     try:
-        out = run_metric(settings.data_dir, settings.timezone, name, start, end, tz, options)
+        if engine == "warehouse":
+            out, cost = _warehouse_metric(settings, name, start, end, tz, options)
+        elif engine == "lake":
+            from headwater.metrics.registry import run_metric
+
+            out = run_metric(settings.data_dir, settings.timezone, name, start, end, tz, options)
+        else:
+            raise MetricError("bad_parameter", f"option '--engine' must be lake or warehouse: {engine!r}")
     except MetricError as exc:
         err.print(f"[red]error:[/] {exc.message}")
         raise typer.Exit(2) from None
@@ -87,6 +106,39 @@ def metrics_command(
     for key, value in out.items():
         if key not in ("metric", "start", "end", "tz", "rows") and value not in (None, [], {}):
             Console().print(f"{key}: {json.dumps(value, default=str)}")
+    if cost is not None:
+        billed = (
+            "not reported" if cost.bytes_processed is None else f"{cost.bytes_processed:,} bytes processed"
+        )
+        Console().print(f"warehouse: {cost.queries} queries, {billed}")
+
+
+def _warehouse_metric(
+    settings: Settings, name: str, start: str, end: str, tz: str | None, options: dict[str, Any]
+) -> tuple[dict[str, Any], Cost]:
+    """The metric from the warehouse; exits 2 without a warehouse URL, 1 when the warehouse fails."""
+    from headwater.stores.warehouse import open_warehouse
+    from headwater.stores.warehouse.ports import WarehouseError
+    from headwater.warehouse.metrics import Cost, check_metric, run_warehouse_metric
+
+    check_metric(name)  # a lake-only or unknown metric is refused before the URL is asked for
+    if not settings.warehouse_url:
+        err.print(
+            "[red]error:[/] --engine warehouse needs a warehouse: set HEADWATER_WAREHOUSE_URL"
+            " (bigquery://PROJECT/DATASET), see docs/warehouse.md"
+        )
+        raise typer.Exit(2)
+    cost = Cost()
+    try:
+        warehouse = open_warehouse(settings.warehouse_url)
+        try:
+            out = run_warehouse_metric(warehouse, settings.timezone, name, start, end, tz, options, cost)
+        finally:
+            warehouse.close()
+    except WarehouseError as exc:
+        err.print(f"[red]error:[/] the warehouse failed: {exc}")
+        raise typer.Exit(1) from None
+    return out, cost
 
 
 def register(app: typer.Typer) -> None:

@@ -78,14 +78,22 @@ def _with_progress(as_json: bool, fn: Any) -> Any:
         return fn(progress)
 
 
-def _report(out: dict[str, Any], as_json: bool) -> None:
+def _report(out: dict[str, Any], as_json: bool, include_current: bool = True) -> None:
     if as_json:
         print(json.dumps(out, indent=2))
         return
-    Console().print(
-        f"exported {out['hours']} hours, {out['rows']} rows ({out['rejected']} set aside:"
-        f" see `headwater warehouse status`), {out['identities']} identity links, in {out['seconds']} s"
+    with_rows = len(out["exported"])
+    console = Console()
+    console.print(
+        f"exported {out['rows']} rows of {with_rows} hours ({out['hours']} checked),"
+        f" {out['decisions']} OpenRTB decisions and {out['identities']} identity links in {out['seconds']} s"
     )
+    if out["rejected"]:
+        console.print(
+            f"{out['rejected']} rows set aside: BigQuery cannot store them (`headwater warehouse status`)"
+        )
+    if not out["rows"] and not include_current:
+        console.print("the hour still open is exported once it closes (or now: sync --include-current)")
 
 
 @warehouse_app.command("init")
@@ -116,7 +124,7 @@ def sync(
         data_dir,
         lambda ex: _with_progress(as_json, lambda p: ex.sync(include_current=include_current, progress=p)),
     )
-    _report(report.as_dict(), as_json)
+    _report(report.as_dict(), as_json, include_current)
 
 
 @warehouse_app.command("backfill")
@@ -146,7 +154,11 @@ def status(data_dir: DataDir = None, as_json: JsonOpt = False) -> None:
         return
     console = Console()
     console.print(f"warehouse   {out['warehouse']}")
-    console.print(f"exported    {out['hours_exported']} hours, {out['rows_loaded']} rows")
+    partial = " (the open hour so far included)" if out["open_hour_exported"] else ""
+    console.print(
+        f"exported    {out['rows_loaded']} rows from {out['hours_with_rows']} hours{partial};"
+        f" {out['hours_exported']} hours checked"
+    )
     console.print(
         f"due         {out['hours_due']} hours (oldest {out['oldest_due'] or '-'}),"
         f" lag {out['lag_seconds']} s"

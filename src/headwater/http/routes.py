@@ -37,6 +37,10 @@ _METRIC_OPTIONS = tuple(
     for name, text in [
         ("trait", "preferences: the trait whose values are counted"),
         ("property", "preferences: the event property whose values are counted"),
+        (
+            "engine",
+            "lake (default) or warehouse: the same metric computed in BigQuery (docs/warehouse-metrics.md)",
+        ),
         ("period", "retention, lifecycle: day, week or month"),
         ("mode", "retention: on or on_or_after"),
         ("cohort", "retention: first or recurring"),
@@ -167,7 +171,7 @@ ROUTES: tuple[Route, ...] = (
             *_DAY_RANGE,
             *_METRIC_OPTIONS,
         ),
-        statuses=(400, 404, 500),
+        statuses=(400, 404, 409, 500, 502, 503),
     ),
     Route("/api/v1/realtime/daily", ("GET",), realtime.daily, params=(Param("date", "query", DATE),)),
     Route(

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from headwater.config import Settings
+from headwater.log.files import LogKind
 from headwater.log.lock import FileLock
 from headwater.stores.sql.warehouse_ledger import WarehouseLedger
 from headwater.stores.warehouse.ports import Warehouse, WarehouseError
@@ -31,6 +32,7 @@ from headwater.warehouse import schema
 from headwater.warehouse.hours import (
     copy_ranges,
     floor_hour,
+    has_lines,
     hour_ranges,
     hour_text,
     hours_with_data,
@@ -39,7 +41,8 @@ from headwater.warehouse.hours import (
 
 log = logging.getLogger("headwater.warehouse")
 
-EVENTS = "events"
+EVENTS: LogKind = "events"
+DECISIONS: LogKind = "decisions"
 
 
 class ExportBusyError(RuntimeError):
@@ -53,6 +56,7 @@ class SyncReport:
     rejected: int = 0
     seconds: float = 0.0
     identities: int = 0
+    decisions: int = 0
     exported: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -61,6 +65,7 @@ class SyncReport:
             "rows": self.rows,
             "rejected": self.rejected,
             "identities": self.identities,
+            "decisions": self.decisions,
             "seconds": round(self.seconds, 3),
             "exported": self.exported,
         }
@@ -115,12 +120,16 @@ class Exporter:
 
     # -- what is due ------------------------------------------------------------------------------
 
-    def due(self, include_current: bool = False, now: datetime | None = None) -> list[datetime]:
+    def due(
+        self, include_current: bool = False, now: datetime | None = None, kind: LogKind = EVENTS
+    ) -> list[datetime]:
         """Hours of the log not exported yet (closed ones; with include_current, up to now's hour)."""
         now = now or datetime.now(UTC)
         limit = floor_hour(now) + timedelta(hours=1) if include_current else self._closed_limit(now)
-        done = self.ledger.done_hours(EVENTS)
-        return [h for h in hours_with_data(self.settings.log_dir) if h < limit and hour_text(h) not in done]
+        done = self.ledger.done_hours(kind)
+        return [
+            h for h in hours_with_data(self.settings.log_dir, kind) if h < limit and hour_text(h) not in done
+        ]
 
     def _closed_limit(self, now: datetime) -> datetime:
         """The first hour not closed yet: an hour is closed grace seconds after its end."""
@@ -172,6 +181,9 @@ class Exporter:
                 report.rejected += done["rejected"]
                 if done["rows"] or done["rejected"]:
                     report.exported.append(done)
+            for hour in self.due(include_current, now, DECISIONS) if hours is None else sorted(hours):
+                done = self.export_decisions_hour(hour, tmp, final=hour < closed)
+                report.decisions += done["rows"]
             if progress:
                 progress(len(todo), len(todo))
         finally:
@@ -301,6 +313,57 @@ class Exporter:
             labels=_labels(EVENTS, hour),
         )
 
+    def export_decisions_hour(self, hour: datetime, tmp: Path, final: bool = True) -> dict[str, Any]:
+        """Export one hour of the OpenRTB decision log into openrtb_decisions (replacing it)."""
+        from headwater.warehouse.decisions import write_decisions_hour
+
+        key = hour_text(hour)
+        source = tmp / f"decisions-{hour:%Y%m%d%H}.jsonl"
+        copy_ranges(list(hour_ranges(self.settings.log_dir, hour, DECISIONS, "timestamp")), source)
+        out = write_decisions_hour(source, hour, key, tmp / f"decisions-{hour:%Y%m%d%H}.parquet", tmp)
+        source.unlink(missing_ok=True)
+        previous = self.ledger.get(DECISIONS, key)
+        state = "done" if final else "partial"
+        if out.rows == 0 and (previous is None or previous.first_day is None):
+            self.ledger.begin(DECISIONS, key, None, None)
+            self.ledger.done(DECISIONS, key, 0, 0, state)
+            return {"hour": key, "rows": 0}
+        days = self.ledger.begin(DECISIONS, key, out.first_day, out.last_day)
+        assert days is not None
+        attempt = previous.attempts + 1 if previous else 1
+        wh = self.warehouse
+        table, stage = wh.table(schema.DECISIONS), wh.table(schema.DECISIONS_STAGE)
+        at = f"TIMESTAMP '{key.replace('T', ' ').replace('Z', '')}'"
+        statements = [
+            "BEGIN TRANSACTION",
+            f"DELETE FROM {table} WHERE export_hour = {at}"
+            f" AND DATE(timestamp) BETWEEN DATE '{days[0]}' AND DATE '{days[1]}'",
+        ]
+        columns = ", ".join(c.name for c in schema.DECISIONS_COLUMNS)
+        try:
+            if out.path is not None:
+                wh.load_parquet(
+                    schema.DECISIONS_STAGE,
+                    out.path,
+                    job_id=f"hw_decisions_{hour:%Y%m%d%H}_{attempt}_load",
+                    labels=_labels(DECISIONS, hour),
+                    replace=True,
+                )
+                statements.append(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage}")
+            statements.append("COMMIT TRANSACTION")
+            wh.run_script(
+                ";\n".join(statements) + ";",
+                job_id=f"hw_decisions_{hour:%Y%m%d%H}_{attempt}_apply",
+                labels=_labels(DECISIONS, hour),
+            )
+        except WarehouseError as exc:
+            self.ledger.failed(DECISIONS, key, str(exc))
+            raise
+        self.ledger.done(DECISIONS, key, out.rows, 0, state)
+        if out.path is not None:
+            out.path.unlink(missing_ok=True)
+        return {"hour": key, "rows": out.rows}
+
     # -- re-exports and status --------------------------------------------------------------------
 
     def backfill(
@@ -321,8 +384,8 @@ class Exporter:
     def status(self, now: datetime | None = None) -> dict[str, Any]:
         now = now or datetime.now(UTC)
         rows = self.ledger.rows()
-        due = self.due(False, now)
-        done = [r for r in rows if r.state == "done"]
+        due = [h for h in self.due(False, now) if has_lines(self.settings.log_dir, h)]
+        done = [r for r in rows if r.state in ("done", "partial") and r.kind == EVENTS]
         last_error = next(
             (r.error for r in sorted(rows, key=lambda r: r.started_at, reverse=True) if r.error), None
         )
@@ -331,6 +394,8 @@ class Exporter:
         return {
             "warehouse": self.warehouse.display,
             "hours_exported": len(done),
+            "hours_with_rows": sum(1 for r in done if r.rows_loaded),
+            "open_hour_exported": any(r.state == "partial" for r in done),
             "hours_due": len(due),
             "oldest_due": hour_text(oldest_due) if oldest_due else None,
             "lag_seconds": max(0.0, round(lag, 1)),

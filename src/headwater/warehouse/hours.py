@@ -18,8 +18,8 @@ from headwater.log.files import LogKind, list_log_files
 
 #: wider than any request's time in flight (body_timeout_seconds is 15 s by default)
 SLACK = timedelta(minutes=5)
-_RECEIVED = re.compile(rb'"receivedAt":"([0-9T:.\-]+)Z?"')
-_STAMP = re.compile(rb'"timestamp":"([0-9T:.\-]+)Z?"')
+_RECEIVED = re.compile(rb'"receivedAt"\s*:\s*"([0-9T:.\-]+)Z?"')
+_STAMP = re.compile(rb'"timestamp"\s*:\s*"([0-9T:.\-]+)Z?"')
 
 
 def hour_text(hour: datetime) -> str:
@@ -123,6 +123,20 @@ def hour_ranges(
         end = min(end, _complete_size(path, size))
         if end > start:
             yield path, start, end
+
+
+def has_lines(
+    log_dir: Path, hour: datetime, kind: LogKind = "events", stamp_field: str = "receivedAt"
+) -> bool:
+    """Whether some file holds a line stamped within the hour (files taken as sorted: for status)."""
+    stamp = _RECEIVED if stamp_field == "receivedAt" else _STAMP
+    for path in files_of_hour(log_dir, hour, kind):
+        size = path.stat().st_size
+        if size and _first_at_or_after(path, hour, size, stamp) < _first_at_or_after(
+            path, hour + timedelta(hours=1), size, stamp
+        ):
+            return True
+    return False
 
 
 def copy_ranges(ranges: list[tuple[Path, int, int]], target: Path) -> int:

@@ -90,7 +90,11 @@ DECISIONS_COLUMNS: tuple[Column, ...] = (
     Column("segments", "STRING", description="segment ids sent, comma-separated"),
     Column("segment_count", "INT64"),
     Column("consent", "STRING", description="allowed | denied | not_applicable"),
-    Column("reason", "STRING", description="why consent was so decided"),
+    Column(
+        "reason",
+        "STRING",
+        description="the outcome code: enriched, unknown_user, no_segments, or the consent code",
+    ),
     Column("latency_us", "INT64", description="time the enrichment took"),
     Column("export_hour", "TIMESTAMP"),
 )
