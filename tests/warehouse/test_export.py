@@ -174,6 +174,15 @@ def test_identities_resolve_every_anonymous_id_to_its_person(exporter: Exporter,
     ]
     stats = rows(wh, "SELECT unique_users, total_events FROM {stats} ORDER BY total_events")
     assert sum(r["total_events"] for r in stats) == 4
+    # a link received later (read from where the last sync stopped) joins the map at the next sync
+    write_log(tmp_path, [ev(at(10, 1), anon="a2", user="bob", type="identify")])
+    assert exporter.sync(now=NOW).identities == 2
+    got = rows(wh, f"SELECT key, user_id FROM {wh.table('identities')} ORDER BY key")
+    assert got == [{"key": "anon:a1", "user_id": "alice"}, {"key": "anon:a2", "user_id": "bob"}]
+    # a log rewritten shorter (a deletion) makes the links be read again from the start
+    path = next((tmp_path / "log").glob("events-*.jsonl"))
+    path.write_text("".join(line for line in path.read_text().splitlines(keepends=True) if "bob" not in line))
+    assert exporter.sync(now=NOW).identities == 1
 
 
 def test_openrtb_decisions_are_exported_the_same_way(exporter: Exporter, tmp_path: Path) -> None:

@@ -223,14 +223,17 @@ class Exporter:
         self, hour: datetime, idmap: Path | None, tmp: Path, final: bool = True
     ) -> dict[str, Any]:
         """Export one received hour (replacing what it exported before)."""
-        from headwater.warehouse.rows import write_hour
+        from headwater.warehouse.rows import HourFile, write_hour
 
         key = hour_text(hour)
         t0 = time.monotonic()
         source = tmp / f"hour-{hour:%Y%m%d%H}.jsonl"
-        copy_ranges(list(hour_ranges(self.settings.log_dir, hour)), source)
-        out = write_hour(source, hour, key, idmap, tmp / f"hour-{hour:%Y%m%d%H}.parquet", tmp)
-        source.unlink(missing_ok=True)
+        ranges = list(hour_ranges(self.settings.log_dir, hour))
+        out = HourFile(None)  # no line near the hour: nothing to read
+        if ranges:
+            copy_ranges(ranges, source)
+            out = write_hour(source, hour, key, idmap, tmp / f"hour-{hour:%Y%m%d%H}.parquet", tmp)
+            source.unlink(missing_ok=True)
         result: dict[str, Any] = {"hour": key, "rows": out.rows, "rejected": len(out.rejects)}
         result["prepare_s"] = round(time.monotonic() - t0, 3)
         previous = self.ledger.get(EVENTS, key)
@@ -316,12 +319,16 @@ class Exporter:
     def export_decisions_hour(self, hour: datetime, tmp: Path, final: bool = True) -> dict[str, Any]:
         """Export one hour of the OpenRTB decision log into openrtb_decisions (replacing it)."""
         from headwater.warehouse.decisions import write_decisions_hour
+        from headwater.warehouse.rows import HourFile
 
         key = hour_text(hour)
         source = tmp / f"decisions-{hour:%Y%m%d%H}.jsonl"
-        copy_ranges(list(hour_ranges(self.settings.log_dir, hour, DECISIONS, "timestamp")), source)
-        out = write_decisions_hour(source, hour, key, tmp / f"decisions-{hour:%Y%m%d%H}.parquet", tmp)
-        source.unlink(missing_ok=True)
+        ranges = list(hour_ranges(self.settings.log_dir, hour, DECISIONS, "timestamp"))
+        out = HourFile(None)
+        if ranges:
+            copy_ranges(ranges, source)
+            out = write_decisions_hour(source, hour, key, tmp / f"decisions-{hour:%Y%m%d%H}.parquet", tmp)
+            source.unlink(missing_ok=True)
         previous = self.ledger.get(DECISIONS, key)
         state = "done" if final else "partial"
         if out.rows == 0 and (previous is None or previous.first_day is None):
