@@ -70,10 +70,13 @@ def bq_string(text: str, what: str) -> str:
 
 
 def json_path(key: str, what: str) -> str:
-    """The JSONPath literal of one top-level key (``$.key`` or ``$."a key"``)."""
+    """The JSONPath literal of one top-level key (``$.key`` or ``$."a key"``): the key is a key,
+    never a path (``$.x``, ``a.b`` and ``a b`` are read as named); a key with a quote or a backslash
+    is refused, naming ``what``."""
+    bq_string(key, what)  # refuses what cannot be quoted
     if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-        return bq_string(f"$.{key}", what)
-    return bq_string(f'$."{key}"', what)
+        return f"'$.{key}'"
+    return f"'$.\"{key}\"'"
 
 
 @dataclass
