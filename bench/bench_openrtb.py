@@ -61,6 +61,8 @@ AUDIENCES = [
     },
 ]
 USERS = 10_000
+ADMIN_TOKEN = "bench"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}  # /metrics wants it
 
 
 def typical_request(user: str, rng: random.Random) -> dict[str, Any]:
@@ -178,7 +180,7 @@ def bench_http(workers: int, seconds: int, tmp: Path) -> None:
         "HEADWATER_WORKERS": str(workers),
         "HEADWATER_REDIS_URL": redis_url,
         "HEADWATER_WRITER_ID": "b",
-        "HEADWATER_ADMIN_TOKEN": "bench",
+        "HEADWATER_ADMIN_TOKEN": ADMIN_TOKEN,
     }
     key = hw(env, "audiences", "keys", "create", "bench").split()[-1]
     hw(env, "audiences", "settings", "provider", "headwater.example")
@@ -224,7 +226,7 @@ def bench_http(workers: int, seconds: int, tmp: Path) -> None:
             as_client(["wrk", "-t1", "-c16", "-d3s", "-s", str(script), url], workers), capture_output=True
         )  # warm-up
         wait_quiet(server.pid)  # the tailers caught up with the log
-        before = httpx.get(url + "/metrics").text
+        before = httpx.get(url + "/metrics", headers=ADMIN).text
         meter = CpuMeter(server.pid)
         meter.start()
         out = subprocess.run(
@@ -234,7 +236,7 @@ def bench_http(workers: int, seconds: int, tmp: Path) -> None:
         ).stdout
         cpu = meter.stop()
         load = os.getloadavg()
-        metrics = httpx.get(url + "/metrics").text
+        metrics = httpx.get(url + "/metrics", headers=ADMIN).text
         m = re.search(r"(\d+) requests in", out)
         requests = int(m.group(1)) if m else 0
         outcomes = dict(re.findall(r'headwater_openrtb_enrich_total\{reason="(\w+)"\} ([0-9.e+]+)', metrics))

@@ -348,11 +348,11 @@ def _lag_run(srv, key, name, args, tmp, httpx, cpu_seconds, server_pids) -> bool
     stop = threading.Event()
 
     def lags() -> dict[str, float]:
-        checks = httpx.get(srv.url + "/readyz", timeout=2).json()["checks"]
+        checks = httpx.get(srv.url + "/readyz", headers=srv.admin_headers, timeout=2).json()["checks"]
         return {t: float(checks.get(t, {}).get("lag_seconds", 0.0)) for t in TAILERS if t in checks}
 
     def states() -> dict[str, str]:
-        checks = httpx.get(srv.url + "/readyz", timeout=2).json()["checks"]
+        checks = httpx.get(srv.url + "/readyz", headers=srv.admin_headers, timeout=2).json()["checks"]
         return {t: str(checks[t].get("state")) for t in TAILERS if t in checks}
 
     def sample() -> None:
@@ -362,7 +362,7 @@ def _lag_run(srv, key, name, args, tmp, httpx, cpu_seconds, server_pids) -> bool
             stop.wait(0.25)
 
     def applied() -> dict[str, int]:
-        checks = httpx.get(srv.url + "/readyz", timeout=2).json()["checks"]
+        checks = httpx.get(srv.url + "/readyz", headers=srv.admin_headers, timeout=2).json()["checks"]
         return {t: int(checks[t].get("applied_events", 0)) for t in TAILERS if t in checks}
 
     applied0 = applied()

@@ -74,6 +74,29 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def admin_token(self) -> str:
+        """HEADWATER_ADMIN_TOKEN, else the token the server generated in its data dir."""
+        return self.env.get("HEADWATER_ADMIN_TOKEN") or (self.data_dir / "admin_token").read_text().strip()
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.admin_token}"}
+
+    def readyz(self, timeout: float = 10) -> httpx.Response:
+        """GET /readyz with the admin token: the status and every check (public: the status only)."""
+        return httpx.get(self.url + "/readyz", headers=self.admin_headers, timeout=timeout)
+
+    def checks(self, timeout: float = 10) -> dict[str, Any]:
+        """The checks of /readyz (with the admin token)."""
+        return dict(self.readyz(timeout).json()["checks"])
+
+    def metrics(self, timeout: float = 10) -> str:
+        """GET /metrics with the admin token: Prometheus' text."""
+        r = httpx.get(self.url + "/metrics", headers=self.admin_headers, timeout=timeout)
+        assert r.status_code == 200, r.text
+        return r.text
+
     def start(self, timeout: float = 20.0, wait_ready: bool = True) -> Server:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._stderr = open(self.stderr_path, "ab")  # noqa: SIM115 - kept open for the process' life

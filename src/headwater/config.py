@@ -11,11 +11,11 @@ import os
 import re
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from headwater.stores.registry import backend_for
+from headwater.timezones import is_time_zone
 from headwater.urls import mask_url
 
 FsyncPolicy = Literal["always", "interval", "never"]
@@ -95,6 +95,9 @@ class Settings(BaseModel):
         "all", description="Set by the supervisor for each process it starts (not a user setting)."
     )
     admin_token: SecretStr | None = Field(None, description="Bearer token of /api/v1 (generated if unset).")
+    metrics_token: SecretStr | None = Field(
+        None, description="Bearer token that may read /metrics and nothing else (for Prometheus)."
+    )
     timezone: str = Field("UTC", description="IANA time zone of the project's calendar days.")
     access_log: bool = False
     log_level: str = "info"
@@ -112,6 +115,31 @@ class Settings(BaseModel):
         None, ge=1, description="Delete raw JSONL loaded into the lake, archived and older than N days."
     )
 
+    # connection limits, every route (http/protocol.py; docs/collector.md, "Limits")
+    max_header_bytes: int = Field(
+        16 * 1024,
+        ge=1024,
+        le=1024 * 1024,
+        description="Largest request head (request line and headers): 431 beyond.",
+    )
+    max_headers: int = Field(100, ge=8, le=1000, description="Most header lines in one request: 431 beyond.")
+    head_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Time a connection has to send a whole request head, from its opening or from the first"
+        " byte of its next request; then it is closed (408 if part of a head came).",
+    )
+    keepalive_timeout_seconds: float = Field(
+        5.0, gt=0, description="An idle keep-alive connection is closed after this long."
+    )
+    max_connections_per_address: int | None = Field(
+        None,
+        ge=0,
+        description="Open connections one client address (IPv6: its /64) may hold in each worker; more"
+        " are answered 503 and closed. Unset: an eighth of limit_concurrency. 0: no cap. Trusted"
+        " proxies are exempt.",
+    )
+
     # durability
     fsync: FsyncPolicy = Field("always", description="always: a 200 means fsynced to disk.")
     fsync_interval_ms: int = Field(200, ge=1, description="fsync period when fsync = 'interval'.")
@@ -127,10 +155,8 @@ class Settings(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _check_tz(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA time zone {value!r} (example: Europe/Paris)") from exc
+        if not is_time_zone(value):
+            raise ValueError(f"unknown IANA time zone {value!r} (example: Europe/Paris)")
         return value
 
     @field_validator("writer_id")

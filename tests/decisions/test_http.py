@@ -119,7 +119,7 @@ def test_refused_requests_are_no_decisions(hw: Harness) -> None:
 
 def test_counted_on_metrics_and_readyz(hw: Harness) -> None:
     def logged() -> float:
-        text = httpx.get(f"{hw.url}/metrics", timeout=10).text
+        text = hw.server.metrics()
         return sum(
             float(line.split()[-1])
             for line in text.splitlines()
@@ -129,7 +129,7 @@ def test_counted_on_metrics_and_readyz(hw: Harness) -> None:
     before = logged()
     one(hw, bid_request(unique("metrics"), user="never-seen"), "unknown_user")
     assert logged() >= before + 1
-    checks = httpx.get(f"{hw.url}/readyz", timeout=10).json()["checks"]
+    checks = hw.server.checks()
     assert checks["decisions"]["sample"] == 1.0 and checks["decisions"]["dropped"] == 0
 
 
@@ -157,7 +157,7 @@ def test_sample_zero_writes_nothing_and_runs_no_thread(tmp_path: Path) -> None:
     try:
         for i in range(20):
             assert harness.enrich(bid_request(f"off-{i}", user="never-seen")).status_code == 200
-        checks = httpx.get(f"{harness.url}/readyz", timeout=10).json()["checks"]
+        checks = harness.server.checks()
         time.sleep(1.5)  # more than a flush interval
     finally:
         harness.stop()

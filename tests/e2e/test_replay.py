@@ -63,7 +63,7 @@ def memberships(url: str) -> dict[str, set[str]]:
 def wait_caught_up(hw: Harness, events: int, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        checks = httpx.get(hw.url + "/readyz", timeout=10).json()["checks"]
+        checks = hw.server.checks()
         tailers = [checks.get(n, {}) for n in ("tailer_realtime", "live", "audiences")]
         if all(t.get("state") == "caught_up" for t in tailers) and snapshot(hw)["live"]["events"] == events:
             return

@@ -283,10 +283,13 @@ def test_operations(tmp_path: Path) -> None:
         index = (await c.get("/")).json()
         assert index["dashboard"] == "/dashboard/" and index["docs"] == "/openapi.json"
         assert (await c.get("/healthz")).json()["status"] == "ok"
-        ready = await c.get("/readyz")
+        public = await c.get("/readyz")
+        assert public.status_code == 200 and public.json() == {"status": "ready"}
+        ready = await c.get("/readyz", headers=ADMIN)
         assert ready.status_code == 200 and ready.json()["checks"]["events_log"] == "ok"
         assert {"tailer_realtime", "live", "audiences", "experiments"} <= set(ready.json()["checks"])
-        metrics = await c.get("/metrics")
+        assert (await c.get("/metrics")).status_code == 401
+        metrics = await c.get("/metrics", headers=ADMIN)
         assert "headwater_events_accepted_total" in metrics.text
         doc = (await c.get("/openapi.json")).json()
         assert doc["openapi"] == "3.1.0" and "/v1/batch" in doc["paths"]

@@ -83,7 +83,8 @@ def second_run(data: Path, before: dict[str, str], **settings: Any) -> None:
             moved = {u for u, a in served.items() if a["key"] != before[u]}
             assert moved == set(), f"{len(moved)} of {len(USERS)} users moved"
             assert not any(a["exposureLogged"] for a in served.values())  # no second exposure
-            status = (await hw.client.get("/readyz")).json()["checks"]["experiments"]["sticky_restore"]
+            ready = await hw.client.get("/readyz", headers=ADMIN)
+            status = ready.json()["checks"]["experiments"]["sticky_restore"]
             assert status["restored_documents"] == len(USERS), status
 
     asyncio.run(scenario())

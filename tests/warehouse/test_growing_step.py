@@ -33,7 +33,7 @@ def test_step_3_bigquery(tmp_path: Path, warehouse_url: str) -> None:
     with Server(data_dir, env=env) as srv:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            check = httpx.get(f"{srv.url}/readyz").json()["checks"]["warehouse"]
+            check = srv.checks()["warehouse"]
             if check["state"] == "ok":
                 break
             time.sleep(0.3)
@@ -54,4 +54,4 @@ def test_step_3_bigquery(tmp_path: Path, warehouse_url: str) -> None:
     # and back: without the URL the server runs as before, its data untouched
     del env["HEADWATER_WAREHOUSE_URL"]
     with Server(data_dir, env=env) as srv:
-        assert "warehouse" not in httpx.get(f"{srv.url}/readyz").json()["checks"]
+        assert "warehouse" not in srv.checks()

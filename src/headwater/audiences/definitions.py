@@ -71,7 +71,7 @@ def parse_stored(definitions: list[dict[str, object]]) -> list[Audience]:
     out = []
     for definition in definitions:
         try:
-            out.append(parse_audience(definition))
+            out.append(parse_audience(definition, check_id=False))
         except AudienceError as exc:  # stored before a stricter parser: skipped, said once per load
             log.warning("stored audience %r is invalid and ignored: %s", definition.get("id"), exc)
     return out

@@ -23,7 +23,7 @@ from headwater.experiments.exposure import EXPOSURE_EVENT
 from headwater.experiments.model import Experiment, Metric, MetricKind
 from headwater.lake.params import Range, today_in
 from headwater.lake.scope import Scope
-from headwater.lake.sql import quote
+from headwater.lake.sql import json_key, quote
 
 DEFAULT_PRE_DAYS = 14.0
 
@@ -54,7 +54,7 @@ def _micros(days: float) -> str:
 
 def _value(metric: Metric) -> str:
     if metric.kind is MetricKind.SUM:
-        path = quote("$." + (metric.property_name or ""))
+        path = json_key(metric.property_name or "")
         return f"coalesce(TRY_CAST(json_extract_string(e.properties, {path}) AS DOUBLE), 0)"
     return "1"
 

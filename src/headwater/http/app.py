@@ -2,19 +2,24 @@
 hot paths (collection, OpenRTB enrichment) dispatched ahead of the framework as plain ASGI.
 
 The lifespan builds the process's runtime (headwater.wiring) and stops it; handlers find it as
-``request.app.state.runtime``.
+``request.app.state.runtime``. A route that takes a body reads it through http/body.py's reader,
+within its ``max_body`` and the body deadline (:func:`limited`).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
 from headwater.config import Settings
+from headwater.http.body import BodyReader, content_length
 from headwater.http.collect import is_collection_path
 from headwater.http.enrich import asgi_enrich
 from headwater.http.errors import HttpError, http_error_handler
@@ -22,11 +27,33 @@ from headwater.http.routes import ROUTES, hot_paths
 from headwater.runtime import Runtime
 from headwater.wiring import start_runtime
 
+Endpoint = Callable[[Request], Awaitable[Response]]
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def limited(handler: Endpoint, limit: int) -> Endpoint:
+    """The handler, its request's body read within ``limit`` bytes and the body deadline (413, 408).
+
+    Nothing is read until the handler reads: its credential check comes first."""
+
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        timeout: float = request.app.state.runtime.settings.body_timeout_seconds
+        declared = content_length(request.headers.get("content-length"))
+        reader = BodyReader(request.receive, limit, timeout, declared)
+        return await handler(Request(request.scope, reader.receive))
+
+    return endpoint
+
 
 def framework_routes() -> list[StarletteRoute]:
     """The table's routes that go through Starlette, as Starlette routes."""
     return [
-        StarletteRoute(r.mount_path or r.path, r.handler, methods=list(r.methods))
+        StarletteRoute(
+            r.mount_path or r.path,
+            limited(r.handler, r.max_body) if _BODY_METHODS.intersection(r.methods) else r.handler,
+            methods=list(r.methods),
+        )
         for r in ROUTES
         if not r.hot and r.handler is not None
     ]

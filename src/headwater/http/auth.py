@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 
+from pydantic import SecretStr
 from starlette.requests import Request
 
 from headwater.http.errors import HttpError
@@ -22,6 +23,21 @@ def is_admin(request: Request) -> bool:
     header = request.headers.get("authorization", "")
     given = header[7:].strip() if header[:7].lower() == "bearer " else request.cookies.get(ADMIN_COOKIE, "")
     return token_matches(given, token)
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    return header[7:].strip() if header[:7].lower() == "bearer " else ""
+
+
+def may_read_metrics(request: Request) -> bool:
+    """Whether the request may read /metrics: the admin token, or the metrics token (Bearer; the
+    setting ``metrics_token``, for Prometheus, which then needs no admin rights)."""
+    if is_admin(request):
+        return True
+    token = getattr(request.app.state.runtime.settings, "metrics_token", None)
+    secret = token.get_secret_value() if isinstance(token, SecretStr) else token
+    return isinstance(secret, str) and bool(secret) and token_matches(_bearer(request), secret)
 
 
 def require_admin(request: Request) -> None:

@@ -21,7 +21,7 @@ from headwater.config import Settings
 from headwater.events.model import PATH_TYPES
 from headwater.events.normalize import RequestInfo
 from headwater.events.timestamps import parse_timestamp
-from headwater.http.body import ClientGone, decode_body, read_body
+from headwater.http.body import ClientGone, content_length, decode_body, read_body
 from headwater.http.clientip import ClientIpResolver
 from headwater.http.cors import Cors
 from headwater.http.errors import HttpError
@@ -108,14 +108,13 @@ class CollectorApp:
     ) -> tuple[int, dict[str, Any]]:
         settings = self.settings
         header_key = key_from_headers(headers.get("authorization"), headers.get("x-write-key"))
-        length_text = headers.get("content-length")
-        length = int(length_text) if length_text and length_text.isdigit() else None
+        source = None
+        if header_key is not None:  # a key in a header is checked before the body is read
+            source = await self._authenticate(header_key)
+        length = content_length(headers.get("content-length"))
         raw = await read_body(receive, settings.max_request_bytes, settings.body_timeout_seconds, length)
         received_at = datetime.now(UTC)
 
-        source = None
-        if header_key is not None:
-            source = await self._authenticate(header_key)
         try:
             data = decode_body(raw, headers.get("content-encoding", ""), settings.max_request_bytes)
             payload = _parse_json(data)

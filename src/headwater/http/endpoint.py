@@ -6,8 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Auth = Literal["none", "admin", "admin_cookie", "write_key", "enrich_key"]
+Auth = Literal["none", "admin", "admin_cookie", "write_key", "enrich_key", "metrics"]
 Hot = Literal["", "collect", "enrich"]
+
+#: a framework route's body limit unless its line in http/routes.py says otherwise
+DEFAULT_MAX_BODY = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +35,9 @@ class Route:
     hot: Hot = ""  # dispatched ahead of the framework, as plain ASGI
     mount_path: str | None = None  # the router's path, where it differs ({path:path})
     content: tuple[str, ...] = ("application/json",)  # request body media types
+    # the largest body the handler reads (413 beyond, 408 past body_timeout_seconds: http/body.py);
+    # the hot paths have their own: collection HEADWATER_MAX_REQUEST_BYTES, enrichment 5 MiB
+    max_body: int = DEFAULT_MAX_BODY
 
     @property
     def title(self) -> str:

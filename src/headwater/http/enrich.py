@@ -5,7 +5,8 @@ Authenticated by an enrich API key (``headwater audiences keys create NAME``), s
 but for our user.data entries; the original bytes when nothing changed) and the outcome in the
 ``X-Headwater-Enrichment`` header (``enriched`` or the reason it was not, counted on /metrics);
 400 naming the field for a request Prebid Server would refuse; 413 above 5 MiB, read no further;
-401 without a valid key; 503 when the audience layer is not running.
+408 when the body does not come whole within ``body_timeout_seconds``; 401 without a valid key
+(checked before any of the body is read); 503 when the audience layer is not running.
 
 The request path reads nothing but the one Redis round trip of the lookup: keys, settings and
 audiences are a snapshot in memory, refreshed from the database every half second by the audience
@@ -24,8 +25,10 @@ import msgspec
 
 from headwater.audiences.metrics import ENRICH_OUTCOMES, ENRICH_SECONDS
 from headwater.audiences.service import AudienceService
+from headwater.http.body import ClientGone, content_length, read_body
+from headwater.http.errors import HttpError
 from headwater.targeting.pipeline import enrich_body
-from headwater.targeting.validate import DEFAULT_MAX_BYTES, InvalidBidRequest, too_large
+from headwater.targeting.validate import DEFAULT_MAX_BYTES, InvalidBidRequest
 
 _encode = msgspec.json.Encoder().encode
 _outcomes: dict[str, Any] = {}  # reason -> bound counter child
@@ -66,25 +69,6 @@ async def _send_error(
     await _send(send, status, _encode({"error": err}), reason)
 
 
-async def _read_limited(receive: Any, declared: str, limit: int = DEFAULT_MAX_BYTES) -> bytes | None:
-    """The body, or None as soon as it is known to exceed ``limit`` (never buffering more)."""
-    if declared.isdigit() and too_large(int(declared), limit):
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ConnectionResetError("client went away")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if too_large(size, limit):
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
 async def asgi_enrich(runtime: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
     """POST /openrtb2/enrich without a framework in the way (see the module docstring)."""
     started = time.perf_counter()
@@ -121,20 +105,23 @@ async def asgi_enrich(runtime: Any, scope: dict[str, Any], receive: Any, send: A
             "unauthorized",
         )
         return
-    try:
-        body = await _read_limited(receive, headers.get(b"content-length", b"").decode("latin-1"))
-    except ConnectionResetError:
+    declared = content_length(headers.get(b"content-length", b"").decode("latin-1"))
+    try:  # the one body reader of every route (http/body.py): its limit and its deadline
+        body = await read_body(receive, DEFAULT_MAX_BYTES, runtime.settings.body_timeout_seconds, declared)
+    except ClientGone:
         return
-    if body is None:
-        await _send_error(
-            send, 413, "too_large", f"the request body is over {DEFAULT_MAX_BYTES} bytes", "too_large"
-        )
+    except HttpError as err:
+        if err.status == 413:
+            message = f"the request body is over {DEFAULT_MAX_BYTES} bytes"
+            await _send_error(send, 413, "too_large", message, "too_large")
+        else:
+            await _send_error(send, err.status, err.code, err.message, err.code)
         return
     begun = time.perf_counter()
     try:
         outcome = await enrich_body(body, service.lookup, snapshot.settings)
     except InvalidBidRequest as exc:
-        await _send_error(send, 400, "invalid_request", str(exc), "invalid", exc.field)
+        await _send_error(send, 400, exc.code, str(exc), "invalid", exc.field)
         return
     decisions = runtime.decisions
     if decisions is not None:  # a tuple into a buffer: the log's own thread writes it

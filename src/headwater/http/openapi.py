@@ -48,6 +48,7 @@ SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "admin_cookie": [{"adminCookie": []}],
     "write_key": [{"basic": []}, {"writeKey": []}],
     "enrich_key": [{"enrichKey": []}, {"enrichKeyHeader": []}],
+    "metrics": [{"admin": []}, {"adminCookie": []}, {"metricsToken": []}],
 }
 SCHEMES = {
     "basic": {"type": "http", "scheme": "basic", "description": "a source's write key as user, no password"},
@@ -56,6 +57,11 @@ SCHEMES = {
     "adminCookie": {"type": "apiKey", "in": "cookie", "name": "headwater_admin"},
     "enrichKey": {"type": "http", "scheme": "bearer", "description": "an enrich API key"},
     "enrichKeyHeader": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+    "metricsToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "the metrics token (HEADWATER_METRICS_TOKEN), for /metrics only",
+    },
 }
 
 

@@ -1,5 +1,10 @@
 """The operations endpoints: what a server is (/), whether it lives and can take events, its
-Prometheus metrics and its OpenAPI document."""
+Prometheus metrics and its OpenAPI document.
+
+Without a credential, /readyz says ready or not ready and nothing more (its status code too); the
+details (host, disk, tailers, errors, counts) are for the admin token. /metrics takes the admin
+token or the metrics token (setting ``metrics_token``: Prometheus sends it as a Bearer token).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from headwater import __version__
-from headwater.http.auth import is_admin
+from headwater.http.auth import is_admin, may_read_metrics
+from headwater.http.errors import HttpError
 from headwater.ops.health import readiness
 from headwater.ops.metrics import render_metrics
-
-#: what /readyz shows of a check without the admin token (with it: everything)
-PUBLIC_FIELDS = {"warehouse": ("state", "lag_seconds", "hours_due")}
 
 
 async def index(request: Request) -> Response:
@@ -35,23 +38,28 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Readiness: the log can be written; the state and lag of every tailer and schedule"""
+    """Readiness: ready or not (503); with the admin token, every check (log, disk, tailers, schedules)"""
     runtime = request.app.state.runtime
     settings = runtime.settings
     ok, checks = readiness(settings.log_dir, runtime.log.all, settings.min_free_disk_mb << 20)
-    admin = is_admin(request)
     for name, (service_ok, details) in runtime.statuses().items():
-        if name in PUBLIC_FIELDS and not admin:  # the rest (errors naming datasets...) for the admin only
-            details = {k: v for k, v in details.items() if k in PUBLIC_FIELDS[name]}
         checks[name] = details
         ok = ok and service_ok
-    return JSONResponse(
-        {"status": "ready" if ok else "not_ready", "writer": settings.writer_id, "checks": checks},
-        status_code=200 if ok else 503,
-    )
+    status = 200 if ok else 503
+    body = {"status": "ready" if ok else "not_ready"}
+    if not is_admin(request):
+        return JSONResponse(body, status_code=status)
+    return JSONResponse({**body, "writer": settings.writer_id, "checks": checks}, status_code=status)
 
 
 async def prometheus(request: Request) -> Response:
-    """Prometheus metrics, aggregated over the server's processes"""
+    """Prometheus metrics, aggregated over the server's processes (admin or metrics token)"""
+    if not may_read_metrics(request):
+        raise HttpError(
+            401,
+            "unauthorized",
+            "missing or wrong token: send 'Authorization: Bearer <token>' with the metrics token"
+            " (HEADWATER_METRICS_TOKEN) or the admin token",
+        )
     body, content_type = render_metrics()
     return Response(body, media_type=content_type)

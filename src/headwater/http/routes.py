@@ -54,6 +54,7 @@ _METRIC_OPTIONS = tuple(
 _KEY = Param("key", "path", description="the experiment's key")
 _AUDIENCE = Param("audience_id", "path", description="the audience's id")
 _COLLECT_STATUSES = (400, 401, 403, 405, 408, 413, 415, 503)
+_DEFINITION_BYTES = 256 * 1024  # an experiment's definition (conditions may list many ids)
 
 
 def _collect(path: str, summary: str, body: Any) -> Route:
@@ -80,7 +81,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/", ("GET",), ops.index, "none", statuses=()),
     Route("/healthz", ("GET",), ops.healthz, "none", statuses=()),
     Route("/readyz", ("GET",), ops.readyz, "none", statuses=(503,)),
-    Route("/metrics", ("GET",), ops.prometheus, "none", statuses=()),
+    Route("/metrics", ("GET",), ops.prometheus, "metrics", statuses=()),
     Route("/openapi.json", ("GET",), openapi, "none", statuses=()),
     # -- collection (Segment-compatible) -------------------------------------------------------
     *(_collect(path, "A batch of Segment messages", schemas.SegmentBatch) for path in BATCH_ROUTES),
@@ -122,14 +123,15 @@ ROUTES: tuple[Route, ...] = (
         assign.assign,
         "write_key",
         body=schemas.AssignRequest,
-        statuses=(400, 401, 403, 503),
+        statuses=(400, 401, 403, 408, 413, 503),
     ),
     Route(
         "/api/v1/experiments",
         ("GET", "POST"),
         experiments.collection,
         body=schemas.ExperimentDefinition,
-        statuses=(400, 409),
+        statuses=(400, 408, 409, 413),
+        max_body=_DEFINITION_BYTES,
     ),
     Route(
         "/api/v1/experiments/{key}",
@@ -137,7 +139,8 @@ ROUTES: tuple[Route, ...] = (
         experiments.item,
         params=(_KEY,),
         body=schemas.ExperimentDefinition,
-        statuses=(400, 404),
+        statuses=(400, 404, 408, 413),
+        max_body=_DEFINITION_BYTES,
     ),
     Route(
         "/api/v1/experiments/{key}/start",
@@ -145,7 +148,7 @@ ROUTES: tuple[Route, ...] = (
         experiments.start,
         params=(_KEY,),
         body=schemas.StartRequest,
-        statuses=(400, 404),
+        statuses=(400, 404, 408, 413),
     ),
     Route("/api/v1/experiments/{key}/stop", ("POST",), experiments.stop, params=(_KEY,), statuses=(404,)),
     Route(
@@ -205,7 +208,8 @@ ROUTES: tuple[Route, ...] = (
         ("POST",),
         audiences.create_audience,
         body=schemas.AudienceDefinition,
-        statuses=(400, 409),
+        statuses=(400, 408, 409, 413),
+        max_body=audiences.MAX_DEFINITION_BYTES,
     ),
     Route(
         "/api/v1/audiences/recompute",
@@ -227,7 +231,8 @@ ROUTES: tuple[Route, ...] = (
         audiences.update_audience,
         params=(_AUDIENCE,),
         body=schemas.AudienceDefinition,
-        statuses=(400,),
+        statuses=(400, 408, 413),
+        max_body=audiences.MAX_DEFINITION_BYTES,
     ),
     Route(
         "/api/v1/audiences/{audience_id}",
@@ -249,7 +254,7 @@ ROUTES: tuple[Route, ...] = (
         None,
         "enrich_key",
         body=schemas.BidRequest,
-        statuses=(400, 401, 405, 413, 503),
+        statuses=(400, 401, 405, 408, 413, 503),
         summary="An OpenRTB 2.5 / 2.6 bid request, back with the user's audience segments",
         hot="enrich",
     ),
@@ -261,7 +266,8 @@ ROUTES: tuple[Route, ...] = (
         ("POST",),
         dashboard_api.metrics,
         body=schemas.MetricQueries,
-        statuses=(400, 413, 500),
+        statuses=(400, 408, 413, 500),
+        max_body=dashboard_api.MAX_BODY_BYTES,
     ),
     Route("/dashboard", ("GET",), dashboard.to_dashboard, "none", statuses=(307,)),
     Route("/dashboard/", ("GET",), dashboard.dashboard, "admin_cookie", statuses=(303,)),
@@ -271,7 +277,8 @@ ROUTES: tuple[Route, ...] = (
         dashboard.login,
         "none",
         body=schemas.LoginForm,
-        statuses=(303, 401, 403, 413),
+        statuses=(303, 401, 403, 408, 413),
+        max_body=dashboard.MAX_FORM_BYTES,  # a token: 4 KiB, refused before more is read
         content=("application/x-www-form-urlencoded",),
     ),
     Route("/dashboard/logout", ("POST",), dashboard.logout, "none", statuses=(303, 403)),

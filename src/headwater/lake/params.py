@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from headwater.timezones import is_time_zone
 
 MAX_RANGE_DAYS = 3660
+#: The days a range may name: every computation (a week or a month before the start, a funnel's
+#: window and a day after the end, in any time zone) stays within what datetime can hold.
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(9997, 12, 31)
 
 
 class MetricError(Exception):
@@ -48,24 +54,29 @@ def today_in(tz: str) -> date:
 
 
 def parse_date(value: str | date | None, name: str) -> date:
-    if isinstance(value, date):
-        return value
     if value is None or value == "":
         raise MetricError("missing_parameter", f"parameter {name!r} is required (YYYY-MM-DD)")
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise MetricError("bad_date", f"parameter {name!r} is not a date (YYYY-MM-DD): {value!r}") from None
+    if isinstance(value, date):
+        day = value
+    else:
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            raise MetricError(
+                "bad_date", f"parameter {name!r} is not a date (YYYY-MM-DD): {value!r}"
+            ) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        bounds = f"from {FIRST_DAY} to {LAST_DAY}"
+        raise MetricError("bad_date", f"parameter {name!r} must be a day {bounds}: {day.isoformat()!r}")
+    return day
 
 
 def check_tz(value: str | None, default: str) -> str:
     tz = value or default
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
+    if not is_time_zone(tz):
         raise MetricError(
             "unknown_timezone", f"parameter 'tz': unknown IANA time zone {tz!r} (example: Europe/Paris)"
-        ) from None
+        )
     return tz
 
 

@@ -12,7 +12,7 @@ from datetime import date
 from headwater.lake.people import PeopleQuery
 from headwater.lake.query import QUERY_COLUMNS
 from headwater.lake.rollups.user_days import user_days_sql
-from headwater.lake.sql import parquet_sql, quote
+from headwater.lake.sql import json_key, parquet_sql, quote
 
 
 class Scope(PeopleQuery):
@@ -188,7 +188,7 @@ class Scope(PeopleQuery):
                 return None
             files.append(target)
         self.check_files(files)
-        key = quote(name)
+        key, path = quote(name), json_key(name)
         lo, hi, _, _ = self.utc_window(None, last)
         upto = f"t.day <= DATE {quote(str(last))}" if last else "true"
         return f"""
@@ -196,7 +196,8 @@ class Scope(PeopleQuery):
             FROM ({parquet_sql(files, "day, actor, key, ts, value")}) t LEFT JOIN idmap m ON m.key = t.actor
             WHERE t.key = {key} AND {upto} AND t.ts >= {lo}
             UNION ALL
-            SELECT coalesce(m.user_id, p.actor), p.ts, coalesce(p.traits->>{key}, p.context->'traits'->>{key})
+            SELECT coalesce(m.user_id, p.actor), p.ts,
+                   coalesce(p.traits->>{path}, p.context->'traits'->>{path})
             FROM pending p LEFT JOIN idmap m ON m.key = p.actor
             WHERE p.actor IS NOT NULL AND p.ts >= {lo} AND p.ts < {hi}
         """

@@ -106,6 +106,23 @@ def quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def json_key(name: str) -> str:
+    """The SQL literal that makes ``json->>{json_key(name)}`` read the top-level key ``name`` itself.
+
+    DuckDB reads a text starting with ``$`` as a JSONPath and one starting with ``/`` as a JSON
+    Pointer (``$..*`` is every nested value, ``$[`` an error); a JSON Pointer with ``~`` and ``/``
+    escaped (RFC 6901) names exactly one key, whatever its characters (``$.x``, ``a.b``, ``""``)."""
+    return quote(json_pointer(name))
+
+
+def json_pointer(name: str) -> str:
+    return "/" + name.replace("~", "~0").replace("/", "~1")
+
+
+#: The same as json_key, in SQL, for a key held by a column or expression ``{}``.
+JSON_KEY_SQL = "('/' || replace(replace({}, '~', '~0'), '/', '~1'))"
+
+
 def file_list(paths: Sequence[Path]) -> str:
     """A SQL list literal of file paths."""
     return "[" + ", ".join(quote(str(p)) for p in paths) + "]"

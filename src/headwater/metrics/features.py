@@ -7,7 +7,7 @@ from typing import Any
 
 from headwater.lake.params import MetricError
 from headwater.lake.scope import Scope
-from headwater.lake.sql import quote
+from headwater.lake.sql import json_key
 from headwater.metrics.active import active_counts
 
 TREND_DAYS = 7
@@ -57,10 +57,10 @@ def preferences(scope: Scope, property: str | None = None, trait: str | None = N
     values = scope.trait_values(str(trait), rng.end) if trait else None
     if values is None:
         if property:
-            value = f"properties->>{quote(property)}"
+            value = f"properties->>{json_key(property)}"
             events = scope.events(rng.start, rng.end)
         else:
-            name = quote(str(trait))
+            name = json_key(str(trait))
             value = f"coalesce(traits->>{name}, context->'traits'->>{name})"
             events = scope.events(None, rng.end)
         values = f"SELECT person, ts, {value} AS v FROM ({events})"

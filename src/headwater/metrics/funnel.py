@@ -21,7 +21,7 @@ import numpy as np
 
 from headwater.lake.params import MetricError
 from headwater.lake.scope import Scope
-from headwater.lake.sql import quote
+from headwater.lake.sql import json_key, quote
 
 DEFAULT_WINDOW_DAYS = 14
 
@@ -93,7 +93,7 @@ def _reach_counts(
     lo, hi = scope.utc_bounds(rng.start, rng.end)
     step = "CASE event " + " ".join(f"WHEN {quote(n)} THEN {i}" for i, n in enumerate(names, 1)) + " END"
     first = f"(event = {quote(names[0])} AND ts >= {lo} AND ts < {hi})"
-    bd = f"CASE WHEN {first} THEN properties->>{quote(breakdown)} END" if breakdown else "NULL::VARCHAR"
+    bd = f"CASE WHEN {first} THEN properties->>{json_key(breakdown)} END" if breakdown else "NULL::VARCHAR"
     limit = window * _DAY_US
     # Without a breakdown, the ETL's (event, person, time) rollup when the lake allows: read straight
     # into numpy, people numbered by hashing (no temp tables, no join).
@@ -191,7 +191,7 @@ def _reach_counts_sql(
 ) -> list[tuple[Any, int, int]]:
     """The same as _reach_counts by ASOF joins in SQL: for every step-1 event the earliest next step."""
     rng = scope.rng
-    bd = f"e.properties->>{quote(breakdown)}" if breakdown else "NULL"
+    bd = f"e.properties->>{json_key(breakdown)}" if breakdown else "NULL"
     events = scope.events(rng.start, rng.end + timedelta(days=window))
     names_sql = ", ".join(quote(n) for n in names)
     parts = [

@@ -54,18 +54,19 @@ def uvicorn_config(settings: Any) -> Any:
     import uvicorn
 
     from headwater.http.app import create_app
+    from headwater.http.protocol import protocol_class
 
     return uvicorn.Config(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=protocol_class(settings),  # httptools, with head, header and per-address limits
+        ws="none",  # no WebSocket route: an upgrade is an ordinary request
         lifespan="on",
         access_log=settings.access_log,
         log_config=None,
         limit_concurrency=settings.limit_concurrency,
-        timeout_keep_alive=10,
         timeout_graceful_shutdown=10,
         server_header=False,
     )

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -25,6 +26,8 @@ from headwater.targeting.audiences import (
 )
 
 MAX_DEPTH = 8
+#: An audience's id: a path segment of the API (/api/v1/audiences/{id}) and the segment sent to buyers.
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _RULE_KEYS = {"event", "where", "min_count", "within_days", "not_within_days"}
 
 
@@ -97,10 +100,15 @@ def parse_rule(obj: object, path: str = "rule", depth: int = 0) -> Rule:
     return EventCondition(event, filters, min_count or 1, within)
 
 
-def parse_audience(obj: object) -> Audience:
+def parse_audience(obj: object, check_id: bool = True) -> Audience:
+    """The audience a definition describes; ``check_id=False`` for one stored before ids were
+    checked (it stays served, and reachable in the API if its id allows)."""
     if not isinstance(obj, Mapping):
         raise AudienceError("audience", "must be an object")
     audience_id = cast(str, _text(obj, "id", ""))
+    if check_id and not ID_PATTERN.fullmatch(audience_id):
+        allowed = "1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit"
+        raise AudienceError("id", f"must be {allowed}: {audience_id!r}")
     name = cast(str, _text(obj, "name", ""))
     taxonomy_id = obj.get("taxonomy_id")
     if isinstance(taxonomy_id, int) and not isinstance(taxonomy_id, bool) and taxonomy_id > 0:

@@ -10,17 +10,20 @@ from typing import Any
 
 import msgspec
 
+from headwater.events.normalize import MAX_BODY_DEPTH, json_too_deep
+
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 _MEDIA = ("banner", "video", "audio", "native")
 
 
 class InvalidBidRequest(ValueError):
-    """A request refused with HTTP 400: `field` is the JSON path at fault."""
+    """A request refused with HTTP 400: `field` is the JSON path at fault, `code` the error's."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, code: str = "invalid_request") -> None:
         super().__init__(message)
         self.field = field
         self.message = message
+        self.code = code
 
     def __str__(self) -> str:
         return f"Invalid request: {self.message}"
@@ -37,7 +40,16 @@ def parse(body: bytes | str) -> dict[str, Any]:
         request = msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
         raise InvalidBidRequest("request", f"request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise _too_deep() from None
+    if json_too_deep(body, request, MAX_BODY_DEPTH):
+        raise _too_deep()
     return validate(request)
+
+
+def _too_deep() -> InvalidBidRequest:
+    message = f"request body nests objects and arrays deeper than {MAX_BODY_DEPTH} levels"
+    return InvalidBidRequest("request", message, "too_deep")
 
 
 def _is_int(value: object) -> bool:

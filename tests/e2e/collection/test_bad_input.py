@@ -398,7 +398,7 @@ def test_client_disconnecting_mid_body(server: Server, write_key: str) -> None:
 
 def disconnects(server: Server) -> float:
     """Requests whose client went away mid-body, as /metrics counts them."""
-    text = httpx.get(server.url + "/metrics").text
+    text = server.metrics()
     found = re.search(
         r'^headwater_requests_total\{route="batch",status="disconnect"\} ([0-9.e+]+)$', text, re.M
     )
@@ -434,7 +434,7 @@ def test_disk_full_is_503_then_recovers(tmp_path: Path) -> None:
         assert err["code"] == "log_unavailable" and "space" in err["message"].lower()
         assert resp.headers["retry-after"]
         ready = httpx.get(srv.url + "/readyz")
-        assert ready.status_code == 503 and ready.json()["status"] == "not_ready"
+        assert ready.status_code == 503 and ready.json() == {"status": "not_ready"}
         target.unlink()
         resp = post(srv, "/v1/batch", {"batch": [e]}, key)
         assert resp.status_code == 200
@@ -465,7 +465,7 @@ def test_free_disk_below_the_minimum_is_503(tmp_path: Path) -> None:
         resp = post(srv, "/v1/batch", {"batch": [ev()]}, key)
         assert resp.status_code == 503
         assert "free" in error_of(resp)["message"]
-        ready = httpx.get(srv.url + "/readyz")
+        ready = srv.readyz()
         assert ready.status_code == 503 and "minimum" in ready.json()["checks"]["disk"]
         assert read_log(data) == []
     finally:

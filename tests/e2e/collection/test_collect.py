@@ -159,14 +159,16 @@ def test_acknowledged_means_in_the_log_with_the_source(server: Server, write_key
 
 def test_health_ready_metrics_openapi(server: Server, write_key: str) -> None:
     assert httpx.get(server.url + "/healthz").json()["status"] == "ok"
-    ready = httpx.get(server.url + "/readyz")
+    assert httpx.get(server.url + "/readyz").json() == {"status": "ready"}  # the details: admin only
+    ready = server.readyz()
     assert ready.status_code == 200 and ready.json()["checks"]["events_log"] == "ok"
     httpx.post(
         server.url + "/v1/batch",
         json={"batch": [{"type": "bogus", "userId": "u"}]},
         headers={"X-Write-Key": write_key},
     )
-    text = httpx.get(server.url + "/metrics").text
+    assert httpx.get(server.url + "/metrics").status_code == 401
+    text = server.metrics()
     assert 'headwater_events_accepted_total{source="module-source"}' in text
     assert 'headwater_events_rejected_total{code="unknown_type",source="module-source"}' in text
     assert "headwater_request_duration_seconds_bucket" in text

@@ -20,7 +20,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import ServerFactory
-from tests.helpers import create_key, read_log
+from tests.helpers import Server, create_key, read_log
 
 DAY = "[0-9]" * 8
 
@@ -64,8 +64,8 @@ def check_lines(data_dir: Path) -> Counter[str]:
     return per_writer
 
 
-def metric_total(url: str, name: str, **labels: str) -> float:
-    text = httpx.get(url + "/metrics", timeout=10).text
+def metric_total(srv: Server, name: str, **labels: str) -> float:
+    text = srv.metrics()
     total = 0.0
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -117,12 +117,12 @@ def test_many_clients_three_workers(tmp_path: Path, servers: ServerFactory) -> N
 
     # /metrics (answered by any one worker) adds up all three
     for _ in range(3):
-        assert metric_total(srv.url, "headwater_events_accepted_total", source="busy") == len(acked)
-    requests = metric_total(srv.url, "headwater_requests_total", status="200")
+        assert metric_total(srv, "headwater_events_accepted_total", source="busy") == len(acked)
+    requests = metric_total(srv, "headwater_requests_total", status="200")
     assert requests == 32 * 30
     # the log's bytes are counted by every worker: their sum is the files' size
     size = sum(p.stat().st_size for p in (data_dir / "log").glob("events-*.jsonl"))
-    assert metric_total(srv.url, "headwater_log_bytes_total", kind="events") == size
+    assert metric_total(srv, "headwater_log_bytes_total", kind="events") == size
 
 
 class Load:
@@ -232,7 +232,7 @@ def test_killed_worker_is_restarted_while_others_answer(tmp_path: Path, servers:
     assert all(r["code"] == "torn_line" and r["file"].endswith(".t-1.jsonl") for r in quarantined)
 
     # the counters of the dead worker still count: acked <= counted <= logged
-    counted = metric_total(srv.url, "headwater_events_accepted_total", source="kill")
+    counted = metric_total(srv, "headwater_events_accepted_total", source="kill")
     assert len(load.acked) <= counted <= sum(logged.values())
 
 

@@ -30,7 +30,7 @@ def wait_started(srv: Server, timeout: float = 120.0) -> dict[str, Any]:
     dashboard's default view computed once (its warm-up service). Returns /readyz's checks."""
     deadline = time.monotonic() + timeout
     while True:
-        checks = dict(httpx.get(srv.url + "/readyz", timeout=10).json()["checks"])
+        checks = srv.checks()
         tailers = [v for v in checks.values() if isinstance(v, dict) and "lag_events" in v]
         warm = checks.get("dashboard_warmup") or {}
         if all(t.get("state") == "caught_up" for t in tailers) and warm.get("runs", 0) >= 1:

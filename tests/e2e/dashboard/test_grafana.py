@@ -121,9 +121,7 @@ def filled(tmp_path_factory: pytest.TempPathFactory, pg_admin_url: str) -> Itera
 
 
 def srv_json(srv: Server) -> dict[str, Any]:
-    import httpx
-
-    return dict(httpx.get(srv.url + "/readyz", timeout=5).json())
+    return dict(srv.readyz(timeout=5).json())
 
 
 def column_kinds(cur: psycopg.Cursor[Any]) -> list[tuple[str, str]]:

@@ -31,7 +31,7 @@ def fresh_server(tmp_path: Path) -> Iterator[Server]:
 
 
 def warmup(srv: Server) -> dict[str, Any]:
-    return dict(httpx.get(srv.url + "/readyz", timeout=10).json()["checks"]["dashboard_warmup"])
+    return dict(srv.checks()["dashboard_warmup"])
 
 
 def visit(browser: Any, srv: Server) -> int:
@@ -124,7 +124,7 @@ def test_with_several_workers_one_process_warms_and_every_worker_reads_it(
         time.sleep(0.2)
     pids = _server_pids(srv)
     assert set(pids) == {"background", "http-0", "http-1"}, pids
-    assert "dashboard_warmup" not in httpx.get(srv.url + "/readyz", timeout=10).json()["checks"]
+    assert "dashboard_warmup" not in srv.checks()
     for _ in range(3):  # the connections land on either worker
         visit(browser, srv)
     # the workers answered from the shared cache, and the background process computed it in a

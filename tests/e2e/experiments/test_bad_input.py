@@ -34,14 +34,19 @@ def test_unknown_experiment_is_404(api: Api) -> None:
 
 @pytest.mark.parametrize("status", ["draft", "stopped"])
 def test_not_running_gets_the_control_flagged_and_logs_nothing(api: Api, status: str) -> None:
+    """A stopped experiment answers the control; a draft is not there for a write key (404, as for
+    a key that does not exist: a write key is public)."""
     key = f"idle-{status}"
     api.create(base(key, status=status, meta=[{"key": "ctl"}, {"key": "new"}]))
     for user in ("u1", "u2", "u3", "u4", "u5", "u6"):
         r = api.assign(key, userId=user)
+        if status == "draft":
+            error_of(r, 404, "unknown_experiment")
+            continue
         assert r.status_code == 200, r.text
         body = r.json()
         assert (body["inExperiment"], body["key"], body["variationId"]) == (False, "ctl", 0)
-        assert body["reason"] == ("not_running" if status == "draft" else "stopped")
+        assert body["reason"] == "stopped"
         assert body["exposureLogged"] is False
     assert not exposures(api.server.data_dir, key)
 

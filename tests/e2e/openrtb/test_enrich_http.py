@@ -204,7 +204,7 @@ def test_consent_gates(hw: Harness, change: dict[str, Any], reason: str) -> None
 
 def test_reasons_are_counted_on_metrics(hw: Harness) -> None:
     def count(reason: str) -> float:
-        text = httpx.get(f"{hw.url}/metrics").text
+        text = hw.server.metrics()
         line = f'headwater_openrtb_enrich_total{{reason="{reason}"}}'
         return sum(float(ln.split()[-1]) for ln in text.splitlines() if ln.startswith(line))
 

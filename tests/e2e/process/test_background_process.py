@@ -74,7 +74,7 @@ def test_background_process_runs_tailers_and_schedules(two_workers: Server) -> N
     srv = two_workers
     token = (srv.data_dir / "admin_token").read_text().strip()
     auth = {"Authorization": f"Bearer {token}"}
-    checks = httpx.get(srv.url + "/readyz").json()["checks"]
+    checks = srv.checks()
     assert checks["tailer_realtime"]["role"] == "standby"  # workers only stand by
     assert checks["live"]["role"] == "standby"
     assert "etl_scheduler" not in checks  # schedules run in the background process only
@@ -102,11 +102,11 @@ def test_background_process_runs_tailers_and_schedules(two_workers: Server) -> N
 
     # a worker's /readyz shows the lag of the tailer running in the background process
     def reported() -> bool:
-        rt = httpx.get(srv.url + "/readyz").json()["checks"]["tailer_realtime"]
+        rt = srv.checks()["tailer_realtime"]
         return rt.get("active_pid") == bg and rt["applied_events"] >= 50 and rt["lag_events"] == 0
 
     _wait_for(reported)
-    rt = httpx.get(srv.url + "/readyz").json()["checks"]["tailer_realtime"]
+    rt = srv.checks()["tailer_realtime"]
     assert rt["role"] == "standby" and rt["status_age_seconds"] < 5 and "lag_seconds" in rt
 
     # the background process dies: the supervisor restarts it, collection never stops
@@ -127,7 +127,7 @@ def test_background_process_runs_tailers_and_schedules(two_workers: Server) -> N
 
     # whoever took the tailer over (the new background process or a worker), /readyz follows it
     def followed() -> bool:
-        rt = httpx.get(srv.url + "/readyz").json()["checks"]["tailer_realtime"]
+        rt = srv.checks()["tailer_realtime"]
         if rt["role"] == "active":
             return True
         pid = rt.get("active_pid")

@@ -70,7 +70,7 @@ def test_api_cli_and_replay_agree(tmp_path: Path, pg_url: str) -> None:
         assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_parameter"
         active = httpx.get(f"{srv.url}/api/v1/realtime/sessions?active=true", headers=AUTH).json()
         assert active["active"] is True and active["count"] >= 1
-        assert httpx.get(f"{srv.url}/readyz").json()["checks"]["tailer_realtime"]["role"] in (
+        assert srv.checks()["tailer_realtime"]["role"] in (
             "active",
             "standby",
         )

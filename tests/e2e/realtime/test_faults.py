@@ -80,7 +80,7 @@ def test_postgres_outage_under_load_loses_and_doubles_nothing(
         assert ready["status"] == "ready"
         got = wait_counts_match(srv)
         assert sum(got.values()) == 50 * len(load.statuses)
-        metrics = httpx.get(srv.url + "/metrics").text
+        metrics = srv.metrics()
         assert 'headwater_tailer_failures_total{tailer="realtime"}' in metrics
 
 
@@ -93,7 +93,7 @@ def wait_for(check: Callable[[], Any], timeout: float = 30.0) -> Any:
 
 
 def retrying(srv: Server) -> dict[str, Any] | None:
-    ready: dict[str, Any] = httpx.get(srv.url + "/readyz").json()
+    ready: dict[str, Any] = srv.readyz().json()
     return ready if ready["checks"]["tailer_realtime"]["state"] == "retrying" else None
 
 

@@ -3,14 +3,14 @@
 GET  /v1/experiments/{key}/assignment?userId=|anonymousId=[&attr=value...]   one experiment
 POST /v1/assign  {"userId", "anonymousId", "attributes": {...}}               every running experiment
 
-The answer has GrowthBook's result fields. An unknown experiment is 404; one not running answers the
-control with ``inExperiment: false`` and logs nothing. Each assignment served logs one `Experiment
+The answer has GrowthBook's result fields. An unknown experiment is 404, and so is a draft (a write
+key ships in web pages: nothing of a draft is shown to it); a stopped one answers the control with
+``inExperiment: false`` and logs nothing. Each assignment served logs one `Experiment
 Viewed` event per user and phase, durable in the event log before the answer.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -22,8 +22,10 @@ from starlette.responses import JSONResponse, Response
 from headwater.collector.keys import key_from_headers
 from headwater.events.normalize import RequestInfo
 from headwater.experiments.live_sticky import StickyRestoring
+from headwater.experiments.model import Status
 from headwater.experiments.service import ExperimentsService
 from headwater.experiments.serving import ExposureSink, Visitor
+from headwater.http import json_body
 from headwater.http.errors import HttpError
 from headwater.log.writer import BackpressureError, LogWriteError
 from headwater.stores.live.ports import LiveUnavailableError
@@ -158,7 +160,7 @@ async def _one(request: Request) -> dict[str, Any]:
     svc = _service(request)
     key = request.path_params["key"]
     exp = svc.definitions.get(key)
-    if exp is None:
+    if exp is None or exp.status is Status.DRAFT:
         raise HttpError(404, "unknown_experiment", f"no experiment with key {key!r}")
     q = request.query_params
     attributes = {k: v for k, v in q.items() if k not in _RESERVED}
@@ -168,14 +170,19 @@ async def _one(request: Request) -> dict[str, Any]:
 
 
 async def _all(request: Request) -> dict[str, Any]:
+    # a key sent in a header is checked before any byte of the body is read (the body is read
+    # within the route's limit and deadline: http/app.py)
+    headers = request.headers
+    header_key = key_from_headers(headers.get("authorization"), headers.get("x-write-key"))
+    checked = await _source(request) if header_key is not None else None
     raw = await request.body()
     try:
-        body = json.loads(raw) if raw else {}
+        body = json_body.loads(raw) if raw else {}
     except ValueError:
         raise HttpError(400, "invalid_json", "the body is not JSON") from None
     if not isinstance(body, dict):
         raise HttpError(400, "invalid_body", "the body must be an object with userId or anonymousId")
-    source = await _source(request, body.get("writeKey"))
+    source = checked or await _source(request, body.get("writeKey"))
     attributes = body.get("attributes", {})
     if not isinstance(attributes, dict):
         raise HttpError(400, "invalid_parameter", "'attributes' must be an object")

@@ -6,13 +6,13 @@ Errors are ``{"error": {"code", "message", "field"?}}``; a bad definition names 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from headwater.audiences.service import AudienceService
+from headwater.http import json_body
 from headwater.http.auth import require_admin
 from headwater.http.errors import HttpError
 from headwater.stores.live.ports import LiveUnavailableError
@@ -44,7 +44,7 @@ async def _definition(request: Request, path_id: str | None = None) -> dict[str,
     if len(body) > MAX_DEFINITION_BYTES:
         return _invalid("audience", f"is over {MAX_DEFINITION_BYTES} bytes")
     try:
-        obj = json.loads(body)
+        obj = json_body.loads(body)
     except ValueError:
         return _invalid("audience", "the body is not valid JSON")
     if isinstance(obj, dict) and path_id is not None and obj.setdefault("id", path_id) != path_id:

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +20,7 @@ from headwater import __version__
 from headwater.dashboard.caches import caches_for
 from headwater.dashboard.health import data_health
 from headwater.dashboard.metric_batch import groups, parse_queries, run_group
+from headwater.http import json_body
 from headwater.http.auth import require_admin
 from headwater.http.dashboard import available_apis
 from headwater.http.errors import HttpError
@@ -63,7 +63,7 @@ async def metrics(request: Request) -> Response:
     if len(body) > MAX_BODY_BYTES:
         raise HttpError(413, "too_large", f"the body may not exceed {MAX_BODY_BYTES} bytes")
     try:
-        queries = parse_queries(json.loads(body or b"null"))
+        queries = parse_queries(json_body.loads(body or b"null"))
     except ValueError:
         raise HttpError(400, "invalid_json", "the body is not JSON") from None
     except MetricError as exc:

@@ -16,7 +16,6 @@ A refused definition is 400 ``invalid_experiment``: ``field`` names the first ba
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -25,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 
 from headwater.experiments import admin
 from headwater.experiments.service import ExperimentsService
+from headwater.http import json_body
 from headwater.http.auth import require_admin
 from headwater.http.errors import HttpError
 from headwater.lake.layout import LakeError
@@ -72,7 +72,7 @@ async def _body(request: Request) -> Any:
     if not raw:
         return {}
     try:
-        return json.loads(raw)
+        return json_body.loads(raw)
     except ValueError:
         raise HttpError(400, "invalid_json", "the body is not JSON") from None
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from headwater.lake.layout import Lake
 from headwater.lake.rollups.common import copy_rows
-from headwater.lake.sql import quote
+from headwater.lake.sql import JSON_KEY_SQL, quote
 
 
 def traits_sql(events_sql: str, tz: str) -> str:
@@ -17,13 +17,15 @@ def traits_sql(events_sql: str, tz: str) -> str:
 
     Events are first grouped by their day, actor and the texts of both trait objects (an actor's
     events mostly repeat the same traits), keeping the latest time: the keys and values are then
-    parsed once per group instead of once per event."""
+    parsed once per group instead of once per event. A key is read as a key, never as a JSON path
+    (``$.x``, ``a.b`` and ``/p`` are keys like any other)."""
+    path = JSON_KEY_SQL.format("key")
     keys = """list_distinct(list_concat(
         CASE WHEN json_type(traits) = 'OBJECT' THEN json_keys(traits) ELSE [] END,
         CASE WHEN json_type(ct) = 'OBJECT' THEN json_keys(ct) ELSE [] END))"""
     return f"""
         SELECT day, actor, key, max(ts) AS ts, arg_max(value, ts) AS value FROM (
-            SELECT day, actor, ts, key, coalesce(traits->>key, ct->>key) AS value FROM (
+            SELECT day, actor, ts, key, coalesce(traits->>{path}, ct->>{path}) AS value FROM (
                 SELECT day, actor, ts, traits, ct, unnest({keys}) AS key FROM (
                     SELECT hw_day(ts, {quote(tz)}) AS day, actor, traits, context->'traits' AS ct,
                            max(ts) AS ts
