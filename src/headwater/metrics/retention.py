@@ -13,7 +13,7 @@ from typing import Any
 from headwater.lake.params import MetricError
 from headwater.lake.scope import Scope
 from headwater.lake.sql import quote
-from headwater.metrics.periods import check_period, index_of, index_sql, last_day_of, start_of
+from headwater.metrics.periods import check_period, cohort_rows, index_of, index_sql
 
 MODES = ("on", "on_or_after")
 COHORTS = ("first", "recurring")
@@ -78,32 +78,7 @@ def retention(
         for c, kmax, n in found:
             for k in range(1, int(kmax) + 1):
                 returned[(int(c), k)] = returned.get((int(c), k), 0) + int(n)
-    rows = []
-    totals: dict[int, list[int]] = {}
-    for c in range(lo, hi + 1):
-        size = int(sizes.get(c, 0))
-        values = []
-        for k in range(0, hi - c + 1):
-            users = size if k == 0 else returned.get((c, k), 0)
-            incomplete = last_day_of(period, c + k) > rng.end
-            values.append(
-                {
-                    "period": k,
-                    "users": users,
-                    "rate": round(users / size, 6) if size else None,
-                    "incomplete": incomplete,
-                }
-            )
-            if not incomplete and size:
-                acc = totals.setdefault(k, [0, 0, 0])
-                acc[0] += users
-                acc[1] += size
-                acc[2] += 1
-        rows.append({"date": start_of(period, c).isoformat(), "cohort_size": size, "values": values})
-    average = [
-        {"period": k, "rate": round(u / s, 6), "users": u, "cohort_users": s, "cohorts": n}
-        for k, (u, s, n) in sorted(totals.items())
-    ]
+    rows, average = cohort_rows(sizes, returned, lo, hi, period, rng.end)
     missing = sorted(d.isoformat() for d in scope.missing_days(rng.days()))
     return {
         "rows": rows,

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from headwater.lake.params import MetricError
-from headwater.metrics.periods import check_period, index_of, last_day_of, start_of
+from headwater.metrics.periods import check_period, cohort_rows, index_of, last_day_of, start_of
 from headwater.warehouse.metrics.scope import Params, WarehouseScope
 
 MODES = ("on", "on_or_after")
@@ -96,32 +96,7 @@ def retention(
         else:
             for j in range(1, k + 1):
                 returned[(c, j)] = returned.get((c, j), 0) + n
-    out = []
-    totals: dict[int, list[int]] = {}
-    for c in range(lo, hi + 1):
-        size = sizes.get(c, 0)
-        values = []
-        for k in range(0, hi - c + 1):
-            users = size if k == 0 else returned.get((c, k), 0)
-            incomplete = last_day_of(period, c + k) > rng.end
-            values.append(
-                {
-                    "period": k,
-                    "users": users,
-                    "rate": round(users / size, 6) if size else None,
-                    "incomplete": incomplete,
-                }
-            )
-            if not incomplete and size:
-                acc = totals.setdefault(k, [0, 0, 0])
-                acc[0] += users
-                acc[1] += size
-                acc[2] += 1
-        out.append({"date": start_of(period, c).isoformat(), "cohort_size": size, "values": values})
-    average = [
-        {"period": k, "rate": round(u / s, 6), "users": u, "cohort_users": s, "cohorts": n}
-        for k, (u, s, n) in sorted(totals.items())
-    ]
+    out, average = cohort_rows(sizes, returned, lo, hi, period, rng.end)
     missing = sorted(d.isoformat() for d in scope.missing_days(rng.days()))
     return {
         "rows": out,
