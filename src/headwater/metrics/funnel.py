@@ -22,6 +22,7 @@ import numpy as np
 from headwater.lake.params import MetricError
 from headwater.lake.scope import Scope
 from headwater.lake.sql import json_key, quote
+from headwater.metrics.shapes import funnel_rows
 
 DEFAULT_WINDOW_DAYS = 14
 
@@ -55,30 +56,7 @@ def funnel(
         raise MetricError("bad_parameter", "parameter 'window_days' must be between 1 and 365")
     rng = scope.rng
     rows = _reach_counts(scope, names, window, breakdown)
-    groups: dict[Any, dict[int, int]] = {}
-    for value, reach_n, count in rows:
-        groups.setdefault(value, {})[int(reach_n)] = int(count)
-    if not groups and not breakdown:
-        groups[None] = {}
-    out = []
-    for value in sorted(groups, key=lambda v: (v is None, str(v))):
-        reached = groups[value]
-        first = sum(reached.values())
-        prev = first
-        for i, name in enumerate(names, start=1):
-            users = sum(n for r, n in reached.items() if r >= i)
-            row: dict[str, Any] = {
-                "date": rng.start.isoformat(),
-                "step": i,
-                "event": name,
-                "users": users,
-                "conversion": round(users / first, 6) if first else None,
-                "from_previous": round(users / prev, 6) if prev else None,
-            }
-            if breakdown:
-                row["breakdown"] = value
-            out.append(row)
-            prev = users
+    out = funnel_rows(list(rows), names, rng.start, breakdown)
     return {"rows": out, "steps": names, "window_days": window, "breakdown": breakdown}
 
 

@@ -13,7 +13,8 @@ from typing import Any
 from headwater.lake.params import MetricError
 from headwater.lake.scope import Scope
 from headwater.lake.sql import quote
-from headwater.metrics.periods import check_period, cohort_rows, index_of, index_sql
+from headwater.metrics.periods import check_period, index_of, index_sql
+from headwater.metrics.shapes import cohort_rows
 
 MODES = ("on", "on_or_after")
 COHORTS = ("first", "recurring")

@@ -13,7 +13,8 @@ from datetime import date
 from typing import Any
 
 from headwater.lake.params import MetricError
-from headwater.metrics.periods import check_period, cohort_rows, index_of, last_day_of, start_of
+from headwater.metrics.periods import check_period, index_of, last_day_of, start_of
+from headwater.metrics.shapes import cohort_rows
 from headwater.warehouse.metrics.scope import Params, WarehouseScope
 
 MODES = ("on", "on_or_after")

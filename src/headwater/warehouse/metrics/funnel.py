@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from headwater.lake.params import MetricError
+from headwater.metrics.shapes import funnel_rows
 from headwater.warehouse.metrics.scope import Params, WarehouseScope, json_path
 
 DEFAULT_WINDOW_DAYS = 14
@@ -60,30 +61,7 @@ def funnel(
     names = parse_steps(steps)
     window = parse_window(window_days)
     rng = scope.rng
-    groups: dict[Any, dict[int, int]] = {}
-    for value, reach_n, count in _reach_counts(scope, names, window, breakdown):
-        groups.setdefault(value, {})[reach_n] = count
-    if not groups and not breakdown:
-        groups[None] = {}
-    out = []
-    for value in sorted(groups, key=lambda v: (v is None, str(v))):
-        reached = groups[value]
-        first = sum(reached.values())
-        prev = first
-        for i, name in enumerate(names, start=1):
-            users = sum(n for r, n in reached.items() if r >= i)
-            row: dict[str, Any] = {
-                "date": rng.start.isoformat(),
-                "step": i,
-                "event": name,
-                "users": users,
-                "conversion": round(users / first, 6) if first else None,
-                "from_previous": round(users / prev, 6) if prev else None,
-            }
-            if breakdown:
-                row["breakdown"] = value
-            out.append(row)
-            prev = users
+    out = funnel_rows(list(_reach_counts(scope, names, window, breakdown)), names, rng.start, breakdown)
     return {"rows": out, "steps": names, "window_days": window, "breakdown": breakdown}
 
 

@@ -1,0 +1,77 @@
+"""The JSON rows a metric answers, shaped once for every engine (the lake, the warehouse): each
+engine counts, these functions lay the counts out."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from headwater.metrics.periods import last_day_of, start_of
+
+
+def cohort_rows(
+    sizes: dict[int, int], returned: dict[tuple[int, int], int], lo: int, hi: int, period: str, end: date
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Retention's rows (one per cohort lo..hi: its size and, per period k, the users back, the
+    rate and whether the period is past ``end``) and the average over complete periods. One shape
+    for every engine (the lake, the warehouse)."""
+    rows: list[dict[str, Any]] = []
+    totals: dict[int, list[int]] = {}
+    for c in range(lo, hi + 1):
+        size = int(sizes.get(c, 0))
+        values = []
+        for k in range(0, hi - c + 1):
+            users = size if k == 0 else returned.get((c, k), 0)
+            incomplete = last_day_of(period, c + k) > end
+            values.append(
+                {
+                    "period": k,
+                    "users": users,
+                    "rate": round(users / size, 6) if size else None,
+                    "incomplete": incomplete,
+                }
+            )
+            if not incomplete and size:
+                acc = totals.setdefault(k, [0, 0, 0])
+                acc[0] += users
+                acc[1] += size
+                acc[2] += 1
+        rows.append({"date": start_of(period, c).isoformat(), "cohort_size": size, "values": values})
+    average = [
+        {"period": k, "rate": round(u / s, 6), "users": u, "cohort_users": s, "cohorts": n}
+        for k, (u, s, n) in sorted(totals.items())
+    ]
+    return rows, average
+
+
+def funnel_rows(
+    reach: list[tuple[Any, int, int]], names: list[str], start: date, breakdown: str | None
+) -> list[dict[str, Any]]:
+    """A funnel's rows from (breakdown value, steps reached, people) counts: per value (the
+    missing value last), per step, the people who reached it, the conversion from the first step
+    and from the previous one."""
+    groups: dict[Any, dict[int, int]] = {}
+    for value, reach_n, count in reach:
+        groups.setdefault(value, {})[int(reach_n)] = int(count)
+    if not groups and not breakdown:
+        groups[None] = {}
+    out = []
+    for value in sorted(groups, key=lambda v: (v is None, str(v))):
+        reached = groups[value]
+        first = sum(reached.values())
+        prev = first
+        for i, name in enumerate(names, start=1):
+            users = sum(n for r, n in reached.items() if r >= i)
+            row: dict[str, Any] = {
+                "date": start.isoformat(),
+                "step": i,
+                "event": name,
+                "users": users,
+                "conversion": round(users / first, 6) if first else None,
+                "from_previous": round(users / prev, 6) if prev else None,
+            }
+            if breakdown:
+                row["breakdown"] = value
+            out.append(row)
+            prev = users
+    return out
