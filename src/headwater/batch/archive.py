@@ -72,11 +72,15 @@ def archive_month(data_dir: Path, year: int, month: int, memory_limit: str = "1G
 
 
 def apply_retention(
-    data_dir: Path, keep_days: int | None, today: date, still_needed: Callable[[date], bool] | None = None
+    data_dir: Path,
+    keep_days: int | None,
+    today: date,
+    still_needed: Callable[[str, date], bool] | None = None,
 ) -> list[str]:
     """Delete raw log files received more than `keep_days` ago whose content is loaded (manifest with
-    the same sizes) and whose event months are all archived. None keeps everything. A received day
-    ``still_needed`` says True of (not exported to the warehouse yet) is kept too."""
+    the same sizes) and whose event months are all archived; the same for the OpenRTB decision
+    log's files of days loaded into the lake. None keeps everything. A day ``still_needed`` says
+    True of, for its kind ('events' or 'decisions': not exported to the warehouse yet), is kept."""
     if keep_days is None:
         return []
     lake = Lake(data_dir / "lake")
@@ -86,7 +90,7 @@ def apply_retention(
         for recv in sorted({lf.day for lf in list_log_files(data_dir / "log", "events")}):
             if recv >= today - timedelta(days=keep_days):
                 continue
-            if still_needed is not None and still_needed(recv):
+            if still_needed is not None and still_needed("events", recv):
                 continue
             manifest = lake.read_manifest(recv)
             if manifest is None or manifest.get("files") != log_sizes(data_dir / "log", recv):
@@ -98,4 +102,27 @@ def apply_retention(
                 if lf.day == recv:
                     lf.path.unlink()
                     deleted.append(lf.name)
+        deleted += _decisions_retention(
+            lake, data_dir / "log", today - timedelta(days=keep_days), still_needed
+        )
+    return deleted
+
+
+def _decisions_retention(
+    lake: Lake, log_dir: Path, before: date, still_needed: Callable[[str, date], bool] | None
+) -> list[str]:
+    """Delete decision files of days before ``before`` whose files are in the lake as they are."""
+    from headwater.batch.decisions import decision_sizes, read_decisions_manifest
+
+    deleted = []
+    for day in sorted({lf.day for lf in list_log_files(log_dir, "decisions")}):
+        if day >= before or (still_needed is not None and still_needed("decisions", day)):
+            continue
+        manifest = read_decisions_manifest(lake, day)
+        if manifest is None or manifest.get("files") != decision_sizes(log_dir, day):
+            continue
+        for lf in list_log_files(log_dir, "decisions"):
+            if lf.day == day:
+                lf.path.unlink()
+                deleted.append(lf.name)
     return deleted

@@ -59,20 +59,6 @@ class EtlScheduler:
     def seconds_to_next_run(self, now: datetime | None = None) -> float:
         return seconds_until(ETL_AT, self.settings.timezone, now)
 
-    def _not_exported(self) -> Callable[[date], bool] | None:
-        """With a warehouse: a received day is kept until every hour of it is exported."""
-        if not self.settings.warehouse_url or self.settings.raw_retention_days is None:
-            return None
-        from headwater.stores.sql.warehouse_ledger import WarehouseLedger
-        from headwater.warehouse.hours import day_exported
-
-        ledger = WarehouseLedger(self.settings.effective_database_url)
-        try:
-            done = ledger.done_hours("events")
-        finally:
-            ledger.close()
-        return lambda day: not day_exported(done, day)
-
     def run_once(self) -> bool:
         """Load every complete received day not in the lake; then apply raw-log retention."""
         settings = self.settings
@@ -90,7 +76,7 @@ class EtlScheduler:
             log.info("daily ETL loaded %s", day, extra=result.as_dict())
         keep = settings.raw_retention_days
         try:
-            deleted = apply_retention(settings.data_dir, keep, today, self._not_exported())
+            deleted = apply_retention(settings.data_dir, keep, today, not_exported(settings))
             if deleted:
                 log.info("retention deleted %d raw log files", len(deleted))
         except Exception as exc:
@@ -101,3 +87,19 @@ class EtlScheduler:
         if ok:
             self.last_error = None
         return ok
+
+
+def not_exported(settings: Settings) -> Callable[[str, date], bool] | None:
+    """With a warehouse: a day of a log ('events', 'decisions') is kept by raw-log retention until
+    every hour of it is exported."""
+    if not settings.warehouse_url or settings.raw_retention_days is None:
+        return None
+    from headwater.stores.sql.warehouse_ledger import WarehouseLedger
+    from headwater.warehouse.hours import day_exported
+
+    ledger = WarehouseLedger(settings.effective_database_url)
+    try:
+        done = {kind: ledger.done_hours(kind) for kind in ("events", "decisions")}
+    finally:
+        ledger.close()
+    return lambda kind, day: not day_exported(done[kind], day)
