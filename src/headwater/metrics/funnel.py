@@ -19,24 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from headwater.lake.params import MetricError
 from headwater.lake.scope import Scope
 from headwater.lake.sql import json_key, quote
+from headwater.metrics.options import parse_steps, parse_window
 from headwater.metrics.shapes import funnel_rows
-
-DEFAULT_WINDOW_DAYS = 14
-
-
-def parse_steps(steps: str | list[str] | None) -> list[str]:
-    names = steps if isinstance(steps, list) else (steps or "").split(",")
-    names = [s.strip() for s in names if s.strip()]
-    if len(names) < 2:
-        raise MetricError(
-            "bad_parameter", "parameter 'steps' needs at least two event names, comma-separated"
-        )
-    if len(set(names)) != len(names):
-        raise MetricError("bad_parameter", "parameter 'steps' may not repeat an event name")
-    return names
 
 
 def funnel(
@@ -46,14 +32,7 @@ def funnel(
     breakdown: str | None = None,
 ) -> dict[str, Any]:
     names = parse_steps(steps)
-    try:
-        window = int(window_days) if window_days not in (None, "") else DEFAULT_WINDOW_DAYS
-    except (TypeError, ValueError):
-        raise MetricError(
-            "bad_parameter", f"parameter 'window_days' is not a number: {window_days!r}"
-        ) from None
-    if not 1 <= window <= 365:
-        raise MetricError("bad_parameter", "parameter 'window_days' must be between 1 and 365")
+    window = parse_window(window_days)
     rng = scope.rng
     rows = _reach_counts(scope, names, window, breakdown)
     out = funnel_rows(list(rows), names, rng.start, breakdown)

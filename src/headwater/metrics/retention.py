@@ -10,14 +10,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from headwater.lake.params import MetricError
 from headwater.lake.scope import Scope
 from headwater.lake.sql import quote
-from headwater.metrics.periods import check_period, index_of, index_sql
+from headwater.metrics.options import retention_options
+from headwater.metrics.periods import index_of, index_sql
 from headwater.metrics.shapes import cohort_rows
-
-MODES = ("on", "on_or_after")
-COHORTS = ("first", "recurring")
 
 
 def _activity(scope: Scope, event: str | None, period: str, last: date, hashed: bool) -> str:
@@ -41,15 +38,7 @@ def retention(
     start_event: str | None = None,
     return_event: str | None = None,
 ) -> dict[str, Any]:
-    period = check_period(period, "day")
-    mode = mode or "on"
-    cohort = cohort or "first"
-    if mode not in MODES:
-        raise MetricError("bad_parameter", f"parameter 'mode' must be one of {', '.join(MODES)}: {mode!r}")
-    if cohort not in COHORTS:
-        raise MetricError(
-            "bad_parameter", f"parameter 'cohort' must be one of {', '.join(COHORTS)}: {cohort!r}"
-        )
+    period, mode, cohort = retention_options(period, mode, cohort)
     rng = scope.rng
     lo, hi = index_of(period, rng.start), index_of(period, rng.end)
     hashed = start_event is None and return_event is None

@@ -12,13 +12,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from headwater.lake.params import MetricError
+from headwater.metrics.options import retention_options
 from headwater.metrics.periods import check_period, index_of, last_day_of, start_of
 from headwater.metrics.shapes import cohort_rows
 from headwater.warehouse.metrics.scope import Params, WarehouseScope
-
-MODES = ("on", "on_or_after")
-COHORTS = ("first", "recurring")
 
 
 def period_index_sql(period: str, column: str = "day") -> str:
@@ -49,15 +46,7 @@ def retention(
     start_event: str | None = None,
     return_event: str | None = None,
 ) -> dict[str, Any]:
-    period = check_period(period, "day")
-    mode = mode or "on"
-    cohort = cohort or "first"
-    if mode not in MODES:
-        raise MetricError("bad_parameter", f"parameter 'mode' must be one of {', '.join(MODES)}: {mode!r}")
-    if cohort not in COHORTS:
-        raise MetricError(
-            "bad_parameter", f"parameter 'cohort' must be one of {', '.join(COHORTS)}: {cohort!r}"
-        )
+    period, mode, cohort = retention_options(period, mode, cohort)
     rng = scope.rng
     lo, hi = index_of(period, rng.start), index_of(period, rng.end)
     p = Params()

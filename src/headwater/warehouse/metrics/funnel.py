@@ -19,37 +19,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from headwater.lake.params import MetricError
+from headwater.metrics.options import parse_steps, parse_window
 from headwater.metrics.shapes import funnel_rows
 from headwater.warehouse.metrics.scope import Params, WarehouseScope, json_path
 
-DEFAULT_WINDOW_DAYS = 14
 _DAY_US = 86_400_000_000
-
-
-def parse_steps(steps: str | list[str] | None) -> list[str]:
-    """The step names (as the lake parses them: comma-separated, at least two, distinct)."""
-    names = steps if isinstance(steps, list) else (steps or "").split(",")
-    names = [s.strip() for s in names if s.strip()]
-    if len(names) < 2:
-        raise MetricError(
-            "bad_parameter", "parameter 'steps' needs at least two event names, comma-separated"
-        )
-    if len(set(names)) != len(names):
-        raise MetricError("bad_parameter", "parameter 'steps' may not repeat an event name")
-    return names
-
-
-def parse_window(window_days: int | str | None) -> int:
-    try:
-        window = int(window_days) if window_days not in (None, "") else DEFAULT_WINDOW_DAYS
-    except (TypeError, ValueError):
-        raise MetricError(
-            "bad_parameter", f"parameter 'window_days' is not a number: {window_days!r}"
-        ) from None
-    if not 1 <= window <= 365:
-        raise MetricError("bad_parameter", "parameter 'window_days' must be between 1 and 365")
-    return window
 
 
 def funnel(
