@@ -15,6 +15,7 @@ import numpy as np
 
 from headwater.lake.scope import Scope
 from headwater.lake.sql import quote
+from headwater.metrics.shapes import series_rows, window_days
 
 Result = dict[str, Any]
 
@@ -113,21 +114,8 @@ def _shift_left(mask: np.ndarray[Any, Any], s: int) -> np.ndarray[Any, Any]:
 def _series(scope: Scope, window: int) -> Result:
     counts = active_counts(scope, window)
     days = scope.rng.days()
-    missing = scope.missing_days(
-        [
-            scope.rng.start - timedelta(days=window - 1) + timedelta(days=i)
-            for i in range((scope.rng.end - scope.rng.start).days + window)
-        ]
-    )
-    rows = []
-    for day in days:
-        row: dict[str, Any] = {"date": day.isoformat(), "value": None if day in missing else counts[day]}
-        row["missing"] = day in missing
-        if window > 1:
-            row["missing_days_in_window"] = sum(
-                1 for k in range(window) if day - timedelta(days=k) in missing
-            )
-        rows.append(row)
+    missing = scope.missing_days(window_days(scope.rng.start, scope.rng.end, window))
+    rows = series_rows(days, counts, missing, window)
     return {"rows": rows}
 
 

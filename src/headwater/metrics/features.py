@@ -9,6 +9,7 @@ from headwater.lake.params import MetricError
 from headwater.lake.scope import Scope
 from headwater.lake.sql import json_key
 from headwater.metrics.active import active_counts
+from headwater.metrics.shapes import feature_rows
 
 TREND_DAYS = 7
 
@@ -27,24 +28,7 @@ def features(scope: Scope) -> dict[str, Any]:
     data = {(d, tool, ev): (int(n), int(u)) for d, tool, ev, n, u in rows}
     mau = active_counts(scope, 30)
     missing = scope.missing_days(rng.days())
-    out = []
-    for (day, tool, ev), (n, users) in sorted(
-        data.items(), key=lambda kv: (kv[0][0], -kv[1][0], str(kv[0][1:]))
-    ):
-        if day < rng.start or day in missing:
-            continue
-        before = data.get((day - timedelta(days=TREND_DAYS), tool, ev))
-        out.append(
-            {
-                "date": day.isoformat(),
-                "tool_id": tool,
-                "event": ev,
-                "events": n,
-                "users": users,
-                "share_of_mau": round(users / mau[day], 6) if mau.get(day) else None,
-                "trend": round(users / before[1] - 1, 6) if before and before[1] else None,
-            }
-        )
+    out = feature_rows(data, mau, missing, rng.start, TREND_DAYS)
     return {"rows": out, "missing_days": sorted(d.isoformat() for d in missing)}
 
 

@@ -3,7 +3,8 @@ engine counts, these functions lay the counts out."""
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Mapping
+from datetime import date, timedelta
 from typing import Any
 
 from headwater.metrics.periods import last_day_of, start_of
@@ -74,4 +75,56 @@ def funnel_rows(
                 row["breakdown"] = value
             out.append(row)
             prev = users
+    return out
+
+
+def window_days(start: date, end: date, window: int) -> list[date]:
+    """Every day a ``window``-day count of start..end reads (the window before start included)."""
+    first = start - timedelta(days=window - 1)
+    return [first + timedelta(days=i) for i in range((end - start).days + window)]
+
+
+def series_rows(
+    days: list[date], counts: Mapping[date, int], missing: set[date], window: int
+) -> list[dict[str, Any]]:
+    """dau / wau / mau rows: the count of each day (None where a day of its window is missing)."""
+    rows = []
+    for day in days:
+        row: dict[str, Any] = {"date": day.isoformat(), "value": None if day in missing else counts[day]}
+        row["missing"] = day in missing
+        if window > 1:
+            row["missing_days_in_window"] = sum(
+                1 for k in range(window) if day - timedelta(days=k) in missing
+            )
+        rows.append(row)
+    return rows
+
+
+def feature_rows(
+    data: Mapping[tuple[date, Any, Any], tuple[int, int]],
+    mau: Mapping[date, int],
+    missing: set[date],
+    start: date,
+    trend_days: int,
+) -> list[dict[str, Any]]:
+    """features rows from (day, tool, event) -> (events, users): per day from ``start``, busiest
+    first, with the share of that day's MAU and the change from ``trend_days`` before."""
+    out = []
+    for (day, tool, ev), (n, users) in sorted(
+        data.items(), key=lambda kv: (kv[0][0], -kv[1][0], str(kv[0][1:]))
+    ):
+        if day < start or day in missing:
+            continue
+        before = data.get((day - timedelta(days=trend_days), tool, ev))
+        out.append(
+            {
+                "date": day.isoformat(),
+                "tool_id": tool,
+                "event": ev,
+                "events": n,
+                "users": users,
+                "share_of_mau": round(users / mau[day], 6) if mau.get(day) else None,
+                "trend": round(users / before[1] - 1, 6) if before and before[1] else None,
+            }
+        )
     return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from headwater.metrics.shapes import feature_rows, series_rows, window_days
 from headwater.warehouse.metrics.scope import Params, WarehouseScope
 
 Result = dict[str, Any]
@@ -39,21 +40,8 @@ def active_counts(scope: WarehouseScope, window: int) -> dict[date, int]:
 def _series(scope: WarehouseScope, window: int) -> Result:
     counts = active_counts(scope, window)
     rng = scope.rng
-    missing = scope.missing_days(
-        [
-            rng.start - timedelta(days=window - 1) + timedelta(days=i)
-            for i in range((rng.end - rng.start).days + window)
-        ]
-    )
-    rows = []
-    for day in rng.days():
-        row: dict[str, Any] = {"date": day.isoformat(), "value": None if day in missing else counts[day]}
-        row["missing"] = day in missing
-        if window > 1:
-            row["missing_days_in_window"] = sum(
-                1 for k in range(window) if day - timedelta(days=k) in missing
-            )
-        rows.append(row)
+    missing = scope.missing_days(window_days(rng.start, rng.end, window))
+    rows = series_rows(rng.days(), counts, missing, window)
     return {"rows": rows}
 
 
@@ -87,22 +75,5 @@ def features(scope: WarehouseScope) -> Result:
     data = {(r["day"], r["tool_id"], r["event"]): (int(r["events"]), int(r["users"])) for r in rows}
     mau_counts = active_counts(scope, 30)
     missing = scope.missing_days(rng.days())
-    out = []
-    for (day, tool, ev), (n, users) in sorted(
-        data.items(), key=lambda kv: (kv[0][0], -kv[1][0], str(kv[0][1:]))
-    ):
-        if day < rng.start or day in missing:
-            continue
-        before = data.get((day - timedelta(days=TREND_DAYS), tool, ev))
-        out.append(
-            {
-                "date": day.isoformat(),
-                "tool_id": tool,
-                "event": ev,
-                "events": n,
-                "users": users,
-                "share_of_mau": round(users / mau_counts[day], 6) if mau_counts.get(day) else None,
-                "trend": round(users / before[1] - 1, 6) if before and before[1] else None,
-            }
-        )
+    out = feature_rows(data, mau_counts, missing, rng.start, TREND_DAYS)
     return {"rows": out, "missing_days": sorted(d.isoformat() for d in missing)}
