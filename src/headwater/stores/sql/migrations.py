@@ -176,6 +176,66 @@ SQLITE: Final[list[tuple[int, str]]] = [
         );
         """,
     ),
+    (
+        7,
+        # accounts (docs/security.md): users with a role (owner, admin, analyst, viewer) and an Argon2id
+        # password hash (NULL until their invitation is accepted); invitations, sessions and API tokens
+        # keep only the SHA-256 of their random secret; the audit log of every change to keys,
+        # experiments, audiences, accounts and regulations. Times are fixed-width UTC text.
+        """
+        CREATE TABLE users (
+            id TEXT PRIMARY KEY,
+            email TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL DEFAULT '',
+            role TEXT NOT NULL,
+            password_hash TEXT,
+            created_at TEXT NOT NULL,
+            disabled_at TEXT
+        );
+        CREATE TABLE invitations (
+            token_hash TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            used_at TEXT
+        );
+        CREATE TABLE sessions (
+            id_hash TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            csrf TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+        CREATE INDEX sessions_user ON sessions(user_id);
+        CREATE TABLE api_tokens (
+            token_hash TEXT PRIMARY KEY,
+            hint TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            scopes TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            last_used_at TEXT,
+            revoked_at TEXT
+        );
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}'
+        );
+        """,
+    ),
+    (
+        8,
+        # the enrich endpoint's API keys are kept as SHA-256 hashes ('sha256:<hex>' in key) with a
+        # hint (the key's first characters) to tell them apart; plain keys of earlier versions are
+        # hashed when the catalog opens (stores/sql/audiences.py).
+        """
+        ALTER TABLE openrtb_keys ADD COLUMN hint TEXT NOT NULL DEFAULT '';
+        """,
+    ),
 ]
 
 POSTGRES: Final[list[tuple[int, str]]] = [
@@ -347,6 +407,66 @@ POSTGRES: Final[list[tuple[int, str]]] = [
             rejected_at TEXT NOT NULL,
             PRIMARY KEY (kind, hour, id)
         );
+        """,
+    ),
+    (
+        7,
+        # accounts (docs/security.md): users with a role (owner, admin, analyst, viewer) and an Argon2id
+        # password hash (NULL until their invitation is accepted); invitations, sessions and API tokens
+        # keep only the SHA-256 of their random secret; the audit log of every change to keys,
+        # experiments, audiences, accounts and regulations. Times are fixed-width UTC text.
+        """
+        CREATE TABLE users (
+            id TEXT PRIMARY KEY,
+            email TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL DEFAULT '',
+            role TEXT NOT NULL,
+            password_hash TEXT,
+            created_at TEXT NOT NULL,
+            disabled_at TEXT
+        );
+        CREATE TABLE invitations (
+            token_hash TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            used_at TEXT
+        );
+        CREATE TABLE sessions (
+            id_hash TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            csrf TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+        CREATE INDEX sessions_user ON sessions(user_id);
+        CREATE TABLE api_tokens (
+            token_hash TEXT PRIMARY KEY,
+            hint TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            scopes TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            last_used_at TEXT,
+            revoked_at TEXT
+        );
+        CREATE TABLE audit_log (
+            id BIGSERIAL PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}'
+        );
+        """,
+    ),
+    (
+        8,
+        # the enrich endpoint's API keys are kept as SHA-256 hashes ('sha256:<hex>' in key) with a
+        # hint (the key's first characters) to tell them apart; plain keys of earlier versions are
+        # hashed when the catalog opens (stores/sql/audiences.py).
+        """
+        ALTER TABLE openrtb_keys ADD COLUMN hint TEXT NOT NULL DEFAULT '';
         """,
     ),
 ]
