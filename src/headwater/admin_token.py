@@ -15,7 +15,7 @@ def ensure_admin_token(settings: Settings) -> tuple[str, bool]:
     path = settings.data_dir / "admin_token"
     if path.exists():
         return path.read_text().strip(), False
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     token = secrets.token_urlsafe(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:

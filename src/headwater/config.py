@@ -140,6 +140,33 @@ class Settings(BaseModel):
         " proxies are exempt.",
     )
 
+    # rate limits, per worker process (http/ratelimit.py; docs/collector.md, "Rate limits")
+    collect_rate_per_key: float | None = Field(
+        None,
+        gt=0,
+        description="Events per second one write key may send to each worker (beyond: 429 with"
+        " Retry-After, nothing stored). Unset: no quota.",
+    )
+    collect_burst_per_key: int = Field(
+        1000, ge=1, description="Events one write key may send at once, above collect_rate_per_key."
+    )
+    collect_rate_per_address: float | None = Field(
+        None,
+        gt=0,
+        description="Collection requests per second one client address (IPv6: its /64) may send to"
+        " each worker (beyond: 429 with Retry-After). Unset: no quota.",
+    )
+    collect_burst_per_address: int = Field(
+        100, ge=1, description="Requests one address may send at once, above collect_rate_per_address."
+    )
+    signin_failures_per_minute: int = Field(
+        5,
+        ge=1,
+        le=10_000,
+        description="Failed dashboard sign-ins one address may make in a row; then one more every"
+        " 60/N seconds (429 with Retry-After meanwhile).",
+    )
+
     # durability
     fsync: FsyncPolicy = Field("always", description="always: a 200 means fsynced to disk.")
     fsync_interval_ms: int = Field(200, ge=1, description="fsync period when fsync = 'interval'.")

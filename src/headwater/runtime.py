@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from headwater.live.service import LiveService
     from headwater.log.writers import LogWriters
     from headwater.realtime.service import RealtimeQueries
+    from headwater.stores.sql.accounts import SqlAccounts
     from headwater.stores.sql.database import SqlDatabase
 
 log = logging.getLogger("headwater.process")
@@ -59,6 +60,7 @@ class Runtime:
     experiments: ExperimentsService | None = None
     audiences: AudienceService | None = None
     decisions: DecisionLog | None = None  # the OpenRTB decision log (HTTP workers, sample > 0)
+    accounts: SqlAccounts | None = None  # users, sessions, API tokens, the audit log (on ``database``)
     #: every service of this process, in start order (the slots above among them)
     services: list[Service] = field(default_factory=list)
 

@@ -26,6 +26,7 @@ from headwater.log.writers import LogWriters
 from headwater.realtime.service import RealtimeQueries, realtime_tailer
 from headwater.runtime import Runtime, Service
 from headwater.stores.live import open_live
+from headwater.stores.sql.accounts import SqlAccounts
 from headwater.stores.sql.database import open_database
 from headwater.stores.sql.keys import SqlWriteKeys
 
@@ -66,6 +67,7 @@ async def start_runtime(settings: Settings) -> Runtime:
     ingestor = Ingestor(normalizer, writers.events, writers.quarantine, settings.max_event_bytes)
     token, _ = ensure_admin_token(settings)
     runtime = Runtime(settings, token, writers, database, keys, CollectorApp(settings, ingestor, keys))
+    runtime.accounts = SqlAccounts(database)
     try:
         if settings.role != "background":  # only HTTP routes look keys up
             keys.load()

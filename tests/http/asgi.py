@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import gc
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,3 +102,13 @@ async def running(data_dir: Path, **overrides: Any) -> AsyncIterator[Running]:
         await lifespan.shutdown()
         gc.unfreeze()  # the server tunes the collector for its own process: undo it for the tests
         gc.set_threshold(*threshold)
+
+
+def run(tmp_path: Path, scenario: Callable[[Running], Awaitable[None]], **settings: Any) -> None:
+    """Run ``scenario`` against the application of a one-process server over ``tmp_path/data``."""
+
+    async def main() -> None:
+        async with running(tmp_path / "data", **settings) as hw:
+            await scenario(hw)
+
+    asyncio.run(main())

@@ -4,23 +4,13 @@ audiences from definition to a bid request's segments; the dashboard's pages and
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from headwater.http.dashboard import STATIC_PREFIX
 from headwater.stores.sql.audiences import AudienceCatalog
-from tests.http.asgi import ADMIN, TOKEN, Running, running
-
-
-def run(tmp_path: Path, scenario: Callable[[Running], Awaitable[None]], **settings: Any) -> None:
-    async def main() -> None:
-        async with running(tmp_path / "data", **settings) as hw:
-            await scenario(hw)
-
-    asyncio.run(main())
+from tests.http.asgi import ADMIN, TOKEN, Running, run
 
 
 def now_text() -> str:
@@ -236,8 +226,10 @@ def test_the_dashboard_pages_and_data(tmp_path: Path) -> None:
         wrong = await c.post("/dashboard/login", data={"token": "nope"})
         assert wrong.status_code == 401
         signed = await c.post("/dashboard/login", data={"token": TOKEN})
-        assert signed.status_code == 303 and "headwater_admin" in signed.headers["set-cookie"]
-        c.cookies.set("headwater_admin", TOKEN)
+        cookie = signed.headers["set-cookie"]
+        assert signed.status_code == 303 and cookie.startswith("headwater_session=hws_")
+        assert TOKEN not in cookie  # a session of its own, never the token
+        c.cookies.set("headwater_session", cookie.split(";")[0].split("=", 1)[1])
         page = await c.get("/dashboard/")
         assert page.status_code == 200 and 'rel="modulepreload"' in page.text
         assert 'data-funnel-steps="Signed Up,Project Created,Teammate Invited"' in page.text
@@ -272,7 +264,7 @@ def test_the_dashboard_pages_and_data(tmp_path: Path) -> None:
         missing = await c.get("/dashboard/data/experiments/none/results", headers=ADMIN)
         assert missing.status_code == 404
         out = await c.post("/dashboard/logout")
-        assert out.status_code == 303 and 'headwater_admin=""' in out.headers["set-cookie"]
+        assert out.status_code == 303 and 'headwater_session=""' in out.headers["set-cookie"]
 
     run(tmp_path, scenario)
 

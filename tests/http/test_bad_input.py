@@ -5,9 +5,7 @@ and through the CLI."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,20 +20,12 @@ from headwater.stores.sql.audiences import AudienceCatalog
 from headwater.timezones import is_time_zone
 from tests.batch.logdata import ev, write_log
 from tests.helpers import cli
-from tests.http.asgi import ADMIN, Running, running
+from tests.http.asgi import ADMIN, Running, run
 
 DAY = "2025-06-10"
 KEYS = {"$.x": "dollar", "x": "plain", "a.b": "dotted", "a": {"b": "nested"}, "$[": "bracket", "/p": "slash"}
 NOT_ZONES = ["posixrules", "right/UTC", "localtime", "posix/Europe/Paris", "Mars/Olympus", "Europe/Paris "]
 DEEP = b"[" * 10_000 + b"]" * 10_000
-
-
-def run(tmp_path: Path, scenario: Callable[[Running], Awaitable[None]], **settings: Any) -> None:
-    async def main() -> None:
-        async with running(tmp_path / "data", **settings) as hw:
-            await scenario(hw)
-
-    asyncio.run(main())
 
 
 def logged_day(data: Path, loaded: bool) -> None:

@@ -248,7 +248,7 @@ def test_a_body_declared_over_the_route_limit_is_413_naming_it(srv: Server, key:
     [
         ("/v1/assign", "X-Write-Key: {key}"),
         ("/v1/batch", "X-Write-Key: {key}"),
-        ("/api/v1/experiments", "Authorization: Bearer " + TOKEN),
+        ("/api/v1/experiments", "Authorization: Bearer " + TOKEN + "\r\nContent-Type: application/json"),
         ("/dashboard/login", "Content-Type: application/x-www-form-urlencoded"),
     ],
 )

@@ -4,17 +4,16 @@ token, /healthz the version only, and a draft experiment is not there for a writ
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
 
 from headwater import __version__
+from headwater.accounts.roles import ADMIN_TOKEN_USER
 from headwater.config import Settings
-from headwater.http.auth import ADMIN_COOKIE
-from tests.http.asgi import ADMIN, TOKEN, Running, running
+from headwater.http.auth import SESSION_COOKIE
+from tests.http.asgi import ADMIN, Running, run
 
 METRICS_TOKEN = "prometheus-scrape-token-0123456789"
 DRAFT = {
@@ -24,14 +23,6 @@ DRAFT = {
     "weights": [0.5, 0.5],
     "metrics": {"primary": {"key": "bought", "kind": "conversion", "event": "Order Completed"}},
 }
-
-
-def run(tmp_path: Path, scenario: Callable[[Running], Awaitable[None]], **settings: Any) -> None:
-    async def main() -> None:
-        async with running(tmp_path / "data", **settings) as hw:
-            await scenario(hw)
-
-    asyncio.run(main())
 
 
 def with_metrics_token(hw: Running) -> None:
@@ -54,7 +45,9 @@ def test_readyz_is_ready_or_not_and_nothing_else_without_the_admin_token(tmp_pat
         body = admin.json()
         assert admin.status_code == 200 and body["status"] == "ready" and body["writer"] == "inproc"
         assert body["checks"]["events_log"] == "ok" and "disk_free_mb" in body["checks"]
-        c.cookies.set(ADMIN_COOKIE, TOKEN)  # the dashboard's session sees the details too
+        assert hw.runtime.accounts is not None
+        session, _ = hw.runtime.accounts.create_session(ADMIN_TOKEN_USER, 600)
+        c.cookies.set(SESSION_COOKIE, session)  # the dashboard's session sees the details too
         assert "checks" in (await c.get("/readyz")).json()
         c.cookies.clear()
         health = await c.get("/healthz")

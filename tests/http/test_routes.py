@@ -11,10 +11,11 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from headwater.accounts.roles import ADMIN_TOKEN_USER
 from headwater.http.app import framework_routes
 from headwater.http.openapi import openapi_document
 from headwater.http.routes import ROUTES, Route
-from tests.http.asgi import ADMIN, TOKEN, running
+from tests.http.asgi import ADMIN, running
 
 SAMPLE = {
     "key": "no-such-experiment",
@@ -23,6 +24,8 @@ SAMPLE = {
     "user_id": "nobody",
     "writeKey": "hw_unknown",
     "path": "dashboard.css",
+    "user": "nobody@example.com",
+    "token": "hwt_unknown",
 }
 
 
@@ -70,7 +73,11 @@ def test_every_route_answers_with_json_never_a_500(route: Route, method: str, tm
                 headers = {"X-Write-Key": hw.write_key}
             elif route.auth == "enrich_key":
                 headers = {}
-            cookies = {"headwater_admin": TOKEN} if route.auth == "admin_cookie" else {}
+            cookies = {}
+            if route.auth == "admin_cookie":  # a dashboard session of the admin token's owner
+                assert hw.runtime.accounts is not None
+                session, _ = hw.runtime.accounts.create_session(ADMIN_TOKEN_USER, 600)
+                cookies = {"headwater_session": session}
             body: object = {}
             if (route.hot == "collect" and "batch" in url) or url.endswith("/b"):
                 body = {"batch": [{"type": "track", "event": "Probe", "userId": "u1"}]}
@@ -81,7 +88,10 @@ def test_every_route_answers_with_json_never_a_500(route: Route, method: str, tm
             hw.client.cookies.clear()
             assert answer.status_code < 500 or answer.status_code == 503, (url, answer.text[:300])
             assert answer.status_code not in (405,), (url, method)
-            if answer.status_code == 404:  # an application 404 names what was not found
+            html = answer.headers.get("content-type", "").startswith("text/html")
+            if answer.status_code == 404 and html:  # a page of the dashboard says so on the page
+                assert 'class="error"' in answer.text, answer.text
+            elif answer.status_code == 404:  # an application 404 names what was not found
                 assert "error" in answer.json() or answer.text == "not found", answer.text
             if answer.headers.get("content-type", "").startswith("application/json"):
                 answer.json()

@@ -16,7 +16,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from headwater.accounts.secrets import hash_password, verify_password
 from headwater.stores.sql import migrations
+from headwater.stores.sql.accounts import SqlAccounts
 from headwater.stores.sql.audiences import AudienceCatalog
 from headwater.stores.sql.control_plane import (
     ControlPlaneConflict,
@@ -36,12 +38,21 @@ def sqlite_url(path: Path) -> str:
 
 def fill(url: str) -> dict[str, str]:
     """A control plane of every kind: keys (one revoked), an experiment in a phase, an audience
-    with sizes, an enrich key and a setting. Returns the keys made."""
+    with sizes, an enrich key and a setting, a user with a password and an API token, an invited
+    one, and the audit log. Returns the keys and the token made."""
     db = open_database(url)
     keys = SqlWriteKeys(db)
     kept = keys.create_key("ios", ("https://app.example",)).key
     gone = keys.create_key("old").key
     keys.revoke_key("old")
+    accounts = SqlAccounts(db)
+    _, invitation = accounts.invite("ann@example.com", "admin")
+    accounts.accept(invitation, hash_password("a long enough password"))
+    accounts.invite("bo@example.com", "viewer")
+    api_token = accounts.create_token(
+        accounts.require_user("ann@example.com").id, "grafana", frozenset({"read"})
+    )
+    accounts.record("cli:root", "user.invite", "ann@example.com", {"role": "admin"})
     db.close()
     exps = ExperimentCatalog(url)
     exps.create({"key": "checkout", "variations": [0, 1], "status": "running"})
@@ -52,7 +63,23 @@ def fill(url: str) -> dict[str, str]:
     enrich = auds.create_key("exchange").key
     auds.set_setting("provider", "example.com")
     auds.close()
-    return {"kept": kept, "gone": gone, "enrich": enrich}
+    return {"kept": kept, "gone": gone, "enrich": enrich, "api_token": api_token}
+
+
+def accounts_work(url: str, made: dict[str, str]) -> None:
+    """The copied accounts sign in and authenticate, and the audit log takes new entries."""
+    db = open_database(url)
+    try:
+        accounts = SqlAccounts(db)
+        ann = accounts.require_user("ann@example.com")
+        assert verify_password(ann.password_hash, "a long enough password") and ann.role == "admin"
+        assert accounts.require_user("bo@example.com").password_hash is None  # still invited
+        found = accounts.token(made["api_token"])
+        assert found is not None and found[0].user_id == ann.id and found[0].scopes == ("read",)
+        accounts.record("cli:root", "user.role", "bo@example.com")
+        assert [e["action"] for e in accounts.audit()] == ["user.role", "user.invite"]
+    finally:
+        db.close()
 
 
 @pytest.fixture
@@ -76,8 +103,10 @@ def test_sqlite_to_postgres_and_back(
         assert keys[made["kept"]].allowed_origins == ("https://app.example",)
         again = copy_control_plane(source, target)  # the same rows: nothing to do
         assert not again.copied
+        assert "2 users" in report.summary and "1 API token" in report.summary
     finally:
         source.close()
+    accounts_work(pg_url, made)
     back = open_database(sqlite_url(tmp_path / "shrunk.sqlite3"))  # the way back, for a user who shrinks
     try:
         assert copy_control_plane(target, back).copied
@@ -85,6 +114,9 @@ def test_sqlite_to_postgres_and_back(
         exp = ExperimentCatalog(sqlite_url(tmp_path / "shrunk.sqlite3"))
         assert [p.phase for p in exp.phases("checkout")] == ["0"]
         exp.close()
+        db = open_database(sqlite_url(tmp_path / "shrunk.sqlite3"))
+        assert len(SqlAccounts(db).audit()) == 2  # the entry written on PostgreSQL came back too
+        db.close()
     finally:
         back.close()
         target.close()

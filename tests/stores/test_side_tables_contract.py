@@ -65,7 +65,8 @@ def test_audience_catalog_keys_settings_and_sizes(url: str) -> None:
         cat.record_sizes({"buyers": 42}, "nightly", at=datetime(2026, 11, 25, tzinfo=UTC).isoformat())
         assert [p.size for p in cat.sizes("buyers")] == [42]
         key = cat.create_key("dsp")
-        assert [k.key for k in cat.list_keys()] == [key.key]
+        listed = cat.list_keys()  # the hash and the hint: the key itself is shown once, at creation
+        assert [(k.digest, k.hint, k.key) for k in listed] == [(key.digest, key.key[:10] + "…", "")]
         cat.revoke_key("dsp")
         assert cat.list_keys() == [] and len(cat.list_keys(include_revoked=True)) == 1
         cat.set_setting("provider", "example.com")

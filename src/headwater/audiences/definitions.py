@@ -81,7 +81,7 @@ def parse_stored(definitions: list[dict[str, object]]) -> list[Audience]:
 class Snapshot:
     compiled: CompiledAudiences
     settings: EnrichSettings
-    keys: frozenset[str]
+    keys: frozenset[str]  # hex SHA-256 of each active enrich key (the keys are not stored)
 
 
 class Definitions:
@@ -108,7 +108,7 @@ class Definitions:
                     stored = self.catalog.list_audiences()
                     compiled = CompiledAudiences(parse_stored([s.definition for s in stored]))
                     self._version = version
-                keys = frozenset(k.key for k in self.catalog.list_keys())
+                keys = frozenset(k.digest for k in self.catalog.list_keys())
                 settings = enrich_settings(self.catalog.settings())
             except Exception as exc:  # the database is down: keep serving the last snapshot
                 self.last_error = str(exc)

@@ -69,7 +69,7 @@ class EtlResult:
 def etl_lock(lake: Lake, wait: bool = True) -> Iterator[bool]:
     """One ETL at a time per lake (server scheduler, cron, CLI); yields False if busy and not waiting."""
     lake.root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lake.root / ".etl.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(lake.root / ".etl.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
@@ -243,8 +243,9 @@ def _other_files(lake: Lake, recv: date, dates: list[str]) -> list[Path]:
     """Lake files that may already hold these messages: neighbouring dates, other received days."""
     if not dates:
         return []
-    first = date.fromisoformat(dates[0]) - timedelta(days=1)
-    last = date.fromisoformat(dates[-1]) + timedelta(days=1)
+    # a day on each side, within what a date holds (a client may send any year from 1 to 9999)
+    first = max(date.fromisoformat(dates[0]), date.min + timedelta(days=1)) - timedelta(days=1)
+    last = min(date.fromisoformat(dates[-1]), date.max - timedelta(days=1)) + timedelta(days=1)
     own = set(lake.files_of_received_day(recv))
     return [p for p in lake.event_files(first, last) if p not in own]
 

@@ -3,6 +3,7 @@ has --help; --json prints the same JSON as the HTTP API."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -20,6 +21,7 @@ from headwater.cli import (
     realtime,
     replay,
     serve,
+    users,
     warehouse,
 )
 
@@ -43,11 +45,15 @@ for group in (
     replay,
     db,
     warehouse,
+    users,
 ):
     group.register(app)
 
 
 def main() -> None:
+    # Before anything is created: directories 0700 and files 0600 (the data directory holds user
+    # ids, traits and secrets), in the server, its workers (they inherit it) and every command.
+    os.umask(0o077)
     try:
         app()
     except KeyboardInterrupt:

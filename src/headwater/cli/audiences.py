@@ -186,23 +186,30 @@ def settings_(
 
 @keys_app.command("create")
 def keys_create(name: str, data_dir: DataDir = None) -> None:
-    """Create an enrich API key (printed on the last line)."""
-    print(_catalog(data_dir).create_key(name).key)
+    """Create an enrich API key (printed on the last line, this once: only its hash is stored)."""
+    key = _catalog(data_dir).create_key(name)
+    err.print(
+        f"Created enrich key {key.hint} for {key.name!r}. Copy it now: it will not be shown again"
+        " (only its hash is stored; if it is lost, revoke it and create another)."
+    )
+    print(key.key)
 
 
 @keys_app.command("list")
 def keys_list(all_: Annotated[bool, typer.Option("--all")] = False, data_dir: DataDir = None) -> None:
+    """The keys' hints (the keys themselves are not stored), names and states."""
     for k in _catalog(data_dir).list_keys(include_revoked=all_):
-        print(f"{k.key}\t{k.name}\t{k.created_at}\t{k.revoked_at or 'active'}")
+        print(f"{k.hint}\t{k.name}\t{k.created_at}\t{k.revoked_at or 'active'}")
 
 
 @keys_app.command("revoke")
 def keys_revoke(key_or_name: str, data_dir: DataDir = None) -> None:
+    """Revoke by the full key, its name or its hint (as `keys list` shows it)."""
     from headwater.stores.sql.ports import KeyNotFoundError
 
     try:
         for k in _catalog(data_dir).revoke_key(key_or_name):
-            print(f"revoked {k.key} ({k.name})")
+            print(f"revoked {k.hint} ({k.name})")
     except KeyNotFoundError as exc:
         raise _fail(str(exc)) from None
 

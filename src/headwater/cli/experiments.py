@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from headwater.cli.common import DataDir, JsonOpt, err, fail, settings_of
+from headwater.cli.users import record
 
 T = TypeVar("T")
 experiments_app = typer.Typer(help="A/B tests: definitions, start/stop, results.", no_args_is_help=True)
@@ -85,6 +86,7 @@ def create(
     with _catalog(data_dir) as catalog:
         stored = _run(lambda: admin.create(catalog, read_definitions(file)))
         _print(stored, catalog, as_json)
+    record(data_dir, "experiment.create", stored.key)
 
 
 @experiments_app.command("load")
@@ -98,6 +100,8 @@ def load(
 
     with _catalog(data_dir) as catalog:
         done = _run(lambda: admin.load_file(catalog, file))
+    for key, action in done:
+        record(data_dir, f"experiment.{action}", key)
     if as_json:
         print(json.dumps({"loaded": [{"key": k, "action": a} for k, a in done]}, indent=2))
         return
@@ -148,6 +152,7 @@ def start(
 
     with _catalog(data_dir) as catalog:
         _print(_run(lambda: admin.start(catalog, key, new_phase, seed)), catalog, as_json)
+    record(data_dir, "experiment.start", key, {"new_phase": new_phase})
 
 
 @experiments_app.command("stop")
@@ -157,6 +162,7 @@ def stop(key: KeyArg, data_dir: DataDir = None, as_json: JsonOpt = False) -> Non
 
     with _catalog(data_dir) as catalog:
         _print(_run(lambda: admin.stop(catalog, key)), catalog, as_json)
+    record(data_dir, "experiment.stop", key)
 
 
 @experiments_app.command("results")

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from headwater.cli.common import DataDir, JsonOpt, database, err, fail, settings_of
+from headwater.cli.users import record
 
 keys_app = typer.Typer(help="Write keys: one per source (app, site, server).", no_args_is_help=True)
 
@@ -36,6 +37,7 @@ def keys_create(
         wk = keys.create_key(name.strip(), tuple(o.rstrip("/") for o in origin or ()))
     finally:
         keys.db.close()
+    record(data_dir, "write_key.create", wk.name, {"origins": list(wk.allowed_origins)})
     err.print(f"Created write key for source {wk.name!r}. Send it as the HTTP Basic user or 'writeKey'.")
     print(wk.key)
 
@@ -93,6 +95,7 @@ def keys_revoke(
     finally:
         keys.db.close()
     for k in revoked:
+        record(data_dir, "write_key.revoke", k.name, {"key": k.key})
         print(f"revoked {k.key} ({k.name})")
 
 

@@ -28,6 +28,7 @@ def serve(
     from headwater.live.service import check_workers
     from headwater.log.lock import WriterBusyError
     from headwater.ops.logs import configure_logging
+    from headwater.ops.permissions import warn_if_too_open
     from headwater.process.run import serve as run_server
     from headwater.stores.sql.keys import SqlWriteKeys
 
@@ -37,6 +38,8 @@ def serve(
         check_workers(settings)  # an in-process store cannot be shared by several workers
     except RuntimeError as exc:
         fail(str(exc))
+    warn_if_too_open(settings.data_dir.resolve())  # one line when an existing data dir is not private
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     _adopt_control_plane(settings)  # growing from the embedded store: keys, experiments ... move along
     db = database(settings)  # fail fast, with a clear message, on a bad database URL
     keys = SqlWriteKeys(db)

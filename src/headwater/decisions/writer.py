@@ -228,7 +228,7 @@ class DecisionLog:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         path = self.path_for(day)
         created = not path.exists()
-        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             if created:
                 dir_fd = os.open(self.log_dir, os.O_RDONLY)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from dataclasses import field as dc_field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from headwater.events.errors import EventError
@@ -29,6 +29,8 @@ from headwater.events.useragent import looks_like_browser, ua_annotation
 
 #: How deep the JSON body of an API request (not a collected event's: ``max_depth``) may nest.
 MAX_BODY_DEPTH = 64
+#: The earliest event time kept (the metrics' first day; a year-1 time broke the ETL and sessions).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(slots=True)
@@ -180,16 +182,26 @@ class Normalizer:
                     "bad_timestamp", f"field '{field}' is not an ISO 8601 timestamp: {str(value)[:64]!r}"
                 )
             if device is None:
-                device = parsed
+                device, device_field = parsed, field
                 if field == "timestamp":
                     ev["originalTimestamp"] = value
         if device is None:
             moment = received
         elif sent_at is not None:
             # Segment's clock-skew correction: the device clock's offset cancels out.
-            moment = received - (sent_at - device)
+            try:
+                moment = received - (sent_at - device)
+            except OverflowError:  # e.g. sent in 9999 an event of year 1
+                raise EventError(
+                    "bad_timestamp",
+                    f"fields 'sentAt' and '{device_field}' are too far apart: the corrected time is out"
+                    " of range",
+                ) from None
         else:
             moment = device
+        if moment < EARLIEST:  # no metric, session or lake day reads it: refused, not kept
+            named = f"field '{device_field}'" if sent_at is None else f"fields 'sentAt' and '{device_field}'"
+            raise EventError("bad_timestamp", f"{named} put the event before {EARLIEST:%Y-%m-%d}")
         if moment > received + self.future_clamp:
             flags.append("future_timestamp_clamped")
             moment = received

@@ -31,7 +31,10 @@ def parse_timestamp(value: object) -> datetime | None:
             return None
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # year 1 ahead of UTC, or 9999 behind it: no such moment in UTC
+        return None
 
 
 def format_timestamp(moment: datetime) -> str:

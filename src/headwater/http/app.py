@@ -8,6 +8,7 @@ within its ``max_body`` and the body deadline (:func:`limited`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,8 +20,10 @@ from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
 from headwater.config import Settings
+from headwater.http.auth import audit_note, authorize
 from headwater.http.body import BodyReader, content_length
 from headwater.http.collect import is_collection_path
+from headwater.http.endpoint import Route
 from headwater.http.enrich import asgi_enrich
 from headwater.http.errors import HttpError, http_error_handler
 from headwater.http.routes import ROUTES, hot_paths
@@ -46,17 +49,61 @@ def limited(handler: Endpoint, limit: int) -> Endpoint:
     return endpoint
 
 
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def _has_body(request: Request) -> bool:
+    declared = content_length(request.headers.get("content-length"))
+    return bool(declared) or "transfer-encoding" in request.headers
+
+
+def guarded(route: Route, handler: Endpoint) -> Endpoint:
+    """The handler, behind the route's credential and permission (http/auth.py: 401, 403), its body
+    refused unless in one of the route's media types (415, before it is read), and every change it
+    makes written to the audit log (who, what, to what)."""
+    accepted = frozenset(route.content)
+    takes_json = "application/json" in accepted
+
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        permission = route.needs(request.method)
+        who = authorize(request, permission)
+        if request.method in _BODY_METHODS and _has_body(request):
+            media = _media_type(request)
+            if media not in accepted and not (takes_json and media.endswith("+json")):
+                raise HttpError(
+                    415,
+                    "unsupported_media_type",
+                    f"Content-Type {media or '(none)'!r} is not accepted here: send {' or '.join(accepted)}",
+                )
+        response = await handler(request)
+        accounts = request.app.state.runtime.accounts
+        if permission != "read" and response.status_code < 400 and accounts is not None:
+            target, detail = audit_note(request)
+            await asyncio.to_thread(
+                accounts.record,
+                who.actor,
+                f"{request.method} {route.path}",
+                target,
+                {"status": response.status_code, "via": who.via, **detail},
+            )
+        return response
+
+    return endpoint
+
+
 def framework_routes() -> list[StarletteRoute]:
     """The table's routes that go through Starlette, as Starlette routes."""
-    return [
-        StarletteRoute(
-            r.mount_path or r.path,
-            limited(r.handler, r.max_body) if _BODY_METHODS.intersection(r.methods) else r.handler,
-            methods=list(r.methods),
-        )
-        for r in ROUTES
-        if not r.hot and r.handler is not None
-    ]
+    routes = []
+    for r in ROUTES:
+        if r.hot or r.handler is None:
+            continue
+        handler = guarded(r, r.handler) if r.auth == "admin" else r.handler
+        if _BODY_METHODS.intersection(r.methods):
+            handler = limited(handler, r.max_body)
+        routes.append(StarletteRoute(r.mount_path or r.path, handler, methods=list(r.methods)))
+    return routes
 
 
 class HeadwaterApp:

@@ -9,6 +9,7 @@ GET  /v1/projects/{writeKey}/settings      what analytics.js fetches first
 from __future__ import annotations
 
 import logging
+import math
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +26,7 @@ from headwater.http.body import ClientGone, content_length, decode_body, read_bo
 from headwater.http.clientip import ClientIpResolver
 from headwater.http.cors import Cors
 from headwater.http.errors import HttpError
+from headwater.http.ratelimit import RateLimiter, address_key
 from headwater.log.writer import BackpressureError, LogWriteError
 from headwater.ops import metrics
 
@@ -58,6 +60,15 @@ class CollectorApp:
         self.cors = Cors(settings.cors_origins)
         self.ips = ClientIpResolver(settings.trusted_proxies)
         self._observers: dict[str, Any] = {}
+        # quotas, None when off (the default): one `if` each on the hot path (http/ratelimit.py)
+        self.per_key: RateLimiter | None = None
+        self.per_address: RateLimiter | None = None
+        if settings.collect_rate_per_key is not None:
+            self.per_key = RateLimiter(settings.collect_rate_per_key, settings.collect_burst_per_key)
+        if settings.collect_rate_per_address is not None:
+            self.per_address = RateLimiter(
+                settings.collect_rate_per_address, settings.collect_burst_per_address
+            )
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         path: str = scope["path"]
@@ -107,6 +118,8 @@ class CollectorApp:
         self, scope: Scope, receive: Any, path: str, headers: dict[str, str]
     ) -> tuple[int, dict[str, Any]]:
         settings = self.settings
+        if self.per_address is not None:  # before anything is read: a flood costs one dict lookup
+            self._check_address(scope, headers)
         header_key = key_from_headers(headers.get("authorization"), headers.get("x-write-key"))
         source = None
         if header_key is not None:  # a key in a header is checked before the body is read
@@ -185,6 +198,16 @@ class CollectorApp:
         req = self._request_info(scope, headers, source.name, received_at, sent_at)
         req.path_type = path_type
         req.api_format = path == API_ROUTE
+        if self.per_key is not None and events:
+            wait = self.per_key.take(source.key, len(events))
+            if wait:
+                metrics.EVENTS_REJECTED.labels(source.name, "rate_limited").inc(len(events))
+                raise _rate_limited(
+                    wait,
+                    f"write key of source {source.name!r} is over its quota of"
+                    f" {settings.collect_rate_per_key:g} events/s, burst {settings.collect_burst_per_key}"
+                    " (HEADWATER_COLLECT_RATE_PER_KEY, per worker)",
+                )
 
         result = await self._write_guard(self.ingestor.ingest(events, req, shared_context))
         body: dict[str, Any] = {
@@ -206,6 +229,20 @@ class CollectorApp:
                 "error": {"code": rej.code, "message": rej.error},
             }
         return 200, body
+
+    def _check_address(self, scope: Scope, headers: dict[str, str]) -> None:
+        assert self.per_address is not None
+        client = scope.get("client")
+        ip = self.ips.resolve(client[0] if client else None, headers.get("x-forwarded-for"))
+        wait = self.per_address.take(address_key(ip or "-"))
+        if wait:
+            settings = self.settings
+            raise _rate_limited(
+                wait,
+                f"this address is over its quota of {settings.collect_rate_per_address:g} requests/s,"
+                f" burst {settings.collect_burst_per_address} (HEADWATER_COLLECT_RATE_PER_ADDRESS,"
+                " per worker)",
+            )
 
     async def _write_guard(self, awaitable: Any) -> Any:
         try:
@@ -295,6 +332,16 @@ class CollectorApp:
             "remotePlugins": [],
         }
         await _send_json(send, 200, body, cors)
+
+
+def _rate_limited(wait: float, what: str) -> HttpError:
+    seconds = max(1, math.ceil(wait))
+    return HttpError(
+        429,
+        "rate_limited",
+        f"{what}: nothing was stored, retry in {seconds} s",
+        [(b"retry-after", str(seconds).encode())],
+    )
 
 
 def _parse_json(data: bytes) -> Any:

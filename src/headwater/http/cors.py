@@ -20,6 +20,8 @@ class Cors:
         return [
             (b"access-control-allow-origin", origin.encode("latin-1")),
             (b"vary", b"Origin"),
+            # a browser SDK may read how long to wait after a 429 (rate limits, docs/collector.md)
+            (b"access-control-expose-headers", b"Retry-After"),
         ]
 
     def preflight_headers(self, origin: str, requested: str | None) -> list[tuple[bytes, bytes]]:

@@ -1,8 +1,11 @@
-"""The /dashboard routes: the page (behind the admin cookie), login, logout and the static files.
+"""The /dashboard routes: the page (behind a session), sign-in, sign-out, invitations, static files.
 
-The login form posts the admin token; when it is right the answer sets the ``headwater_admin``
-cookie (Secure, HttpOnly, SameSite=Strict), which :func:`headwater.http.auth.require_admin` accepts
-on every /api/v1 call the page makes.
+Signing in (a user's email and password, or the admin token) starts a session: a random id in the
+``headwater_session`` cookie (Secure, HttpOnly, SameSite=Strict), never the token itself, which
+http/auth.py accepts on every /api/v1 call the page makes; the page carries the session's CSRF token
+(a ``<meta>``) and sends it with every change. Failed sign-ins are throttled per client address
+(http/ratelimit.py). An invitation (``headwater users invite``) links to /dashboard/invite, where
+the new user chooses a password.
 
 The page is plain ES modules (static/js/, no build step). The HTML lists every module in a
 ``modulepreload`` link, so a browser fetches them all at once instead of discovering the imports
@@ -16,24 +19,29 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 from datetime import datetime
 from html import escape
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from headwater import __version__
+from headwater.accounts.roles import ADMIN_TOKEN_USER
+from headwater.accounts.secrets import PasswordPolicyError, hash_password, verify_password
 from headwater.dashboard.caches import caches_for
 from headwater.dashboard.defaults import FUNNEL_STEPS, FUNNEL_WINDOW_DAYS, PREFERENCE_TRAIT
 from headwater.dashboard.warmup import note_visit, warm_default_view
-from headwater.http.auth import ADMIN_COOKIE, require_admin, token_matches
+from headwater.http.auth import SESSION_COOKIE, principal, require_admin, same_origin, token_matches
 from headwater.http.errors import HttpError
+from headwater.http.ratelimit import SignInThrottle
 from headwater.lake.layout import LakeError
+from headwater.stores.sql.accounts import AccountError
 
-COOKIE = ADMIN_COOKIE
+COOKIE = SESSION_COOKIE
 COOKIE_SECONDS = 12 * 3600
 MAX_FORM_BYTES = 4096
 STATIC_DIR = Path(__file__).resolve().parent.parent / "dashboard" / "static"
@@ -108,18 +116,6 @@ async def static_file(request: Request) -> Response:
     return Response(data, media_type=media_type, headers=headers)
 
 
-def _token_ok(request: Request, given: str) -> bool:
-    return token_matches(given, request.app.state.runtime.admin_token)
-
-
-def _same_origin(request: Request) -> bool:
-    """Refuse cross-site form posts (the cookie is SameSite=Strict; this covers login too)."""
-    origin = request.headers.get("origin")
-    if not origin or origin == "null":
-        return origin is None
-    return urlsplit(origin).netloc == request.headers.get("host", "")
-
-
 def _html(body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(body, status_code=status, headers=SECURITY_HEADERS)
 
@@ -164,14 +160,17 @@ async def experiment_results(request: Request) -> Response:
 
 
 async def dashboard(request: Request) -> Response:
-    """The dashboard page (redirects to the login form without the admin cookie)"""
+    """The dashboard page (redirects to the login form without a session)"""
     _warm(request)
-    if not _token_ok(request, request.cookies.get(COOKIE, "")):
+    who = principal(request)
+    if who is None or who.via != "session":
         return RedirectResponse("/dashboard/login", status_code=303)
     tz_name: str = request.app.state.runtime.settings.timezone
     apis = available_apis(request)
     values = {
         "modules": MODULE_TAGS,
+        "csrf": escape(who.csrf),
+        "user": escape(f"{who.email} ({who.role})"),
         "timezone": escape(tz_name),
         "today": datetime.now(ZoneInfo(tz_name)).date().isoformat(),
         "apis": " ".join(name for name, present in apis.items() if present),
@@ -185,33 +184,109 @@ async def dashboard(request: Request) -> Response:
     return _html(page)
 
 
-async def login(request: Request) -> Response:
-    """The sign-in form (GET), and signing in with the admin token (POST)"""
-    if request.method == "GET":
-        _warm(request)  # the default view's metrics are computed while the token is typed
-        return login_page()
-    if not _same_origin(request):
-        return login_page("This form must be sent from the dashboard's own page.", 403)
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        return login_page("The form is too large.", 413)
-    given = parse_qs(body.decode("utf-8", "replace")).get("token", [""])[0].strip()
-    if not _token_ok(request, given):
-        return login_page("Wrong admin token.", 401)
+def _signed_in(request: Request, user_id: str) -> Response:
+    """Start a session for the user: a random id in the cookie (Secure, HttpOnly, SameSite=Strict)."""
+    session, _ = request.app.state.runtime.accounts.create_session(user_id, COOKIE_SECONDS)
     response = RedirectResponse("/dashboard/", status_code=303)
     response.set_cookie(
-        COOKIE, given, max_age=COOKIE_SECONDS, path="/", secure=True, httponly=True, samesite="strict"
+        COOKIE, session, max_age=COOKIE_SECONDS, path="/", secure=True, httponly=True, samesite="strict"
     )
     return response
 
 
-async def logout(request: Request) -> Response:
-    """Sign out (clears the cookie)"""
-    if not _same_origin(request):
+def _throttle(request: Request) -> tuple[SignInThrottle, str]:
+    runtime = request.app.state.runtime
+    throttle = getattr(request.app.state, "signin", None)
+    if throttle is None:
+        throttle = request.app.state.signin = SignInThrottle.of(runtime.settings)
+    client = request.client
+    peer = client[0] if client else None
+    address = runtime.collector.ips.resolve(peer, request.headers.get("x-forwarded-for")) or ""
+    return throttle, address
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise HttpError(413, "body_too_large", f"the form is over {MAX_FORM_BYTES} bytes")
+    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+
+
+async def login(request: Request) -> Response:
+    """The sign-in form (GET), and signing in with an email and password or the admin token (POST)"""
+    if request.method == "GET":
+        _warm(request)  # the default view's metrics are computed while the password is typed
+        return login_page()
+    if not same_origin(request):
         return login_page("This form must be sent from the dashboard's own page.", 403)
+    throttle, address = _throttle(request)
+    wait = throttle.retry_after(address)
+    if wait > 0:
+        seconds = math.ceil(wait)
+        page = login_page(f"Too many failed sign-ins from your address: try again in {seconds} s.", 429)
+        page.headers["Retry-After"] = str(seconds)
+        return page
+    form = await _form(request)
+    runtime = request.app.state.runtime
+    token = form.get("token", "").strip()
+    if token:
+        if token_matches(token, runtime.admin_token):
+            throttle.succeeded(address)
+            return _signed_in(request, ADMIN_TOKEN_USER)
+        throttle.failed(address)
+        return login_page("Wrong admin token.", 401)
+    email, password = form.get("email", "").strip().lower(), form.get("password", "")
+    user = runtime.accounts.user(email) if email and "@" in email else None
+    ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, password)
+    if not ok or user is None or not user.active:
+        throttle.failed(address)
+        return login_page("Wrong email or password.", 401)
+    throttle.succeeded(address)
+    return _signed_in(request, user.id)
+
+
+async def logout(request: Request) -> Response:
+    """Sign out (ends the session)"""
+    if not same_origin(request):
+        return login_page("This form must be sent from the dashboard's own page.", 403)
+    session = request.cookies.get(COOKIE, "")
+    if session:
+        request.app.state.runtime.accounts.end_session(session)
     response = RedirectResponse("/dashboard/login", status_code=303)
     response.delete_cookie(COOKIE, path="/", secure=True, httponly=True, samesite="strict")
     return response
+
+
+def _invite_page(request: Request, invitation: str, error: str = "", status: int = 200) -> HTMLResponse:
+    user = request.app.state.runtime.accounts.invitation(invitation) if invitation else None
+    if user is None:
+        return login_page("This invitation is unknown, used or expired: ask for a new one.", 404)
+    message = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
+    page = _page("invite.html").replace("{{error}}", message)
+    for name, value in {"email": user.email, "role": user.role, "invitation": invitation}.items():
+        page = page.replace("{{" + name + "}}", escape(value))
+    return _html(page, status)
+
+
+async def invite(request: Request) -> Response:
+    """Accepting an invitation: the form that sets the password (GET), and setting it (POST)"""
+    if request.method == "GET":
+        return _invite_page(request, request.query_params.get("invitation", ""))
+    if not same_origin(request):
+        return login_page("This form must be sent from the dashboard's own page.", 403)
+    form = await _form(request)
+    invitation, password = form.get("invitation", ""), form.get("password", "")
+    if password != form.get("confirm", ""):
+        return _invite_page(request, invitation, "The two passwords differ.", 400)
+    try:
+        hashed = await asyncio.to_thread(hash_password, password)
+        user = request.app.state.runtime.accounts.accept(invitation, hashed)
+    except PasswordPolicyError as exc:
+        return _invite_page(request, invitation, str(exc).capitalize() + ".", 400)
+    except AccountError as exc:
+        return login_page(str(exc).capitalize() + ".", 404)
+    request.app.state.runtime.accounts.record(user.email, "user.accept_invitation", user.email)
+    return _signed_in(request, user.id)
 
 
 async def to_dashboard(request: Request) -> Response:

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from headwater.accounts.roles import Permission
+
 Auth = Literal["none", "admin", "admin_cookie", "write_key", "enrich_key", "metrics"]
 Hot = Literal["", "collect", "enrich"]
 
@@ -38,6 +40,13 @@ class Route:
     # the largest body the handler reads (413 beyond, 408 past body_timeout_seconds: http/body.py);
     # the hot paths have their own: collection HEADWATER_MAX_REQUEST_BYTES, enrichment 5 MiB
     max_body: int = DEFAULT_MAX_BODY
+    # what a principal needs (auth "admin" routes: http/auth.py, accounts/roles.py): to read (GET)
+    # and to change (every other method)
+    reads: Permission = "read"
+    writes: Permission = "admin"
+
+    def needs(self, method: str) -> Permission:
+        return self.reads if method in ("GET", "HEAD", "OPTIONS") else self.writes
 
     @property
     def title(self) -> str:

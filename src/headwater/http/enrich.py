@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+from hashlib import sha256
 from typing import Any
 
 import msgspec
@@ -89,13 +90,9 @@ async def asgi_enrich(runtime: Any, scope: dict[str, Any], receive: Any, send: A
         )
         return
     snapshot = service.definitions.current()
-    auth = headers.get(b"authorization", b"").decode("latin-1")
-    key = (
-        auth[7:].strip()
-        if auth[:7].lower() == "bearer "
-        else headers.get(b"x-api-key", b"").decode("latin-1").strip()
-    )
-    if key not in snapshot.keys:
+    auth = headers.get(b"authorization", b"")
+    key = auth[7:].strip() if auth[:7].lower() == b"bearer " else headers.get(b"x-api-key", b"").strip()
+    if sha256(key).hexdigest() not in snapshot.keys:  # only the keys' hashes are stored
         await _send_error(
             send,
             401,

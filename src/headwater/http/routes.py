@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 
 from headwater.events.model import PATH_TYPES
 from headwater.http import dashboard, enrich, ops, schemas
+from headwater.http.account_routes import ACCOUNT_ROUTES
 from headwater.http.api import assign, audiences, experiments, live, metrics, realtime
 from headwater.http.api import dashboard as dashboard_api
 from headwater.http.collect import API_ROUTE, BATCH_ROUTES, SINGLE_ROUTES
@@ -51,9 +52,16 @@ _METRIC_OPTIONS = tuple(
         ("breakdown", "funnel: a property to break the steps down by"),
     ]
 )
-_KEY = Param("key", "path", description="the experiment's key")
-_AUDIENCE = Param("audience_id", "path", description="the audience's id")
-_COLLECT_STATUSES = (400, 401, 403, 405, 408, 413, 415, 503)
+_KEY = Param(
+    "key", "path", {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$"}, "the experiment's key"
+)
+_AUDIENCE = Param(
+    "audience_id",
+    "path",
+    {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"},
+    "the audience's id",
+)
+_COLLECT_STATUSES = (400, 401, 403, 405, 408, 413, 415, 429, 503)  # 429: the rate limits, when set
 _DEFINITION_BYTES = 256 * 1024  # an experiment's definition (conditions may list many ids)
 
 
@@ -114,6 +122,12 @@ ROUTES: tuple[Route, ...] = (
             _KEY,
             _q("userId", "the user's id (or anonymousId)"),
             _q("anonymousId", "the visitor's anonymous id"),
+            Param(
+                "attributes",
+                "query",
+                {"type": "object", "additionalProperties": {"type": "string"}},
+                "the visitor's attributes for targeting: every other query parameter, name=value",
+            ),
         ),
         statuses=(400, 401, 403, 404, 503),
     ),
@@ -129,6 +143,7 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/experiments",
         ("GET", "POST"),
         experiments.collection,
+        writes="experiments",
         body=schemas.ExperimentDefinition,
         statuses=(400, 408, 409, 413),
         max_body=_DEFINITION_BYTES,
@@ -137,6 +152,7 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/experiments/{key}",
         ("GET", "PUT", "PATCH"),
         experiments.item,
+        writes="experiments",
         params=(_KEY,),
         body=schemas.ExperimentDefinition,
         statuses=(400, 404, 408, 413),
@@ -146,11 +162,19 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/experiments/{key}/start",
         ("POST",),
         experiments.start,
+        writes="experiments",
         params=(_KEY,),
         body=schemas.StartRequest,
         statuses=(400, 404, 408, 413),
     ),
-    Route("/api/v1/experiments/{key}/stop", ("POST",), experiments.stop, params=(_KEY,), statuses=(404,)),
+    Route(
+        "/api/v1/experiments/{key}/stop",
+        ("POST",),
+        experiments.stop,
+        writes="experiments",
+        params=(_KEY,),
+        statuses=(404,),
+    ),
     Route(
         "/api/v1/experiments/{key}/results",
         ("GET",),
@@ -207,6 +231,7 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/audiences",
         ("POST",),
         audiences.create_audience,
+        writes="audiences",
         body=schemas.AudienceDefinition,
         statuses=(400, 408, 409, 413),
         max_body=audiences.MAX_DEFINITION_BYTES,
@@ -215,6 +240,7 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/audiences/recompute",
         ("POST",),
         audiences.recompute,
+        writes="audiences",
         params=(Param("dry_run", "query", {"type": "boolean"}, "report the drift, change nothing"),),
         statuses=(503,),
     ),
@@ -229,17 +255,19 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/audiences/{audience_id}",
         ("PUT",),
         audiences.update_audience,
+        writes="audiences",
         params=(_AUDIENCE,),
         body=schemas.AudienceDefinition,
-        statuses=(400, 408, 413),
+        statuses=(201, 400, 408, 413),
         max_body=audiences.MAX_DEFINITION_BYTES,
     ),
     Route(
         "/api/v1/audiences/{audience_id}",
         ("DELETE",),
         audiences.delete_audience,
+        writes="audiences",
         params=(_AUDIENCE,),
-        statuses=(404,),
+        statuses=(204, 404),
     ),
     Route(
         "/v1/users/{user_id}/segments",
@@ -258,6 +286,8 @@ ROUTES: tuple[Route, ...] = (
         summary="An OpenRTB 2.5 / 2.6 bid request, back with the user's audience segments",
         hot="enrich",
     ),
+    # -- accounts (http/account_routes.py) --------------------------------------------------------
+    *ACCOUNT_ROUTES,
     # -- the dashboard ---------------------------------------------------------------------------
     Route("/api/v1/dashboard/config", ("GET",), dashboard_api.config, statuses=()),
     Route("/api/v1/dashboard/health", ("GET",), dashboard_api.health, statuses=()),
@@ -265,6 +295,7 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/dashboard/metrics",
         ("POST",),
         dashboard_api.metrics,
+        writes="read",  # a batch of metric queries: reads, sent as a POST body
         body=schemas.MetricQueries,
         statuses=(400, 408, 413, 500),
         max_body=dashboard_api.MAX_BODY_BYTES,
@@ -277,7 +308,7 @@ ROUTES: tuple[Route, ...] = (
         dashboard.login,
         "none",
         body=schemas.LoginForm,
-        statuses=(303, 401, 403, 408, 413),
+        statuses=(303, 401, 403, 408, 413, 429),
         max_body=dashboard.MAX_FORM_BYTES,  # a token: 4 KiB, refused before more is read
         content=("application/x-www-form-urlencoded",),
     ),

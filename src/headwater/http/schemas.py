@@ -7,7 +7,7 @@ does); these types describe the shape a client sends.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -136,7 +136,36 @@ class MetricQueries(msgspec.Struct, kw_only=True):
 
 
 class LoginForm(msgspec.Struct, kw_only=True):
-    token: str
+    """Either an email and a password, or the admin token."""
+
+    email: str = ""
+    password: str = ""
+    token: str = ""
+
+
+class NewUser(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """An invitation: the user exists from now on, without a password until they accept."""
+
+    email: Annotated[str, msgspec.Meta(min_length=3, max_length=254)]
+    role: Literal["owner", "admin", "analyst", "viewer"]
+    name: Annotated[str, msgspec.Meta(max_length=200)] = ""
+
+
+class UserChange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
+    role: Literal["owner", "admin", "analyst", "viewer"] | None = None
+    disabled: bool | None = None
+    reinvite: bool = False  # a new invitation (a forgotten password); earlier ones stop working
+
+
+class NewToken(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    scopes: list[Literal["read", "experiments", "audiences", "admin", "metrics"]]
+
+
+class InvitationForm(msgspec.Struct, kw_only=True):
+    invitation: str
+    password: str
+    confirm: str
 
 
 class BidRequest(msgspec.Struct, kw_only=True):

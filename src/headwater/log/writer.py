@@ -152,7 +152,7 @@ class LogWriter:
             return fd
         path = self.path_for(day)
         created = not path.exists()
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         if created and self.fsync != "never":
             dir_fd = os.open(self.log_dir, os.O_RDONLY)
             try:

@@ -17,7 +17,9 @@ from prometheus_client import (
 
 EVENTS_ACCEPTED = Counter("headwater_events_accepted_total", "Events written to the event log", ["source"])
 EVENTS_REJECTED = Counter(
-    "headwater_events_rejected_total", "Events refused and written to quarantine", ["source", "code"]
+    "headwater_events_rejected_total",
+    "Events refused: written to quarantine, or (code rate_limited) not stored",
+    ["source", "code"],
 )
 REQUESTS = Counter("headwater_requests_total", "Collection requests by route and status", ["route", "status"])
 REQUEST_SECONDS = Histogram(

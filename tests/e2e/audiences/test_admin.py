@@ -28,8 +28,9 @@ def hw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
 
 def api(hw: Harness, method: str, path: str, body: object = None) -> httpx.Response:
     content = None if body is None else json.dumps(body).encode()
+    headers = ADMIN if body is None else {**ADMIN, "Content-Type": "application/json"}
     return httpx.request(
-        method, f"{hw.url}/api/v1/audiences{path}", content=content, headers=ADMIN, timeout=10
+        method, f"{hw.url}/api/v1/audiences{path}", content=content, headers=headers, timeout=10
     )
 
 

@@ -79,6 +79,7 @@ def test_browser_request_text_plain_with_cors(server: Server, write_key: str) ->
     )
     assert resp.status_code == 200
     assert resp.headers["access-control-allow-origin"] == origin
+    assert resp.headers["access-control-expose-headers"] == "Retry-After"  # readable after a 429
     ev = stored(server, mid)
     assert ev["context"]["userAgent"] == CHROME
     assert ev["_hw"]["ua"]["browser"] == "Chrome" and ev["_hw"]["bot"] is False

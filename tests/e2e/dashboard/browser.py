@@ -69,7 +69,7 @@ class Console:
 def login(page: Any, base_url: str, token: str) -> None:
     page.goto(base_url + "/dashboard/")
     page.fill("#token", token)
-    page.click("button[type=submit]")
+    page.click("#token-form button[type=submit]")
     wait_ready(page)
 
 

@@ -37,3 +37,14 @@ def wait_started(srv: Server, timeout: float = 120.0) -> dict[str, Any]:
             return checks
         assert time.monotonic() < deadline, checks
         time.sleep(0.2)
+
+
+def session_cookie(base_url: str, token: str = TOKEN) -> dict[str, str]:
+    """A dashboard session made by posting the sign-in form (no page load, so nothing warms), as a
+    browser context's cookie."""
+    import httpx
+
+    answer = httpx.post(base_url + "/dashboard/login", data={"token": token}, follow_redirects=False)
+    assert answer.status_code == 303, answer.text[:300]
+    value = answer.cookies["headwater_session"]
+    return {"name": "headwater_session", "value": value, "url": base_url}

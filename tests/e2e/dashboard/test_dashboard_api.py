@@ -47,11 +47,13 @@ def test_metric_batch_answers_what_the_metrics_api_answers(demo_server: Server) 
 
 def test_bad_batches_are_refused(demo_server: Server) -> None:
     url = demo_server.url + "/api/v1/dashboard/metrics"
-    assert httpx.post(url, content=b"{", headers=AUTH).json()["error"]["code"] == "invalid_json"
+    as_json = {**AUTH, "Content-Type": "application/json"}
+    assert httpx.post(url, content=b"{", headers=as_json).json()["error"]["code"] == "invalid_json"
     for body in ({}, {"queries": []}, {"queries": [{"name": "dau"}]}, {"queries": [1]}):
         resp = httpx.post(url, json=body, headers=AUTH)
         assert resp.status_code == 400 and resp.json()["error"]["code"] == "bad_parameter", body
-    assert httpx.post(url, content=b"x" * 70_000, headers=AUTH).status_code == 413
+    assert httpx.post(url, content=b"x" * 70_000, headers=as_json).status_code == 413
+    assert httpx.post(url, content=b"{}", headers={**AUTH, "Content-Type": "text/plain"}).status_code == 415
 
 
 def test_every_dashboard_endpoint_wants_the_admin_token(demo_server: Server) -> None:
@@ -60,10 +62,10 @@ def test_every_dashboard_endpoint_wants_the_admin_token(demo_server: Server) -> 
         ("GET", "/api/v1/dashboard/health"),
         ("POST", "/api/v1/dashboard/metrics"),
     ):
-        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Cookie": "headwater_admin=wrong"}):
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Cookie": "headwater_session=wrong"}):
             resp = httpx.request(method, demo_server.url + path, headers=headers, json={"queries": []})
             assert resp.status_code == 401, (path, headers)
-    page = httpx.get(demo_server.url + "/dashboard/", headers={"Cookie": "headwater_admin=wrong"})
+    page = httpx.get(demo_server.url + "/dashboard/", headers={"Cookie": f"headwater_session={TOKEN}"})
     assert page.status_code == 303 and page.headers["location"] == "/dashboard/login"
     cross_site = httpx.post(
         demo_server.url + "/dashboard/login",

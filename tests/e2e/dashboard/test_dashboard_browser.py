@@ -245,20 +245,24 @@ def test_a_wrong_token_is_refused(context: Any, demo_server: Server) -> None:
     with pg.expect_response(
         lambda r: r.url.endswith("/dashboard/login") and r.request.method == "POST"
     ) as info:
-        pg.click("button[type=submit]")
+        pg.click("#token-form button[type=submit]")
     assert info.value.status == 401
     assert "Wrong admin token" in pg.inner_text("body")
     assert context.cookies() == []
     assert pg.evaluate("fetch('/api/v1/dashboard/config').then(r => r.status)") == 401
-    # a forged cookie is no better
-    context.add_cookies([{"name": "headwater_admin", "value": "guess", "url": demo_server.url}])
+    # a forged cookie is no better, nor the token itself as a cookie
+    context.add_cookies([{"name": "headwater_session", "value": "guess", "url": demo_server.url}])
+    pg.goto(demo_server.url + "/dashboard/")
+    assert pg.url.endswith("/dashboard/login")
+    context.clear_cookies()
+    context.add_cookies([{"name": "headwater_session", "value": TOKEN, "url": demo_server.url}])
     pg.goto(demo_server.url + "/dashboard/")
     assert pg.url.endswith("/dashboard/login")
     context.clear_cookies()
     # the right one signs in with a cookie scripts cannot read nor other sites send
     login(pg, demo_server.url, TOKEN)
     (cookie,) = context.cookies()
-    assert cookie["name"] == "headwater_admin"
+    assert cookie["name"] == "headwater_session" and TOKEN not in cookie["value"]
     assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict"
     assert pg.evaluate("document.cookie") == ""
     pg.click(".logout button")

@@ -14,7 +14,7 @@ import pytest
 
 from headwater.dashboard.warmup import POLL_SECONDS
 from tests.e2e.dashboard.browser import wait_ready
-from tests.e2e.dashboard.support import TOKEN, wait_started
+from tests.e2e.dashboard.support import TOKEN, session_cookie, wait_started
 from tests.helpers import Server, cli, create_key
 
 
@@ -39,7 +39,7 @@ def visit(browser: Any, srv: Server) -> int:
     load in ms."""
     ctx = browser.new_context(viewport={"width": 1400, "height": 900})
     try:
-        ctx.add_cookies([{"name": "headwater_admin", "value": TOKEN, "url": srv.url}])
+        ctx.add_cookies([session_cookie(srv.url)])
         page = ctx.new_page()
         page.goto(srv.url + "/dashboard/")
         wait_ready(page)

@@ -1,6 +1,7 @@
 """The control plane: what a user made and cannot rebuild from the log (write keys and their
 revocations, experiments and their phases, audiences and their sizes over time, the enrichment's
-API keys and settings), and moving it from one SQL store to another, whole or not at all.
+API keys and settings, accounts, their API tokens and the audit log; sessions are not moved: users
+sign in again), and moving it from one SQL store to another, whole or not at all.
 
 Everything else in the realtime store (aggregates, checkpoints) is derived from the log and is
 rebuilt there by the tailers; the control plane is copied. A copy runs in one transaction of the
@@ -57,8 +58,29 @@ TABLES: tuple[Table, ...] = (
         ("audience_id", "measured_at", "source"),
         label="audience size",
     ),
-    Table("openrtb_keys", ("key", "name", "created_at", "revoked_at"), ("key",), label="enrich key"),
+    Table(  # key: 'sha256:<hex>' (plain in a store an earlier version wrote, hashed when opened)
+        "openrtb_keys", ("key", "hint", "name", "created_at", "revoked_at"), ("key",), label="enrich key"
+    ),
     Table("targeting_settings", ("name", "value"), ("name",), label="enrichment setting"),
+    Table(
+        "users",
+        ("id", "email", "name", "role", "password_hash", "created_at", "disabled_at"),
+        ("id",),
+        label="user",
+    ),
+    Table(
+        "invitations",
+        ("token_hash", "user_id", "created_at", "expires_at", "used_at"),
+        ("token_hash",),
+        label="invitation",
+    ),
+    Table(
+        "api_tokens",
+        ("token_hash", "hint", "user_id", "name", "scopes", "created_at", "last_used_at", "revoked_at"),
+        ("token_hash",),
+        label="API token",
+    ),
+    Table("audit_log", ("id", "at", "actor", "action", "target", "detail"), ("id",), label="audit entry"),
 )
 
 
@@ -167,6 +189,11 @@ def copy_control_plane(source: SqlDatabase, target: SqlDatabase, replace: bool =
                 marks = ", ".join("{p}" for _ in table.columns)
                 insert = target.q(f"INSERT INTO {table.name} ({', '.join(table.columns)}) VALUES ({marks})")
                 cur.executemany(insert, [_bound(table, target, row) for row in sorted(rows, key=repr)])
+            if target.dialect.name == "postgresql":  # ids copied as they were: the sequence follows
+                cur.execute(
+                    "SELECT setval(pg_get_serial_sequence('audit_log', 'id'), MAX(id)) FROM audit_log"
+                    " HAVING MAX(id) IS NOT NULL"
+                )
             copied = True
     stored = read_control_plane(target)
     if stored.rows != wanted.rows:

@@ -4,6 +4,55 @@ from __future__ import annotations
 
 from typing import Final
 
+#: migrations 7 and 8 of both dialects (docs in the SQLite list)
+ACCOUNTS: Final = """
+        CREATE TABLE users (
+            id TEXT PRIMARY KEY,
+            email TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL DEFAULT '',
+            role TEXT NOT NULL,
+            password_hash TEXT,
+            created_at TEXT NOT NULL,
+            disabled_at TEXT
+        );
+        CREATE TABLE invitations (
+            token_hash TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            used_at TEXT
+        );
+        CREATE TABLE sessions (
+            id_hash TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            csrf TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+        CREATE INDEX sessions_user ON sessions(user_id);
+        CREATE TABLE api_tokens (
+            token_hash TEXT PRIMARY KEY,
+            hint TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            scopes TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            last_used_at TEXT,
+            revoked_at TEXT
+        );
+"""
+AUDIT_LOG: Final = """
+        CREATE TABLE audit_log (
+            id {id},
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{{}}'
+        );
+"""
+ENRICH_KEY_HINTS: Final = "ALTER TABLE openrtb_keys ADD COLUMN hint TEXT NOT NULL DEFAULT '';"
+
 SQLITE: Final[list[tuple[int, str]]] = [
     (
         1,
@@ -182,59 +231,14 @@ SQLITE: Final[list[tuple[int, str]]] = [
         # password hash (NULL until their invitation is accepted); invitations, sessions and API tokens
         # keep only the SHA-256 of their random secret; the audit log of every change to keys,
         # experiments, audiences, accounts and regulations. Times are fixed-width UTC text.
-        """
-        CREATE TABLE users (
-            id TEXT PRIMARY KEY,
-            email TEXT NOT NULL UNIQUE,
-            name TEXT NOT NULL DEFAULT '',
-            role TEXT NOT NULL,
-            password_hash TEXT,
-            created_at TEXT NOT NULL,
-            disabled_at TEXT
-        );
-        CREATE TABLE invitations (
-            token_hash TEXT PRIMARY KEY,
-            user_id TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            expires_at TEXT NOT NULL,
-            used_at TEXT
-        );
-        CREATE TABLE sessions (
-            id_hash TEXT PRIMARY KEY,
-            user_id TEXT NOT NULL,
-            csrf TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            expires_at TEXT NOT NULL
-        );
-        CREATE INDEX sessions_user ON sessions(user_id);
-        CREATE TABLE api_tokens (
-            token_hash TEXT PRIMARY KEY,
-            hint TEXT NOT NULL,
-            user_id TEXT NOT NULL,
-            name TEXT NOT NULL,
-            scopes TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            last_used_at TEXT,
-            revoked_at TEXT
-        );
-        CREATE TABLE audit_log (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            at TEXT NOT NULL,
-            actor TEXT NOT NULL,
-            action TEXT NOT NULL,
-            target TEXT NOT NULL,
-            detail TEXT NOT NULL DEFAULT '{}'
-        );
-        """,
+        ACCOUNTS + AUDIT_LOG.format(id="INTEGER PRIMARY KEY AUTOINCREMENT"),
     ),
     (
         8,
         # the enrich endpoint's API keys are kept as SHA-256 hashes ('sha256:<hex>' in key) with a
         # hint (the key's first characters) to tell them apart; plain keys of earlier versions are
         # hashed when the catalog opens (stores/sql/audiences.py).
-        """
-        ALTER TABLE openrtb_keys ADD COLUMN hint TEXT NOT NULL DEFAULT '';
-        """,
+        ENRICH_KEY_HINTS,
     ),
 ]
 
@@ -409,64 +413,6 @@ POSTGRES: Final[list[tuple[int, str]]] = [
         );
         """,
     ),
-    (
-        7,
-        # accounts (docs/security.md): users with a role (owner, admin, analyst, viewer) and an Argon2id
-        # password hash (NULL until their invitation is accepted); invitations, sessions and API tokens
-        # keep only the SHA-256 of their random secret; the audit log of every change to keys,
-        # experiments, audiences, accounts and regulations. Times are fixed-width UTC text.
-        """
-        CREATE TABLE users (
-            id TEXT PRIMARY KEY,
-            email TEXT NOT NULL UNIQUE,
-            name TEXT NOT NULL DEFAULT '',
-            role TEXT NOT NULL,
-            password_hash TEXT,
-            created_at TEXT NOT NULL,
-            disabled_at TEXT
-        );
-        CREATE TABLE invitations (
-            token_hash TEXT PRIMARY KEY,
-            user_id TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            expires_at TEXT NOT NULL,
-            used_at TEXT
-        );
-        CREATE TABLE sessions (
-            id_hash TEXT PRIMARY KEY,
-            user_id TEXT NOT NULL,
-            csrf TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            expires_at TEXT NOT NULL
-        );
-        CREATE INDEX sessions_user ON sessions(user_id);
-        CREATE TABLE api_tokens (
-            token_hash TEXT PRIMARY KEY,
-            hint TEXT NOT NULL,
-            user_id TEXT NOT NULL,
-            name TEXT NOT NULL,
-            scopes TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            last_used_at TEXT,
-            revoked_at TEXT
-        );
-        CREATE TABLE audit_log (
-            id BIGSERIAL PRIMARY KEY,
-            at TEXT NOT NULL,
-            actor TEXT NOT NULL,
-            action TEXT NOT NULL,
-            target TEXT NOT NULL,
-            detail TEXT NOT NULL DEFAULT '{}'
-        );
-        """,
-    ),
-    (
-        8,
-        # the enrich endpoint's API keys are kept as SHA-256 hashes ('sha256:<hex>' in key) with a
-        # hint (the key's first characters) to tell them apart; plain keys of earlier versions are
-        # hashed when the catalog opens (stores/sql/audiences.py).
-        """
-        ALTER TABLE openrtb_keys ADD COLUMN hint TEXT NOT NULL DEFAULT '';
-        """,
-    ),
+    (7, ACCOUNTS + AUDIT_LOG.format(id="BIGSERIAL PRIMARY KEY")),  # as SQLite's 7
+    (8, ENRICH_KEY_HINTS),  # as SQLite's 8
 ]

@@ -16,8 +16,13 @@ export async function getJSON(path, params = {}) {
   return answer(await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }));
 }
 
+// The session's CSRF token (the page carries it; another site cannot read it): every request that
+// changes something sends it back, with the session cookie.
+const CSRF = document.querySelector('meta[name="csrf-token"]')?.content || "";
+
 export async function postJSON(path, body) {
-  const init = { method: "POST", credentials: "same-origin", headers: { Accept: "application/json", "Content-Type": "application/json" }, body: JSON.stringify(body) };
+  const headers = { Accept: "application/json", "Content-Type": "application/json", "X-CSRF-Token": CSRF };
+  const init = { method: "POST", credentials: "same-origin", headers, body: JSON.stringify(body) };
   return answer(await fetch(new URL(path, window.location.origin), init));
 }
 

@@ -1,0 +1,71 @@
+"""The accounts' lines of the route table (http/routes.py): who am I, users, API tokens, the audit
+log, and accepting an invitation."""
+
+from __future__ import annotations
+
+from headwater.http import dashboard, schemas
+from headwater.http.api import accounts
+from headwater.http.endpoint import Param, Route
+
+_USER = Param("user", "path", description="a user's id or email")
+_TOKEN = Param("token", "path", description="an API token's hint (hwt_AbCdEf…), name, or the token itself")
+
+ACCOUNT_ROUTES: tuple[Route, ...] = (
+    Route("/api/v1/me", ("GET",), accounts.me, statuses=()),
+    Route(
+        "/api/v1/users",
+        ("GET", "POST"),
+        accounts.users,
+        reads="admin",
+        body=schemas.NewUser,
+        statuses=(400, 403, 408, 409, 413, 415),
+    ),
+    Route(
+        "/api/v1/users/{user}",
+        ("GET", "PATCH"),
+        accounts.user,
+        reads="admin",
+        params=(_USER,),
+        body=schemas.UserChange,
+        statuses=(400, 403, 404, 408, 413, 415),
+    ),
+    Route(
+        "/api/v1/tokens",
+        ("GET", "POST"),
+        accounts.tokens,
+        writes="read",  # anyone signed in makes tokens for themselves, within what they may do
+        params=(Param("all", "query", {"type": "boolean"}, "everyone's tokens (owners and admins)"),),
+        body=schemas.NewToken,
+        statuses=(400, 403, 408, 413, 415),
+    ),
+    Route(
+        "/api/v1/tokens/{token}",
+        ("DELETE",),
+        accounts.token,
+        writes="read",  # your own; an admin's: anyone's
+        params=(_TOKEN,),
+        statuses=(403, 404),
+    ),
+    Route(
+        "/api/v1/audit",
+        ("GET",),
+        accounts.audit,
+        reads="admin",
+        params=(
+            Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 10000}),
+            Param("actor", "query", description="only this actor's changes (an email, or admin-token)"),
+        ),
+        statuses=(400, 403),
+    ),
+    Route(
+        "/dashboard/invite",
+        ("GET", "POST"),
+        dashboard.invite,
+        "none",
+        params=(Param("invitation", "query", description="the invitation's token (GET)"),),
+        body=schemas.InvitationForm,
+        statuses=(303, 400, 403, 404, 408, 413),
+        content=("application/x-www-form-urlencoded",),
+        max_body=dashboard.MAX_FORM_BYTES,
+    ),
+)
