@@ -7,6 +7,8 @@ command -v redis-server >/dev/null || need+=(redis-server)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 # the dashboard tests drive Debian's Chromium (Playwright uses it; it never downloads one)
 command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || need+=(chromium)
+# the Segment webhook tests sign requests with Segment's own code path (Node's crypto, JSON.stringify)
+command -v node >/dev/null || need+=(nodejs)
 command -v fc-list >/dev/null && fc-list | grep -q . || need+=(fonts-dejavu-core)
 if [ "${WITH_BENCH:-0}" = 1 ]; then command -v wrk >/dev/null || need+=(wrk); fi
 if [ ${#need[@]} -gt 0 ]; then

@@ -44,6 +44,10 @@ class RequestInfo:
     sent_at: datetime | None = None  # batch-level sentAt
     path_type: str | None = None  # type implied by /v1/track, /v1/t ...
     api_format: bool = False  # POST /api/events: snake_case aliases, type defaults to track
+    # a sender that corrected the device clock already (``segment``: Segment's webhooks): its
+    # ``timestamp`` is the event's time as it is, however late the delivery; its ``receivedAt``
+    # is kept as ``_hw.upstream_received_at`` beside ours
+    upstream: str | None = None
     received_text: str = dc_field(init=False)
     sent_text: str | None = dc_field(init=False)
 
@@ -66,12 +70,17 @@ class Normalizer:
         if req.api_format:
             _apply_api_aliases(ev)
         flags: list[str] = []
+        upstream_received = ev.get("receivedAt") if req.upstream is not None else None
 
         etype = self._event_type(ev, req)
         self._check_ids(ev, etype)
         self._check_objects(ev)
         self._timestamps(ev, req, flags)
         hw: dict[str, Any] = {"source": req.source}
+        if req.upstream is not None:
+            hw["upstream"] = req.upstream
+            if isinstance(upstream_received, str):
+                hw["upstream_received_at"] = upstream_received
 
         if etype == "track":
             name = ev.get("event")
@@ -167,12 +176,16 @@ class Normalizer:
     def _timestamps(self, ev: Event, req: RequestInfo, flags: list[str]) -> None:
         received = req.received_at
         sent_at = req.sent_at
-        if "sentAt" in ev and ev["sentAt"] is not None:
+        upstream_time = req.upstream is not None and ev.get("timestamp") is not None
+        fields = ("timestamp",) if upstream_time else ("originalTimestamp", "timestamp")
+        if upstream_time:
+            sent_at = None  # corrected upstream: the timestamp is the time, the rest is kept as sent
+        elif "sentAt" in ev and ev["sentAt"] is not None:
             sent_at = parse_timestamp(ev["sentAt"])
             if sent_at is None:
                 raise EventError("bad_timestamp", "field 'sentAt' is not an ISO 8601 timestamp")
         device: datetime | None = None
-        for field in ("originalTimestamp", "timestamp"):
+        for field in fields:
             value = ev.get(field)
             if value is None:
                 continue
@@ -183,7 +196,7 @@ class Normalizer:
                 )
             if device is None:
                 device, device_field = parsed, field
-                if field == "timestamp":
+                if field == "timestamp" and req.upstream is None:
                     ev["originalTimestamp"] = value
         if device is None:
             moment = received

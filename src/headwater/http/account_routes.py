@@ -3,12 +3,37 @@ log, and accepting an invitation."""
 
 from __future__ import annotations
 
-from headwater.http import dashboard, schemas
-from headwater.http.api import accounts
+from headwater.http import dashboard, schemas, webhook
+from headwater.http.api import accounts, sources
 from headwater.http.endpoint import Param, Route
 
 _USER = Param("user", "path", description="a user's id or email")
+_SOURCE = Param("source", "path", {"type": "string", "minLength": 1, "maxLength": 200}, "a source's name")
 _TOKEN = Param("token", "path", description="an API token's hint (hwt_AbCdEf…), name, or the token itself")
+
+#: a Segment webhook source: the route Segment posts to, its settings, and the regulations it files
+SOURCE_ROUTES: tuple[Route, ...] = (
+    Route(
+        "/v1/webhooks/segment/{source}",
+        ("POST",),
+        webhook.segment_webhook,
+        "webhook",
+        params=(_SOURCE,),
+        body=schemas.SegmentMessage | list[schemas.SegmentMessage],
+        statuses=(400, 401, 404, 408, 413, 503),
+        max_body=webhook.MAX_BODY,
+    ),
+    Route(
+        "/api/v1/sources/{source}/webhook",
+        ("GET", "PUT", "DELETE"),
+        sources.webhook,
+        reads="admin",
+        params=(_SOURCE,),
+        body=schemas.WebhookSettings,
+        statuses=(204, 400, 403, 404, 408, 413, 415),
+    ),
+    Route("/api/v1/regulations", ("GET",), sources.regulations, reads="admin", statuses=(403,)),
+)
 
 ACCOUNT_ROUTES: tuple[Route, ...] = (
     Route("/api/v1/me", ("GET",), accounts.me, statuses=()),

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from headwater.accounts.roles import Permission
 
-Auth = Literal["none", "admin", "admin_cookie", "write_key", "enrich_key", "metrics"]
+Auth = Literal["none", "admin", "admin_cookie", "write_key", "enrich_key", "metrics", "webhook"]
 Hot = Literal["", "collect", "enrich"]
 
 #: a framework route's body limit unless its line in http/routes.py says otherwise

@@ -80,6 +80,11 @@ _HTML = {"text/html": _TEXT}
 _CONTENT: dict[tuple[str, int], dict[str, Any]] = {
     ("/readyz", 503): {"application/json": {"schema": {"anyOf": [_READY, _ERROR]}}},
     ("/metrics", 200): {"text/plain": _TEXT},  # Prometheus' text format
+    ("/api/v1/export/events", 200): {  # streamed, in the format asked for (docs/transfer.md)
+        "application/x-ndjson": _TEXT,
+        "text/csv": _TEXT,
+        "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
+    },
     ("/dashboard/static/{path}", 200): {"text/javascript": _TEXT, "text/css": _TEXT, "text/html": _TEXT},
     ("/dashboard/static/{path}", 404): {"text/plain": _TEXT},
 }
@@ -117,6 +122,8 @@ SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "write_key": [{"basic": []}, {"writeKey": []}],
     "enrich_key": [{"enrichKey": []}, {"enrichKeyHeader": []}],
     "metrics": [{"admin": []}, {"adminCookie": []}, {"metricsToken": []}],
+    # a Segment webhook source: its signature, its token, or both (whatever the source was given)
+    "webhook": [{"webhookToken": []}, {"segmentSignature": []}, {"segmentSignature": [], "webhookToken": []}],
 }
 SCHEMES = {
     "basic": {"type": "http", "scheme": "basic", "description": "a source's write key as user, no password"},
@@ -140,6 +147,13 @@ SCHEMES = {
         "scheme": "bearer",
         "description": "the metrics token (HEADWATER_METRICS_TOKEN), for /metrics only",
     },
+    "segmentSignature": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Signature",
+        "description": "hex HMAC-SHA1 of the body (a batch: of its first element) with the source's secret",
+    },
+    "webhookToken": {"type": "apiKey", "in": "header", "name": "X-Webhook-Token"},
 }
 
 

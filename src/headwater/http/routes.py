@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 
 from headwater.events.model import PATH_TYPES
 from headwater.http import dashboard, enrich, ops, schemas
-from headwater.http.account_routes import ACCOUNT_ROUTES
+from headwater.http.account_routes import ACCOUNT_ROUTES, SOURCE_ROUTES
 from headwater.http.api import assign, audiences, experiments, live, metrics, realtime
 from headwater.http.api import dashboard as dashboard_api
 from headwater.http.collect import API_ROUTE, BATCH_ROUTES, SINGLE_ROUTES
@@ -288,6 +288,7 @@ ROUTES: tuple[Route, ...] = (
     ),
     # -- accounts (http/account_routes.py) --------------------------------------------------------
     *ACCOUNT_ROUTES,
+    *SOURCE_ROUTES,
     # -- the dashboard ---------------------------------------------------------------------------
     Route("/api/v1/dashboard/config", ("GET",), dashboard_api.config, statuses=()),
     Route("/api/v1/dashboard/health", ("GET",), dashboard_api.health, statuses=()),

@@ -162,6 +162,14 @@ class NewToken(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     scopes: list[Literal["read", "experiments", "audiences", "admin", "metrics"]]
 
 
+class WebhookSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A source's Segment webhook: the shared secret pasted into Segment (kept; shown masked), and
+    whether to make a new per-source token (answered once, as token_value)."""
+
+    secret: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)] | None = None
+    token: bool = False
+
+
 class InvitationForm(msgspec.Struct, kw_only=True):
     invitation: str
     password: str

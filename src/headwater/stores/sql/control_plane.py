@@ -81,6 +81,18 @@ TABLES: tuple[Table, ...] = (
         label="API token",
     ),
     Table("audit_log", ("id", "at", "actor", "action", "target", "detail"), ("id",), label="audit entry"),
+    Table(
+        "webhook_sources",
+        ("name", "write_key", "secret", "token_hash", "created_at", "updated_at"),
+        ("name",),
+        label="webhook source",
+    ),
+    Table(
+        "regulations",
+        ("id", "type", "subject", "status", "origin", "created_at", "updated_at", "progress"),
+        ("id",),
+        label="regulation",
+    ),
 )
 
 

@@ -52,6 +52,28 @@ AUDIT_LOG: Final = """
         );
 """
 ENRICH_KEY_HINTS: Final = "ALTER TABLE openrtb_keys ADD COLUMN hint TEXT NOT NULL DEFAULT '';"
+#: migration 9 of both dialects: Segment webhook sources (docs/segment.md) and the regulations
+#: (deletion and suppression requests, docs/privacy.md) they and the API file
+WEBHOOKS: Final = """
+        CREATE TABLE webhook_sources (
+            name TEXT PRIMARY KEY,
+            write_key TEXT NOT NULL,
+            secret TEXT,
+            token_hash TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE regulations (
+            id TEXT PRIMARY KEY,
+            type TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            status TEXT NOT NULL,
+            origin TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            progress TEXT NOT NULL DEFAULT '{}'
+        );
+"""
 
 SQLITE: Final[list[tuple[int, str]]] = [
     (
@@ -240,6 +262,13 @@ SQLITE: Final[list[tuple[int, str]]] = [
         # hashed when the catalog opens (stores/sql/audiences.py).
         ENRICH_KEY_HINTS,
     ),
+    (
+        9,
+        # Segment webhook sources: the shared secret of HMAC signatures is kept as given (the HMAC
+        # needs it; the file is 0600), the per-source token as its SHA-256. Regulations: requests to
+        # delete or suppress a person's data, by id (subject: JSON), with their status and progress.
+        WEBHOOKS,
+    ),
 ]
 
 POSTGRES: Final[list[tuple[int, str]]] = [
@@ -415,4 +444,5 @@ POSTGRES: Final[list[tuple[int, str]]] = [
     ),
     (7, ACCOUNTS + AUDIT_LOG.format(id="BIGSERIAL PRIMARY KEY")),  # as SQLite's 7
     (8, ENRICH_KEY_HINTS),  # as SQLite's 8
+    (9, WEBHOOKS),  # as SQLite's 9
 ]

@@ -1,0 +1,156 @@
+"""Segment webhook sources (migration 9): per source name, the write key its events count under,
+the shared secret of Segment's signatures (kept as given: an HMAC needs it) and the SHA-256 of a
+per-source token. Regulations filed by a webhook (Segment's deletion requests) live beside them."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from headwater.accounts.secrets import digest
+from headwater.stores.sql.database import SqlDatabase
+
+COLUMNS = "name, write_key, secret, token_hash, created_at, updated_at"
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def masked(secret: str | None) -> str | None:
+    """How a secret is shown after it was set: its length and last two characters."""
+    if not secret:
+        return None
+    return f"{'•' * 6}{secret[-2:]} ({len(secret)} characters)"
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSource:
+    name: str
+    write_key: str
+    secret: str | None
+    token_hash: str | None
+    created_at: str
+    updated_at: str
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "source": self.name,
+            "write_key": self.write_key,
+            "secret": masked(self.secret),
+            "token": self.token_hash is not None,
+            "url": f"/v1/webhooks/segment/{self.name}",
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+
+class SqlWebhookSources:
+    def __init__(self, db: SqlDatabase) -> None:
+        self.db = db
+
+    def get(self, name: str) -> WebhookSource | None:
+        with self.db.tx(write=False) as cur:
+            cur.execute(self.db.q(f"SELECT {COLUMNS} FROM webhook_sources WHERE name = {{p}}"), (name,))
+            row = cur.fetchone()
+        return WebhookSource(*row) if row else None
+
+    def all(self) -> list[WebhookSource]:
+        with self.db.tx(write=False) as cur:
+            cur.execute(self.db.q(f"SELECT {COLUMNS} FROM webhook_sources ORDER BY name"))
+            return [WebhookSource(*r) for r in cur.fetchall()]
+
+    def configure(
+        self, name: str, write_key: str, secret: str | None = None, new_token: bool = False
+    ) -> tuple[WebhookSource, str | None]:
+        """Set the source's secret (None: keep it) and, when asked, a new token (returned once)."""
+        token = "hwwh_" + secrets.token_urlsafe(32) if new_token else None
+        found = self.get(name)
+        now = _now()
+        with self.db.tx() as cur:
+            if found is None:
+                cur.execute(
+                    self.db.q(
+                        f"INSERT INTO webhook_sources({COLUMNS}) VALUES ({{p}},{{p}},{{p}},{{p}},{{p}},{{p}})"
+                    ),
+                    (name, write_key, secret, digest(token) if token else None, now, now),
+                )
+            else:
+                cur.execute(
+                    self.db.q(
+                        "UPDATE webhook_sources SET write_key = {p}, secret = {p}, token_hash = {p},"
+                        " updated_at = {p} WHERE name = {p}"
+                    ),
+                    (
+                        write_key,
+                        secret if secret is not None else found.secret,
+                        digest(token) if token else found.token_hash,
+                        now,
+                        name,
+                    ),
+                )
+        stored = self.get(name)
+        assert stored is not None
+        return stored, token
+
+    def remove(self, name: str) -> bool:
+        with self.db.tx() as cur:
+            cur.execute(self.db.q("DELETE FROM webhook_sources WHERE name = {p}"), (name,))
+            return bool(cur.rowcount)
+
+
+class SqlRegulations:
+    """Requests to delete or suppress a person's data (the privacy issue's Regulations API lists
+    them; a Segment deletion request through a webhook files one, INITIALIZED until it runs)."""
+
+    def __init__(self, db: SqlDatabase) -> None:
+        self.db = db
+
+    def file(self, kind: str, subject: dict[str, str], origin: str) -> dict[str, Any]:
+        """A new regulation, INITIALIZED; the same request again while one waits is that one."""
+        for waiting in self.all():
+            if waiting["status"] == "INITIALIZED" and (waiting["type"], waiting["subject"]) == (
+                kind,
+                subject,
+            ):
+                return waiting
+        now = _now()
+        entry = {
+            "id": "reg_" + secrets.token_hex(10),
+            "type": kind,
+            "subject": subject,
+            "status": "INITIALIZED",
+            "origin": origin,
+            "created_at": now,
+            "updated_at": now,
+            "progress": {},
+        }
+        with self.db.tx() as cur:
+            cur.execute(
+                self.db.q(
+                    "INSERT INTO regulations(id, type, subject, status, origin, created_at, updated_at)"
+                    " VALUES ({p},{p},{p},{p},{p},{p},{p})"
+                ),
+                (entry["id"], kind, json.dumps(subject, sort_keys=True), "INITIALIZED", origin, now, now),
+            )
+        return entry
+
+    def all(self, limit: int = 1000) -> list[dict[str, Any]]:
+        with self.db.tx(write=False) as cur:
+            cur.execute(
+                self.db.q(
+                    "SELECT id, type, subject, status, origin, created_at, updated_at, progress"
+                    f" FROM regulations ORDER BY created_at DESC, id LIMIT {int(limit)}"
+                )
+            )
+            rows = cur.fetchall()
+        keys = ("id", "type", "subject", "status", "origin", "created_at", "updated_at", "progress")
+        out = []
+        for r in rows:
+            entry = dict(zip(keys, r, strict=True))
+            entry["subject"], entry["progress"] = json.loads(r[2]), json.loads(r[7])
+            out.append(entry)
+        return out
