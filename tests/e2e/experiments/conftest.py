@@ -31,7 +31,8 @@ class Api:
         self.http.close()
 
     def admin(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return self.http.request(method, "/api/v1/experiments" + path, headers=ADMIN, **kwargs)
+        headers = {**ADMIN, **kwargs.pop("headers", {})}
+        return self.http.request(method, "/api/v1/experiments" + path, headers=headers, **kwargs)
 
     def create(self, definition: dict[str, Any]) -> dict[str, Any]:
         r = self.admin("POST", "", json=definition)

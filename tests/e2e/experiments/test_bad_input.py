@@ -81,7 +81,9 @@ def test_updates_are_validated_and_the_key_cannot_change(api: Api) -> None:
     assert err["field"] == "weights"
     error_of(api.admin("PUT", "/upd", json=base("other")), 400, "invalid_experiment")
     error_of(api.admin("POST", "", json=base("upd")), 409, "experiment_exists")
-    error_of(api.admin("POST", "", content=b"{not json"), 400, "invalid_json")
+    json_body = {"Content-Type": "application/json"}
+    error_of(api.admin("POST", "", content=b"{not json", headers=json_body), 400, "invalid_json")
+    error_of(api.admin("POST", "", content=b"{not json"), 415, "unsupported_media_type")
     assert api.admin("GET", "/upd").json()["definition"]["variations"] == ["a", "b"]
 
 
