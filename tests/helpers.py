@@ -76,8 +76,15 @@ class Server:
 
     @property
     def admin_token(self) -> str:
-        """HEADWATER_ADMIN_TOKEN, else the token the server generated in its data dir."""
-        return self.env.get("HEADWATER_ADMIN_TOKEN") or (self.data_dir / "admin_token").read_text().strip()
+        """HEADWATER_ADMIN_TOKEN, else the token a server printed at its first start on this data dir
+        (only its hash is kept in the data dir)."""
+        if self.env.get("HEADWATER_ADMIN_TOKEN"):
+            return self.env["HEADWATER_ADMIN_TOKEN"]
+        for path in sorted(self.data_dir.glob("server-*.stderr")):
+            for line in path.read_text(errors="replace").splitlines():
+                if line.startswith("Admin token: "):
+                    return line.split(": ", 1)[1].strip()
+        raise AssertionError(f"no admin token: none set, none printed in {self.data_dir}")
 
     @property
     def admin_headers(self) -> dict[str, str]:

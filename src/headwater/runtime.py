@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from headwater.admin_token import AdminToken
     from headwater.audiences.service import AudienceService
     from headwater.collector.keys import KeyCache
     from headwater.config import Settings
@@ -50,7 +51,7 @@ class Service(Protocol):
 @dataclass
 class Runtime:
     settings: Settings
-    admin_token: str
+    admin_token: AdminToken
     log: LogWriters
     database: SqlDatabase  # the write keys' connection
     keys: KeyCache

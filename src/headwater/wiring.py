@@ -10,7 +10,7 @@ import gc
 import logging
 from datetime import timedelta
 
-from headwater.admin_token import ensure_admin_token
+from headwater.admin_token import AdminToken
 from headwater.audiences.service import AudienceService
 from headwater.batch.scheduler import EtlScheduler
 from headwater.collector.ingest import Ingestor
@@ -65,7 +65,7 @@ async def start_runtime(settings: Settings) -> Runtime:
         future_clamp=timedelta(hours=settings.future_clamp_hours),
     )
     ingestor = Ingestor(normalizer, writers.events, writers.quarantine, settings.max_event_bytes)
-    token, _ = ensure_admin_token(settings)
+    token = AdminToken(settings)
     runtime = Runtime(settings, token, writers, database, keys, CollectorApp(settings, ingestor, keys))
     runtime.accounts = SqlAccounts(database)
     try:

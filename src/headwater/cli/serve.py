@@ -48,9 +48,12 @@ def serve(
         err.print(f"First start: created write key for source 'default': {first.key}")
         err.print("(more sources: headwater keys create NAME; list them: headwater keys list)")
     db.close()
-    token, created = ensure_admin_token(settings)
+    _, created = ensure_admin_token(settings)
     if created:
-        err.print(f"Admin token (saved in {settings.data_dir / 'admin_token'}): {token}")
+        err.print(
+            f"Admin token: {created}\n(shown once: {settings.data_dir / 'admin_token'} keeps only its hash;"
+            " `headwater admin-token reset` makes a new one)"
+        )
     err.print(
         f"Headwater {__version__} on http://{settings.host}:{settings.port}  "
         f"data: {settings.data_dir.resolve()}  workers: {settings.workers}  fsync: {settings.fsync}"

@@ -277,7 +277,25 @@ def audit(
     Console().print(table)
 
 
+admin_token_app = typer.Typer(help="The admin token: the owner's bootstrap credential.", no_args_is_help=True)
+
+
+@admin_token_app.command("reset")
+def admin_token_reset(data_dir: DataDir = None) -> None:
+    """Make a new admin token (printed once; only its hash is kept). The old one stops working at once."""
+    from headwater.admin_token import reset_admin_token
+
+    settings = settings_of(data_dir=data_dir)
+    if settings.admin_token is not None and settings.admin_token.get_secret_value():
+        fail("HEADWATER_ADMIN_TOKEN is set: the servers use it, not the file. Change it where it is set.")
+    token = reset_admin_token(settings)
+    record(data_dir, "admin_token.reset", "admin-token")
+    err.print("New admin token (it is not shown again; only its hash is kept):")
+    print(token)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(users_app, name="users")
     app.add_typer(tokens_app, name="tokens")
     app.command("audit")(audit)
+    app.add_typer(admin_token_app, name="admin-token")

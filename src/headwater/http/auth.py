@@ -54,7 +54,7 @@ def bearer(request: Request) -> str:
 
 
 def _from_token(runtime: Any, given: str) -> Principal | None:
-    if token_matches(given, runtime.admin_token):
+    if runtime.admin_token.matches(given):
         return admin_token_principal()
     if not given.startswith("hwt_") or runtime.accounts is None:
         return None

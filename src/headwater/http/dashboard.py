@@ -35,7 +35,7 @@ from headwater.accounts.secrets import PasswordPolicyError, hash_password, verif
 from headwater.dashboard.caches import caches_for
 from headwater.dashboard.defaults import FUNNEL_STEPS, FUNNEL_WINDOW_DAYS, PREFERENCE_TRAIT
 from headwater.dashboard.warmup import note_visit, warm_default_view
-from headwater.http.auth import SESSION_COOKIE, principal, require_admin, same_origin, token_matches
+from headwater.http.auth import SESSION_COOKIE, principal, require_admin, same_origin
 from headwater.http.errors import HttpError
 from headwater.http.ratelimit import SignInThrottle
 from headwater.lake.layout import LakeError
@@ -230,7 +230,7 @@ async def login(request: Request) -> Response:
     runtime = request.app.state.runtime
     token = form.get("token", "").strip()
     if token:
-        if token_matches(token, runtime.admin_token):
+        if runtime.admin_token.matches(token):
             throttle.succeeded(address)
             return _signed_in(request, ADMIN_TOKEN_USER)
         throttle.failed(address)

@@ -191,7 +191,7 @@ def test_hourly_panels_match_the_live_api(filled: tuple[Server, str]) -> None:
     import httpx
 
     srv, url = filled
-    token = (srv.data_dir / "admin_token").read_text().strip()
+    token = srv.admin_token
     dashboard = json.loads((PROVISIONING / "dashboards" / "headwater" / "realtime.json").read_text())
     by_title = {p["title"]: p for p in panels(dashboard)}
     end = datetime.now(UTC)

@@ -72,7 +72,7 @@ def _wait_for(predicate: object, timeout: float = 20.0) -> None:
 
 def test_background_process_runs_tailers_and_schedules(two_workers: Server) -> None:
     srv = two_workers
-    token = (srv.data_dir / "admin_token").read_text().strip()
+    token = srv.admin_token
     auth = {"Authorization": f"Bearer {token}"}
     checks = srv.checks()
     assert checks["tailer_realtime"]["role"] == "standby"  # workers only stand by
