@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from headwater.cli.common import DataDir, err, settings_of, shared_live_store
+from headwater.cli.users import record
 
 audiences_app = typer.Typer(
     help="Audiences and OpenRTB enrichment (docs/targeting.md).", no_args_is_help=True
@@ -69,6 +70,7 @@ def create(
     """Create an audience (JSON: id, name, rule, taxonomy_id | proprietary_id, sendable_to_buyers)."""
     obj = _read_json(definition)
     print(f"{_store_one(_catalog(data_dir), obj, True)} audience {obj['id']}")
+    record(data_dir, "audience.create", str(obj["id"]))
 
 
 @audiences_app.command("load")
@@ -90,7 +92,9 @@ def load(
             raise _fail(f"{file}: audiences[{i}].{exc}") from None
     catalog = _catalog(data_dir)
     for item in items:
-        print(f"{_store_one(catalog, item, False)} audience {item['id']}")
+        action = _store_one(catalog, item, False)
+        record(data_dir, f"audience.{action}", str(item["id"]))
+        print(f"{action} audience {item['id']}")
 
 
 @audiences_app.command("list")
@@ -126,6 +130,7 @@ def delete(audience_id: str, data_dir: DataDir = None) -> None:
     """Delete an audience: its segments are no longer sent."""
     if not _catalog(data_dir).delete_audience(audience_id):
         raise _fail(f"no audience {audience_id!r}")
+    record(data_dir, "audience.delete", audience_id)
     print(f"deleted audience {audience_id}")
 
 
@@ -180,6 +185,7 @@ def settings_(
             catalog.set_setting(name, check_setting(name, value))
         except ValueError as exc:
             raise _fail(str(exc)) from None
+        record(data_dir, "enrich_setting.set", name, {"value": value})
     for key, val in {**SETTING_DEFAULTS, **catalog.settings()}.items():
         print(f"{key}\t{val}")
 
@@ -188,6 +194,7 @@ def settings_(
 def keys_create(name: str, data_dir: DataDir = None) -> None:
     """Create an enrich API key (printed on the last line, this once: only its hash is stored)."""
     key = _catalog(data_dir).create_key(name)
+    record(data_dir, "enrich_key.create", name, {"hint": key.hint})
     err.print(
         f"Created enrich key {key.hint} for {key.name!r}. Copy it now: it will not be shown again"
         " (only its hash is stored; if it is lost, revoke it and create another)."
@@ -209,6 +216,7 @@ def keys_revoke(key_or_name: str, data_dir: DataDir = None) -> None:
 
     try:
         for k in _catalog(data_dir).revoke_key(key_or_name):
+            record(data_dir, "enrich_key.revoke", k.name, {"hint": k.hint})
             print(f"revoked {k.hint} ({k.name})")
     except KeyNotFoundError as exc:
         raise _fail(str(exc)) from None
