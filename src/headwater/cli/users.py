@@ -125,36 +125,32 @@ def users_role(
     print(f"{user.email} is now {user.role}")
 
 
-@users_app.command("disable")
-def users_disable(
-    email: Annotated[str, typer.Argument(help="The user's email or id.")], data_dir: DataDir = None
-) -> None:
-    """Disable a user: their sessions end and their API tokens stop working."""
+EmailArg = Annotated[str, typer.Argument(help="The user's email or id.")]
+
+
+def _switch(data_dir: Any, email: str, on: bool) -> None:
     from headwater.stores.sql.accounts import AccountError
 
+    verb = "enable" if on else "disable"
     with accounts(data_dir) as store:
         try:
-            user = store.disable(email)
+            user = store.enable(email) if on else store.disable(email)
         except AccountError as exc:
             _refuse(exc)
-        store.record(actor(), "user.disable", user.email)
-    print(f"disabled {user.email}")
+        store.record(actor(), f"user.{verb}", user.email)
+    print(f"{verb}d {user.email}")
+
+
+@users_app.command("disable")
+def users_disable(email: EmailArg, data_dir: DataDir = None) -> None:
+    """Disable a user: their sessions end and their API tokens stop working."""
+    _switch(data_dir, email, on=False)
 
 
 @users_app.command("enable")
-def users_enable(
-    email: Annotated[str, typer.Argument(help="The user's email or id.")], data_dir: DataDir = None
-) -> None:
+def users_enable(email: EmailArg, data_dir: DataDir = None) -> None:
     """Enable a disabled user again."""
-    from headwater.stores.sql.accounts import AccountError
-
-    with accounts(data_dir) as store:
-        try:
-            user = store.enable(email)
-        except AccountError as exc:
-            _refuse(exc)
-        store.record(actor(), "user.enable", user.email)
-    print(f"enabled {user.email}")
+    _switch(data_dir, email, on=True)
 
 
 @users_app.command("reset")
