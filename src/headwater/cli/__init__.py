@@ -15,6 +15,7 @@ from headwater.cli import (
     demo,
     etl,
     experiments,
+    imports,
     keys,
     live,
     metrics,
@@ -46,6 +47,7 @@ for group in (
     db,
     warehouse,
     users,
+    imports,
 ):
     group.register(app)
 

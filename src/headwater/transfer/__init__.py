@@ -1,0 +1,1 @@
+"""Moving history in and out of Headwater: `headwater import` and `headwater export`."""
