@@ -15,6 +15,7 @@ from headwater.cli import (
     demo,
     etl,
     experiments,
+    exports,
     imports,
     keys,
     live,
@@ -47,6 +48,7 @@ for group in (
     db,
     warehouse,
     users,
+    exports,
     imports,
 ):
     group.register(app)

@@ -18,6 +18,7 @@ from headwater.http import dashboard, enrich, ops, schemas
 from headwater.http.account_routes import ACCOUNT_ROUTES, SOURCE_ROUTES
 from headwater.http.api import assign, audiences, experiments, live, metrics, realtime
 from headwater.http.api import dashboard as dashboard_api
+from headwater.http.api.export import export_events_route
 from headwater.http.collect import API_ROUTE, BATCH_ROUTES, SINGLE_ROUTES
 from headwater.http.endpoint import Hot, Param, Route
 from headwater.http.openapi import openapi_document
@@ -199,6 +200,18 @@ ROUTES: tuple[Route, ...] = (
             *_METRIC_OPTIONS,
         ),
         statuses=(400, 404, 409, 500, 502, 503),
+    ),
+    Route(
+        "/api/v1/export/events",
+        ("GET",),
+        export_events_route,
+        params=(
+            *_DAY_RANGE,
+            Param("format", "query", {"enum": ["ndjson", "csv", "parquet"]}, "the default: ndjson"),
+            _q("user", "only this person's events (a userId, or anon:<anonymousId>)", maxLength=2048),
+            _q("event", "only this event (a track's name, or page, identify, ...)", maxLength=2048),
+        ),
+        statuses=(400, 500),
     ),
     Route("/api/v1/realtime/daily", ("GET",), realtime.daily, params=(Param("date", "query", DATE),)),
     Route(
