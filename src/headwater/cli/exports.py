@@ -10,11 +10,12 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from headwater.cli.common import DataDir, err, fail, settings_of
+from headwater.cli.metrics import metric_options
 
 if TYPE_CHECKING:
     from headwater.transfer.export_model import Sink
@@ -141,18 +142,7 @@ def export_metrics_command(
     from headwater.transfer.export_metrics import write_metric_csv
 
     settings = settings_of(data_dir=data_dir)
-    options: dict[str, Any] = {
-        "period": period,
-        "mode": mode,
-        "cohort": cohort,
-        "start_event": start_event,
-        "return_event": return_event,
-        "steps": steps,
-        "window_days": window_days,
-        "breakdown": breakdown,
-        "property": property,
-        "trait": trait,
-    }
+    options = metric_options(locals())
     try:
         answer = run_metric(settings.data_dir, settings.timezone, name, start, end, tz, options)
     except MetricError as exc:

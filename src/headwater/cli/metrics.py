@@ -58,18 +58,7 @@ def metrics_command(
     from headwater.lake.params import MetricError
 
     settings = settings_of(data_dir=data_dir)
-    options: dict[str, Any] = {
-        "period": period,
-        "mode": mode,
-        "cohort": cohort,
-        "start_event": start_event,
-        "return_event": return_event,
-        "steps": steps,
-        "window_days": window_days,
-        "breakdown": breakdown,
-        "property": property,
-        "trait": trait,
-    }
+    options = metric_options(locals())
     cost: Cost | None = None
     try:
         if engine == "warehouse":
@@ -139,6 +128,26 @@ def _warehouse_metric(
         err.print(f"[red]error:[/] the warehouse failed: {exc}")
         raise typer.Exit(1) from None
     return out, cost
+
+
+#: the options of `headwater metrics NAME` (and `export metrics NAME`), as the metrics take them
+METRIC_OPTIONS = (
+    "period",
+    "mode",
+    "cohort",
+    "start_event",
+    "return_event",
+    "steps",
+    "window_days",
+    "breakdown",
+    "property",
+    "trait",
+)
+
+
+def metric_options(values: dict[str, Any]) -> dict[str, Any]:
+    """The metric options among a command's parameters (its ``locals()``)."""
+    return {name: values[name] for name in METRIC_OPTIONS}
 
 
 def register(app: typer.Typer) -> None:

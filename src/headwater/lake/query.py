@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from headwater.lake.layout import Lake, LakeError, complete_lines, pending_days
 from headwater.lake.params import MetricError, Range
 from headwater.lake.rollups.identity import links_sql, load_identity_map, read_links
-from headwater.lake.sql import EVENT_COLUMNS, connect, json_events_sql, parquet_sql, quote
+from headwater.lake.sql import EVENT_COLUMNS, json_events_sql, parquet_sql, quote, spilling_connection
 from headwater.log.files import list_log_files
 
 _PENDING_DDL = """
@@ -40,12 +40,7 @@ class LakeQuery:
         self.rng = rng
         self.tz = rng.tz
         self._tmp = self.lake.tmp_dir / f"query-{id(self)}"
-        self.con: Any = connect(None, memory_limit)
-        # spill (beyond memory_limit) under the data folder, not into DuckDB's default ./.tmp of
-        # the caller's working directory; DuckDB creates the last folder only if it spills
-        run_dir = data_dir / "run"
-        run_dir.mkdir(parents=True, exist_ok=True)
-        self.con.execute(f"SET temp_directory = {quote(str(run_dir / 'duckdb-spill'))}")
+        self.con: Any = spilling_connection(data_dir, memory_limit)
         self.new_names = False
         self.extra_links = False
         try:

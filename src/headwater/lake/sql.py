@@ -56,6 +56,17 @@ EVENT_COLUMNS = (
 )
 
 
+def spilling_connection(data_dir: Path, memory_limit: str) -> Any:
+    """:func:`connect`, spilling beyond ``memory_limit`` under ``<data_dir>/run``, not into DuckDB's
+    default ./.tmp of the caller's working directory (DuckDB creates the last folder only if it
+    spills)."""
+    con = connect(None, memory_limit)
+    run_dir = data_dir / "run"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    con.execute(f"SET temp_directory = {quote(str(run_dir / 'duckdb-spill'))}")
+    return con
+
+
 def connect(tmp_dir: Path | None = None, memory_limit: str = DEFAULT_MEMORY_LIMIT, threads: int = 2) -> Any:
     """A fresh in-memory DuckDB with UTC sessions, bounded memory and Headwater's macros."""
     import duckdb

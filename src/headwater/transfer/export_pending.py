@@ -21,7 +21,7 @@ from typing import Any, Self
 
 from headwater.lake.layout import Lake, LakeError, complete_lines, pending_days
 from headwater.lake.rollups.identity import links_sql, load_identity_map, read_links
-from headwater.lake.sql import connect, file_list, parquet_sql, quote
+from headwater.lake.sql import file_list, parquet_sql, quote, spilling_connection
 from headwater.log.files import list_log_files
 
 _COLUMNS = {
@@ -43,10 +43,7 @@ class ExportView:
         self.lake = Lake(data_dir / "lake")
         self.log_dir = data_dir / "log"
         self._tmp = self.lake.tmp_dir / f"export-{os.getpid()}-{id(self)}"
-        self.con: Any = connect(None, memory_limit)
-        run_dir = data_dir / "run"
-        run_dir.mkdir(parents=True, exist_ok=True)
-        self.con.execute(f"SET temp_directory = {quote(str(run_dir / 'duckdb-spill'))}")
+        self.con: Any = spilling_connection(data_dir, memory_limit)
         try:
             self.paths = self._pending_paths()
             self._load_pending()
