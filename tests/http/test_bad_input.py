@@ -145,6 +145,17 @@ def test_days_beyond_what_the_code_holds_are_a_400(tmp_path: Path) -> None:
     run(tmp_path, scenario)
 
 
+def test_live_hours_beyond_the_days_kept_are_a_400_and_the_year_is_padded(tmp_path: Path) -> None:
+    async def scenario(hw: Running) -> None:
+        for hour in ("0001-01-01T00", "1969-12-31T23", "9998-01-01T00"):
+            r = await hw.client.get("/api/v1/live/hourly", params={"hour": hour}, headers=ADMIN)
+            assert r.status_code == 400 and "'hour'" in r.json()["error"]["message"], (hour, r.text)
+        first = await hw.client.get("/api/v1/live/hourly", params={"hour": "1970-01-01T00"}, headers=ADMIN)
+        assert first.status_code == 200 and first.json()["hour"] == "1970-01-01T00", first.text
+
+    run(tmp_path, scenario)
+
+
 def test_the_cli_says_which_parameter_without_a_traceback(tmp_path: Path) -> None:
     for args, text in [
         (["--start", "9999-12-31", "--end", "9999-12-31"], "'start'"),

@@ -59,7 +59,7 @@ def _hourly(hour: datetime, rows: list[dict[str, int]]) -> dict[str, Any]:
         tool = split_field(p)[0]
         tool_events[tool] = tool_events.get(tool, 0) + counts[p]
     return {
-        "hour": hour.astimezone(UTC).strftime("%Y-%m-%dT%H"),
+        "hour": hour.astimezone(UTC).isoformat()[:13],  # YYYY-MM-DDTHH, the year zero-padded
         "tz": "UTC",
         "events": sum(counts.values()),
         "unique_users": totals.get(USERS, 0),

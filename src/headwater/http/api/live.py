@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from headwater.http.auth import require_admin
 from headwater.http.errors import HttpError
+from headwater.lake.params import FIRST_DAY, LAST_DAY
 from headwater.live import queries
 from headwater.live.buckets import WINDOWS
 from headwater.live.service import LiveQueries
@@ -59,6 +60,13 @@ def parse_hour(text: str | None) -> datetime:
         raise HttpError(
             400, "invalid_parameter", f"query parameter 'hour' is not YYYY-MM-DDTHH (UTC): {text[:40]!r}"
         ) from None
+    if not FIRST_DAY <= moment.date() <= LAST_DAY:  # no event is kept outside them (events/normalize.py)
+        raise HttpError(
+            400,
+            "invalid_parameter",
+            f"query parameter 'hour' must be from {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}:"
+            f" {text!r}",
+        )
     return moment.replace(tzinfo=UTC)
 
 
