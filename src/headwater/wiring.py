@@ -15,6 +15,7 @@ from headwater.audiences.service import AudienceService
 from headwater.batch.scheduler import EtlScheduler
 from headwater.collector.ingest import Ingestor
 from headwater.collector.keys import KeyCache
+from headwater.collector.suppression import Suppression
 from headwater.config import Settings
 from headwater.dashboard.warmup import DashboardWarmup
 from headwater.decisions.writer import DecisionLog
@@ -29,6 +30,7 @@ from headwater.stores.live import open_live
 from headwater.stores.sql.accounts import SqlAccounts
 from headwater.stores.sql.database import open_database
 from headwater.stores.sql.keys import SqlWriteKeys
+from headwater.stores.sql.privacy import SqlPrivacy
 
 log = logging.getLogger("headwater.process")
 
@@ -74,6 +76,10 @@ async def start_runtime(settings: Settings) -> Runtime:
             keys.start()
         live = open_live(settings.redis_url)
         services: list[Service] = [realtime_tailer(settings)]
+        if settings.role != "background":  # suppressed people's events are not stored (docs/privacy.md)
+            suppression = Suppression(SqlPrivacy(database))
+            ingestor.suppression = suppression
+            services.append(suppression)
         runtime.realtime = RealtimeQueries(settings)
         services.append(runtime.realtime)
         if settings.runs_schedules:  # the background process, else the only (or first) worker

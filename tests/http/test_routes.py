@@ -27,6 +27,7 @@ SAMPLE = {
     "user": "nobody@example.com",
     "token": "hwt_unknown",
     "source": "no-such-source",
+    "regulation_id": "reg_none",
 }
 
 

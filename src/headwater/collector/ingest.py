@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -14,6 +14,9 @@ from headwater.events.ip import apply_ip_policy
 from headwater.events.normalize import Normalizer, RequestInfo
 from headwater.log.writer import LogWriter
 from headwater.ops import metrics
+
+if TYPE_CHECKING:
+    from headwater.collector.suppression import Suppression
 
 _encoder = msgspec.json.Encoder()
 _encode = _encoder.encode
@@ -44,12 +47,16 @@ class Ingestor:
         self.events = events
         self.quarantine = quarantine
         self.max_event_bytes = max_event_bytes
+        # suppressed people (collector/suppression.py): their events are answered like any other,
+        # counted, and not stored
+        self.suppression: Suppression | None = None
         self._accepted: dict[str, Any] = {}
 
     async def ingest(
         self, raw_events: list[Any], req: RequestInfo, shared_context: Any = None
     ) -> IngestResult:
         result = IngestResult()
+        suppressed = 0
         good: list[bytes] = []
         bad: list[bytes] = []
         normalize = self.normalizer.normalize
@@ -64,6 +71,9 @@ class Ingestor:
                         "context": {**shared_context, **own} if isinstance(own, dict) else shared_context,
                     }
                 ev = normalize(raw, req)
+                if self.suppression is not None and self.suppression.hit(ev):
+                    suppressed += 1
+                    continue
                 line = _encode(ev)
                 if len(line) > limit and len(_encode(raw)) > limit:
                     raise EventError("event_too_large", f"the event is over the {limit} byte limit")
@@ -80,6 +90,8 @@ class Ingestor:
             if ev["_hw"].get("flags"):
                 result.warnings.append({"index": index, "flags": ev["_hw"]["flags"]})
         result.accepted = len(good)
+        if suppressed:
+            metrics.EVENTS_SUPPRESSED.labels(req.source).inc(suppressed)
         day = req.received_at.date()
         writes = []
         if good:
@@ -96,6 +108,7 @@ class Ingestor:
                 if isinstance(outcome, BaseException):
                     raise outcome
         self._count(req.source, result)
+        result.accepted += suppressed  # answered like any other
         return result
 
     async def quarantine_body(self, body: bytes, code: str, message: str, req: RequestInfo) -> None:

@@ -32,7 +32,22 @@ SOURCE_ROUTES: tuple[Route, ...] = (
         body=schemas.WebhookSettings,
         statuses=(204, 400, 403, 404, 408, 413, 415),
     ),
-    Route("/api/v1/regulations", ("GET",), sources.regulations, reads="admin", statuses=(403,)),
+    Route(
+        "/api/v1/regulations",
+        ("GET", "POST"),
+        sources.regulations,
+        reads="admin",
+        body=schemas.RegulationRequest,
+        statuses=(400, 403, 408, 413, 415),
+    ),
+    Route(
+        "/api/v1/regulations/{regulation_id}",
+        ("GET",),
+        sources.regulation,
+        reads="admin",
+        params=(Param("regulation_id", "path", {"type": "string", "maxLength": 100}, "a regulation's id"),),
+        statuses=(403, 404),
+    ),
 )
 
 ACCOUNT_ROUTES: tuple[Route, ...] = (

@@ -89,7 +89,13 @@ _CONTENT: dict[tuple[str, int], dict[str, Any]] = {
     ("/dashboard/static/{path}", 404): {"text/plain": _TEXT},
 }
 #: where a POST creates (201, not 200); a PUT that may create lists 201 in its route's statuses
-_CREATED = ("/api/v1/experiments", "/api/v1/audiences", "/api/v1/users", "/api/v1/tokens")
+_CREATED = (
+    "/api/v1/experiments",
+    "/api/v1/audiences",
+    "/api/v1/users",
+    "/api/v1/tokens",
+    "/api/v1/regulations",
+)
 _STATUS_TEXT = {
     200: "OK",
     201: "Created",

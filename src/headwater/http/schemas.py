@@ -170,6 +170,18 @@ class WebhookSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     token: bool = False
 
 
+class Subject(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    userId: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)] | None = None
+    anonymousId: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)] | None = None
+
+
+class RegulationRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Segment's Regulations API vocabulary (docs/privacy.md)."""
+
+    type: Literal["SUPPRESS_WITH_DELETE", "SUPPRESS_ONLY", "DELETE_ONLY", "UNSUPPRESS"]
+    subject: Subject
+
+
 class InvitationForm(msgspec.Struct, kw_only=True):
     invitation: str
     password: str

@@ -21,6 +21,9 @@ EVENTS_REJECTED = Counter(
     "Events refused: written to quarantine, or (code rate_limited) not stored",
     ["source", "code"],
 )
+EVENTS_SUPPRESSED = Counter(
+    "headwater_events_suppressed_total", "Events of suppressed people: answered, not stored", ["source"]
+)
 REQUESTS = Counter("headwater_requests_total", "Collection requests by route and status", ["route", "status"])
 REQUEST_SECONDS = Histogram(
     "headwater_request_duration_seconds",

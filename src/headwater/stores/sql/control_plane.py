@@ -93,6 +93,13 @@ TABLES: tuple[Table, ...] = (
         ("id",),
         label="regulation",
     ),
+    Table(
+        "suppressions",
+        ("id_hash", "regulation_id", "created_at"),
+        ("id_hash", "regulation_id"),
+        label="suppressed id",
+    ),
+    Table("privacy_settings", ("name", "value"), ("name",), label="privacy setting"),
 )
 
 

@@ -4,76 +4,13 @@ from __future__ import annotations
 
 from typing import Final
 
-#: migrations 7 and 8 of both dialects (docs in the SQLite list)
-ACCOUNTS: Final = """
-        CREATE TABLE users (
-            id TEXT PRIMARY KEY,
-            email TEXT NOT NULL UNIQUE,
-            name TEXT NOT NULL DEFAULT '',
-            role TEXT NOT NULL,
-            password_hash TEXT,
-            created_at TEXT NOT NULL,
-            disabled_at TEXT
-        );
-        CREATE TABLE invitations (
-            token_hash TEXT PRIMARY KEY,
-            user_id TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            expires_at TEXT NOT NULL,
-            used_at TEXT
-        );
-        CREATE TABLE sessions (
-            id_hash TEXT PRIMARY KEY,
-            user_id TEXT NOT NULL,
-            csrf TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            expires_at TEXT NOT NULL
-        );
-        CREATE INDEX sessions_user ON sessions(user_id);
-        CREATE TABLE api_tokens (
-            token_hash TEXT PRIMARY KEY,
-            hint TEXT NOT NULL,
-            user_id TEXT NOT NULL,
-            name TEXT NOT NULL,
-            scopes TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            last_used_at TEXT,
-            revoked_at TEXT
-        );
-"""
-AUDIT_LOG: Final = """
-        CREATE TABLE audit_log (
-            id {id},
-            at TEXT NOT NULL,
-            actor TEXT NOT NULL,
-            action TEXT NOT NULL,
-            target TEXT NOT NULL,
-            detail TEXT NOT NULL DEFAULT '{{}}'
-        );
-"""
-ENRICH_KEY_HINTS: Final = "ALTER TABLE openrtb_keys ADD COLUMN hint TEXT NOT NULL DEFAULT '';"
-#: migration 9 of both dialects: Segment webhook sources (docs/segment.md) and the regulations
-#: (deletion and suppression requests, docs/privacy.md) they and the API file
-WEBHOOKS: Final = """
-        CREATE TABLE webhook_sources (
-            name TEXT PRIMARY KEY,
-            write_key TEXT NOT NULL,
-            secret TEXT,
-            token_hash TEXT,
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL
-        );
-        CREATE TABLE regulations (
-            id TEXT PRIMARY KEY,
-            type TEXT NOT NULL,
-            subject TEXT NOT NULL,
-            status TEXT NOT NULL,
-            origin TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL,
-            progress TEXT NOT NULL DEFAULT '{}'
-        );
-"""
+from headwater.stores.sql.migrations_shared import (
+    ACCOUNTS,
+    AUDIT_LOG,
+    ENRICH_KEY_HINTS,
+    PRIVACY,
+    WEBHOOKS,
+)
 
 SQLITE: Final[list[tuple[int, str]]] = [
     (
@@ -269,6 +206,12 @@ SQLITE: Final[list[tuple[int, str]]] = [
         # delete or suppress a person's data, by id (subject: JSON), with their status and progress.
         WEBHOOKS,
     ),
+    (
+        10,
+        # suppression (docs/privacy.md): keyed hashes (HMAC-SHA256 under a per-installation key kept
+        # in privacy_settings) of every id of a suppressed person, by regulation; never the ids
+        PRIVACY,
+    ),
 ]
 
 POSTGRES: Final[list[tuple[int, str]]] = [
@@ -445,4 +388,5 @@ POSTGRES: Final[list[tuple[int, str]]] = [
     (7, ACCOUNTS + AUDIT_LOG.format(id="BIGSERIAL PRIMARY KEY")),  # as SQLite's 7
     (8, ENRICH_KEY_HINTS),  # as SQLite's 8
     (9, WEBHOOKS),  # as SQLite's 9
+    (10, PRIVACY),  # as SQLite's 10
 ]

@@ -138,6 +138,18 @@ class SqlRegulations:
             )
         return entry
 
+    def update(self, regulation_id: str, status: str, progress: dict[str, Any]) -> None:
+        with self.db.tx() as cur:
+            cur.execute(
+                self.db.q(
+                    "UPDATE regulations SET status = {p}, progress = {p}, updated_at = {p} WHERE id = {p}"
+                ),
+                (status, json.dumps(progress, sort_keys=True), _now(), regulation_id),
+            )
+
+    def get(self, regulation_id: str) -> dict[str, Any] | None:
+        return next((r for r in self.all(100_000) if r["id"] == regulation_id), None)
+
     def all(self, limit: int = 1000) -> list[dict[str, Any]]:
         with self.db.tx(write=False) as cur:
             cur.execute(

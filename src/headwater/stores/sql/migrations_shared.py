@@ -1,0 +1,90 @@
+"""The SQL of migrations 7 and later, the same in both dialects (the lists, with what each step is
+for, are in migrations.py)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: migrations 7 and 8 of both dialects (docs in the SQLite list)
+ACCOUNTS: Final = """
+        CREATE TABLE users (
+            id TEXT PRIMARY KEY,
+            email TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL DEFAULT '',
+            role TEXT NOT NULL,
+            password_hash TEXT,
+            created_at TEXT NOT NULL,
+            disabled_at TEXT
+        );
+        CREATE TABLE invitations (
+            token_hash TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            used_at TEXT
+        );
+        CREATE TABLE sessions (
+            id_hash TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            csrf TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+        CREATE INDEX sessions_user ON sessions(user_id);
+        CREATE TABLE api_tokens (
+            token_hash TEXT PRIMARY KEY,
+            hint TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            scopes TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            last_used_at TEXT,
+            revoked_at TEXT
+        );
+"""
+AUDIT_LOG: Final = """
+        CREATE TABLE audit_log (
+            id {id},
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{{}}'
+        );
+"""
+ENRICH_KEY_HINTS: Final = "ALTER TABLE openrtb_keys ADD COLUMN hint TEXT NOT NULL DEFAULT '';"
+#: migration 9 of both dialects: Segment webhook sources (docs/segment.md) and the regulations
+#: (deletion and suppression requests, docs/privacy.md) they and the API file
+WEBHOOKS: Final = """
+        CREATE TABLE webhook_sources (
+            name TEXT PRIMARY KEY,
+            write_key TEXT NOT NULL,
+            secret TEXT,
+            token_hash TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE regulations (
+            id TEXT PRIMARY KEY,
+            type TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            status TEXT NOT NULL,
+            origin TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            progress TEXT NOT NULL DEFAULT '{}'
+        );
+"""
+#: migration 10 of both dialects: suppression (docs/privacy.md), by keyed hashes only
+PRIVACY: Final = """
+        CREATE TABLE suppressions (
+            id_hash TEXT NOT NULL,
+            regulation_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (id_hash, regulation_id)
+        );
+        CREATE TABLE privacy_settings (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+"""

@@ -1,0 +1,110 @@
+"""Suppression through the Regulations API (issue 17, first part): a suppressed person's events are
+answered like any other and not stored, every id linked to them is covered, UNSUPPRESS lifts it,
+and the records keep keyed hashes, never the ids."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import uuid
+from pathlib import Path
+from typing import Any
+
+from headwater.collector.suppression import REFRESH_SECONDS
+from headwater.stores.sql.privacy import SqlPrivacy
+from tests.helpers import read_log
+from tests.http.asgi import ADMIN, Running, run
+
+
+def track(user: str | None = None, anonymous: str | None = None) -> dict[str, Any]:
+    ev: dict[str, Any] = {"type": "track", "event": "Opened", "messageId": str(uuid.uuid4())}
+    if user:
+        ev["userId"] = user
+    if anonymous:
+        ev["anonymousId"] = anonymous
+    return ev
+
+
+async def send(hw: Running, events: list[dict[str, Any]]) -> set[str]:
+    r = await hw.client.post("/v1/batch", json={"batch": events}, headers={"X-Write-Key": hw.write_key})
+    assert r.status_code == 200 and r.json()["accepted"] == len(events), r.text
+    return {e["messageId"] for e in events}
+
+
+def stored(hw: Running, ids: set[str]) -> set[str]:
+    return {e["messageId"] for e in read_log(hw.settings.data_dir)} & ids
+
+
+def test_suppression_covers_every_linked_id_and_lifts(tmp_path: Path) -> None:
+    async def scenario(hw: Running) -> None:
+        c = hw.client
+        link = {"type": "identify", "userId": "p1", "anonymousId": "a1", "messageId": str(uuid.uuid4())}
+        await send(hw, [link])
+        privacy = SqlPrivacy(hw.runtime.database)
+        await hw.until(lambda: privacy.resolve({"userId": "p1"}) == {"p1", "a1"})  # the realtime link
+        made = await c.post(
+            "/api/v1/regulations",
+            json={"type": "SUPPRESS_ONLY", "subject": {"anonymousId": "a1"}},
+            headers=ADMIN,
+        )
+        assert made.status_code == 201 and made.json()["status"] == "FINISHED", made.text
+        rid = made.json()["id"]
+        shown = (await c.get(f"/api/v1/regulations/{rid}", headers=ADMIN)).json()
+        assert shown["progress"] == {"suppression": {"ids": 2}}
+        assert shown["subject"]["anonymousId"].startswith("hmac:")
+        await asyncio.sleep(REFRESH_SECONDS * 1.5)  # every process re-reads the list each second
+        theirs = await send(hw, [track("p1"), track(anonymous="a1"), track("p1", "a9")])
+        others = await send(hw, [track("o1"), track(anonymous="a2")])
+        await asyncio.sleep(0.2)
+        assert stored(hw, theirs) == set() and stored(hw, others) == others
+        # the records hold keyed hashes, never the ids
+        db = sqlite3.connect(hw.settings.data_dir / "realtime.sqlite3")
+        kept = repr(db.execute("SELECT * FROM suppressions").fetchall())
+        kept += repr(db.execute("SELECT * FROM regulations").fetchall())
+        assert "p1" not in kept and "a1" not in kept, kept
+        # UNSUPPRESS by the other id lifts every id the suppression covered
+        lifted = await c.post(
+            "/api/v1/regulations", json={"type": "UNSUPPRESS", "subject": {"userId": "p1"}}, headers=ADMIN
+        )
+        assert lifted.status_code == 201 and lifted.json()["status"] == "FINISHED"
+        await asyncio.sleep(REFRESH_SECONDS * 1.5)
+        back = await send(hw, [track("p1"), track(anonymous="a1")])
+        await asyncio.sleep(0.2)
+        assert stored(hw, back) == back
+        entries = (await c.get("/api/v1/audit", headers=ADMIN)).json()["entries"]
+        assert {e["target"] for e in entries if e["action"] == "POST /api/v1/regulations"} == {
+            rid,
+            lifted.json()["id"],
+        }
+
+    run(tmp_path, scenario)
+
+
+def test_bad_requests_and_unknown_subjects(tmp_path: Path) -> None:
+    async def scenario(hw: Running) -> None:
+        c = hw.client
+        url = "/api/v1/regulations"
+        for body in (
+            {"type": "FORGET", "subject": {"userId": "x"}},
+            {"type": "SUPPRESS_ONLY", "subject": {}},
+            {"type": "SUPPRESS_ONLY", "subject": {"userId": "x", "anonymousId": "y"}},
+            {"type": "SUPPRESS_ONLY", "subject": {"email": "x"}},
+            {"type": "SUPPRESS_ONLY"},
+            {"type": "SUPPRESS_ONLY", "subject": {"userId": ""}},
+        ):
+            r = await c.post(url, json=body, headers=ADMIN)
+            assert r.status_code == 400, (body, r.text)
+        assert (
+            await c.post(url, content=b"{", headers={**ADMIN, "Content-Type": "application/json"})
+        ).status_code == 400
+        unknown = await c.post(
+            url, json={"type": "SUPPRESS_ONLY", "subject": {"userId": "nobody"}}, headers=ADMIN
+        )
+        assert unknown.status_code == 201 and unknown.json()["status"] == "FINISHED"  # not an error
+        deletion = await c.post(url, json={"type": "DELETE_ONLY", "subject": {"userId": "u9"}}, headers=ADMIN)
+        assert deletion.status_code == 201 and deletion.json()["status"] == "INITIALIZED"
+        shown = (await c.get(f"{url}/{deletion.json()['id']}", headers=ADMIN)).json()
+        assert "not available in this version" in shown["progress"]["deletion"]
+        assert (await c.get(f"{url}/reg_nothing", headers=ADMIN)).status_code == 404
+
+    run(tmp_path, scenario)
