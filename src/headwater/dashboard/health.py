@@ -50,14 +50,18 @@ def tailer_health(statuses: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def count_lines(path: Path, budget: int) -> tuple[int, int]:
-    """(newlines counted, bytes read) reading at most ``budget`` bytes."""
+    """(lines counted, bytes read) reading at most ``budget`` bytes; erased lines (log/erase.py:
+    a line starting with a space) are not counted."""
     lines = read = 0
+    line_start = True  # the chunk starts a line
     with open(path, "rb") as fh:
         while read < budget:
             chunk = fh.read(min(1 << 20, budget - read))
             if not chunk:
                 break
-            lines += chunk.count(b"\n")
+            erased = chunk.count(b"\n ") + (line_start and chunk[:1] == b" ")
+            lines += chunk.count(b"\n") - erased
+            line_start = chunk.endswith(b"\n")
             read += len(chunk)
     return lines, read
 
@@ -66,7 +70,7 @@ def last_record(path: Path) -> dict[str, Any] | None:
     with open(path, "rb") as fh:
         size = fh.seek(0, 2)
         fh.seek(max(0, size - TAIL_BYTES))
-        lines = fh.read().rstrip(b"\n").rsplit(b"\n", 1)
+        lines = fh.read().rstrip(b"\n ").rsplit(b"\n", 1)  # erased lines at the end left out
     try:
         record = json.loads(lines[-1])
     except ValueError:

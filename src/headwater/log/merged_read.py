@@ -314,7 +314,7 @@ def read_merged(
             continue
         read.append((lf, start, parts, received))
         if not complete:
-            last = received[-1]
+            last = received[-1] or max(received)  # an erased line (log/erase.py) has no receivedAt
             if horizon is None or last < horizon:
                 horizon = last
                 horizon_chunk = len(read) - 1

@@ -188,7 +188,7 @@ def _filter(lines: list[bytes], job: ScanJob, out: Scanned) -> list[bytes]:
         try:
             head: Any = decode(line)  # a _Head, or a _FilterHead when filtering
         except msgspec.DecodeError:
-            skipped += 1
+            skipped += line[:1] != b" "  # an erased line (log/erase.py) is no line at all
             continue
         ts, mid = head.timestamp, head.messageId
         if ts is None or mid is None:

@@ -46,7 +46,9 @@ def _stamp_of(line: bytes, pattern: re.Pattern[bytes]) -> datetime | None:
 
 
 def _line_at(f: object, pos: int, size: int) -> tuple[int, bytes] | None:
-    """The first complete line starting at or after ``pos``: (its offset, its bytes)."""
+    """The first complete line starting at or after ``pos``: (its offset, its bytes). Erased lines
+    (log/erase.py: blank, no receivedAt) are passed over, or the search would take one for a line
+    before the hour wherever it is."""
     import io
 
     assert isinstance(f, io.BufferedReader)
@@ -59,7 +61,10 @@ def _line_at(f: object, pos: int, size: int) -> tuple[int, bytes] | None:
     if start >= size:
         return None
     line = f.readline()
-    if not line.endswith(b"\n"):
+    while line[:1] == b" " and line.endswith(b"\n"):
+        start += len(line)
+        line = f.readline()
+    if start >= size or not line.endswith(b"\n"):
         return None
     return start, line
 

@@ -29,7 +29,8 @@ Decoded = tuple[list[R], list[int], list[tuple[int, str]]]
 def decode_data(data: list[bytes], record_type: type[R]) -> Decoded[R]:
     """Lines' bytes -> (records, the line index of each record, (line index, reason) of each rejected
     line). The whole batch is decoded as one JSON array in one call; only when that fails (a bad
-    line) is it decoded line by line, to tell the bad lines from the good ones."""
+    line, or an erased one) is it decoded again without the erased lines (log/erase.py: all spaces,
+    no event and no reject), then line by line, to tell the bad lines from the good ones."""
     decoders = _DECODERS.get(record_type)
     if decoders is None:
         decoders = _DECODERS[record_type] = (
@@ -49,9 +50,15 @@ def decode_data(data: list[bytes], record_type: type[R]) -> Decoded[R]:
             return records, list(range(len(data))), []
     except msgspec.DecodeError:
         pass
+    kept = [i for i, raw in enumerate(data) if raw[:1] != b" "]  # an erased line starts with a space
+    if kept and len(kept) < len(data):
+        found, at, bad = decode_data([data[i] for i in kept], record_type)
+        return found, [kept[i] for i in at], [(kept[i], why) for i, why in bad]
     records, indexes = [], []
     reasons: list[tuple[int, str]] = []
     for i, raw in enumerate(data):
+        if raw[:1] == b" ":
+            continue
         try:
             records.append(one.decode(raw))
             indexes.append(i)
