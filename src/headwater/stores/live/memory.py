@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from headwater.stores.live.namespace import split_namespace
 from headwater.stores.live.ports import (
@@ -19,6 +19,8 @@ from headwater.stores.live.ports import (
     LiveDelta,
     Stamps,
     StoreOptions,
+    person_ids,
+    person_keys,
 )
 from headwater.urls import mask_url
 
@@ -114,6 +116,10 @@ class MemoryCounters:
     def forget_checkpoint(self, tailer: str) -> None:
         with self.state.lock:
             self.state.checkpoints.pop(tailer, None)
+
+    def forget(self, ids: Collection[str]) -> int:
+        """Numbers only here (ports.Counters.forget): nothing to remove."""
+        return 0
 
     def _live(self, name: str, now: float) -> bool:
         """Drop ``name`` if it expired; whether it exists (the caller holds the lock)."""
@@ -217,6 +223,16 @@ class MemoryStickyBuckets:
     def unlock_restore(self) -> None:
         self.state.restoring = False
 
+    def forget(self, ids: Collection[str]) -> int:
+        values = person_ids(ids)
+        st = self.state
+        with st.lock:
+            doomed = [k for k in st.sticky if k.partition("||")[2] in values]
+            for key in doomed:
+                del st.sticky[key]
+                st.sticky_expire.pop(key, None)
+        return len(doomed)
+
     async def aclose(self) -> None:
         return None
 
@@ -244,6 +260,14 @@ class MemoryIdMap:
     def reset(self) -> None:
         with self.state.lock:
             self.state.ids = {}
+
+    def forget(self, ids: Collection[str]) -> int:
+        keys = person_keys(ids)
+        with self.state.lock:
+            kept = {v: u for v, u in self.state.ids.items() if v not in keys and u not in keys}
+            removed = len(self.state.ids) - len(kept)
+            self.state.ids = kept  # a new dict: the enrichment reads the map without the lock
+        return removed
 
     def close(self) -> None:
         return None
@@ -327,6 +351,22 @@ class MemoryMembership:
             st.members.clear()
             st.audiences.clear()
             st.stamps.clear()
+
+    def forget(self, ids: Collection[str]) -> int:
+        """Counted as on Redis: a user's key (audiences and stamps) is one, each set member one."""
+        keys = person_keys(ids)
+        st = self.state
+        with st.lock:
+            stamped = [k for k in st.stamps if k[0] in keys]
+            owners = {user for user, _ in stamped}
+            for k in stamped:
+                del st.stamps[k]
+            owners.update(user for user in keys if st.audiences.pop(user, None))
+            removed = len(owners)
+            for members in st.members.values():
+                removed += len(members & keys)
+                members -= keys
+        return removed
 
     def format_current(self) -> bool:
         return True  # made by this very process

@@ -18,9 +18,11 @@ ids and memberships are tagged by user, audience or id and spread over every mas
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from headwater.events.identity import ANON_PREFIX, is_junk
 
 
 class LiveUnavailableError(RuntimeError):
@@ -89,6 +91,23 @@ class StoreOptions:
 Stamps = dict[str, dict[str, int]]  # condition key -> {message id: ms}
 
 
+def person_ids(ids: Iterable[str]) -> set[str]:
+    """A person's ids as values (a sticky document's hash value, an id map entry): ``anon:<id>``
+    read as ``<id>``; junk ids (``null``, ``0``, ...) left out, being nobody's (every forget)."""
+    out: set[str] = set()
+    for value in ids:
+        plain = value[len(ANON_PREFIX) :] if value.startswith(ANON_PREFIX) else value
+        if not is_junk(plain):
+            out.add(plain)
+    return out
+
+
+def person_keys(ids: Iterable[str]) -> set[str]:
+    """Every name a person's ids have in the live store: the id itself (a userId, an ad id) and
+    ``anon:<id>``, the audiences' actor key of an anonymous id."""
+    return {k for i in person_ids(ids) for k in (i, ANON_PREFIX + i)}
+
+
 class Counters(Protocol):
     url: str  # masked
 
@@ -130,6 +149,15 @@ class Counters(Protocol):
 
     def forget_checkpoint(self, tailer: str) -> None:
         """Forget one tailer's checkpoint only (its next start rebuilds from the log)."""
+        ...
+
+    def forget(self, ids: Collection[str]) -> int:
+        """Remove a person (GDPR deletion): always 0, there is nothing of theirs to remove. Every
+        key here is a hash of integers (events and exact unique counts per hour, day and minute
+        of last activity); the sets behind the unique counts are the live tailer's, in its
+        memory (headwater.live.state), never stored. Those counts still include the person until
+        they are rebuilt from the erased log (headwater.live.service.rebuild_live: a rebuild
+        beside the store, swapped in by :meth:`replace`)."""
         ...
 
     def hashes(self, names: Sequence[str]) -> list[dict[str, int]]:
@@ -198,6 +226,13 @@ class StickyBuckets(Protocol):
 
     def unlock_restore(self) -> None: ...
 
+    def forget(self, ids: Collection[str]) -> int:
+        """Remove a person's documents, whatever the hash attribute (``<attribute>||<id>``); how
+        many. Their assignments go with them: a returning person is assigned afresh (suppression
+        keeps a deleted person out anyway). A restore from the log puts back only what the erased
+        log still holds. Idempotent."""
+        ...
+
     async def aclose(self) -> None: ...
 
     def close(self) -> None: ...
@@ -216,6 +251,12 @@ class IdMap(Protocol):
 
     def reset(self) -> None:
         """Forget every mapping (a rebuild from the log)."""
+        ...
+
+    def forget(self, ids: Collection[str]) -> int:
+        """Remove every entry of a person, keyed by one of their ids (``anon:<id>`` included) or
+        mapped to one (their advertising ids, buyer uids: ids of theirs the caller may not know);
+        how many. The second kind needs a pass over the whole map. Idempotent."""
         ...
 
     def close(self) -> None: ...
@@ -254,6 +295,12 @@ class Membership(Protocol):
 
     def reset(self) -> None:
         """Forget every membership and stamp (a rebuild from the log)."""
+        ...
+
+    def forget(self, ids: Collection[str]) -> int:
+        """Remove a person's memberships and stamps (their own key, under each id and ``anon:<id>``)
+        and them from every audience's member set; the keys and members removed. Audience sizes
+        drop by exactly the person. Idempotent."""
         ...
 
     def format_current(self) -> bool:

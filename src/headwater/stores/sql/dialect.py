@@ -10,7 +10,7 @@ each backend has its own module for them, named by its dialect.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -41,6 +41,8 @@ class RealtimeSql(Protocol):
     def reset(
         self, db: Any, tailer: str, from_day: date | None, since: datetime | None, files: Iterable[str]
     ) -> None: ...
+
+    def forget(self, db: Any, ids: Collection[str]) -> dict[str, int]: ...
 
 
 class Dialect(Protocol):

@@ -137,6 +137,32 @@ class RealtimeStore(Protocol):
         tailer's checkpoint (all, or of ``files``), in one transaction: the rebuild of a replay."""
         ...
 
+    def forget(self, ids: Collection[str]) -> dict[str, int]:
+        """Remove every row naming a person (GDPR deletion); the rows removed per table.
+
+        ``ids``: every id of the person (userId, anonymous ids, alias ids; ``anon:<id>`` read as
+        ``<id>``; junk ids such as ``null`` ignored, they are nobody's). The ids the stored links
+        tie to the person's are added first: a link's source belongs to its user. Then, in one
+        transaction: ``daily_users`` and ``user_sessions`` rows of the person's actor keys (the
+        id, or ``anon:<id>``), ``identities`` links from or to them, and the rejected lines of
+        ``tail_quarantine`` and ``warehouse_rejects`` holding an id as a whole token (JSON
+        escapes read). Running it again removes nothing.
+
+        What stays, and why: ``daily_stats`` keeps the person's events in its counts (a count per
+        day, tool and event type names nobody, and the events did happen); the unique users of a
+        day are counted from ``daily_users``, so realtime DAU and unique users drop by exactly
+        the person on every day they had a row, closed days included. ``hourly_stats`` and
+        ``hourly_rollups`` hold numbers only (copies of the live store's hours, no id): their
+        unique users of the hours the person was active still count them, and nothing here
+        knows which hours, tools and event types those were; they are recomputed from the log
+        or the lake once those are erased.
+
+        On disk: SQLite overwrites what it deletes (``secure_delete``) and the write-ahead log is
+        checkpointed and truncated, so the file no longer holds the ids. PostgreSQL VACUUMs the
+        tables: the space is free, but the bytes remain in the data files until reused (or
+        ``VACUUM FULL``) and in WAL segments until recycled."""
+        ...
+
     def close(self) -> None: ...
 
 

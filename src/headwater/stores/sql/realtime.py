@@ -68,6 +68,10 @@ class SqlRealtimeStore:
         with self.db.connection() as conn:
             self.statements.reset(conn, tailer, from_day, since, files)
 
+    def forget(self, ids: Collection[str]) -> dict[str, int]:
+        with self.db.connection() as conn:
+            return self.statements.forget(conn, ids)
+
     def close(self) -> None:
         self.db.close()
 

@@ -16,6 +16,14 @@ import psycopg
 
 from headwater.events.sessions import INACTIVITY, MAX_LENGTH, Session
 from headwater.log.tailing.batch import TailReject
+from headwater.stores.sql.forget import (
+    FORGET_TABLES,
+    PERSON_COLUMNS,
+    TEXT_TABLES,
+    TokenMatcher,
+    actor_keys,
+    plain_ids,
+)
 from headwater.stores.sql.ports import DailyRow, DailyTotals, Delta, utcnow
 
 TEMP_TABLES = """
@@ -242,3 +250,38 @@ def reset(
         names = list(files)
         db.execute("DELETE FROM tail_checkpoints WHERE tailer = %s AND file = ANY(%s)", (tailer, names))
         db.execute("DELETE FROM tail_quarantine WHERE tailer = %s AND file = ANY(%s)", (tailer, names))
+
+
+def forget(db: psycopg.Connection[Any], ids: Collection[str]) -> dict[str, int]:
+    """RealtimeStore.forget on PostgreSQL: the deletes in one transaction, then VACUUM of the
+    tables, outside it (the connection is in autocommit), so the dead tuples' space is marked free
+    at once. Free is not overwritten: their bytes stay in the data files until new rows reuse the
+    space (or VACUUM FULL rewrites the table), and in the WAL segments until they are recycled;
+    the VACUUM runs even when nothing was deleted, so a run that failed before it is finished by
+    the next."""
+    removed = dict.fromkeys(FORGET_TABLES, 0)
+    plain = plain_ids(ids)
+    if plain:
+        with db.transaction():
+            rows = db.execute(
+                "SELECT source FROM identities WHERE user_id = ANY(%s)", (actor_keys(plain),)
+            ).fetchall()
+            plain |= plain_ids(str(r[0]) for r in rows)  # ids linked to the person are the person's
+            keys = actor_keys(plain)
+            for table, column in PERSON_COLUMNS:
+                cur = db.execute(f"DELETE FROM {table} WHERE {column} = ANY(%s)".encode(), (keys,))
+                removed[table] += cur.rowcount
+            matcher = TokenMatcher(plain)
+            needles = [n for n in matcher.needles if "\x00" not in n]  # text here holds none (U+FFFD)
+            for table, column, key in TEXT_TABLES:
+                found = db.execute(
+                    f"SELECT {', '.join(key)}, {column} FROM {table} "
+                    f"WHERE {' OR '.join(f'strpos({column}, %s) > 0' for _ in needles)}".encode(),
+                    needles,
+                ).fetchall()
+                doomed = {tuple(r[:-1]) for r in found if matcher.matches(str(r[-1]))}
+                where = " AND ".join(f"{k} = %s" for k in key)
+                for row in doomed:
+                    removed[table] += db.execute(f"DELETE FROM {table} WHERE {where}".encode(), row).rowcount
+    db.execute(f"VACUUM {', '.join(FORGET_TABLES)}".encode())
+    return removed

@@ -12,7 +12,15 @@ from datetime import UTC, date, datetime
 
 from headwater.events.sessions import INACTIVITY, MAX_LENGTH, Session
 from headwater.log.tailing.batch import TailReject
-from headwater.stores.sql.ports import DailyRow, DailyTotals, Delta, utcnow
+from headwater.stores.sql.forget import (
+    FORGET_TABLES,
+    PERSON_COLUMNS,
+    TEXT_TABLES,
+    TokenMatcher,
+    actor_keys,
+    plain_ids,
+)
+from headwater.stores.sql.ports import DailyRow, DailyTotals, Delta, StoreUnavailableError, utcnow
 
 _CHUNK = 500  # bound parameters per IN (...) list
 
@@ -133,8 +141,15 @@ class SqliteRealtimeTx:
 
 
 def prepare(db: sqlite3.Connection) -> None:
-    """Nothing to prepare on a new SQLite connection (temporary tables are made when needed)."""
-    return None
+    """Deleted content is overwritten with zeros, in b-tree pages and free-list pages alike, so a
+    person forgotten (:func:`forget`) leaves no bytes in the file; set on every connection of the
+    store, since the tailer's link moves delete ids too. Debian's SQLite is built with it on, most
+    others (python.org, macOS) with it off: hence set here, not assumed. Measured with
+    bench/bench_tailer.py (300,000 realistic events, 5 runs each, explicit OFF vs ON): tailer CPU
+    9.4 vs 10.0 us/event for a full tail, 10.5 vs 10.3 steady, within the runs' spread, and the
+    same bytes written: the tailer mostly inserts and updates, and the WAL holds whole pages
+    either way. Temporary tables are made when needed."""
+    db.execute("PRAGMA secure_delete = ON")
 
 
 @contextmanager
@@ -204,3 +219,59 @@ def reset(
         for f in files:
             db.execute("DELETE FROM tail_checkpoints WHERE tailer = ? AND file = ?", (tailer, f))
             db.execute("DELETE FROM tail_quarantine WHERE tailer = ? AND file = ?", (tailer, f))
+
+
+def forget(db: sqlite3.Connection, ids: Collection[str]) -> dict[str, int]:
+    """RealtimeStore.forget on SQLite: the deletes in one write transaction, then the WAL written
+    back into the database file and truncated, so the old page images holding the ids leave it
+    too (secure_delete, set by :func:`prepare`, already zeroed the freed space in the new ones)."""
+    removed = dict.fromkeys(FORGET_TABLES, 0)
+    plain = plain_ids(ids)
+    if plain:
+        with write_transaction(db):
+            # the ids linked to the person are the person's (an id's first link wins)
+            plain |= plain_ids(_in(db, "SELECT source", "identities", "user_id", actor_keys(plain)))
+            keys = actor_keys(plain)
+            for table, column in PERSON_COLUMNS:
+                removed[table] += _deleted(db, table, column, keys)
+            matcher = TokenMatcher(plain)
+            for table, column, key in TEXT_TABLES:
+                found = db.execute(
+                    f"SELECT {', '.join(key)}, {column} FROM {table} "
+                    f"WHERE {' OR '.join(f'instr({column}, ?) > 0' for _ in matcher.needles)}",
+                    matcher.needles,
+                )
+                doomed = {tuple(r[:-1]) for r in found if matcher.matches(r[-1])}
+                where = " AND ".join(f"{k} = ?" for k in key)
+                for row in doomed:
+                    removed[table] += db.execute(f"DELETE FROM {table} WHERE {where}", row).rowcount
+    _truncate_wal(db)
+    return removed
+
+
+def _in(db: sqlite3.Connection, head: str, table: str, column: str, keys: list[str]) -> list[str]:
+    return [
+        str(r[0])
+        for part in _chunks(keys)
+        for r in db.execute(f"{head} FROM {table} WHERE {column} IN ({','.join('?' * len(part))})", part)
+    ]
+
+
+def _deleted(db: sqlite3.Connection, table: str, column: str, keys: list[str]) -> int:
+    n = 0
+    for part in _chunks(keys):
+        n += db.execute(f"DELETE FROM {table} WHERE {column} IN ({','.join('?' * len(part))})", part).rowcount
+    return n
+
+
+def _truncate_wal(db: sqlite3.Connection, attempts: int = 3) -> None:
+    """Checkpoint the WAL into the file and truncate it (each attempt waits for readers up to the
+    busy timeout); an error when readers never let go, so that the caller runs forget again."""
+    for _ in range(attempts):
+        busy, _log, _done = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if not busy:
+            return
+    raise StoreUnavailableError(
+        "the forgotten rows are deleted, but readers kept the write-ahead log from being truncated:"
+        " its old pages still hold them on disk until it is (run the deletion again)"
+    )

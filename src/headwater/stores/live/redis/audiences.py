@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from headwater.stores.live.ports import Stamps
+from headwater.stores.live.ports import Stamps, person_keys
 from headwater.stores.live.redis.connection import RedisConnection
 from headwater.stores.live.redis.keys import Keys
 
@@ -43,6 +43,19 @@ for i = 1, #KEYS do
 end
 return false
 """
+
+# KEYS[1]: an id map entry; ARGV: a person's keys. Deleted only if it still maps to one of them
+# (the audiences tailer may have mapped it to someone else since it was read).
+FORGET_IF_MAPPED = """
+local user = redis.call('GET', KEYS[1])
+for i = 1, #ARGV do
+  if user == ARGV[i] then
+    return redis.call('DEL', KEYS[1])
+  end
+end
+return 0
+"""
+_SCAN_CHUNK = 1000
 
 
 def stamp_id(message_id: str) -> str:
@@ -69,6 +82,14 @@ def stamp_times(stored: str | None) -> list[int]:
     return [int(item.partition(":")[0]) for item in (stored or "").split()]
 
 
+def _mapped_to(client: Any, names: list[str], people: set[str]) -> list[str]:
+    """Those of these id map entries whose user is one of ``people`` (one pipeline of GETs)."""
+    pipe = client.pipeline(transaction=False)
+    for name in names:
+        pipe.get(name)
+    return [n for n, user in zip(names, pipe.execute(), strict=True) if user in people]
+
+
 class RedisIdMap:
     def __init__(self, conn: RedisConnection, keys: Keys) -> None:
         self.conn = conn
@@ -84,6 +105,33 @@ class RedisIdMap:
 
     def reset(self) -> None:
         self.conn.delete_matching("reset the id map", [self.keys.id_map_pattern()])
+
+    def forget(self, ids: Collection[str]) -> int:
+        """The person's own entries by name; the entries mapped to them by one SCAN of the map (every
+        master of a cluster) with the values read a thousand at a time, each deleted by a script
+        on its own slot only if it still maps to the person."""
+        people = sorted(person_keys(ids))
+        if not people:
+            return 0
+        own = [("delete", (self.keys.id_value(k),)) for k in people]
+        removed: int = sum(self.conn.pipelined("forget ids", own))
+
+        def find(c: Any) -> list[str]:
+            found: list[str] = []
+            names: list[str] = []
+            wanted = set(people)
+            for name in c.scan_iter(match=self.keys.id_map_pattern(), count=_SCAN_CHUNK):
+                names.append(name)
+                if len(names) == _SCAN_CHUNK:
+                    found += _mapped_to(c, names, wanted)
+                    names = []
+            return found + (_mapped_to(c, names, wanted) if names else [])
+
+        mapped = self.conn.run("find ids mapped to a person", find)
+        # EVAL by name: redis-py's cluster pipeline has no eval(), its execute_command routes by KEYS
+        checks = [("execute_command", ("EVAL", FORGET_IF_MAPPED, 1, name, *people)) for name in mapped]
+        deleted: list[int] = self.conn.pipelined("forget ids mapped to a person", checks)
+        return removed + sum(deleted)
 
     def close(self) -> None:
         self.conn.drop()
@@ -207,6 +255,20 @@ class RedisMembership:
 
     def reset(self) -> None:
         self.conn.delete_matching("reset memberships", self.keys.membership_patterns())
+
+    def forget(self, ids: Collection[str]) -> int:
+        """The person's own keys (audiences and stamps) by name, then them out of every audience's
+        member set (found by one SCAN: a handful of keys), one SREM per set (each on its slot)."""
+        people = sorted(person_keys(ids))
+        if not people:
+            return 0
+        own = [("delete", (self.keys.user(u),)) for u in people]
+        removed: int = sum(self.conn.pipelined("forget memberships", own))
+        pattern = self.keys.audience_members("*")
+        sets = sorted(self.conn.run("find audiences", lambda c: set(c.scan_iter(match=pattern, count=1000))))
+        drops = [("srem", (name, *people)) for name in sets]
+        dropped: list[int] = self.conn.pipelined("forget members", drops)
+        return removed + sum(dropped)
 
     async def aclose(self) -> None:
         await self.conn.adrop()

@@ -6,7 +6,7 @@ in one Lua script (lua.py): atomic, replicated and persisted as a unit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -97,6 +97,10 @@ class RedisCounters:
     def forget_checkpoint(self, tailer: str) -> None:
         key = self.keys.checkpoint(tailer)
         self.conn.run("forget checkpoint", lambda c: c.delete(key))
+
+    def forget(self, ids: Collection[str]) -> int:
+        """Numbers only here (ports.Counters.forget): nothing to remove."""
+        return 0
 
     def hashes(self, names: Sequence[str]) -> list[dict[str, int]]:
         if not names:

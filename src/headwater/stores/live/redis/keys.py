@@ -8,7 +8,15 @@ their user, id or audience, so a cluster spreads them over every master.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+_GLOB = re.compile(r"([*?\[\]\\])")
+
+
+def glob_escape(text: str) -> str:
+    """``text`` as itself in a SCAN MATCH pattern (``* ? [ ] \\`` escaped)."""
+    return _GLOB.sub(r"\\\1", text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +36,14 @@ class Keys:
 
     def sticky(self, key: str) -> str:
         return f"{self.namespace}:sticky:{{{key}}}"
+
+    def sticky_pattern(self, value: str) -> str:
+        """Every sticky document of one hash value, whatever the attribute (``<attribute>||<value>``)."""
+        return f"{glob_escape(self.namespace)}:sticky:{{*||{glob_escape(value)}}}"
+
+    def sticky_document(self, name: str) -> str:
+        """The document id (``<attribute>||<value>``) of a sticky document's key."""
+        return name[len(self.namespace) + len(":sticky:{") : -1]
 
     def sticky_mark(self, tag: str = "") -> str:
         """The mark that the store vouches for the sticky documents (of one cluster slot: ``tag``

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
+from headwater.stores.live.ports import person_ids
 from headwater.stores.live.redis.connection import RedisConnection
 from headwater.stores.live.redis.keys import Keys
 
@@ -134,6 +135,24 @@ class RedisStickyBuckets:
     def unlock_restore(self) -> None:
         name = self.keys.sticky_lock()
         self.conn.run("unlock restore", lambda c: c.delete(name))
+
+    def forget(self, ids: Collection[str]) -> int:
+        """The documents are found by SCAN (one pass over the keyspace, every master of a cluster,
+        per id: the attribute is not known), checked by their parsed value, then deleted one key
+        per command (each on its own slot)."""
+        values = person_ids(ids)
+        keys = self.keys
+
+        def find(c: Any) -> set[str]:
+            found: set[str] = set()
+            for value in values:
+                for name in c.scan_iter(match=keys.sticky_pattern(value), count=1000):
+                    if keys.sticky_document(name).partition("||")[2] == value:
+                        found.add(name)
+            return found
+
+        doomed = sorted(self.conn.run("find sticky buckets", find)) if values else []
+        return sum(self.conn.pipelined("forget sticky buckets", [("delete", (n,)) for n in doomed]))
 
     async def aclose(self) -> None:
         await self.conn.adrop()
