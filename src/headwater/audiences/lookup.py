@@ -5,7 +5,7 @@ request unchanged on expiry (fail open)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from headwater.audiences.definitions import Definitions
 from headwater.stores.live.ports import Membership
@@ -19,6 +19,8 @@ class LiveAudienceLookup:
     def __init__(self, membership: Membership, definitions: Definitions) -> None:
         self.membership = membership
         self.definitions = definitions
+        #: whether an id is a suppressed person's (set by the wiring; docs/privacy.md)
+        self.suppressed: Callable[[str], bool] | None = None
 
     async def find(self, keys: Sequence[IdentityKey]) -> tuple[str, set[str]] | None:
         return await self.membership.lookup([k.value for k in keys])
@@ -27,4 +29,7 @@ class LiveAudienceLookup:
         found = await self.find(keys)
         if found is None:
             return None
+        check = self.suppressed
+        if check is not None and (check(found[0]) or any(check(k.value) for k in keys)):
+            return None  # a suppressed person gets no segment: as if unknown
         return member_segments(self.definitions.current().compiled.audiences, found[1])

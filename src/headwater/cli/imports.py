@@ -200,7 +200,7 @@ def _report(
     lines = sum(r.lines for r in results)
     totals = {
         k: sum(getattr(r, k) for r in results)
-        for k in ("lines", "imported", "duplicates", "rejected", "flagged")
+        for k in ("lines", "imported", "duplicates", "rejected", "flagged", "suppressed")
     }
     dates = sorted({d for r in results for d in r.dates})
     if as_json:
@@ -229,6 +229,8 @@ def _report(
             print(f"  {r.file} line {reason['line']}: {reason['code']}: {reason['reason']}")
         if r.rejected > len(r.reasons[:5]):
             print(f"  ... all {r.rejected:,} are in the quarantine (data/log/quarantine-*.import-*.jsonl)")
+        if r.suppressed:
+            print(f"  {r.suppressed:,} events of suppressed people skipped (docs/privacy.md)")
         if r.ignored_columns:
             print(f"  columns not imported (not in --map): {', '.join(r.ignored_columns)}")
         if r.error:

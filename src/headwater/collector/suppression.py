@@ -33,6 +33,13 @@ class Suppression:
         self._key = self.privacy.key()
         self.hashes = self.privacy.suppressed()
 
+    def is_suppressed(self, value: str) -> bool:
+        """Whether one id is a suppressed person's."""
+        if not self.hashes or not value:
+            return False
+        digest = hmac.new(self._key, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+        return digest in self.hashes
+
     def hit(self, event: dict[str, Any]) -> bool:
         """Whether the event's userId or anonymousId is a suppressed person's."""
         if not self.hashes:

@@ -148,6 +148,11 @@ def _filtered_out(exp: Experiment, ctx: Context) -> bool:
     return False
 
 
+def suppressed_result(exp: Experiment, ctx: Context) -> Result:
+    """A suppressed person (docs/privacy.md): the control, not in the experiment, nothing to log."""
+    return _result(exp, ctx, reason="suppressed")
+
+
 def sticky_key(exp: Experiment, attributes: Mapping[str, Any]) -> StickyKey | None:
     attr, value = hash_attribute_of(exp, attributes)
     return StickyKey(attr, value, exp.key, exp.phase) if value else None

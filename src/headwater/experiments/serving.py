@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass, field
 from typing import Any
 
-from headwater.experiments.assignment import Context, Result, evaluate, sticky_key
+from headwater.experiments.assignment import Context, Result, evaluate, sticky_key, suppressed_result
 from headwater.experiments.exposure import EXPOSURE_EVENT, dedup_key, exposure_properties
 from headwater.experiments.live_sticky import LiveStickyBucketStore, exposure_field
 from headwater.experiments.model import Experiment, Status
@@ -91,6 +91,8 @@ class Assigner:
         self.sticky = sticky
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._reads: dict[str, asyncio.Future[dict[str, str]]] = {}
+        #: whether an id is a suppressed person's (set by the wiring; docs/privacy.md)
+        self.suppressed: Callable[[str], bool] | None = None
 
     @contextlib.asynccontextmanager
     async def _locked(self, names: Sequence[str]) -> AsyncIterator[None]:
@@ -155,6 +157,9 @@ class Assigner:
     ) -> list[Served]:
         """Evaluate each experiment for the visitor; raises what the live store or the sink raise."""
         ctx = Context(attributes=visitor.context_attributes())
+        check = self.suppressed
+        if check is not None and any(check(i) for i in (visitor.user_id, visitor.anonymous_id) if i):
+            return [Served(exp, suppressed_result(exp, ctx), False) for exp in experiments]
         keys: dict[str, StickyKey] = {}
         for exp in experiments:
             if exp.status is Status.RUNNING:

@@ -53,6 +53,9 @@ class Convert:
     max_event_bytes: int
     columns: ColumnMap | None = None
     delimiter: str = ","
+    #: keyed hashes of suppressed people's ids and the key (docs/privacy.md): their events are skipped
+    suppressed: frozenset[str] = frozenset()
+    hash_key: bytes = b""
 
 
 @dataclass(slots=True)
@@ -71,6 +74,7 @@ class Converted:
     codes: dict[str, int] = field(default_factory=dict)
     reasons: list[tuple[int, str, str]] = field(default_factory=list)  # (line, code, reason), the first ones
     flagged: int = 0
+    suppressed: int = 0  # events of suppressed people, skipped (counted, not stored)
     formats: dict[str, int] = field(default_factory=dict)  # segment | rudderstack | ndjson | csv
 
 
@@ -166,6 +170,9 @@ class _Run:
                 )
             ev["timestamp"] = moment
         out = self.normalize(ev, self.req)
+        if self.conv.suppressed and _suppressed(out, self.conv):
+            self.out.suppressed += 1
+            return
         if original is None:
             out.pop("originalTimestamp", None)  # the normalizer's copy of 'timestamp'
         else:
@@ -216,6 +223,20 @@ class _Run:
         o.codes[exc.code] = o.codes.get(exc.code, 0) + 1
         if len(o.reasons) < MAX_REASONS:
             o.reasons.append((line, exc.code, exc.message))
+
+
+def _suppressed(event: dict[str, Any], conv: Convert) -> bool:
+    """Whether the event is a suppressed person's (the collector's check, collector/suppression.py)."""
+    import hashlib
+    import hmac
+
+    for field_name in ("userId", "anonymousId"):
+        value = event.get(field_name)
+        if isinstance(value, str) and value:
+            digest = hmac.new(conv.hash_key, value.encode("utf-8", "surrogatepass"), hashlib.sha256)
+            if digest.hexdigest() in conv.suppressed:
+                return True
+    return False
 
 
 def _time(value: Any, name: str) -> datetime | None:

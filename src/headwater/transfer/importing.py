@@ -56,6 +56,7 @@ class FileResult:
     duplicates: int = 0
     rejected: int = 0
     flagged: int = 0
+    suppressed: int = 0
     resumed_at_line: int | None = None
     codes: dict[str, int] = field(default_factory=dict)
     reasons: list[dict[str, Any]] = field(default_factory=list)
@@ -110,6 +111,8 @@ class Importer:
             future_clamp=timedelta(hours=settings.future_clamp_hours),
         )
         self.writers: LogWriters | None = None
+        self.suppressed: frozenset[str] = frozenset()  # set on entering (docs/privacy.md)
+        self.hash_key = b""
         self.known: KnownIds | None = None
         self.writer_id = ""
 
@@ -129,6 +132,7 @@ class Importer:
         else:
             raise InputError("99 imports are running in this data directory: wait for one to finish")
         self.known = KnownIds(s.data_dir, f"{self.writer_id}-{os.getpid()}")
+        self.hash_key, self.suppressed = await asyncio.to_thread(suppression_list, s.effective_database_url)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -237,6 +241,7 @@ class Importer:
             kind=kind, file="-" if path is None else path.name, import_id=state.import_id,
             source=opts.source, now=now, normalizer=self.normalizer,
             max_event_bytes=self.settings.max_event_bytes,
+            suppressed=self.suppressed, hash_key=self.hash_key,
         )  # fmt: skip
         if kind != "csv":
             return Convert(**base), ()  # type: ignore[arg-type]
@@ -317,6 +322,7 @@ class Importer:
         state.duplicates += duplicates
         state.rejected += len(conv.bad)
         state.flagged += conv.flagged
+        state.suppressed += conv.suppressed
         _add_counts(state.codes, conv.codes)
         _add_counts(state.formats, conv.formats)
         if by_day:
@@ -329,11 +335,25 @@ class Importer:
         result.duplicates += duplicates
         result.rejected += len(conv.bad)
         result.flagged += conv.flagged
+        result.suppressed += conv.suppressed
         _add_counts(result.codes, conv.codes)
         for line, code, reason in conv.reasons:
             if len(result.reasons) < MAX_REASONS:
                 result.reasons.append({"line": line, "code": code, "reason": reason})
         progress(chunk.raw_read, result.lines)
+
+
+def suppression_list(url: str) -> tuple[bytes, frozenset[str]]:
+    """The installation's hashing key and the suppressed people's id hashes (docs/privacy.md)."""
+    from headwater.stores.sql.database import open_database
+    from headwater.stores.sql.privacy import SqlPrivacy
+
+    db = open_database(url)
+    try:
+        privacy = SqlPrivacy(db)
+        return privacy.key(), privacy.suppressed()
+    finally:
+        db.close()
 
 
 def _add_counts(into: dict[str, int], add: dict[str, int]) -> None:

@@ -32,6 +32,7 @@ class ImportState(msgspec.Struct, kw_only=True):
     duplicates: int = 0
     rejected: int = 0
     flagged: int = 0
+    suppressed: int = 0
     codes: dict[str, int] = msgspec.field(default_factory=dict)
     formats: dict[str, int] = msgspec.field(default_factory=dict)
     days: list[str] = msgspec.field(default_factory=list)  # received UTC days written (log files)
