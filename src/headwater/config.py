@@ -114,6 +114,17 @@ class Settings(BaseModel):
     raw_retention_days: int | None = Field(
         None, ge=1, description="Delete raw JSONL loaded into the lake, archived and older than N days."
     )
+    # retention of what is kept after loading (docs/privacy.md, "Retention"): None keeps everything
+    lake_retention_months: int | None = Field(
+        None, ge=1, description="Delete lake events, archives and rollups of months older than N months."
+    )
+    quarantine_retention_days: int | None = Field(
+        None, ge=1, description="Delete quarantine files (rejected events) older than N days."
+    )
+    event_retention_days: dict[str, int] = Field(
+        default_factory=dict,
+        description='Per event name, days its events are kept in the lake (JSON: {"Page Viewed": 30}).',
+    )
 
     # connection limits, every route (http/protocol.py; docs/collector.md, "Limits")
     max_header_bytes: int = Field(
@@ -191,6 +202,14 @@ class Settings(BaseModel):
     def _check_writer(cls, value: str) -> str:
         if not value or _WRITER_RE.search(value):
             raise ValueError("writer_id may contain only letters, digits, '-' and '_'")
+        return value
+
+    @field_validator("event_retention_days")
+    @classmethod
+    def _check_event_retention(cls, value: dict[str, int]) -> dict[str, int]:
+        for name, days in value.items():
+            if not name or not isinstance(days, int) or days < 1:
+                raise ValueError(f"event {name!r}: give a whole number of days, 1 or more")
         return value
 
     @field_validator("database_url")

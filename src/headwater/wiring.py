@@ -24,6 +24,7 @@ from headwater.experiments.service import ExperimentsService
 from headwater.http.collect import CollectorApp
 from headwater.live.service import LiveService
 from headwater.log.writers import LogWriters
+from headwater.privacy.runner import DeletionRunner
 from headwater.realtime.service import RealtimeQueries, realtime_tailer
 from headwater.runtime import Runtime, Service
 from headwater.stores.live import open_live
@@ -84,10 +85,14 @@ async def start_runtime(settings: Settings) -> Runtime:
         services.append(runtime.realtime)
         if settings.runs_schedules:  # the background process, else the only (or first) worker
             services.append(EtlScheduler(settings))
+            services.append(DeletionRunner(settings, database, live))  # docs/privacy.md
         runtime.live = LiveService(settings, live)
         runtime.audiences = AudienceService(settings, live, nightly=settings.runs_schedules)
         runtime.experiments = ExperimentsService(settings, live)
         services += [runtime.live, runtime.audiences, runtime.experiments]
+        if ingestor.suppression is not None:  # no segment and no exposure for a suppressed person
+            runtime.audiences.lookup.suppressed = ingestor.suppression.is_suppressed
+            runtime.experiments.assigner.suppressed = ingestor.suppression.is_suppressed
         if settings.role != "background" and settings.decision_sample > 0:  # 0: no file, no thread
             runtime.decisions = DecisionLog(settings.log_dir, settings.writer_id, settings.decision_sample)
             services.append(runtime.decisions)

@@ -5,6 +5,7 @@ and the records keep keyed hashes, never the ids."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import uuid
 from pathlib import Path
@@ -65,7 +66,7 @@ def test_suppression_covers_every_linked_id_and_lifts(tmp_path: Path) -> None:
         assert made.status_code == 201 and made.json()["status"] == "FINISHED", made.text
         rid = made.json()["id"]
         shown = (await c.get(f"/api/v1/regulations/{rid}", headers=ADMIN)).json()
-        assert shown["progress"] == {"suppression": {"ids": 2}}
+        assert shown["progress"] == {"suppression": {"status": "FINISHED", "ids": 2}}
         assert shown["subject"]["anonymousId"].startswith("hmac:")
         await re_read(hw, 2)  # every process re-reads the list each second
         theirs = await send(
@@ -122,8 +123,61 @@ def test_bad_requests_and_unknown_subjects(tmp_path: Path) -> None:
         assert unknown.status_code == 201 and unknown.json()["status"] == "FINISHED"  # not an error
         deletion = await c.post(url, json={"type": "DELETE_ONLY", "subject": {"userId": "u9"}}, headers=ADMIN)
         assert deletion.status_code == 201 and deletion.json()["status"] == "INITIALIZED"
-        shown = (await c.get(f"{url}/{deletion.json()['id']}", headers=ADMIN)).json()
-        assert "not available in this version" in shown["progress"]["deletion"]
+        rid = deletion.json()["id"]
+
+        async def finished() -> Any:
+            shown = (await c.get(f"{url}/{rid}", headers=ADMIN)).json()
+            return shown if shown["status"] == "FINISHED" else None
+
+        shown = await hw.until(finished, timeout=60)  # an unknown subject: FINISHED, zero rows
+        assert shown["progress"]["log"]["lines_erased"] == 0, shown
+        assert shown["subject"] == {"userId": "hmac:" + SqlPrivacy(hw.runtime.database).hashed("u9")}
         assert (await c.get(f"{url}/reg_nothing", headers=ADMIN)).status_code == 404
+
+    run(tmp_path, scenario)
+
+
+def test_access_export_then_a_finished_deletion_keeps_no_subject(tmp_path: Path) -> None:
+    async def scenario(hw: Running) -> None:
+        c = hw.client
+        link = {"type": "identify", "userId": "ask-U", "anonymousId": "ask-D", "messageId": str(uuid.uuid4())}
+        mine = await send(hw, [link, track("ask-U"), track(anonymous="ask-D")])
+        await send(hw, [track("not-me")])
+        privacy = SqlPrivacy(hw.runtime.database)
+        await hw.until(lambda: privacy.resolve({"userId": "ask-U"}) == {"ask-U", "ask-D"})
+        asked = await c.post(
+            "/api/v1/regulations", json={"type": "ACCESS", "subject": {"anonymousId": "ask-D"}}, headers=ADMIN
+        )
+        assert asked.status_code == 201 and asked.json()["status"] == "FINISHED", asked.text
+        rid = asked.json()["id"]
+        exported = await c.get(f"/api/v1/regulations/{rid}/export", headers=ADMIN)
+        assert exported.status_code == 200 and exported.headers["content-type"].startswith(
+            "application/x-ndjson"
+        )
+        records = [json.loads(line) for line in exported.text.splitlines()]
+        events = {r["event"]["messageId"] for r in records if r["kind"] == "event"}
+        assert events == mine, records
+        assert {r["row"]["source"] for r in records if r["kind"] == "identity"} == {"anon:ask-D"}
+        assert (await c.get(f"/api/v1/regulations/{rid}/export")).status_code == 401
+        assert (await c.get("/api/v1/regulations/reg_none/export", headers=ADMIN)).status_code == 404
+        deleted = await c.post(
+            "/api/v1/regulations",
+            json={"type": "SUPPRESS_WITH_DELETE", "subject": {"userId": "ask-U"}},
+            headers=ADMIN,
+        )
+        did = deleted.json()["id"]
+
+        async def finished() -> Any:
+            shown = (await c.get(f"/api/v1/regulations/{did}", headers=ADMIN)).json()
+            return shown if shown["status"] == "FINISHED" else None
+
+        await hw.until(finished, timeout=60)
+        gone = await c.get(f"/api/v1/regulations/{did}/export", headers=ADMIN)
+        assert gone.status_code == 410 and "ACCESS" in gone.json()["error"]["message"]
+        # the access request keeps hashes now too: no record of the regulations holds their ids
+        assert (await c.get(f"/api/v1/regulations/{rid}/export", headers=ADMIN)).status_code == 410
+        db = sqlite3.connect(hw.settings.data_dir / "realtime.sqlite3")
+        kept = repr(db.execute("SELECT * FROM regulations").fetchall())
+        assert "ask-U" not in kept and "ask-D" not in kept, kept
 
     run(tmp_path, scenario)

@@ -179,7 +179,7 @@ def test_a_token_covers_the_whole_batch_and_deletions_become_regulations(tmp_pat
             return bool(today.json()["events"] == 2)
 
         await hw.until(counted)
-        # Segment forwards user deletions: a regulation, listed until the privacy work runs it
+        # Segment forwards user deletions: a regulation, suppressed at once, then run
         delete = {"type": "delete", "userId": "t1", "context": {}}
         filed = await c.post(url, json=delete, headers={"X-Webhook-Token": token})
         assert filed.status_code == 200 and filed.json()["accepted"] == 0
@@ -187,9 +187,18 @@ def test_a_token_covers_the_whole_batch_and_deletions_become_regulations(tmp_pat
         again = await c.post(url, json=[delete], headers={"X-Webhook-Token": token})
         assert again.json()["regulations"] == [rid]  # Segment's retry files nothing new
         listed = (await c.get("/api/v1/regulations", headers=ADMIN)).json()["regulations"]
-        assert [(r["id"], r["status"], r["subject"], r["origin"]) for r in listed] == [
-            (rid, "INITIALIZED", {"userId": "t1"}, "segment:app")
+        assert [(r["id"], r["type"], r["origin"]) for r in listed] == [
+            (rid, "SUPPRESS_WITH_DELETE", "segment:app")
         ]
+        assert listed[0]["progress"]["suppression"] == {"status": "FINISHED", "ids": 1}
+
+        async def finished() -> Any:
+            shown = (await c.get(f"/api/v1/regulations/{rid}", headers=ADMIN)).json()
+            return shown if shown["status"] == "FINISHED" else None
+
+        shown = await hw.until(finished, timeout=60)
+        assert shown["progress"]["log"]["lines_erased"] == 2, shown  # t1's delivery and its retry
+        assert shown["subject"]["userId"].startswith("hmac:")
         bad_delete = await c.post(url, json={"type": "delete"}, headers={"X-Webhook-Token": token})
         assert bad_delete.status_code == 400
 

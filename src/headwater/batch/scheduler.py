@@ -83,6 +83,16 @@ class EtlScheduler:
             ok = False
             self.last_error = f"retention: {exc}"
             log.exception("raw log retention failed")
+        try:  # the lake's, the quarantine's and per-event retention (docs/privacy.md)
+            from headwater.privacy.retention import apply_privacy_retention
+
+            removed = apply_privacy_retention(settings, today)
+            if removed:
+                log.info("retention removed %s", ", ".join(sorted(removed)), extra=removed)
+        except Exception as exc:
+            ok = False
+            self.last_error = f"privacy retention: {exc}"
+            log.exception("retention of the lake or the quarantine failed")
         self.last_run = datetime.now(UTC).isoformat()
         if ok:
             self.last_error = None

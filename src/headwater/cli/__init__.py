@@ -20,6 +20,7 @@ from headwater.cli import (
     keys,
     live,
     metrics,
+    privacy,
     realtime,
     replay,
     serve,
@@ -50,6 +51,7 @@ for group in (
     users,
     exports,
     imports,
+    privacy,
 ):
     group.register(app)
 

@@ -9,6 +9,7 @@ from headwater.http.endpoint import Param, Route
 
 _USER = Param("user", "path", description="a user's id or email")
 _SOURCE = Param("source", "path", {"type": "string", "minLength": 1, "maxLength": 200}, "a source's name")
+_REGULATION = Param("regulation_id", "path", {"type": "string", "maxLength": 100}, "a regulation's id")
 _TOKEN = Param("token", "path", description="an API token's hint (hwt_AbCdEf…), name, or the token itself")
 
 #: a Segment webhook source: the route Segment posts to, its settings, and the regulations it files
@@ -45,8 +46,16 @@ SOURCE_ROUTES: tuple[Route, ...] = (
         ("GET",),
         sources.regulation,
         reads="admin",
-        params=(Param("regulation_id", "path", {"type": "string", "maxLength": 100}, "a regulation's id"),),
+        params=(_REGULATION,),
         statuses=(403, 404),
+    ),
+    Route(
+        "/api/v1/regulations/{regulation_id}/export",
+        ("GET",),
+        sources.regulation_export,
+        reads="admin",
+        params=(_REGULATION,),
+        statuses=(403, 404, 410),
     ),
 )
 

@@ -178,7 +178,7 @@ class Subject(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class RegulationRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Segment's Regulations API vocabulary (docs/privacy.md)."""
 
-    type: Literal["SUPPRESS_WITH_DELETE", "SUPPRESS_ONLY", "DELETE_ONLY", "UNSUPPRESS"]
+    type: Literal["SUPPRESS_WITH_DELETE", "SUPPRESS_ONLY", "DELETE_ONLY", "UNSUPPRESS", "ACCESS"]
     subject: Subject
 
 

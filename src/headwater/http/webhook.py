@@ -31,7 +31,8 @@ from headwater.http.auth import bearer, token_matches
 from headwater.http.errors import HttpError
 from headwater.http.json_body import loads
 from headwater.log.writer import BackpressureError, LogWriteError
-from headwater.stores.sql.webhooks import SqlRegulations, SqlWebhookSources, WebhookSource
+from headwater.privacy.requests import file_request
+from headwater.stores.sql.webhooks import SqlWebhookSources, WebhookSource
 
 #: a batch of 4,000 messages is about 4 MB
 MAX_BODY = 6 * 1024 * 1024
@@ -78,13 +79,17 @@ def _events(payload: Any) -> list[Any]:
 
 
 def _file_deletions(request: Request, name: str, messages: list[Any]) -> list[str]:
-    regulations = SqlRegulations(request.app.state.runtime.database)
+    """Segment's deletion requests: a SUPPRESS_WITH_DELETE per id of each (suppressed at once)."""
+    db = request.app.state.runtime.database
     filed = []
     for message in messages:
-        subject = {k: str(message[k]) for k in ("userId", "anonymousId") if message.get(k) not in (None, "")}
-        if not subject:
+        subjects = [
+            {k: str(message[k])} for k in ("userId", "anonymousId") if message.get(k) not in (None, "")
+        ]
+        if not subjects:
             raise HttpError(400, "missing_id", "a delete message needs 'userId' or 'anonymousId'")
-        filed.append(regulations.file("SUPPRESS_WITH_DELETE", subject, f"segment:{name}")["id"])
+        for subject in subjects:
+            filed.append(file_request(db, "SUPPRESS_WITH_DELETE", subject, f"segment:{name}")["id"])
     return filed
 
 

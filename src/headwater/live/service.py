@@ -146,6 +146,7 @@ class LiveService:
     def __init__(self, settings: Settings, live: LiveBackend) -> None:
         check_workers(settings)
         self.settings = settings
+        self.backend = live  # the process's own (memory:// lives only here): privacy requests use it
         self.queries = LiveQueries(live.counters(API_OPTIONS))
         tz = ZoneInfo(settings.timezone)
 

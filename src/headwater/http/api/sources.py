@@ -4,18 +4,18 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import msgspec
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from headwater.http.auth import note_audit
 from headwater.http.errors import HttpError
 from headwater.http.schemas import RegulationRequest, WebhookSettings
+from headwater.privacy.requests import RequestError, file_request
 from headwater.stores.sql.keys import SqlWriteKeys
-from headwater.stores.sql.privacy import SqlPrivacy
-from headwater.stores.sql.webhooks import SqlRegulations, SqlWebhookSources
+from headwater.stores.sql.webhooks import SqlRegulations, SqlWebhookSources, public
+from headwater.transfer.export_stream import ChunkPipe, PipeWriter, run_in_thread
 
 MIN_SECRET = 16
 
@@ -62,44 +62,23 @@ async def webhook(request: Request) -> Response:
     return JSONResponse(body)
 
 
-WAITING = "waiting: deleting stored data is not available in this version (docs/privacy.md)"
-
-
-def _apply(db: Any, wanted: RegulationRequest) -> dict[str, Any]:
-    """File a regulation and do what this version does of it: suppression and its lifting at once
-    (keyed hashes only, FINISHED); a deletion is filed INITIALIZED, with the ids it needs."""
-    privacy, regulations = SqlPrivacy(db), SqlRegulations(db)
-    subject = {k: v for k, v in msgspec.to_builtins(wanted.subject).items() if v}
-    hashed = {k: "hmac:" + privacy.hashed(v) for k, v in subject.items()}
-    deletes = wanted.type in ("SUPPRESS_WITH_DELETE", "DELETE_ONLY")
-    entry = regulations.file(wanted.type, subject if deletes else hashed, "api")
-    progress: dict[str, Any] = {}
-    if wanted.type in ("SUPPRESS_ONLY", "SUPPRESS_WITH_DELETE"):
-        progress["suppression"] = {"ids": privacy.suppress(subject, entry["id"])}
-    if wanted.type == "UNSUPPRESS":
-        progress["unsuppressed_ids"] = privacy.unsuppress(subject)
-    if deletes:
-        progress["deletion"] = WAITING
-    status = "INITIALIZED" if deletes else "FINISHED"
-    regulations.update(entry["id"], status, progress)
-    return {"id": entry["id"], "type": wanted.type, "status": status}
-
-
 async def regulations(request: Request) -> Response:
     """Requests to delete or suppress a person's data, latest first (GET); file one (POST)"""
     db = request.app.state.runtime.database
     if request.method == "GET":
         found = await asyncio.to_thread(SqlRegulations(db).all)
-        return JSONResponse({"regulations": found})
+        return JSONResponse({"regulations": [public(r) for r in found]})
     try:
         wanted = msgspec.json.decode(await request.body(), type=RegulationRequest)
     except msgspec.ValidationError as exc:
         raise HttpError(400, "invalid_body", f"invalid request body: {exc}") from None
     except msgspec.DecodeError as exc:
         raise HttpError(400, "invalid_json", f"the body is not JSON: {exc}") from None
-    if (wanted.subject.userId is None) == (wanted.subject.anonymousId is None):
-        raise HttpError(400, "invalid_subject", "'subject' names exactly one of 'userId' or 'anonymousId'")
-    answer = await asyncio.to_thread(_apply, db, wanted)
+    subject = msgspec.to_builtins(wanted.subject)
+    try:
+        answer = await asyncio.to_thread(file_request, db, wanted.type, subject, "api")
+    except RequestError as exc:
+        raise HttpError(400, "invalid_subject", str(exc)) from None
     note_audit(request, answer["id"], type=wanted.type)  # the regulation, never the person's id
     return JSONResponse(answer, status_code=201)
 
@@ -110,4 +89,43 @@ async def regulation(request: Request) -> Response:
     found = await asyncio.to_thread(SqlRegulations(request.app.state.runtime.database).get, rid)
     if found is None:
         raise HttpError(404, "unknown_regulation", f"no regulation {rid!r}")
-    return JSONResponse(found)
+    return JSONResponse(public(found))
+
+
+async def regulation_export(request: Request) -> Response:
+    """Everything stored of a regulation's subject, from every store, as NDJSON (an access request)"""
+    from headwater.privacy.access import export_ids
+
+    runtime = request.app.state.runtime
+    rid = request.path_params["regulation_id"]
+    found = await asyncio.to_thread(SqlRegulations(runtime.database).get, rid)
+    if found is None:
+        raise HttpError(404, "unknown_regulation", f"no regulation {rid!r}")
+    ids = await asyncio.to_thread(export_ids, runtime.settings, runtime.database, found)
+    if ids is None:
+        raise HttpError(
+            410,
+            "subject_deleted",
+            f"regulation {rid} keeps only hashes of its subject's ids:"
+            " file an ACCESS request before a deletion",
+        )
+    pipe = ChunkPipe(asyncio.get_running_loop())
+    live = runtime.live.backend if runtime.live is not None else None
+
+    def work(sink: PipeWriter) -> None:
+        from headwater.privacy.access import write_records
+
+        write_records(runtime.settings, ids, sink, live)
+
+    run_in_thread(pipe, work, name="privacy-export")
+    first = await pipe.get()
+    if first[0] == "error":
+        raise HttpError(500, "export_failed", f"the export failed: {type(first[1]).__name__}")
+    return StreamingResponse(
+        pipe.stream(first),
+        media_type="application/x-ndjson",
+        headers={
+            "Content-Disposition": f'attachment; filename="{rid}.ndjson"',
+            "Cache-Control": "no-store",
+        },
+    )

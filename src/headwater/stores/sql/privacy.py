@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 from headwater.stores.sql.database import SqlDatabase
@@ -66,9 +67,9 @@ class SqlPrivacy:
                 ids.update(s[len(ANON) :] if s.startswith(ANON) else s for (s,) in cur.fetchall())
         return ids
 
-    def suppress(self, subject: dict[str, str], regulation_id: str) -> int:
-        """Suppress every id of the subject under this regulation; the number of ids."""
-        hashes = sorted({self.hashed(i) for i in self.resolve(subject)})
+    def suppress(self, ids: Collection[str], regulation_id: str) -> int:
+        """Suppress every id of a person (resolved by the caller) under this regulation."""
+        hashes = sorted({self.hashed(i) for i in ids})
         now = _now()
         with self.db.tx() as cur:
             for h in hashes:
@@ -84,10 +85,10 @@ class SqlPrivacy:
                 )
         return len(hashes)
 
-    def unsuppress(self, subject: dict[str, str]) -> int:
-        """Lift every suppression that covers one of the subject's ids: all the ids each of those
-        covered when it was made. The number of ids no longer suppressed."""
-        hashes = [self.hashed(i) for i in self.resolve(subject)]
+    def unsuppress(self, ids: Collection[str]) -> int:
+        """Lift every suppression that covers one of these ids: all the ids each of those covered
+        when it was made. The number of ids no longer suppressed."""
+        hashes = [self.hashed(i) for i in ids]
         with self.db.tx() as cur:
             regulations: set[str] = set()
             for h in hashes:

@@ -14,6 +14,10 @@ from headwater.accounts.secrets import digest
 from headwater.stores.sql.database import SqlDatabase
 
 COLUMNS = "name, write_key, secret, token_hash, created_at, updated_at"
+_COLUMNS = "id, type, subject, status, origin, created_at, updated_at, progress"
+_KEYS = ("id", "type", "subject", "status", "origin", "created_at", "updated_at", "progress")
+#: the regulation types that delete stored data
+DELETIONS = ("SUPPRESS_WITH_DELETE", "DELETE_ONLY")
 
 
 def _now() -> str:
@@ -109,14 +113,24 @@ class SqlRegulations:
     def __init__(self, db: SqlDatabase) -> None:
         self.db = db
 
-    def file(self, kind: str, subject: dict[str, str], origin: str) -> dict[str, Any]:
-        """A new regulation, INITIALIZED; the same request again while one waits is that one."""
-        for waiting in self.all():
-            if waiting["status"] == "INITIALIZED" and (waiting["type"], waiting["subject"]) == (
-                kind,
-                subject,
-            ):
-                return waiting
+    def file(self, kind: str, subject: dict[str, Any], origin: str) -> dict[str, Any]:
+        """A new regulation, INITIALIZED; the same request again while one waits or runs is that one
+        (a retried delivery of Segment's deletion files nothing new)."""
+        text = json.dumps(subject, sort_keys=True)
+        wanted = {k: v for k, v in subject.items() if k != "linked"}
+        with self.db.tx(write=False) as cur:
+            cur.execute(
+                self.db.q(
+                    f"SELECT {_COLUMNS} FROM regulations WHERE status IN ('INITIALIZED', 'RUNNING')"
+                    " AND type = {p} ORDER BY created_at"
+                ),
+                (kind,),
+            )
+            rows = cur.fetchall()
+        for row in rows:
+            entry = _entry(row)
+            if {k: v for k, v in entry["subject"].items() if k != "linked"} == wanted:
+                return entry
         now = _now()
         entry = {
             "id": "reg_" + secrets.token_hex(10),
@@ -134,12 +148,20 @@ class SqlRegulations:
                     "INSERT INTO regulations(id, type, subject, status, origin, created_at, updated_at)"
                     " VALUES ({p},{p},{p},{p},{p},{p},{p})"
                 ),
-                (entry["id"], kind, json.dumps(subject, sort_keys=True), "INITIALIZED", origin, now, now),
+                (entry["id"], kind, text, "INITIALIZED", origin, now, now),
             )
         return entry
 
-    def update(self, regulation_id: str, status: str, progress: dict[str, Any]) -> None:
+    def update(
+        self, regulation_id: str, status: str, progress: dict[str, Any], subject: dict[str, Any] | None = None
+    ) -> None:
+        """Set the status and progress (and the subject: a finished deletion keeps only hashes)."""
         with self.db.tx() as cur:
+            if subject is not None:
+                cur.execute(
+                    self.db.q("UPDATE regulations SET subject = {p} WHERE id = {p}"),
+                    (json.dumps(subject, sort_keys=True), regulation_id),
+                )
             cur.execute(
                 self.db.q(
                     "UPDATE regulations SET status = {p}, progress = {p}, updated_at = {p} WHERE id = {p}"
@@ -148,21 +170,41 @@ class SqlRegulations:
             )
 
     def get(self, regulation_id: str) -> dict[str, Any] | None:
-        return next((r for r in self.all(100_000) if r["id"] == regulation_id), None)
+        with self.db.tx(write=False) as cur:
+            cur.execute(self.db.q(f"SELECT {_COLUMNS} FROM regulations WHERE id = {{p}}"), (regulation_id,))
+            row = cur.fetchone()
+        return _entry(row) if row else None
+
+    def unfinished(self, types: tuple[str, ...] = DELETIONS) -> list[dict[str, Any]]:
+        """Regulations of these types still to run (INITIALIZED or RUNNING), oldest first."""
+        marks = ",".join("{p}" for _ in types)
+        with self.db.tx(write=False) as cur:
+            cur.execute(
+                self.db.q(
+                    f"SELECT {_COLUMNS} FROM regulations WHERE status IN ('INITIALIZED', 'RUNNING')"
+                    f" AND type IN ({marks}) ORDER BY created_at, id"
+                ),
+                types,
+            )
+            return [_entry(r) for r in cur.fetchall()]
 
     def all(self, limit: int = 1000) -> list[dict[str, Any]]:
         with self.db.tx(write=False) as cur:
             cur.execute(
                 self.db.q(
-                    "SELECT id, type, subject, status, origin, created_at, updated_at, progress"
-                    f" FROM regulations ORDER BY created_at DESC, id LIMIT {int(limit)}"
+                    f"SELECT {_COLUMNS} FROM regulations ORDER BY created_at DESC, id LIMIT {int(limit)}"
                 )
             )
-            rows = cur.fetchall()
-        keys = ("id", "type", "subject", "status", "origin", "created_at", "updated_at", "progress")
-        out = []
-        for r in rows:
-            entry = dict(zip(keys, r, strict=True))
-            entry["subject"], entry["progress"] = json.loads(r[2]), json.loads(r[7])
-            out.append(entry)
-        return out
+            return [_entry(r) for r in cur.fetchall()]
+
+
+def _entry(row: Any) -> dict[str, Any]:
+    entry = dict(zip(_KEYS, row, strict=True))
+    entry["subject"], entry["progress"] = json.loads(row[2]), json.loads(row[7])
+    return entry
+
+
+def public(entry: dict[str, Any]) -> dict[str, Any]:
+    """A regulation as the API shows it: without the linked ids a running deletion works through."""
+    subject = {k: v for k, v in entry["subject"].items() if k != "linked"}
+    return entry | {"subject": subject}

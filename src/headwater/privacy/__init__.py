@@ -1,0 +1,1 @@
+"""Privacy requests (docs/privacy.md): suppressing, deleting and exporting one person's data."""

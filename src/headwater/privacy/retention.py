@@ -1,0 +1,133 @@
+"""Retention policies beside the raw log's (docs/privacy.md, "Retention"), applied by the nightly
+scheduler after the ETL, each deletion written to the privacy audit file:
+
+- ``lake_retention_months``: the lake's event files (daily partitions and monthly archives) of
+  months older than N whole months, the rollups of days received then, tool usage and decisions;
+  the identity links stay (they merge the ids of the events that remain);
+- ``quarantine_retention_days``: quarantine files (rejected events) older than N days;
+- ``event_retention_days``: per event name, its rows in the lake's event files older than N days
+  (each file rewritten whole: temporary file, fsync, rename). The daily presence rollups hold no
+  event name and keep the days those people were active, so closed days' DAU does not move when
+  an event's retention passes; the event's own counts and funnels do.
+
+The raw log follows ``raw_retention_days`` (batch/archive.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from headwater.config import Settings
+from headwater.lake.layout import Lake
+from headwater.log.files import list_log_files
+
+_RECV_ROLLUPS = ("user_days", "person_days", "traits", "event_people", "sessions")
+
+
+def months_back(today: date, months: int) -> date:
+    """The first day of the month ``months`` whole months before today's."""
+    index = today.year * 12 + (today.month - 1) - months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def apply_privacy_retention(settings: Settings, today: date | None = None) -> dict[str, Any]:
+    """Apply every retention policy that is set; what each removed (also in the audit file)."""
+    today = today or datetime.now(UTC).date()
+    report: dict[str, Any] = {}
+    if settings.quarantine_retention_days:
+        cutoff = today - timedelta(days=settings.quarantine_retention_days)
+        gone = [lf.path for lf in list_log_files(settings.log_dir, "quarantine") if lf.day < cutoff]
+        for path in gone:
+            path.unlink(missing_ok=True)
+        if gone:
+            report["quarantine_files"] = sorted(p.name for p in gone)
+    lake = Lake(settings.data_dir / "lake")
+    if settings.lake_retention_months or settings.event_retention_days:
+        from headwater.batch.etl import etl_lock
+
+        with etl_lock(lake):
+            if settings.lake_retention_months:
+                removed = _lake_retention(lake, months_back(today, settings.lake_retention_months))
+                if removed:
+                    report["lake_files"] = removed
+            for name, days in sorted(settings.event_retention_days.items()):
+                rows = _event_retention(lake, name, today - timedelta(days=days))
+                if rows:
+                    report.setdefault("event_rows", {})[name] = rows
+    if report:
+        audit_file(settings, {"retention": report})
+    return report
+
+
+def _lake_retention(lake: Lake, cutoff: date) -> list[str]:
+    """Whole files of event dates (and received days) before ``cutoff``."""
+    doomed: list[Path] = []
+    for day in lake.event_dates():
+        if day < cutoff:
+            doomed += sorted(lake.date_dir(day).glob("*.parquet"))
+    for year, month in lake.archived_months():  # a month goes whole, once all of it is before cutoff
+        if (date(year, month, 1) + timedelta(days=32)).replace(day=1) <= cutoff:
+            doomed.append(lake.archive_dir / f"month={year:04d}-{month:02d}" / "events.parquet")
+    for name in _RECV_ROLLUPS:
+        folder = lake.root / name
+        for path in sorted(folder.glob("recv=*.parquet")) if folder.is_dir() else []:
+            if _day_of(path.stem.split("=", 1)[1]) < cutoff:
+                doomed.append(path)
+    for folder in (lake.tool_usage_dir, lake.decisions_dir):
+        for path in sorted(folder.glob("date=*.parquet")) if folder.is_dir() else []:
+            if date.fromisoformat(path.stem.split("=", 1)[1]) < cutoff:
+                doomed.append(path)
+    for path in doomed:
+        path.unlink(missing_ok=True)
+    return [str(p.relative_to(lake.root)) for p in doomed]
+
+
+def _event_retention(lake: Lake, name: str, cutoff: date) -> int:
+    """Rows of event ``name`` older than ``cutoff`` out of the lake's event files; rows removed."""
+    from headwater.lake.erase_files import fsync_dir, fsync_file, read_sql, temp_of
+    from headwater.lake.sql import connect, quote
+
+    files = lake.event_files(None, cutoff - timedelta(days=1))
+    if not files:
+        return 0
+    stamp = f"TIMESTAMPTZ '{cutoff.isoformat()} 00:00:00+00'"
+    old = f"event = {quote(name)} AND ts < {stamp}"
+    con = connect()
+    removed = 0
+    try:
+        found = con.execute(
+            f"SELECT filename, count(*) FROM {read_sql(files, ', filename = true')} WHERE {old} GROUP BY 1"
+        ).fetchall()
+        for filename, count in found:
+            path = Path(str(filename))
+            tmp = temp_of(path)
+            con.execute(
+                f"COPY (SELECT * FROM {read_sql([path])} WHERE NOT coalesce({old}, false))"
+                f" TO {quote(str(tmp))} (FORMAT parquet, COMPRESSION zstd)"
+            )
+            fsync_file(tmp)
+            os.replace(tmp, path)
+            fsync_dir(path.parent)
+            removed += int(count)
+    finally:
+        con.close()
+    return removed
+
+
+def _day_of(text: str) -> date:
+    return datetime.strptime(text, "%Y%m%d").date()
+
+
+def audit_file(settings: Settings, record: dict[str, Any]) -> None:
+    """One line in ``<data>/audit/privacy.jsonl``: what was deleted, when; never a person's id."""
+    path = settings.data_dir / "audit" / "privacy.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps({"at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), **record}, sort_keys=True)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())

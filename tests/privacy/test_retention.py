@@ -1,0 +1,103 @@
+"""Retention policies (issue 17): the lake's months, the quarantine's days and per-event days,
+applied by the scheduler's pass, visible in `headwater config`, each deletion in the audit file."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+from pydantic import ValidationError
+
+from headwater.batch.archive import archive_month
+from headwater.batch.etl import run_daily
+from headwater.config import Settings
+from headwater.lake.layout import Lake
+from headwater.privacy.retention import apply_privacy_retention, months_back
+from tests.batch.logdata import ev, write_log
+from tests.helpers import cli
+
+TODAY = date(2026, 6, 15)
+
+
+def lake_rows(data: Path, where: str = "true") -> int:
+    files = [
+        str(p) for p in (data / "lake").rglob("*.parquet") if "events" in p.parts or "archive" in p.parts
+    ]
+    if not files:
+        return 0
+    con = duckdb.connect()
+    try:
+        got = con.execute(
+            f"SELECT count(*) FROM read_parquet({files!r}, union_by_name = true, hive_partitioning = false)"
+            f" WHERE {where}"
+        ).fetchone()
+    finally:
+        con.close()
+    return int(got[0]) if got else 0
+
+
+def build(data: Path) -> None:
+    """Events of February (archived), April and June; a quarantine file per month."""
+    events = []
+    for day in (date(2026, 2, 10), date(2026, 4, 10), date(2026, 6, 1), date(2026, 6, 12)):
+        stamp = f"{day:%Y-%m-%d}T10:00:00.000Z"
+        events += [
+            ev(stamp, user="u1", event="Opened"),
+            ev(stamp, user="u2", event="Page Viewed", type="track"),
+        ]
+    for day in write_log(data, events):
+        run_daily(data, day, "UTC")
+    archive_month(data, 2026, 2)
+    for day in (date(2026, 2, 10), date(2026, 6, 12)):
+        path = data / "log" / f"quarantine-{day:%Y%m%d}.t.jsonl"
+        path.write_text('{"reason": "bad", "code": "x"}\n')
+
+
+def test_months_back() -> None:
+    assert months_back(date(2026, 6, 15), 3) == date(2026, 3, 1)
+    assert months_back(date(2026, 1, 31), 1) == date(2025, 12, 1)
+    assert months_back(date(2026, 1, 31), 13) == date(2024, 12, 1)
+
+
+def test_retention_policies(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    build(data)
+    assert lake_rows(data) == 8
+    nothing = Settings(data_dir=data)
+    assert apply_privacy_retention(nothing, TODAY) == {}  # none set: everything kept
+    assert lake_rows(data) == 8
+    settings = Settings(
+        data_dir=data,
+        lake_retention_months=3,  # keeps March 2026 on: February goes
+        quarantine_retention_days=30,
+        event_retention_days={"Page Viewed": 7},
+    )
+    report = apply_privacy_retention(settings, TODAY)
+    assert report["quarantine_files"] == ["quarantine-20260210.t.jsonl"]
+    assert any("archive/month=2026-02" in f for f in report["lake_files"]), report
+    # Page Viewed older than 7 days (April 10, June 1) removed; June 12's kept; February's went whole
+    assert report["event_rows"] == {"Page Viewed": 2}
+    assert lake_rows(data) == 4
+    assert lake_rows(data, "event = 'Page Viewed'") == 1
+    assert lake_rows(data, "event = 'Opened'") == 3
+    assert not list((data / "lake").rglob(".*.tmp"))
+    assert (data / "log" / "quarantine-20260612.t.jsonl").exists()
+    assert Lake(data / "lake").archived_months() == []
+    audit = [json.loads(line) for line in (data / "audit" / "privacy.jsonl").read_text().splitlines()]
+    assert audit[-1]["retention"] == report
+    assert apply_privacy_retention(settings, TODAY) == {}  # a second pass removes nothing
+
+
+def test_settings_are_checked_and_shown(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="whole number of days"):
+        Settings(data_dir=tmp_path, event_retention_days={"Page Viewed": 0})
+    with pytest.raises(ValidationError):
+        Settings(data_dir=tmp_path, lake_retention_months=0)
+    env = {"HEADWATER_LAKE_RETENTION_MONTHS": "25", "HEADWATER_EVENT_RETENTION_DAYS": '{"Page Viewed": 30}'}
+    shown = json.loads(cli(tmp_path, "config", "--json", env=env).stdout)
+    assert shown["lake_retention_months"] == 25
+    assert shown["event_retention_days"] == {"Page Viewed": 30}
+    assert shown["quarantine_retention_days"] is None
