@@ -227,7 +227,8 @@ def read_log(data_dir: Path, kind: str = "events") -> list[dict[str, Any]]:
         with open(path, "rb") as fh:
             for line in fh:
                 assert line.endswith(b"\n"), f"torn line in {path}"
-                out.append(json.loads(line))
+                if line.strip():  # a line erased by a deletion (docs/privacy.md) is all spaces
+                    out.append(json.loads(line))
     return out
 
 
