@@ -4,10 +4,13 @@ The steps run in this order, each idempotent, each recorded in the regulation's 
 finishes, so a crash (kill -9 included) resumes at the first unfinished step and a finished step
 never runs twice:
 
+0. ``plan``: the hours, tools and events the person was active in, noted before anything is erased
+   (privacy/hourly.py: the realtime store's hourly unique users are corrected from it);
 1. ``log``: the person's lines in the event log and the quarantine blanked in place (log/erase.py);
    first, so that no reader (the ETL, a tailer catching up, a replay) can bring them back;
 2. ``lake``: every Parquet file holding them rewritten (lake/erase.py), under the ETL's lock;
-3. ``realtime``: the per-person rows of the realtime store, and the unique counts they made;
+3. ``realtime``: the per-person rows of the realtime store, and the unique counts they made
+   (the hourly ones from the plan);
 4. ``live``: sticky buckets, audience membership, the id map (the live store);
 5. ``warehouse``: DML deletes and the person's hours recomputed (when one is configured);
 6. ``records``: a second pass over the realtime and live stores (a tailer's batch read before the
@@ -34,7 +37,7 @@ from headwater.stores.sql.webhooks import DELETIONS, SqlRegulations
 
 log = logging.getLogger("headwater.privacy")
 
-STEPS = ("log", "lake", "realtime", "live", "warehouse", "records")
+STEPS = ("plan", "log", "lake", "realtime", "live", "warehouse", "records")
 MAX_ATTEMPTS = 5
 #: a deletion starts this long after it was filed: every server has re-read the suppression list
 SETTLE_SECONDS = 2.5
@@ -128,6 +131,11 @@ class Deletion:
 
     def _step(self, step: str, ids: list[str], regulation_id: str) -> dict[str, Any] | None:
         settings = self.settings
+        if step == "plan":
+            from headwater.privacy import hourly
+
+            cells = hourly.plan(settings.run_dir, settings.data_dir, settings.log_dir, regulation_id, ids)
+            return {"hourly_cells": cells}
         if step == "log":
             from headwater.log.erase import erase_from_log
 
@@ -142,7 +150,15 @@ class Deletion:
             erased = erase_from_lake(Lake(settings.data_dir / "lake"), ids, progress=self._report("lake"))
             return erased.as_dict() | {"cached_answers_dropped": forget_cached_answers(settings.data_dir)}
         if step == "realtime":
-            return {"rows": self._forget_realtime(ids)}
+            from headwater.privacy import hourly
+            from headwater.stores.sql.database import open_database
+
+            rows = self._forget_realtime(ids)
+            db = open_database(settings.effective_database_url)
+            try:
+                return {"rows": rows, "hourly": hourly.apply(db, settings.run_dir, regulation_id)}
+            finally:
+                db.close()
         if step == "live":
             from headwater.live.buckets import LIVE_TAILER
             from headwater.log.tailing.rebuild import request_rebuild
@@ -183,6 +199,9 @@ class Deletion:
                 conn.execute("PRAGMA secure_delete = ON")
         self.regulations.update(regulation_id, "FINISHED", progress, hashed)
         self._forget_access_requests(regulation_id)
+        from headwater.privacy import hourly
+
+        hourly.finish(self.database, self.settings.run_dir, regulation_id)
         audit(self.settings, self.database, regulation_id, progress)
 
     def _forget_access_requests(self, regulation_id: str) -> None:

@@ -1,0 +1,144 @@
+"""End-to-end deletion benchmark (issue 17): one person deleted from ``--events`` events over 90
+received days (log and lake, monthly archives) by a running server, while clients keep sending.
+
+The data is built by bench_lake_erase.py's generator (``--data DIR`` reuses and keeps it; each run
+works on a copy). A real ``headwater serve`` starts on the copy; once its tailers have caught up, a
+client posts batches of 50 events as fast as it is answered: its rate is measured for 10 s, then a
+SUPPRESS_WITH_DELETE is filed for a user of about the average number of events, and the time until
+it is FINISHED is measured with the client still sending (its rate during the deletion is the
+second figure). Every step's figures come from the regulation's progress.
+
+    .venv/bin/python bench/bench_privacy.py [--events 2000000] [--data DIR (kept)]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "src"))
+
+from bench_lake_erase import PERSON, build, load, say  # noqa: E402
+
+TOKEN = "bench-privacy-admin-token-0123456789"
+
+
+class Client(threading.Thread):
+    def __init__(self, url: str, key: str) -> None:
+        super().__init__(daemon=True)
+        self.url, self.key, self.sent, self.stop = url, key, 0, threading.Event()
+
+    def run(self) -> None:
+        with httpx.Client(base_url=self.url, timeout=30) as c:
+            while not self.stop.is_set():
+                batch = [{"type": "track", "event": "Bench", "userId": f"live-{i % 500}",
+                          "messageId": str(uuid.uuid4())} for i in range(50)]  # fmt: skip
+                if (
+                    c.post("/v1/batch", json={"batch": batch}, headers={"X-Write-Key": self.key}).status_code
+                    == 200
+                ):
+                    self.sent += 50
+
+
+def rate(client: Client, seconds: float) -> float:
+    start, t = client.sent, time.monotonic()
+    time.sleep(seconds)
+    return (client.sent - start) / (time.monotonic() - t)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--events", type=int, default=2_000_000)
+    ap.add_argument("--days", type=int, default=90)
+    ap.add_argument("--data", type=Path, default=None, help="a data dir built by this script: reused, kept")
+    args = ap.parse_args()
+    say(f"machine: {os.cpu_count()} cores, load average before: {load()}")
+    work = Path(tempfile.mkdtemp(prefix="hw-bench-privacy-"))
+    data = args.data or work / "data"
+    report: dict[str, Any] = {"args": {k: str(v) for k, v in vars(args).items()}}
+    server = None
+    try:
+        if not (data / "lake").is_dir():
+            say(f"building {args.events:,} events over {args.days} received days (log and lake) ...")
+            t = time.monotonic()
+            build(data, args.events, args.days)
+            report["build_s"] = round(time.monotonic() - t, 1)
+        copy = work / "run"
+        shutil.copytree(data, copy)
+        env = {**os.environ, "HEADWATER_DATA_DIR": str(copy), "HEADWATER_ADMIN_TOKEN": TOKEN,
+               "HEADWATER_PORT": "18731", "HEADWATER_WRITER_ID": "bench"}  # fmt: skip
+        hw = [sys.executable, "-m", "headwater"]
+        key = subprocess.run(
+            [*hw, "keys", "create", "bench"], env=env, capture_output=True, text=True, check=True
+        )
+        write_key = key.stdout.strip().splitlines()[-1]
+        server = subprocess.Popen(
+            [*hw, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        url, admin = "http://127.0.0.1:18731", {"Authorization": f"Bearer {TOKEN}"}
+        say("waiting for the server's tailers to catch up with the log ...")
+        t = time.monotonic()
+        while True:
+            try:
+                checks = httpx.get(url + "/readyz", headers=admin, timeout=5).json().get("checks", {})
+                if checks.get("tailer_realtime", {}).get("state") == "caught_up":
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        report["catch_up_s"] = round(time.monotonic() - t, 1)
+        client = Client(url, write_key)
+        client.start()
+        report["collect_before_events_s"] = round(rate(client, 10))
+        before = load()
+        t = time.monotonic()
+        wanted = {"type": "SUPPRESS_WITH_DELETE", "subject": {"userId": f"user-{PERSON:06d}"}}
+        made = httpx.post(url + "/api/v1/regulations", headers=admin, json=wanted)
+        rid, sent = made.json()["id"], client.sent
+        while True:
+            shown = httpx.get(f"{url}/api/v1/regulations/{rid}", headers=admin, timeout=30).json()
+            if shown["status"] not in ("INITIALIZED", "RUNNING"):
+                break
+            time.sleep(0.5)
+        seconds = time.monotonic() - t
+        report["deletion"] = {
+            "seconds": round(seconds, 1),
+            "status": shown["status"],
+            "progress": shown["progress"],
+            "loadavg_before": before,
+            "loadavg_after": load(),
+        }
+        report["collect_during_events_s"] = round((client.sent - sent) / seconds)
+        client.stop.set()
+        client.join()
+        say(f"  deletion: {shown['status']} in {seconds:.1f} s (load {before} -> {load()})")
+        for step in ("log", "lake", "realtime", "live", "records"):
+            say(f"    {step:<9} {json.dumps(shown['progress'].get(step), default=str)[:160]}")
+        say(f"  collection: {report['collect_before_events_s']:,} events/s before,"
+            f" {report['collect_during_events_s']:,} events/s during the deletion")  # fmt: skip
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(30)
+        shutil.rmtree(work, ignore_errors=True)
+    results = ROOT / "bench" / "results"
+    results.mkdir(exist_ok=True)
+    (results / "privacy.json").write_text(json.dumps(report, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
