@@ -3,6 +3,7 @@ from every store, as NDJSON records ``{"store": ..., "kind": ..., ...}``:
 
 - ``log`` / ``event``: every event line of the person in the raw log, as stored;
 - ``lake`` / ``event``: the lake's rows of events the raw log no longer holds (retention);
+- ``lake`` / ``traits``, ``sessions``, ``user_days``: the lake's rollups of the person;
 - ``realtime`` / ``identity``, ``session``, ``active_day``: the realtime store's rows;
 - ``live`` / ``assignments``, ``audiences``: sticky experiment assignments and audience membership.
 
@@ -17,19 +18,17 @@ from typing import Any
 import msgspec
 
 from headwater.config import Settings
+from headwater.people.stores import STICKY_ATTRIBUTES, audience_memberships, realtime_rows, sticky_documents
 from headwater.privacy.live_forget import OPTIONS
 from headwater.stores.sql.database import SqlDatabase, open_database
 
-ANON = "anon:"
-#: the GrowthBook hash attributes a sticky document of a person can be under
-STICKY_ATTRIBUTES = ("id", "userId", "user_id", "anonymousId", "anonymous_id", "deviceId", "device_id")
-
+__all__ = ["STICKY_ATTRIBUTES", "export_ids", "live_records", "person_records", "realtime_records", "write_records"]
 
 def person_records(
     settings: Settings, ids: Collection[str], live: Any | None = None
 ) -> Iterator[dict[str, Any]]:
     """Every record of the person (see the module's docstring), store by store."""
-    from headwater.lake.erase import person_events
+    from headwater.lake.erase import person_events, person_rollup_rows
     from headwater.lake.layout import Lake
     from headwater.log.erase import person_lines
 
@@ -43,9 +42,13 @@ def person_records(
         if isinstance(event, dict):
             seen.add(str(event.get("messageId", "")))
             yield {"store": "log", "kind": "event", "file": name, "event": event}
-    for row in person_events(Lake(settings.data_dir / "lake"), people):
-        if str(row.get("messageId", "")) not in seen:
+    lake = Lake(settings.data_dir / "lake")
+    for row in person_events(lake, people):
+        if str(row.get("message_id", row.get("messageId", ""))) not in seen:
             yield {"store": "lake", "kind": "event", "event": row}
+    for kind, rows in sorted(person_rollup_rows(lake, people).items()):
+        for row in rows:  # traits by day, sessions, active days
+            yield {"store": "lake", "kind": kind, "row": row}
     yield from realtime_records(settings.effective_database_url, people)
     yield from live_records(settings, people, live)
 
@@ -53,62 +56,21 @@ def person_records(
 def realtime_records(url: str, ids: list[str]) -> Iterator[dict[str, Any]]:
     db = open_database(url)
     try:
-        yield from _realtime(db, ids)
+        for kind, rows in realtime_rows(db, ids).items():
+            for row in rows:
+                yield {"store": "realtime", "kind": kind, "row": row}
     finally:
         db.close()
-
-
-def _realtime(db: SqlDatabase, ids: list[str]) -> Iterator[dict[str, Any]]:
-    actors = ids + [ANON + i for i in ids]
-    marks = ",".join("{p}" for _ in actors)
-    queries = (
-        (
-            "identity",
-            f"SELECT source, user_id FROM identities WHERE source IN ({marks}) OR user_id IN ({marks})",
-        ),
-        (
-            "session",
-            "SELECT session_id, user_id, start_time, last_activity, events_count FROM user_sessions"
-            f" WHERE user_id IN ({marks}) ORDER BY start_time",
-        ),
-        ("active_day", f"SELECT date, user_id FROM daily_users WHERE user_id IN ({marks}) ORDER BY date"),
-    )
-    with db.tx(write=False) as cur:
-        for kind, sql in queries:
-            args = tuple(actors) * sql.count("IN (")
-            cur.execute(db.q(sql), args)
-            names = [d[0] for d in cur.description]
-            for row in cur.fetchall():
-                yield {"store": "realtime", "kind": kind, "row": dict(zip(names, row, strict=True))}
 
 
 def live_records(settings: Settings, ids: list[str], live: Any | None) -> Iterator[dict[str, Any]]:
     from headwater.stores.live import open_live
 
     backend = live if live is not None else open_live(settings.redis_url)
-    sticky = backend.sticky_buckets(OPTIONS)
-    try:
-        for attribute in STICKY_ATTRIBUTES:
-            for value in ids:
-                doc = sticky.get(f"{attribute}||{value}")
-                if doc:
-                    yield {
-                        "store": "live",
-                        "kind": "assignments",
-                        "attribute": attribute,
-                        "value": value,
-                        "assignments": dict(doc),
-                    }
-    finally:
-        sticky.close()
-    membership = backend.membership(OPTIONS)
-    try:
-        found = membership.memberships(ids)
-        for user, audiences in sorted(found.items()):
-            if audiences:
-                yield {"store": "live", "kind": "audiences", "user": user, "audiences": sorted(audiences)}
-    finally:
-        membership.close()
+    for attribute, value, doc in sticky_documents(backend, ids, OPTIONS):
+        yield {"store": "live", "kind": "assignments", "attribute": attribute, "value": value, "assignments": doc}
+    for user, audiences in sorted(audience_memberships(backend, ids, OPTIONS).items()):
+        yield {"store": "live", "kind": "audiences", "user": user, "audiences": sorted(audiences)}
 
 
 def export_ids(settings: Settings, database: SqlDatabase, entry: dict[str, Any]) -> list[str] | None:
