@@ -8,16 +8,22 @@ metrics of everyone else are unchanged, and the regulation keeps only keyed hash
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from headwater.batch.etl import run_daily
 from headwater.privacy.live_forget import OPTIONS
 from headwater.stores.sql.privacy import SqlPrivacy
 from tests.batch.logdata import ev, write_log
 from tests.http.asgi import ADMIN, Running, run
-from tests.privacy.proof import ids_in_files
+from tests.privacy.proof import ids_in_files, ids_in_postgres, ids_in_redis
+from tests.redis_services import drop_namespace, shared_redis, unique_namespace
+
+__all__ = ["shared_redis"]
 
 PERSON = ["gone-user-7Q", "gone-device-7Q", "gone-phone-7Q"]
 OTHER = ["kept-user-3K", "kept-device-3K"]
@@ -53,9 +59,28 @@ async def metric(hw: Running, name: str, start: date, end: date) -> list[dict[st
     return rows
 
 
-def test_deletion_reaches_every_store(tmp_path: Path) -> None:
+@pytest.fixture(params=["embedded", "servers"])
+def stores(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """The embedded stores (SQLite, memory://), or PostgreSQL and Redis."""
+    if request.param == "embedded":
+        yield {}
+        return
+    namespace = unique_namespace()
+    redis_url = f"{request.getfixturevalue('shared_redis')}?namespace={namespace}"
+    try:
+        yield {
+            "database_url": request.getfixturevalue("pg_url"),
+            "redis_url": redis_url,
+            "namespace": namespace,
+        }
+    finally:
+        drop_namespace(redis_url, namespace)
+
+
+def test_deletion_reaches_every_store(tmp_path: Path, stores: dict[str, str]) -> None:
     data = tmp_path / "data"
     days = history(data)
+    settings = {k: v for k, v in stores.items() if k != "namespace"}
 
     async def scenario(hw: Running) -> None:
         c = hw.client
@@ -130,6 +155,11 @@ def test_deletion_reaches_every_store(tmp_path: Path) -> None:
         # no file of the data directory holds any of their ids; the other's are all there
         found = ids_in_files(hw.settings.data_dir, PERSON)
         assert found == {}, found
+        if stores:  # every table of PostgreSQL, every key of the Redis namespace, read whole
+            assert ids_in_postgres(stores["database_url"], PERSON) == {}
+            assert ids_in_postgres(stores["database_url"], OTHER)
+            assert ids_in_redis(stores["redis_url"], stores["namespace"], PERSON) == {}
+            assert ids_in_redis(stores["redis_url"], stores["namespace"], [OTHER[0]])
         assert ids_in_files(hw.settings.data_dir, OTHER)
         # their events sent now are answered and not stored (suppressed)
         r = await c.post("/v1/track", json={"event": "Back", "userId": PERSON[0]}, headers=key)
@@ -147,4 +177,4 @@ def test_deletion_reaches_every_store(tmp_path: Path) -> None:
         audit = (hw.settings.data_dir / "audit" / "privacy.jsonl").read_text()
         assert rid in audit
 
-    run(tmp_path, scenario)
+    run(tmp_path, scenario, **settings)
