@@ -108,3 +108,14 @@ def resolve(links: Iterable[Link], existing: Mapping[str, str] | None = None) ->
             continue  # would close a cycle
         direct[link.source] = link.user
     return {key: canonical(direct, key) for key in direct}
+
+
+def person_ids(ids: Iterable[str]) -> set[str]:
+    """A person's ids as plain values: an actor key ``anon:<id>`` read as ``<id>``; junk ids
+    (``null``, ``0``, ...) left out, being nobody's (every forget of a deletion, docs/privacy.md)."""
+    out: set[str] = set()
+    for value in ids:
+        plain = value[len(ANON_PREFIX) :] if value.startswith(ANON_PREFIX) else value
+        if not is_junk(plain):
+            out.add(plain)
+    return out

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
+from headwater.events.identity import person_ids
 from headwater.stores.live.namespace import split_namespace
 from headwater.stores.live.ports import (
     LiveCheckpoint,
@@ -19,7 +20,6 @@ from headwater.stores.live.ports import (
     LiveDelta,
     Stamps,
     StoreOptions,
-    person_ids,
     person_keys,
 )
 from headwater.urls import mask_url

@@ -22,7 +22,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from headwater.events.identity import ANON_PREFIX, is_junk
+from headwater.events.identity import ANON_PREFIX, person_ids
 
 
 class LiveUnavailableError(RuntimeError):
@@ -89,17 +89,6 @@ class StoreOptions:
 
 
 Stamps = dict[str, dict[str, int]]  # condition key -> {message id: ms}
-
-
-def person_ids(ids: Iterable[str]) -> set[str]:
-    """A person's ids as values (a sticky document's hash value, an id map entry): ``anon:<id>``
-    read as ``<id>``; junk ids (``null``, ``0``, ...) left out, being nobody's (every forget)."""
-    out: set[str] = set()
-    for value in ids:
-        plain = value[len(ANON_PREFIX) :] if value.startswith(ANON_PREFIX) else value
-        if not is_junk(plain):
-            out.add(plain)
-    return out
 
 
 def person_keys(ids: Iterable[str]) -> set[str]:

@@ -10,7 +10,7 @@ import json
 import re
 from collections.abc import Iterable
 
-from headwater.events.identity import ANON_PREFIX, is_junk
+from headwater.events.identity import ANON_PREFIX, person_ids
 
 #: every table with a person's id in the realtime store's database, as forget() reports them
 FORGET_TABLES = ("daily_users", "user_sessions", "identities", "tail_quarantine", "warehouse_rejects")
@@ -36,16 +36,9 @@ def stored(value: str) -> str:
     return value.replace("\x00", "\ufffd") if "\x00" in value else value
 
 
-def plain_ids(ids: Iterable[str]) -> set[str]:
-    """The ids, an actor key ``anon:<id>`` read as its id. Junk ids (``null``, ``0``, ...) are left
-    out: they are nobody's, the fold never stores them, and a fragment holding one is not about
-    this person."""
-    out: set[str] = set()
-    for value in ids:
-        plain = value[len(ANON_PREFIX) :] if value.startswith(ANON_PREFIX) else value
-        if not is_junk(plain):
-            out.add(plain)
-    return out
+#: the ids, an actor key ``anon:<id>`` read as its id, junk ids left out (events/identity.py): they
+#: are nobody's, the fold never stores them, and a fragment holding one is not about this person
+plain_ids = person_ids
 
 
 def actor_keys(plain: Iterable[str]) -> list[str]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
-from headwater.stores.live.ports import person_ids
+from headwater.events.identity import person_ids
 from headwater.stores.live.redis.connection import RedisConnection
 from headwater.stores.live.redis.keys import Keys
 
