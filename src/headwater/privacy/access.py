@@ -22,7 +22,15 @@ from headwater.people.stores import STICKY_ATTRIBUTES, audience_memberships, rea
 from headwater.privacy.live_forget import OPTIONS
 from headwater.stores.sql.database import SqlDatabase, open_database
 
-__all__ = ["STICKY_ATTRIBUTES", "export_ids", "live_records", "person_records", "realtime_records", "write_records"]
+__all__ = [
+    "STICKY_ATTRIBUTES",
+    "export_ids",
+    "live_records",
+    "person_records",
+    "realtime_records",
+    "write_records",
+]
+
 
 def person_records(
     settings: Settings, ids: Collection[str], live: Any | None = None
@@ -68,7 +76,13 @@ def live_records(settings: Settings, ids: list[str], live: Any | None) -> Iterat
 
     backend = live if live is not None else open_live(settings.redis_url)
     for attribute, value, doc in sticky_documents(backend, ids, OPTIONS):
-        yield {"store": "live", "kind": "assignments", "attribute": attribute, "value": value, "assignments": doc}
+        yield {
+            "store": "live",
+            "kind": "assignments",
+            "attribute": attribute,
+            "value": value,
+            "assignments": doc,
+        }
     for user, audiences in sorted(audience_memberships(backend, ids, OPTIONS).items()):
         yield {"store": "live", "kind": "audiences", "user": user, "audiences": sorted(audiences)}
 
