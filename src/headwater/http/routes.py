@@ -21,6 +21,7 @@ from headwater.http.api import dashboard as dashboard_api
 from headwater.http.api.export import export_events_route
 from headwater.http.collect import API_ROUTE, BATCH_ROUTES, SINGLE_ROUTES
 from headwater.http.endpoint import Hot, Param, Route
+from headwater.http.insight_routes import INSIGHT_ROUTES
 from headwater.http.openapi import openapi_document
 
 
@@ -302,6 +303,7 @@ ROUTES: tuple[Route, ...] = (
     # -- accounts (http/account_routes.py) --------------------------------------------------------
     *ACCOUNT_ROUTES,
     *SOURCE_ROUTES,
+    *INSIGHT_ROUTES,
     # -- the dashboard ---------------------------------------------------------------------------
     Route("/api/v1/dashboard/config", ("GET",), dashboard_api.config, statuses=()),
     Route("/api/v1/dashboard/health", ("GET",), dashboard_api.health, statuses=()),

@@ -1,0 +1,329 @@
+"""Trends over the lake and the log not loaded yet (lake/scope.py): per interval bucket, series and
+breakdown value, the events, unique users, or sum / average / percentiles of a numeric property.
+
+One scan answers a trend. Its rows (rows_sql) are the events of the range (and of the previous
+period with ``compare``) of any series, each with its bucket, breakdown value, a flag per series
+(its event and its own filters) and the numeric property each series reads; the filters of the query
+keep some of them. Without a breakdown, one GROUP BY over them answers. With one, they are kept in a
+temporary table: ``hw_trend_top`` ranks the breakdown values by the first series' value over the
+whole range (then by events, then by value) and keeps ``limit`` of them, then the counts group every
+other value as one (``$other``). Unique users are counted by the query per bucket and value, the
+``$other`` group included: never summed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from headwater.insights.buckets import bucket_sql, bucket_starts
+from headwater.insights.conditions import condition, json_numeric, json_skipped
+from headwater.insights.dimensions import (
+    DERIVED_COLUMNS,
+    UA_DIMENSIONS,
+    UA_SQL,
+    UA_TABLE,
+    derived_sql,
+    describe,
+    ua_join,
+)
+from headwater.insights.request import Breakdown, Filter, Series, TrendRequest, parse_trend
+from headwater.lake.scope import Scope
+from headwater.lake.sql import json_key, quote
+
+OTHER = "$other"
+NONE = "$none"
+_QUANTILES = {"p50": 0.5, "p90": 0.9}
+
+
+def run_trend(data_dir: Path, project_tz: str, body: object) -> dict[str, Any]:
+    """The answer of ``POST /api/v1/insights/trend`` for a JSON body (see docs/insights.md)."""
+    query = parse_trend(body, project_tz)
+    with Scope(data_dir, query.rng) as scope:
+        return trend(scope, query)
+
+
+class _Columns:
+    """The values a trend reads of each event, each computed once, as columns of the inner query:
+    event properties (JSON), derived dimensions and person traits (text); and the lake's columns
+    they read (``raw``: only those are scanned)."""
+
+    def __init__(self, scope: Scope, query: TrendRequest) -> None:
+        self.scope = scope
+        self.query = query
+        self.exprs: dict[tuple[str, str], tuple[str, str]] = {}  # (type, name) -> (column, SQL)
+        self.traits: dict[str, str] = {}  # trait name -> alias of its join
+        self.raw = {"event"}
+        self.uses_ua = False
+
+    def column(self, kind: str, name: str) -> str:
+        key = (kind, name)
+        if key not in self.exprs:
+            alias = f"c{len(self.exprs)}"
+            if kind == "event":
+                sql = f"(e.properties->{json_key(name)})"
+                self.raw.add("properties")
+            elif kind == "derived":
+                sql = derived_sql(name)
+                self.raw.update(DERIVED_COLUMNS[name])
+                self.uses_ua = self.uses_ua or name in UA_DIMENSIONS
+            else:
+                join = self.traits.setdefault(name, f"t{len(self.traits)}")
+                sql = f"{join}.v"
+            self.exprs[key] = (alias, sql)
+        return self.exprs[key][0]
+
+    def filter(self, flt: Filter) -> str:
+        return condition(flt, self.column(flt.type, flt.name), flt.type == "event")
+
+    def joins(self) -> str:
+        out = [ua_join()] if self.uses_ua else []
+        for name, alias in self.traits.items():
+            out.append(f"LEFT JOIN ({self._latest_trait(name)}) {alias} ON {alias}.person = e.person")
+        return "\n".join(out)
+
+    def _latest_trait(self, name: str) -> str:
+        """(person, v): each person's latest non-null value of trait ``name`` by the range's end (as
+        the preferences metric reads a trait); people as the events' rows name them (person_events)."""
+        end = self.query.rng.end
+        values = self.scope.trait_values(name, end)
+        if values is None:
+            key = json_key(name)
+            values = f"""SELECT person, ts, coalesce(traits->>{key}, context->'traits'->>{key}) AS v
+                         FROM ({self.scope.events(None, end)})"""
+        person = "hash(person)" if self.scope.hashed_people() else "person"
+        return f"""SELECT {person} AS person, arg_max(v, ts) AS v FROM ({values})
+                   WHERE person IS NOT NULL AND v IS NOT NULL GROUP BY person"""
+
+
+def _event_match(series: Series) -> str:
+    return "true" if series.event is None else f"event = {quote(series.event)}"
+
+
+def _scan(query: TrendRequest) -> str:
+    """The events any series reads, over the lake's columns (the scan skips the others)."""
+    if any(s.event is None for s in query.series):
+        return "true"
+    names = sorted({s.event for s in query.series if s.event is not None})
+    return f"event IN ({', '.join(quote(n) for n in names)})"
+
+
+def _aggregate(series: Series, i: int) -> str:
+    flag = f"FILTER (WHERE s{i})"
+    if series.measure == "events":
+        return f"count(*) {flag}"
+    if series.measure == "users":
+        return f"count(DISTINCT person) {flag}"
+    if series.measure == "sum":
+        return f"sum(n{i}) {flag}"
+    if series.measure == "avg":
+        return f"avg(n{i}) {flag}"
+    return f"quantile_cont(n{i}, {_QUANTILES[series.measure]}) {flag}"
+
+
+def rows_sql(scope: Scope, query: TrendRequest) -> str:
+    """SELECT of the events a trend counts: (person, cur, bucket, bd, and per series i: s{i} whether
+    the event counts for it, n{i} its numeric property, k{i} whether that value was skipped)."""
+    cols = _Columns(scope, query)
+    rng = query.rng
+    flags = []
+    for s in query.series:
+        parts = [_event_match(s), *(cols.filter(f) for f in s.filters)]
+        flags.append(" AND ".join(parts))
+    matches = [cols.filter(f) for f in query.filters]
+    glue = " AND " if query.filter_match == "all" else " OR "
+    where = glue.join(matches) if matches else "true"
+    numbers = [cols.column("event", s.property) if s.property else None for s in query.series]
+    breakdown = cols.column(query.breakdown.type, query.breakdown.name) if query.breakdown else None
+    if breakdown and query.breakdown and query.breakdown.type == "event":
+        breakdown = f"({breakdown}->>'$')"  # the text of the JSON value (null: NULL)
+    first = query.previous[0] if query.compare else rng.start
+    source = scope.person_events(first, rng.end, ", ".join(sorted(cols.raw)), _scan(query))
+    atoms = "".join(f", {sql} AS {alias}" for alias, sql in cols.exprs.values())
+    inner = f"""
+        SELECT hw_day(e.ts, {quote(rng.tz)}) AS day, e.person, e.event{atoms}
+        FROM ({source}) e
+        {cols.joins()}
+    """
+    current = f"day >= DATE {quote(rng.start.isoformat())}"
+    bucket = bucket_sql(query.interval, rng.start)
+    if query.compare:
+        before = bucket_sql(query.interval, query.previous[0])
+        bucket = f"CASE WHEN {current} THEN {bucket} ELSE {before} END"
+    per_series = []
+    for i, (flag, num) in enumerate(zip(flags, numbers, strict=True)):
+        per_series.append(f"({flag}) AS s{i}")
+        per_series.append(f"{json_numeric(num)} AS n{i}" if num else f"NULL::DOUBLE AS n{i}")
+        per_series.append(f"{json_skipped(num)} AS k{i}" if num else f"false AS k{i}")
+    return f"""
+        SELECT person, ({current}) AS cur, {bucket} AS bucket, {breakdown or "NULL::VARCHAR"} AS bd,
+               {", ".join(per_series)}
+        FROM ({inner}) WHERE ({where}) AND ({" OR ".join(f"({f})" for f in flags)})
+    """
+
+
+def _counts(scope: Scope, query: TrendRequest) -> list[tuple[Any, ...]]:
+    """(cur, bucket, rank, value, then per series its value and its skipped values) per group; rank
+    and value are NULL for $other and without a breakdown.
+
+    With a breakdown, the rows are kept in a temporary table (read twice: the ranking, then the
+    counts; DuckDB spills it under its memory limit) and the top values in another."""
+    rows = rows_sql(scope, query)
+    aggs = ", ".join(
+        f"{_aggregate(s, i)} AS v{i}, count(*) FILTER (WHERE s{i} AND k{i}) AS k{i}"
+        for i, s in enumerate(query.series)
+    )
+    if not query.breakdown:
+        plain = "cur, bucket, NULL::BIGINT AS r, NULL::VARCHAR AS bd"
+        return scope.sql(f"SELECT {plain}, {aggs} FROM ({rows}) GROUP BY ALL")
+    scope.sql(f"CREATE TEMP TABLE hw_trend_rows AS {rows}")
+    scope.sql(
+        f"""CREATE TEMP TABLE hw_trend_top AS
+            SELECT bd, row_number() OVER (ORDER BY v DESC NULLS LAST, n DESC, bd NULLS LAST) AS r
+            FROM (SELECT bd, {_aggregate(query.series[0], 0)} AS v, count(*) AS n
+                  FROM hw_trend_rows WHERE cur GROUP BY bd)
+            QUALIFY r <= {int(query.limit)}"""
+    )
+    return scope.sql(
+        f"""SELECT x.cur, x.bucket, t.r, t.bd, {aggs}
+            FROM hw_trend_rows x LEFT JOIN hw_trend_top t ON x.bd IS NOT DISTINCT FROM t.bd
+            GROUP BY ALL"""
+    )
+
+
+def _register_user_agents(scope: Scope, query: TrendRequest) -> None:
+    """The table ``UA_TABLE`` (ua, browser, os, device_type) of every user agent of the events the
+    trend reads, each described once."""
+    import pyarrow as pa
+
+    first = query.previous[0] if query.compare else query.rng.start
+    scan = _scan(query)
+    agents = [
+        str(r[0])
+        for r in scope.sql(
+            f"SELECT DISTINCT {UA_SQL} FROM ({scope.person_events(first, query.rng.end, 'context', scan)}) e"
+            f" WHERE {UA_SQL} IS NOT NULL"
+        )
+    ]
+    described = [describe(ua) for ua in agents]
+    table = pa.table(
+        {
+            "ua": pa.array(agents, pa.string()),
+            "browser": pa.array([d[0] for d in described], pa.string()),
+            "os": pa.array([d[1] for d in described], pa.string()),
+            "device_type": pa.array([d[2] for d in described], pa.string()),
+        }
+    )
+    scope.con.register(UA_TABLE, table)
+
+
+def _uses_user_agent(query: TrendRequest) -> bool:
+    dims = [(f.type, f.name) for f in query.all_filters()]
+    if query.breakdown:
+        dims.append((query.breakdown.type, query.breakdown.name))
+    return any(kind == "derived" and name in UA_DIMENSIONS for kind, name in dims)
+
+
+def _value(measure: str, raw: Any) -> int | float | None:
+    if measure in ("events", "users"):
+        return int(raw or 0)
+    if raw is None:
+        return 0.0 if measure == "sum" else None
+    number = float(raw)
+    return round(number, 6) if math.isfinite(number) else None
+
+
+def trend(scope: Scope, query: TrendRequest) -> dict[str, Any]:
+    """The trend's answer over an open scope (see docs/insights.md for every field)."""
+    if _uses_user_agent(query):
+        _register_user_agents(scope, query)
+    result = _counts(scope, query)
+    n = len(query.series)
+    cells: dict[tuple[bool, date, int | None], tuple[Any, ...]] = {}
+    top: dict[int, str] = {}
+    skipped = [0] * n
+    other = False
+    for cur, bucket, rank, value, *rest in result:
+        rank = None if rank is None else int(rank)
+        if rank is None and query.breakdown:
+            other = True
+        elif rank is not None:
+            top[rank] = NONE if value is None else str(value)
+        cells[(bool(cur), bucket, rank)] = tuple(rest[0::2])
+        for i in range(n):
+            skipped[i] += int(rest[2 * i + 1] or 0)
+    labels: list[tuple[int | None, str | None]] = [(r, top[r]) for r in sorted(top)]
+    if other or not query.breakdown:
+        labels.append((None, OTHER if query.breakdown else None))
+    rows = []
+    periods = [(True, query.rng.start, query.rng.end)]
+    if query.compare:
+        periods.append((False, *query.previous))
+    for cur, first, last in periods:
+        for day in bucket_starts(query.interval, first, last):
+            for rank, label in labels:
+                raw = cells.get((cur, day, rank), (None,) * n)
+                values = {s.name: _value(s.measure, raw[i]) for i, s in enumerate(query.series)}
+                lines: list[tuple[str, int | float | None]] = list(values.items())
+                if query.formula is not None:
+                    result_value = query.formula.evaluate(values)
+                    lines.append(("formula", None if result_value is None else round(result_value, 6)))
+                for name, v in lines:
+                    row: dict[str, Any] = {"date": day.isoformat(), "series": name, "breakdown": label}
+                    row["value"] = v
+                    if query.compare:
+                        row["period"] = "current" if cur else "previous"
+                    rows.append(row)
+    return _answer(scope, query, rows, [label for _, label in labels], skipped)
+
+
+def _answer(
+    scope: Scope,
+    query: TrendRequest,
+    rows: list[dict[str, Any]],
+    labels: list[str | None],
+    skipped: list[int],
+) -> dict[str, Any]:
+    rng = query.rng
+    out: dict[str, Any] = {
+        "insight": "trend",
+        "start": rng.start.isoformat(),
+        "end": rng.end.isoformat(),
+        "tz": rng.tz,
+        "interval": query.interval,
+        "series": [_describe_series(s, skipped[i]) for i, s in enumerate(query.series)],
+        "filters": [_describe_filter(f) for f in query.filters],
+        "filter_match": query.filter_match,
+        "breakdown": _describe_breakdown(query.breakdown),
+        "breakdown_values": labels if query.breakdown else [],
+        "limit": query.limit,
+        "formula": query.formula.text if query.formula else None,
+        "compare": query.compare,
+        "rows": rows,
+        "skipped_values": sum(skipped),
+        "missing_days": sorted(d.isoformat() for d in scope.missing_days(rng.days())),
+    }
+    if query.compare:
+        first, last = query.previous
+        out["previous"] = {"start": first.isoformat(), "end": last.isoformat()}
+    return out
+
+
+def _describe_series(s: Series, skipped: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": s.name, "event": s.event, "measure": s.measure, "property": s.property}
+    if s.filters:
+        out["filters"] = [_describe_filter(f) for f in s.filters]
+    out["skipped_values"] = skipped
+    return out
+
+
+def _describe_filter(f: Filter) -> Mapping[str, Any]:
+    value = list(f.value) if isinstance(f.value, tuple) else f.value
+    return {"type": f.type, "name": f.name, "op": f.op, "value": value}
+
+
+def _describe_breakdown(b: Breakdown | None) -> dict[str, str] | None:
+    return None if b is None else {"type": b.type, "name": b.name}
