@@ -17,6 +17,7 @@ from headwater.cli import (
     experiments,
     exports,
     imports,
+    insight_paths,
     insights,
     keys,
     live,
@@ -56,6 +57,7 @@ for group in (
     privacy,
 ):
     group.register(app)
+insights.insights_app.command("paths")(insight_paths.paths)
 
 
 def main() -> None:

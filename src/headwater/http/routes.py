@@ -19,6 +19,7 @@ from headwater.http.account_routes import ACCOUNT_ROUTES, SOURCE_ROUTES
 from headwater.http.api import assign, audiences, experiments, live, metrics, realtime
 from headwater.http.api import dashboard as dashboard_api
 from headwater.http.api.export import export_events_route
+from headwater.http.api.insight_paths import PATH_ROUTES
 from headwater.http.collect import API_ROUTE, BATCH_ROUTES, SINGLE_ROUTES
 from headwater.http.endpoint import Hot, Param, Route
 from headwater.http.insight_routes import INSIGHT_ROUTES
@@ -304,6 +305,7 @@ ROUTES: tuple[Route, ...] = (
     *ACCOUNT_ROUTES,
     *SOURCE_ROUTES,
     *INSIGHT_ROUTES,
+    *PATH_ROUTES,
     # -- the dashboard ---------------------------------------------------------------------------
     Route("/api/v1/dashboard/config", ("GET",), dashboard_api.config, statuses=()),
     Route("/api/v1/dashboard/health", ("GET",), dashboard_api.health, statuses=()),
