@@ -24,6 +24,7 @@ from headwater.http.collect import API_ROUTE, BATCH_ROUTES, SINGLE_ROUTES
 from headwater.http.endpoint import Hot, Param, Route
 from headwater.http.insight_routes import INSIGHT_ROUTES
 from headwater.http.openapi import openapi_document
+from headwater.http.people_routes import PEOPLE_ROUTES
 
 
 def _q(name: str, description: str, **schema: Any) -> Param:
@@ -306,6 +307,7 @@ ROUTES: tuple[Route, ...] = (
     *SOURCE_ROUTES,
     *INSIGHT_ROUTES,
     *PATH_ROUTES,
+    *PEOPLE_ROUTES,
     # -- the dashboard ---------------------------------------------------------------------------
     Route("/api/v1/dashboard/config", ("GET",), dashboard_api.config, statuses=()),
     Route("/api/v1/dashboard/health", ("GET",), dashboard_api.health, statuses=()),

@@ -1,0 +1,207 @@
+"""A person's events, newest first, a page at a time: the lake's rows and the log's not loaded yet,
+each message once (by messageId), in the order of (timestamp, messageId), descending.
+
+A page ends with ``next``, an opaque cursor: ``?before=<cursor>`` asks for the events strictly
+older than the last one shown, so pages never repeat nor skip an event, even while new events
+arrive (they are newer than any cursor).
+
+The lake's rows are found through the rollups (people/activity.py): only the event files of the
+dates and received days that hold the person's rows are read, only as far back as the page needs
+(and DuckDB skips the row groups of monthly archives outside that time: they are sorted by it).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from headwater.lake.sql import EVENT_COLUMNS, quote
+from headwater.people.activity import (
+    Active,
+    activity_files,
+    complete_after,
+    event_files_of,
+    read_activity,
+    utc_dates,
+)
+from headwater.people.person import Person
+from headwater.people.shown import Shown, from_lake
+from headwater.people.sources import Reading
+from headwater.people.unloaded import unloaded_events
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+FIRST_FILES = 4  # rollup files (received days) read at the first step; 4 times more at each next one
+
+Key = tuple[datetime, str]
+
+
+class CursorError(ValueError):
+    """A ``before`` cursor this API did not make."""
+
+
+def encode_cursor(key: Key) -> str:
+    text = json.dumps([key[0].isoformat(), key[1]], ensure_ascii=False, separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(text: str) -> Key:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        ts, mid = json.loads(raw)
+        moment = datetime.fromisoformat(ts)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        raise CursorError(f"{text[:40]!r} is not a cursor: use the 'next' of the previous page") from None
+    if moment.tzinfo is None or not isinstance(mid, str) or not _utf8(mid):
+        raise CursorError(f"{text[:40]!r} is not a cursor: use the 'next' of the previous page")
+    return moment, mid
+
+
+def timeline(
+    reading: Reading,
+    person: Person,
+    limit: int = DEFAULT_LIMIT,
+    before: Key | None = None,
+    event: str | None = None,
+) -> dict[str, Any]:
+    """One page of the person's events (see the module doc) as the API's JSON."""
+    logged = [x.shown for x in unloaded_events(reading, person)]
+    items = [
+        s
+        for s in logged
+        if (before is None or s.key < before) and (event is None or s.body["event"] == event)
+    ]
+    if reading.has_lake and person.names:
+        items += LakePages(reading, person, event).older(before, limit + 1)
+    items.sort(key=lambda s: s.key, reverse=True)
+    page = items[:limit]
+    return {
+        "id": person.asked,
+        "user_id": person.user_id,
+        "limit": limit,
+        "event": event,
+        "events": [s.body for s in page],
+        "next": encode_cursor(page[-1].key) if len(items) > limit else None,
+    }
+
+
+@dataclass
+class LakePages:
+    """The person's lake rows, read newest first (see the module doc)."""
+
+    reading: Reading
+    person: Person
+    event: str | None
+    files: list[tuple[Any, Path]] | None = field(default_factory=list)
+    read: int = 0
+    step: int = FIRST_FILES
+    rows: list[Active] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.files = activity_files(self.reading, self.person.names)
+
+    def older(self, before: Key | None, need: int) -> list[Shown]:
+        """Up to ``need`` of the person's rows strictly before ``before``, newest first."""
+        out: list[Shown] = []
+        while len(out) < need:
+            found = self._range(before, need - len(out))
+            if found is None:
+                break
+            lo, rows = found
+            out += self._fetch(lo, before, rows, need - len(out))
+            if lo is None:
+                break
+            before = (lo, "")  # next: strictly before the range just read (rows at lo were in it)
+        return out
+
+    def _more(self) -> bool:
+        """Read the next rollup files; False when every one was read."""
+        if not self.files or self.read >= len(self.files):
+            return False
+        chunk = self.files[self.read : self.read + self.step]
+        self.read += len(chunk)
+        self.step *= 4
+        self.rows += read_activity(self.reading, self.person.names, [p for _, p in chunk])
+        return True
+
+    def _range(self, before: Key | None, need: int) -> tuple[datetime | None, list[Active]] | None:
+        """(lo, rows): the rows from ``lo`` (None: from the start) up to ``before`` hold ``need``
+        of the person's events; None when the lake has no row older. The rollup files are read
+        until that is known for sure."""
+        if self.files is None:  # no rollup: one read of every file
+            if self.read:
+                return None
+            self.read = 1
+            return (None, []) if self.reading.lake.event_files() else None
+        if not self.files:
+            return None  # the lake has no row of theirs
+        if self.read == 0:
+            self._more()
+
+        def older(row: Active) -> bool:  # may hold an event strictly before ``before``
+            return before is None or row.first < before[0] or (row.first == before[0] and before[1] > "")
+
+        while True:
+            complete = complete_after(self.files[self.read - 1][0]) if self.read < len(self.files) else None
+            relevant = sorted(filter(older, self.rows), key=lambda r: r.last, reverse=True)
+            total, lo = 0, None
+            for row in relevant:
+                if complete is not None and row.first < complete:
+                    break
+                total += row.events
+                lo = row.first if lo is None else min(lo, row.first)
+                if total >= need:
+                    return lo, [r for r in relevant if r.last >= lo]
+            if not self._more():
+                return (None, relevant) if relevant else None
+
+    def _fetch(self, lo: datetime | None, before: Key | None, rows: list[Active], n: int) -> list[Shown]:
+        """The newest ``n`` rows from ``lo`` to ``before``, read from the files that hold the rows
+        of ``rows`` (every file when the lake has no user-day rollup)."""
+        from headwater.lake.erase_files import read_sql
+
+        lake = self.reading.lake
+        if self.files is not None:
+            cut = None if before is None else before[0]
+            parts = {
+                (day, r.recv)
+                for r in rows
+                for day in utc_dates(max(r.first, lo) if lo else r.first, min(r.last, cut) if cut else r.last)
+            }
+            files = event_files_of(lake, parts)
+        else:
+            files = lake.event_files()
+        if not files:
+            return []
+        names = ", ".join(quote(x) for x in sorted(self.person.names))
+        where = [f"actor IN ({names})"]
+        if lo is not None:
+            where.append(f"ts >= {_ts(lo)}")
+        if before is not None:
+            at = _ts(before[0])
+            where.append(f"(ts < {at} OR (ts = {at} AND message_id < {quote(before[1])}))")
+        if self.event is not None:
+            where.append(f"event = {quote(self.event)}")
+        cur = self.reading.con.execute(
+            f"SELECT {', '.join(EVENT_COLUMNS)} FROM {read_sql(files)} WHERE {' AND '.join(where)}"
+            f" ORDER BY ts DESC, message_id DESC LIMIT {int(n)}"
+        )
+        keys = [d[0] for d in cur.description]
+        return [from_lake(dict(zip(keys, row, strict=True))) for row in cur.fetchall()]
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return True
+
+
+def _ts(moment: datetime) -> str:
+    return f"TIMESTAMPTZ {quote(moment.isoformat())}"
