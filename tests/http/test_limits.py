@@ -313,6 +313,7 @@ def test_healthz_stays_fast_while_big_bodies_and_heads_are_refused(srv: Server) 
             send_quietly(sock, b"GET / HTTP/1.1\r\nX-Big: " + b"a" * (4 << 20))
             sock.close()
 
+    calm = sorted(healthz_seconds(srv) for _ in range(15))  # this machine's speed now, as a reference
     attackers = [
         threading.Thread(target=attack, args=("/v1/assign", b"X-Write-Key: hw_wrong")),
         threading.Thread(target=attack, args=("/v1/assign", b"X-Write-Key: hw_wrong")),
@@ -323,9 +324,12 @@ def test_healthz_stays_fast_while_big_bodies_and_heads_are_refused(srv: Server) 
         thread.start()
     try:
         time.sleep(0.3)
-        slowest = max(healthz_seconds(srv) for _ in range(15))
+        during = sorted(healthz_seconds(srv) for _ in range(15))
     finally:
         stop.set()
         for thread in attackers:
             thread.join(30)
-    assert slowest < 0.5, slowest
+    # the typical answer stays within a few times the calm one (a busy machine slows both), and
+    # none waits for an attacker's body: that would take seconds
+    assert during[7] < max(0.25, 5 * calm[7]), (calm, during)
+    assert during[-1] < 2.0, (calm, during)
