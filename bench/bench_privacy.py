@@ -126,18 +126,25 @@ def main() -> None:
         client.stop.set()
         client.join()
         say(f"  deletion: {shown['status']} in {seconds:.1f} s (load {before} -> {load()})")
-        for step in ("log", "lake", "realtime", "live", "records"):
-            say(f"    {step:<9} {json.dumps(shown['progress'].get(step), default=str)[:160]}")
+        for step in ("plan", "log", "lake", "realtime", "live", "warehouse", "records"):
+            state = shown["progress"].get(step) or {}
+            figures = {k: v for k, v in state.items() if k in ("seconds", "lines_erased", "files_rewritten",
+                       "rows_removed", "hourly_cells", "keys", "status")}  # fmt: skip
+            say(f"    {step:<9} {json.dumps(figures, default=str)}")
         say(f"  collection: {report['collect_before_events_s']:,} events/s before,"
             f" {report['collect_during_events_s']:,} events/s during the deletion")  # fmt: skip
+        results = ROOT / "bench" / "results"
+        results.mkdir(exist_ok=True)
+        (results / "privacy.json").write_text(json.dumps(report, indent=2, default=str))
     finally:
         if server is not None:
             server.terminate()
-            server.wait(30)
+            try:
+                server.wait(120)  # a server rebuilding its live counters takes a while to stop
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
         shutil.rmtree(work, ignore_errors=True)
-    results = ROOT / "bench" / "results"
-    results.mkdir(exist_ok=True)
-    (results / "privacy.json").write_text(json.dumps(report, indent=2, default=str))
 
 
 if __name__ == "__main__":
