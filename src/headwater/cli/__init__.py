@@ -18,6 +18,7 @@ from headwater.cli import (
     exports,
     imports,
     insight_paths,
+    insight_web,
     insights,
     keys,
     live,
@@ -60,6 +61,7 @@ for group in (
 ):
     group.register(app)
 insights.insights_app.command("paths")(insight_paths.paths)
+insights.insights_app.command("web")(insight_web.web)
 
 
 def main() -> None:

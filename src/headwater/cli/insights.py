@@ -13,7 +13,7 @@ from rich.table import Table
 from headwater.cli.common import DataDir, JsonOpt, err, settings_of
 
 insights_app = typer.Typer(
-    help="Insights: trends with filters, breakdowns, series and formulas (docs/insights.md).",
+    help="Insights: trends, paths and web analytics, with filters and breakdowns (docs/insights.md).",
     no_args_is_help=True,
 )
 

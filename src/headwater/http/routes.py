@@ -20,6 +20,7 @@ from headwater.http.api import assign, audiences, experiments, live, metrics, re
 from headwater.http.api import dashboard as dashboard_api
 from headwater.http.api.export import export_events_route
 from headwater.http.api.insight_paths import PATH_ROUTES
+from headwater.http.api.insight_web import WEB_ROUTES
 from headwater.http.collect import API_ROUTE, BATCH_ROUTES, SINGLE_ROUTES
 from headwater.http.endpoint import Hot, Param, Route
 from headwater.http.insight_routes import INSIGHT_ROUTES
@@ -307,6 +308,7 @@ ROUTES: tuple[Route, ...] = (
     *SOURCE_ROUTES,
     *INSIGHT_ROUTES,
     *PATH_ROUTES,
+    *WEB_ROUTES,
     *PEOPLE_ROUTES,
     # -- the dashboard ---------------------------------------------------------------------------
     Route("/api/v1/dashboard/config", ("GET",), dashboard_api.config, statuses=()),

@@ -1,0 +1,118 @@
+"""`headwater insights web ...`: the web analytics of POST /api/v1/insights/web from the shell
+(docs/insights.md, "Web analytics"); --json prints the API's JSON. ``web`` is registered on the
+``insights`` group (cli/insights.py)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from headwater.cli.common import DataDir, JsonOpt, err, settings_of
+
+_FILTER_HELP = (
+    "Repeatable, as for 'insights trend': type:name OP value, type one of event, person, derived; OP one"
+    " of = (eq; a comma list is 'in'), != (neq), > (gt), < (lt), ~ (contains), ? (is set; !? is not set)."
+    " Filters pick page events; a visit counts when one of its pageviews matches."
+    " Example: --filter derived:path=/pricing --filter 'derived:utm_source?'"
+)
+_LISTS = (
+    ("pages", "top pages"),
+    ("entry_pages", "entry pages"),
+    ("exit_pages", "exit pages"),
+    ("sources", "sources"),
+    ("utm_sources", "UTM sources"),
+    ("utm_mediums", "UTM mediums"),
+    ("utm_campaigns", "UTM campaigns"),
+    ("devices", "devices"),
+    ("browsers", "browsers"),
+    ("os", "operating systems"),
+)
+_SUMMARY = ("visitors", "visits", "pageviews", "views_per_visit", "bounce_rate", "visit_duration")
+
+
+def web_body(
+    start: str,
+    end: str,
+    tz: str | None = None,
+    filters: list[str] | None = None,
+    filter_match: str | None = None,
+    limit: int | None = None,
+    compare: bool = False,
+) -> dict[str, Any]:
+    """The JSON of POST /api/v1/insights/web for the CLI's options (web_request.py checks it)."""
+    from headwater.insights.options import parse_filter
+
+    body: dict[str, Any] = {"start": start, "end": end, "compare": compare}
+    optional = {"tz": tz, "filter_match": filter_match, "limit": limit}
+    body.update({k: v for k, v in optional.items() if v is not None})
+    if filters:
+        body["filters"] = [parse_filter(f) for f in filters]
+    return body
+
+
+def web(
+    start: Annotated[str, typer.Option("--start", help="First day (YYYY-MM-DD) in the time zone.")],
+    end: Annotated[str, typer.Option("--end", help="Last day (YYYY-MM-DD), included.")],
+    tz: Annotated[str | None, typer.Option("--tz", help="IANA time zone (default: the project's).")] = None,
+    filters: Annotated[list[str] | None, typer.Option("--filter", help=_FILTER_HELP)] = None,
+    filter_match: Annotated[
+        str | None, typer.Option("--filter-match", help="all (default: every filter) | any (one of them).")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", help="Values kept per list (default 10, at most 100).")
+    ] = None,
+    compare: Annotated[
+        bool, typer.Option("--compare", help="Add the previous period's summary (same length).")
+    ] = False,
+    data_dir: DataDir = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Web analytics (Plausible's view) over the lake and today's log: POST /api/v1/insights/web."""
+    from headwater.insights.web import run_web
+    from headwater.lake.layout import LakeError
+    from headwater.lake.params import MetricError
+
+    settings = settings_of(data_dir=data_dir)
+    try:
+        body = web_body(start, end, tz, filters, filter_match, limit, compare)
+        out = run_web(settings.data_dir, settings.timezone, body)
+    except MetricError as exc:
+        err.print(f"[red]error:[/] {exc.message}")
+        raise typer.Exit(2) from None
+    except LakeError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+    if as_json:
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+        return
+    _print_tables(out)
+
+
+def _print_tables(out: dict[str, Any]) -> None:
+    console = Console()
+    summary = Table("", "this period", *(["previous"] if "previous" in out else []))
+    for key in _SUMMARY:
+        cells = [str(out["summary"][key])]
+        if "previous" in out:
+            cells.append(str(out["previous"][key]))
+        summary.add_row(key, *cells)
+    summary.title = f"web {out['start']}..{out['end']} ({out['tz']})"
+    console.print(summary)
+    for key, title in _LISTS:
+        rows = out[key]
+        if not rows:
+            continue
+        columns = [
+            c for c in ("visitors", "visits", "pageviews", "bounce_rate", "visit_duration") if c in rows[0]
+        ]
+        table = Table(title, *columns, title=None)
+        for row in rows:
+            table.add_row(str(row["value"]), *(str(row[c]) for c in columns))
+        console.print(table)
+    console.print(f"countries: {out['countries_note']}")
+    if out.get("missing_days"):
+        console.print(f"missing_days: {json.dumps(out['missing_days'])}")

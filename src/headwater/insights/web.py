@@ -1,0 +1,267 @@
+"""Web analytics, Plausible's view, over the lake and the log not loaded yet (lake/scope.py):
+visitors, visits, pageviews, views per visit, bounce rate and visit duration; top pages, entry and
+exit pages, sources, UTM, devices, browsers and OS (docs/insights.md, "Web analytics").
+
+A visit is a session of one person's page events (the session rule of events/sessions.py: a new
+visit after 30 minutes without a pageview, or once it is 24 hours long), and belongs to the local
+day its first pageview is on. The lake's session rollup cannot be reused: it cuts every event of an
+actor into runs, where a visit is made of page events only (and of one person, whose ids are merged).
+
+The queries (web_sql.py): one scan of the page events of the range (two days before it, so a visit
+running into it starts right, and one after, so a visit starting on its last day ends right) into
+``hw_web_pages``; each pageview's visit found in numpy (``hw_web_marks``: cheaper than two window
+sorts of the wide rows); the visits grouped into ``hw_web_visits``; then the summary, the top
+values of every breakdown in one query (grouping sets over the visits, and the pages), and the
+distinct visitors of every ``$other`` in one more.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from headwater.events.sessions import INACTIVITY_US, MAX_LENGTH
+from headwater.insights.dimensions import UA_TABLE, describe
+from headwater.insights.trend import _Columns
+from headwater.insights.web_request import WebRequest, parse_web
+from headwater.insights.web_sql import (
+    FROM_SCAN,
+    MARKS,
+    PAGE_EVENTS,
+    PAGES,
+    VISIT_LISTS,
+    VISITS,
+    describe_filter,
+    match_sql,
+    pages_sql,
+    rest_sql,
+    summary_sql,
+    top_sql,
+    visits_sql,
+)
+from headwater.lake.scope import Scope
+from headwater.metrics.sessions import LOOKBACK_DAYS
+
+OTHER = "$other"
+NONE = "$none"
+PAGES_LIST = "pages"
+#: pageviews numbered into visits at a time (bounded memory)
+CHUNK_ROWS = 2_000_000
+MAX_LENGTH_US = MAX_LENGTH // timedelta(microseconds=1)
+COUNTRIES_NOTE = (
+    "countries come with the geo database (an offline GeoIP database read at load), which is not"
+    " available yet"
+)
+_ZERO = {
+    "visitors": 0,
+    "visits": 0,
+    "pageviews": 0,
+    "views_per_visit": 0.0,
+    "bounce_rate": 0.0,
+    "visit_duration": 0.0,
+}
+
+
+def run_web(data_dir: Path, project_tz: str, body: object) -> dict[str, Any]:
+    """The answer of ``POST /api/v1/insights/web`` for a JSON body (see docs/insights.md)."""
+    query = parse_web(body, project_tz)
+    with Scope(data_dir, query.rng) as scope:
+        return web(scope, query)
+
+
+def web(scope: Scope, query: WebRequest) -> dict[str, Any]:
+    """The web analytics answer over an open scope."""
+    _build(scope, query)
+    totals = {str(row[0]): row[1:] for row in scope.sql(summary_sql())}  # per period c, p
+    out: dict[str, Any] = {
+        "insight": "web",
+        "start": query.rng.start.isoformat(),
+        "end": query.rng.end.isoformat(),
+        "tz": query.rng.tz,
+        "filters": [describe_filter(f) for f in query.filters],
+        "filter_match": query.filter_match,
+        "limit": query.limit,
+        "compare": query.compare,
+        "summary": _summary(totals.get("c")),
+    }
+    if query.compare:
+        first, last = query.previous
+        out["previous"] = {"start": first.isoformat(), "end": last.isoformat(), **_summary(totals.get("p"))}
+    out.update(_lists(scope, query, totals.get("c")))
+    out["countries"] = None
+    out["countries_note"] = COUNTRIES_NOTE
+    out["missing_days"] = sorted(d.isoformat() for d in scope.missing_days(query.rng.days()))
+    return out
+
+
+def _build(scope: Scope, query: WebRequest) -> None:
+    """The temporary tables hw_web_pages, hw_web_marks and hw_web_visits (web_sql.py), and the
+    user agents' table."""
+    first = (query.previous[0] if query.compare else query.rng.start) - timedelta(days=LOOKBACK_DAYS)
+    last = query.rng.end + timedelta(days=1)
+    cols = _Columns(scope, query.trend)
+    match = match_sql([cols.filter(f) for f in query.filters], query)
+    if cols.uses_ua:  # a filter on browser, os or device type: every user agent described first
+        ua = "(e.context->>'/userAgent')"
+        agents = f"SELECT DISTINCT {ua} FROM ({scope.person_events(first, last, 'context', PAGE_EVENTS)}) e"
+        _register_agents(scope, [str(r[0]) for r in scope.sql(f"{agents} WHERE {ua} IS NOT NULL")])
+    raw = ", ".join(sorted((cols.raw - {"event"}) | {"context", "properties"}))
+    source = scope.person_events(first, last, raw, PAGE_EVENTS)
+    atoms = [
+        (alias, FROM_SCAN[name], True) if kind == "derived" and name in FROM_SCAN else (alias, sql, False)
+        for (kind, name), (alias, sql) in cols.exprs.items()
+    ]
+    scope.sql(f"CREATE OR REPLACE TEMP TABLE {PAGES} AS {pages_sql(source, atoms, cols.joins(), match)}")
+    _mark_visits(scope)
+    scope.sql(f"CREATE OR REPLACE TEMP TABLE {VISITS} AS {visits_sql(query)}")
+    if not cols.uses_ua:
+        agents = f"SELECT DISTINCT ua FROM {VISITS} WHERE period IS NOT NULL AND mpv > 0 AND ua IS NOT NULL"
+        _register_agents(scope, [str(r[0]) for r in scope.sql(agents)])
+
+
+def _mark_visits(scope: Scope) -> None:
+    """The table hw_web_marks (vid, first, last), row by row beside hw_web_pages: each pageview's
+    visit, by the session rule (each person's pageviews in time order, a new visit after a gap of
+    more than 30 minutes or once the visit is 24 hours long), and whether it is its first or last.
+
+    In numpy, as the ETL's session rollup cuts runs: people numbered by hashing, one sort of 64-bit
+    keys ``person * span + time``, vectorized gap tests; the rare run of 24 hours or more cut by a
+    loop over its pageviews. People are taken ``CHUNK_ROWS`` pageviews at a time (by the hash of
+    the person: a visit never spans two chunks), so memory stays bounded."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    count, top = scope.sql(f"SELECT count(*), coalesce(max(rowid), -1) FROM {PAGES}")[0]
+    n = int(count)
+    if int(top) != n - 1:  # pragma: no cover - DuckDB numbers a new table's rows 0 .. n-1
+        raise RuntimeError(f"{PAGES}: rowids are not 0..{n - 1}")
+    vid, first, last = np.zeros(n, np.int64), np.zeros(n, np.bool_), np.zeros(n, np.bool_)
+    chunks = max(1, -(-n // CHUNK_ROWS))
+    visits = 0
+    for k in range(chunks):
+        part = f"WHERE hash(person) % {chunks} = {k}" if chunks > 1 else ""
+        cols = scope.numpy(f"SELECT rowid AS rid, person, epoch_us(ts) AS t FROM {PAGES} {part}")
+        if len(cols["rid"]) == 0:
+            continue
+        ids = pc.dictionary_encode(pa.array(cols["person"])).indices.to_numpy(zero_copy_only=False)
+        ids, t = ids.astype(np.int64), np.asarray(cols["t"], dtype=np.int64)
+        base, span = int(t.min()), int(t.max()) - int(t.min()) + 1
+        if (int(ids.max()) + 1) * span < 1 << 62:
+            order = np.argsort(ids * span + (t - base), kind="stable")
+        else:
+            order = np.lexsort((t, ids))
+        ids, t, rid = ids[order], t[order], cols["rid"][order]
+        brk = np.empty(len(t), dtype=np.bool_)
+        brk[0] = True
+        brk[1:] = (ids[1:] != ids[:-1]) | (t[1:] - t[:-1] > INACTIVITY_US)
+        _cut_long_runs(brk, t)
+        ends = np.empty(len(t), dtype=np.bool_)
+        ends[:-1], ends[-1] = brk[1:], True
+        vid[rid] = np.cumsum(brk) + visits
+        first[rid], last[rid] = brk, ends
+        visits += int(brk.sum())
+    scope.con.register(MARKS, pa.table({"vid": vid, "first": first, "last": last}))
+
+
+def _cut_long_runs(brk: Any, t: Any) -> None:
+    """Starts (``brk``) of new visits inside the runs of 24 hours or more (times ``t`` sorted by
+    person and time; ``brk`` marks each run's first): a visit is cut once it is 24 hours long."""
+    import numpy as np
+
+    starts = np.flatnonzero(brk)
+    ends = np.append(starts[1:], len(t)) - 1
+    for i in np.flatnonzero(t[ends] - t[starts] >= MAX_LENGTH_US):
+        begun = int(t[starts[i]])
+        for j in range(int(starts[i]) + 1, int(ends[i]) + 1):
+            if int(t[j]) - begun >= MAX_LENGTH_US:
+                brk[j], begun = True, int(t[j])
+
+
+def _register_agents(scope: Scope, agents: list[str]) -> None:
+    """The table ``UA_TABLE`` (ua, browser, os, device_type): each user agent described once."""
+    import pyarrow as pa
+
+    described = [describe(ua) for ua in agents]
+    table = pa.table(
+        {
+            "ua": pa.array(agents, pa.string()),
+            "browser": pa.array([d[0] for d in described], pa.string()),
+            "os": pa.array([d[1] for d in described], pa.string()),
+            "device_type": pa.array([d[2] for d in described], pa.string()),
+        }
+    )
+    scope.con.register(UA_TABLE, table)
+
+
+def _summary(totals: tuple[Any, ...] | None) -> dict[str, Any]:
+    """The summary of a period's (visitors, visits, pageviews, bounces, seconds), or zeros."""
+    if totals is None:
+        return dict(_ZERO)
+    visitors, visits, pageviews, bounces = (int(v or 0) for v in totals[:4])
+    seconds = float(totals[4] or 0.0)
+    return {
+        "visitors": visitors,
+        "visits": visits,
+        "pageviews": pageviews,
+        "views_per_visit": round(pageviews / visits, 6) if visits else 0.0,
+        "bounce_rate": round(bounces / visits, 6) if visits else 0.0,
+        "visit_duration": round(seconds / visits, 3) if visits else 0.0,
+    }
+
+
+def _row(
+    value: Any, visitors: Any, visits: Any, pageviews: Any, bounces: Any, duration: Any
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"value": NONE if value is None else value, "visitors": int(visitors)}
+    if visits is None:  # pages
+        out["pageviews"] = int(pageviews or 0)
+        return out
+    n = int(visits)
+    out.update(
+        visits=n,
+        pageviews=int(pageviews or 0),
+        bounce_rate=round(int(bounces) / n, 6) if n else 0.0,
+        visit_duration=round(float(duration or 0.0) / n, 3) if n else 0.0,
+    )
+    return out
+
+
+def _lists(
+    scope: Scope, query: WebRequest, totals: tuple[Any, ...] | None
+) -> dict[str, list[dict[str, Any]]]:
+    """Every breakdown: its top ``limit`` values, then ``$other`` for the rest (its visits,
+    pageviews, bounces and duration: the range's ``totals`` less the values kept; its visitors:
+    counted)."""
+    names = [name for name, _ in VISIT_LISTS] + [PAGES_LIST]
+    top: dict[int, list[tuple[Any, ...]]] = {i: [] for i in range(len(names))}
+    for list_no, rank, *counts in scope.sql(top_sql(query.limit)):
+        top[int(list_no)].append((int(rank), *counts))
+    _, visits, pageviews, bounces, seconds = totals or (0, 0, 0, 0, 0.0)
+    visits, pageviews, bounces, duration = int(visits), int(pageviews), int(bounces), float(seconds)
+    others: dict[int, tuple[Any, ...]] = {}
+    for i, rows in top.items():
+        left: tuple[int | None, int, int | None, float | None]
+        if i == len(VISIT_LISTS):
+            left = (None, pageviews - sum(int(r[4]) for r in rows), None, None)
+        else:
+            left = (
+                visits - sum(int(r[3]) for r in rows),
+                pageviews - sum(int(r[4]) for r in rows),
+                bounces - sum(int(r[5]) for r in rows),
+                duration - sum(float(r[6]) for r in rows),
+            )
+        if (left[0] if left[0] is not None else left[1]) > 0:
+            others[i] = left
+    if others:
+        kept = {i: [r[1] for r in rows] for i, rows in top.items()}
+        rest = scope.sql(rest_sql(kept))[0]
+    out: dict[str, list[dict[str, Any]]] = {}
+    for i in [len(VISIT_LISTS), *range(len(VISIT_LISTS))]:  # pages first
+        name, rows = names[i], sorted(top[i])
+        listed = [_row(*r[1:]) for r in rows]
+        if i in others:
+            listed.append(_row(OTHER, rest[i], *others[i]))
+        out[name] = listed
+    return out
