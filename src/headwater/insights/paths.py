@@ -25,20 +25,18 @@ from pathlib import Path
 from typing import Any
 
 from headwater.events.sessions import INACTIVITY_US
-from headwater.insights.conditions import condition
+from headwater.insights.columns import FilterColumns
 from headwater.insights.dimensions import (
-    DERIVED_COLUMNS,
     UA_DIMENSIONS,
     UA_SQL,
     UA_TABLE,
     derived_sql,
     describe,
-    ua_join,
 )
 from headwater.insights.paths_request import NONE, PathsRequest, parse_paths
 from headwater.insights.request import Filter
 from headwater.lake.scope import Scope
-from headwater.lake.sql import json_key, quote
+from headwater.lake.sql import quote
 
 OTHER = "$other"
 PEOPLE_TABLE = "hw_paths_people"
@@ -51,66 +49,13 @@ def run_paths(data_dir: Path, project_tz: str, body: object) -> dict[str, Any]:
         return paths(scope, query)
 
 
-class _Reads:
-    """What the filters read of each event, each computed once as a column of the inner query
-    (event properties as JSON, derived dimensions and person traits as text), and the lake's
-    columns they need (``raw``: only those are scanned)."""
-
-    def __init__(self, scope: Scope, query: PathsRequest) -> None:
-        self.scope = scope
-        self.query = query
-        self.exprs: dict[tuple[str, str], tuple[str, str]] = {}  # (type, name) -> (column, SQL)
-        self.traits: dict[str, str] = {}  # trait name -> alias of its join
-        self.raw = {"event", "message_id"}
-        self.uses_ua = False
-
-    def column(self, kind: str, name: str) -> str:
-        key = (kind, name)
-        if key not in self.exprs:
-            alias = f"c{len(self.exprs)}"
-            if kind == "event":
-                sql = f"(e.properties->{json_key(name)})"
-                self.raw.add("properties")
-            elif kind == "derived":
-                sql = derived_sql(name)
-                self.raw.update(DERIVED_COLUMNS[name])
-                self.uses_ua = self.uses_ua or name in UA_DIMENSIONS
-            else:
-                join = self.traits.setdefault(name, f"t{len(self.traits)}")
-                sql = f"{join}.v"
-            self.exprs[key] = (alias, sql)
-        return self.exprs[key][0]
-
-    def filter(self, flt: Filter) -> str:
-        return condition(flt, self.column(flt.type, flt.name), flt.type == "event")
-
-    def joins(self) -> str:
-        out = [ua_join()] if self.uses_ua else []
-        for name, alias in self.traits.items():
-            out.append(f"LEFT JOIN ({self._latest_trait(name)}) {alias} ON {alias}.person = e.person")
-        return "\n".join(out)
-
-    def _latest_trait(self, name: str) -> str:
-        """(person, v): each person's latest non-null value of trait ``name`` by the range's end, as
-        the trend reads it (people as person_events names them)."""
-        end = self.query.rng.end
-        values = self.scope.trait_values(name, end)
-        if values is None:
-            key = json_key(name)
-            values = f"""SELECT person, ts, coalesce(traits->>{key}, context->'traits'->>{key}) AS v
-                         FROM ({self.scope.events(None, end)})"""
-        person = "hash(person)" if self.scope.hashed_people() else "person"
-        return f"""SELECT {person} AS person, arg_max(v, ts) AS v FROM ({values})
-                   WHERE person IS NOT NULL AND v IS NOT NULL GROUP BY person"""
-
-
 def _name_sql(query: PathsRequest) -> str:
     """A step's name: the event's name, or the path of a page event (kind pages)."""
     name = derived_sql("path") if query.kind == "pages" else "e.event"
     return f"coalesce({name}, {quote(NONE)})"
 
 
-def _events_sql(scope: Scope, query: PathsRequest, reads: _Reads, scan: str) -> str:
+def _events_sql(scope: Scope, query: PathsRequest, reads: FilterColumns, scan: str) -> str:
     """SELECT (person, ts, message_id, name, keep) of the events of the range (``scan`` over the
     lake's columns narrows the read); ``keep``: the event may be a step (kind, filters, exclude)."""
     name = _name_sql(query)
@@ -144,7 +89,7 @@ def _anchor_scan(query: PathsRequest) -> str:
 def people_sql(scope: Scope, query: PathsRequest) -> str:
     """SELECT (person, s1 .. sN, more): each person who did the anchor, the names of their steps
     (NULL past their last) and whether they did anything after step N. See the module doc."""
-    reads = _Reads(scope, query)
+    reads = FilterColumns(scope, query.rng.end, ("event", "message_id"))
     n = query.steps
     session = query.session_scoped
     forward = query.direction == "next"

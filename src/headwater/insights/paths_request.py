@@ -13,10 +13,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from headwater.insights.request import MATCHES, Filter, bad
-from headwater.insights.request import _choice as choice
-from headwater.insights.request import _filters as parse_filters
-from headwater.insights.request import _text as text
+from headwater.insights.request import MATCHES, Filter, bad, choice, parse_filters
+from headwater.insights.request import text_field as text
 from headwater.insights.schema import TrendFilter
 from headwater.lake.params import MetricError, Range, make_range
 

@@ -122,15 +122,15 @@ def parse_trend(body: object, project_tz: str) -> TrendRequest:
         if body.get(name) is not None and not isinstance(body.get(name), str):
             raise bad(name, "must be a string")
     rng = make_range(body.get("start"), body.get("end"), body.get("tz"), project_tz)
-    interval = _choice(body, "interval", INTERVALS, "day")
+    interval = choice(body, "interval", INTERVALS, "day")
     raw_series = body.get("series")
     if not isinstance(raw_series, list) or not raw_series:
         raise bad("series", "must be a non-empty array of {event, measure, property}", "missing_field")
     if len(raw_series) > len(SERIES_NAMES):
         raise bad("series", f"may hold at most {len(SERIES_NAMES)} series (A to Z)")
     series = tuple(_series(s, i) for i, s in enumerate(raw_series))
-    filters = _filters(body.get("filters"), "filters")
-    filter_match = _choice(body, "filter_match", MATCHES, "all")
+    filters = parse_filters(body.get("filters"), "filters")
+    filter_match = choice(body, "filter_match", MATCHES, "all")
     breakdown = _breakdown(body.get("breakdown"))
     limit = body.get("limit", DEFAULT_LIMIT)
     if limit is None:
@@ -152,7 +152,7 @@ def parse_trend(body: object, project_tz: str) -> TrendRequest:
     return query
 
 
-def _choice(body: Mapping[str, Any], name: str, allowed: tuple[str, ...], default: str) -> str:
+def choice(body: Mapping[str, Any], name: str, allowed: tuple[str, ...], default: str) -> str:
     value = body.get(name)
     if value is None:
         return default
@@ -161,7 +161,7 @@ def _choice(body: Mapping[str, Any], name: str, allowed: tuple[str, ...], defaul
     return cast(str, value)
 
 
-def _text(value: object, field: str, limit: int = MAX_NAME) -> str:
+def text_field(value: object, field: str, limit: int = MAX_NAME) -> str:
     if not isinstance(value, str) or value == "":
         raise bad(field, "must be a non-empty string")
     if len(value) > limit:
@@ -189,7 +189,7 @@ def _series(obj: object, i: int) -> Series:
         raise bad(f"{field}.{unknown[0]}", f"is not a field of a series ({', '.join(sorted(allowed))})")
     event = obj.get("event")
     if event is not None:
-        event = _text(event, f"{field}.event")
+        event = text_field(event, f"{field}.event")
     measure = obj.get("measure")
     if measure is None:
         measure = "events"
@@ -197,16 +197,16 @@ def _series(obj: object, i: int) -> Series:
         raise bad(f"{field}.measure", f"must be one of {', '.join(MEASURES)}: {measure!r}")
     prop = obj.get("property")
     if measure in NUMERIC_MEASURES:
-        prop = _text(prop, f"{field}.property") if prop is not None else None
+        prop = text_field(prop, f"{field}.property") if prop is not None else None
         if prop is None:
             raise bad(f"{field}.property", f"is required for measure {measure!r} (a numeric event property)")
     elif prop is not None:
         raise bad(f"{field}.property", f"is only read by the measures {', '.join(NUMERIC_MEASURES)}")
-    filters = _filters(obj.get("filters"), f"{field}.filters")
+    filters = parse_filters(obj.get("filters"), f"{field}.filters")
     return Series(SERIES_NAMES[i], event, measure, prop, filters)
 
 
-def _filters(value: object, field: str) -> tuple[Filter, ...]:
+def parse_filters(value: object, field: str) -> tuple[Filter, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
@@ -221,7 +221,7 @@ def _kind(obj: Mapping[str, Any], field: str) -> tuple[str, str]:
     kind = obj.get("type")
     if kind not in FILTER_TYPES:
         raise bad(f"{field}.type", f"must be one of {', '.join(FILTER_TYPES)}: {kind!r}")
-    name = _text(obj.get("name"), f"{field}.name")
+    name = text_field(obj.get("name"), f"{field}.name")
     if kind == "cohort":
         raise bad(f"{field}.type", "is 'cohort': cohorts are not available yet", "not_available")
     if kind == "derived":

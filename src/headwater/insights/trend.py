@@ -20,19 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from headwater.insights.buckets import bucket_sql, bucket_starts
-from headwater.insights.conditions import condition, json_numeric, json_skipped
+from headwater.insights.columns import FilterColumns
+from headwater.insights.conditions import json_numeric, json_skipped
 from headwater.insights.dimensions import (
-    DERIVED_COLUMNS,
     UA_DIMENSIONS,
     UA_SQL,
     UA_TABLE,
-    derived_sql,
     describe,
-    ua_join,
 )
 from headwater.insights.request import Breakdown, Filter, Series, TrendRequest, parse_trend
 from headwater.lake.scope import Scope
-from headwater.lake.sql import json_key, quote
+from headwater.lake.sql import quote
 
 OTHER = "$other"
 NONE = "$none"
@@ -44,59 +42,6 @@ def run_trend(data_dir: Path, project_tz: str, body: object) -> dict[str, Any]:
     query = parse_trend(body, project_tz)
     with Scope(data_dir, query.rng) as scope:
         return trend(scope, query)
-
-
-class _Columns:
-    """The values a trend reads of each event, each computed once, as columns of the inner query:
-    event properties (JSON), derived dimensions and person traits (text); and the lake's columns
-    they read (``raw``: only those are scanned)."""
-
-    def __init__(self, scope: Scope, query: TrendRequest) -> None:
-        self.scope = scope
-        self.query = query
-        self.exprs: dict[tuple[str, str], tuple[str, str]] = {}  # (type, name) -> (column, SQL)
-        self.traits: dict[str, str] = {}  # trait name -> alias of its join
-        self.raw = {"event"}
-        self.uses_ua = False
-
-    def column(self, kind: str, name: str) -> str:
-        key = (kind, name)
-        if key not in self.exprs:
-            alias = f"c{len(self.exprs)}"
-            if kind == "event":
-                sql = f"(e.properties->{json_key(name)})"
-                self.raw.add("properties")
-            elif kind == "derived":
-                sql = derived_sql(name)
-                self.raw.update(DERIVED_COLUMNS[name])
-                self.uses_ua = self.uses_ua or name in UA_DIMENSIONS
-            else:
-                join = self.traits.setdefault(name, f"t{len(self.traits)}")
-                sql = f"{join}.v"
-            self.exprs[key] = (alias, sql)
-        return self.exprs[key][0]
-
-    def filter(self, flt: Filter) -> str:
-        return condition(flt, self.column(flt.type, flt.name), flt.type == "event")
-
-    def joins(self) -> str:
-        out = [ua_join()] if self.uses_ua else []
-        for name, alias in self.traits.items():
-            out.append(f"LEFT JOIN ({self._latest_trait(name)}) {alias} ON {alias}.person = e.person")
-        return "\n".join(out)
-
-    def _latest_trait(self, name: str) -> str:
-        """(person, v): each person's latest non-null value of trait ``name`` by the range's end (as
-        the preferences metric reads a trait); people as the events' rows name them (person_events)."""
-        end = self.query.rng.end
-        values = self.scope.trait_values(name, end)
-        if values is None:
-            key = json_key(name)
-            values = f"""SELECT person, ts, coalesce(traits->>{key}, context->'traits'->>{key}) AS v
-                         FROM ({self.scope.events(None, end)})"""
-        person = "hash(person)" if self.scope.hashed_people() else "person"
-        return f"""SELECT {person} AS person, arg_max(v, ts) AS v FROM ({values})
-                   WHERE person IS NOT NULL AND v IS NOT NULL GROUP BY person"""
 
 
 def _event_match(series: Series) -> str:
@@ -127,7 +72,7 @@ def _aggregate(series: Series, i: int) -> str:
 def rows_sql(scope: Scope, query: TrendRequest) -> str:
     """SELECT of the events a trend counts: (person, cur, bucket, bd, and per series i: s{i} whether
     the event counts for it, n{i} its numeric property, k{i} whether that value was skipped)."""
-    cols = _Columns(scope, query)
+    cols = FilterColumns(scope, query.rng.end)
     rng = query.rng
     flags = []
     for s in query.series:

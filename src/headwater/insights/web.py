@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from headwater.events.sessions import INACTIVITY_US, MAX_LENGTH
+from headwater.insights.columns import FilterColumns
 from headwater.insights.dimensions import UA_TABLE, describe
-from headwater.insights.trend import _Columns
 from headwater.insights.web_request import WebRequest, parse_web
 from headwater.insights.web_sql import (
     FROM_SCAN,
@@ -100,7 +100,7 @@ def _build(scope: Scope, query: WebRequest) -> None:
     user agents' table."""
     first = (query.previous[0] if query.compare else query.rng.start) - timedelta(days=LOOKBACK_DAYS)
     last = query.rng.end + timedelta(days=1)
-    cols = _Columns(scope, query.trend)
+    cols = FilterColumns(scope, query.trend.rng.end)
     match = match_sql([cols.filter(f) for f in query.filters], query)
     if cols.uses_ua:  # a filter on browser, os or device type: every user agent described first
         ua = "(e.context->>'/userAgent')"

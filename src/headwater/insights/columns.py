@@ -1,0 +1,66 @@
+"""The values an insight's filters and breakdown read of each event, each computed once as a
+column of the inner query (trend, paths and web analytics share it)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+from headwater.insights.conditions import condition
+from headwater.insights.dimensions import DERIVED_COLUMNS, UA_DIMENSIONS, derived_sql, ua_join
+from headwater.insights.request import Filter
+from headwater.lake.scope import Scope
+from headwater.lake.sql import json_key
+
+
+class FilterColumns:
+    """The values a trend reads of each event, each computed once, as columns of the inner query:
+    event properties (JSON), derived dimensions and person traits (text); and the lake's columns
+    they read (``raw``: only those are scanned)."""
+
+    def __init__(self, scope: Scope, end: date, raw: Iterable[str] = ("event",)) -> None:
+        self.scope = scope
+        self.end = end  # person traits: each person's latest value by this day
+        self.exprs: dict[tuple[str, str], tuple[str, str]] = {}  # (type, name) -> (column, SQL)
+        self.traits: dict[str, str] = {}  # trait name -> alias of its join
+        self.raw = set(raw)
+        self.uses_ua = False
+
+    def column(self, kind: str, name: str) -> str:
+        key = (kind, name)
+        if key not in self.exprs:
+            alias = f"c{len(self.exprs)}"
+            if kind == "event":
+                sql = f"(e.properties->{json_key(name)})"
+                self.raw.add("properties")
+            elif kind == "derived":
+                sql = derived_sql(name)
+                self.raw.update(DERIVED_COLUMNS[name])
+                self.uses_ua = self.uses_ua or name in UA_DIMENSIONS
+            else:
+                join = self.traits.setdefault(name, f"t{len(self.traits)}")
+                sql = f"{join}.v"
+            self.exprs[key] = (alias, sql)
+        return self.exprs[key][0]
+
+    def filter(self, flt: Filter) -> str:
+        return condition(flt, self.column(flt.type, flt.name), flt.type == "event")
+
+    def joins(self) -> str:
+        out = [ua_join()] if self.uses_ua else []
+        for name, alias in self.traits.items():
+            out.append(f"LEFT JOIN ({self._latest_trait(name)}) {alias} ON {alias}.person = e.person")
+        return "\n".join(out)
+
+    def _latest_trait(self, name: str) -> str:
+        """(person, v): each person's latest non-null value of trait ``name`` by the range's end (as
+        the preferences metric reads a trait); people as the events' rows name them (person_events)."""
+        end = self.end
+        values = self.scope.trait_values(name, end)
+        if values is None:
+            key = json_key(name)
+            values = f"""SELECT person, ts, coalesce(traits->>{key}, context->'traits'->>{key}) AS v
+                         FROM ({self.scope.events(None, end)})"""
+        person = "hash(person)" if self.scope.hashed_people() else "person"
+        return f"""SELECT {person} AS person, arg_max(v, ts) AS v FROM ({values})
+                   WHERE person IS NOT NULL AND v IS NOT NULL GROUP BY person"""
