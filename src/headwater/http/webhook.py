@@ -37,17 +37,23 @@ from headwater.stores.sql.webhooks import SqlWebhookSources, WebhookSource
 #: a batch of 4,000 messages is about 4 MB
 MAX_BODY = 6 * 1024 * 1024
 _CACHE_SECONDS = 1.0
-_cache: dict[str, tuple[float, WebhookSource | None]] = {}
+SourceCache = dict[str, tuple[float, WebhookSource | None]]
 
 
 async def _source(request: Request, name: str) -> WebhookSource:
+    """The source, read at most once a second per process: kept by the application (its runtime's
+    database), never across applications of one process (a test's, or a server started again)."""
+    state = request.app.state
+    cache: SourceCache | None = getattr(state, "webhook_sources", None)
+    if cache is None:
+        cache = state.webhook_sources = {}
     now = time.monotonic()
-    cached = _cache.get(name)
+    cached = cache.get(name)
     if cached is None or now - cached[0] > _CACHE_SECONDS:
         found = await asyncio.to_thread(SqlWebhookSources(request.app.state.runtime.database).get, name)
-        if len(_cache) > 10_000:
-            _cache.clear()
-        cached = _cache[name] = (now, found)
+        if len(cache) > 10_000:
+            cache.clear()
+        cached = cache[name] = (now, found)
     if cached[1] is None:
         raise HttpError(
             404,
