@@ -25,7 +25,7 @@ from headwater.http.body import BodyReader, content_length
 from headwater.http.collect import is_collection_path
 from headwater.http.endpoint import Route
 from headwater.http.enrich import asgi_enrich
-from headwater.http.errors import HttpError, http_error_handler
+from headwater.http.errors import HttpError, http_error_handler, not_found_handler
 from headwater.http.routes import ROUTES, hot_paths
 from headwater.runtime import Runtime
 from headwater.wiring import start_runtime
@@ -115,7 +115,7 @@ class HeadwaterApp:
         self.framework = Starlette(
             routes=framework_routes(),
             lifespan=self._lifespan,
-            exception_handlers={HttpError: http_error_handler},
+            exception_handlers={HttpError: http_error_handler, 404: not_found_handler},
         )
         self.enrich_paths = hot_paths("enrich")
 
