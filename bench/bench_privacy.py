@@ -9,6 +9,14 @@ it is FINISHED is measured with the client still sending (its rate during the de
 second figure). Every step's figures come from the regulation's progress.
 
     .venv/bin/python bench/bench_privacy.py [--events 2000000] [--data DIR (kept)]
+
+At 50M events the log alone is about 38 GB, too much to copy: ``--prepare`` builds DIR and lets a
+server's tailers catch up with it (the realtime store then holds everyone, as on a server that has
+been running), and ``--in-place`` runs the deletion on DIR itself (it is consumed: the person is gone
+from it afterwards), so the measured run starts caught up on a quiet machine:
+
+    .venv/bin/python bench/bench_privacy.py --events 50000000 --data DIR --prepare
+    .venv/bin/python bench/bench_privacy.py --events 50000000 --data DIR --in-place
 """
 
 from __future__ import annotations
@@ -65,7 +73,11 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=2_000_000)
     ap.add_argument("--days", type=int, default=90)
     ap.add_argument("--data", type=Path, default=None, help="a data dir built by this script: reused, kept")
+    ap.add_argument("--prepare", action="store_true", help="build --data and catch its tailers up, then stop")
+    ap.add_argument("--in-place", action="store_true", help="delete from --data itself instead of a copy")
     args = ap.parse_args()
+    if (args.prepare or args.in_place) and args.data is None:
+        ap.error("--prepare and --in-place need --data DIR")
     say(f"machine: {os.cpu_count()} cores, load average before: {load()}")
     work = Path(tempfile.mkdtemp(prefix="hw-bench-privacy-"))
     data = args.data or work / "data"
@@ -77,13 +89,20 @@ def main() -> None:
             t = time.monotonic()
             build(data, args.events, args.days)
             report["build_s"] = round(time.monotonic() - t, 1)
-        copy = work / "run"
-        shutil.copytree(data, copy)
+        if args.prepare or args.in_place:
+            copy = data
+        else:
+            copy = work / "run"
+            shutil.copytree(data, copy)
         env = {**os.environ, "HEADWATER_DATA_DIR": str(copy), "HEADWATER_ADMIN_TOKEN": TOKEN,
                "HEADWATER_PORT": "18731", "HEADWATER_WRITER_ID": "bench"}  # fmt: skip
         hw = [sys.executable, "-m", "headwater"]
         key = subprocess.run(
-            [*hw, "keys", "create", "bench"], env=env, capture_output=True, text=True, check=True
+            [*hw, "keys", "create", f"bench-{uuid.uuid4().hex[:8]}"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         write_key = key.stdout.strip().splitlines()[-1]
         server = subprocess.Popen(
@@ -93,6 +112,8 @@ def main() -> None:
         say("waiting for the server's tailers to catch up with the log ...")
         t = time.monotonic()
         while True:
+            if server.poll() is not None:
+                raise SystemExit(f"the server stopped (exit {server.returncode}) before catching up")
             try:
                 checks = httpx.get(url + "/readyz", headers=admin, timeout=5).json().get("checks", {})
                 if checks.get("tailer_realtime", {}).get("state") == "caught_up":
@@ -101,6 +122,9 @@ def main() -> None:
                 pass
             time.sleep(1)
         report["catch_up_s"] = round(time.monotonic() - t, 1)
+        say(f"  caught up in {report['catch_up_s']} s")
+        if args.prepare:
+            return
         client = Client(url, write_key)
         client.start()
         report["collect_before_events_s"] = round(rate(client, 10))
