@@ -28,6 +28,7 @@ SAMPLE = {
     "token": "hwt_unknown",
     "source": "no-such-source",
     "regulation_id": "reg_none",
+    "cohort_id": "no-such-cohort",
     "id": "nobody",
 }
 

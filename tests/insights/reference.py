@@ -169,7 +169,7 @@ def latest_traits(events: list[dict[str, Any]], name: str, last: date, tz: str) 
 
 
 def _reader(
-    events: list[dict[str, Any]], body: dict[str, Any], tz: str
+    events: list[dict[str, Any]], body: dict[str, Any], tz: str, cohorts: dict[str, set[str]] | None = None
 ) -> Callable[[dict[str, Any], str, str], Any]:
     end = date.fromisoformat(body["end"])
     traits: dict[str, dict[str, str]] = {}
@@ -180,6 +180,8 @@ def _reader(
             return props.get(name, MISSING) if isinstance(props, dict) else MISSING
         if kind == "derived":
             return derived(e, name)
+        if kind == "cohort":  # members by hand (tests/insights/test_cohorts.py): 'true' or 'false'
+            return "true" if e["person"] in (cohorts or {})[name] else "false"
         if name not in traits:
             traits[name] = latest_traits(events, name, end, tz)
         return traits[name].get(e["person"])
@@ -204,7 +206,12 @@ def _measure(measure: str, rows: list[tuple[dict[str, Any], Any]]) -> int | floa
     return values[lo] + (values[hi] - values[lo]) * (pos - lo)
 
 
-def expected(lines: list[dict[str, Any]], body: dict[str, Any], tz: str = "UTC") -> dict[str, Any]:
+def expected(
+    lines: list[dict[str, Any]],
+    body: dict[str, Any],
+    tz: str = "UTC",
+    cohorts: dict[str, set[str]] | None = None,
+) -> dict[str, Any]:
     """``{"rows", "breakdown_values", "skipped_values"}`` of a trend body, by hand."""
     events = resolve(lines)
     tz = body.get("tz") or tz
@@ -216,7 +223,7 @@ def expected(lines: list[dict[str, Any]], body: dict[str, Any], tz: str = "UTC")
         periods.append(("previous", start - timedelta(days=length), start - timedelta(days=1)))
     interval = body.get("interval", "day")
     series = body["series"]
-    read = _reader(events, body, tz)
+    read = _reader(events, body, tz, cohorts)
     glue = all if body.get("filter_match", "all") == "all" else any
     breakdown = body.get("breakdown")
     picked: list[tuple[str, date, dict[str, Any], list[bool], Any]] = []  # period, bucket, e, flags, bd

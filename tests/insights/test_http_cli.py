@@ -45,8 +45,13 @@ BAD: list[tuple[Any, str, str]] = [
     ({**BODY, "breakdown": {"type": "derived", "name": "country"}}, "not_available", "'breakdown.name'"),
     (
         {**BODY, "filters": [{"type": "cohort", "name": "x", "op": "eq", "value": 1}]},
-        "not_available",
-        "'filters[0].type'",
+        "bad_field",
+        "'filters[0].value'",
+    ),
+    (
+        {**BODY, "filters": [{"type": "cohort", "name": "x", "op": "eq", "value": True}]},
+        "unknown_cohort",
+        "'filters[0].name'",
     ),
     (
         {**BODY, "filters": [{"type": "event", "name": "plan", "op": "like", "value": 1}]},
@@ -190,6 +195,7 @@ def test_the_cli_prints_the_api_json_and_a_table(lake: tuple[Path, list[dict[str
 
 def _examples(prefix: str) -> list[str]:
     text = DOCS.read_text()
+    text = text[: text.index("\n## Cohorts\n")]  # run in order by tests/insights/test_cohorts_api.py
     blocks = re.findall(r"```sh\n(.*?)```", text, re.DOTALL)
     commands = [c.strip() for block in blocks for c in block.replace("\\\n", " ").split("\n\n")]
     lines = [line.strip() for c in commands for line in c.splitlines()]

@@ -30,8 +30,9 @@ def refused(body: dict[str, Any]) -> MetricError:
         ({"breakdown": {"type": "derived", "name": "planet"}}, "'breakdown.name'"),
         ({"breakdown": {"type": "derived", "name": "country"}}, "'breakdown.name'"),
         ({"filters": [{"type": "derived", "name": "region", "op": "exists"}]}, "'filters[0].name'"),
-        ({"filters": [{"type": "cohort", "name": "buyers", "op": "eq", "value": 1}]}, "'filters[0].type'"),
-        ({"breakdown": {"type": "cohort", "name": "buyers"}}, "'breakdown.type'"),
+        ({"filters": [{"type": "cohort", "name": "buyers", "op": "eq", "value": 1}]}, "'filters[0].value'"),
+        ({"filters": [{"type": "cohort", "name": "buyers", "op": "in", "value": [1]}]}, "'filters[0].op'"),
+        ({"breakdown": {"type": "cohort", "name": "big buyers"}}, "'breakdown.name'"),
         ({"filters": [{"type": "event", "name": "plan", "op": "like", "value": "p"}]}, "'filters[0].op'"),
         ({"filters": [{"type": "event", "name": "plan", "op": "eq"}]}, "'filters[0].value'"),
         ({"filters": [{"type": "event", "name": "plan", "op": "in", "value": "pro"}]}, "'filters[0].value'"),
@@ -83,11 +84,9 @@ def test_bad_input_names_the_field(change: dict[str, Any], field: str) -> None:
     assert field in error.message, error.message
 
 
-def test_geo_and_cohorts_say_they_are_not_available_yet() -> None:
+def test_geo_says_it_is_not_available_yet() -> None:
     geo = refused({**BASE, "breakdown": {"type": "derived", "name": "country"}})
     assert geo.code == "not_available" and "geo database" in geo.message
-    cohort = refused({**BASE, "filters": [{"type": "cohort", "name": "buyers", "op": "eq", "value": 1}]})
-    assert cohort.code == "not_available" and "cohorts are not available yet" in cohort.message
 
 
 def test_dates_and_time_zone() -> None:

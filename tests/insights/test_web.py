@@ -554,7 +554,8 @@ BAD: list[tuple[Any, str, str]] = [
     (_filtered("derived", "planet", "eq", 1), "bad_field", "'filters[0].name'"),
     (_filtered("derived", "country", "eq", "KR"), "not_available", "'filters[0].name'"),
     (_filtered("event", "x", "gt", "x"), "bad_field", "'filters[0].value'"),
-    (_filtered("cohort", "x", "eq", 1), "not_available", "'filters[0].type'"),
+    (_filtered("cohort", "x", "eq", 1), "bad_field", "'filters[0].value'"),
+    (_filtered("cohort", "x", "eq", True), "unknown_cohort", "'filters[0].name'"),
     (["2026-03-24"], "bad_body", "body"),
 ]
 

@@ -123,6 +123,14 @@ def test_deletion_reaches_every_store(tmp_path: Path, stores: dict[str, str]) ->
         await hw.until(lambda: live_users(2))
         dau_before = await metric(hw, "dau", days[0], days[-1])
         assert [r["value"] for r in dau_before] == [2, 2, 2], dau_before
+        # cohorts: a static list naming both, a rule both meet, its members computed (a file)
+        for cohort in (
+            {"id": "listed", "members": [PERSON[0], OTHER[0]]},
+            {"id": "opened", "rule": {"event": "Opened"}},
+        ):
+            assert (await c.post("/api/v1/cohorts", json=cohort, headers=ADMIN)).status_code == 201
+        computed = (await c.post("/api/v1/cohorts/opened/compute", headers=ADMIN)).json()
+        assert computed["members"] == 2, computed
 
         made = await c.post(
             "/api/v1/regulations",
@@ -152,6 +160,13 @@ def test_deletion_reaches_every_store(tmp_path: Path, stores: dict[str, str]) ->
         # the live store forgot their assignment and kept the other's
         sticky = hw.runtime.live.backend.sticky_buckets(OPTIONS)  # type: ignore[union-attr]
         assert sticky.get(f"id||{PERSON[0]}") == {} and sticky.get(f"id||{OTHER[0]}") != {}
+        # the static cohort lost their id, the rule's members are computed again without them
+        listed = (await c.get("/api/v1/cohorts/listed", headers=ADMIN)).json()
+        assert listed["size"] == 1, listed
+        assert progress["realtime"]["rows"]["static_cohort_ids"] == 1, progress
+        assert progress["lake"]["cohort_members_dropped"] == 1
+        members = (await c.get("/api/v1/cohorts/opened/members", headers=ADMIN)).json()
+        assert members["people"] == [OTHER[0]], members
         # no file of the data directory holds any of their ids; the other's are all there
         found = ids_in_files(hw.settings.data_dir, PERSON)
         assert found == {}, found

@@ -59,17 +59,29 @@ class Recompute:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def _stamps(scope: Scope, cond: Condition, out: dict[str, Stamps]) -> None:
-    where = f"event = {quote(cond.event)} AND actor IS NOT NULL"
+def stamps_of(
+    scope: Scope,
+    cond: Condition,
+    out: dict[str, Stamps],
+    table: str = "aud_events",
+    who: str = "actor",
+    until_ms: int | None = None,
+) -> None:
+    """Each ``who``'s (actor's, or person's for a cohort) ``keep`` latest events matching ``cond``
+    into ``out``, none after ``until_ms``; ``table`` holds (actor, message_id, ms, event) with
+    ``who`` as ``actor``."""
+    until = "" if until_ms is None else f" AND epoch_ms(ts) <= {int(until_ms)}"
     if not cond.filters:
+        latest = "row_number() OVER (PARTITION BY actor ORDER BY ms DESC, message_id DESC)"
         rows = scope.sql(
-            f"SELECT actor, message_id, ms FROM aud_events WHERE {where} QUALIFY row_number() OVER"
-            f" (PARTITION BY actor ORDER BY ms DESC, message_id DESC) <= {int(cond.keep)}"
+            f"SELECT actor, message_id, ms FROM {table} WHERE event = {quote(cond.event)}"
+            f" AND actor IS NOT NULL{until.replace('epoch_ms(ts)', 'ms')}"
+            f" QUALIFY {latest} <= {int(cond.keep)}"
         )
     else:
         candidates = scope.sql(
-            f"SELECT actor, message_id, epoch_ms(ts), CAST(properties AS VARCHAR) FROM ({scope.events()})"
-            f" WHERE {where}"
+            f"SELECT {who}, message_id, epoch_ms(ts), CAST(properties AS VARCHAR) FROM ({scope.events()})"
+            f" WHERE event = {quote(cond.event)} AND {who} IS NOT NULL{until}"
         )
         kept: dict[str, list[tuple[int, str]]] = {}
         for actor, message_id, ms, props in candidates:
@@ -118,7 +130,7 @@ def compute(data_dir: Path, compiled: CompiledAudiences, now: datetime | None = 
         users = result.users = [r[0] for r in scope.sql("SELECT DISTINCT actor FROM aud_events")]
         result.seconds["read"] = time.monotonic() - started
         for cond in compiled.conditions.values():
-            _stamps(scope, cond, result.stamps)
+            stamps_of(scope, cond, result.stamps)
         _ids(scope, result.ids)
         result.seconds["query"] = time.monotonic() - started - result.seconds["read"]
     mark = time.monotonic()
@@ -126,14 +138,14 @@ def compute(data_dir: Path, compiled: CompiledAudiences, now: datetime | None = 
     nobody = compiled.members({}, result.now)  # users with no matching event all share this
     for user in users:
         held = result.stamps.get(user)
-        found = nobody if held is None else compiled.members(_as_lists(held), result.now)
+        found = nobody if held is None else compiled.members(as_lists(held), result.now)
         for aid in found:
             result.members[aid].add(user)
     result.seconds["evaluate"] = time.monotonic() - mark
     return result
 
 
-def _as_lists(stamps: Stamps) -> dict[str, list[int]]:
+def as_lists(stamps: Stamps) -> dict[str, list[int]]:
     return {cond: list(values.values()) for cond, values in stamps.items()}
 
 

@@ -10,6 +10,7 @@ import typer
 
 from headwater.cli import (
     audiences,
+    cohorts,
     config,
     db,
     demo,
@@ -45,6 +46,7 @@ for group in (
     demo,
     metrics,
     insights,
+    cohorts,
     people,
     etl,
     experiments,

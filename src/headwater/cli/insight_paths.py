@@ -85,6 +85,7 @@ def paths(
     as_json: JsonOpt = False,
 ) -> None:
     """Paths over the lake and today's log: the JSON of POST /api/v1/insights/paths."""
+    from headwater.insights.cohorts import Cohorts
     from headwater.insights.paths import run_paths
     from headwater.lake.layout import LakeError
     from headwater.lake.params import MetricError
@@ -105,7 +106,12 @@ def paths(
             kind,
             exclude,
         )
-        out = run_paths(settings.data_dir, settings.timezone, body)
+        out = run_paths(
+            settings.data_dir,
+            settings.timezone,
+            body,
+            Cohorts(settings.data_dir, settings.effective_database_url),
+        )
     except MetricError as exc:
         err.print(f"[red]error:[/] {exc.message}")
         raise typer.Exit(2) from None

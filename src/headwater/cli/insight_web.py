@@ -72,6 +72,7 @@ def web(
     as_json: JsonOpt = False,
 ) -> None:
     """Web analytics (Plausible's view) over the lake and today's log: POST /api/v1/insights/web."""
+    from headwater.insights.cohorts import Cohorts
     from headwater.insights.web import run_web
     from headwater.lake.layout import LakeError
     from headwater.lake.params import MetricError
@@ -79,7 +80,12 @@ def web(
     settings = settings_of(data_dir=data_dir)
     try:
         body = web_body(start, end, tz, filters, filter_match, limit, compare)
-        out = run_web(settings.data_dir, settings.timezone, body)
+        out = run_web(
+            settings.data_dir,
+            settings.timezone,
+            body,
+            Cohorts(settings.data_dir, settings.effective_database_url),
+        )
     except MetricError as exc:
         err.print(f"[red]error:[/] {exc.message}")
         raise typer.Exit(2) from None

@@ -74,6 +74,7 @@ def trend_command(
     as_json: JsonOpt = False,
 ) -> None:
     """A trend over the lake and today's log: the JSON of POST /api/v1/insights/trend."""
+    from headwater.insights.cohorts import Cohorts
     from headwater.insights.options import trend_body
     from headwater.insights.trend import run_trend
     from headwater.lake.layout import LakeError
@@ -96,7 +97,12 @@ def trend_command(
             formula,
             compare,
         )
-        out = run_trend(settings.data_dir, settings.timezone, body)
+        out = run_trend(
+            settings.data_dir,
+            settings.timezone,
+            body,
+            Cohorts(settings.data_dir, settings.effective_database_url),
+        )
     except MetricError as exc:
         err.print(f"[red]error:[/] {exc.message}")
         raise typer.Exit(2) from None

@@ -18,6 +18,7 @@ from headwater.http import dashboard, enrich, ops, schemas
 from headwater.http.account_routes import ACCOUNT_ROUTES, SOURCE_ROUTES
 from headwater.http.api import assign, audiences, experiments, live, metrics, realtime
 from headwater.http.api import dashboard as dashboard_api
+from headwater.http.api.cohorts import COHORT_ROUTES
 from headwater.http.api.export import export_events_route
 from headwater.http.api.insight_paths import PATH_ROUTES
 from headwater.http.api.insight_web import WEB_ROUTES
@@ -307,6 +308,7 @@ ROUTES: tuple[Route, ...] = (
     *ACCOUNT_ROUTES,
     *SOURCE_ROUTES,
     *INSIGHT_ROUTES,
+    *COHORT_ROUTES,
     *PATH_ROUTES,
     *WEB_ROUTES,
     *PEOPLE_ROUTES,

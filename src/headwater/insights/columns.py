@@ -10,7 +10,7 @@ from headwater.insights.conditions import condition
 from headwater.insights.dimensions import DERIVED_COLUMNS, UA_DIMENSIONS, derived_sql, ua_join
 from headwater.insights.request import Filter
 from headwater.lake.scope import Scope
-from headwater.lake.sql import json_key
+from headwater.lake.sql import json_key, quote
 
 
 class FilterColumns:
@@ -23,6 +23,7 @@ class FilterColumns:
         self.end = end  # person traits: each person's latest value by this day
         self.exprs: dict[tuple[str, str], tuple[str, str]] = {}  # (type, name) -> (column, SQL)
         self.traits: dict[str, str] = {}  # trait name -> alias of its join
+        self.cohorts: dict[str, str] = {}  # cohort id -> alias of its join
         self.raw = set(raw)
         self.uses_ua = False
 
@@ -37,6 +38,9 @@ class FilterColumns:
                 sql = derived_sql(name)
                 self.raw.update(DERIVED_COLUMNS[name])
                 self.uses_ua = self.uses_ua or name in UA_DIMENSIONS
+            elif kind == "cohort":
+                join = self.cohorts.setdefault(name, f"k{len(self.cohorts)}")
+                sql = f"CASE WHEN {join}.person IS NULL THEN 'false' ELSE 'true' END"
             else:
                 join = self.traits.setdefault(name, f"t{len(self.traits)}")
                 sql = f"{join}.v"
@@ -50,7 +54,17 @@ class FilterColumns:
         out = [ua_join()] if self.uses_ua else []
         for name, alias in self.traits.items():
             out.append(f"LEFT JOIN ({self._latest_trait(name)}) {alias} ON {alias}.person = e.person")
+        for name, alias in self.cohorts.items():
+            out.append(f"LEFT JOIN ({self._members(name)}) {alias} ON {alias}.person = e.person")
         return "\n".join(out)
+
+    def _members(self, cohort_id: str) -> str:
+        """(person): the cohort's members (insights/cohorts.py), people as the events' rows name them."""
+        path = self.scope.cohort_files.get(cohort_id)
+        if path is None:  # a caller that did not resolve the query's cohorts: a bug, not a user's error
+            raise RuntimeError(f"cohort {cohort_id!r} was not resolved before the query")
+        person = "hash(person)" if self.scope.hashed_people() else "person"
+        return f"SELECT DISTINCT {person} AS person FROM read_parquet({quote(path)})"
 
     def _latest_trait(self, name: str) -> str:
         """(person, v): each person's latest non-null value of trait ``name`` by the range's end (as

@@ -1,7 +1,7 @@
 """The CLI's short syntax of a trend (``headwater insights trend``), turned into the JSON the API takes.
 
-A filter is ``type:name OP value``: ``type`` is event, person or derived (cohort answers that cohorts
-are not available yet); OP is one of
+A filter is ``type:name OP value``: ``type`` is event, person, derived or cohort (``cohort:ID`` alone
+is "a member of the cohort", ``cohort:ID=false`` "not a member"); OP is one of
 
     =   eq  (a comma list is ``in``: plan=pro,team; write \\, for a comma inside a value)
     !=  neq
@@ -59,6 +59,8 @@ def parse_filter(text: str, option: str = "--filter") -> dict[str, Any]:
     found = [(rest.find(symbol), symbol, op) for symbol, op in _OPERATORS if symbol in rest]
     if rest.endswith("?") and not rest.endswith("!?"):
         found.append((len(rest) - 1, "?", "exists"))
+    if not found and kind == "cohort" and rest.strip():
+        return {"type": "cohort", "name": rest.strip(), "op": "eq", "value": True}
     if not found:
         raise _bad(option, text, "say an operator: = != > < ~ (contains) or ? (is set), e.g. event:plan=pro")
     at, symbol, op = min(found, key=lambda f: (f[0], -len(f[1])))

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from headwater.events.sessions import INACTIVITY_US
+from headwater.insights.cohorts import Cohorts, attach, describe_cohorts, resolve_cohorts
 from headwater.insights.columns import FilterColumns
 from headwater.insights.dimensions import (
     UA_DIMENSIONS,
@@ -34,7 +35,7 @@ from headwater.insights.dimensions import (
     describe,
 )
 from headwater.insights.paths_request import NONE, PathsRequest, parse_paths
-from headwater.insights.request import Filter
+from headwater.insights.request import Filter, cohort_refs
 from headwater.lake.scope import Scope
 from headwater.lake.sql import quote
 
@@ -42,11 +43,18 @@ OTHER = "$other"
 PEOPLE_TABLE = "hw_paths_people"
 
 
-def run_paths(data_dir: Path, project_tz: str, body: object) -> dict[str, Any]:
+def run_paths(
+    data_dir: Path, project_tz: str, body: object, cohorts: Cohorts | None = None
+) -> dict[str, Any]:
     """The answer of ``POST /api/v1/insights/paths`` for a JSON body (see docs/insights.md)."""
     query = parse_paths(body, project_tz)
+    members = resolve_cohorts(cohorts, cohort_refs([("filters", query.filters)]))
     with Scope(data_dir, query.rng) as scope:
-        return paths(scope, query)
+        attach(scope, members)
+        out = paths(scope, query)
+    if members:
+        out["cohorts"] = describe_cohorts(members)
+    return out
 
 
 def _name_sql(query: PathsRequest) -> str:

@@ -5,7 +5,7 @@ MetricError (400) whose message names the field (``filters[1].op``, ``breakdown.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, cast
@@ -13,6 +13,7 @@ from typing import Any, cast
 from headwater.insights.buckets import bucket_starts
 from headwater.insights.formula import Formula, parse_formula
 from headwater.lake.params import FIRST_DAY, MetricError, Range, make_range
+from headwater.targeting.audience_spec import ID_PATTERN
 from headwater.targeting.audiences import OPS, Op
 
 INTERVALS = ("day", "week", "month", "range")
@@ -64,7 +65,7 @@ _FIELDS = {
 
 @dataclass(frozen=True, slots=True)
 class Filter:
-    type: str  # event | person | derived
+    type: str  # event | person | derived | cohort (a cohort's id; op eq or neq, value a boolean)
     name: str
     op: Op
     value: Any  # exists: True or False; in: a tuple of scalars; gt, lt: a float; else a scalar
@@ -81,7 +82,7 @@ class Series:
 
 @dataclass(frozen=True, slots=True)
 class Breakdown:
-    type: str  # event | person | derived
+    type: str  # event | person | derived | cohort (values 'true': members, 'false': the others)
     name: str
 
 
@@ -222,8 +223,8 @@ def _kind(obj: Mapping[str, Any], field: str) -> tuple[str, str]:
     if kind not in FILTER_TYPES:
         raise bad(f"{field}.type", f"must be one of {', '.join(FILTER_TYPES)}: {kind!r}")
     name = text_field(obj.get("name"), f"{field}.name")
-    if kind == "cohort":
-        raise bad(f"{field}.type", "is 'cohort': cohorts are not available yet", "not_available")
+    if kind == "cohort" and not ID_PATTERN.fullmatch(name):
+        raise bad(f"{field}.name", f"is not a cohort id: {name!r} (see GET /api/v1/cohorts)")
     if kind == "derived":
         if name in GEO:
             raise bad(
@@ -246,6 +247,8 @@ def _filter(obj: object, field: str) -> Filter:
         raise bad(f"{field}.{unknown[0]}", "is not a field of a filter (type, name, op, value)")
     kind, name = _kind(obj, field)
     op = obj.get("op")
+    if kind == "cohort":
+        return _cohort_filter(obj, field, name)
     if op not in OPS:
         raise bad(f"{field}.op", f"must be one of {', '.join(OPS)}: {op!r}")
     value = obj.get("value")
@@ -272,6 +275,17 @@ def _filter(obj: object, field: str) -> Filter:
         if kind != "event" and not isinstance(value, str):
             raise bad(where, "must be a string for op 'contains' on a person trait or a derived dimension")
     return Filter(kind, name, cast(Op, op), _scalar(value, where))
+
+
+def _cohort_filter(obj: Mapping[str, Any], field: str, name: str) -> Filter:
+    """In the cohort (``eq`` true, the default) or not (``neq`` true, or ``eq`` false)."""
+    op = obj.get("op", "eq")
+    if op not in ("eq", "neq"):
+        raise bad(f"{field}.op", f"must be 'eq' or 'neq' on a cohort (member or not): {op!r}")
+    value = obj.get("value", True)
+    if not isinstance(value, bool):
+        raise bad(f"{field}.value", "must be true or false on a cohort (member or not)")
+    return Filter("cohort", name, cast(Op, op), value)
 
 
 def _finite(value: int | float, field: str) -> float:
@@ -322,3 +336,26 @@ def _check_size(query: TrendRequest) -> None:
             f"would make up to {rows:,} rows (the most is {MAX_ROWS:,}): use a longer interval,"
             " a shorter range, fewer series or a smaller limit",
         )
+
+
+def cohort_refs(
+    filters: Sequence[tuple[str, Sequence[Filter]]], breakdown: Breakdown | None = None
+) -> dict[str, str]:
+    """The cohorts a query names (id -> the first field naming it): ``filters`` pairs a field's
+    name (``filters``, ``series[1].filters``) with its filters."""
+    refs: dict[str, str] = {}
+    for field, items in filters:
+        for i, flt in enumerate(items):
+            if flt.type == "cohort":
+                refs.setdefault(flt.name, f"{field}[{i}].name")
+    if breakdown is not None and breakdown.type == "cohort":
+        refs.setdefault(breakdown.name, "breakdown.name")
+    return refs
+
+
+def trend_cohort_refs(query: TrendRequest) -> dict[str, str]:
+    pairs = [
+        ("filters", query.filters),
+        *((f"series[{i}].filters", s.filters) for i, s in enumerate(query.series)),
+    ]
+    return cohort_refs(pairs, query.breakdown)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from headwater.insights.buckets import bucket_sql, bucket_starts
+from headwater.insights.cohorts import Cohorts, attach, describe_cohorts, resolve_cohorts
 from headwater.insights.columns import FilterColumns
 from headwater.insights.conditions import json_numeric, json_skipped
 from headwater.insights.dimensions import (
@@ -28,7 +29,7 @@ from headwater.insights.dimensions import (
     UA_TABLE,
     describe,
 )
-from headwater.insights.request import Breakdown, Filter, Series, TrendRequest, parse_trend
+from headwater.insights.request import Breakdown, Filter, Series, TrendRequest, parse_trend, trend_cohort_refs
 from headwater.lake.scope import Scope
 from headwater.lake.sql import quote
 
@@ -37,11 +38,18 @@ NONE = "$none"
 _QUANTILES = {"p50": 0.5, "p90": 0.9}
 
 
-def run_trend(data_dir: Path, project_tz: str, body: object) -> dict[str, Any]:
+def run_trend(
+    data_dir: Path, project_tz: str, body: object, cohorts: Cohorts | None = None
+) -> dict[str, Any]:
     """The answer of ``POST /api/v1/insights/trend`` for a JSON body (see docs/insights.md)."""
     query = parse_trend(body, project_tz)
+    members = resolve_cohorts(cohorts, trend_cohort_refs(query))
     with Scope(data_dir, query.rng) as scope:
-        return trend(scope, query)
+        attach(scope, members)
+        out = trend(scope, query)
+    if members:
+        out["cohorts"] = describe_cohorts(members)
+    return out
 
 
 def _event_match(series: Series) -> str:

@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from headwater.events.sessions import INACTIVITY_US, MAX_LENGTH
+from headwater.insights.cohorts import Cohorts, attach, describe_cohorts, resolve_cohorts
 from headwater.insights.columns import FilterColumns
 from headwater.insights.dimensions import UA_TABLE, describe
+from headwater.insights.request import cohort_refs
 from headwater.insights.web_request import WebRequest, parse_web
 from headwater.insights.web_sql import (
     FROM_SCAN,
@@ -63,11 +65,16 @@ _ZERO = {
 }
 
 
-def run_web(data_dir: Path, project_tz: str, body: object) -> dict[str, Any]:
+def run_web(data_dir: Path, project_tz: str, body: object, cohorts: Cohorts | None = None) -> dict[str, Any]:
     """The answer of ``POST /api/v1/insights/web`` for a JSON body (see docs/insights.md)."""
     query = parse_web(body, project_tz)
+    members = resolve_cohorts(cohorts, cohort_refs([("filters", query.filters)]))
     with Scope(data_dir, query.rng) as scope:
-        return web(scope, query)
+        attach(scope, members)
+        out = web(scope, query)
+    if members:
+        out["cohorts"] = describe_cohorts(members)
+    return out
 
 
 def web(scope: Scope, query: WebRequest) -> dict[str, Any]:

@@ -43,6 +43,8 @@ class LakeQuery:
         self.con: Any = spilling_connection(data_dir, memory_limit)
         self.new_names = False
         self.extra_links = False
+        #: cohort id -> the file of its members, for the insights that read cohorts (insights/cohorts.py)
+        self.cohort_files: dict[str, str] = {}
         try:
             self._load_pending()
         except BaseException:

@@ -144,16 +144,23 @@ class Deletion:
             (settings.run_dir / "warehouse-links.json").unlink(missing_ok=True)
             return report
         if step == "lake":
+            from headwater.insights.cohorts import forget_members
             from headwater.lake.erase import erase_from_lake, forget_cached_answers
             from headwater.lake.layout import Lake
 
             erased = erase_from_lake(Lake(settings.data_dir / "lake"), ids, progress=self._report("lake"))
-            return erased.as_dict() | {"cached_answers_dropped": forget_cached_answers(settings.data_dir)}
+            return erased.as_dict() | {
+                "cached_answers_dropped": forget_cached_answers(settings.data_dir),
+                "cohort_members_dropped": forget_members(settings.data_dir),  # computed again when used
+            }
         if step == "realtime":
             from headwater.privacy import hourly
+            from headwater.stores.sql.cohorts import CohortCatalog
             from headwater.stores.sql.database import open_database
 
             rows = self._forget_realtime(ids)
+            with CohortCatalog(settings.effective_database_url) as catalog:
+                rows["static_cohort_ids"] = catalog.forget_ids(ids)
             db = open_database(settings.effective_database_url)
             try:
                 return {"rows": rows, "hourly": hourly.apply(db, settings.run_dir, regulation_id)}

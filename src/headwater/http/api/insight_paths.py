@@ -45,11 +45,16 @@ async def paths(request: Request) -> Response:
     require_admin(request)
     settings = request.app.state.runtime.settings
     body = decode_body(await request.body())
+    from headwater.insights.cohorts import Cohorts
     from headwater.insights.paths import run_paths
 
     try:
         answer: dict[str, Any] = await asyncio.to_thread(
-            run_paths, settings.data_dir, settings.timezone, body
+            run_paths,
+            settings.data_dir,
+            settings.timezone,
+            body,
+            Cohorts(settings.data_dir, settings.effective_database_url),
         )
     except MetricError as exc:
         raise HttpError(exc.status, exc.code, exc.message) from None

@@ -47,10 +47,17 @@ async def web(request: Request) -> Response:
     require_admin(request)
     settings = request.app.state.runtime.settings
     body = decode_web(await request.body())
+    from headwater.insights.cohorts import Cohorts
     from headwater.insights.web import run_web
 
     try:
-        answer: dict[str, Any] = await asyncio.to_thread(run_web, settings.data_dir, settings.timezone, body)
+        answer: dict[str, Any] = await asyncio.to_thread(
+            run_web,
+            settings.data_dir,
+            settings.timezone,
+            body,
+            Cohorts(settings.data_dir, settings.effective_database_url),
+        )
     except MetricError as exc:
         raise HttpError(exc.status, exc.code, exc.message) from None
     except LakeError as exc:

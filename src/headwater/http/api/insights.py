@@ -63,11 +63,16 @@ async def trend(request: Request) -> Response:
     require_admin(request)
     settings = request.app.state.runtime.settings
     body = decode_trend(await request.body())
+    from headwater.insights.cohorts import Cohorts
     from headwater.insights.trend import run_trend
 
     try:
         answer: dict[str, Any] = await asyncio.to_thread(
-            run_trend, settings.data_dir, settings.timezone, body
+            run_trend,
+            settings.data_dir,
+            settings.timezone,
+            body,
+            Cohorts(settings.data_dir, settings.effective_database_url),
         )
     except MetricError as exc:
         raise HttpError(exc.status, exc.code, exc.message) from None

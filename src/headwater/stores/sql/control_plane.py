@@ -100,6 +100,7 @@ TABLES: tuple[Table, ...] = (
         label="suppressed id",
     ),
     Table("privacy_settings", ("name", "value"), ("name",), label="privacy setting"),
+    Table("cohorts", ("id", "definition", "created_at", "updated_at"), ("id",), label="cohort"),
 )
 
 

@@ -7,6 +7,7 @@ from typing import Final
 from headwater.stores.sql.migrations_shared import (
     ACCOUNTS,
     AUDIT_LOG,
+    COHORTS,
     ENRICH_KEY_HINTS,
     PRIVACY,
     WEBHOOKS,
@@ -212,6 +213,7 @@ SQLITE: Final[list[tuple[int, str]]] = [
         # in privacy_settings) of every id of a suppressed person, by regulation; never the ids
         PRIVACY,
     ),
+    (11, COHORTS),  # saved groups of people for the insights (docs/insights.md)
 ]
 
 POSTGRES: Final[list[tuple[int, str]]] = [
@@ -389,4 +391,5 @@ POSTGRES: Final[list[tuple[int, str]]] = [
     (8, ENRICH_KEY_HINTS),  # as SQLite's 8
     (9, WEBHOOKS),  # as SQLite's 9
     (10, PRIVACY),  # as SQLite's 10
+    (11, COHORTS),  # as SQLite's 11
 ]

@@ -88,3 +88,13 @@ PRIVACY: Final = """
             value TEXT NOT NULL
         );
 """
+#: migration 11 of both dialects: cohorts (docs/insights.md), saved groups of people for the
+#: insights' filters and breakdowns; ``definition`` is the JSON the API was given
+COHORTS: Final = """
+        CREATE TABLE cohorts (
+            id TEXT PRIMARY KEY,
+            definition TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+"""

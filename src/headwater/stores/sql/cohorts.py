@@ -1,0 +1,96 @@
+"""Cohort definitions (docs/insights.md): saved groups of people, kept with the control plane
+(migration 11 of the realtime store, SQLite or PostgreSQL). The definition is stored as the JSON
+the API was given; its members are computed from the lake (headwater.insights.cohorts)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from headwater.stores.sql.audiences import now_text
+from headwater.stores.sql.database import SqlDatabase, open_database
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCohort:
+    id: str
+    definition: dict[str, Any]
+    created_at: str
+    updated_at: str
+
+
+class CohortCatalog:
+    """Thread-safe (one connection behind a lock); open one per use or keep one per process."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.db: SqlDatabase = open_database(url)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> CohortCatalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _all(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.db.tx(write=False) as cur:
+            cur.execute(self.db.q(sql), tuple(args))
+            return list(cur.fetchall())
+
+    def list(self) -> list[StoredCohort]:
+        rows = self._all("SELECT id, definition, created_at, updated_at FROM cohorts ORDER BY id")
+        return [StoredCohort(r[0], json.loads(r[1]), r[2], r[3]) for r in rows]
+
+    def get(self, cohort_id: str) -> StoredCohort | None:
+        rows = self._all(
+            "SELECT id, definition, created_at, updated_at FROM cohorts WHERE id = {p}", (cohort_id,)
+        )
+        return StoredCohort(rows[0][0], json.loads(rows[0][1]), rows[0][2], rows[0][3]) if rows else None
+
+    def put(self, definition: dict[str, Any], create_only: bool = False) -> tuple[StoredCohort, bool]:
+        """Insert or replace (by id): (the stored cohort, whether it was created). With ``create_only``
+        an existing id raises KeyError."""
+        cohort_id = str(definition["id"])
+        text = json.dumps(definition, sort_keys=True, separators=(",", ":"))
+        stamp = now_text()
+        with self.db.tx() as cur:
+            cur.execute(self.db.q("SELECT created_at FROM cohorts WHERE id = {p}"), (cohort_id,))
+            row = cur.fetchone()
+            if row is not None and create_only:
+                raise KeyError(cohort_id)
+            if row is None:
+                cur.execute(
+                    self.db.q(
+                        "INSERT INTO cohorts(id, definition, created_at, updated_at) VALUES ({p},{p},{p},{p})"
+                    ),
+                    (cohort_id, text, stamp, stamp),
+                )
+                return StoredCohort(cohort_id, definition, stamp, stamp), True
+            cur.execute(
+                self.db.q("UPDATE cohorts SET definition = {p}, updated_at = {p} WHERE id = {p}"),
+                (text, stamp, cohort_id),
+            )
+            return StoredCohort(cohort_id, definition, row[0], stamp), False
+
+    def delete(self, cohort_id: str) -> bool:
+        with self.db.tx() as cur:
+            cur.execute(self.db.q("DELETE FROM cohorts WHERE id = {p}"), (cohort_id,))
+            return bool(cur.rowcount)
+
+    def forget_ids(self, ids: Sequence[str] | set[str]) -> int:
+        """Drop ``ids`` from every static cohort's list (a deletion, docs/privacy.md): how many removed."""
+        gone = set(ids)
+        removed = 0
+        for stored in self.list():
+            members = stored.definition.get("members")
+            if not isinstance(members, list) or not gone.intersection(members):
+                continue
+            kept = [m for m in members if m not in gone]
+            removed += len(members) - len(kept)
+            self.put({**stored.definition, "members": kept})
+        return removed
