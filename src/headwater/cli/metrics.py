@@ -42,6 +42,12 @@ def metrics_command(
     ] = None,
     property: Annotated[str | None, typer.Option("--property", help="preferences: event property.")] = None,
     trait: Annotated[str | None, typer.Option(help="preferences: user trait.")] = None,
+    in_cohort: Annotated[
+        str | None,
+        typer.Option(
+            "--in-cohort", help="Only the people of this cohort (headwater cohorts list; lake engine)."
+        ),
+    ] = None,
     engine: Annotated[
         str,
         typer.Option(
@@ -59,14 +65,18 @@ def metrics_command(
 
     settings = settings_of(data_dir=data_dir)
     options = metric_options(locals())
+    if in_cohort is not None:
+        options["in_cohort"] = in_cohort
     cost: Cost | None = None
     try:
         if engine == "warehouse":
             out, cost = _warehouse_metric(settings, name, start, end, tz, options)
         elif engine == "lake":
+            from headwater.insights.cohorts import Cohorts
             from headwater.metrics.registry import run_metric
 
-            out = run_metric(settings.data_dir, settings.timezone, name, start, end, tz, options)
+            cohorts = Cohorts(settings.data_dir, settings.effective_database_url)
+            out = run_metric(settings.data_dir, settings.timezone, name, start, end, tz, options, cohorts)
         else:
             raise MetricError("bad_parameter", f"option '--engine' must be lake or warehouse: {engine!r}")
     except MetricError as exc:

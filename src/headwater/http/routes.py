@@ -51,6 +51,7 @@ _METRIC_OPTIONS = tuple(
         ("period", "retention, lifecycle: day, week or month"),
         ("mode", "retention: on or on_or_after"),
         ("cohort", "retention: first or recurring"),
+        ("in_cohort", "only the people of this saved cohort (GET /api/v1/cohorts; the lake engine)"),
         ("start_event", "retention: the event that starts a cohort"),
         ("return_event", "retention: the event that counts as a return"),
         ("steps", "funnel: comma-separated event names, in order"),

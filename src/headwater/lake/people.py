@@ -55,6 +55,11 @@ class PeopleQuery(LakeQuery):
             self._arrays[key] = arrays
         return self._arrays[key]
 
+    def forget_person_arrays(self) -> None:
+        """Use the hashed or named paths from now on (Scope.restrict: dense ids are not names)."""
+        self._compact = False
+        self._arrays.clear()
+
     def _compact_ready(self) -> bool:
         if self._compact is None:
             self._compact = self._decide_compact()

@@ -45,6 +45,8 @@ class LakeQuery:
         self.extra_links = False
         #: cohort id -> the file of its members, for the insights that read cohorts (insights/cohorts.py)
         self.cohort_files: dict[str, str] = {}
+        #: only the people of a cohort (Scope.restrict): every source reads their rows only
+        self.restricted = False
         try:
             self._load_pending()
         except BaseException:

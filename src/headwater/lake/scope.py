@@ -18,6 +18,27 @@ from headwater.lake.sql import json_key, parquet_sql, quote
 class Scope(PeopleQuery):
     """One metric query's view of the data. Use as a context manager."""
 
+    def restrict(self, members_file: str) -> None:
+        """From now on only the people of a cohort's members file (insights/cohorts.py, the resolved
+        names): every source below reads their rows only. The dense ids of the compact rollup are
+        not names, so that path is off (the hashed and named paths filter); the ETL's step and
+        session rollups are skipped (their callers read the events)."""
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE hw_only AS SELECT DISTINCT person"
+            f" FROM read_parquet({quote(members_file)}) WHERE person IS NOT NULL"
+        )
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE hw_only_hash AS SELECT DISTINCT hash(person) AS person FROM hw_only"
+        )
+        self.restricted = True
+        self.forget_person_arrays()
+
+    def _only(self, sql: str, hashed: bool = False) -> str:
+        if not self.restricted:
+            return sql
+        table = "hw_only_hash" if hashed else "hw_only"
+        return f"SELECT * FROM ({sql}) WHERE person IN (SELECT person FROM {table})"
+
     def events(self, first: date | None = None, last: date | None = None) -> str:
         """SELECT of deduplicated events of local days first..last (None: unbounded)."""
         lo, hi, utc_first, utc_last = self.utc_window(first, last)
@@ -27,11 +48,11 @@ class Scope(PeopleQuery):
         union = f"SELECT {cols} FROM pending"
         if files:
             union = f"{parquet_sql(files, cols)} UNION ALL {union}"
-        return f"""
+        return self._only(f"""
             SELECT e.*, coalesce(m.user_id, e.actor) AS person, hw_day(e.ts, {quote(self.tz)}) AS day
             FROM ({union}) e LEFT JOIN idmap m ON m.key = e.actor
             WHERE e.ts >= {lo} AND e.ts < {hi}
-        """
+        """)
 
     def person_events(self, first: date | None, last: date | None, columns: str, where: str = "true") -> str:
         """SELECT ``person``, ``ts`` and ``columns`` of the events of local days first..last that belong
@@ -46,14 +67,18 @@ class Scope(PeopleQuery):
         union = f"SELECT {cols} FROM pending WHERE {cond}"
         if files:
             union = f"{parquet_sql(files, cols)} WHERE {cond} UNION ALL {union}"
-        if self.hashed_people():
+        hashed = self.hashed_people()
+        if hashed:
             person, join = "coalesce(m.pid, hash(e.actor))", "LEFT JOIN idmap_hash m ON m.aid = hash(e.actor)"
         else:
             person, join = "coalesce(m.user_id, e.actor)", "LEFT JOIN idmap m ON m.key = e.actor"
-        return f"""
+        return self._only(
+            f"""
             SELECT {person} AS person, e.* EXCLUDE (actor)
             FROM ({union}) e {join}
-        """
+        """,
+            hashed,
+        )
 
     def step_events(self, first: date | None, last: date | None, names: list[str]) -> str | None:
         """SELECT ``actor_hash``, ``event``, ``ts`` of the events named ``names`` of local days
@@ -61,7 +86,7 @@ class Scope(PeopleQuery):
         groups of these events are read, no actor string) with today's log on top; None when people
         cannot be counted on hashes (see person_days) or a loaded day lacks the rollup. The person
         of a row is ``hashed_map()`` applied to its actor_hash."""
-        if not self.hashed_people():
+        if not self.hashed_people() or self.restricted:
             return None
         files = []
         for source in self.user_days_files():
@@ -90,7 +115,7 @@ class Scope(PeopleQuery):
         events without a 30-minute gap) overlapping local days first..last, people as integers, with
         every event of today's log on top as a run of its own; None when people cannot be counted on
         hashes (see person_days) or a loaded day lacks the rollup (then read the events)."""
-        if not self.hashed_people():
+        if not self.hashed_people() or self.restricted:
             return None
         files = []
         for source in self.user_days_files():
@@ -120,7 +145,7 @@ class Scope(PeopleQuery):
         """SELECT (day, person) pairs active on local days first..last, from the rollup when it was
         built for this time zone, from the events otherwise. A pair may repeat (a user seen under two
         ids, or on one day in two received days): consumers count distinct values."""
-        if not self.rollup_fits():
+        if not self.rollup_fits():  # (events() is restricted already)
             return f"SELECT DISTINCT day, person FROM ({self.events(first, last)}) WHERE person IS NOT NULL"
         lo, hi, _, _ = self.utc_window(first, last)
         files = sorted(self.lake.user_days_dir.glob("recv=*.parquet"))
@@ -140,10 +165,10 @@ class Scope(PeopleQuery):
         parts = [f"SELECT day, actor FROM ({user_days_sql(pending, self.tz)})"]
         if files:
             parts.insert(0, f"SELECT day, actor FROM ({parquet_sql(files, 'day, actor')}) WHERE {cond}")
-        return f"""
+        return self._only(f"""
             SELECT u.day, coalesce(m.user_id, u.actor) AS person
             FROM ({" UNION ALL ".join(parts)}) u LEFT JOIN idmap m ON m.key = u.actor
-        """
+        """)
 
     def person_days(self, first: date | None = None, last: date | None = None) -> str:
         """Like user_days, but ``person`` is an integer: a dense id from the compact person-day rollup
@@ -169,7 +194,7 @@ class Scope(PeopleQuery):
             FROM ({parquet_sql(files, "day, actor_hash")}) u LEFT JOIN idmap_hash m ON m.aid = u.actor_hash
             WHERE {cond}
         """
-        return f"{lake} UNION ALL {pend}"
+        return self._only(f"{lake} UNION ALL {pend}", hashed=True)
 
     def trait_values(self, name: str, last: date | None) -> str | None:
         """SELECT (person, ts, v): the values of trait ``name`` (as the preferences metric reads it)
@@ -191,7 +216,7 @@ class Scope(PeopleQuery):
         key, path = quote(name), json_key(name)
         lo, hi, _, _ = self.utc_window(None, last)
         upto = f"t.day <= DATE {quote(str(last))}" if last else "true"
-        return f"""
+        return self._only(f"""
             SELECT coalesce(m.user_id, t.actor) AS person, t.ts, t.value AS v
             FROM ({parquet_sql(files, "day, actor, key, ts, value")}) t LEFT JOIN idmap m ON m.key = t.actor
             WHERE t.key = {key} AND {upto} AND t.ts >= {lo}
@@ -200,4 +225,4 @@ class Scope(PeopleQuery):
                    coalesce(p.traits->>{path}, p.context->'traits'->>{path})
             FROM pending p LEFT JOIN idmap m ON m.key = p.actor
             WHERE p.actor IS NOT NULL AND p.ts >= {lo} AND p.ts < {hi}
-        """
+        """)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from headwater.insights.cohorts import Cohorts, resolve_cohorts
 from headwater.lake.params import MetricError, make_range
 from headwater.lake.scope import Scope
 from headwater.metrics import active, features, funnel, late_events, lifecycle, retention, sessions
@@ -41,6 +42,10 @@ METRICS: dict[str, Metric] = {
 }
 
 
+#: the metrics that count events whoever sent them: a cohort does not restrict them
+NOT_BY_PEOPLE = ("late_events",)
+
+
 def get_metric(name: str) -> Metric:
     metric = METRICS.get(name)
     if metric is None:
@@ -58,12 +63,26 @@ def run_metric(
     end: str | None,
     tz: str | None = None,
     options: Mapping[str, Any] | None = None,
+    cohorts: Cohorts | None = None,
 ) -> dict[str, Any]:
-    """``{"metric", "start", "end", "tz", "rows": [...], ...}`` for a metric over local days."""
+    """``{"metric", "start", "end", "tz", "rows": [...], ...}`` for a metric over local days; with
+    the option ``in_cohort`` (a cohort's id, docs/insights.md) over the cohort's people only."""
     get_metric(name)  # an unknown name is refused before any data is read
     rng = make_range(start, end, tz, project_tz)
+    given = dict(options or {})
+    in_cohort = given.pop("in_cohort", None) or None
+    if in_cohort is not None and name in NOT_BY_PEOPLE:
+        raise MetricError(
+            "bad_parameter", f"parameter 'in_cohort' does not apply to {name!r}: it counts events, not people"
+        )
+    members = resolve_cohorts(cohorts, {str(in_cohort): "in_cohort"}) if in_cohort is not None else {}
     with Scope(data_dir, rng) as scope:
-        return compute(scope, name, options or {})
+        for found in members.values():
+            scope.restrict(str(found.path))
+        out = compute(scope, name, given)
+    if members:
+        out["in_cohort"] = {"id": in_cohort, **members[str(in_cohort)].describe()}
+    return out
 
 
 def compute(scope: Scope, name: str, options: Mapping[str, Any]) -> dict[str, Any]:

@@ -39,6 +39,7 @@ async def get_metric(request: Request) -> Response:
     name = request.path_params["name"]
     try:
         if engine == "lake":
+            from headwater.insights.cohorts import Cohorts
             from headwater.metrics.registry import run_metric
 
             body: dict[str, Any] = await asyncio.to_thread(
@@ -50,6 +51,7 @@ async def get_metric(request: Request) -> Response:
                 params.get("end"),
                 params.get("tz"),
                 options,
+                Cohorts(settings.data_dir, settings.effective_database_url),
             )
             return JSONResponse(body)
         from headwater.warehouse.metrics import check_engine, check_metric
