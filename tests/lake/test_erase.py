@@ -225,7 +225,14 @@ def file_states(lake: Path) -> dict[str, tuple[int, int]]:
     }
 
 
-def test_erase_leaves_nothing_and_the_others_metrics(lakes: tuple[Path, Path], tmp_path: Path) -> None:
+@pytest.mark.parametrize("chunk_rows", [None, 1])  # the tool usage of all dates at once, or date by date
+def test_erase_leaves_nothing_and_the_others_metrics(
+    lakes: tuple[Path, Path], tmp_path: Path, chunk_rows: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if chunk_rows is not None:
+        import headwater.lake.erase
+
+        monkeypatch.setattr(headwater.lake.erase, "TOOL_USAGE_CHUNK_ROWS", chunk_rows)
     data = copy(lakes[0], tmp_path / "a")
     lake = Lake(data / "lake")
     assert linked_ids(lake, [P_USER]) == P_IDS  # the anonymous id and the old id come from the map

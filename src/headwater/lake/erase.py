@@ -31,7 +31,7 @@ import shutil
 import time
 from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +41,11 @@ from headwater.batch.etl import DAILY_ZSTD_LEVEL, etl_lock
 from headwater.lake.erase_files import Kind, Match, fsync_all, read_sql, remove_strays, rewrite, scan
 from headwater.lake.layout import Lake
 from headwater.lake.rollups.tool_usage import write_tool_usage
-from headwater.lake.sql import connect
+from headwater.lake.sql import connect, quote
 from headwater.lake.subject import Subject, find_subject, linked_ids, person_events, person_rollup_rows
 
+#: events per aggregate of the tool usage recomputed for the person's dates (see _tool_usage)
+TOOL_USAGE_CHUNK_ROWS = 2_000_000
 #: Test hook: seconds to sleep after each file swap, so a test can kill a run midway.
 PAUSE_ENV = "HEADWATER_TEST_ERASE_PAUSE_SECONDS"
 
@@ -155,9 +157,30 @@ def _event_dates(con: Any, files: list[Path], match: Match) -> list[date]:
 
 def _tool_usage(con: Any, lake: Lake, dates: list[date], files: list[Path], match: Match) -> None:
     """tool_usage_stats of the dates, by the ETL's own code, reading the person's files as they
-    will be once rewritten (so this step may come first, and is redone as long as they are not)."""
-    own = f"SELECT tool_id, event, actor, ts FROM {read_sql(files)} WHERE NOT ({match.sql()})"
-    write_tool_usage(con, lake, dates, own, files)
+    will be once rewritten (so this step may come first, and is redone as long as they are not).
+    A few dates at a time (about TOOL_USAGE_CHUNK_ROWS events each, read by a time range that the
+    files' statistics prune: archives are sorted by time): the ETL's aggregate over the 90 days of
+    a 50M-event lake at once does not fit its memory limit."""
+    rows = dict(
+        con.execute(
+            f"SELECT CAST(ts AS DATE) AS d, count(*) FROM {read_sql(files)} WHERE ts IS NOT NULL GROUP BY d"
+        ).fetchall()
+    )
+    chunks: list[list[date]] = [[]]
+    size = 0
+    for day in dates:
+        if chunks[-1] and size + rows.get(day, 0) > TOOL_USAGE_CHUNK_ROWS:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(day)
+        size += rows.get(day, 0)
+    for chunk in chunks:
+        lo, hi = (quote(f"{d.isoformat()} 00:00:00+00") for d in (chunk[0], chunk[-1] + timedelta(days=1)))
+        own = (
+            f"SELECT tool_id, event, actor, ts FROM {read_sql(files)}"
+            f" WHERE ts >= TIMESTAMPTZ {lo} AND ts < TIMESTAMPTZ {hi} AND NOT ({match.sql()})"
+        )
+        write_tool_usage(con, lake, chunk, own, files)
     fsync_all(lake.tool_usage_dir / f"date={d.isoformat()}.parquet" for d in dates)
 
 
