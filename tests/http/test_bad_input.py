@@ -157,6 +157,7 @@ def test_live_hours_beyond_the_days_kept_are_a_400_and_the_year_is_padded(tmp_pa
 
 
 def test_the_cli_says_which_parameter_without_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()  # (a data directory that is not there is refused first)
     for args, text in [
         (["--start", "9999-12-31", "--end", "9999-12-31"], "'start'"),
         (["--start", "0001-01-01", "--end", "0001-01-01", "--tz", "Asia/Tokyo"], "'start'"),

@@ -141,7 +141,15 @@ def sizes(
     data_dir: DataDir = None,
 ) -> None:
     """Sizes over time (recorded by the nightly recompute), newest first."""
-    for p in _catalog(data_dir).sizes(audience_id, limit):
+    points = _catalog(data_dir).sizes(audience_id, limit)
+    if not points:
+        which = f"audience {audience_id!r}" if audience_id else "any audience"
+        err.print(
+            f"No size recorded for {which} yet: sizes are recorded by the nightly recompute, or now by"
+            " `headwater audiences recompute`; `headwater audiences list` shows the definitions."
+        )
+        return
+    for p in points:
         print(f"{p.measured_at}\t{p.audience_id}\t{p.source}\t{p.size}")
 
 

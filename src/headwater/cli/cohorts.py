@@ -131,7 +131,7 @@ def _members(cohort_id: str, data_dir: Path | None, recompute: bool) -> Any:
     from headwater.lake.layout import LakeError
     from headwater.lake.params import MetricError
 
-    settings = settings_of(data_dir=data_dir)
+    settings = settings_of(data_dir=data_dir, existing=True)
     cohorts = Cohorts(settings.data_dir, settings.effective_database_url)
     try:
         if recompute:

@@ -28,17 +28,25 @@ def fail(message: str, code: int = 2, hint: str | None = None) -> NoReturn:
     raise typer.Exit(code)
 
 
-def settings_of(**overrides: Any) -> Settings:
-    """The settings (environment, headwater.toml, then these flags); a bad one ends the command."""
+def settings_of(existing: bool = False, **overrides: Any) -> Settings:
+    """The settings (environment, headwater.toml, then these flags); a bad one ends the command.
+    ``existing``: a command that only reads refuses a data directory that is not there (a mistyped
+    --data-dir would otherwise be created, and answer empty rows as if there were no data)."""
     from headwater.settings_loader import load_settings
 
     try:
-        return load_settings(**overrides)
+        settings = load_settings(**overrides)
     except ValidationError as exc:
         for e in exc.errors():
             field = ".".join(str(p) for p in e["loc"]) or "settings"
             err.print(f"[red]error:[/] setting {field!r} (env HEADWATER_{field.upper()}): {e['msg']}")
         raise typer.Exit(2) from None
+    if existing and not settings.data_dir.is_dir():
+        fail(
+            f"no data directory at {settings.data_dir}",
+            hint="Check --data-dir or HEADWATER_DATA_DIR (`headwater serve` creates the one it is given).",
+        )
+    return settings
 
 
 _DATABASE_HINT = "Check HEADWATER_DATABASE_URL (or leave it empty for the embedded SQLite store)."

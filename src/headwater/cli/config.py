@@ -17,6 +17,9 @@ def config(data_dir: DataDir = None, as_json: JsonOpt = False) -> None:
     """Print the effective settings (secrets masked) and where each can be set."""
     settings = settings_of(data_dir=data_dir)
     values = settings.public_dict()
+    if values.get("admin_token") is None and (settings.data_dir / "admin_token").is_file():
+        # made by the first `headwater serve` (docs/security.md): set, though not in the environment
+        values["admin_token"] = f"*** (in {settings.data_dir / 'admin_token'})"
     if as_json:
         print(json.dumps(values, indent=2, default=str))
         return

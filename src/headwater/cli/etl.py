@@ -50,6 +50,14 @@ def daily(
         try:
             results.append(run_daily(settings.data_dir, d, settings.timezone).as_dict())
         except LakeError as exc:
+            if str(exc).startswith("no event log files were received") and not day:
+                err.print(f"[red]error:[/] {exc}")
+                err.print(
+                    "The daily ETL loads yesterday's log by default (the server runs it every night)."
+                    " Load a given day with --date YYYY-MM-DD, or every complete day not loaded yet"
+                    " with --pending; today's events are answered from the log until then."
+                )
+                raise typer.Exit(1) from None
             raise _lake_error(exc) from None
     if as_json:
         print(json.dumps({"loaded": results}, indent=2))

@@ -83,8 +83,16 @@ def create(
     from headwater.experiments import admin
     from headwater.experiments.loading import read_definitions
 
+    definition = _run(lambda: read_definitions(file))
+    if isinstance(definition, dict) and isinstance(definition.get("experiments"), list):
+        # a file of several experiments ([[experiments]] in TOML, as docs/experiments.md shows them)
+        err.print(
+            f"[red]error:[/] {file} holds a list of experiments ('experiments'): create takes one."
+            f" Load them all with: headwater experiments load {file}"
+        )
+        raise typer.Exit(2)
     with _catalog(data_dir) as catalog:
-        stored = _run(lambda: admin.create(catalog, read_definitions(file)))
+        stored = _run(lambda: admin.create(catalog, definition))
         _print(stored, catalog, as_json)
     record(data_dir, "experiment.create", stored.key)
 

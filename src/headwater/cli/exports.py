@@ -86,7 +86,7 @@ def export_events_command(
     from headwater.transfer.export import export_events
     from headwater.transfer.export_model import format_for, parse_request
 
-    settings = settings_of(data_dir=data_dir)
+    settings = settings_of(data_dir=data_dir, existing=True)
     try:
         request = parse_request(start, end, tz, format_for(output, fmt), user, event, settings.timezone)
     except MetricError as exc:
@@ -141,7 +141,7 @@ def export_metrics_command(
     from headwater.metrics.registry import run_metric
     from headwater.transfer.export_metrics import write_metric_csv
 
-    settings = settings_of(data_dir=data_dir)
+    settings = settings_of(data_dir=data_dir, existing=True)
     options = metric_options(locals())
     try:
         answer = run_metric(settings.data_dir, settings.timezone, name, start, end, tz, options)

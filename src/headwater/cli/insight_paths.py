@@ -90,7 +90,7 @@ def paths(
     from headwater.lake.layout import LakeError
     from headwater.lake.params import MetricError
 
-    settings = settings_of(data_dir=data_dir)
+    settings = settings_of(data_dir=data_dir, existing=True)
     try:
         body = paths_body(
             start,

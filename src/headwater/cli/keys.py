@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from headwater.cli.common import DataDir, JsonOpt, database, err, fail, settings_of
 from headwater.cli.users import record
@@ -125,7 +125,10 @@ def keys_list(
     if as_json:
         print(json.dumps({"keys": rows}, indent=2))
         return
-    table = Table("name", "key", "created", "revoked", "origins", "Segment webhook")
+    table = Table("name", "created", "revoked", "origins", "Segment webhook")
+    # the key whole (it is copied from here), whatever the terminal's width: the others give way
+    width = max((len(r["key"]) for r in rows), default=3)
+    table.columns.insert(1, Column("key", no_wrap=True, min_width=width, overflow="ignore"))
     for r in rows:
         table.add_row(
             r["name"],

@@ -63,7 +63,7 @@ def metrics_command(
     from headwater.lake.layout import LakeError
     from headwater.lake.params import MetricError
 
-    settings = settings_of(data_dir=data_dir)
+    settings = settings_of(data_dir=data_dir, existing=True)
     options = metric_options(locals())
     if in_cohort is not None:
         options["in_cohort"] = in_cohort

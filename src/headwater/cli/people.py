@@ -73,7 +73,7 @@ def show(person_id: PersonArg, data_dir: DataDir = None, as_json: JsonOpt = Fals
     audiences."""
     from headwater.people.profile import profile
 
-    body = _read(settings_of(data_dir=data_dir), lambda reading: profile(reading, person_id))
+    body = _read(settings_of(data_dir=data_dir, existing=True), lambda reading: profile(reading, person_id))
     if body is None:
         _not_found(person_id)
     if as_json:
@@ -145,7 +145,7 @@ def events(
             return None
         return body
 
-    body = _read(settings_of(data_dir=data_dir), page)
+    body = _read(settings_of(data_dir=data_dir, existing=True), page)
     if body is None:
         _not_found(person_id)
     if as_json:
@@ -171,7 +171,9 @@ def search(
 
     if not text:
         fail("TEXT must not be empty")
-    body = _read(settings_of(data_dir=data_dir), lambda reading: find(reading, text, trait, limit))
+    body = _read(
+        settings_of(data_dir=data_dir, existing=True), lambda reading: find(reading, text, trait, limit)
+    )
     if as_json:
         _dump(body)
         return
@@ -210,7 +212,7 @@ def latest(
     from headwater.people.latest import Filters, Follower
     from headwater.people.latest import latest as newest
 
-    log_dir = settings_of(data_dir=data_dir).log_dir
+    log_dir = settings_of(data_dir=data_dir, existing=True).log_dir
     filters = Filters(event=event, user=user, type=type_, source=source)
     follower = Follower(log_dir, filters) if follow else None  # from now: nothing falls in between
     body = newest(log_dir, limit, filters)
