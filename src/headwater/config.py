@@ -184,6 +184,16 @@ class Settings(BaseModel):
 
     # privacy and HTTP
     ip_policy: IpPolicy = Field("truncate", description="keep | truncate (IPv4 /24, IPv6 /48) | drop.")
+    geoip: bool = Field(
+        True,
+        description="Add context.location (country, region) from the full IP at collection, before the IP"
+        " policy, unless the client sent a location (docs/collector.md, Geography). false: no lookup.",
+    )
+    geoip_database: str = Field(
+        "",
+        description="A MaxMind DB file giving country and region (GeoLite2-City.mmdb, GeoIP2-City, DB-IP's"
+        " .mmdb); checked at start. Empty: the built-in country lookup (no region, no file, no network).",
+    )
     trusted_proxies: list[str] = Field(
         default_factory=list, description="Peers whose X-Forwarded-For is believed (IPs or CIDRs)."
     )

@@ -48,6 +48,10 @@ def tune_gc() -> None:
 
 async def start_runtime(settings: Settings) -> Runtime:
     """Open the log, the stores and every service of this process's role, and start them."""
+    from headwater.geo import describe_geo, open_geo
+
+    # the geo database first (nothing to undo when it is unusable); only HTTP routes collect events
+    geo = open_geo(settings) if settings.role != "background" else None
     writers = await LogWriters.open(
         settings.log_dir,
         settings.writer_id,
@@ -66,6 +70,7 @@ async def start_runtime(settings: Settings) -> Runtime:
         max_depth=settings.max_nesting_depth,
         ip_policy=settings.ip_policy,
         future_clamp=timedelta(hours=settings.future_clamp_hours),
+        geo=geo,
     )
     ingestor = Ingestor(normalizer, writers.events, writers.quarantine, settings.max_event_bytes)
     token = AdminToken(settings)
@@ -113,6 +118,6 @@ async def start_runtime(settings: Settings) -> Runtime:
     log.info(
         "writer %s ready",
         settings.writer_id,
-        extra={"log_dir": str(settings.log_dir), "fsync": settings.fsync},
+        extra={"log_dir": str(settings.log_dir), "fsync": settings.fsync, "geo": describe_geo(geo)},
     )
     return runtime

@@ -11,7 +11,10 @@ from the log, not yet loaded), with what the trends must get right:
 - properties with keys that are not JSON paths (``a.b``, ``$price``, quotes, brackets, unicode), a
   numeric property with strings and nulls among its values, an array property;
 - context: user agents of several browsers and devices (a crawler, none), UTM campaigns,
-  referrers, page paths, libraries and app versions; traits (plan, company) set by identify calls.
+  referrers, page paths, libraries and app versions; traits (plan, company) set by identify calls;
+  locations (``context.location``, as the collector's geo lookup writes them, or as a client sent
+  them: a region's name, a city only, a location that is no object) drawn from a random generator
+  of their own, so the other values are those drawn before locations were added.
 """
 
 from __future__ import annotations
@@ -48,10 +51,25 @@ REFERRERS = [None, "https://www.Google.com/search?q=x", "https://news.ycombinato
 PATHS = ["/", "/pricing", "/docs/start"]
 WEIRD = ["a.b", "$price", "quo'te\"s", "[0]", "ключ"]
 HOURS = ["03:00", "09:15", "14:40", "22:30", "23:30"]
+LOCATIONS: list[Any] = [
+    None,  # collected before geo, or an address no database knows
+    None,
+    {"country": "KR", "region": "KR-11"},
+    {"country": "KR", "region": "KR-26"},
+    {"country": "KR", "region": "KR-11"},
+    {"country": "US", "region": "US-CA"},
+    {"country": "US"},  # the built-in lookup: no region
+    {"country": "FR", "region": "Île-de-France"},  # a client's own (a region's name)
+    {"city": "Lyon"},
+    "Seoul",  # not an object: no country, no region
+]
 
 
-def _context(rng: random.Random, e: dict[str, Any]) -> None:
+def _context(rng: random.Random, e: dict[str, Any], places: random.Random) -> None:
     ctx = e["context"]
+    location = places.choice(LOCATIONS)
+    if location is not None:
+        ctx["location"] = dict(location) if isinstance(location, dict) else location
     agent = rng.choice(AGENTS)
     if agent is not None:
         ctx["userAgent"] = agent
@@ -95,6 +113,7 @@ def _props(rng: random.Random) -> dict[str, Any]:
 def events() -> list[dict[str, Any]]:
     """The log, in the order written (duplicates included)."""
     rng = random.Random(19)
+    places = random.Random(3166)
     out: list[dict[str, Any]] = []
     for day in DAYS:
         for user in [*USERS, "a1", "a2", "0"]:
@@ -107,7 +126,7 @@ def events() -> list[dict[str, Any]]:
                 e = ev(
                     ts, event=name, type=kind, props=_props(rng), tool=rng.choice([None, "t1", "t2"]), **who
                 )
-                _context(rng, e)
+                _context(rng, e, places)
                 out.append(e)
         if day in (DAYS[1], DAYS[5]):  # traits change over time: the latest by the range's end counts
             for i, user in enumerate(USERS):

@@ -146,6 +146,9 @@ def derived(e: dict[str, Any], name: str) -> str | None:
         if path is None and e["type"] == "page":
             path = (e.get("properties") or {}).get("path")
         return json_text(path)
+    if name in ("country", "region"):  # context.location (filled at collection from the IP: events/geo.py)
+        location = ctx.get("location")
+        return json_text(location.get(name)) if isinstance(location, dict) else None
     if name == "library":
         return json_text((ctx.get("library") or {}).get("name"))
     if name == "app_version":

@@ -42,7 +42,7 @@ BAD: list[tuple[Any, str, str]] = [
     ({**BODY, "start": None}, "bad_field", "'start'"),
     ({k: v for k, v in BODY.items() if k != "start"}, "missing_field", "'start'"),
     ({**BODY, "breakdown": {"type": "derived", "name": "planet"}}, "bad_field", "'breakdown.name'"),
-    ({**BODY, "breakdown": {"type": "derived", "name": "country"}}, "not_available", "'breakdown.name'"),
+    ({**BODY, "breakdown": {"type": "derived", "name": "city"}}, "bad_field", "'breakdown.name'"),
     (
         {**BODY, "filters": [{"type": "cohort", "name": "x", "op": "eq", "value": 1}]},
         "bad_field",

@@ -28,8 +28,8 @@ def refused(body: dict[str, Any]) -> MetricError:
     ("change", "field"),
     [
         ({"breakdown": {"type": "derived", "name": "planet"}}, "'breakdown.name'"),
-        ({"breakdown": {"type": "derived", "name": "country"}}, "'breakdown.name'"),
-        ({"filters": [{"type": "derived", "name": "region", "op": "exists"}]}, "'filters[0].name'"),
+        ({"breakdown": {"type": "derived", "name": "Country"}}, "'breakdown.name'"),
+        ({"filters": [{"type": "derived", "name": "city", "op": "exists"}]}, "'filters[0].name'"),
         ({"filters": [{"type": "cohort", "name": "buyers", "op": "eq", "value": 1}]}, "'filters[0].value'"),
         ({"filters": [{"type": "cohort", "name": "buyers", "op": "in", "value": [1]}]}, "'filters[0].op'"),
         ({"breakdown": {"type": "cohort", "name": "big buyers"}}, "'breakdown.name'"),
@@ -84,9 +84,14 @@ def test_bad_input_names_the_field(change: dict[str, Any], field: str) -> None:
     assert field in error.message, error.message
 
 
-def test_geo_says_it_is_not_available_yet() -> None:
-    geo = refused({**BASE, "breakdown": {"type": "derived", "name": "country"}})
-    assert geo.code == "not_available" and "geo database" in geo.message
+def test_country_and_region_are_derived_dimensions() -> None:
+    body = {**BASE, "breakdown": {"type": "derived", "name": "country"}}
+    body["filters"] = [{"type": "derived", "name": "region", "op": "eq", "value": "KR-11"}]
+    query = parse_trend(body, "UTC")
+    assert query.breakdown is not None and query.breakdown.name == "country"
+    assert query.filters[0].name == "region" and query.filters[0].value == "KR-11"
+    unknown = refused({**BASE, "breakdown": {"type": "derived", "name": "city"}})
+    assert unknown.code == "bad_field" and "country, region, browser" in unknown.message
 
 
 def test_dates_and_time_zone() -> None:

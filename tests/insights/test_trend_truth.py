@@ -101,6 +101,35 @@ CASES: dict[str, dict[str, Any]] = {
         ],
         "filter_match": "any",
     },
+    # country and region (context.location, filled at collection from the IP): a breakdown by country
+    # of one region's users, per region of one country, and the ops on them
+    "country-by-region": {
+        "series": [TOOL, {"event": None, "measure": "events"}],
+        "filters": [_ev("region", "eq", "KR-11", "derived")],
+        "breakdown": {"type": "derived", "name": "country"},
+    },
+    "breakdown-country": {
+        "series": [{"event": None, "measure": "users"}],
+        "breakdown": {"type": "derived", "name": "country"},
+        "limit": 2,
+        "interval": "range",
+    },
+    "region-of-korea": {
+        "series": [TOOL],
+        "filters": [_ev("country", "eq", "KR", "derived")],
+        "breakdown": {"type": "derived", "name": "region"},
+        "interval": "week",
+        "tz": "Asia/Seoul",
+    },
+    "geo-ops": {
+        "series": [{"event": None, "measure": "events"}],
+        "filters": [
+            _ev("region", "exists", False, "derived"),
+            _ev("country", "in", ["US", "FR"], "derived"),
+            _ev("region", "contains", "France", "derived"),
+        ],
+        "filter_match": "any",
+    },
     "person-eq": {"series": [TOOL], "filters": [_ev("plan", "eq", "pro", "person")]},
     "person-paris": {
         "series": [TOOL],

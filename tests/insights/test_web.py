@@ -54,8 +54,10 @@ SITE = "https://shop.example"
 def page(
     ts: str, path: str | None, ua: str | None = None, ref: str | None = None, **kw: Any
 ) -> dict[str, Any]:
-    """A page event as analytics.js logs it (context.page, userAgent, campaign)."""
+    """A page event as analytics.js logs it (context.page, userAgent, campaign), with the location
+    the collector's geo lookup adds (``loc``: context.location)."""
     campaign = kw.pop("campaign", None)
+    location = kw.pop("loc", None)
     e = ev(ts, type="page", **kw)
     pg: dict[str, Any] = {"url": f"{SITE}{path or '/'}"}
     if path is not None:
@@ -67,13 +69,19 @@ def page(
         e["context"]["userAgent"] = ua
     if campaign is not None:
         e["context"]["campaign"] = campaign
+    if location is not None:
+        e["context"]["location"] = dict(location)
     return e
+
+
+SEOUL = {"country": "KR", "region": "KR-11"}
+BUSAN = {"country": "KR", "region": "KR-26"}
 
 
 def hand_log() -> list[dict[str, Any]]:
     # alice: visit 1 (09:00-09:35 UTC, 3 pageviews, 2,100 s, from google.com, UTM news/email/spring;
-    # the 2nd pageview's internal referrer changes nothing); visit 2 at 12:00, a bounce whose
-    # referrer is the site itself: Direct / None
+    # the 2nd pageview's internal referrer changes nothing), in Seoul; visit 2 at 12:00, a bounce
+    # whose referrer is the site itself: Direct / None, in Busan
     spring = {"source": "news", "medium": "email", "name": "spring"}
     out = [
         page(
@@ -83,16 +91,30 @@ def hand_log() -> list[dict[str, Any]]:
             "https://www.Google.com/?q=x",
             user="alice",
             campaign=spring,
+            loc=SEOUL,
         ),
-        page("2026-03-24T09:10:00.000Z", "/pricing", CHROME, f"{SITE}/", user="alice"),
-        page("2026-03-24T09:35:00.000Z", "/buy", CHROME, f"{SITE}/pricing", user="alice"),
-        page("2026-03-24T12:00:00.000Z", "/docs", CHROME, "https://www.shop.example/pricing", user="alice"),
+        page("2026-03-24T09:10:00.000Z", "/pricing", CHROME, f"{SITE}/", user="alice", loc=SEOUL),
+        page("2026-03-24T09:35:00.000Z", "/buy", CHROME, f"{SITE}/pricing", user="alice", loc=SEOUL),
+        page(
+            "2026-03-24T12:00:00.000Z",
+            "/docs",
+            CHROME,
+            "https://www.shop.example/pricing",
+            user="alice",
+            loc=BUSAN,
+        ),
     ]
     # bob: 23:50 Paris on 03-25 as an anonymous visitor, 00:10 Paris on 03-26 identified by that very
-    # pageview: one visit of one person (1,200 s), on 03-25 in Paris (both pageviews on 03-25 in UTC)
+    # pageview: one visit of one person (1,200 s), on 03-25 in Paris (both pageviews on 03-25 in UTC);
+    # his first pageview in California, his second without a location: the visit's is the first's
     out += [
         page(
-            "2026-03-25T22:50:00.000Z", "/", IPHONE, "https://news.ycombinator.com/item?id=1", anon="b-anon"
+            "2026-03-25T22:50:00.000Z",
+            "/",
+            IPHONE,
+            "https://news.ycombinator.com/item?id=1",
+            anon="b-anon",
+            loc={"country": "US", "region": "US-CA"},
         ),
         page("2026-03-25T23:10:00.000Z", "/pricing", IPHONE, f"{SITE}/", user="bob", anon="b-anon"),
         ev("2026-03-25T23:15:00.000Z", user="bob", event="Signed Up"),
@@ -108,14 +130,24 @@ def hand_log() -> list[dict[str, Any]]:
     )
     late = {**second, "receivedAt": "2026-03-27T06:00:00.000Z"}
     out += [first, second, dict(second), late]
-    # dave: a bounce on 03-27, the day not loaded (read from the log)
-    out.append(page("2026-03-27T07:00:00.000Z", "/blog", FIREFOX, "https://duckduckgo.com/", user="dave"))
+    # dave: a bounce on 03-27, the day not loaded (read from the log), in France (the built-in
+    # lookup: a country, no region)
+    out.append(
+        page(
+            "2026-03-27T07:00:00.000Z",
+            "/blog",
+            FIREFOX,
+            "https://duckduckgo.com/",
+            user="dave",
+            loc={"country": "FR"},
+        )
+    )
     # eve: a pageview every 30 minutes (a gap of 30 minutes continues a visit) from 03-24 00:00 to
-    # 03-25 01:00 UTC: 51 pageviews, cut at 24 hours into 48 (84,600 s) and 3 (3,600 s)
+    # 03-25 01:00 UTC: 51 pageviews, cut at 24 hours into 48 (84,600 s) and 3 (3,600 s), in Seoul
     start = datetime(2026, 3, 24, tzinfo=ZoneInfo("UTC"))
     for i in range(51):
         at = (start + timedelta(minutes=30 * i)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        out.append(page(at, "/loop", CHROME, None, user="eve"))
+        out.append(page(at, "/loop", CHROME, None, user="eve", loc=SEOUL))
     # not counted: a bot's pageview (flagged by the collector), nobody's (a junk id)
     bot = page("2026-03-24T10:00:00.000Z", "/", CHROME, None, user="crawler")
     bot["_hw"]["bot"] = True
@@ -197,7 +229,27 @@ def test_the_hand_log_counted_by_hand(hand: Path) -> None:
         ("iOS", 1),
         ("Windows", 1),
     ]
-    assert out["countries"] is None and "geo database" in out["countries_note"]
+    # the country of a visit is its first pageview's: KR (alice's two visits, eve's two: 3 + 1 + 48
+    # + 3 pageviews, alice's second a bounce, 2100 + 0 + 84600 + 3600 s), US (bob: his second
+    # pageview has no location), none (carol), FR (dave's bounce)
+    assert out["countries"] == [
+        {"value": "KR", "visitors": 2, "visits": 4, "pageviews": 55, "bounce_rate": 0.25,
+         "visit_duration": 22575.0},
+        {"value": "US", "visitors": 1, "visits": 1, "pageviews": 2, "bounce_rate": 0.0,
+         "visit_duration": 1200.0},
+        {"value": "$none", "visitors": 1, "visits": 1, "pageviews": 2, "bounce_rate": 0.0,
+         "visit_duration": 300.0},
+        {"value": "FR", "visitors": 1, "visits": 1, "pageviews": 1, "bounce_rate": 1.0,
+         "visit_duration": 0.0},
+    ]  # fmt: skip
+    # regions: KR-11 (alice's first visit, eve's two), none (carol; dave: France has no region here)
+    assert [(r["value"], r["visitors"], r["visits"], r["pageviews"]) for r in out["regions"]] == [
+        ("KR-11", 2, 3, 54),
+        ("$none", 2, 2, 3),
+        ("US-CA", 1, 1, 2),
+        ("KR-26", 1, 1, 1),
+    ]
+    assert "countries_note" not in out
     assert out["missing_days"] == []
 
 
@@ -281,13 +333,38 @@ def test_filters_pick_pageviews_and_count_their_visits(hand: Path) -> None:
     assert nothing["summary"]["visits"] == 0 and nothing["pages"] == []
 
 
+def test_country_and_region_filters_by_hand(hand: Path) -> None:
+    # KR: alice's two visits and eve's two, every pageview of them located in Korea
+    korea = _summary(hand, [{"type": "derived", "name": "country", "op": "eq", "value": "KR"}])
+    assert korea["summary"] == {
+        "visitors": 2,
+        "visits": 4,
+        "pageviews": 55,
+        "views_per_visit": 13.75,
+        "bounce_rate": 0.25,
+        "visit_duration": 22575.0,
+    }
+    assert [(r["value"], r["pageviews"]) for r in korea["regions"]] == [("KR-11", 54), ("KR-26", 1)]
+    # US-CA: bob's first pageview only; his visit counts whole (2 pageviews: no bounce, 1,200 s), its
+    # matching pageview once
+    california = _summary(hand, [{"type": "derived", "name": "region", "op": "eq", "value": "US-CA"}])
+    assert (california["summary"]["visits"], california["summary"]["pageviews"]) == (1, 1)
+    assert california["summary"]["visit_duration"] == 1200.0
+    assert california["pages"] == [{"value": "/", "visitors": 1, "pageviews": 1}]
+    # no country: carol's two pageviews and bob's second
+    unknown = _summary(hand, [{"type": "derived", "name": "country", "op": "exists", "value": False}])
+    assert (unknown["summary"]["visitors"], unknown["summary"]["pageviews"]) == (2, 3)
+    # ranked by pageviews matched: carol's 2, then bob's visit (in the US by its first pageview) 1
+    assert [(r["value"], r["pageviews"]) for r in unknown["countries"]] == [("$none", 2), ("US", 1)]
+
+
 def test_an_empty_range_answers_zeros(hand: Path) -> None:
     out = run_web(hand, "UTC", {"start": "2030-01-01", "end": "2030-01-03", "compare": True})
     zeros = {"visitors": 0, "visits": 0, "pageviews": 0, "views_per_visit": 0.0, "bounce_rate": 0.0}
     assert out["summary"] == {**zeros, "visit_duration": 0.0}
     assert out["previous"] == {"start": "2029-12-29", "end": "2029-12-31", **zeros, "visit_duration": 0.0}
     lists = ["pages", "entry_pages", "exit_pages", "sources", "utm_sources", "utm_mediums"]
-    lists += ["utm_campaigns", "devices", "browsers", "os"]
+    lists += ["utm_campaigns", "devices", "browsers", "os", "countries", "regions"]
     assert all(out[name] == [] for name in lists)
     assert out["missing_days"] == ["2030-01-01", "2030-01-02", "2030-01-03"]
 
@@ -316,6 +393,7 @@ CAMPAIGNS = [
 
 def random_log() -> list[dict[str, Any]]:
     rng = random.Random(1919)
+    places = random.Random(3166)  # locations drawn apart: the other values stay those drawn before
     out: list[dict[str, Any]] = []
     people: list[dict[str, Any]] = [{"user": f"u{i}"} for i in range(8)] + [
         {"anon": f"a{i}"} for i in range(4)
@@ -329,7 +407,7 @@ def random_log() -> list[dict[str, Any]]:
                     key = (str(who), at)
                     if key not in used:
                         used.add(key)
-                        out.append(_random_page(rng, at, who))
+                        out.append(_located(_random_page(rng, at, who), places))
                     at += timedelta(seconds=rng.choice([7, 60, 600, 1799, 1800, 1801, 3000, 5000]))
     # a2 is identified by a pageview carrying both ids, a3 by an identify call; traits for a filter
     out.append(
@@ -351,6 +429,24 @@ def random_log() -> list[dict[str, Any]]:
         [dict(out[5]), {**out[40], "receivedAt": f"{DAYS[-1].isoformat()}T23:00:00.000Z"}]
     )  # duplicates
     return out
+
+
+PLACES: list[dict[str, Any] | None] = [
+    None,
+    SEOUL,
+    SEOUL,
+    BUSAN,
+    {"country": "US", "region": "US-CA"},
+    {"country": "US"},
+    {"country": "FR", "region": "Île-de-France"},
+]
+
+
+def _located(e: dict[str, Any], places: random.Random) -> dict[str, Any]:
+    where = places.choice(PLACES)
+    if where is not None:
+        e["context"]["location"] = dict(where)
+    return e
 
 
 def _random_page(rng: random.Random, at: datetime, who: dict[str, Any]) -> dict[str, Any]:
@@ -377,7 +473,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict
 
 
 LISTS = ["entry_pages", "exit_pages", "sources", "utm_sources", "utm_mediums", "utm_campaigns"]
-LISTS += ["devices", "browsers", "os"]
+LISTS += ["devices", "browsers", "os", "countries", "regions"]
 
 
 def _visit_values(v: list[dict[str, Any]]) -> dict[str, Any]:
@@ -394,6 +490,8 @@ def _visit_values(v: list[dict[str, Any]]) -> dict[str, Any]:
         **{f"{k}s": derived(first, k) for k in ("utm_source", "utm_medium", "utm_campaign", "browser", "os")},
         "devices": derived(first, "device_type"),
         "os": derived(first, "os"),
+        "countries": derived(first, "country"),
+        "regions": derived(first, "region"),
     }
 
 
@@ -503,6 +601,11 @@ BODIES: list[dict[str, Any]] = [
                  {"type": "derived", "name": "referrer_domain", "op": "contains", "value": "o"}]},
     {"start": "2026-03-27", "end": "2026-04-01", "limit": 5,
      "filters": [{"type": "derived", "name": "utm_source", "op": "exists"}]},
+    {"start": "2026-03-27", "end": "2026-04-01", "tz": "Asia/Seoul", "limit": 2,
+     "filters": [{"type": "derived", "name": "country", "op": "eq", "value": "KR"}]},
+    {"start": "2026-03-27", "end": "2026-04-01", "filter_match": "any",
+     "filters": [{"type": "derived", "name": "region", "op": "in", "value": ["US-CA", "KR-26"]},
+                 {"type": "derived", "name": "country", "op": "exists", "value": False}]},
 ]  # fmt: skip
 
 
@@ -552,7 +655,7 @@ BAD: list[tuple[Any, str, str]] = [
     ({**RANGE, "filter_match": "some"}, "bad_field", "'filter_match'"),
     ({**RANGE, "interval": "day"}, "bad_field", "'interval'"),
     (_filtered("derived", "planet", "eq", 1), "bad_field", "'filters[0].name'"),
-    (_filtered("derived", "country", "eq", "KR"), "not_available", "'filters[0].name'"),
+    (_filtered("derived", "city", "eq", "Seoul"), "bad_field", "'filters[0].name'"),
     (_filtered("event", "x", "gt", "x"), "bad_field", "'filters[0].value'"),
     (_filtered("cohort", "x", "eq", 1), "bad_field", "'filters[0].value'"),
     (_filtered("cohort", "x", "eq", True), "unknown_cohort", "'filters[0].name'"),

@@ -123,6 +123,7 @@ def _run(
         TextColumn("{task.fields[events]:>11,} events  {task.fields[rate]:>8,.0f} events/s"),
         TimeElapsedColumn(),
     )
+    _check_geo(settings)
     results: list[FileResult] = []
     started = time.monotonic()
 
@@ -155,6 +156,16 @@ def _run(
                 hint="Nothing after the last recorded chunk was kept; run the same command again.",
             )
     return results, time.monotonic() - started
+
+
+def _check_geo(settings: Settings) -> None:
+    """A configured geo database that cannot serve ends the command with one line, as at serve."""
+    from headwater.geo import GeoDatabaseError, open_geo
+
+    try:
+        open_geo(settings)
+    except GeoDatabaseError as exc:
+        fail(str(exc))
 
 
 def _load_lake(settings: Settings, results: list[FileResult]) -> list[dict[str, Any]]:

@@ -30,6 +30,8 @@ _LISTS = (
     ("devices", "devices"),
     ("browsers", "browsers"),
     ("os", "operating systems"),
+    ("countries", "countries"),
+    ("regions", "regions"),
 )
 _SUMMARY = ("visitors", "visits", "pageviews", "views_per_visit", "bounce_rate", "visit_duration")
 
@@ -119,6 +121,5 @@ def _print_tables(out: dict[str, Any]) -> None:
         for row in rows:
             table.add_row(str(row["value"]), *(str(row[c]) for c in columns))
         console.print(table)
-    console.print(f"countries: {out['countries_note']}")
     if out.get("missing_days"):
         console.print(f"missing_days: {json.dumps(out['missing_days'])}")

@@ -55,7 +55,7 @@ def trend_command(
         str | None,
         typer.Option(
             "--breakdown",
-            help="type:name, e.g. derived:browser, event:plan, person:company (country, region: not yet).",
+            help="type:name, e.g. derived:country, derived:browser, event:plan, person:company.",
         ),
     ] = None,
     limit: Annotated[
@@ -80,7 +80,7 @@ def trend_command(
     from headwater.lake.layout import LakeError
     from headwater.lake.params import MetricError
 
-    settings = settings_of(data_dir=data_dir)
+    settings = settings_of(data_dir=data_dir, existing=True)
     try:
         body = trend_body(
             start,

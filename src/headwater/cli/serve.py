@@ -38,6 +38,7 @@ def serve(
         check_workers(settings)  # an in-process store cannot be shared by several workers
     except RuntimeError as exc:
         fail(str(exc))
+    _check_geo(settings)
     warn_if_too_open(settings.data_dir.resolve())  # one line when an existing data dir is not private
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     _adopt_control_plane(settings)  # growing from the embedded store: keys, experiments ... move along
@@ -67,6 +68,17 @@ def serve(
             raise
         fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}")
     raise typer.Exit(code)
+
+
+def _check_geo(settings: Settings) -> None:
+    """A configured geo database that cannot serve stops the start with one line (docs/collector.md,
+    "Geography"); each HTTP worker opens it again (memory-mapped: the pages are shared)."""
+    from headwater.geo import GeoDatabaseError, open_geo
+
+    try:
+        open_geo(settings)
+    except GeoDatabaseError as exc:
+        fail(str(exc))
 
 
 def _adopt_control_plane(settings: Settings) -> None:

@@ -2,7 +2,8 @@
 
 Everything a client sent is kept as sent; Headwater fills in or corrects only ``messageId``,
 ``type``, ``timestamp``, ``originalTimestamp``, ``receivedAt``, ``sentAt`` and ``context.ip``
-and ``context.userAgent``, and adds its own findings under ``_hw``.
+and ``context.userAgent``, adds ``context.location`` (country, region) when the client sent none
+(events/geo.py), and adds its own findings under ``_hw``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from headwater.events.errors import EventError
+from headwater.events.geo import GeoLookup, locate
 from headwater.events.ip import IpPolicy, apply_ip_policy
 from headwater.events.model import (
     API_ALIASES,
@@ -61,6 +63,8 @@ class Normalizer:
     max_depth: int = 32
     ip_policy: IpPolicy = "truncate"
     future_clamp: timedelta = timedelta(hours=23)
+    #: country and region of the full IP, before the policy (events/geo.py); None: no lookup
+    geo: GeoLookup | None = None
 
     def normalize(self, raw: Any, req: RequestInfo) -> Event:
         """The normalized event, or EventError naming the offending field."""
@@ -231,7 +235,11 @@ class Normalizer:
         ip = context.get("ip")
         if not isinstance(ip, str) or not ip:
             ip = req.ip
-        kept = apply_ip_policy(ip, self.ip_policy) if ip else None
+        kept = None
+        if ip:
+            if self.geo is not None:  # the full address, before the policy truncates or drops it
+                locate(context, ip, self.geo)
+            kept = apply_ip_policy(ip, self.ip_policy)
         if kept is None:
             context.pop("ip", None)
         else:

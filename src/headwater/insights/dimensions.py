@@ -1,6 +1,9 @@
 """The derived dimensions a lake row answers, as SQL over the event row ``e`` (and ``u``, the table of
 the user agents met, for browser, os and device type):
 
+- country, region: ``context.location.country``, ``.region``: Segment's place, filled at collection
+  from the full IP (events/geo.py) unless the client sent a location; events collected before
+  that (or with geo off) have none;
 - browser, os, device_type: ``context.userAgent`` described by the collector's parser (uap-core
   rules); os falls back on ``context.os.name`` (mobile SDKs send no user agent);
 - utm_source, utm_medium, utm_campaign: ``context.campaign.source``, ``.medium``, ``.name``;
@@ -26,6 +29,8 @@ UA_SQL = "(e.context->>'/userAgent')"
 _HOST = r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@]*@)?([^/?#:]+)"
 
 _DERIVED_SQL = {
+    "country": "e.context->>'/location/country'",
+    "region": "e.context->>'/location/region'",
     "browser": "u.browser",
     "os": "coalesce(u.os, e.context->>'/os/name')",
     "device_type": "u.device_type",
@@ -54,7 +59,7 @@ _MOBILE = re.compile(r"mobi|iphone|ipod|android|windows phone|opera mini|blackbe
 
 
 def derived_sql(name: str) -> str:
-    """The text of derived dimension ``name`` (request.DERIVED, minus the geo ones) in SQL."""
+    """The text of derived dimension ``name`` (one of request.DERIVED) in SQL."""
     return f"({_DERIVED_SQL[name]})"
 
 

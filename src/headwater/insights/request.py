@@ -36,8 +36,6 @@ DERIVED = (
     "app_version",
     "tool_id",
 )
-#: derived from the IP by an offline GeoIP database at load: not in this release
-GEO = ("country", "region")
 MATCHES = ("all", "any")
 SERIES_NAMES = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 DEFAULT_LIMIT = 10
@@ -225,17 +223,8 @@ def _kind(obj: Mapping[str, Any], field: str) -> tuple[str, str]:
     name = text_field(obj.get("name"), f"{field}.name")
     if kind == "cohort" and not ID_PATTERN.fullmatch(name):
         raise bad(f"{field}.name", f"is not a cohort id: {name!r} (see GET /api/v1/cohorts)")
-    if kind == "derived":
-        if name in GEO:
-            raise bad(
-                f"{field}.name",
-                f"is {name!r}: country and region come with the geo database (an offline GeoIP"
-                " database read at load), which is not available yet",
-                "not_available",
-            )
-        if name not in DERIVED:
-            usable = ", ".join(d for d in DERIVED if d not in GEO)
-            raise bad(f"{field}.name", f"is not a derived dimension: {name!r} (one of {usable})")
+    if kind == "derived" and name not in DERIVED:
+        raise bad(f"{field}.name", f"is not a derived dimension: {name!r} (one of {', '.join(DERIVED)})")
     return cast(str, kind), name
 
 

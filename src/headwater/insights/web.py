@@ -1,6 +1,7 @@
 """Web analytics, Plausible's view, over the lake and the log not loaded yet (lake/scope.py):
 visitors, visits, pageviews, views per visit, bounce rate and visit duration; top pages, entry and
-exit pages, sources, UTM, devices, browsers and OS (docs/insights.md, "Web analytics").
+exit pages, sources, UTM, devices, browsers, OS, countries and regions (docs/insights.md, "Web
+analytics").
 
 A visit is a session of one person's page events (the session rule of events/sessions.py: a new
 visit after 30 minutes without a pageview, or once it is 24 hours long), and belongs to the local
@@ -51,10 +52,6 @@ PAGES_LIST = "pages"
 #: pageviews numbered into visits at a time (bounded memory)
 CHUNK_ROWS = 2_000_000
 MAX_LENGTH_US = MAX_LENGTH // timedelta(microseconds=1)
-COUNTRIES_NOTE = (
-    "countries come with the geo database (an offline GeoIP database read at load), which is not"
-    " available yet"
-)
 _ZERO = {
     "visitors": 0,
     "visits": 0,
@@ -96,8 +93,6 @@ def web(scope: Scope, query: WebRequest) -> dict[str, Any]:
         first, last = query.previous
         out["previous"] = {"start": first.isoformat(), "end": last.isoformat(), **_summary(totals.get("p"))}
     out.update(_lists(scope, query, totals.get("c")))
-    out["countries"] = None
-    out["countries_note"] = COUNTRIES_NOTE
     out["missing_days"] = sorted(d.isoformat() for d in scope.missing_days(query.rng.days()))
     return out
 

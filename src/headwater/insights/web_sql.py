@@ -2,7 +2,8 @@
 the views over the visits its answer is read from.
 
 - ``hw_web_pages``: one row per page event (``type = 'page'``, not flagged as a bot's by the
-  collector) of someone, with its person, time, path, referrer, URL, UTM, user agent, and whether
+  collector) of someone, with its person, time, path, referrer, URL, UTM, user agent, country and
+  region (``context.location``), and whether
   the query's filters match it (``m``). One scan of the lake's ``context`` (every value it needs
   read in one JSON parse), ``properties`` only where the context lacks the path or the URL, and
   the filters' columns.
@@ -10,9 +11,10 @@ the views over the visits its answer is read from.
   unique over the query) and whether it is the visit's first or last pageview.
 - ``hw_web_visits``: one row per visit: first and last pageview, pageviews (``pv``) and those the
   filters match (``mpv``), entry and exit path, and what its first pageview says of its source (the
-  referrer's domain unless it is the page's own host: computed once per distinct text), UTM and
-  device; ``period``: ``c`` when it started (local day of its first pageview) in the range, ``p`` in
-  the previous period with ``compare``, NULL otherwise (read only to start visits right).
+  referrer's domain unless it is the page's own host: computed once per distinct text), UTM,
+  device, country and region; ``period``: ``c`` when it started (local day of its first pageview)
+  in the range, ``p`` in the previous period with ``compare``, NULL otherwise (read only to start
+  visits right).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ DIRECT = "Direct / None"
 #: the events web analytics reads, at the scan: page views that are not a known bot's
 PAGE_EVENTS = "type = 'page' AND NOT coalesce(bot, false)"
 
-#: what is read of ``context``, in one parse, in this order (cx[1] .. cx[8])
+#: what is read of ``context``, in one parse, in this order (cx[1] .. cx[10])
 _CONTEXT = (
     "/page/path",
     "/page/referrer",
@@ -45,6 +47,8 @@ _CONTEXT = (
     "/campaign/name",
     "/userAgent",
     "/os/name",
+    "/location/country",
+    "/location/region",
 )
 _REFERRER = "e.context->>'/page/referrer'"
 _DOMAIN = derived_sql("referrer_domain")
@@ -62,6 +66,8 @@ VISIT_LISTS: tuple[tuple[str, str], ...] = (
     ("devices", "u.device_type"),
     ("browsers", "u.browser"),
     ("os", "coalesce(u.os, v.os_name)"),
+    ("countries", "v.country"),
+    ("regions", "v.region"),
 )
 
 
@@ -85,6 +91,8 @@ FROM_SCAN = {
     "utm_medium": "cx[5]",
     "utm_campaign": "cx[6]",
     "referrer_domain": domain_sql("cx[2]"),
+    "country": "cx[9]",
+    "region": "cx[10]",
 }
 
 
@@ -106,7 +114,7 @@ def pages_sql(source: str, atoms: list[tuple[str, str, bool]], joins: str, match
                coalesce(cx[1], props->>'/path') AS path,
                cx[2] AS ref, coalesce(cx[3], props->>'/url') AS url,
                cx[4] AS utm_source, cx[5] AS utm_medium, cx[6] AS utm_campaign,
-               cx[7] AS ua, cx[8] AS os_name,
+               cx[7] AS ua, cx[8] AS os_name, cx[9] AS country, cx[10] AS region,
                coalesce({match}, false) AS m
         FROM (SELECT *{scanned} FROM ({inner}))
     """
@@ -118,7 +126,7 @@ def _between(first: date, last: date) -> str:
 
 def visits_sql(query: WebRequest) -> str:
     """SELECT of the rows of ``hw_web_visits``: the first pageview of each visit (entry, referrer,
-    UTM, user agent), with the visit's counts and its last pageview (exit)."""
+    UTM, user agent, country, region), with the visit's counts and its last pageview (exit)."""
     day = f"hw_day(f.ts, {quote(query.rng.tz)})"
     period = f"WHEN {day} {_between(query.rng.start, query.rng.end)} THEN 'c'"
     if query.compare:
@@ -133,7 +141,7 @@ def visits_sql(query: WebRequest) -> str:
     return f"""
         SELECT f.vid, f.person, CASE {period} END AS period, f.ts AS start_ts, a.end_ts, a.pv, a.mpv,
                f.path AS entry, l.path AS exit, s.src, f.utm_source, f.utm_medium, f.utm_campaign,
-               f.ua, f.os_name
+               f.ua, f.os_name, f.country, f.region
         FROM (SELECT * FROM {ROWS} WHERE first) f
         JOIN (SELECT vid, max(ts) AS end_ts, count(*) AS pv, count(*) FILTER (WHERE m) AS mpv
               FROM {ROWS} GROUP BY vid) a USING (vid)

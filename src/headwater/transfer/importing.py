@@ -105,10 +105,13 @@ class Importer:
         self.options = options
         self.pool = pool
         self.manifests = Manifests(settings.run_dir)
+        from headwater.geo import open_geo  # GeoDatabaseError: the command checked it first
+
         self.normalizer = Normalizer(
             max_depth=settings.max_nesting_depth,
             ip_policy=settings.ip_policy,
             future_clamp=timedelta(hours=settings.future_clamp_hours),
+            geo=open_geo(settings),  # history's full IPs located as collected ones are
         )
         self.writers: LogWriters | None = None
         self.suppressed: frozenset[str] = frozenset()  # set on entering (docs/privacy.md)
