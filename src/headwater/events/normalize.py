@@ -66,8 +66,10 @@ class Normalizer:
     #: country and region of the full IP, before the policy (events/geo.py); None: no lookup
     geo: GeoLookup | None = None
 
-    def normalize(self, raw: Any, req: RequestInfo) -> Event:
-        """The normalized event, or EventError naming the offending field."""
+    def normalize(self, raw: Any, req: RequestInfo, shallow: bool = False) -> Event:
+        """The normalized event, or EventError naming the offending field. ``shallow``: the caller
+        knows the event cannot nest deeper than ``max_depth`` (its text holds fewer brackets: see
+        json_too_deep), so the depth walk is skipped."""
         if not isinstance(raw, dict):
             raise EventError("not_an_object", f"an event must be a JSON object, got {_kind(raw)}")
         ev: Event = dict(raw)
@@ -78,7 +80,7 @@ class Normalizer:
 
         etype = self._event_type(ev, req)
         self._check_ids(ev, etype)
-        self._check_objects(ev)
+        self._check_objects(ev, shallow)
         self._timestamps(ev, req, flags)
         hw: dict[str, Any] = {"source": req.source}
         if req.upstream is not None:
@@ -167,14 +169,14 @@ class Normalizer:
             if not isinstance(gid, str | int) or isinstance(gid, bool) or gid == "":
                 raise EventError("missing_group_id", "group events need 'groupId'")
 
-    def _check_objects(self, ev: Event) -> None:
+    def _check_objects(self, ev: Event, shallow: bool = False) -> None:
         for field in ("properties", "traits", "context", "integrations"):
             value = ev.get(field)
             if value is None:
                 continue
             if type(value) is not dict:
                 raise EventError("bad_field", f"field '{field}' must be an object, got {_kind(value)}")
-            if _too_deep(value, self.max_depth - 1):
+            if not shallow and _too_deep(value, self.max_depth - 1):
                 raise EventError("too_deep", f"field '{field}' is nested deeper than {self.max_depth} levels")
 
     def _timestamps(self, ev: Event, req: RequestInfo, flags: list[str]) -> None:
