@@ -71,3 +71,19 @@ def test_config_shows_the_admin_token_the_server_made(tmp_path: Path) -> None:
     token, _ = ensure_admin_token(load_settings(data_dir=data))
     shown = cli(data, "config", "--json").stdout
     assert f"in {data / 'admin_token'}" in shown and token not in shown
+
+
+def test_a_busy_port_is_one_line_with_a_hint_before_anything_is_made(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        data = tmp_path / "data"
+        done = cli(data, "serve", "--port", str(port), check=False)
+    assert done.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in done.stderr
+    assert f"--port {port + 1}" in done.stderr and "HEADWATER_PORT" in done.stderr
+    assert "Headwater " not in done.stderr and "Traceback" not in done.stderr  # no banner before it
+    assert not data.exists()  # nothing made: no key, no token, no directory

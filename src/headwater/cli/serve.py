@@ -39,6 +39,7 @@ def serve(
     except RuntimeError as exc:
         fail(str(exc))
     _check_geo(settings)
+    _check_port(settings)  # before anything is made or printed: a busy port is the one line shown
     warn_if_too_open(settings.data_dir.resolve())  # one line when an existing data dir is not private
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     _adopt_control_plane(settings)  # growing from the embedded store: keys, experiments ... move along
@@ -66,8 +67,37 @@ def serve(
     except OSError as exc:
         if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
             raise
-        fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}")
+        _port_failed(settings, exc)
     raise typer.Exit(code)
+
+
+def _port_failed(settings: Settings, exc: OSError) -> None:
+    hint = None
+    if exc.errno == errno.EADDRINUSE:
+        hint = (
+            f"Another program listens on port {settings.port} (another Headwater?): stop it, or choose"
+            f" another port: headwater serve --port {settings.port + 1} (or HEADWATER_PORT)."
+        )
+    elif exc.errno == errno.EACCES:
+        hint = "Ports below 1024 need privileges: choose one above 1024 with --port (or HEADWATER_PORT)."
+    elif exc.errno == errno.EADDRNOTAVAIL:
+        hint = "This machine has no such address: use --host 0.0.0.0 (all) or 127.0.0.1 (this machine only)."
+    fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", hint=hint)
+
+
+def _check_port(settings: Settings) -> None:
+    """Bind the address once and let it go: a port in use is refused before anything starts."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds it
+        try:
+            probe.bind((settings.host, settings.port))
+        except OSError as exc:
+            if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+                raise
+            _port_failed(settings, exc)
 
 
 def _check_geo(settings: Settings) -> None:
