@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Column, Table
 
 from headwater.cli.common import DataDir, JsonOpt, database, err, fail, settings_of
 from headwater.cli.users import record
@@ -125,20 +123,23 @@ def keys_list(
     if as_json:
         print(json.dumps({"keys": rows}, indent=2))
         return
-    table = Table("name", "created", "revoked", "origins", "Segment webhook")
-    # the key whole (it is copied from here), whatever the terminal's width: the others give way
-    width = max((len(r["key"]) for r in rows), default=3)
-    table.columns.insert(1, Column("key", no_wrap=True, min_width=width, overflow="ignore"))
-    for r in rows:
-        table.add_row(
+    # aligned columns, nothing cut off whatever the terminal's width (a long line wraps): the keys are
+    # copied from here
+    header = ("NAME", "KEY", "CREATED", "REVOKED", "ORIGINS", "SEGMENT WEBHOOK")
+    lines = [header] + [
+        (
             r["name"],
             r["key"],
-            r["created_at"][:19],
-            (r["revoked_at"] or "")[:19],
+            r["created_at"][:16].replace("T", " "),
+            (r["revoked_at"] or "-")[:16].replace("T", " "),
             " ".join(r["allowed_origins"]) or "any",
-            _hook(r["webhook"]),
+            _hook(r["webhook"]) or "-",
         )
-    Console().print(table)
+        for r in rows
+    ]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    for line in lines:
+        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
 
 
 def _hook(hook: dict[str, Any] | None) -> str:

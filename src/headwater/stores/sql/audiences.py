@@ -17,15 +17,11 @@ import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from headwater.stores.sql.database import SqlDatabase, open_database
+from headwater.stores.sql.definitions import now_text, put_definition
 from headwater.stores.sql.ports import KeyNotFoundError
-
-
-def now_text() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,28 +108,8 @@ class AudienceCatalog:
     ) -> tuple[StoredAudience, bool]:
         """Insert or replace (by id); (the stored audience, whether it was created). With
         ``create_only`` an existing id raises KeyError."""
-        audience_id = str(definition["id"])
-        text = json.dumps(definition, sort_keys=True, separators=(",", ":"))
-        stamp = now_text()
-        with self.db.tx() as cur:
-            cur.execute(self.db.q("SELECT created_at FROM audiences WHERE id = {p}"), (audience_id,))
-            row = cur.fetchone()
-            if row is not None and create_only:
-                raise KeyError(audience_id)
-            if row is None:
-                cur.execute(
-                    self.db.q(
-                        "INSERT INTO audiences(id, definition, created_at, updated_at)"
-                        " VALUES ({p},{p},{p},{p})"
-                    ),
-                    (audience_id, text, stamp, stamp),
-                )
-                return StoredAudience(audience_id, definition, stamp, stamp), True
-            cur.execute(
-                self.db.q("UPDATE audiences SET definition = {p}, updated_at = {p} WHERE id = {p}"),
-                (text, stamp, audience_id),
-            )
-            return StoredAudience(audience_id, definition, row[0], stamp), False
+        created_at, updated_at, created = put_definition(self.db, "audiences", definition, create_only)
+        return StoredAudience(str(definition["id"]), definition, created_at, updated_at), created
 
     def delete_audience(self, audience_id: str) -> bool:
         with self.db.tx() as cur:

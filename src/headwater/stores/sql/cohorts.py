@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from headwater.stores.sql.audiences import now_text
 from headwater.stores.sql.database import SqlDatabase, open_database
+from headwater.stores.sql.definitions import put_definition
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,27 +55,8 @@ class CohortCatalog:
     def put(self, definition: dict[str, Any], create_only: bool = False) -> tuple[StoredCohort, bool]:
         """Insert or replace (by id): (the stored cohort, whether it was created). With ``create_only``
         an existing id raises KeyError."""
-        cohort_id = str(definition["id"])
-        text = json.dumps(definition, sort_keys=True, separators=(",", ":"))
-        stamp = now_text()
-        with self.db.tx() as cur:
-            cur.execute(self.db.q("SELECT created_at FROM cohorts WHERE id = {p}"), (cohort_id,))
-            row = cur.fetchone()
-            if row is not None and create_only:
-                raise KeyError(cohort_id)
-            if row is None:
-                cur.execute(
-                    self.db.q(
-                        "INSERT INTO cohorts(id, definition, created_at, updated_at) VALUES ({p},{p},{p},{p})"
-                    ),
-                    (cohort_id, text, stamp, stamp),
-                )
-                return StoredCohort(cohort_id, definition, stamp, stamp), True
-            cur.execute(
-                self.db.q("UPDATE cohorts SET definition = {p}, updated_at = {p} WHERE id = {p}"),
-                (text, stamp, cohort_id),
-            )
-            return StoredCohort(cohort_id, definition, row[0], stamp), False
+        created_at, updated_at, created = put_definition(self.db, "cohorts", definition, create_only)
+        return StoredCohort(str(definition["id"]), definition, created_at, updated_at), created
 
     def delete(self, cohort_id: str) -> bool:
         with self.db.tx() as cur:
