@@ -155,8 +155,8 @@ def main() -> None:
         if args.assume_caught_up:
             if not args.live_url:
                 ap.error("--assume-caught-up needs --live-url (a live store that keeps checkpoints)")
-            report["realtime_store_events"] = assume_caught_up(copy, args.live_url)
-            say(f"  checkpoints at the log's end; the realtime store holds {report['realtime_store_events']}")
+            before = report["realtime_checkpoints_were"] = assume_caught_up(copy, args.live_url)
+            say(f"  checkpoints set at the log's end; the realtime tailer's were at {before}")
         hw = [sys.executable, "-m", "headwater"]
         key = subprocess.run(
             [*hw, "keys", "create", f"bench-{uuid.uuid4().hex[:8]}"],
