@@ -15,10 +15,7 @@ from __future__ import annotations
 
 from headwater.config import Settings
 from headwater.events.geo import GeoLookup
-
-
-class GeoDatabaseError(Exception):
-    """The configured database cannot be used; the message says what to fix, in one line."""
+from headwater.geo.errors import GeoDatabaseError
 
 
 def open_geo(settings: Settings) -> GeoLookup | None:
@@ -41,3 +38,6 @@ def describe_geo(geo: GeoLookup | None) -> str:
     if geo is None:
         return "off"
     return str(getattr(geo, "description", type(geo).__name__))
+
+
+__all__ = ["GeoDatabaseError", "describe_geo", "open_geo"]

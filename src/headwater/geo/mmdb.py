@@ -21,7 +21,7 @@ from typing import Any
 import maxminddb
 
 from headwater.events.geo import Place
-from headwater.geo import GeoDatabaseError
+from headwater.geo.errors import GeoDatabaseError
 
 SETTING = "setting 'geoip_database' (env HEADWATER_GEOIP_DATABASE)"
 FIX = (
