@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from headwater.stores.objects.urls import parse_object_url
 from headwater.stores.registry import backend_for
 from headwater.timezones import is_time_zone
 from headwater.urls import mask_url
@@ -56,6 +57,11 @@ class Settings(BaseModel):
         le=3600,
         description="An hour is exported this long after it closes (events received a little late"
         " by another writer's clock still make it).",
+    )
+    object_store_url: str = Field(
+        "",
+        description="Object storage the closed log files are shipped to: gs://BUCKET/PREFIX or"
+        " s3://BUCKET/PREFIX. Empty: no shipping (docs/scale-out.md).",
     )
     decision_sample: float = Field(
         1.0,
@@ -236,6 +242,13 @@ class Settings(BaseModel):
             backend_for(value, "warehouse")
         return value
 
+    @field_validator("object_store_url")
+    @classmethod
+    def _check_object_store(cls, value: str) -> str:
+        if value:
+            parse_object_url(value)  # a ValueError naming HEADWATER_OBJECT_STORE_URL and what is wrong
+        return value
+
     @field_validator("redis_url")
     @classmethod
     def _check_live(cls, value: str) -> str:
@@ -273,7 +286,7 @@ class Settings(BaseModel):
                 value = "********" if value.get_secret_value() else ""
             elif isinstance(value, Path):
                 value = str(value)
-            elif name in ("database_url", "redis_url", "warehouse_url"):
+            elif name in ("database_url", "redis_url", "warehouse_url", "object_store_url"):
                 value = mask_url(value)
             out[name] = value
         out["effective_database_url"] = mask_url(self.effective_database_url)

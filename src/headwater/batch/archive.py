@@ -88,15 +88,7 @@ def apply_retention(
     deleted = []
     with etl_lock(lake):
         for recv in sorted({lf.day for lf in list_log_files(data_dir / "log", "events")}):
-            if recv >= today - timedelta(days=keep_days):
-                continue
-            if still_needed is not None and still_needed("events", recv):
-                continue
-            manifest = lake.read_manifest(recv)
-            if manifest is None or manifest.get("files") != log_sizes(data_dir / "log", recv):
-                continue
-            months = {(int(d[:4]), int(d[5:7])) for d in manifest.get("event_dates", [])}
-            if not months <= archived:
+            if retention_hold(lake, data_dir / "log", recv, keep_days, today, still_needed, archived):
                 continue
             for lf in list_log_files(data_dir / "log", "events"):
                 if lf.day == recv:
@@ -106,6 +98,34 @@ def apply_retention(
             lake, data_dir / "log", today - timedelta(days=keep_days), still_needed
         )
     return deleted
+
+
+def retention_hold(
+    lake: Lake,
+    log_dir: Path,
+    recv: date,
+    keep_days: int | None,
+    today: date,
+    still_needed: Callable[[str, date], bool] | None = None,
+    archived: set[tuple[int, int]] | None = None,
+) -> str | None:
+    """Why raw-log retention keeps a received day's event files (None: they may go): the one rule
+    of :func:`apply_retention`, also read by log shipping before it deletes a shipped day."""
+    if keep_days is None:
+        return "raw-log retention is off (HEADWATER_RAW_RETENTION_DAYS is not set)"
+    if recv >= today - timedelta(days=keep_days):
+        return f"retention keeps it until {recv + timedelta(days=keep_days + 1)}"
+    if still_needed is not None and still_needed("events", recv):
+        return "not exported to the warehouse yet"
+    manifest = lake.read_manifest(recv)
+    if manifest is None:
+        return "not loaded into the lake yet (daily ETL)"
+    if manifest.get("files") != log_sizes(log_dir, recv):
+        return "changed since the daily ETL loaded it (loaded again at its next run)"
+    months = {(int(d[:4]), int(d[5:7])) for d in manifest.get("event_dates", [])}
+    if not months <= (set(lake.archived_months()) if archived is None else archived):
+        return "its months are not archived yet (monthly archive)"
+    return None
 
 
 def _decisions_retention(

@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from headwater.batch.archive import apply_retention
 from headwater.batch.etl import days_to_load, run_daily
+from headwater.batch.holds import not_exported, retention_holds
 from headwater.batch.schedule import ETL_AT, seconds_until
 from headwater.config import Settings
 
@@ -74,9 +74,11 @@ class EtlScheduler:
                 continue
             self.loaded_days += 1
             log.info("daily ETL loaded %s", day, extra=result.as_dict())
+        if settings.object_store_url:  # log shipping, before retention reads what it shipped
+            ok = self._ship() and ok
         keep = settings.raw_retention_days
         try:
-            deleted = apply_retention(settings.data_dir, keep, today, not_exported(settings))
+            deleted = apply_retention(settings.data_dir, keep, today, retention_holds(settings))
             if deleted:
                 log.info("retention deleted %d raw log files", len(deleted))
         except Exception as exc:
@@ -98,18 +100,20 @@ class EtlScheduler:
             self.last_error = None
         return ok
 
+    def _ship(self) -> bool:
+        """Ship closed log segments to object storage (docs/scale-out.md); errors are retried later."""
+        from headwater.shipping.service import ship
 
-def not_exported(settings: Settings) -> Callable[[str, date], bool] | None:
-    """With a warehouse: a day of a log ('events', 'decisions') is kept by raw-log retention until
-    every hour of it is exported."""
-    if not settings.warehouse_url or settings.raw_retention_days is None:
-        return None
-    from headwater.stores.sql.warehouse_ledger import WarehouseLedger
-    from headwater.warehouse.hours import day_exported
+        try:
+            report = ship(self.settings, datetime.now(UTC), still_needed=not_exported(self.settings))
+        except Exception as exc:
+            self.last_error = f"shipping: {exc}"
+            log.exception("log shipping failed")
+            return False
+        log.info("shipped %d log files, deleted %d", len(report.uploaded), len(report.deleted))
+        if report.errors:
+            self.last_error = "shipping: " + "; ".join(f"{k}: {v}" for k, v in sorted(report.errors.items()))
+        return not report.errors
 
-    ledger = WarehouseLedger(settings.effective_database_url)
-    try:
-        done = {kind: ledger.done_hours(kind) for kind in ("events", "decisions")}
-    finally:
-        ledger.close()
-    return lambda kind, day: not day_exported(done[kind], day)
+
+__all__ = ["EtlScheduler", "not_exported"]

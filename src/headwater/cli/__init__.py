@@ -29,6 +29,7 @@ from headwater.cli import (
     realtime,
     replay,
     serve,
+    shipping,
     users,
     warehouse,
 )
@@ -56,6 +57,7 @@ for group in (
     replay,
     db,
     warehouse,
+    shipping,
     users,
     exports,
     imports,

@@ -80,7 +80,7 @@ def archive(
 ) -> None:
     """Compact a month of the lake into one zstd Parquet file; then apply raw-log retention."""
     from headwater.batch.archive import apply_retention, archive_month, parse_month
-    from headwater.batch.scheduler import not_exported
+    from headwater.batch.holds import retention_holds
     from headwater.lake.layout import LakeError
 
     settings = settings_of(data_dir=data_dir)
@@ -88,7 +88,10 @@ def archive(
         year, mon = parse_month(month)
         out = archive_month(settings.data_dir, year, mon)
         out["raw_deleted"] = apply_retention(
-            settings.data_dir, settings.raw_retention_days, datetime.now(UTC).date(), not_exported(settings)
+            settings.data_dir,
+            settings.raw_retention_days,
+            datetime.now(UTC).date(),
+            retention_holds(settings),
         )
     except LakeError as exc:
         raise _lake_error(exc) from None

@@ -142,6 +142,10 @@ class Deletion:
             report = erase_from_log(settings.log_dir, ids, progress=self._report("log")).as_dict()
             # the warehouse exporter's cache of identity links read from the log: rebuilt when missing
             (settings.run_dir / "warehouse-links.json").unlink(missing_ok=True)
+            if settings.object_store_url:  # the shipped copies too (docs/scale-out.md)
+                from headwater.shipping.erase import erase_shipped
+
+                report["shipped"] = erase_shipped(settings, ids)
             return report
         if step == "lake":
             from headwater.insights.cohorts import forget_members

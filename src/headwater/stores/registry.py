@@ -11,7 +11,7 @@ from typing import Literal
 
 from headwater.urls import mask_url, scheme_of
 
-Kind = Literal["sql", "live", "warehouse"]
+Kind = Literal["sql", "live", "warehouse", "objects"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +52,8 @@ BACKENDS: tuple[Backend, ...] = (
         "bigquery",
         "bigquery://PROJECT/DATASET?location=EU",
     ),
+    Backend("gs", "objects", "headwater.stores.objects.gcs", "gcs", "gs://BUCKET/PREFIX"),
+    Backend("s3", "objects", "headwater.stores.objects.s3", "s3", "s3://BUCKET/PREFIX"),
 )
 
 
@@ -69,7 +71,12 @@ def backend_for(url: str, kind: Kind) -> Backend:
         if backend.scheme == scheme and backend.kind == kind:
             return backend
     examples = " or ".join(b.example for b in BACKENDS if b.kind == kind and b.scheme != "postgres")
-    what = {"sql": "realtime store (database)", "live": "live store", "warehouse": "warehouse"}[kind]
+    what = {
+        "sql": "realtime store (database)",
+        "live": "live store",
+        "warehouse": "warehouse",
+        "objects": "object store (HEADWATER_OBJECT_STORE_URL)",
+    }[kind]
     raise UnknownBackendError(f"unsupported {what} URL {mask_url(url)!r}: use {examples}")
 
 
