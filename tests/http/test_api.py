@@ -274,6 +274,12 @@ def test_operations(tmp_path: Path) -> None:
         c = hw.client
         index = (await c.get("/")).json()
         assert index["dashboard"] == "/dashboard/" and index["docs"] == "/openapi.json"
+        # a browser's navigation goes to the dashboard; API clients (*/*, JSON) keep the JSON
+        browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+        to_page = await c.get("/", headers={"Accept": browser})
+        assert to_page.status_code == 303 and to_page.headers["location"] == "/dashboard/"
+        for accept in ("*/*", "application/json", "application/json, text/html;q=0.5"):
+            assert (await c.get("/", headers={"Accept": accept})).json()["dashboard"] == "/dashboard/"
         assert (await c.get("/healthz")).json()["status"] == "ok"
         public = await c.get("/readyz")
         assert public.status_code == 200 and public.json() == {"status": "ready"}

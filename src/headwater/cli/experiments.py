@@ -206,8 +206,15 @@ def results(
     if as_json:
         print(json.dumps(out, indent=2))
         return
-    users, srm = out["exposure"]["users"], out["srm"]["p_value"]
-    print(f"{key} phase {out['phase']}: exposed users {users}  SRM p = {srm}")
+    exposed = out["exposure"]["users"]
+    users = (
+        f"{sum(exposed.values()):,} (" + ", ".join(f"{v}: {n:,}" for v, n in exposed.items()) + ")"
+        if isinstance(exposed, dict)
+        else exposed
+    )
+    srm = out["srm"]["p_value"]
+    srm_text = "—" if srm is None else f"{srm:.3g}" if srm >= 0.001 else "< 0.001"
+    print(f"{key} phase {out['phase']}: exposed users {users}  SRM p = {srm_text}")
     for m in out["metrics"]:
         means = ", ".join(f"{v['variation']} {v['mean']:.4g} (n={v['users']})" for v in m["variants"])
         print(f"  {m['role']} {m['key']} ({m['kind']}): {means}")
@@ -215,8 +222,8 @@ def results(
             rel = c["frequentist"][0]
             print(
                 f"    {c['variation']} vs control: relative lift {rel['expected']:+.2%} "
-                f"CI [{rel['ci'][0]:+.2%}, {rel['ci'][1]:+.2%}] p = {rel['p_value']:.4g}; "
-                f"chance to win {c['bayesian'][0]['chance_to_win']:.3f}"
+                f"CI [{rel['ci'][0]:+.2%}, {rel['ci'][1]:+.2%}] p = {rel['p_value']:.3g}; "
+                f"chance to win {c['bayesian'][0]['chance_to_win']:.1%}"
             )
     for w in out["warnings"]:
         print(f"  warning: {w}")

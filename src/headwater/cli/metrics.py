@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from headwater.cli.common import DataDir, JsonOpt, err, settings_of
+from headwater.cli.metric_table import metric_table
 
 if TYPE_CHECKING:
     from headwater.config import Settings
@@ -88,23 +88,7 @@ def metrics_command(
     if as_json:
         print(json.dumps(out, indent=2, default=str))
         return
-    rows = out["rows"]
-    flat = []
-    for r in rows:
-        row = {k: v for k, v in r.items() if not isinstance(v, list | dict)}
-        for v in r.get("values", []):  # retention: one column per period, "users (rate)"
-            mark = "*" if v["incomplete"] else ""
-            rate = "" if v["rate"] is None else f" ({v['rate']:.0%})"
-            row[f"p{v['period']}"] = f"{v['users']}{rate}{mark}"
-        flat.append(row)
-    columns = list(dict.fromkeys(k for r in flat for k in r))
-    table = Table(*columns, title=f"{name} {out['start']}..{out['end']} ({out['tz']})")
-    for r in flat:
-        table.add_row(*("" if r.get(c) is None else str(r.get(c)) for c in columns))
-    Console().print(table)
-    for key, value in out.items():
-        if key not in ("metric", "start", "end", "tz", "rows") and value not in (None, [], {}):
-            Console().print(f"{key}: {json.dumps(value, default=str)}")
+    metric_table(name, out, Console())
     if cost is not None:
         billed = (
             "not reported" if cost.bytes_processed is None else f"{cost.bytes_processed:,} bytes processed"

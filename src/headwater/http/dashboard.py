@@ -34,6 +34,7 @@ from headwater.accounts.roles import ADMIN_TOKEN_USER
 from headwater.accounts.secrets import PasswordPolicyError, hash_password, verify_password
 from headwater.dashboard.caches import caches_for
 from headwater.dashboard.defaults import FUNNEL_STEPS, FUNNEL_WINDOW_DAYS, PREFERENCE_TRAIT
+from headwater.dashboard.first_run import has_events
 from headwater.dashboard.warmup import note_visit, warm_default_view
 from headwater.http.auth import SESSION_COOKIE, principal, require_admin, same_origin
 from headwater.http.errors import HttpError
@@ -174,6 +175,7 @@ async def dashboard(request: Request) -> Response:
         "timezone": escape(tz_name),
         "today": datetime.now(ZoneInfo(tz_name)).date().isoformat(),
         "apis": " ".join(name for name, present in apis.items() if present),
+        "events": "1" if await asyncio.to_thread(has_events, request.app.state.runtime.settings) else "0",
         "funnel_steps": escape(",".join(FUNNEL_STEPS)),
         "funnel_window": str(FUNNEL_WINDOW_DAYS),
         "preference_trait": escape(PREFERENCE_TRAIT),

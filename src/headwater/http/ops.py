@@ -9,7 +9,7 @@ token or the metrics token (setting ``metrics_token``: Prometheus sends it as a 
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from headwater import __version__
 from headwater.http.auth import is_admin, may_read_metrics
@@ -18,8 +18,35 @@ from headwater.ops.health import readiness
 from headwater.ops.metrics import render_metrics
 
 
+def _quality(accept: str, media_type: str) -> float:
+    """The q-value ``accept`` gives one exact media type (0 when it does not name it)."""
+    for part in accept.split(","):
+        name, *params = (p.strip() for p in part.split(";"))
+        if name.lower() == media_type:
+            for param in params:
+                key, _, value = param.partition("=")
+                if key.strip().lower() == "q":
+                    try:
+                        return float(value)
+                    except ValueError:
+                        return 0.0
+            return 1.0
+    return 0.0
+
+
+def wants_html(request: Request) -> bool:
+    """A browser's navigation: it names text/html (above JSON, if it names both). ``*/*`` alone
+    (curl, httpx, monitoring probes) keeps the JSON answer."""
+    accept = request.headers.get("accept", "")
+    html = _quality(accept, "text/html")
+    return html > _quality(accept, "application/json")
+
+
 async def index(request: Request) -> Response:
-    """What this server is and where to go next"""
+    """What this server is and where to go next: a browser is sent to the dashboard (303), an API
+    client gets this JSON"""
+    if wants_html(request):
+        return RedirectResponse("/dashboard/", status_code=303)
     return JSONResponse(
         {
             "name": "headwater",

@@ -93,7 +93,7 @@ async def openapi(request: Request) -> Response:
 
 ROUTES: tuple[Route, ...] = (
     # -- operations --------------------------------------------------------------------------
-    Route("/", ("GET",), ops.index, "none", statuses=()),
+    Route("/", ("GET",), ops.index, "none", statuses=(303,)),
     Route("/healthz", ("GET",), ops.healthz, "none", statuses=()),
     Route("/readyz", ("GET",), ops.readyz, "none", statuses=(503,)),
     Route("/metrics", ("GET",), ops.prometheus, "metrics", statuses=()),

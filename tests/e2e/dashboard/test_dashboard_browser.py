@@ -121,14 +121,22 @@ def test_numbers_equal_the_metrics_api(page: Page, demo_server: Server) -> None:
 
     q = {"start": start, "end": end, "tz": tz}
     features = api_get(demo_server, "/api/v1/metrics/features", **q)["rows"]
-    table = {(r["tool_id"] or "(none)", r["event"]): r for r in download_csv(pg, "features")}
+    # only real tools (events without a tool_id are not features), each over the whole range:
+    # its events, and its users on an average day
+    table = {(r["tool_id"], r["event"]): r for r in download_csv(pg, "features")}
     events: dict[tuple[str, str], int] = {}
+    user_days: dict[tuple[str, str], int] = {}
     for row in features:
-        key = (row["tool_id"] or "(none)", row["event"])
+        if not row["tool_id"] or not start <= row["date"] <= end:
+            continue
+        key = (row["tool_id"], row["event"])
         events[key] = events.get(key, 0) + row["events"]
-        if row["date"] == end:
-            assert int(table[key]["users"]) == row["users"], key
+        user_days[key] = user_days.get(key, 0) + row["users"]
     assert {k: int(v["events"]) for k, v in table.items()} == events
+    days = (date.fromisoformat(end) - date.fromisoformat(start)).days + 1
+    assert {k: float(v["avg_daily_users"]) for k, v in table.items()} == {
+        k: round(100 * n / days) / 100 for k, n in user_days.items()
+    }
 
     lifecycle = api_get(demo_server, "/api/v1/metrics/lifecycle", **q)["rows"]
     shown_life = download_csv(pg, "lifecycle")

@@ -1,7 +1,9 @@
 """What the built-in dashboard needs besides the metrics, realtime and live APIs (admin token):
 
-- ``GET /api/v1/dashboard/config``: the project time zone, today's date there, and which optional
-  APIs this server has (so the page never probes a missing route and logs a 404);
+- ``GET /api/v1/dashboard/config``: the project time zone, today's date there, which optional
+  APIs this server has (so the page never probes a missing route and logs a 404), whether the
+  project has any event yet (``events``), and its active write keys (``write_keys``: ``[{"name",
+  "key"}]`` for a credential with the ``admin`` permission, else null): the first-run view;
 - ``GET /api/v1/dashboard/health``: data health, from the process' own counters, the tailers'
   status (as /readyz reports it), the log folder (quarantine) and the ETL manifests.
 """
@@ -18,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 
 from headwater import __version__
 from headwater.dashboard.caches import caches_for
+from headwater.dashboard.first_run import has_events, write_keys
 from headwater.dashboard.health import data_health
 from headwater.dashboard.metric_batch import groups, parse_queries, run_group
 from headwater.http import json_body
@@ -26,20 +29,28 @@ from headwater.http.dashboard import available_apis
 from headwater.http.errors import HttpError
 from headwater.lake.layout import LakeError
 from headwater.lake.params import MetricError
+from headwater.stores.sql.keys import SqlWriteKeys
 
 MAX_BODY_BYTES = 64 << 10
 
 
 async def config(request: Request) -> Response:
-    """The project time zone, today's date there, and which optional APIs this server has"""
-    require_admin(request)
-    tz_name: str = request.app.state.runtime.settings.timezone
+    """The project time zone, today's date there, which optional APIs this server has, whether the
+    project has any event yet, and (for owners and admins) its write keys"""
+    who = require_admin(request)
+    runtime = request.app.state.runtime
+    tz_name: str = runtime.settings.timezone
+    keys = None
+    if who.may("admin"):
+        keys = await asyncio.to_thread(write_keys, SqlWriteKeys(runtime.database))
     return JSONResponse(
         {
             "version": __version__,
             "timezone": tz_name,
             "today": datetime.now(ZoneInfo(tz_name)).date().isoformat(),
             "apis": available_apis(request),
+            "events": await asyncio.to_thread(has_events, runtime.settings),
+            "write_keys": keys,
         }
     )
 

@@ -15,6 +15,7 @@ import * as live from "./panels/live.js";
 import * as optional from "./panels/optional.js";
 import * as preferences from "./panels/preferences.js";
 import * as retention from "./panels/retention.js";
+import * as setup from "./panels/setup.js";
 import * as stickiness from "./panels/stickiness.js";
 
 const REFRESH_MS = 5000;
@@ -22,7 +23,7 @@ const DEFAULT_DAYS = 30;
 const RANGE_PANELS = { headline, activity, features, preferences, stickiness, retention, funnel, lifecycle };
 
 const $ = (id) => document.getElementById(id);
-const state = { config: null, start: "", end: "", tz: "UTC", generation: 0, loads: 0, rangeLoad: Promise.resolve() };
+const state = { config: null, start: "", end: "", tz: "UTC", generation: 0, loads: 0, rangeLoad: Promise.resolve(), waiting: false };
 const panels = {};
 
 // Metric requests of one load, shared between panels (the headline and the charts ask the same).
@@ -85,6 +86,7 @@ function refreshLoop(panel, module, fetched = null) {
       fetched = null;
       render(panel);
       panel.root.dataset.ticks = String(++ticks);
+      if (panel.id === "live" && state.waiting) firstEvent();
     } catch (err) {
       panel.error(err);
     }
@@ -94,6 +96,24 @@ function refreshLoop(panel, module, fetched = null) {
   const next = () => setTimeout(() => state.rangeLoad.then(tick).then(next), REFRESH_MS);
   refreshers[panel.id] = tick;
   return tick().then(next);
+}
+
+// First run (a project without events): the setup panel instead of the range panels, until the
+// live panel counts an event today; then the range panels appear and load.
+function showSetup(waiting) {
+  state.waiting = waiting;
+  if (waiting) $("setup").hidden = false;
+  for (const name of Object.keys(RANGE_PANELS)) panels[name].root.hidden = waiting;
+}
+
+function firstEvent() {
+  const tile = panels.live.root.querySelector('.tile[data-metric="events_today"]');
+  const events = Number(tile ? tile.dataset.value : 0);
+  if (!(events > 0)) return;
+  state.waiting = false;
+  setup.arrived(panels.setup, events);
+  for (const name of Object.keys(RANGE_PANELS)) panels[name].root.hidden = false;
+  loadRange();
 }
 
 async function once(panel, load) {
@@ -122,9 +142,9 @@ function fillTimeZones(select, wanted) {
   select.value = wanted;
 }
 
-// Presets end yesterday: the last complete days (today is on the live panel).
+// Presets end today ("Today" is today alone): a new project sees its first events at once.
 function setPreset(days) {
-  state.end = addDays(todayIn(state.tz), -1);
+  state.end = todayIn(state.tz);
   state.start = addDays(state.end, -(days - 1));
   $("start").value = state.start;
   $("end").value = state.end;
@@ -188,6 +208,9 @@ async function main() {
     panels[name] = new Panel(name, currentRange);
   }
   wireControls();
+  if (data.events === "0") panels.setup = new Panel("setup", currentRange);
+  else $("setup").remove(); // a project with events: no setup panel
+  showSetup(data.events === "0");
   // The live panel first: its API answers within ~100 ms or not at all (docs/live.md), so it is
   // asked before anything else can keep the server busy (~50 ms). Then every other panel's
   // requests leave at once: the server computes the default view's metrics and experiment results
@@ -199,7 +222,7 @@ async function main() {
   // The range panels first: their metric requests are sent as one batch at the end of this turn
   // (api.js), before the live panel is drawn.
   await Promise.all([
-    timed("range_panels", loadRange()),
+    timed("range_panels", state.waiting ? once(panels.setup, setup.load) : loadRange()),
     timed("live", refreshLoop(panels.live, live, first)),
     timed("health", refreshLoop(panels.health, health)),
     timed("experiments", once(panels.experiments, () => experiments.load(state.config))),

@@ -23,12 +23,14 @@ function title(text) {
   return svg("title", { text });
 }
 
-// A "nice" upper bound and tick step for an axis from 0 (or below) to max.
-export function niceScale(max, ticks = 4) {
-  if (!(max > 0)) return { max: 1, step: 0.25 };
+// A "nice" upper bound and tick step for an axis from 0 (or below) to max. Counts (integer: true,
+// the default) tick on whole numbers only: 1 user, never 0.25 or 0.5 of one.
+export function niceScale(max, ticks = 4, integer = true) {
+  if (!(max > 0)) return integer ? { max: 1, step: 1 } : { max: 1, step: 0.25 };
   const raw = max / ticks;
   const power = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * power).find((s) => s >= raw);
+  const candidates = [1, 2, 2.5, 5, 10].map((m) => m * power).filter((s) => !integer || Number.isInteger(s));
+  const step = Math.max(integer ? 1 : 0, candidates.find((s) => s >= raw) ?? 10 * power);
   return { max: step * Math.ceil(max / step), step };
 }
 

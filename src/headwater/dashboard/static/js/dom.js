@@ -55,6 +55,20 @@ export function fmtAgo(iso) {
   return `${Math.round(seconds / 86400)} d ago`;
 }
 
+// An ISO timestamp as "YYYY-MM-DD HH:MM" in a time zone (sv-SE writes it so); the raw value in a
+// title. Anything else is returned as it is.
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/;
+
+export function isTimestamp(value) {
+  return typeof value === "string" && ISO_TIME.test(value) && !Number.isNaN(Date.parse(value));
+}
+
+export function fmtTime(value, tz) {
+  if (!isTimestamp(value)) return value ?? "—";
+  const format = new Intl.DateTimeFormat("sv-SE", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
+  return el("time", { datetime: value, title: value, text: format.format(new Date(value)) });
+}
+
 // Dates are plain "YYYY-MM-DD" calendar days; arithmetic in UTC avoids DST surprises.
 export function addDays(day, n) {
   const d = new Date(day + "T00:00:00Z");

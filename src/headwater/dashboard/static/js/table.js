@@ -2,21 +2,32 @@
 
 import { el } from "./dom.js";
 
-// columns: [{key, label, format?(value,row) -> string|Node, num?: bool}]
+// Column headers in words: "share_of_mau" -> "Share of MAU" (the CSV keeps the labels as they are).
+const WORDS = { tool_id: "Tool", share_of_mau: "Share of MAU", dau: "DAU", wau: "WAU", mau: "MAU", dau_mau: "DAU / MAU", id: "ID", segtax: "Segtax" };
+
+export function human(label) {
+  const text = String(label);
+  if (WORDS[text]) return WORDS[text];
+  const words = text.replaceAll("_", " ");
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+// columns: [{key, label, head?, format?(value,row) -> string|Node, num?: bool, wrap?: bool}]
+// (head: the header shown, else the label in words; label: the CSV's header)
 export function table(columns, rows, options = {}) {
-  const head = el("tr", {}, columns.map((c) => el("th", { cls: c.num ? "num" : null, text: c.label })));
+  const head = el("tr", {}, columns.map((c) => el("th", { cls: c.num ? "num" : null, text: c.head ?? human(c.label), scope: "col" })));
   const body = rows.map((row) =>
     el("tr", {}, columns.map((c) => {
       const value = row[c.key];
       const shown = c.format ? c.format(value, row) : value ?? "—";
-      const cell = el("td", { cls: c.num ? "num" : null, "data-key": c.key });
+      const cell = el("td", { cls: [c.num ? "num" : "", c.wrap ? "wrap" : ""].join(" ").trim() || null, "data-key": c.key });
       if (c.num && value !== null && value !== undefined) cell.dataset.value = String(value);
       cell.append(shown instanceof Node ? shown : document.createTextNode(String(shown)));
       if (options.decorate) options.decorate(cell, c, row);
       return cell;
     })),
   );
-  return el("div", { cls: "table-wrap" }, [el("table", { cls: options.cls || null }, [el("thead", {}, head), el("tbody", {}, body)])]);
+  return el("div", { cls: "table-wrap" + (options.full ? " full" : "") }, [el("table", { cls: options.cls || null }, [el("thead", {}, head), el("tbody", {}, body)])]);
 }
 
 function csvCell(value) {

@@ -57,6 +57,8 @@ export async function load(config) {
   return (panel) => {
     if (!list.length) return panel.empty("No experiments defined yet.");
     const pct = (v) => (v === null || v === undefined ? "—" : fmtPct(v));
+    const signed = (v) => (v === null || v === undefined ? "—" : (v > 0 ? "+" : "") + fmtPct(v));
+    const pValue = (v) => (v === null || v === undefined ? "—" : v < 0.001 ? "< 0.001" : v.toFixed(3));
     const columns = [
       { key: "experiment", label: "experiment" },
       { key: "status", label: "status" },
@@ -64,14 +66,18 @@ export async function load(config) {
       { key: "variation", label: "variation" },
       { key: "users", label: "users", num: true, format: fmtInt },
       { key: "mean", label: "mean", num: true, format: (v) => fmtNum(v) },
-      { key: "lift", label: "lift", num: true, format: pct },
+      { key: "lift", label: "lift", num: true, format: signed },
       { key: "ci_low", label: "ci_low", num: true, format: pct },
       { key: "ci_high", label: "ci_high", num: true, format: pct },
-      { key: "p_value", label: "p_value", num: true, format: (v) => (v === null || v === undefined ? "—" : v.toFixed(4)) },
+      { key: "p_value", label: "p_value", head: "p-value", num: true, format: pValue },
       { key: "chance_to_win", label: "chance_to_win", num: true, format: pct },
-      { key: "note", label: "note" },
+      { key: "note", label: "note", wrap: true },
     ];
+    // on screen the interval is one column, "[low, high]"; the CSV keeps both bounds
+    const ci = { key: "ci", label: "ci", head: "95 % CI", num: true, format: (_, row) => (row.ci_low === null || row.ci_low === undefined ? "—" : `[${signed(row.ci_low)}, ${signed(row.ci_high)}]`) };
+    const shown = columns.filter((c) => c.key !== "ci_low" && c.key !== "ci_high");
+    shown.splice(shown.findIndex((c) => c.key === "p_value"), 0, ci);
     panel.setCsv("experiments", columns, rows);
-    panel.show([table(columns, rows), el("p", { cls: "hint", text: "Lift is relative to the control; CI and p-value are frequentist, chance to win Bayesian." })]);
+    panel.show([table(shown, rows), el("p", { cls: "hint", text: "Lift is relative to the control; CI and p-value are frequentist, chance to win Bayesian." })]);
   };
 }

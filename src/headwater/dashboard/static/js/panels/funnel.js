@@ -27,7 +27,7 @@ export async function load(q, r) {
       { key: "event", label: "event" },
       { key: "users", label: "users", num: true, format: fmtInt },
       { key: "conversion", label: "conversion", num: true, format: (v) => fmtPct(v) },
-      { key: "from_previous", label: "from_previous", num: true, format: (v) => fmtPct(v) },
+      { key: "from_previous", label: "from_previous", head: "From previous step", num: true, format: (v) => fmtPct(v) },
     ];
     panel.setCsv("funnel", columns, body.rows);
     panel.show([

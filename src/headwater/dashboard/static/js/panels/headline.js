@@ -10,10 +10,11 @@ function sum(rows, key, first, last) {
   return rows.filter((r) => r.date >= first && r.date <= last).reduce((total, r) => total + (r[key] || 0), 0);
 }
 
-function tile(t) {
-  let change = "no earlier data";
+// compare: false when the previous period has no data at all (the panel's note says so once)
+function tile(t, compare) {
+  let change = compare ? "none before" : "";
   let cls = "change flat";
-  if (t.value !== null && t.value !== undefined && t.prev) {
+  if (compare && t.value !== null && t.value !== undefined && t.prev) {
     const ratio = (t.value - t.prev) / t.prev;
     change = `${ratio > 0 ? "▲" : ratio < 0 ? "▼" : "="} ${fmtPct(Math.abs(ratio))}`;
     cls = "change " + (ratio > 0 ? "up" : ratio < 0 ? "down" : "flat");
@@ -21,7 +22,7 @@ function tile(t) {
   return el("div", { cls: "tile", "data-metric": t.key, "data-value": t.value ?? "", "data-prev": t.prev ?? "" }, [
     el("span", { cls: "tile-label", text: t.label }),
     el("span", { cls: "tile-value", text: t.fmt(t.value) }),
-    el("span", { cls, text: change, title: `previous period: ${t.fmt(t.prev)}` }),
+    change ? el("span", { cls, text: change, title: `previous period: ${t.fmt(t.prev)}` }) : null,
     el("span", { cls: "tile-sub", text: t.sub }),
   ]);
 }
@@ -59,10 +60,11 @@ export async function load(q, r) {
     },
   ];
   return (panel) => {
-    panel.note(`change against ${r.prevStart} – ${r.prevEnd}`);
+    const compare = tiles.some((t) => t.prev);
+    panel.note(compare ? `change against ${r.prevStart} – ${r.prevEnd}` : `no data in ${r.prevStart} – ${r.prevEnd} to compare with`);
     panel.setCsv("headline", [
       { key: "key", label: "metric" }, { key: "value", label: "value" }, { key: "prev", label: "previous" }, { key: "sub", label: "period" },
     ], tiles);
-    panel.show(tiles.map(tile));
+    panel.show(tiles.map((t) => tile(t, compare)));
   };
 }

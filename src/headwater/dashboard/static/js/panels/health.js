@@ -3,13 +3,21 @@
 // docs/dashboard.md), the event log's size and the last ETL load.
 
 import { getJSON, metric } from "../api.js";
-import { fmtAgo, fmtInt, fmtNum, fmtPct } from "../dom.js";
+import { fmtAgo, fmtInt, fmtNum, fmtPct, todayIn } from "../dom.js";
 import { table } from "../table.js";
 
 let previous = null;
 
 function mb(bytes) {
   return fmtNum(bytes / 1048576) + " MB";
+}
+
+// Every event of every day before today late: the history was sent at once (an import, a
+// backfill, `headwater demo`), not clients sending late. Said so, rather than a bare 100 %.
+function backfill(late, today) {
+  const before = (late.rows || []).filter((row) => row.date < today && row.events > 0);
+  if (before.length < 2 || !before.every((row) => row.late === row.events)) return "";
+  return ": every event before today arrived after its day, so this history was sent at once (an import, a backfill or `headwater demo`) rather than by clients that were late";
 }
 
 export async function load(config, range) {
@@ -39,7 +47,7 @@ export async function load(config, range) {
     ? { check: "late events", value: `could not count: ${late.error}`, raw: null, bad: true }
     : {
       check: "late events",
-      value: `${fmtInt(late.late)} of ${fmtInt(late.events)} (${fmtPct(late.share)}) with a timestamp on ${range.start} – ${range.end} (${range.tz}) were received on a later day`,
+      value: `${fmtInt(late.late)} of ${fmtInt(late.events)} (${fmtPct(late.share)}) with a timestamp on ${range.start} – ${range.end} (${range.tz}) were received on a later day${backfill(late, todayIn(range.tz))}`,
       raw: late.late,
       key: "late_events",
       events: late.events,
@@ -55,7 +63,7 @@ export async function load(config, range) {
   });
   if (etl.scheduler && etl.scheduler.last_error) rows.push({ check: "ETL error", value: etl.scheduler.last_error, raw: etl.scheduler.last_error, bad: true });
   return (panel) => {
-    const columns = [{ key: "check", label: "check" }, { key: "value", label: "value" }];
+    const columns = [{ key: "check", label: "check" }, { key: "value", label: "value", wrap: true }];
     panel.setCsv("data-health", [{ key: "check", label: "check" }, { key: "raw", label: "value" }], rows);
     panel.show(table(columns, rows, {
       cls: "health",

@@ -62,10 +62,10 @@ export async function load(config) {
   return (panel) => {
     panel.note(`${data.date} (${config.timezone}), from the ${data.source}; refreshes every few seconds`);
     const columns = [
-      { key: "tool_id", label: "tool_id", format: (v) => v ?? "(none)" },
+      { key: "tool_id", label: "tool_id", format: (v) => v || "(no tool_id)" },
       { key: "events", label: "events", num: true, format: fmtInt },
     ];
-    if (data.tools.some((t) => t.unique_users !== null)) columns.push({ key: "unique_users", label: "unique_users", num: true, format: fmtInt });
+    if (data.tools.some((t) => t.unique_users !== null)) columns.push({ key: "unique_users", label: "unique_users", head: "Users", num: true, format: fmtInt });
     panel.setCsv("live-today", columns, data.tools);
     const tiles = el("div", { cls: "tiles small" }, data.tiles.map(([key, label, value]) =>
       el("div", { cls: "tile", "data-metric": key, "data-value": value ?? "" }, [

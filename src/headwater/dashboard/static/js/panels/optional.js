@@ -2,6 +2,7 @@
 // state without the API, else a table of what it lists.
 
 import { getJSON } from "../api.js";
+import { fmtTime, isTimestamp } from "../dom.js";
 import { table } from "../table.js";
 
 const PATHS = { audiences: "/api/v1/audiences" };
@@ -18,7 +19,10 @@ export async function load(name, config) {
     if (!items.length) return panel.empty(`No ${name} defined yet.`);
     const scalar = (k) => items.some((it) => it[k] !== undefined && (it[k] === null || typeof it[k] !== "object"));
     const keys = [...new Set([...FIRST.filter((k) => items.some((it) => k in it)), ...Object.keys(items[0])])].filter(scalar);
-    const columns = keys.map((k) => ({ key: k, label: k, num: items.some((it) => typeof it[k] === "number") }));
+    const columns = keys.map((k) => ({
+      key: k, label: k, num: items.some((it) => typeof it[k] === "number"),
+      format: items.some((it) => isTimestamp(it[k])) ? (v) => fmtTime(v, config.timezone) : undefined,
+    }));
     panel.setCsv(name, columns, items);
     panel.show(table(columns, items));
   };

@@ -2,7 +2,7 @@
 // active N periods later; the period follows the range's length so the map stays readable.
 
 import { heat } from "../charts.js";
-import { el, fmtInt, fmtPct } from "../dom.js";
+import { el, fmtInt } from "../dom.js";
 import { table } from "../table.js";
 
 export function periodFor(days) {
@@ -25,8 +25,8 @@ export async function load(q, r) {
   for (const a of body.average || []) average["p" + a.period] = a.rate;
   return (panel) => {
     if (!cohorts.some((c) => c.cohort_size)) return panel.empty();
-    panel.note(`cohorts by first ${period}; share active N ${period}s later (${body.mode})`);
-    const periods = Array.from({ length: width }, (_, i) => ({ key: "p" + i, label: `${period} ${i}`, num: true, format: (v) => (v === undefined || v === null ? "" : fmtPct(v, 0)) }));
+    panel.note(`cohorts by first ${period}; % of the cohort active N ${period}s later (${body.mode})`);
+    const periods = Array.from({ length: width }, (_, i) => ({ key: "p" + i, label: `${period} ${i}`, head: i === 0 ? `${period[0].toUpperCase()}${period.slice(1)} ${i}` : String(i), num: true, format: (v) => (v === undefined || v === null ? "" : String(Math.round(v * 100))) }));
     const columns = [{ key: "cohort", label: "cohort" }, { key: "cohort_size", label: "users", num: true, format: fmtInt }, ...periods];
     panel.setCsv(`retention-${period}`, columns, [average, ...cohorts]);
     const decorate = (cell, column, row) => {
@@ -39,6 +39,6 @@ export async function load(q, r) {
         cell.title = "incomplete period";
       }
     };
-    panel.show([table(columns, [average, ...cohorts], { cls: "heat", decorate }), el("p", { cls: "hint", text: "Hatched cells: the period is not over yet." })]);
+    panel.show([table(columns, [average, ...cohorts], { cls: "heat", decorate, full: true }), el("p", { cls: "hint", text: "Hatched cells: the period is not over yet." })]);
   };
 }

@@ -11,6 +11,11 @@ export async function load(q, r) {
     if (!rows.length) return panel.empty();
     panel.note(`users by active days; DAU/MAU on ${r.end}: ${fmtPct(last ? last.value : null)}`);
     panel.setCsv("stickiness", [{ key: "days", label: "active_days" }, { key: "users", label: "users" }], rows);
-    panel.show(barChart(rows.map((row) => row.days), rows.map((row) => row.users), "users", "active days in the range", panel.width()));
+    // every number of active days from 1 to the range's length, empty ones included, so equal
+    // spacing means equal steps
+    const users = new Map(rows.map((row) => [row.days, row.users]));
+    const most = Math.max(r.days, ...rows.map((row) => row.days));
+    const buckets = Array.from({ length: most }, (_, i) => i + 1);
+    panel.show(barChart(buckets, buckets.map((d) => users.get(d) || 0), "users", "active days in the range", panel.width()));
   };
 }
