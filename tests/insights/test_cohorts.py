@@ -6,6 +6,7 @@ the field; members follow a changed definition and a deletion."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections import Counter
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 from headwater.insights.cohort_spec import CohortError, parse_cohort
-from headwater.insights.cohorts import Cohorts, compute_members, forget_members, stored_members
+from headwater.insights.cohorts import Cohorts, compute_members, forget_members, refresh_used, stored_members
 from headwater.insights.paths import run_paths
 from headwater.insights.trend import run_trend
 from headwater.insights.web import run_web
@@ -274,3 +275,21 @@ def test_members_follow_the_definition_and_a_deletion(
     want = {p for p, n in Counter(e["person"] for e in events).items() if n >= 10}
     assert old.count == len(want) and 0 < len(want) < len(truth["power"])
     assert old.computed_at == "2026-03-31T12:00:00Z"
+
+
+def test_the_nightly_refresh_computes_the_cohorts_in_use(
+    cohorts: tuple[Path, Cohorts, dict[str, set[str]]],
+) -> None:
+    data, resolver, truth = cohorts
+    with CohortCatalog(resolver.database_url) as catalog:
+        catalog.put({"id": "unused", "rule": {"event": "Signed Up"}})
+        catalog.put(POWER)
+    resolver.resolve({"power": "x"})
+    before = stored_members(data, "power")
+    assert before is not None
+    os.utime(before.path, (0, 0))  # members of long ago
+    done = refresh_used(data, resolver.database_url)
+    assert "power" in done and "unused" not in done and stored_members(data, "unused") is None
+    assert done["power"].count == len(truth["power"])
+    assert before.path.stat().st_mtime > 0  # written again
+    assert refresh_used(data / "nowhere", resolver.database_url) == {}

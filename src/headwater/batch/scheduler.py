@@ -76,6 +76,7 @@ class EtlScheduler:
             log.info("daily ETL loaded %s", day, extra=result.as_dict())
         if settings.object_store_url:  # log shipping, before retention reads what it shipped
             ok = self._ship() and ok
+        ok = self._refresh_cohorts() and ok
         keep = settings.raw_retention_days
         try:
             deleted = apply_retention(settings.data_dir, keep, today, retention_holds(settings))
@@ -99,6 +100,20 @@ class EtlScheduler:
         if ok:
             self.last_error = None
         return ok
+
+    def _refresh_cohorts(self) -> bool:
+        """The cohorts in use, computed again over the night's lake (docs/insights.md, Cohorts)."""
+        from headwater.insights.cohorts import refresh_used
+
+        try:
+            done = refresh_used(self.settings.data_dir, self.settings.effective_database_url)
+        except Exception as exc:  # reported in /readyz and the log; an insight computes them meanwhile
+            self.last_error = f"cohorts: {exc}"
+            log.exception("cohort members not refreshed")
+            return False
+        if done:
+            log.info("cohort members refreshed: %s", ", ".join(sorted(done)))
+        return True
 
     def _ship(self) -> bool:
         """Ship closed log segments to object storage (docs/scale-out.md); errors are retried later."""

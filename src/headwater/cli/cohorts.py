@@ -146,7 +146,7 @@ def _members(cohort_id: str, data_dir: Path | None, recompute: bool) -> Any:
 
 @cohorts_app.command("compute")
 def compute(cohort_id: str, data_dir: DataDir = None, as_json: JsonOpt = False) -> None:
-    """Compute a cohort's members now (insights otherwise compute them when older than an hour)."""
+    """Compute a cohort's members now (the server computes the cohorts in use every night)."""
     members = _members(cohort_id, data_dir, recompute=True)
     out = {"id": cohort_id, **members.describe(), "seconds": round(members.seconds, 3)}
     if as_json:

@@ -6,9 +6,10 @@ by the cohort (insights/columns.py).
 A rule cohort is evaluated per person (every id the identity graph merged, as the insights count
 people) at the time of the computation, with the audience engine (targeting/membership.py): a rule
 "within the last 30 days" means the 30 days before the cohort was computed. Members are computed
-when an insight first needs them, again when the definition changed or the members are older than
-``max_age`` (default one hour), and on demand (``POST /api/v1/cohorts/{id}/compute``,
-``headwater cohorts compute``). A static cohort's ids (each read as a userId and as an
+when an insight first needs them, again every night after the daily ETL (:func:`refresh_used`, for
+the cohorts whose members exist: the ones in use), when the definition changed, on demand
+(``POST /api/v1/cohorts/{id}/compute``, ``headwater cohorts compute``), and by an insight that finds
+them older than ``max_age`` (26 hours: a night missed). A static cohort's ids (each read as a userId and as an
 anonymousId) are resolved to the people seen.
 A deletion (docs/privacy.md) removes every members file: they are recomputed without the person.
 """
@@ -35,7 +36,7 @@ from headwater.stores.sql.cohorts import CohortCatalog
 from headwater.targeting.audiences import Audience
 from headwater.targeting.membership import CompiledAudiences
 
-MAX_AGE_SECONDS = 3600.0
+MAX_AGE_SECONDS = 26 * 3600.0
 _META = b"headwater.cohort"
 
 
@@ -198,3 +199,22 @@ def attach(scope: Scope, members: Mapping[str, Members]) -> None:
 def describe_cohorts(members: Mapping[str, Members]) -> dict[str, Any]:
     """The answer's ``cohorts``: when each cohort's members were computed, and how many."""
     return {cid: m.describe() for cid, m in sorted(members.items())}
+
+
+def refresh_used(data_dir: Path, database_url: str) -> dict[str, Members]:
+    """Compute again the members of every cohort that has them (the nightly run, after the ETL):
+    insights then read members of last night's lake instead of computing them in a request."""
+    if not cohorts_dir(data_dir).is_dir():
+        return {}  # no cohort ever used (nor the catalog opened for it)
+    with CohortCatalog(database_url) as catalog:
+        stored = catalog.list()
+    done: dict[str, Members] = {}
+    for item in stored:
+        if stored_members(data_dir, item.id) is None:
+            continue  # never used: computed when an insight first needs it
+        try:
+            cohort = parse_cohort(item.definition)
+        except CohortError:
+            continue  # stored by an older version with other rules: answered as a 400 when used
+        done[item.id] = compute_members(data_dir, cohort)
+    return done
