@@ -136,8 +136,10 @@ def _members(cohort_id: str, data_dir: Path | None, recompute: bool) -> Any:
     try:
         if recompute:
             with _catalog(data_dir) as catalog:
-                return compute_members(settings.data_dir, cohorts.definition(catalog, cohort_id, "COHORT"))
-        return cohorts.resolve({cohort_id: "COHORT"})[cohort_id]
+                return compute_members(
+                    settings.data_dir, cohorts.definition(catalog, cohort_id, "argument COHORT")
+                )
+        return cohorts.resolve({cohort_id: "argument COHORT"})[cohort_id]
     except MetricError as exc:
         raise _fail(exc.message, 2) from None
     except LakeError as exc:

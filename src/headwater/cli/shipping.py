@@ -32,8 +32,8 @@ def _open(data_dir: Path | None) -> tuple[Any, Any]:
     settings = settings_of(existing=True, data_dir=data_dir)
     try:
         return settings, open_store(settings)
-    except ShippingError as exc:
-        fail(str(exc), hint=_HINT)
+    except ShippingError as exc:  # (the hint only where the message does not say it already)
+        fail(str(exc), hint=None if "HEADWATER_OBJECT_STORE_URL" in str(exc) else _HINT)
 
 
 @ship_app.callback()

@@ -159,11 +159,14 @@ class Cohorts:
         self.max_age = max_age
 
     def definition(self, catalog: CohortCatalog, cohort_id: str, field: str) -> Cohort:
+        """The cohort ``field`` names: a request's field (``filters[0].name``), or what names it in
+        words (``parameter 'in_cohort'``, ``argument COHORT``)."""
         stored = catalog.get(cohort_id)
         if stored is None:
+            named = field if " " in field else f"field {field!r}"
             raise MetricError(
                 "unknown_cohort",
-                f"field {field!r} names no cohort: {cohort_id!r} (create it with POST /api/v1/cohorts"
+                f"{named} names no cohort: {cohort_id!r} (create it with POST /api/v1/cohorts"
                 " or `headwater cohorts create`; list them with `headwater cohorts list`)",
             )
         try:

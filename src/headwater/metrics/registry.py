@@ -75,7 +75,9 @@ def run_metric(
         raise MetricError(
             "bad_parameter", f"parameter 'in_cohort' does not apply to {name!r}: it counts events, not people"
         )
-    members = resolve_cohorts(cohorts, {str(in_cohort): "in_cohort"}) if in_cohort is not None else {}
+    members = (
+        resolve_cohorts(cohorts, {str(in_cohort): "parameter 'in_cohort'"}) if in_cohort is not None else {}
+    )
     with Scope(data_dir, rng) as scope:
         for found in members.values():
             scope.restrict(str(found.path))

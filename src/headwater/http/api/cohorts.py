@@ -149,7 +149,7 @@ async def compute_cohort(request: Request) -> Response:
     with _catalog(request) as catalog:
         try:
             cohort = Cohorts(settings.data_dir, settings.effective_database_url).definition(
-                catalog, cohort_id, "cohort_id"
+                catalog, cohort_id, "the path's cohort id"
             )
         except MetricError as exc:
             raise HttpError(
@@ -176,7 +176,8 @@ async def cohort_members(request: Request) -> Response:
     require_admin(request)
     try:
         found = await asyncio.to_thread(
-            Cohorts(settings.data_dir, settings.effective_database_url).resolve, {cohort_id: "cohort_id"}
+            Cohorts(settings.data_dir, settings.effective_database_url).resolve,
+            {cohort_id: "the path's cohort id"},
         )
     except MetricError as exc:
         raise HttpError(404 if exc.code == "unknown_cohort" else exc.status, exc.code, exc.message) from None
