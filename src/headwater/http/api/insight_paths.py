@@ -5,21 +5,19 @@ route table (http/routes.py)."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import msgspec
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from headwater.events.normalize import json_too_deep
 from headwater.http import json_body
+from headwater.http.api.insights import answer_insight
 from headwater.http.auth import require_admin
 from headwater.http.endpoint import Route
 from headwater.http.errors import HttpError
 from headwater.insights.paths_request import PathsQuery
-from headwater.lake.layout import LakeError
-from headwater.lake.params import MetricError
 
 # headwater.insights.paths (the lake's query, DuckDB and pyarrow with it) is imported on first use:
 # an HTTP worker that never answers an insight does not carry them.
@@ -43,24 +41,10 @@ def decode_body(raw: bytes) -> Any:
 async def paths(request: Request) -> Response:
     """Paths: the most common next (or previous) steps of the people who did an event"""
     require_admin(request)
-    settings = request.app.state.runtime.settings
     body = decode_body(await request.body())
-    from headwater.insights.cohorts import Cohorts
     from headwater.insights.paths import run_paths
 
-    try:
-        answer: dict[str, Any] = await asyncio.to_thread(
-            run_paths,
-            settings.data_dir,
-            settings.timezone,
-            body,
-            Cohorts(settings.data_dir, settings.effective_database_url),
-        )
-    except MetricError as exc:
-        raise HttpError(exc.status, exc.code, exc.message) from None
-    except LakeError as exc:
-        raise HttpError(500, "lake_error", str(exc)) from None
-    return JSONResponse(answer)
+    return await answer_insight(request, run_paths, body)
 
 
 PATH_ROUTES: tuple[Route, ...] = (

@@ -5,21 +5,18 @@ table (http/routes.py)."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import msgspec
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from headwater.http import json_body
-from headwater.http.api.insights import MAX_BODY_BYTES, field_error
+from headwater.http.api.insights import MAX_BODY_BYTES, answer_insight, field_error
 from headwater.http.auth import require_admin
 from headwater.http.endpoint import Route
 from headwater.http.errors import HttpError
 from headwater.insights.web_schema import WebQuery
-from headwater.lake.layout import LakeError
-from headwater.lake.params import MetricError
 
 # headwater.insights.web (the lake's query, DuckDB and pyarrow with it) is imported on first use:
 # an HTTP worker that never answers an insight does not carry them.
@@ -45,24 +42,10 @@ def decode_web(raw: bytes) -> dict[str, Any]:
 async def web(request: Request) -> Response:
     """Web analytics: visitors, visits, pageviews, bounce rate, visit duration, top pages, sources"""
     require_admin(request)
-    settings = request.app.state.runtime.settings
     body = decode_web(await request.body())
-    from headwater.insights.cohorts import Cohorts
     from headwater.insights.web import run_web
 
-    try:
-        answer: dict[str, Any] = await asyncio.to_thread(
-            run_web,
-            settings.data_dir,
-            settings.timezone,
-            body,
-            Cohorts(settings.data_dir, settings.effective_database_url),
-        )
-    except MetricError as exc:
-        raise HttpError(exc.status, exc.code, exc.message) from None
-    except LakeError as exc:
-        raise HttpError(500, "lake_error", str(exc)) from None
-    return JSONResponse(answer)
+    return await answer_insight(request, run_web, body)
 
 
 WEB_ROUTES: tuple[Route, ...] = (

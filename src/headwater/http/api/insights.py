@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -58,24 +59,28 @@ def decode_trend(raw: bytes) -> dict[str, Any]:
     return builtins
 
 
-async def trend(request: Request) -> Response:
-    """A trend: events, users or a numeric property per interval, filtered, broken down, compared"""
-    require_admin(request)
-    settings = request.app.state.runtime.settings
-    body = decode_trend(await request.body())
+async def answer_insight(request: Request, run: Callable[..., dict[str, Any]], body: Any) -> Response:
+    """``run(data_dir, project_tz, body, cohorts)`` in a worker thread (trend, paths, web analytics):
+    its JSON, a MetricError as the 4xx naming the field, an unreadable lake file as 500 lake_error."""
     from headwater.insights.cohorts import Cohorts
-    from headwater.insights.trend import run_trend
 
+    settings = request.app.state.runtime.settings
+    cohorts = Cohorts(settings.data_dir, settings.effective_database_url)
     try:
-        answer: dict[str, Any] = await asyncio.to_thread(
-            run_trend,
-            settings.data_dir,
-            settings.timezone,
-            body,
-            Cohorts(settings.data_dir, settings.effective_database_url),
+        found: dict[str, Any] = await asyncio.to_thread(
+            run, settings.data_dir, settings.timezone, body, cohorts
         )
     except MetricError as exc:
         raise HttpError(exc.status, exc.code, exc.message) from None
     except LakeError as exc:
         raise HttpError(500, "lake_error", str(exc)) from None
-    return JSONResponse(answer)
+    return JSONResponse(found)
+
+
+async def trend(request: Request) -> Response:
+    """A trend: events, users or a numeric property per interval, filtered, broken down, compared"""
+    require_admin(request)
+    body = decode_trend(await request.body())
+    from headwater.insights.trend import run_trend
+
+    return await answer_insight(request, run_trend, body)
