@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from headwater.cli import experiments as experiments_cli
 from tests.helpers import cli
 
 WIDE = {"COLUMNS": "120", "LINES": "50"}
@@ -56,3 +57,20 @@ def test_experiment_results_read_as_text(demo: Path) -> None:
     assert not re.search(r"\d\.\d{5,}", out), out
     assert re.search(r"exposed users \d+ \(0: \d+, 1: \d+\)", out), out
     assert re.search(r"chance to win \d+\.\d%", out), out
+
+
+@pytest.mark.parametrize(
+    ("value", "mean", "p"),
+    [
+        (0.0967741935, "0.0968", "0.097"),
+        (0.00123456, "0.0012", "0.001"),
+        (0.000999, "0.0010", "< 0.001"),
+        (3.14159265, "3.14", "3.142"),
+        (12345.678, "12,346", "12345.678"),
+    ],
+)
+def test_means_and_p_values_print_fixed_decimals(value: float, mean: str, p: str) -> None:
+    # The demo's means differ by day, so the command test above cannot reach every magnitude.
+    assert experiments_cli._mean(value) == mean
+    assert experiments_cli._p_value(value) == p
+    assert not re.search(r"\d\.\d{5,}", f"{mean} {p}")

@@ -213,16 +213,16 @@ def results(
         else exposed
     )
     srm = out["srm"]["p_value"]
-    srm_text = "—" if srm is None else f"{srm:.3g}" if srm >= 0.001 else "< 0.001"
+    srm_text = "—" if srm is None else _p_value(srm)
     print(f"{key} phase {out['phase']}: exposed users {users}  SRM p = {srm_text}")
     for m in out["metrics"]:
-        means = ", ".join(f"{v['variation']} {v['mean']:.4g} (n={v['users']})" for v in m["variants"])
+        means = ", ".join(f"{v['variation']} {_mean(v['mean'])} (n={v['users']:,})" for v in m["variants"])
         print(f"  {m['role']} {m['key']} ({m['kind']}): {means}")
         for c in m["comparisons"]:
             rel = c["frequentist"][0]
             print(
                 f"    {c['variation']} vs control: relative lift {rel['expected']:+.2%} "
-                f"CI [{rel['ci'][0]:+.2%}, {rel['ci'][1]:+.2%}] p = {rel['p_value']:.3g}; "
+                f"CI [{rel['ci'][0]:+.2%}, {rel['ci'][1]:+.2%}] p = {_p_value(rel['p_value'])}; "
                 f"chance to win {c['bayesian'][0]['chance_to_win']:.1%}"
             )
     for w in out["warnings"]:
@@ -231,3 +231,15 @@ def results(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(experiments_app, name="experiments")
+
+
+def _p_value(p: float) -> str:
+    """Three decimals, the precision a reader acts on; below that only "< 0.001"."""
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _mean(x: float) -> str:
+    """Fixed decimals by magnitude, so a column of means lines up and never prints 0.09677."""
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:.2f}" if abs(x) >= 1 else f"{x:.4f}"
