@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
 from headwater.stores.objects.urls import parse_object_url
 from headwater.stores.registry import backend_for
@@ -62,6 +62,13 @@ class Settings(BaseModel):
         "",
         description="Object storage the closed log files are shipped to: gs://BUCKET/PREFIX or"
         " s3://BUCKET/PREFIX. Empty: no shipping (docs/scale-out.md).",
+    )
+    cluster: bool = Field(
+        False,
+        description="This host is one of several behind a load balancer: the daily pipeline runs on one"
+        " host at a time under a lease and reads every host's shipped log; the lake is mirrored through"
+        " the object store. Needs HEADWATER_OBJECT_STORE_URL and a PostgreSQL HEADWATER_DATABASE_URL"
+        " (docs/scale-out.md).",
     )
     decision_sample: float = Field(
         1.0,
@@ -247,6 +254,21 @@ class Settings(BaseModel):
     def _check_object_store(cls, value: str) -> str:
         if value:
             parse_object_url(value)  # a ValueError naming HEADWATER_OBJECT_STORE_URL and what is wrong
+        return value
+
+    @field_validator("cluster")
+    @classmethod
+    def _check_cluster(cls, value: bool, info: ValidationInfo) -> bool:
+        if not value:
+            return value
+        if not info.data.get("object_store_url"):
+            raise ValueError(
+                "a cluster needs a valid HEADWATER_OBJECT_STORE_URL: the hosts' logs and the lake meet there"
+            )
+        if not str(info.data.get("database_url") or "").startswith(("postgresql://", "postgres://")):
+            raise ValueError(
+                "a cluster needs a PostgreSQL HEADWATER_DATABASE_URL shared by every host (the job leases)"
+            )
         return value
 
     @field_validator("redis_url")

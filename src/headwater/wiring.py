@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import logging
 from datetime import timedelta
+from typing import Any
 
 from headwater.admin_token import AdminToken
 from headwater.audiences.service import AudienceService
@@ -36,6 +37,12 @@ from headwater.stores.sql.privacy import SqlPrivacy
 log = logging.getLogger("headwater.process")
 
 
+def tailers_lag(statuses: dict[str, tuple[bool, dict[str, Any]]]) -> dict[str, Any]:
+    """Each tailer's state and lag, as a cluster host announces them (docs/scale-out.md)."""
+    keys = ("state", "lag_events", "lag_seconds")
+    return {n: {k: d.get(k) for k in keys} for n, (_, d) in statuses.items() if n.startswith("tailer")}
+
+
 def tune_gc() -> None:
     """Events are acyclic dicts: collect young objects far less often, and freeze start-up objects.
 
@@ -60,6 +67,9 @@ async def start_runtime(settings: Settings) -> Runtime:
         settings.max_pending_bytes,
         settings.min_free_disk_mb << 20,
     )
+    if settings.cluster:  # `headwater cluster drain` stops collection here (docs/scale-out.md)
+        for writer in writers.all:
+            writer.drain_marker = settings.run_dir / "draining"
     try:
         database = open_database(settings.effective_database_url)
     except BaseException:
@@ -89,7 +99,9 @@ async def start_runtime(settings: Settings) -> Runtime:
         runtime.realtime = RealtimeQueries(settings)
         services.append(runtime.realtime)
         if settings.runs_schedules:  # the background process, else the only (or first) worker
-            services.append(EtlScheduler(settings))
+            scheduler = EtlScheduler(settings)
+            scheduler.host_info = lambda: {"tailers": tailers_lag(runtime.statuses())}
+            services.append(scheduler)
             services.append(DeletionRunner(settings, database, live))  # docs/privacy.md
         runtime.live = LiveService(settings, live)
         runtime.audiences = AudienceService(settings, live, nightly=settings.runs_schedules)

@@ -120,12 +120,19 @@ def retention_hold(
     manifest = lake.read_manifest(recv)
     if manifest is None:
         return "not loaded into the lake yet (daily ETL)"
-    if manifest.get("files") != log_sizes(log_dir, recv):
+    if not _loaded_as_is(manifest, log_sizes(log_dir, recv)):
         return "changed since the daily ETL loaded it (loaded again at its next run)"
     months = {(int(d[:4]), int(d[5:7])) for d in manifest.get("event_dates", [])}
     if not months <= (set(lake.archived_months()) if archived is None else archived):
         return "its months are not archived yet (monthly archive)"
     return None
+
+
+def _loaded_as_is(manifest: dict[str, object], local: dict[str, int]) -> bool:
+    """Every local file of the day is in the lake at its present size. The manifest may name more
+    files: in a cluster (docs/scale-out.md) the day was loaded from every host's files."""
+    loaded = manifest.get("files")
+    return isinstance(loaded, dict) and all(loaded.get(n) == size for n, size in local.items())
 
 
 def _decisions_retention(
@@ -139,7 +146,7 @@ def _decisions_retention(
         if day >= before or (still_needed is not None and still_needed("decisions", day)):
             continue
         manifest = read_decisions_manifest(lake, day)
-        if manifest is None or manifest.get("files") != decision_sizes(log_dir, day):
+        if manifest is None or not _loaded_as_is(manifest, decision_sizes(log_dir, day)):
             continue
         for lf in list_log_files(log_dir, "decisions"):
             if lf.day == day:

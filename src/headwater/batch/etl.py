@@ -82,12 +82,18 @@ def etl_lock(lake: Lake, wait: bool = True) -> Iterator[bool]:
 
 
 def run_daily(
-    data_dir: Path, recv: date, project_tz: str, memory_limit: str = "1GB", threads: int = 2
+    data_dir: Path,
+    recv: date,
+    project_tz: str,
+    memory_limit: str = "1GB",
+    threads: int = 2,
+    log_dir: Path | None = None,
 ) -> EtlResult:
     """Load one received day: its event log, then its decision log. Raises LakeError when the day
-    has neither and its events were never loaded."""
+    has neither and its events were never loaded. ``log_dir``: where the day's files are (default
+    ``data/log``; in a cluster, a folder holding every host's files of the day)."""
     lake = Lake(data_dir / "lake")
-    log_dir = data_dir / "log"
+    log_dir = data_dir / "log" if log_dir is None else log_dir
     with etl_lock(lake):
         events_known = bool(log_sizes(log_dir, recv)) or lake.read_manifest(recv) is not None
         if events_known or not decision_sizes(log_dir, recv):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from headwater.batch.archive import apply_retention
 from headwater.batch.etl import days_to_load, run_daily
 from headwater.batch.holds import not_exported, retention_holds
 from headwater.batch.schedule import ETL_AT, seconds_until
+from headwater.cluster.turn import TURN_SECONDS, take_turn
 from headwater.config import Settings
 
 log = logging.getLogger("headwater.batch")
@@ -33,6 +35,9 @@ class EtlScheduler:
         self.last_run: str | None = None
         self.last_error: str | None = None
         self.loaded_days = 0
+        self.cluster: dict[str, Any] | None = None  # the last cluster turn (docs/scale-out.md)
+        #: what the host says of itself at each cluster turn besides its files (the tailers' lag)
+        self.host_info: Callable[[], dict[str, Any]] | None = None
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="etl-scheduler")
@@ -49,12 +54,45 @@ class EtlScheduler:
             "last_run": self.last_run,
             "last_error": self.last_error,
             "loaded_days": self.loaded_days,
+            **({"cluster": self.cluster} if self.settings.cluster else {}),
         }
 
     async def _loop(self) -> None:
         while True:
+            if self.settings.cluster:  # every few minutes, on every host (docs/scale-out.md)
+                await asyncio.to_thread(self.run_cluster_turn)
+                await asyncio.sleep(TURN_SECONDS)
+                continue
             ok = await asyncio.to_thread(self.run_once)
             await asyncio.sleep(self.seconds_to_next_run() if ok else RETRY_SECONDS)
+
+    def run_cluster_turn(self) -> bool:
+        """A cluster host's turn: ship, then run the pipeline under its lease or pull the lake; the
+        retention of its own raw log after."""
+        settings = self.settings
+        now = datetime.now(UTC)
+        try:
+            report = take_turn(settings, now, self.host_info)
+        except Exception as exc:
+            self.last_error = f"cluster: {exc}"
+            log.exception("cluster turn failed")
+            return False
+        self.cluster = report.as_dict()
+        errors = dict(report.errors)
+        if report.pipeline is not None:
+            self.loaded_days += len(report.pipeline["loaded"])
+            if not self._refresh_cohorts():
+                errors["cohorts"] = self.last_error or ""
+        try:
+            apply_retention(
+                settings.data_dir, settings.raw_retention_days, now.date(), retention_holds(settings)
+            )
+        except Exception as exc:
+            errors["retention"] = str(exc)
+            log.exception("raw log retention failed")
+        self.last_run = now.isoformat()
+        self.last_error = "; ".join(f"{k}: {v}" for k, v in sorted(errors.items())) or None
+        return not errors
 
     def seconds_to_next_run(self, now: datetime | None = None) -> float:
         return seconds_until(ETL_AT, self.settings.timezone, now)

@@ -10,6 +10,7 @@ import typer
 
 from headwater.cli import (
     audiences,
+    cluster,
     cohorts,
     config,
     db,
@@ -58,6 +59,7 @@ for group in (
     db,
     warehouse,
     shipping,
+    cluster,
     users,
     exports,
     imports,

@@ -27,7 +27,7 @@ from headwater.http.clientip import ClientIpResolver
 from headwater.http.cors import Cors
 from headwater.http.errors import HttpError
 from headwater.http.ratelimit import RateLimiter, address_key
-from headwater.log.writer import BackpressureError, LogWriteError
+from headwater.log.writer import BackpressureError, DrainingError, LogWriteError
 from headwater.ops import metrics
 
 log = logging.getLogger("headwater.collector")
@@ -247,6 +247,8 @@ class CollectorApp:
     async def _write_guard(self, awaitable: Any) -> Any:
         try:
             return await awaitable
+        except DrainingError as exc:
+            raise HttpError(503, "draining", str(exc), [(b"retry-after", b"5")]) from None
         except BackpressureError as exc:
             raise HttpError(503, "overloaded", str(exc), [(b"retry-after", b"1")]) from None
         except LogWriteError as exc:

@@ -30,7 +30,7 @@ from headwater.events.normalize import RequestInfo
 from headwater.http.auth import bearer, token_matches
 from headwater.http.errors import HttpError
 from headwater.http.json_body import loads
-from headwater.log.writer import BackpressureError, LogWriteError
+from headwater.log.writer import BackpressureError, DrainingError, LogWriteError
 from headwater.privacy.requests import file_request
 from headwater.stores.sql.webhooks import SqlWebhookSources, WebhookSource
 
@@ -126,6 +126,8 @@ async def segment_webhook(request: Request) -> Response:
     req = RequestInfo(received_at=datetime.now(UTC), source=key.name, upstream="segment")
     try:
         result = await runtime.collector.ingestor.ingest(events, req)
+    except DrainingError as exc:
+        raise HttpError(503, "draining", str(exc), [(b"retry-after", b"5")]) from None
     except BackpressureError as exc:
         raise HttpError(503, "overloaded", str(exc), [(b"retry-after", b"1")]) from None
     except LogWriteError as exc:

@@ -30,6 +30,14 @@ class BackpressureError(LogWriteError):
     """Too many bytes wait for the disk: answer 503 and let the client retry."""
 
 
+class DrainingError(LogWriteError):
+    """This host is leaving its cluster (``headwater cluster drain``): the client sends elsewhere."""
+
+
+#: how often a writer looks for the drain marker
+DRAIN_CHECK_SECONDS = 1.0
+
+
 class LogWriter:
     def __init__(
         self,
@@ -56,6 +64,10 @@ class LogWriter:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"log-{kind}")
         self._free_checked_at = 0.0
         self._interval_task: asyncio.Task[None] | None = None
+        #: a file whose presence means the host is draining (set in a cluster, docs/scale-out.md)
+        self.drain_marker: Path | None = None
+        self.draining = False
+        self._drain_checked_at = 0.0
         self._dirty: set[int] = set()
         self.healthy = True
         self.last_error: str | None = None
@@ -76,6 +88,11 @@ class LogWriter:
         """Return once ``data`` (complete lines) is in today's file under the fsync policy."""
         if not data:
             return
+        if self.drain_marker is not None and self._is_draining():
+            raise DrainingError(
+                "this host is leaving the cluster (headwater cluster drain): nothing was stored,"
+                " send to another host"
+            )
         if self._pending_bytes + len(data) > self.max_pending_bytes:
             raise BackpressureError(f"{self._pending_bytes} bytes are waiting for the disk; retry shortly")
         loop = asyncio.get_running_loop()
@@ -135,6 +152,13 @@ class LogWriter:
         self.last_error = message
         self._errors.inc()
         self._writable.set(0)
+
+    def _is_draining(self) -> bool:
+        now = time.monotonic()
+        if now - self._drain_checked_at >= DRAIN_CHECK_SECONDS:
+            self._drain_checked_at = now
+            self.draining = self.drain_marker is not None and self.drain_marker.exists()
+        return self.draining
 
     def _check_free_space(self) -> None:
         now = time.monotonic()

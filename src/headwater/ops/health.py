@@ -16,6 +16,12 @@ def readiness(log_dir: Path, writers: list[LogWriter], min_free_bytes: int) -> t
     for w in writers:
         checks[f"{w.kind}_log"] = "ok" if w.healthy else w.last_error
         ok = ok and w.healthy
+    draining = [w for w in writers if w.drain_marker is not None and w.drain_marker.exists()]
+    if draining:  # the load balancer takes the host out (docs/scale-out.md, Leaving and joining)
+        checks["cluster"] = (
+            "draining: this host is leaving its cluster (`headwater cluster join` brings it back)"
+        )
+        ok = False
     writable = log_dir.is_dir() and os.access(log_dir, os.W_OK)
     checks["log_dir_writable"] = writable
     ok = ok and writable

@@ -149,10 +149,18 @@ class Deletion:
             return report
         if step == "lake":
             from headwater.insights.cohorts import forget_members
-            from headwater.lake.erase import erase_from_lake, forget_cached_answers
+            from headwater.lake.erase import LakeEraseReport, erase_from_lake, forget_cached_answers
             from headwater.lake.layout import Lake
 
-            erased = erase_from_lake(Lake(settings.data_dir / "lake"), ids, progress=self._report("lake"))
+            def erase() -> LakeEraseReport:
+                return erase_from_lake(Lake(settings.data_dir / "lake"), ids, progress=self._report("lake"))
+
+            if settings.cluster:  # the lake every host pulls, under the pipeline lease (docs/scale-out.md)
+                from headwater.cluster.pipeline import change_lake
+
+                erased = change_lake(settings, erase)
+            else:
+                erased = erase()
             return erased.as_dict() | {
                 "cached_answers_dropped": forget_cached_answers(settings.data_dir),
                 "cohort_members_dropped": forget_members(settings.data_dir),  # computed again when used

@@ -138,10 +138,15 @@ class Manifest:
         _write_cache(self.settings, self._cache)
 
 
+def cached_entries(settings: Settings) -> dict[str, Entry]:
+    """The entries by file name, as this host last read them (its local copy; no store call)."""
+    return {e["entry"]["name"]: Entry.from_dict(e["entry"]) for e in _read_cache(settings).values()}
+
+
 def shipped_days(settings: Settings) -> set[date]:
     """Days whose every local event file is shipped as it is now, by the local copy of the manifest
     (no store call): what raw-log retention may delete when shipping is on."""
-    entries = {e["entry"]["name"]: Entry.from_dict(e["entry"]) for e in _read_cache(settings).values()}
+    entries = cached_entries(settings)
     by_day: dict[date, bool] = {}
     for lf in list_log_files(settings.log_dir, "events"):
         entry = entries.get(lf.name)

@@ -44,6 +44,8 @@ def keep_reason(
     if kind == "events":
         lake = Lake(settings.data_dir / "lake")
         return retention_hold(lake, settings.log_dir, day, keep, today, still_needed)
+    if kind == "decisions":
+        return "the decision log keeps its own retention (docs/targeting.md)"
     if keep is None:
         return "raw-log retention is off (HEADWATER_RAW_RETENTION_DAYS is not set)"
     if day >= today - timedelta(days=keep):

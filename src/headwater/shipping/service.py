@@ -77,9 +77,12 @@ def ship(
     progress: ShipProgress | None = None,
     still_needed: Hold | None = None,
     store: ObjectStore | None = None,
+    include_open: bool = False,
 ) -> ShipReport:
     """Ship every closed log file (events, quarantine) of this host; see the module's docstring.
-    ``still_needed``: the warehouse's hold on raw-log retention (batch.holds.not_exported)."""
+    ``still_needed``: the warehouse's hold on raw-log retention (batch.holds.not_exported).
+    ``include_open``: today's files too (a host that drained: nothing is appended to them any more;
+    a file that grows again after it rejoins is shipped again)."""
     started = time.monotonic()
     now = now or datetime.now(UTC)
     own = store is None
@@ -87,7 +90,7 @@ def ship(
     report = ShipReport(store.display, dry_run)
     try:
         with _run_lock(settings):  # one run at a time per host (the server's, cron's, the CLI's)
-            _ship_all(settings, store, report, now, dry_run, progress, still_needed)
+            _ship_all(settings, store, report, now, dry_run, progress, still_needed, include_open)
     except ObjectStoreUnreachableError as exc:
         report.errors.setdefault("store", f"{exc}" or "the object store does not answer")
     except ObjectStoreError as exc:
@@ -119,11 +122,14 @@ def _ship_all(
     dry_run: bool,
     progress: ShipProgress | None,
     still_needed: Hold | None,
+    include_open: bool = False,
 ) -> None:
     manifest = Manifest(store, settings).load()
-    for kind in KINDS:
+    # in a cluster the decision log is shipped too: the pipeline host loads every host's (it stays
+    # on disk: its own retention deletes it once the lake holds it)
+    for kind in (*KINDS, "decisions") if settings.cluster else KINDS:
         for day, files in _by_day(list_log_files(settings.log_dir, kind)).items():
-            if not is_closed(day, now):
+            if not (include_open or is_closed(day, now)):
                 for lf in files:
                     report.skipped[lf.name] = f"open: its day closes at {closes_at(day):%Y-%m-%dT%H:%M}Z"
                 continue

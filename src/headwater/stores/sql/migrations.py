@@ -9,6 +9,7 @@ from headwater.stores.sql.migrations_shared import (
     AUDIT_LOG,
     COHORTS,
     ENRICH_KEY_HINTS,
+    JOB_LEASES,
     PRIVACY,
     WEBHOOKS,
 )
@@ -214,6 +215,7 @@ SQLITE: Final[list[tuple[int, str]]] = [
         PRIVACY,
     ),
     (11, COHORTS),  # saved groups of people for the insights (docs/insights.md)
+    (12, JOB_LEASES),  # each scheduled job on one host at a time (docs/scale-out.md)
 ]
 
 POSTGRES: Final[list[tuple[int, str]]] = [
@@ -392,4 +394,5 @@ POSTGRES: Final[list[tuple[int, str]]] = [
     (9, WEBHOOKS),  # as SQLite's 9
     (10, PRIVACY),  # as SQLite's 10
     (11, COHORTS),  # as SQLite's 11
+    (12, JOB_LEASES),  # as SQLite's 12
 ]

@@ -98,3 +98,18 @@ COHORTS: Final = """
             updated_at TEXT NOT NULL
         );
 """
+
+#: 12: job leases (docs/scale-out.md): each scheduled job runs on one host at a time. Times are
+#: milliseconds since the epoch read from the database's own clock, so hosts' clocks never disagree.
+JOB_LEASES: Final = """
+CREATE TABLE job_leases (
+    job TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    generation BIGINT NOT NULL,
+    acquired_ms BIGINT NOT NULL,
+    renewed_ms BIGINT NOT NULL,
+    expires_ms BIGINT NOT NULL,
+    released_ms BIGINT,
+    info TEXT
+);
+"""

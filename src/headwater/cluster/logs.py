@@ -1,0 +1,106 @@
+"""The pipeline's view of every host's log (docs/scale-out.md): for each UTC day, the files this
+host has (its own, read in place) and the files the other hosts shipped (from the manifest). A
+day is pending when that view differs from what the lake's manifest says it loaded, so a host
+that ships late makes the day load again with its files. Loading a day stages it: a folder of
+links to the local files and verified downloads of the others, which the daily ETL reads as it
+reads ``data/log``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+
+from headwater.batch.decisions import read_decisions_manifest
+from headwater.config import Settings
+from headwater.lake.layout import Lake
+from headwater.log.files import LogKind, list_log_files
+from headwater.shipping.manifest import Entry
+from headwater.stores.objects.ports import ChecksumMismatchError, ObjectStore, file_md5
+
+#: the kinds the pipeline loads (the quarantine is shipped but not loaded)
+PIPELINE_KINDS: tuple[LogKind, ...] = ("events", "decisions")
+
+
+def cluster_sizes(settings: Settings, entries: Iterable[Entry], kind: LogKind) -> dict[date, dict[str, int]]:
+    """Every host's files of ``kind`` by UTC day, with their sizes: shipped entries, and this host's
+    own files as they are now (newer than a shipped copy when one changed since)."""
+    out: dict[date, dict[str, int]] = {}
+    for entry in entries:
+        if entry.kind == kind:
+            out.setdefault(date.fromisoformat(entry.day), {})[entry.name] = entry.size
+    for lf in list_log_files(settings.log_dir, kind):
+        try:
+            out.setdefault(lf.day, {})[lf.name] = lf.path.stat().st_size
+        except FileNotFoundError:
+            continue
+    return out
+
+
+def pending_days(settings: Settings, entries: list[Entry], today_utc: date) -> list[date]:
+    """Complete days (before today, UTC) whose files, over every host, are not in the lake as they are."""
+    lake = Lake(settings.data_dir / "lake")
+    events = cluster_sizes(settings, entries, "events")
+    decisions = cluster_sizes(settings, entries, "decisions")
+    loaded = lake.loaded_days()
+    days = {d for d, files in events.items() if d not in loaded or loaded[d].get("files") != files}
+    for day, files in decisions.items():
+        manifest = read_decisions_manifest(lake, day)
+        if manifest is None or manifest.get("files") != files:
+            days.add(day)
+    return sorted(d for d in days if d < today_utc)
+
+
+def stage_day(settings: Settings, store: ObjectStore, entries: list[Entry], day: date) -> Path:
+    """A folder holding every host's event and decision files of ``day``: links to local files,
+    downloads of the others (each checked against its entry's MD5; kept between runs and fetched
+    again only when the entry changed). ChecksumMismatchError when a download is not its entry."""
+    stage = settings.run_dir / "cluster-log" / day.isoformat()
+    stage.mkdir(parents=True, exist_ok=True)
+    wanted: set[str] = set()
+    for kind in PIPELINE_KINDS:
+        for lf in list_log_files(settings.log_dir, kind):
+            if lf.day == day:
+                _link(lf.path, stage / lf.name)
+                wanted.add(lf.name)
+    for entry in sorted(entries, key=lambda e: e.name):
+        if entry.kind not in PIPELINE_KINDS or entry.day != day.isoformat() or entry.name in wanted:
+            continue
+        target = stage / entry.name
+        if target.is_symlink():
+            target.unlink()
+        if not (target.exists() and target.stat().st_size == entry.size and file_md5(target) == entry.md5):
+            part = stage / f".{entry.name}.part"
+            store.get_file(entry.key, part)
+            if file_md5(part) != entry.md5:
+                part.unlink(missing_ok=True)
+                raise ChecksumMismatchError(
+                    f"{entry.key} on {store.display} is not what the manifest says (MD5 {entry.md5}):"
+                    f" ship it again from host {entry.host}"
+                )
+            os.replace(part, target)
+        wanted.add(entry.name)
+    for old in stage.iterdir():
+        if old.name not in wanted:
+            old.unlink()
+    return stage
+
+
+def clear_stage(settings: Settings, keep: Iterable[date] = ()) -> None:
+    """Remove staged days (downloads of other hosts' files) but those in ``keep``."""
+    root = settings.run_dir / "cluster-log"
+    if not root.is_dir():
+        return
+    kept = {d.isoformat() for d in keep}
+    for folder in root.iterdir():
+        if folder.name not in kept:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _link(source: Path, target: Path) -> None:
+    if target.is_symlink() and os.readlink(target) == str(source.resolve()):
+        return
+    target.unlink(missing_ok=True)
+    target.symlink_to(source.resolve())
