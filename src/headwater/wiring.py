@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from headwater.admin_token import AdminToken
+from headwater.alerts.checks import AlertChecks
 from headwater.audiences.service import AudienceService
 from headwater.batch.scheduler import EtlScheduler
 from headwater.collector.ingest import Ingestor
@@ -103,6 +104,7 @@ async def start_runtime(settings: Settings) -> Runtime:
             scheduler.host_info = lambda: {"tailers": tailers_lag(runtime.statuses())}
             services.append(scheduler)
             services.append(DeletionRunner(settings, database, live))  # docs/privacy.md
+            services.append(AlertChecks(settings))  # alerts on saved insights (docs/dashboard.md)
         runtime.live = LiveService(settings, live)
         runtime.audiences = AudienceService(settings, live, nightly=settings.runs_schedules)
         runtime.experiments = ExperimentsService(settings, live)

@@ -9,10 +9,12 @@ import sys
 import typer
 
 from headwater.cli import (
+    alerts,
     audiences,
     cluster,
     cohorts,
     config,
+    dashboards,
     db,
     demo,
     etl,
@@ -29,6 +31,7 @@ from headwater.cli import (
     privacy,
     realtime,
     replay,
+    saved,
     serve,
     shipping,
     users,
@@ -49,6 +52,8 @@ for group in (
     metrics,
     insights,
     cohorts,
+    dashboards,
+    alerts,
     people,
     etl,
     experiments,
@@ -68,6 +73,7 @@ for group in (
     group.register(app)
 insights.insights_app.command("paths")(insight_paths.paths)
 insights.insights_app.command("web")(insight_web.web)
+saved.register(insights.insights_app)  # insights save, insights saved ...
 
 
 def main() -> None:

@@ -18,10 +18,13 @@ from headwater.http import dashboard, enrich, ops, schemas
 from headwater.http.account_routes import ACCOUNT_ROUTES, SOURCE_ROUTES
 from headwater.http.api import assign, audiences, experiments, live, metrics, realtime
 from headwater.http.api import dashboard as dashboard_api
+from headwater.http.api.alerts import ALERT_ROUTES
 from headwater.http.api.cohorts import COHORT_ROUTES
+from headwater.http.api.dashboards import DASHBOARD_ROUTES
 from headwater.http.api.export import export_events_route
 from headwater.http.api.insight_paths import PATH_ROUTES
 from headwater.http.api.insight_web import WEB_ROUTES
+from headwater.http.api.saved_insights import SAVED_ROUTES
 from headwater.http.collect import API_ROUTE, BATCH_ROUTES, SINGLE_ROUTES
 from headwater.http.endpoint import Hot, Param, Route
 from headwater.http.insight_routes import INSIGHT_ROUTES
@@ -313,6 +316,9 @@ ROUTES: tuple[Route, ...] = (
     *PATH_ROUTES,
     *WEB_ROUTES,
     *PEOPLE_ROUTES,
+    *SAVED_ROUTES,
+    *DASHBOARD_ROUTES,
+    *ALERT_ROUTES,
     # -- the dashboard ---------------------------------------------------------------------------
     Route("/api/v1/dashboard/config", ("GET",), dashboard_api.config, statuses=()),
     Route("/api/v1/dashboard/health", ("GET",), dashboard_api.health, statuses=()),

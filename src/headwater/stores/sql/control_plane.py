@@ -1,7 +1,8 @@
 """The control plane: what a user made and cannot rebuild from the log (write keys and their
 revocations, experiments and their phases, audiences and their sizes over time, the enrichment's
-API keys and settings, accounts, their API tokens and the audit log; sessions are not moved: users
-sign in again), and moving it from one SQL store to another, whole or not at all.
+API keys and settings, accounts, their API tokens and the audit log, cohorts, saved insights,
+dashboards, alerts and their history; sessions are not moved: users sign in again), and moving it
+from one SQL store to another, whole or not at all.
 
 Everything else in the realtime store (aggregates, checkpoints) is derived from the log and is
 rebuilt there by the tailers; the control plane is copied. A copy runs in one transaction of the
@@ -101,6 +102,58 @@ TABLES: tuple[Table, ...] = (
     ),
     Table("privacy_settings", ("name", "value"), ("name",), label="privacy setting"),
     Table("cohorts", ("id", "definition", "created_at", "updated_at"), ("id",), label="cohort"),
+    Table(
+        "saved_insights",
+        ("id", "name", "kind", "query", "description", "created_at", "updated_at"),
+        ("id",),
+        label="saved insight",
+    ),
+    Table(
+        "dashboards", ("id", "name", "description", "created_at", "updated_at"), ("id",), label="dashboard"
+    ),
+    Table(
+        "dashboard_tiles",
+        ("dashboard_id", "position", "insight_id", "x", "y", "w", "h"),
+        ("dashboard_id", "position"),
+        label="dashboard tile",
+    ),
+    Table(
+        "alerts",
+        (
+            "id",
+            "name",
+            "insight_id",
+            "condition",
+            "series",
+            "webhook_url",
+            "every",
+            "created_at",
+            "updated_at",
+            "state",
+            "notified",
+            "last_check",
+            "last_checked_at",
+            "next_check_at",
+        ),
+        ("id",),
+        label="alert",
+    ),
+    Table(
+        "alert_events",
+        (
+            "id",
+            "alert_id",
+            "at",
+            "state",
+            "previous_state",
+            "notification",
+            "delivered",
+            "error",
+            "evaluation",
+        ),
+        ("id",),
+        label="alert event",
+    ),
 )
 
 

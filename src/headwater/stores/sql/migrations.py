@@ -11,6 +11,7 @@ from headwater.stores.sql.migrations_shared import (
     ENRICH_KEY_HINTS,
     JOB_LEASES,
     PRIVACY,
+    SAVED,
     WEBHOOKS,
 )
 
@@ -216,6 +217,7 @@ SQLITE: Final[list[tuple[int, str]]] = [
     ),
     (11, COHORTS),  # saved groups of people for the insights (docs/insights.md)
     (12, JOB_LEASES),  # each scheduled job on one host at a time (docs/scale-out.md)
+    (13, SAVED),  # saved insights, dashboards and alerts (docs/dashboard.md)
 ]
 
 POSTGRES: Final[list[tuple[int, str]]] = [
@@ -395,4 +397,5 @@ POSTGRES: Final[list[tuple[int, str]]] = [
     (10, PRIVACY),  # as SQLite's 10
     (11, COHORTS),  # as SQLite's 11
     (12, JOB_LEASES),  # as SQLite's 12
+    (13, SAVED),  # as SQLite's 13
 ]

@@ -113,3 +113,67 @@ CREATE TABLE job_leases (
     info TEXT
 );
 """
+
+#: 13: saved insights, dashboards and alerts (docs/dashboard.md, "Saved insights, dashboards,
+#: alerts"). ``query``, ``condition`` and ``last_check`` are JSON text; a dashboard's tiles are rows
+#: (deleting an insight deletes its tiles); an alert's check state (``state``: NULL until its first
+#: check, ``notified``: the state its webhook last received) lives on its row, its history in
+#: ``alert_events`` (state changes and webhook deliveries, failed ones with their error).
+SAVED: Final = """
+        CREATE TABLE saved_insights (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            query TEXT NOT NULL,
+            description TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE dashboards (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            description TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE dashboard_tiles (
+            dashboard_id TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            insight_id TEXT NOT NULL,
+            x INTEGER NOT NULL,
+            y INTEGER NOT NULL,
+            w INTEGER NOT NULL,
+            h INTEGER NOT NULL,
+            PRIMARY KEY (dashboard_id, position)
+        );
+        CREATE INDEX dashboard_tiles_insight ON dashboard_tiles(insight_id);
+        CREATE TABLE alerts (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            insight_id TEXT NOT NULL,
+            condition TEXT NOT NULL,
+            series INTEGER NOT NULL DEFAULT 0,
+            webhook_url TEXT NOT NULL,
+            every TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            state TEXT,
+            notified TEXT NOT NULL DEFAULT 'ok',
+            last_check TEXT,
+            last_checked_at TEXT,
+            next_check_at TEXT
+        );
+        CREATE INDEX alerts_insight ON alerts(insight_id);
+        CREATE TABLE alert_events (
+            id TEXT PRIMARY KEY,
+            alert_id TEXT NOT NULL,
+            at TEXT NOT NULL,
+            state TEXT NOT NULL,
+            previous_state TEXT,
+            notification TEXT,
+            delivered INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            evaluation TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX alert_events_alert ON alert_events(alert_id, at);
+"""
