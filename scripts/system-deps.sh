@@ -9,6 +9,9 @@ command -v redis-server >/dev/null || need+=(redis-server)
 command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || need+=(chromium)
 # the Segment webhook tests sign requests with Segment's own code path (Node's crypto, JSON.stringify)
 command -v node >/dev/null || need+=(nodejs)
+# the multi-host test moves a process's clock a day on (libfaketime) and builds network namespaces
+{ ls /usr/lib/*/faketime/libfaketime.so.1 || ls /usr/lib/faketime/libfaketime.so.1; } >/dev/null 2>&1 || need+=(faketime)
+command -v ip >/dev/null || need+=(iproute2)
 command -v fc-list >/dev/null && fc-list | grep -q . || need+=(fonts-dejavu-core)
 if [ "${WITH_BENCH:-0}" = 1 ]; then command -v wrk >/dev/null || need+=(wrk); fi
 if [ ${#need[@]} -gt 0 ]; then

@@ -63,16 +63,14 @@ class StoreServer:
 
 
 @contextmanager
-def gcs_server() -> Iterator[StoreServer]:
+def gcs_server(host: str = "127.0.0.1") -> Iterator[StoreServer]:
     from gcp_storage_emulator.server import create_server
 
     port = free_port()
-    server = create_server("127.0.0.1", port, in_memory=True)
+    server = create_server(host, port, in_memory=True)
     server.start()
     try:
-        yield StoreServer(
-            "gs", f"http://127.0.0.1:{port}", {"STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{port}"}
-        )
+        yield StoreServer("gs", f"http://{host}:{port}", {"STORAGE_EMULATOR_HOST": f"http://{host}:{port}"})
     finally:
         server.stop()
 

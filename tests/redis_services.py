@@ -60,15 +60,18 @@ def reachable(host: str, port: int) -> bool:
 class RedisServer:
     """One private redis-server (no persistence: a restart comes back empty)."""
 
-    def __init__(self, workdir: Path, port: int | None = None, args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, workdir: Path, port: int | None = None, args: tuple[str, ...] = (), host: str = "127.0.0.1"
+    ) -> None:
         self.workdir = workdir
         self.port = port or free_port()
         self.args = args
+        self.host = host
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://{self.host}:{self.port}/0"
 
     def start(self, timeout: float = 10.0) -> RedisServer:
         binary = require_redis_server()
@@ -80,7 +83,9 @@ class RedisServer:
                 "--port",
                 str(self.port),
                 "--bind",
-                "127.0.0.1",
+                self.host,
+                "--protected-mode",
+                "no",
                 "--save",
                 "",
                 "--appendonly",
@@ -94,7 +99,7 @@ class RedisServer:
         )
         log.close()
         deadline = time.monotonic() + timeout
-        while not reachable("127.0.0.1", self.port):
+        while not reachable(self.host, self.port):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.kill()
                 raise RuntimeError(f"redis-server on port {self.port} did not start (see {self.workdir})")
@@ -118,14 +123,15 @@ class RedisServer:
         self.proc = None
 
     def client(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, decode_responses=True)
+        return redis.Redis(host=self.host, port=self.port, decode_responses=True)
 
 
 class RedisClusterNodes:
     """A 3-master Redis Cluster on loopback (no replicas), as in the field notes."""
 
-    def __init__(self, workdir: Path, full_coverage: bool = True) -> None:
+    def __init__(self, workdir: Path, full_coverage: bool = True, host: str = "127.0.0.1") -> None:
         self.workdir = workdir
+        self.host = host
         coverage = "yes" if full_coverage else "no"
         self.nodes: list[RedisServer] = []
         for _ in range(3):
@@ -141,11 +147,11 @@ class RedisClusterNodes:
                 "--cluster-require-full-coverage",
                 coverage,
             )
-            self.nodes.append(RedisServer(node_dir, port, args))
+            self.nodes.append(RedisServer(node_dir, port, args, host))
 
     @property
     def url(self) -> str:
-        return "redis+cluster://" + ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
+        return "redis+cluster://" + ",".join(f"{self.host}:{n.port}" for n in self.nodes)
 
     def start(self) -> RedisClusterNodes:
         try:
@@ -165,7 +171,7 @@ class RedisClusterNodes:
                 cli,
                 "--cluster",
                 "create",
-                *[f"127.0.0.1:{n.port}" for n in self.nodes],
+                *[f"{self.host}:{n.port}" for n in self.nodes],
                 "--cluster-replicas",
                 "0",
                 "--cluster-yes",

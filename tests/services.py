@@ -40,7 +40,8 @@ def _as_postgres(*cmd: str) -> list[str]:
 class PgInstance:
     """A throwaway PostgreSQL server in its own folder, on its own port."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.bin = _bin_dir()
         self.dir = Path(tempfile.mkdtemp(prefix="hw-pg-"))
         os.chmod(self.dir, 0o755)
@@ -59,13 +60,17 @@ class PgInstance:
 
     @property
     def admin_url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        return f"postgresql://postgres@{self.host}:{self.port}/postgres"
 
     def url(self, dbname: str) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
+        return f"postgresql://postgres@{self.host}:{self.port}/{dbname}"
 
     def start(self) -> None:
-        opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        if self.host != "127.0.0.1":  # other hosts (network namespaces) connect too: trusted, throwaway
+            with open(self.data / "pg_hba.conf", "a") as hba:
+                hba.write("host all all 0.0.0.0/0 trust\n")
+        opts = f"-p {self.port} -k {self.dir} -c listen_addresses={self.host} -c fsync=off"
+        opts += " -c max_connections=200"
         self._run(
             str(self.bin / "pg_ctl"),
             "-D",

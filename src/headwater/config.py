@@ -70,6 +70,13 @@ class Settings(BaseModel):
         " the object store. Needs HEADWATER_OBJECT_STORE_URL and a PostgreSQL HEADWATER_DATABASE_URL"
         " (docs/scale-out.md).",
     )
+    cluster_lease_seconds: float = Field(
+        120.0,
+        ge=1.0,
+        le=3600.0,
+        description="How long a job lease (the pipeline's) lives without its holder renewing it: a host"
+        " that dies holds the job this long before another takes it over (docs/scale-out.md).",
+    )
     decision_sample: float = Field(
         1.0,
         ge=0.0,
@@ -283,6 +290,16 @@ class Settings(BaseModel):
         if self.role != "all":
             return self.role == "background"
         return self.workers == 1 or self.writer_id.endswith("-0")
+
+    @property
+    def cluster_host(self) -> str:
+        """This host's name in a cluster: its writer id without the suffix of worker 0."""
+        return self.writer_id.removesuffix("-0")
+
+    def checkpoint_name(self, tailer: str) -> str:
+        """The name a tailer's checkpoint is stored under: one per host in a cluster, whose hosts
+        share the realtime and live stores (docs/scale-out.md)."""
+        return f"{tailer}@{self.cluster_host}" if self.cluster else tailer
 
     # derived paths
     @property

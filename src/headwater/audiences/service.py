@@ -82,6 +82,7 @@ class AudienceService:
             open_target,
             AudienceEvent,
             rebuild=rebuild_audiences(settings, live, self.definitions),
+            checkpoint_name=settings.checkpoint_name(AUDIENCES_TAILER),
         )
 
     async def start(self) -> None:

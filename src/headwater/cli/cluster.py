@@ -90,6 +90,31 @@ def status(data_dir: DataDir = None, as_json: JsonOpt = False) -> None:
 
 
 @cluster_app.command()
+def turn(data_dir: DataDir = None, as_json: JsonOpt = False) -> None:
+    """Take this host's turn now, as its server does every 5 minutes: announce it, ship its closed
+    files, then run the pipeline if the lease is free (else pull the lake). For cron, or after a
+    maintenance; a server running on this host takes its own turns too (the lease keeps them apart)."""
+    from headwater.cluster.turn import take_turn
+
+    settings = _settings(data_dir)
+    report = take_turn(settings)
+    out = report.as_dict()
+    if as_json:
+        print(json.dumps(out, indent=2))
+    else:
+        if report.pipeline is not None:
+            loaded = report.pipeline["loaded"]
+            print(f"Pipeline run here: {len(loaded)} days loaded ({', '.join(loaded) or 'none pending'}).")
+        else:
+            print(f"Pipeline held by {report.pipeline_holder or 'nobody'}; the lake was pulled.")
+        print(f"{report.shipped} files shipped.")
+    if report.errors:
+        for name, message in sorted(report.errors.items()):
+            err.print(f"[red]error:[/] {name}: {message}")
+        raise typer.Exit(1)
+
+
+@cluster_app.command()
 def drain(data_dir: DataDir = None, as_json: JsonOpt = False) -> None:
     """Take this host out: collection answers 503 (draining) and /readyz says not ready, every log
     file (today's too) is shipped, and the host's leases are released. `join` brings it back."""

@@ -17,8 +17,6 @@ from headwater.stores.sql.leases import Lease, LeaseStore
 
 log = logging.getLogger("headwater.cluster")
 
-#: a lease lives this long without a renewal; the heartbeat renews it every third of it
-LEASE_TTL_SECONDS = 120.0
 #: the job names (docs/scale-out.md)
 PIPELINE = "pipeline"
 HOST_PREFIX = "host/"
@@ -26,7 +24,7 @@ HOST_PREFIX = "host/"
 
 def host_name(settings: Settings) -> str:
     """The host's name in the cluster: its writer id without the worker suffix of ``serve --workers``."""
-    return settings.writer_id.removesuffix("-0")
+    return settings.cluster_host
 
 
 def holder_id(settings: Settings) -> str:
@@ -41,8 +39,10 @@ class HeldJob:
 
 
 @contextmanager
-def job_lease(settings: Settings, job: str, ttl_s: float = LEASE_TTL_SECONDS) -> Iterator[HeldJob | None]:
-    """Yields the held job, or None when another host holds its lease (the caller skips the job)."""
+def job_lease(settings: Settings, job: str, ttl_s: float | None = None) -> Iterator[HeldJob | None]:
+    """Yields the held job, or None when another host holds its lease (the caller skips the job).
+    ``ttl_s``: HEADWATER_CLUSTER_LEASE_SECONDS unless given."""
+    ttl_s = settings.cluster_lease_seconds if ttl_s is None else ttl_s
     store = LeaseStore(settings.effective_database_url)
     try:
         lease = store.acquire(job, holder_id(settings), ttl_s)

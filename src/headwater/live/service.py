@@ -174,6 +174,7 @@ class LiveService:
             open_target,
             LiveEvent,
             rebuild=rebuild_live(settings, live),
+            checkpoint_name=settings.checkpoint_name(LIVE_TAILER),
         )
         self.rollup = HourlyRollup(
             live.counters(TAILER_OPTIONS),

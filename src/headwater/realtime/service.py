@@ -24,7 +24,10 @@ def realtime_tailer(settings: Settings) -> TailerService[LoggedEvent]:
 
     def open_target() -> tuple[RealtimeTarget, Callable[[], None]]:
         store = open_realtime_store(settings.effective_database_url)
-        return RealtimeTarget(store, tz, log_dir=settings.log_dir), store.close
+        # in a cluster the hosts' tailers share the store: dedup and sessions there (docs/scale-out.md)
+        target = RealtimeTarget(store, tz, log_dir=None if settings.cluster else settings.log_dir)
+        target.shared = settings.cluster
+        return target, store.close
 
     return TailerService(
         REALTIME_TAILER,
@@ -33,6 +36,7 @@ def realtime_tailer(settings: Settings) -> TailerService[LoggedEvent]:
         open_target,
         LoggedEvent,
         rebuild=rebuild_realtime(settings),
+        checkpoint_name=settings.checkpoint_name(REALTIME_TAILER),
     )
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, timedelta, tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from headwater.log.files import parse_log_file_name
 from headwater.log.tailing.batch import CheckpointConflictError, TailBatch
@@ -60,6 +60,10 @@ class RealtimeTarget:
         self.state: RealtimeState | None = None
         self.state_checkpoint: dict[str, int] | None = None  # the store's checkpoint the state matches
         self.cache_drops = 0  # times the cache was found stale and rebuilt (for tests and metrics)
+        #: the store is shared by a cluster's hosts (docs/scale-out.md): applies serialized there,
+        #: dedup in the store, no cache of sessions and identities between applies
+        self.shared = False
+        self.duplicates = 0  # dropped by the store's dedup (shared)
 
     def load_checkpoint(self, name: str) -> dict[str, int]:
         return self.store.load_checkpoint(name)
@@ -75,11 +79,15 @@ class RealtimeTarget:
             if not all(checked.first):
                 keep = [i for i, first in enumerate(checked.first) if first]
                 records, positions = [records[i] for i in keep], _Subset(positions, keep)
-        rows = self.rows.rows(records, positions, rejects)
         changes = batch.changed_files(new_checkpoint)
         state, self.state = self.state, None  # kept only if this apply commits
         recent = self.recent  # check() remembered nothing: a failed apply leaves it as the store is
         with self.store.transaction() as tx:
+            if self.shared:  # one host's apply at a time; a retry another host applied counts once
+                tx.serialize()
+                records, positions = self._first_in_store(tx, records, positions)
+                state = None  # other hosts changed the sessions and identities since
+            rows = self.rows.rows(records, positions, rejects)
             stored = tx.checkpoint_all(batch.tailer)
             if recent is not None and stored != self.recent_at:
                 raise CheckpointConflictError(
@@ -113,6 +121,25 @@ class RealtimeTarget:
             recent.commit(checked)
             recent.duplicates += checked.first.count(False)
             self.recent_at = dict(stored)
+
+    def _first_in_store(
+        self, tx: Any, records: list[Any], positions: Sequence[tuple[str, int]]
+    ) -> tuple[list[Any], Sequence[tuple[str, int]]]:
+        """The records no host applied in the window (the store's own dedup, in a cluster)."""
+        from headwater.log.tailing.dedup import WINDOW_HOURS
+
+        with_id = [i for i, r in enumerate(records) if r.messageId]
+        first = tx.first_seen(
+            [records[i].messageId for i in with_id],
+            [records[i].receivedAt or "" for i in with_id],
+            WINDOW_HOURS,
+        )
+        dropped = {i for i, f in zip(with_id, first, strict=True) if not f}
+        if not dropped:
+            return records, positions
+        keep = [i for i in range(len(records)) if i not in dropped]
+        self.duplicates += len(dropped)
+        return [records[i] for i in keep], _Subset(positions, keep)
 
     def _warm(self, checkpoint: Mapping[str, int]) -> None:
         """The dedup window as of ``checkpoint``: the messages of its last two days of files."""

@@ -164,8 +164,11 @@ class TailerService(Generic[R]):
         max_lines: int = BATCH_LINES,
         catch_up_lines: int | None = None,
         rebuild: Rebuild | None = None,
+        checkpoint_name: str | None = None,
     ) -> None:
         self.name = f"tailer_{name}"
+        #: the name its checkpoint is stored under (a cluster's hosts share the stores: one per host)
+        self.checkpoint_name = checkpoint_name or name
         self.run_dir = run_dir
         self.rebuild = rebuild
         self.rebuilds = 0
@@ -239,7 +242,7 @@ class TailerService(Generic[R]):
             if self.rebuild is not None:
                 hooks.append(RebuildWatch(self.run_dir, self.tailer_name, run_stop))
             self.tailer = Tailer(
-                self.tailer_name,
+                self.checkpoint_name,
                 self.log_dir,
                 target,
                 self.record_type,

@@ -11,6 +11,7 @@ from headwater.stores.sql.migrations_shared import (
     ENRICH_KEY_HINTS,
     JOB_LEASES,
     PRIVACY,
+    REALTIME_SEEN,
     SAVED,
     WEBHOOKS,
 )
@@ -218,6 +219,7 @@ SQLITE: Final[list[tuple[int, str]]] = [
     (11, COHORTS),  # saved groups of people for the insights (docs/insights.md)
     (12, JOB_LEASES),  # each scheduled job on one host at a time (docs/scale-out.md)
     (13, SAVED),  # saved insights, dashboards and alerts (docs/dashboard.md)
+    (14, REALTIME_SEEN.format(ts="TEXT")),  # a cluster's realtime dedup (docs/scale-out.md)
 ]
 
 POSTGRES: Final[list[tuple[int, str]]] = [
@@ -398,4 +400,5 @@ POSTGRES: Final[list[tuple[int, str]]] = [
     (11, COHORTS),  # as SQLite's 11
     (12, JOB_LEASES),  # as SQLite's 12
     (13, SAVED),  # as SQLite's 13
+    (14, REALTIME_SEEN.format(ts="TIMESTAMPTZ")),  # as SQLite's 14
 ]

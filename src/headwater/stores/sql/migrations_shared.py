@@ -177,3 +177,13 @@ SAVED: Final = """
         );
         CREATE INDEX alert_events_alert ON alert_events(alert_id, at);
 """
+
+#: 14: the messages the realtime tailers of a cluster's hosts applied in the last 24 hours, so a
+#: retry received by another host counts once (docs/scale-out.md); ``{ts}``: the dialect's time type
+REALTIME_SEEN: Final = """
+        CREATE TABLE realtime_seen (
+            message_id TEXT PRIMARY KEY,
+            received_at {ts} NOT NULL
+        );
+        CREATE INDEX realtime_seen_received ON realtime_seen(received_at);
+"""

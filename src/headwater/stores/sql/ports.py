@@ -102,6 +102,17 @@ class RealtimeTx(Protocol):
 
     def save_checkpoint(self, tailer: str, changes: Mapping[str, int]) -> None: ...
 
+    def serialize(self) -> None:
+        """Wait until no other host's apply runs, until this transaction ends (a cluster's hosts
+        fold the same users' sessions: docs/scale-out.md)."""
+        ...
+
+    def first_seen(self, ids: Sequence[str], received: Sequence[str], window_hours: int) -> list[bool]:
+        """Which of these messages (non-empty ids, their receivedAt) no host applied in the window
+        before them, nor earlier in the list; remembered with the transaction. Ids older than the
+        window (behind the newest receivedAt) are forgotten."""
+        ...
+
 
 class RealtimeStore(Protocol):
     """The realtime aggregates: daily_stats, daily_users, user_sessions, identities, checkpoints."""

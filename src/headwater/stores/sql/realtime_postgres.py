@@ -162,6 +162,40 @@ class PostgresRealtimeTx:
                 [(tailer, f, o) for f, o in changes.items()],
             )
 
+    def serialize(self) -> None:
+        self.db.execute("SELECT pg_advisory_xact_lock(%s)", (APPLY_LOCK,))
+
+    def first_seen(self, ids: Sequence[str], received: Sequence[str], window_hours: int) -> list[bool]:
+        if not ids:
+            return []
+        new = {
+            str(r[0])
+            for r in self.db.execute(
+                "INSERT INTO realtime_seen (message_id, received_at)"
+                " SELECT DISTINCT ON (m) m, r::timestamptz"
+                " FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS t(m, r, i) ORDER BY m, i"
+                " ON CONFLICT (message_id) DO NOTHING RETURNING message_id",
+                (list(ids), list(received)),
+            ).fetchall()
+        }
+        self.db.execute(
+            "DELETE FROM realtime_seen WHERE received_at < %s::timestamptz - make_interval(hours => %s)",
+            (max(received), window_hours),
+        )
+        return _firsts(ids, new)
+
+
+def _firsts(ids: Sequence[str], new: set[str]) -> list[bool]:
+    out, taken = [], set()
+    for message_id in ids:
+        out.append(message_id in new and message_id not in taken)
+        taken.add(message_id)
+    return out
+
+
+#: the advisory lock of the realtime applies of a cluster's hosts
+APPLY_LOCK = 0x68770001
+
 
 def prepare(db: psycopg.Connection[Any]) -> None:
     """The session-private temporary tables each batch is COPYed into, once per connection."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from headwater.events.sessions import INACTIVITY, MAX_LENGTH, Session
 from headwater.log.tailing.batch import TailReject
@@ -138,6 +138,23 @@ class SqliteRealtimeTx:
             "ON CONFLICT (tailer, file) DO UPDATE SET file_offset = excluded.file_offset",
             [(tailer, f, o) for f, o in changes.items()],
         )
+
+    def serialize(self) -> None:
+        """Nothing to wait for: the transaction holds SQLite's write lock already."""
+
+    def first_seen(self, ids: Sequence[str], received: Sequence[str], window_hours: int) -> list[bool]:
+        out = []
+        for message_id, at in zip(ids, received, strict=True):
+            cur = self.db.execute(
+                "INSERT OR IGNORE INTO realtime_seen (message_id, received_at) VALUES (?, ?)",
+                (message_id, at),
+            )
+            out.append(cur.rowcount == 1)
+        if received:
+            newest = datetime.fromisoformat(max(received).replace("Z", "+00:00"))
+            cutoff = (newest - timedelta(hours=window_hours)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self.db.execute("DELETE FROM realtime_seen WHERE received_at < ?", (cutoff,))
+        return out
 
 
 def prepare(db: sqlite3.Connection) -> None:
