@@ -1,6 +1,6 @@
 """Compute the dashboard's default view ahead of the first load, in the background.
 
-The queries mirror the page's defaults (static/js/app.js and the panels): the 30 days up to
+The queries mirror the page's defaults (static/js/pages/overview.js and the panels): the 30 days up to
 today in the project time zone, the previous 30 days for the headline's changes, the `plan`
 trait and the sign-up funnel; and the results of the running experiments. They are computed:
 
@@ -77,7 +77,7 @@ def retention_period(days: int) -> str:
 
 
 def default_queries(tz: str) -> list[Query]:
-    end = today_in(tz)  # the page's default range ends today (static/js/app.js)
+    end = today_in(tz)  # the page's default range ends today (static/js/pages/overview.js)
     start = end - timedelta(days=DEFAULT_DAYS - 1)
     prev_end = start - timedelta(days=1)
     prev_start = start - timedelta(days=DEFAULT_DAYS)

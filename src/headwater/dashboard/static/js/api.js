@@ -21,8 +21,17 @@ export async function getJSON(path, params = {}) {
 const CSRF = document.querySelector('meta[name="csrf-token"]')?.content || "";
 
 export async function postJSON(path, body) {
-  const headers = { Accept: "application/json", "Content-Type": "application/json", "X-CSRF-Token": CSRF };
-  const init = { method: "POST", credentials: "same-origin", headers, body: JSON.stringify(body) };
+  return sendJSON("POST", path, body);
+}
+
+// A change (POST, PUT, DELETE): the session cookie and the CSRF header.
+export async function sendJSON(method, path, body = undefined) {
+  const headers = { Accept: "application/json", "X-CSRF-Token": CSRF };
+  const init = { method, credentials: "same-origin", headers };
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
   return answer(await fetch(new URL(path, window.location.origin), init));
 }
 

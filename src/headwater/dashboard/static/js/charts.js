@@ -38,11 +38,12 @@ function frame(width, height = H) {
   return svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img" });
 }
 
-function yAxis(root, min, max, step, y, width) {
-  for (let v = min; v <= max + step / 2; v += step) {
+function yAxis(root, min, max, step, y, width, signed = false) {
+  for (let i = 0, v = min; v <= max + step / 2; i += 1, v = min + i * step) {
     const yy = y(v);
-    root.append(svg("line", { x1: PAD.left, x2: width - PAD.right, y1: yy, y2: yy, class: v === 0 ? "axis" : "grid" }));
-    root.append(svg("text", { x: PAD.left - 6, y: yy + 4, class: "tick", "text-anchor": "end", text: fmtNum(Math.abs(v)) }));
+    const shown = Math.abs(v) < step / 1e6 ? 0 : v; // no "-0" nor 1e-17 from adding steps
+    root.append(svg("line", { x1: PAD.left, x2: width - PAD.right, y1: yy, y2: yy, class: shown === 0 ? "axis" : "grid" }));
+    root.append(svg("text", { x: PAD.left - 6, y: yy + 4, class: "tick", "text-anchor": "end", text: fmtNum(signed ? shown : Math.abs(shown)) }));
   }
 }
 
@@ -51,23 +52,37 @@ function xLabels(root, labels, x, height, width) {
   labels.forEach((label, i) => {
     const last = i === labels.length - 1;
     if (i % every !== 0 && !(last && i % every > every / 2)) return;
-    root.append(svg("text", { x: x(i), y: height - 6, class: "tick", "text-anchor": "middle", text: label.length === 10 ? label.slice(5) : label }));
+    const anchor = last && labels.length > 1 && x(i) > width - PAD.right - 20 ? "end" : "middle";
+    root.append(svg("text", { x: anchor === "end" ? width - 2 : x(i), y: height - 6, class: "tick", "text-anchor": anchor, text: label.length === 10 ? label.slice(5) : label }));
   });
 }
 
-function legend(series) {
-  return el("ul", { cls: "legend" }, series.map((s, i) => el("li", { cls: "s" + (s.color ?? i) }, s.name)));
+const COLORS = 10; // s0 .. s9 in dashboard.css
+
+function colour(s, k) {
+  return "s" + ((s.color ?? k) % COLORS) + (s.dashed ? " dashed" : "");
 }
 
-// series: [{name, values: [number|null]}], labels: ["YYYY-MM-DD", ...]
-export function lineChart(labels, series, W = DEFAULT_W) {
+// Dashed lines (a previous period) share their line's colour: one entry says what dashes mean.
+function legend(series) {
+  const items = series.map((s, i) => (s.dashed ? null : el("li", { cls: colour(s, i) }, s.name))).filter(Boolean);
+  if (series.some((s) => s.dashed)) items.push(el("li", { cls: "dashed" }, "dashed: the previous period"));
+  return el("ul", { cls: "legend" }, items);
+}
+
+// series: [{name, values: [number|null], color?, dashed?, labels?}], labels: ["YYYY-MM-DD", ...];
+// integer: false for an axis of fractions (averages, ratios).
+export function lineChart(labels, series, W = DEFAULT_W, integer = true) {
   const root = frame(W);
   const max = Math.max(0, ...series.flatMap((s) => s.values.filter((v) => v !== null)));
-  const scale = niceScale(max);
+  const min = Math.min(0, ...series.flatMap((s) => s.values.filter((v) => v !== null)));
+  const scale = niceScale(Math.max(max, -min), 4, integer);
+  const top = max > 0 ? scale.step * Math.ceil(max / scale.step) : min < 0 ? 0 : scale.max;
+  const bottom = min < 0 ? scale.step * Math.ceil(-min / scale.step) : 0;
   const span = Math.max(1, labels.length - 1);
   const x = (i) => PAD.left + ((W - PAD.left - PAD.right) * i) / span;
-  const y = (v) => H - PAD.bottom - ((H - PAD.top - PAD.bottom) * v) / scale.max;
-  yAxis(root, 0, scale.max, scale.step, y, W);
+  const y = (v) => PAD.top + ((H - PAD.top - PAD.bottom) * (top - v)) / (top + bottom);
+  yAxis(root, -bottom, top, scale.step, y, W, true);
   xLabels(root, labels, x, H, W);
   series.forEach((s, k) => {
     let d = "";
@@ -75,10 +90,11 @@ export function lineChart(labels, series, W = DEFAULT_W) {
       if (v === null) return;
       d += (d && s.values[i - 1] !== null ? "L" : "M") + x(i).toFixed(1) + "," + y(v).toFixed(1);
     });
-    root.append(svg("path", { d, class: "line s" + k }));
+    root.append(svg("path", { d, class: "line " + colour(s, k) }));
     s.values.forEach((v, i) => {
       if (v === null) return;
-      root.append(svg("circle", { cx: x(i), cy: y(v), r: 2.5, class: "dot s" + k }, [title(`${labels[i]} ${s.name}: ${fmtNum(v)}`)]));
+      const label = s.labels ? s.labels[i] : labels[i];
+      root.append(svg("circle", { cx: x(i), cy: y(v), r: 2.5, class: "dot " + colour(s, k) }, [title(`${label} ${s.name}: ${fmtNum(v)}`)]));
     });
   });
   return el("div", { cls: "chart-wrap" }, [root, legend(series)]);

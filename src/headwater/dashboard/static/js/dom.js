@@ -84,3 +84,10 @@ export function todayIn(tz) {
   // en-CA formats as YYYY-MM-DD
   return new Intl.DateTimeFormat("en-CA", { timeZone: tz }).format(new Date());
 }
+
+// A number as the API gave it (up to its 6 decimals), with thousands separators.
+const exact = new Intl.NumberFormat("en-US", { maximumFractionDigits: 6 });
+
+export function fmtExact(value) {
+  return value === null || value === undefined ? "—" : exact.format(value);
+}
