@@ -106,7 +106,10 @@ async def start_runtime(settings: Settings) -> Runtime:
             services.append(DeletionRunner(settings, database, live))  # docs/privacy.md
             services.append(AlertChecks(settings))  # alerts on saved insights (docs/dashboard.md)
         runtime.live = LiveService(settings, live)
-        runtime.audiences = AudienceService(settings, live, nightly=settings.runs_schedules)
+        # the nightly recompute reconciles the live store with one host's view of today: not in a
+        # cluster, whose hosts each see only their own log of today (docs/scale-out.md, Not yet)
+        nightly = settings.runs_schedules and not settings.cluster
+        runtime.audiences = AudienceService(settings, live, nightly=nightly)
         runtime.experiments = ExperimentsService(settings, live)
         services += [runtime.live, runtime.audiences, runtime.experiments]
         if ingestor.suppression is not None:  # no segment and no exposure for a suppressed person
