@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from headwater.stores.sql.database import SqlDatabase, open_database
+from headwater.stores.sql.catalog import SqlCatalog
 from headwater.stores.sql.definitions import now_text
 from headwater.stores.sql.saved import UnknownInsight, compact, marks, new_id
 
@@ -124,30 +124,9 @@ def _event(row: Sequence[Any]) -> AlertEvent:
     )
 
 
-class AlertCatalog:
+class AlertCatalog(SqlCatalog):
     """Thread-safe (one connection behind a lock). With ``db`` it works on that database and leaves
     it open."""
-
-    def __init__(self, url: str | None = None, db: SqlDatabase | None = None) -> None:
-        if db is None and url is None:
-            raise ValueError("a database URL or an open database")
-        self.db: SqlDatabase = db if db is not None else open_database(str(url))
-        self._owned = db is None
-
-    def close(self) -> None:
-        if self._owned:
-            self.db.close()
-
-    def __enter__(self) -> AlertCatalog:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _all(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self.db.tx(write=False) as cur:
-            cur.execute(self.db.q(sql), tuple(args))
-            return list(cur.fetchall())
 
     def alerts(self, insight_id: str | None = None) -> list[Alert]:
         """Every alert (or the ones watching ``insight_id``), oldest first."""

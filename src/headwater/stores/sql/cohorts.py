@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from headwater.stores.sql.database import SqlDatabase, open_database
+from headwater.stores.sql.catalog import SqlCatalog
 from headwater.stores.sql.definitions import put_definition
 
 
@@ -21,26 +21,8 @@ class StoredCohort:
     updated_at: str
 
 
-class CohortCatalog:
+class CohortCatalog(SqlCatalog):
     """Thread-safe (one connection behind a lock); open one per use or keep one per process."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.db: SqlDatabase = open_database(url)
-
-    def close(self) -> None:
-        self.db.close()
-
-    def __enter__(self) -> CohortCatalog:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _all(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self.db.tx(write=False) as cur:
-            cur.execute(self.db.q(sql), tuple(args))
-            return list(cur.fetchall())
 
     def list(self) -> list[StoredCohort]:
         rows = self._all("SELECT id, definition, created_at, updated_at FROM cohorts ORDER BY id")

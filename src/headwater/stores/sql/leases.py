@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from headwater.stores.sql.database import SqlDatabase, open_database
+from headwater.stores.sql.catalog import SqlCatalog
+from headwater.stores.sql.database import SqlDatabase
 
 #: the database's clock in milliseconds since the epoch, per dialect
 NOW_MS = {
@@ -54,23 +55,12 @@ class Lease:
         }
 
 
-class LeaseStore:
+class LeaseStore(SqlCatalog):
     """Thread-safe (one connection behind a lock)."""
 
-    def __init__(self, url: str, db: SqlDatabase | None = None) -> None:
-        self.db = db if db is not None else open_database(url)
-        self._owned = db is None
+    def __init__(self, url: str | None = None, db: SqlDatabase | None = None) -> None:
+        super().__init__(url, db)
         self.now = NOW_MS[self.db.dialect.name]
-
-    def close(self) -> None:
-        if self._owned:
-            self.db.close()
-
-    def __enter__(self) -> LeaseStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def acquire(
         self, job: str, holder: str, ttl_s: float, info: dict[str, Any] | None = None

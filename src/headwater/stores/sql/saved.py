@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from headwater.stores.sql.database import SqlDatabase, open_database
+from headwater.stores.sql.catalog import SqlCatalog
 from headwater.stores.sql.definitions import now_text
 
 _P = "{p}"  # the dialect's placeholder, filled in by SqlDatabase.q
@@ -122,30 +122,9 @@ def _insight(row: Sequence[Any]) -> SavedInsight:
     return SavedInsight(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5], row[6])
 
 
-class SavedCatalog:
+class SavedCatalog(SqlCatalog):
     """Thread-safe (one connection behind a lock); open one per use or keep one per process. With
     ``db`` it works on that database and leaves it open."""
-
-    def __init__(self, url: str | None = None, db: SqlDatabase | None = None) -> None:
-        if db is None and url is None:
-            raise ValueError("a database URL or an open database")
-        self.db: SqlDatabase = db if db is not None else open_database(str(url))
-        self._owned = db is None
-
-    def close(self) -> None:
-        if self._owned:
-            self.db.close()
-
-    def __enter__(self) -> SavedCatalog:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _all(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self.db.tx(write=False) as cur:
-            cur.execute(self.db.q(sql), tuple(args))
-            return list(cur.fetchall())
 
     # -- saved insights ----------------------------------------------------------------------
 
