@@ -272,12 +272,6 @@ class Settings(BaseModel):
             raise ValueError(
                 "a cluster needs a valid HEADWATER_OBJECT_STORE_URL: the hosts' logs and the lake meet there"
             )
-        if info.data.get("warehouse_url"):
-            raise ValueError(
-                "the warehouse export does not run in a cluster yet: its ledger counts hours, not hosts,"
-                " so each host would replace the others' rows (docs/scale-out.md, Not yet); unset"
-                " HEADWATER_WAREHOUSE_URL, or export from one host outside the cluster"
-            )
         if not str(info.data.get("database_url") or "").startswith(("postgresql://", "postgres://")):
             raise ValueError(
                 "a cluster needs a PostgreSQL HEADWATER_DATABASE_URL shared by every host (the job leases)"

@@ -93,20 +93,3 @@ def test_a_cluster_setting_without_its_stores_is_refused(tmp_path: Path) -> None
         check=False,
     )
     assert out.returncode == 2 and "PostgreSQL HEADWATER_DATABASE_URL" in out.stderr, out.stderr
-
-
-def test_a_cluster_with_a_warehouse_is_refused_until_its_export_counts_hosts(tmp_path: Path) -> None:
-    out = cli(
-        tmp_path / "data",
-        "config",
-        env={
-            "HEADWATER_CLUSTER": "1",
-            "HEADWATER_OBJECT_STORE_URL": "gs://my-bucket/p",
-            "HEADWATER_DATABASE_URL": "postgresql://db/headwater",
-            "HEADWATER_WAREHOUSE_URL": "bigquery://my-project/analytics",
-        },
-        check=False,
-    )
-    assert out.returncode == 2 and "HEADWATER_WAREHOUSE_URL" in out.stderr and "cluster" in out.stderr, (
-        out.stderr
-    )

@@ -16,15 +16,17 @@ from headwater.warehouse.schema import DECISIONS_COLUMNS
 
 
 def write_decisions_hour(
-    source: Path, hour: datetime, export_hour: str, target: Path, tmp_dir: Path
+    source: Path, hour: datetime, export_hour: str, target: Path, tmp_dir: Path, export_host: str = ""
 ) -> HourFile:
     lo = hour.strftime("%Y-%m-%d %H:00:00+00")
     hi = (hour + timedelta(hours=1)).strftime("%Y-%m-%d %H:00:00+00")
     columns = "{" + ", ".join(f"{quote(k)}: {quote(v)}" for k, v in COLUMNS.items()) + "}"
     at = export_hour.replace("T", " ").replace("Z", "+00")
-    select = ", ".join(
-        f"TIMESTAMPTZ '{at}' AS export_hour" if c.name == "export_hour" else c.name for c in DECISIONS_COLUMNS
-    )
+    computed = {
+        "export_hour": f"TIMESTAMPTZ '{at}' AS export_hour",
+        "export_host": f"{quote(export_host)} AS export_host",
+    }
+    select = ", ".join(computed.get(c.name, c.name) for c in DECISIONS_COLUMNS)
     read = f"read_json({quote(str(source))}, format = 'newline_delimited', columns = {columns})"
     con = connect(tmp_dir, memory_limit=MEMORY_LIMIT, threads=2)
     try:

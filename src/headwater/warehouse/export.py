@@ -32,10 +32,10 @@ from headwater.warehouse import schema
 from headwater.warehouse.hours import (
     copy_ranges,
     floor_hour,
-    has_lines,
     hour_ranges,
     hour_text,
     hours_with_data,
+    ledger_kind,
     parse_hour,
 )
 
@@ -86,6 +86,10 @@ class Exporter:
         self.ledger = ledger or WarehouseLedger(settings.effective_database_url)
         self._own_ledger = ledger is None
         self._prepared = False
+        #: in a cluster each host exports its own log: its rows carry its name, its ledger rows too
+        self.host = settings.cluster_host if settings.cluster else ""
+        self.events_kind = ledger_kind(self.host, EVENTS)
+        self.decisions_kind = ledger_kind(self.host, DECISIONS)
 
     def close(self) -> None:
         if self._own_ledger:
@@ -126,7 +130,7 @@ class Exporter:
         """Hours of the log not exported yet (closed ones; with include_current, up to now's hour)."""
         now = now or datetime.now(UTC)
         limit = floor_hour(now) + timedelta(hours=1) if include_current else self._closed_limit(now)
-        done = self.ledger.done_hours(kind)
+        done = self.ledger.done_hours(ledger_kind(self.host, kind))
         return [
             h for h in hours_with_data(self.settings.log_dir, kind) if h < limit and hour_text(h) not in done
         ]
@@ -232,18 +236,19 @@ class Exporter:
         out = HourFile(None)  # no line near the hour: nothing to read
         if ranges:
             copy_ranges(ranges, source)
-            out = write_hour(source, hour, key, idmap, tmp / f"hour-{hour:%Y%m%d%H}.parquet", tmp)
+            target = tmp / f"hour-{hour:%Y%m%d%H}.parquet"
+            out = write_hour(source, hour, key, idmap, target, tmp, self.host)
             source.unlink(missing_ok=True)
         result: dict[str, Any] = {"hour": key, "rows": out.rows, "rejected": len(out.rejects)}
         result["prepare_s"] = round(time.monotonic() - t0, 3)
-        previous = self.ledger.get(EVENTS, key)
+        previous = self.ledger.get(self.events_kind, key)
         if out.rows == 0 and (previous is None or previous.first_day is None):
             # nothing now, nothing ever: no need to touch the warehouse
-            self.ledger.begin(EVENTS, key, None, None)
-            self.ledger.reject(EVENTS, key, out.rejects)
-            self.ledger.done(EVENTS, key, 0, len(out.rejects), "done" if final else "partial")
+            self.ledger.begin(self.events_kind, key, None, None)
+            self.ledger.reject(self.events_kind, key, out.rejects)
+            self.ledger.done(self.events_kind, key, 0, len(out.rejects), "done" if final else "partial")
             return result
-        days = self.ledger.begin(EVENTS, key, out.first_day, out.last_day)
+        days = self.ledger.begin(self.events_kind, key, out.first_day, out.last_day)
         assert days is not None
         attempt = previous.attempts + 1 if previous else 1
         try:
@@ -260,10 +265,10 @@ class Exporter:
             self._apply(hour, days, out.hours, staged=out.path is not None, attempt=attempt)
             result["load_s"], result["apply_s"] = round(t2 - t1, 3), round(time.monotonic() - t2, 3)
         except WarehouseError as exc:
-            self.ledger.failed(EVENTS, key, str(exc))
+            self.ledger.failed(self.events_kind, key, str(exc))
             raise
-        self.ledger.reject(EVENTS, key, out.rejects)
-        self.ledger.done(EVENTS, key, out.rows, len(out.rejects), "done" if final else "partial")
+        self.ledger.reject(self.events_kind, key, out.rejects)
+        self.ledger.done(self.events_kind, key, out.rows, len(out.rejects), "done" if final else "partial")
         if out.path is not None:
             out.path.unlink(missing_ok=True)
         return result
@@ -281,7 +286,7 @@ class Exporter:
         # the event hours the earlier export of this hour wrote into (their stats change too)
         old = wh.query(
             f"SELECT DISTINCT TIMESTAMP_TRUNC(timestamp, HOUR) AS h FROM {events}"
-            f" WHERE export_hour = {at} AND {in_days}"
+            f" WHERE export_hour = {at} AND {self._mine()} AND {in_days}"
         ).rows
         touched = sorted({*new_hours, *(r["h"].strftime("%Y-%m-%dT%H:00:00Z") for r in old)})
         columns = ", ".join(schema.EVENT_COLUMN_NAMES)
@@ -291,7 +296,7 @@ class Exporter:
         )
         statements = [
             "BEGIN TRANSACTION",
-            f"DELETE FROM {events} WHERE export_hour = {at} AND {in_days}",
+            f"DELETE FROM {events} WHERE export_hour = {at} AND {self._mine()} AND {in_days}",
         ]
         if staged:
             statements.append(f"INSERT INTO {events} ({columns}) SELECT {parsed} FROM {stage}")
@@ -316,6 +321,10 @@ class Exporter:
             labels=_labels(EVENTS, hour),
         )
 
+    def _mine(self) -> str:
+        """The rows this host's exports wrote (rows of an older version have no host: one host's)."""
+        return f"COALESCE(export_host, '') = '{self.host}'"
+
     def export_decisions_hour(self, hour: datetime, tmp: Path, final: bool = True) -> dict[str, Any]:
         """Export one hour of the OpenRTB decision log into openrtb_decisions (replacing it)."""
         from headwater.warehouse.decisions import write_decisions_hour
@@ -327,15 +336,16 @@ class Exporter:
         out = HourFile(None)
         if ranges:
             copy_ranges(ranges, source)
-            out = write_decisions_hour(source, hour, key, tmp / f"decisions-{hour:%Y%m%d%H}.parquet", tmp)
+            target = tmp / f"decisions-{hour:%Y%m%d%H}.parquet"
+            out = write_decisions_hour(source, hour, key, target, tmp, self.host)
             source.unlink(missing_ok=True)
-        previous = self.ledger.get(DECISIONS, key)
+        previous = self.ledger.get(self.decisions_kind, key)
         state = "done" if final else "partial"
         if out.rows == 0 and (previous is None or previous.first_day is None):
-            self.ledger.begin(DECISIONS, key, None, None)
-            self.ledger.done(DECISIONS, key, 0, 0, state)
+            self.ledger.begin(self.decisions_kind, key, None, None)
+            self.ledger.done(self.decisions_kind, key, 0, 0, state)
             return {"hour": key, "rows": 0}
-        days = self.ledger.begin(DECISIONS, key, out.first_day, out.last_day)
+        days = self.ledger.begin(self.decisions_kind, key, out.first_day, out.last_day)
         assert days is not None
         attempt = previous.attempts + 1 if previous else 1
         wh = self.warehouse
@@ -343,7 +353,7 @@ class Exporter:
         at = f"TIMESTAMP '{key.replace('T', ' ').replace('Z', '')}'"
         statements = [
             "BEGIN TRANSACTION",
-            f"DELETE FROM {table} WHERE export_hour = {at}"
+            f"DELETE FROM {table} WHERE export_hour = {at} AND {self._mine()}"
             f" AND DATE(timestamp) BETWEEN DATE '{days[0]}' AND DATE '{days[1]}'",
         ]
         columns = ", ".join(c.name for c in schema.DECISIONS_COLUMNS)
@@ -364,9 +374,9 @@ class Exporter:
                 labels=_labels(DECISIONS, hour),
             )
         except WarehouseError as exc:
-            self.ledger.failed(DECISIONS, key, str(exc))
+            self.ledger.failed(self.decisions_kind, key, str(exc))
             raise
-        self.ledger.done(DECISIONS, key, out.rows, 0, state)
+        self.ledger.done(self.decisions_kind, key, out.rows, 0, state)
         if out.path is not None:
             out.path.unlink(missing_ok=True)
         return {"hour": key, "rows": out.rows}
@@ -389,42 +399,9 @@ class Exporter:
         return self.sync(hours=hours, progress=progress)
 
     def status(self, now: datetime | None = None) -> dict[str, Any]:
-        now = now or datetime.now(UTC)
-        rows = self.ledger.rows()
-        due = [h for h in self.due(False, now) if has_lines(self.settings.log_dir, h)]
-        done = [r for r in rows if r.state in ("done", "partial") and r.kind == EVENTS]
-        last_error = next(
-            (r.error for r in sorted(rows, key=lambda r: r.started_at, reverse=True) if r.error), None
-        )
-        oldest_due = min(due) if due else None
-        lag = (now - (oldest_due + timedelta(hours=1))).total_seconds() if oldest_due else 0.0
-        return {
-            "warehouse": self.warehouse.display,
-            "hours_exported": len(done),
-            "hours_with_rows": sum(1 for r in done if r.rows_loaded),
-            "open_hour_exported": any(r.state == "partial" for r in done),
-            "hours_due": len(due),
-            "oldest_due": hour_text(oldest_due) if oldest_due else None,
-            "lag_seconds": max(0.0, round(lag, 1)),
-            "rows_loaded": sum(r.rows_loaded for r in done),
-            "rows_rejected": self.ledger.reject_count(),
-            "last_error": last_error,
-            "ledger": [
-                {
-                    "kind": r.kind,
-                    "hour": r.hour,
-                    "state": r.state,
-                    "rows": r.rows_loaded,
-                    "rejected": r.rows_rejected,
-                    "attempts": r.attempts,
-                    "finished_at": r.finished_at,
-                    "error": r.error,
-                }
-                for r in rows
-                if r.rows_loaded or r.error or r.state != "done" or r.rows_rejected
-            ],
-            "rejects": self.ledger.rejects(limit=20),
-        }
+        from headwater.warehouse.status import export_status
+
+        return export_status(self, now or datetime.now(UTC))
 
 
 def hours_of(texts: list[str]) -> list[datetime]:

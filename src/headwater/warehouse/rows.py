@@ -107,7 +107,13 @@ def json_problem(text: str | None, name: str) -> str | None:
 
 
 def write_hour(
-    source: Path, hour: datetime, export_hour: str, idmap: Path | None, target: Path, tmp_dir: Path
+    source: Path,
+    hour: datetime,
+    export_hour: str,
+    idmap: Path | None,
+    target: Path,
+    tmp_dir: Path,
+    export_host: str = "",
 ) -> HourFile:
     """Write the hour's rows (received in ``hour``, from the JSON Lines ``source``) to ``target``."""
     con = connect(tmp_dir, memory_limit=MEMORY_LIMIT, threads=2)
@@ -150,6 +156,8 @@ def write_hour(
         for name in EVENT_COLUMN_NAMES:
             if name == "person_id":
                 columns.append("coalesce(m.user_id, e.actor) AS person_id")
+            elif name == "export_host":
+                columns.append(f"{quote(export_host)} AS export_host")
             elif name == "export_hour":
                 columns.append(
                     f"TIMESTAMPTZ '{export_hour.replace('T', ' ').replace('Z', '+00')}' AS export_hour"

@@ -4,7 +4,8 @@ Columns are only ever appended (an additive migration: ``ensure_table`` adds wha
 The ``events`` columns follow the brief's schema (id .. sent_at, person_id) and add what the lake's
 metrics need to give the same numbers: the lake's ``actor`` (``user_id``, else ``anon:`` + the
 anonymous id, junk ids cleaned), ``previous_id``, ``traits``, ``source``, ``bot``, and
-``export_hour``, the received hour the row was exported with (the unit an export replaces).
+``export_hour``, the received hour the row was exported with, and ``export_host``, the host whose
+log it came from in a cluster (together, the unit an export replaces).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ _EVENT_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("source", "STRING", "the write key's source name"),
     ("bot", "BOOL", "sent by a known bot"),
     ("export_hour", "TIMESTAMP", "the hour of received_at the row was exported with"),
+    ("export_host", "STRING", "the cluster host whose log it came from (empty on one host)"),
 )
 
 
@@ -97,6 +99,9 @@ DECISIONS_COLUMNS: tuple[Column, ...] = (
     ),
     Column("latency_us", "INT64", description="time the enrichment took"),
     Column("export_hour", "TIMESTAMP"),
+    Column(
+        "export_host", "STRING", description="the cluster host whose log it came from (empty on one host)"
+    ),
 )
 DECISIONS_SPEC = TableSpec(
     DECISIONS,

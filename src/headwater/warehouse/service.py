@@ -172,14 +172,16 @@ class WarehouseExporter:
     def _refresh_lag(self) -> None:
         """The lag from the ledger alone (the warehouse may not answer)."""
         from headwater.stores.sql.warehouse_ledger import WarehouseLedger
-        from headwater.warehouse.hours import hour_text, hours_with_data
+        from headwater.warehouse.hours import hour_text, hours_with_data, ledger_kind
 
         try:
             ledger = WarehouseLedger(self.settings.effective_database_url)
         except Exception:
             return
         try:
-            done = ledger.done_hours("events")
+            done = ledger.done_hours(
+                ledger_kind(self.settings.cluster_host if self.settings.cluster else None, "events")
+            )
         finally:
             ledger.close()
         now = datetime.now(UTC)
