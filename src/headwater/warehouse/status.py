@@ -4,15 +4,26 @@ hours exported, due, failed and rejected (this host's, in a cluster)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from headwater.config import Settings
+from headwater.stores.sql.warehouse_ledger import WarehouseLedger
+from headwater.stores.warehouse.ports import Warehouse
 from headwater.warehouse.hours import has_lines, hour_text
 
-if TYPE_CHECKING:
-    from headwater.warehouse.export import Exporter
+
+class ExporterState(Protocol):
+    """What the status reads of an exporter (headwater.warehouse.export.Exporter)."""
+
+    settings: Settings
+    ledger: WarehouseLedger
+    warehouse: Warehouse
+    events_kind: str
+
+    def due(self, include_current: bool = False, now: datetime | None = None) -> list[datetime]: ...
 
 
-def export_status(exporter: Exporter, now: datetime) -> dict[str, Any]:
+def export_status(exporter: ExporterState, now: datetime) -> dict[str, Any]:
     rows = exporter.ledger.rows()
     due = [h for h in exporter.due(False, now) if has_lines(exporter.settings.log_dir, h)]
     done = [r for r in rows if r.state in ("done", "partial") and r.kind == exporter.events_kind]
