@@ -93,3 +93,13 @@ def test_a_cluster_setting_without_its_stores_is_refused(tmp_path: Path) -> None
         check=False,
     )
     assert out.returncode == 2 and "PostgreSQL HEADWATER_DATABASE_URL" in out.stderr, out.stderr
+
+
+def test_the_lake_commands_of_a_cluster_host_go_through_the_lease(tmp_path: Path) -> None:
+    env = {
+        "HEADWATER_CLUSTER": "1",
+        "HEADWATER_OBJECT_STORE_URL": "gs://my-bucket/p",
+        "HEADWATER_DATABASE_URL": "postgresql://db/headwater",
+    }
+    out = cli(tmp_path / "data", "etl", "daily", "--date", "2026-12-01", env=env, check=False)
+    assert out.returncode == 2 and "headwater cluster turn" in out.stderr, out.stderr

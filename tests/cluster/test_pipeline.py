@@ -143,3 +143,30 @@ def test_a_deletion_changes_the_lake_every_host_pulls(
         assert leases.acquire(PIPELINE, "host-b@busy:1", 30) is not None
         with pytest.raises(TimeoutError, match="cluster status"):
             change_lake(a, lambda: pytest.fail("ran without the lease"), wait_s=0.3, poll_s=0.1)
+
+
+def test_retention_applies_to_the_cluster_lake_and_every_hosts_quarantine(
+    gcs: StoreServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, pg_url: str
+) -> None:
+    bucket = gcs.new_bucket(monkeypatch)
+    kw: dict[str, object] = {"quarantine_retention_days": 30, "event_retention_days": {"Clicked": 30}}
+    a, b = (_host(tmp_path, n, bucket, pg_url).model_copy(update=kw) for n in ("host-a", "host-b"))
+    _events(a, range(0, 10))
+    # b received, on the same day, events that happened long before: the retention of "Clicked" drops them
+    old = [ev("2026-10-01T10:00:00Z", user=f"old{i}", received=f"{DAY}T11:00:00Z") for i in range(3)]
+    write_log(b.data_dir, old, writer="host-b")
+    for host in (a, b):
+        q = host.log_dir / f"quarantine-20261001.{host.writer_id}.jsonl"
+        q.write_text('{"reason": "bad"}\n')
+    first = take_turn(a, NOW)  # a holds the lease: loads its own day, applies the lake's retention
+    assert first.pipeline is not None and first.errors == {}, first
+    second = take_turn(b, NOW)  # b holds it next: loads the day with its files; retention drops its old rows
+    assert second.pipeline is not None and second.pipeline["retention"].get("event_rows") == {"Clicked": 3}
+    (a.log_dir / "quarantine-20261001.host-a.jsonl").write_text('{"reason": "bad again"}\n')
+    with LeaseStore(pg_url) as leases:  # another host holds the lease: a only pulls, and prunes its own
+        assert leases.acquire(PIPELINE, "host-c@busy:1", 30) is not None
+        third = take_turn(a, NOW)
+    assert third.pipeline is None and third.pulled is not None
+    assert _lake_rows(a) == _lake_rows(b) == (10, 10, 10)
+    for host in (a, b):  # each host's quarantine, whichever held the lease
+        assert not list(host.log_dir.glob("quarantine-20261001.*")), host.writer_id

@@ -36,6 +36,12 @@ def daily(
     from headwater.lake.layout import LakeError
 
     settings = settings_of(data_dir=data_dir)
+    if settings.cluster:
+        err.print(
+            "[red]error:[/] in a cluster the daily ETL loads every host's files under the pipeline lease:"
+            " run `headwater cluster turn` (it loads every pending day), docs/scale-out.md"
+        )
+        raise typer.Exit(2)
     today = datetime.now(UTC).date()
     if pending:
         days = days_to_load(settings.data_dir, today)
@@ -86,7 +92,12 @@ def archive(
     settings = settings_of(data_dir=data_dir)
     try:
         year, mon = parse_month(month)
-        out = archive_month(settings.data_dir, year, mon)
+        if settings.cluster:  # on the lake every host pulls, under the pipeline lease (docs/scale-out.md)
+            from headwater.cluster.pipeline import change_lake
+
+            out = change_lake(settings, lambda: archive_month(settings.data_dir, year, mon))
+        else:
+            out = archive_month(settings.data_dir, year, mon)
         out["raw_deleted"] = apply_retention(
             settings.data_dir,
             settings.raw_retention_days,

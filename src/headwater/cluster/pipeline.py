@@ -35,6 +35,7 @@ class PipelineReport:
     loaded: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     pushed: dict[str, Any] | None = None
+    retention: dict[str, Any] | None = None  # what the lake's retention removed (docs/privacy.md)
     lost_lease: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -61,13 +62,15 @@ def push_lake(settings: Settings, store: ObjectStore, held: HeldJob) -> MirrorRe
 
 
 def run_pipeline(settings: Settings, store: ObjectStore, held: HeldJob, today_utc: date) -> PipelineReport:
-    """Load every pending day over all hosts' files, under the held lease."""
+    """Load every pending day over all hosts' files, then apply the lake's retention, under the held
+    lease; the lake is pushed after each day and at the end."""
+    from headwater.privacy.retention import apply_privacy_retention
+
     report = PipelineReport()
     report.pulled = pull_lake(settings, store).as_dict()
     entries = list(Manifest(store, settings).load().entries.values())
-    days = pending_days(settings, entries, today_utc)
     try:
-        for day in days:
+        for day in pending_days(settings, entries, today_utc):
             if held.lost.is_set():
                 report.lost_lease = True
                 break
@@ -80,7 +83,8 @@ def run_pipeline(settings: Settings, store: ObjectStore, held: HeldJob, today_ut
                 continue
             report.loaded.append(day.isoformat())
             report.pushed = push_lake(settings, store, held).as_dict()
-        if not days:
+        if not report.lost_lease:
+            report.retention = apply_privacy_retention(settings, today_utc)  # the lake's and this host's
             report.pushed = push_lake(settings, store, held).as_dict()
     except LeaseLostError:
         report.lost_lease = True

@@ -62,6 +62,10 @@ def take_turn(
                 else:
                     report.pulled = pull_lake(settings, store).as_dict()
         if report.pipeline is None:
+            # this host's quarantine retention (the holder applied the lake's too, under the lease)
+            from headwater.privacy.retention import apply_privacy_retention
+
+            apply_privacy_retention(settings, now.date(), lake=False)
             with LeaseStore(settings.effective_database_url) as leases:
                 holders = [x.holder for x in leases.list() if x.job == PIPELINE and x.held]
             report.pipeline_holder = holders[0] if holders else None

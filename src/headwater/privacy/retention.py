@@ -34,8 +34,11 @@ def months_back(today: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def apply_privacy_retention(settings: Settings, today: date | None = None) -> dict[str, Any]:
-    """Apply every retention policy that is set; what each removed (also in the audit file)."""
+def apply_privacy_retention(
+    settings: Settings, today: date | None = None, lake: bool = True
+) -> dict[str, Any]:
+    """Apply every retention policy that is set; what each removed (also in the audit file).
+    ``lake=False``: the quarantine's only (a cluster host that does not hold the lake's lease)."""
     today = today or datetime.now(UTC).date()
     report: dict[str, Any] = {}
     if settings.quarantine_retention_days:
@@ -45,17 +48,17 @@ def apply_privacy_retention(settings: Settings, today: date | None = None) -> di
             path.unlink(missing_ok=True)
         if gone:
             report["quarantine_files"] = sorted(p.name for p in gone)
-    lake = Lake(settings.data_dir / "lake")
-    if settings.lake_retention_months or settings.event_retention_days:
+    if lake and (settings.lake_retention_months or settings.event_retention_days):
         from headwater.batch.etl import etl_lock
 
-        with etl_lock(lake):
+        the_lake = Lake(settings.data_dir / "lake")
+        with etl_lock(the_lake):
             if settings.lake_retention_months:
-                removed = _lake_retention(lake, months_back(today, settings.lake_retention_months))
+                removed = _lake_retention(the_lake, months_back(today, settings.lake_retention_months))
                 if removed:
                     report["lake_files"] = removed
             for name, days in sorted(settings.event_retention_days.items()):
-                rows = _event_retention(lake, name, today - timedelta(days=days))
+                rows = _event_retention(the_lake, name, today - timedelta(days=days))
                 if rows:
                     report.setdefault("event_rows", {})[name] = rows
     if report:
