@@ -170,3 +170,31 @@ def test_retention_applies_to_the_cluster_lake_and_every_hosts_quarantine(
     assert _lake_rows(a) == _lake_rows(b) == (10, 10, 10)
     for host in (a, b):  # each host's quarantine, whichever held the lease
         assert not list(host.log_dir.glob("quarantine-20261001.*")), host.writer_id
+
+
+def test_a_day_is_not_loaded_again_without_every_file_it_was_loaded_from(
+    gcs: StoreServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, pg_url: str
+) -> None:
+    from headwater.cluster.logs import pending_days
+    from headwater.shipping.manifest import Manifest
+    from headwater.stores.objects import open_object_store
+
+    bucket = gcs.new_bucket(monkeypatch)
+    a = _host(tmp_path, "host-a", bucket, pg_url)
+    _events(a, range(0, 10))
+    take_turn(a, NOW)
+    assert _lake_rows(a) == (10, 10, 10)
+    store = open_object_store(bucket)
+    try:
+        entries = list(Manifest(store, a).load().entries.values())
+        assert pending_days(a, entries, NOW.date()) == []
+        # a file of that day appears (another host shipped late) while a's own copy is gone everywhere
+        (a.log_dir / f"events-{DAY:%Y%m%d}.host-a.jsonl").unlink()
+        late = [e for e in entries if e.name.endswith("host-a.jsonl")]
+        assert late, entries
+        later = [e for e in entries if e not in late]
+        write_log(a.data_dir, [ev(f"{DAY}T12:00:00Z", user="late")], writer="host-z")
+        assert pending_days(a, later, NOW.date()) == []  # loading it again would drop host-a's rows
+        assert pending_days(a, entries, NOW.date()) == [DAY]  # with every file: loaded again
+    finally:
+        store.close()

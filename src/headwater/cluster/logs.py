@@ -46,6 +46,9 @@ def pending_days(settings: Settings, entries: list[Entry], today_utc: date) -> l
     decisions = cluster_sizes(settings, entries, "decisions")
     loaded = lake.loaded_days()
     days = {d for d, files in events.items() if d not in loaded or loaded[d].get("files") != files}
+    # a day is loaded again only from every file it was loaded from (and more): were one gone (a
+    # host's retention, a lost disk), loading it again would drop that file's rows from the lake
+    days = {d for d in days if set(loaded.get(d, {}).get("files", {})) <= set(events[d])}
     for day, files in decisions.items():
         manifest = read_decisions_manifest(lake, day)
         if manifest is None or manifest.get("files") != files:
