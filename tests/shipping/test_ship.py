@@ -110,9 +110,15 @@ def test_local_files_go_only_when_retention_lets_them(
     assert "not loaded into the lake" in report.kept[not_loaded.name] and not_loaded.exists()
     assert report.kept[recent.name] == "retention keeps it until 2026-12-14" and recent.exists()
 
-    status = shipping_status(settings, open_object_store(url), NOW)
+    # the shipped copies follow the same retention: gone from the bucket too, entry first
+    assert sorted(report.expired) == sorted([loaded.name, loaded_q.name])
+    store = open_object_store(url)
+    keys = {o.key for o in store.list("")}
+    assert not any(loaded.name in k or loaded_q.name in k for k in keys), keys
+    assert any(recent.name in k for k in keys) and any(not_loaded.name in k for k in keys)
+    status = shipping_status(settings, store, NOW)
     assert status["error"] is None and status["waiting"] == 0 and status["lag_seconds"] == 0
-    assert status["shipped_elsewhere"]["files"] == 2  # shipped, and gone from this disk
+    assert status["shipped_elsewhere"]["files"] == 0
     states = {f["name"]: (f["state"], f["why"]) for f in status["files"]}
     assert states[not_loaded.name] == ("shipped", "kept: not loaded into the lake yet (daily ETL)")
 
@@ -235,3 +241,20 @@ def test_a_shipped_day_of_every_host_is_fetched_back(
     (tmp_path / "stage" / hosts["host-a"].name).unlink()
     with pytest.raises(ChecksumMismatchError):
         fetch_day(reader, store, date(2026, 12, 1), tmp_path / "stage")
+
+
+def test_a_shipped_quarantine_copy_follows_the_quarantine_retention(
+    gcs: StoreServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from headwater.privacy.retention import apply_privacy_retention
+
+    url = gcs.new_bucket(monkeypatch)
+    (tmp_path / "log").mkdir()
+    old_q = _quarantine(tmp_path, date(2026, 11, 20))
+    settings = _settings(tmp_path, url, quarantine_retention_days=7)  # raw-log retention is off
+    assert ship(settings, NOW).uploaded == [old_q.name]
+    apply_privacy_retention(settings, NOW.date())  # the local file goes after 7 days
+    assert not old_q.exists()
+    report = ship(settings, NOW)
+    assert report.expired == [old_q.name] and report.errors == {}
+    assert not [o for o in open_object_store(url).list("") if old_q.name in o.key]

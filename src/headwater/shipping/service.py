@@ -22,6 +22,7 @@ from headwater.batch.holds import Hold
 from headwater.config import Settings
 from headwater.lake.layout import Lake
 from headwater.log.files import LogFile, list_log_files
+from headwater.shipping.expiry import expire_shipped
 from headwater.shipping.manifest import KINDS, Entry, Manifest, host_name, segment_key
 from headwater.shipping.rules import closes_at, is_closed, keep_reason
 from headwater.stores.objects import open_object_store
@@ -47,6 +48,7 @@ class ShipReport:
     uploaded: list[str] = field(default_factory=list)  # uploaded and verified this run
     verified: list[str] = field(default_factory=list)  # checked against the store before deleting
     deleted: list[str] = field(default_factory=list)
+    expired: list[str] = field(default_factory=list)  # shipped copies deleted: their retention is over
     kept: dict[str, str] = field(default_factory=dict)  # shipped, kept on disk: why
     skipped: dict[str, str] = field(default_factory=dict)  # not shipped: why
     errors: dict[str, str] = field(default_factory=dict)  # file name (or "store"): what failed
@@ -137,6 +139,9 @@ def _ship_all(
             if dry_run or any(e is None for e in shipped):
                 continue
             _delete_day(settings, store, manifest, kind, day, files, now, still_needed, report)
+    expired, errors = expire_shipped(settings, store, manifest, now, still_needed, dry_run)
+    report.expired += expired
+    report.errors.update(errors)
 
 
 def _by_day(files: list[LogFile]) -> dict[date, list[LogFile]]:
