@@ -1,5 +1,6 @@
-"""The dashboard's answer caches of one process: metric answers and experiment results, one pair per
-data directory and project time zone, made on first use and kept for the life of the process."""
+"""The dashboard's answer caches of one process: metric answers, experiment results and saved
+insights' answers, one set per data directory and project time zone, made on first use and kept
+for the life of the process."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from headwater.dashboard.experiment_results import ResultsCache
+from headwater.dashboard.insight_answers import InsightAnswers
 from headwater.dashboard.metric_batch import MetricCache
 
 
@@ -15,6 +17,7 @@ from headwater.dashboard.metric_batch import MetricCache
 class DashboardCaches:
     metrics: MetricCache
     results: ResultsCache
+    insights: InsightAnswers
 
 
 _caches: dict[tuple[Path, str], DashboardCaches] = {}
@@ -26,5 +29,7 @@ def caches_for(data_dir: Path, project_tz: str) -> DashboardCaches:
         found = _caches.get((data_dir, project_tz))
         if found is None:
             metrics = MetricCache(data_dir, project_tz)
-            found = _caches[(data_dir, project_tz)] = DashboardCaches(metrics, ResultsCache(metrics))
+            found = _caches[(data_dir, project_tz)] = DashboardCaches(
+                metrics, ResultsCache(metrics), InsightAnswers(metrics)
+            )
         return found

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -242,10 +243,34 @@ def compute_default_view(settings: Settings) -> None:
         results = caches.results
         jobs: list[Any] = [lambda part=part: run_group(cache, part) for part in groups(default_queries(tz))]
         jobs += [lambda key=key: results.results(catalog, key) for key in keys]
+        jobs += pinned_insights(settings, caches)
         with ThreadPoolExecutor(min(4, len(jobs)), thread_name_prefix="dashboard-warmup") as pool:
             list(pool.map(lambda job: job(), jobs))
     finally:
         catalog.close()
+
+
+def pinned_insights(settings: Settings, caches: Any) -> list[Callable[[], Any]]:
+    """The saved insights pinned to a dashboard, over their own ranges (insight_answers.py)."""
+    from headwater.insights.saved import run_saved
+    from headwater.stores.sql.saved import SavedCatalog
+
+    with SavedCatalog(settings.effective_database_url) as saved:
+        pinned = {tile.insight for board in saved.dashboards() for tile in board.tiles}
+        insights = [i for i in saved.insights() if i.id in pinned]
+    data_dir, tz = settings.data_dir, settings.timezone
+
+    def job(kind: str, query: dict[str, Any]) -> Callable[[], Any]:
+        def run() -> Any:
+            try:
+                return caches.insights.answer(kind, query, lambda: run_saved(data_dir, tz, kind, query))
+            except Exception as exc:  # a query refused now (4xx): the tile says why when asked
+                log.info("saved insight not warmed: %s", exc)
+                return None
+
+        return run
+
+    return [job(i.kind, i.query) for i in insights]
 
 
 def main() -> int:

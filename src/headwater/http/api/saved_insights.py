@@ -176,7 +176,10 @@ async def saved_result(request: Request) -> Response:
     kind = stored.kind
 
     def run(data_dir: Any, project_tz: str, body: Any, cohorts: Any) -> dict[str, Any]:
-        return run_saved(data_dir, project_tz, kind, body, cohorts)
+        from headwater.dashboard.caches import caches_for  # duckdb: in the worker thread, on first use
+
+        answers = caches_for(data_dir, project_tz).insights  # the tiles ask again and again: cached
+        return answers.answer(kind, body, lambda: run_saved(data_dir, project_tz, kind, body, cohorts))
 
     return await answer_insight(request, run, query)
 
