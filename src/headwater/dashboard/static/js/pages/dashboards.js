@@ -76,7 +76,7 @@ export async function show(view, route, ctx) {
       if (!window.confirm(`Delete the saved insight “${row.name}”? Its tiles and alerts go with it.`)) return;
       try {
         await sendJSON("DELETE", `/api/v1/insights/saved/${encodeURIComponent(id)}`);
-        await load();
+        await Promise.all([load(), alerts.load()]); // its alerts went with it
         insightsStatus.textContent = `Deleted “${row.name}”.`;
       } catch (err) {
         insightsStatus.textContent = `Could not delete: ${err.message}`;
