@@ -151,3 +151,22 @@ def test_list_log_files_orders_by_day_then_writer(tmp_path: Path) -> None:
         "events-20261126.a.jsonl",
     ]
     assert os.path.basename(list_log_files(tmp_path, "quarantine")[0].path) == "quarantine-20261125.a.jsonl"
+
+
+@pytest.mark.parametrize("fsync", ["always", "interval", "never"])
+def test_an_older_day_after_newer_ones_is_written_not_closed(tmp_path: Path, fsync: str) -> None:
+    # an import of history sends received days out of order: 03, 04, 05, then 01 (the writer keeps
+    # two files open; the one it has just opened must never be the one it closes)
+    days = [date(2026, 11, d) for d in (3, 4, 5, 1, 4, 2)]
+
+    async def run() -> None:
+        w = LogWriter(tmp_path, "events", "w", fsync=fsync)  # type: ignore[arg-type]
+        w.start()
+        for i, day in enumerate(days):
+            await w.append(day, f'{{"n": {i}}}\n'.encode())
+        await w.close()
+
+    asyncio.run(run())
+    for i, day in enumerate(days):
+        lines = (tmp_path / log_file_name("events", day, "w")).read_bytes().splitlines()
+        assert f'{{"n": {i}}}'.encode() in lines, (day, lines)

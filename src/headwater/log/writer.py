@@ -184,8 +184,9 @@ class LogWriter:
             finally:
                 os.close(dir_fd)
         self._fds[day] = fd
-        # keep at most today's and yesterday's files open
-        for old in sorted(self._fds)[:-2]:
+        # keep at most two files open: this day's and the newest other (today's and yesterday's, as
+        # the collector writes; an import's older day must not close the file it is about to write)
+        for old in [d for d in sorted(self._fds) if d != day][:-1]:
             old_fd = self._fds.pop(old)
             if self.fsync != "never":
                 os.fdatasync(old_fd)
