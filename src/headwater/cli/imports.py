@@ -18,9 +18,8 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from headwater.cli.common import DataDir, JsonOpt, err, fail, settings_of
 
 if TYPE_CHECKING:
-    from multiprocessing.pool import Pool
-
     from headwater.config import Settings
+    from headwater.transfer.import_pool import ImportPool
     from headwater.transfer.importing import FileResult, ImportOptions
 
 _EXAMPLES = """
@@ -108,7 +107,7 @@ def import_command(
 def _run(
     settings: Settings,
     options: ImportOptions,
-    pool: Pool | None,
+    pool: ImportPool | None,
     inputs: list[Path | None],
     total: int | None,
 ) -> tuple[list[FileResult], float]:
@@ -129,8 +128,8 @@ def _run(
 
     async def run_all(progress: Progress, task: TaskID) -> None:
         done_bytes, done_lines = 0, 0
-        async with Importer(settings, options, pool) as importer:
-            for path in inputs:
+        async with Importer(settings, options, pool, inputs[0] if inputs else None) as importer:
+            for n, path in enumerate(inputs):
                 name = "-" if path is None else path.name
                 progress.update(task, file=name)
 
@@ -138,7 +137,8 @@ def _run(
                     rate = (first + lines) / max(time.monotonic() - started, 1e-6)
                     progress.update(task, completed=base + raw, events=first + lines, rate=rate)
 
-                result = await importer.import_file(path, advance)
+                following = inputs[n + 1] if n + 1 < len(inputs) else None
+                result = await importer.import_file(path, advance, following)
                 results.append(result)
                 done_bytes += path.stat().st_size if path is not None else 0
                 done_lines += result.lines

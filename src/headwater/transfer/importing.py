@@ -2,27 +2,24 @@
 
 For each input file: find its record (:mod:`headwater.transfer.manifest`; a finished file adds
 nothing), read it from where that record stopped (:mod:`.sources`), convert chunks of lines in
-worker processes (:mod:`.convert`), drop the messageIds already stored (:mod:`.known`), append
-the rest to the log under a writer id of the import's own (``import-<n>``: never interleaved with
-a running server's files, and safe beside it) in the files of their received day, the rejected
-lines to the quarantine, fsync both, then record the position reached. A kill -9 at any moment
-leaves a record that never claims more than the log holds; the rerun redoes at most one chunk,
-whose lines already in the log are duplicates by then, and whose rejections already quarantined
-are not written twice.
+worker processes (:mod:`.convert`; the lines come back in shared memory, :mod:`.import_pool`),
+drop the messageIds already stored (:mod:`.known`), append the rest to the log under a writer id
+of the import's own (``import-<n>``: never interleaved with a running server's files, and safe
+beside it) in the files of their received day, the rejected lines to the quarantine, fsync both,
+then record the position reached. A kill -9 at any moment leaves a record that never claims more
+than the log holds; the rerun redoes at most one chunk, whose lines already in the log are
+duplicates by then, and whose rejections already quarantined are not written twice.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
-import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from multiprocessing.pool import Pool
+from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +32,11 @@ from headwater.log.lock import WriterBusyError
 from headwater.log.writers import LogWriters
 from headwater.transfer.convert import MAX_REASONS, Convert, Converted, convert_chunk
 from headwater.transfer.csvmap import ColumnMap, MapError, guess_delimiter
+from headwater.transfer.import_pool import ImportPool, tune_gc
 from headwater.transfer.known import KnownIds
 from headwater.transfer.manifest import DONE, RUNNING, TRUNCATED, ImportState, Manifests
 from headwater.transfer.sources import Chunk, InputError, InputReader, TruncatedInput, chunks, hash_file
 
-#: Chunks converted ahead of the one being written, per worker.
-AHEAD_PER_WORKER = 2
 #: Inputs smaller than this are converted in this process (a worker pool costs more than it saves).
 POOL_ABOVE_BYTES = 8 << 20
 
@@ -79,7 +75,7 @@ class ImportOptions:
 Progress = Callable[[int, int], None]  # (raw bytes read in this file, lines processed so far)
 
 
-def start_pool(jobs: int, total_bytes: int | None) -> Pool | None:
+def start_pool(jobs: int, total_bytes: int | None) -> ImportPool | None:
     """Worker processes for the conversion, forked now: call before any thread starts."""
     if jobs < 2 or (total_bytes is not None and total_bytes < POOL_ABOVE_BYTES):
         return None
@@ -87,24 +83,24 @@ def start_pool(jobs: int, total_bytes: int | None) -> Pool | None:
 
     # The user-agent parser compiles its rules on first use (~0.3 s): once here, not in each worker.
     ua_annotation("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0")
-    return multiprocessing.get_context("fork").Pool(jobs, initializer=_tune_gc)
-
-
-def _tune_gc() -> None:
-    """Events are acyclic dicts made by the thousand: collect rarely (as the server does)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(100_000, 50, 100)
+    return ImportPool(jobs)
 
 
 class Importer:
     """Imports files one after the other into the log; use ``async with``."""
 
-    def __init__(self, settings: Settings, options: ImportOptions, pool: Pool | None) -> None:
+    def __init__(
+        self, settings: Settings, options: ImportOptions, pool: ImportPool | None, first: Path | None = None
+    ) -> None:
         self.settings = settings
         self.options = options
         self.pool = pool
         self.manifests = Manifests(settings.run_dir)
+        #: files hashed ahead by a worker: the first while this process sets up, then each next
+        #: one while the one before is imported
+        self._hashes: dict[Path, AsyncResult[tuple[str, dict[int, str]]]] = {}
+        self._truncated: set[str] = set()  # names of the files this run left truncated
+        self.prehash(first)
         from headwater.geo import open_geo  # GeoDatabaseError: the command checked it first
 
         self.normalizer = Normalizer(
@@ -119,8 +115,23 @@ class Importer:
         self.known: KnownIds | None = None
         self.writer_id = ""
 
+    def prehash(self, path: Path | None) -> None:
+        """Have a worker hash this file now, for :meth:`import_file` to find done."""
+        if self.pool is not None and path is not None and path not in self._hashes:
+            self._hashes[path] = self.pool.hash(path, self._marks(path))
+
+    def _marks(self, path: Path) -> set[int]:
+        """The sizes of the truncated copies this file may continue."""
+        return {old.size for old in self.manifests.truncated_of(path.name)}
+
+    async def _hash(self, path: Path) -> tuple[str, dict[int, str]]:
+        ahead = self._hashes.pop(path, None)
+        if ahead is not None and path.name not in self._truncated:  # else a mark may be new
+            return await asyncio.to_thread(ahead.get)
+        return await asyncio.to_thread(hash_file, path, self._marks(path))
+
     async def __aenter__(self) -> Importer:
-        _tune_gc()
+        tune_gc()
         s = self.settings
         for n in range(1, 100):
             try:
@@ -144,14 +155,18 @@ class Importer:
         if self.writers is not None:
             await self.writers.close()
 
-    async def import_file(self, path: Path | None, progress: Progress) -> FileResult:
-        """Import one file (None: standard input); a failure is reported in the result."""
+    async def import_file(
+        self, path: Path | None, progress: Progress, following: Path | None = None
+    ) -> FileResult:
+        """Import one file (None: standard input); a failure is reported in the result. The
+        ``following`` file is hashed meanwhile."""
         started = datetime.now(UTC)
         name = "-" if path is None else str(path)
         lock = None
         if path is not None:
-            marks = {old.size for old in self.manifests.truncated_of(path.name)}
-            key, prefixes = await asyncio.to_thread(hash_file, path, marks)
+            key, prefixes = await self._hash(path)
+        self.prehash(following)
+        if path is not None:
             lock = self.manifests.lock(key)
             if not lock.try_acquire():
                 return FileResult(
@@ -186,23 +201,22 @@ class Importer:
         result.ignored_columns = list(ignored)
         if path is not None:
             self.manifests.save(state)
-        pending: deque[tuple[Any, Future[Converted] | Any]] = deque()
-        ahead = max(1, (self.options.jobs if self.pool else 1) * AHEAD_PER_WORKER)
+        pending: deque[tuple[Chunk, int, AsyncResult[Converted] | Converted]] = deque()
+        ahead = self.pool.ahead if self.pool is not None else 1
         error: InputError | None = None
-        plain = path is not None and not reader.compressed
 
         def where(chunk: Chunk) -> bytes | tuple[str, int, int]:
             """A plain file's chunk by its place (the worker reads it), else its bytes."""
-            return (str(path), chunk.end_offset - len(chunk.data), len(chunk.data)) if plain else chunk.data
+            if chunk.data is None:
+                return (str(path), chunk.end_offset - chunk.size, chunk.size)
+            return chunk.data
 
         try:
             for chunk in chunks(reader, state.offset, state.lines + 1, csv=conv.kind == "csv"):
                 if self.pool is not None:
-                    pending.append(
-                        (chunk, self.pool.apply_async(convert_chunk, (conv, where(chunk), chunk.first_line)))
-                    )
+                    pending.append((chunk, *self.pool.convert(conv, where(chunk), chunk.first_line)))
                 else:
-                    pending.append((chunk, convert_chunk(conv, chunk.data, chunk.first_line)))
+                    pending.append((chunk, -1, convert_chunk(conv, where(chunk), chunk.first_line)))
                 while len(pending) >= ahead:
                     await self._commit(*pending.popleft(), state, result, skip, path, progress)
         except InputError as exc:
@@ -212,6 +226,8 @@ class Importer:
         while pending:
             await self._commit(*pending.popleft(), state, result, skip, path, progress)
         state.status = TRUNCATED if isinstance(error, TruncatedInput) else DONE if error is None else RUNNING
+        if state.status == TRUNCATED:
+            self._truncated.add(state.name)
         state.error = None if error is None else str(error)
         if error is None:
             state.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
@@ -279,42 +295,24 @@ class Importer:
         return found
 
     async def _commit(
-        self, chunk: Any, pending: Any, state: ImportState, result: FileResult, skip: set[int],
-        path: Path | None, progress: Progress,
+        self, chunk: Chunk, slot: int, pending: AsyncResult[Converted] | Converted, state: ImportState,
+        result: FileResult, skip: set[int], path: Path | None, progress: Progress,
     ) -> None:  # fmt: skip
-        conv: Converted = pending.get() if self.pool is not None else pending
+        conv = pending if isinstance(pending, Converted) else pending.get()
         assert self.known is not None and self.writers is not None
-        known = self.known
-        known.ensure(set(conv.dates))
-        by_day: dict[str, list[bytes]] = {}
-        duplicates = 0
-        near = {d: known.near(d) for d in set(conv.dates)}
-        dates: set[str] = set()
-        kept: list[int] = []  # indexes of the lines to write, when not all of them
-        for i, (mid, d) in enumerate(zip(conv.ids, conv.dates, strict=True)):
-            same, before, after = near[d]
-            if mid in same or mid in before or mid in after:
-                duplicates += 1
-                continue
-            same.add(mid)
-            dates.add(d)
-            kept.append(i)
-        days = set(conv.days)
-        if not duplicates and len(days) == 1:  # the usual chunk: the worker's lines as they are
-            if conv.blob:
-                by_day[days.pop()] = [conv.blob]
+        self.known.ensure({d for d, _ in conv.dates})
+        kept, dates = _fresh(conv.ids, conv.dates, self.known)
+        duplicates = len(conv.ids) - len(kept) if kept is not None else 0
+        if self.pool is None:
+            by_day = _by_day(memoryview(conv.blob), conv, kept)
         else:
-            blob, ends = conv.blob, conv.ends
-            for i in kept:
-                day = conv.days[i]
-                lines = by_day.get(day)
-                if lines is None:
-                    lines = by_day[day] = []
-                lines.append(blob[ends[i - 1] if i else 0 : ends[i]])
+            with self.pool.lines(conv) as lines:
+                by_day = _by_day(lines, conv, kept)
+            self.pool.release(slot)
         bad = (
             [b for b, n in zip(conv.bad, conv.bad_lines, strict=True) if n not in skip] if skip else conv.bad
         )
-        writes = [self.writers.events.append(date.fromisoformat(d), b"".join(v)) for d, v in by_day.items()]
+        writes = [self.writers.events.append(date.fromisoformat(d), v) for d, v in by_day.items()]
         if bad:
             writes.append(self.writers.quarantine.append(datetime.now(UTC).date(), b"\n".join(bad) + b"\n"))
         await asyncio.gather(*writes)
@@ -344,6 +342,54 @@ class Importer:
             if len(result.reasons) < MAX_REASONS:
                 result.reasons.append({"line": line, "code": code, "reason": reason})
         progress(chunk.raw_read, result.lines)
+
+
+def _fresh(ids: list[str], runs: list[tuple[str, int]], known: KnownIds) -> tuple[list[int] | None, set[str]]:
+    """The events not stored yet, now noted as stored: their indexes (None: all of them) and
+    their dates. ``runs`` are the events' dates, run by run. A run whose ids are distinct and all
+    new is taken whole, one of ids all stored on its date skipped whole (set operations at C
+    speed); any other is walked id by id, in order, as the lake's dedup keeps them."""
+    kept: list[int] | None = None
+    dates: set[str] = set()
+    i = 0
+    for d, n in runs:
+        same, before, after = known.near(d)
+        run = ids[i : i + n] if n < len(ids) else ids
+        fresh = set(run)
+        new = fresh.isdisjoint(same) and fresh.isdisjoint(before) and fresh.isdisjoint(after)
+        if len(fresh) == n and new:
+            same.update(fresh)
+            dates.add(d)
+            if kept is not None:
+                kept.extend(range(i, i + n))
+        else:
+            if kept is None:
+                kept = list(range(i))
+            if not fresh <= same:
+                for j, mid in enumerate(run, i):
+                    if mid in same or mid in before or mid in after:
+                        continue
+                    same.add(mid)
+                    dates.add(d)
+                    kept.append(j)
+        i += n
+    return kept, dates
+
+
+def _by_day(lines: memoryview, conv: Converted, kept: list[int] | None) -> dict[str, bytes]:
+    """The lines to write (``kept``, None: all), joined per received day in their order."""
+    ends = conv.ends
+    parts: dict[str, list[memoryview]] = {}
+    if kept is None:  # the usual chunk: the worker's lines as they are, cut where the day changes
+        i = 0
+        for day, n in conv.days:
+            parts.setdefault(day, []).append(lines[ends[i - 1] if i else 0 : ends[i + n - 1]])
+            i += n
+    else:
+        day_of = [day for day, n in conv.days for _ in range(n)]
+        for i in kept:
+            parts.setdefault(day_of[i], []).append(lines[ends[i - 1] if i else 0 : ends[i]])
+    return {day: b"".join(views) for day, views in parts.items()}
 
 
 def suppression_list(url: str) -> tuple[bytes, frozenset[str]]:

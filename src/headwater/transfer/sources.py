@@ -2,7 +2,9 @@
 
 Gzip is recognised by its magic bytes, never by the name, and may hold several members (``cat a.gz
 b.gz``). The text is cut into chunks of whole lines, each with the position reached after it (the
-decompressed byte offset and the line count), which is what an import records to resume. A gzip
+decompressed byte offset and the line count), which is what an import records to resume. A plain
+file's chunks are given by place (its workers read them from the page cache): the importing
+process only reads it into one reused buffer to find the cuts and count the lines. A gzip
 stream that ends inside a member is truncated: every complete line before the cut is returned,
 then :class:`TruncatedInput` names the file and the line reached.
 """
@@ -10,6 +12,7 @@ then :class:`TruncatedInput` names the file and the line reached.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import sys
 import zlib
@@ -35,11 +38,13 @@ class TruncatedInput(InputError):
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    data: bytes  # whole lines; the last one may lack its newline only at the end of the input
+    data: bytes | None  # whole lines (the last one may lack its newline only at the end of the
+    #                     input); None: a plain file's, to be read at end_offset - size
     first_line: int  # 1-based number of its first line
     lines: int  # how many lines it holds
     end_offset: int  # decompressed bytes of the input up to the end of this chunk
     raw_read: int  # raw (maybe compressed) bytes read so far, for the progress bar
+    size: int  # bytes of the chunk
 
 
 def list_inputs(arg: str) -> list[Path | None]:
@@ -92,6 +97,7 @@ class InputReader:
     def __init__(self, name: str, fh: BinaryIO) -> None:
         self.name = name
         self._fh = fh
+        self._file = fh if isinstance(fh, io.BufferedReader) else None  # for readinto()
         head = fh.peek(2)[:2] if hasattr(fh, "peek") else b""
         self.compressed = head == GZIP_MAGIC
         self.raw_read = 0
@@ -129,14 +135,26 @@ class InputReader:
         cut = buf.find(b"\n")
         return buf if cut < 0 else buf[: cut + 1]
 
+    @property
+    def plain(self) -> bool:
+        """An uncompressed file (not standard input): seekable, and read again by place."""
+        return not self.compressed and self._fh is not sys.stdin.buffer
+
     def seek(self, offset: int) -> bool:
         """Move a plain (uncompressed, seekable) file to ``offset``; False when the caller must skip."""
-        if self.compressed or self._fh is sys.stdin.buffer:
+        if not self.plain:
             return False
         self._fh.seek(offset)
         self.raw_read = offset
         self._pushback, self._failed, self._gen = [], None, self._blocks()
         return True
+
+    def readinto(self, view: memoryview) -> int:
+        """A plain file's next bytes into ``view`` (after :meth:`seek`); 0 at the end."""
+        assert self._file is not None
+        n = self._file.readinto(view)
+        self.raw_read += n
+        return n
 
     def blocks(self) -> Iterator[bytes]:
         """Decompressed data to the end; TruncatedInput after the last readable byte of a cut gzip."""
@@ -184,8 +202,12 @@ def chunks(
 ) -> Iterator[Chunk]:
     """Whole lines from decompressed offset ``start`` (line ``first_line``), in chunks of about
     ``size`` bytes. With ``csv`` a chunk never ends inside a quoted field (a newline in quotes
-    belongs to its record). A truncated input yields its complete lines, then raises."""
-    skip = 0 if reader.seek(start) else start
+    belongs to its record). A truncated input yields its complete lines, then raises. A plain
+    file's chunks come without their data (:attr:`Chunk.data` None)."""
+    if reader.seek(start):
+        yield from _plain_chunks(reader, start, first_line, csv, size)
+        return
+    skip = start
     offset = start
     line = first_line
     parts: list[bytes] = []  # read since the last cut (joined once per chunk, not per block)
@@ -219,24 +241,54 @@ def chunks(
         parts, held = [carry], len(carry)
         count = data.count(b"\n")
         offset += len(data)
-        yield Chunk(data, line, count, offset, reader.raw_read)
+        yield Chunk(data, line, count, offset, reader.raw_read, len(data))
         line += count
     carry = b"".join(parts)
     if truncated is not None:
         cut = _cut(carry, csv)  # the cut-off last line is not imported
         if cut > 0:
             count = carry[:cut].count(b"\n")
-            yield Chunk(carry[:cut], line, count, offset + cut, reader.raw_read)
+            yield Chunk(carry[:cut], line, count, offset + cut, reader.raw_read, cut)
             line += count
         raise TruncatedInput(f"{reader.name}: {truncated}; complete lines were read up to line {line - 1}")
     if carry:
         count = carry.count(b"\n") + (0 if carry.endswith(b"\n") else 1)
-        yield Chunk(carry, line, count, offset + len(carry), reader.raw_read)
+        yield Chunk(carry, line, count, offset + len(carry), reader.raw_read, len(carry))
 
 
-def _cut(data: bytes, csv: bool) -> int:
-    """The end of the last whole line (or CSV record) in ``data``; 0 when none ends there."""
-    cut = data.rfind(b"\n")
+def _plain_chunks(reader: InputReader, start: int, line: int, csv: bool, size: int) -> Iterator[Chunk]:
+    """:func:`chunks` of a plain file (read from ``start``), cut where that function cuts: the
+    bytes go into one buffer, reused, and are only searched and counted."""
+    buf = bytearray(size + READ_BYTES)
+    held = 0
+    offset = start
+    while True:
+        if held + READ_BYTES > len(buf):  # one record longer than a chunk: read on
+            buf.extend(bytes(len(buf)))
+        n = reader.readinto(memoryview(buf)[held : held + READ_BYTES])
+        if not n:
+            break
+        held += n
+        if held < size:
+            continue
+        cut = _cut(buf, csv, held)
+        if cut <= 0:
+            continue
+        count = buf.count(b"\n", 0, cut)
+        offset += cut
+        yield Chunk(None, line, count, offset, reader.raw_read, cut)
+        line += count
+        buf[: held - cut] = buf[cut:held]
+        held -= cut
+    if held:
+        count = buf.count(b"\n", 0, held) + (0 if buf[held - 1] == 10 else 1)
+        yield Chunk(None, line, count, offset + held, reader.raw_read, held)
+
+
+def _cut(data: bytes | bytearray, csv: bool, end: int | None = None) -> int:
+    """The end of the last whole line (or CSV record) in ``data[:end]``; 0 when none ends there."""
+    end = len(data) if end is None else end
+    cut = data.rfind(b"\n", 0, end)
     if csv:  # a newline is a record's end only outside quotes (an even count of them before it)
         while cut >= 0 and data.count(b'"', 0, cut) % 2:
             cut = data.rfind(b"\n", 0, cut)
