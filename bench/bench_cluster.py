@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_collector import lua_script, parse_wrk, realistic_event
 from bench.server_cpu import cpu_seconds, group_pids
-from tests.cluster.hosts import Host, services
+from tests.cluster.hosts import Host, clean_faketime_shm, services
 from tests.cluster.netns import network
 from tests.helpers import cli
 
@@ -125,11 +125,13 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=8, help="wrk connections per host")
     args = ap.parse_args()
     out: dict[str, Any] = {"loadavg_before": [round(x, 2) for x in os.getloadavg()], "runs": []}
+    started = time.time() - 1
     for n in (int(x) for x in args.hosts.split(",")):
         with tempfile.TemporaryDirectory(prefix="hw-bench-cluster-") as tmp:
             out["runs"].append(run_hosts(n, args.duration, args.connections, Path(tmp)))
         print(json.dumps(out["runs"][-1]), file=sys.stderr)
     out["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
+    clean_faketime_shm(started)
     print(json.dumps(out, indent=2))
 
 

@@ -38,6 +38,25 @@ def faketime(days: int) -> dict[str, str]:
     return {"LD_PRELOAD": str(lib), "FAKETIME": f"+{days}d", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
 
 
+SHM = Path("/dev/shm")
+
+
+def clean_faketime_shm(since: float) -> int:
+    """Remove the shared memory and semaphores libfaketime left in /dev/shm for processes that are
+    gone (a process killed with kill -9 never removes its own) and that were made after ``since``."""
+    removed = 0
+    for path in [*SHM.glob("faketime_shm_*"), *SHM.glob("sem.faketime_sem_*")]:
+        pid = path.name.rsplit("_", 1)[-1]
+        try:
+            if path.stat().st_mtime < since or (pid.isdigit() and Path(f"/proc/{pid}").exists()):
+                continue
+            path.unlink()
+            removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
+
+
 class Host:
     """`headwater serve` in host i's namespace, on its own address and data directory."""
 

@@ -16,15 +16,17 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import httpx
 import psycopg
+import pytest
 
 from headwater.cluster.lake_mirror import local_files
-from tests.cluster.hosts import Host, faketime, services
+from tests.cluster.hosts import SHM, Host, clean_faketime_shm, faketime, services
 from tests.cluster.netns import network
 from tests.helpers import cli
 
@@ -100,7 +102,18 @@ def _lake_ids(data: Path) -> list[tuple[str, str]]:
     ).fetchall()]  # fmt: skip
 
 
-def test_three_hosts_kill_nine_and_a_lease_holder_killed_mid_etl(tmp_path: Path) -> None:
+@pytest.fixture
+def no_faketime_leftovers() -> Iterator[None]:
+    started = time.time() - 1
+    yield
+    clean_faketime_shm(started)
+    left = [*SHM.glob("faketime_shm_*"), *SHM.glob("sem.faketime_sem_*")]
+    assert not [p for p in left if p.stat().st_mtime >= started], left
+
+
+def test_three_hosts_kill_nine_and_a_lease_holder_killed_mid_etl(
+    tmp_path: Path, no_faketime_leftovers: None
+) -> None:
     with network(3) as net, services(net.gateway, tmp_path) as env:
         hosts = [Host(net, i, tmp_path, env) for i in range(3)]
         key = cli(hosts[0].data, "keys", "create", "web", env=hosts[0].env).stdout.strip().splitlines()[-1]
