@@ -296,10 +296,15 @@ class Settings(BaseModel):
         """This host's name in a cluster: its writer id without the suffix of worker 0."""
         return self.writer_id.removesuffix("-0")
 
+    @property
+    def host_in_cluster(self) -> str:
+        """This host's name when it is part of a cluster, else "" (one host: nothing to tell apart)."""
+        return self.cluster_host if self.cluster else ""
+
     def checkpoint_name(self, tailer: str) -> str:
         """The name a tailer's checkpoint is stored under: one per host in a cluster, whose hosts
         share the realtime and live stores (docs/scale-out.md)."""
-        return f"{tailer}@{self.cluster_host}" if self.cluster else tailer
+        return f"{tailer}@{self.host_in_cluster}" if self.cluster else tailer
 
     # derived paths
     @property

@@ -19,10 +19,12 @@ def not_exported(settings: Settings) -> Hold | None:
     from headwater.stores.sql.warehouse_ledger import WarehouseLedger
     from headwater.warehouse.hours import day_exported, ledger_kind
 
-    host = settings.cluster_host if settings.cluster else None  # a cluster's hosts export their own log
     ledger = WarehouseLedger(settings.effective_database_url)
     try:
-        done = {kind: ledger.done_hours(ledger_kind(host, kind)) for kind in ("events", "decisions")}
+        done = {
+            kind: ledger.done_hours(ledger_kind(settings.host_in_cluster, kind))
+            for kind in ("events", "decisions")
+        }
     finally:
         ledger.close()
     return lambda kind, day: not day_exported(done[kind], day)

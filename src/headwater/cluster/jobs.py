@@ -22,14 +22,9 @@ PIPELINE = "pipeline"
 HOST_PREFIX = "host/"
 
 
-def host_name(settings: Settings) -> str:
-    """The host's name in the cluster: its writer id without the worker suffix of ``serve --workers``."""
-    return settings.cluster_host
-
-
 def holder_id(settings: Settings) -> str:
     """Who holds a lease: the host, its node name and the process."""
-    return f"{host_name(settings)}@{os.uname().nodename}:{os.getpid()}"
+    return f"{settings.cluster_host}@{os.uname().nodename}:{os.getpid()}"
 
 
 @dataclass

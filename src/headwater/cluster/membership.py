@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from headwater.cluster.jobs import HOST_PREFIX, host_name
+from headwater.cluster.jobs import HOST_PREFIX
 from headwater.config import Settings
 from headwater.log.files import list_log_files
 from headwater.log.writer import DRAIN_CHECK_SECONDS
@@ -26,7 +26,7 @@ HOST_TTL_SECONDS = 900.0
 
 
 def host_holder(settings: Settings) -> str:
-    return f"{host_name(settings)}@{os.uname().nodename}"
+    return f"{settings.cluster_host}@{os.uname().nodename}"
 
 
 def drain_marker(settings: Settings) -> Path:
@@ -63,7 +63,7 @@ def announce(
     """Renew this host's presence with what it says of itself (writers, draining, shipping lag, and
     ``extra``: the tailers' lag of the running server); a draining host releases it."""
     now = now or datetime.now(UTC)
-    base = host_name(settings)
+    base = settings.cluster_host
     configured = (
         [settings.writer_id] if settings.workers == 1 else [f"{base}-{i}" for i in range(settings.workers)]
     )
@@ -78,7 +78,7 @@ def announce(
     }
     with LeaseStore(settings.effective_database_url) as leases:
         mine = leases.acquire(
-            HOST_PREFIX + host_name(settings), host_holder(settings), HOST_TTL_SECONDS, info
+            HOST_PREFIX + settings.cluster_host, host_holder(settings), HOST_TTL_SECONDS, info
         )
         if info["draining"] and mine is not None:
             leases.release(mine)
@@ -99,7 +99,7 @@ def drain(settings: Settings, wait_s: float = 2 * DRAIN_CHECK_SECONDS + 0.5) -> 
     """Stop collection on this host, ship everything, release its leases."""
     from headwater.shipping.service import ship
 
-    report = DrainReport(host_name(settings))
+    report = DrainReport(settings.cluster_host)
     marker = drain_marker(settings)
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(datetime.now(UTC).isoformat())
@@ -107,7 +107,7 @@ def drain(settings: Settings, wait_s: float = 2 * DRAIN_CHECK_SECONDS + 0.5) -> 
     shipped = ship(settings, datetime.now(UTC), include_open=True)
     report.shipped, report.errors = list(shipped.uploaded), dict(shipped.errors)
     with LeaseStore(settings.effective_database_url) as leases:
-        report.released = leases.release_all(host_name(settings) + "@")
+        report.released = leases.release_all(settings.cluster_host + "@")
     return report
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from headwater.cluster.jobs import HOST_PREFIX, host_name
+from headwater.cluster.jobs import HOST_PREFIX
 from headwater.cluster.lake_mirror import pulled_generation as local_generation
 from headwater.cluster.lake_mirror import read_index
 from headwater.cluster.membership import hosts_of, is_draining, shipping_lag
@@ -25,7 +25,7 @@ def cluster_status(settings: Settings, store: ObjectStore | None) -> dict[str, A
     out: dict[str, Any] = {
         "cluster": settings.cluster,
         "this_host": {
-            "host": host_name(settings),
+            "host": settings.cluster_host,
             "draining": is_draining(settings),
             "shipping": shipping_lag(settings, now),
             "lake_generation": local_generation(mirror_cache(settings)),

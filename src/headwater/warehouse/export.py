@@ -87,7 +87,7 @@ class Exporter:
         self._own_ledger = ledger is None
         self._prepared = False
         #: in a cluster each host exports its own log: its rows carry its name, its ledger rows too
-        self.host = settings.cluster_host if settings.cluster else ""
+        self.host = settings.host_in_cluster
         self.events_kind = ledger_kind(self.host, EVENTS)
         self.decisions_kind = ledger_kind(self.host, DECISIONS)
 

@@ -175,7 +175,7 @@ def day_exported(done: set[str], day: date) -> bool:
     return all(hour_text(start + timedelta(hours=h)) in done for h in range(24))
 
 
-def ledger_kind(cluster_host: str | None, kind: str) -> str:
+def ledger_kind(cluster_host: str, kind: str) -> str:
     """The export ledger's name of a log kind: per host in a cluster (``events@host-a``), whose hosts
     each export their own log (docs/scale-out.md); the kind itself on one host."""
     return f"{kind}@{cluster_host}" if cluster_host else kind

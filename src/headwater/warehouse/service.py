@@ -179,9 +179,7 @@ class WarehouseExporter:
         except Exception:
             return
         try:
-            done = ledger.done_hours(
-                ledger_kind(self.settings.cluster_host if self.settings.cluster else None, "events")
-            )
+            done = ledger.done_hours(ledger_kind(self.settings.host_in_cluster, "events"))
         finally:
             ledger.close()
         now = datetime.now(UTC)
