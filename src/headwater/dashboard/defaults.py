@@ -8,3 +8,6 @@ PREFERENCE_TRAIT = "plan"
 #: Segment's spec names for a SaaS sign-up; any event names can be typed instead
 FUNNEL_STEPS = ("Signed Up", "Project Created", "Teammate Invited")
 FUNNEL_WINDOW_DAYS = 14
+#: the range presets of a saved dashboard (static/js/pages/board.js: "7 d", "30 d", "90 d"), each the
+#: N days up to today in the project time zone; the warm-up computes the pinned insights over them
+BOARD_PRESET_DAYS = (7, 30, 90)

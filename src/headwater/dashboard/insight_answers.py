@@ -44,6 +44,8 @@ class InsightAnswers:
         self._lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
         self.shared = SharedAnswers(metrics.data_dir / "run", "insight")
+        self.hits = 0  # answers found (in memory or on disk)
+        self.misses = 0  # answers computed
 
     def answer(self, kind: str, query: Any, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """The answer of ``kind`` over ``query``: cached, or ``compute()`` (then cached)."""
@@ -57,6 +59,7 @@ class InsightAnswers:
             with self._lock:
                 entry = self._entries.get(key)
             if entry is not None and entry.usable(signature):
+                self.hits += 1
                 return entry.body
             stored = self.shared.get(key)
             if stored is not None:
@@ -64,7 +67,9 @@ class InsightAnswers:
                 disk = _Entry(as_ours(theirs, signature), time.monotonic() - age, body)
                 if disk.usable(signature):
                     self._keep(key, disk)
+                    self.hits += 1
                     return body
+            self.misses += 1
             body = compute()
             self._keep(key, _Entry(signature, time.monotonic(), body))
             self.shared.put(key, signature, body)

@@ -29,8 +29,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from headwater.dashboard.caches import caches_for
-from headwater.dashboard.defaults import DEFAULT_DAYS, FUNNEL_STEPS, FUNNEL_WINDOW_DAYS, PREFERENCE_TRAIT
+from headwater.dashboard.defaults import (
+    BOARD_PRESET_DAYS,
+    DEFAULT_DAYS,
+    FUNNEL_STEPS,
+    FUNNEL_WINDOW_DAYS,
+    PREFERENCE_TRAIT,
+)
 from headwater.dashboard.metric_batch import MetricCache, Query, groups, run_group
+from headwater.dashboard.shared_cache import state_text
 from headwater.lake.params import today_in
 from headwater.ops.priority import nice_this_thread
 
@@ -250,15 +257,26 @@ def compute_default_view(settings: Settings) -> None:
         catalog.close()
 
 
+def board_ranges(tz: str) -> list[tuple[str, str]]:
+    """(start, end) of each of a dashboard's range presets today, as board.js asks them."""
+    today = today_in(tz)
+    return [((today - timedelta(days=days - 1)).isoformat(), today.isoformat()) for days in BOARD_PRESET_DAYS]
+
+
 def pinned_insights(settings: Settings, caches: Any) -> list[Callable[[], Any]]:
-    """The saved insights pinned to a dashboard, over their own ranges (insight_answers.py)."""
-    from headwater.insights.saved import run_saved
+    """The saved insights pinned to a dashboard, over their own ranges, then over the dashboard's
+    range presets (the queries a click on "7 d", "30 d" or "90 d" sends: insight_answers.py)."""
+    from headwater.insights.saved import run_saved, with_range
     from headwater.stores.sql.saved import SavedCatalog
 
     with SavedCatalog(settings.effective_database_url) as saved:
         pinned = {tile.insight for board in saved.dashboards() for tile in board.tiles}
         insights = [i for i in saved.insights() if i.id in pinned]
     data_dir, tz = settings.data_dir, settings.timezone
+    queries = [(i.kind, i.query) for i in insights]
+    for start, end in board_ranges(tz):
+        queries += [(i.kind, with_range(i.query, start, end, None)) for i in insights]
+    unique = {state_text({"kind": kind, "query": query}): (kind, query) for kind, query in queries}
 
     def job(kind: str, query: dict[str, Any]) -> Callable[[], Any]:
         def run() -> Any:
@@ -270,7 +288,7 @@ def pinned_insights(settings: Settings, caches: Any) -> list[Callable[[], Any]]:
 
         return run
 
-    return [job(i.kind, i.query) for i in insights]
+    return [job(kind, query) for kind, query in unique.values()]
 
 
 def main() -> int:

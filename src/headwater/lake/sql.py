@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from headwater.events.identity import ANON_PREFIX, JUNK_IDS
+from headwater.lake.shared_databases import connection
 
 #: Bounded memory: DuckDB spills to ``lake/.tmp`` beyond this (a day of 20M events fits in 2 GB).
 DEFAULT_MEMORY_LIMIT = "1GB"
@@ -57,13 +58,23 @@ EVENT_COLUMNS = (
 
 
 def spilling_connection(data_dir: Path, memory_limit: str) -> Any:
-    """:func:`connect`, spilling beyond ``memory_limit`` under ``<data_dir>/run``, not into DuckDB's
-    default ./.tmp of the caller's working directory (DuckDB creates the last folder only if it
-    spills)."""
-    con = connect(None, memory_limit)
-    run_dir = data_dir / "run"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    con.execute(f"SET temp_directory = {quote(str(run_dir / 'duckdb-spill'))}")
+    """A connection of its own (its temporary tables, registered views and time zone) to this
+    process's query database for ``data_dir`` (shared_databases.py): :func:`connect`'s, spilling
+    beyond ``memory_limit`` under ``<data_dir>/run``, not into DuckDB's default ./.tmp of the
+    caller's working directory (DuckDB creates the last folder only if it spills). The memory
+    limit and the threads are those of the process's queries running at a time, not of each
+    (8 tiles of a dashboard asked at once share 2 threads instead of 8 databases contending for 2
+    cores). Close it after use."""
+    spill = data_dir / "run" / "duckdb-spill"
+
+    def make() -> Any:
+        spill.parent.mkdir(parents=True, exist_ok=True)
+        database = connect(None, memory_limit)
+        database.execute(f"SET temp_directory = {quote(str(spill))}")
+        return database
+
+    con = connection((str(spill), memory_limit), make)
+    con.execute("SET TimeZone = 'UTC'")  # a connection's own setting
     return con
 
 
