@@ -1,7 +1,9 @@
 """Scale-out on this machine (issue 21): collection throughput over 1, 2 and 3 hosts, each
 `headwater serve` in its own network namespace, sharing a PostgreSQL, a 3-master Redis Cluster and
-a GCS emulator; the CPU each host used; then how long a closed day takes from the hosts' disks to
-the lake of every host (each host's turn a day later: ship, pipeline under its lease, pulls).
+a GCS emulator; the CPU each host used; then how long a closed hour of today takes from the hosts'
+disks to the lake of every host (each host's turn 65 minutes later: its part shipped, today loaded
+by the first over every host's parts, pulled by the rest), and a closed day (each host's turn a day
+later: its files shipped whole, the day loaded again, pulled).
 
 All hosts run on the same two cores as wrk and the services, so throughput cannot grow with hosts
 here: the figures are events/s with the CPU seconds each host spent, and the load average.
@@ -79,6 +81,7 @@ def run_hosts(n: int, seconds: int, connections: int, root: Path) -> dict[str, A
             events = sum(r.get("requests", 0) - r.get("non2xx", 0) for r in results) * BATCH
             for h in hosts:
                 h.stop()
+            hour = _close_hour(hosts)
             day = _close_day(hosts)
             return {
                 "hosts": n,
@@ -88,11 +91,32 @@ def run_hosts(n: int, seconds: int, connections: int, root: Path) -> dict[str, A
                 "events_per_cpu_s": round(events / max(sum(cpu.values()), 1e-9)),
                 "p99_ms": [round(r.get("p99_ms", 0), 1) for r in results],
                 "non2xx": sum(r.get("non2xx", 0) for r in results),
+                "hour_to_lake": hour,
                 "day_to_lake": day,
             }
         finally:
             for h in hosts:
                 h.stop()
+
+
+def _close_hour(hosts: list[Host]) -> dict[str, Any]:
+    """Every host's turn 65 minutes later (an hour of today closed): its part shipped, today loaded
+    by the first host over every part shipped, pulled by the rest (docs/scale-out.md)."""
+    started = time.monotonic()
+    turns = []
+    for h in hosts:
+        t0 = time.monotonic()
+        report = h.turn("+65m")
+        turns.append(
+            {
+                "host": h.name,
+                "seconds": round(time.monotonic() - t0, 1),
+                "shipped": report["shipped"],
+                "loaded": (report["pipeline"] or {}).get("loaded"),
+                "errors": report["errors"],
+            }
+        )
+    return {"seconds": round(time.monotonic() - started, 1), "turns": turns}
 
 
 def _close_day(hosts: list[Host]) -> dict[str, Any]:

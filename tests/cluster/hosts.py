@@ -31,11 +31,13 @@ FAKETIME_LIBS = [
 ]
 
 
-def faketime(days: int) -> dict[str, str]:
+def faketime(days: int, offset: str | None = None) -> dict[str, str]:
+    """The environment of a process whose clock is ``days`` later (or ``offset``: libfaketime's
+    "+65m", "+2h" ...)."""
     lib = next((p for p in FAKETIME_LIBS if p.exists()), None)
     if lib is None:
         pytest.fail("this test moves the clock of a process with libfaketime: apt-get install faketime")
-    return {"LD_PRELOAD": str(lib), "FAKETIME": f"+{days}d", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+    return {"LD_PRELOAD": str(lib), "FAKETIME": offset or f"+{days}d", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
 
 
 SHM = Path("/dev/shm")
@@ -116,15 +118,15 @@ class Host:
         out: dict[str, Any] = r.json()["checks"]
         return out
 
-    def _turn_command(self) -> tuple[list[str], dict[str, str]]:
+    def _turn_command(self, offset: str | None = None) -> tuple[list[str], dict[str, str]]:
         return [*self.net.exec_prefix(self.i), *HEADWATER, "cluster", "turn", "--json"], {
             **self.env,
-            **faketime(1),
+            **faketime(1, offset),
         }
 
-    def turn(self) -> dict[str, Any]:
-        """The host's turn a day later (the day is closed): its report."""
-        cmd, env = self._turn_command()
+    def turn(self, offset: str | None = None) -> dict[str, Any]:
+        """The host's turn a day later (the day is closed), or ``offset`` later: its report."""
+        cmd, env = self._turn_command(offset)
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
         assert out.returncode in (0, 1), out.stderr[-3000:]
         report: dict[str, Any] = json.loads(out.stdout)

@@ -31,7 +31,7 @@ def test_ship_then_status(gcs: StoreServer, monkeypatch: pytest.MonkeyPatch, tmp
     code, out = _run(tmp_path, url, "--dry-run", "--json")
     assert code == 0 and json.loads(out)["skipped"]["events-20260102.t.jsonl"].startswith("would upload")
     code, out = _run(tmp_path, url)
-    assert code == 0 and "1 files uploaded and verified" in out, out
+    assert code == 0 and "1 files uploaded and verified and 1 hourly" in " ".join(out.split()), out
     code, out = _run(tmp_path, url, "--json")
     assert code == 0 and json.loads(out)["uploaded"] == []
     code, out = _run(tmp_path, url, "status", "--json")

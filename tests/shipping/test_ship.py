@@ -3,6 +3,7 @@ recorded, and deleted only when retention lets it go; and every fault leaves the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -16,11 +17,12 @@ import pytest
 from headwater.batch.archive import archive_month
 from headwater.batch.etl import run_daily
 from headwater.config import Settings
-from headwater.shipping.manifest import entry_key, segment_key
+from headwater.shipping.manifest import Manifest, entry_key, segment_key
+from headwater.shipping.parts import download, last_close, seconds_to_next_part
 from headwater.shipping.service import ship
 from headwater.shipping.status import shipping_status
 from headwater.stores.objects import open_object_store
-from headwater.stores.objects.ports import file_md5
+from headwater.stores.objects.ports import ChecksumMismatchError, file_md5
 from tests.batch.logdata import ev, write_log
 from tests.object_stores import StoreServer, free_port
 
@@ -58,9 +60,9 @@ def test_closed_files_are_shipped_verified_and_recorded_once(
     report = ship(settings, NOW)
     assert sorted(report.uploaded) == sorted([old.name, yesterday.name, q.name]), report
     assert report.errors == {} and report.deleted == []
-    assert report.skipped[today.name].startswith("open: its day closes at 2026-12-11T00:05")
+    assert report.parts == [f"{today.name}.part-000000000000"]  # today's: hour by hour (below)
     assert "retention is off" in report.kept[old.name]
-    assert report.bytes == sum(p.stat().st_size for p in (old, yesterday, q))
+    assert report.bytes == sum(p.stat().st_size for p in (old, yesterday, q, today))
     store = open_object_store(url)
     obj = store.stat(segment_key("events", date(2026, 12, 8), old.name))
     assert obj is not None and obj.md5 == file_md5(old)
@@ -85,7 +87,9 @@ def test_a_day_is_shipped_only_after_its_grace(
     settings = _settings(tmp_path, gcs.new_bucket(monkeypatch))
     path = _events(tmp_path, date(2026, 12, 9))
     early = ship(settings, datetime(2026, 12, 10, 0, 1, tzinfo=UTC))
-    assert early.uploaded == [] and early.skipped[path.name].startswith("open")
+    assert early.uploaded == [] and early.parts == [f"{path.name}.part-000000000000"]
+    again = ship(settings, datetime(2026, 12, 10, 0, 2, tzinfo=UTC))  # no hour closed since
+    assert again.parts == [] and again.skipped[path.name].startswith("open: its next part after 00:05Z")
     assert ship(settings, datetime(2026, 12, 10, 0, 6, tzinfo=UTC)).uploaded == [path.name]
 
 
@@ -258,3 +262,82 @@ def test_a_shipped_quarantine_copy_follows_the_quarantine_retention(
     report = ship(settings, NOW)
     assert report.expired == [old_q.name] and report.errors == {}
     assert not [o for o in open_object_store(url).list("") if old_q.name in o.key]
+
+
+def _objects(url: str) -> dict[str, int]:
+    store = open_object_store(url)
+    try:
+        return {o.key.rsplit("/", 1)[-1]: o.size for o in store.list("log/")}
+    finally:
+        store.close()
+
+
+def test_a_file_of_a_day_still_open_is_shipped_hour_by_hour_then_whole(
+    gcs: StoreServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    url = gcs.new_bucket(monkeypatch)
+    settings = _settings(tmp_path, url)
+    day = date(2026, 12, 10)
+    path = _events(tmp_path, day, 3)
+    first = path.stat().st_size
+    at = lambda h, m: datetime(2026, 12, 10, h, m, tzinfo=UTC)  # noqa: E731
+    assert ship(settings, at(10, 7)).parts == [f"{path.name}.part-000000000000"]
+    # a write in progress: half a line at the end is not shipped
+    with path.open("a") as fh:
+        fh.write(json.dumps(ev("2026-12-10T10:20:00Z", user="x")) + "\n" + '{"half": ')
+    assert ship(settings, at(10, 30)).parts == []  # the hour has not closed yet
+    second = ship(settings, at(11, 6))
+    assert second.parts == [f"{path.name}.part-{first:012d}"] and second.errors == {}
+    whole_lines = path.read_bytes()[: path.read_bytes().rindex(b"\n") + 1]
+    store = open_object_store(url)
+    entry = Manifest(store, _settings(tmp_path / "reader", url)).load().entries[path.name]
+    assert entry.size == len(whole_lines) and entry.md5 == hashlib.md5(whole_lines).hexdigest()
+    assert [p["start"] for p in entry.parts or []] == [0, first]
+    got = tmp_path / "got"
+    download(store, entry, got)
+    assert got.read_bytes() == whole_lines
+    with path.open("a") as fh:
+        fh.write('"line"}\n')
+    assert ship(settings, at(11, 40)).parts == []  # the next part waits for 12:05
+    # a deletion blanked a line in place: the whole prefix is shipped again as one part
+    raw = bytearray(path.read_bytes())
+    raw[0:10] = b" " * 10
+    path.write_bytes(bytes(raw))
+    third = ship(settings, at(12, 6))
+    assert third.parts == [f"{path.name}.part-000000000000"], third
+    assert sorted(_objects(url)) == [f"{path.name}.part-000000000000"]  # the stale parts deleted
+    # the day closes: the file is shipped whole and its parts deleted
+    closed = ship(settings, datetime(2026, 12, 11, 0, 6, tzinfo=UTC))
+    assert closed.uploaded == [path.name] and closed.errors == {}
+    assert _objects(url) == {path.name: path.stat().st_size}
+    entry = Manifest(store, _settings(tmp_path / "reader", url)).load().entries[path.name]
+    assert entry.parts is None and entry.md5 == file_md5(path)
+    assert ship(settings, datetime(2026, 12, 11, 0, 30, tzinfo=UTC)).uploaded == []  # once
+    store.close()
+
+
+def test_a_part_that_is_not_what_the_manifest_says_is_refused(
+    gcs: StoreServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    url = gcs.new_bucket(monkeypatch)
+    settings = _settings(tmp_path, url)
+    path = _events(tmp_path, date(2026, 12, 10), 3)
+    ship(settings, datetime(2026, 12, 10, 10, 7, tzinfo=UTC))
+    with path.open("a") as fh:
+        fh.write(json.dumps(ev("2026-12-10T10:20:00Z", user="x")) + "\n")
+    ship(settings, datetime(2026, 12, 10, 11, 7, tzinfo=UTC))
+    store = open_object_store(url)
+    entry = Manifest(store, _settings(tmp_path / "reader", url)).load().entries[path.name]
+    assert entry.parts is not None and len(entry.parts) == 2
+    store.put_bytes(entry.parts[1]["key"], b"tampered\n")
+    with pytest.raises(ChecksumMismatchError, match="not what the manifest says"):
+        download(store, entry, tmp_path / "got")
+    assert not (tmp_path / "got").exists()
+    store.close()
+
+
+def test_the_server_ships_a_part_after_each_hour_closes() -> None:
+    # the scheduler's wait between parts (batch/scheduler.py): 5 minutes past each hour, plus a second
+    assert seconds_to_next_part(datetime(2026, 12, 10, 10, 7, tzinfo=UTC)) == 58 * 60 + 1
+    assert seconds_to_next_part(datetime(2026, 12, 10, 10, 4, tzinfo=UTC)) == 61
+    assert last_close(datetime(2026, 12, 10, 0, 4, tzinfo=UTC)) == datetime(2026, 12, 9, 23, 5, tzinfo=UTC)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +21,7 @@ from headwater.batch.holds import not_exported, retention_holds
 from headwater.batch.schedule import ETL_AT, seconds_until
 from headwater.cluster.turn import TURN_SECONDS, take_turn
 from headwater.config import Settings
+from headwater.shipping.parts import seconds_to_next_part
 
 log = logging.getLogger("headwater.batch")
 
@@ -64,7 +66,13 @@ class EtlScheduler:
                 await asyncio.sleep(TURN_SECONDS)
                 continue
             ok = await asyncio.to_thread(self.run_once)
-            await asyncio.sleep(self.seconds_to_next_run() if ok else RETRY_SECONDS)
+            due = time.monotonic() + (self.seconds_to_next_run() if ok else RETRY_SECONDS)
+            # with an object store, today's files are shipped hour by hour in between
+            shipping = bool(self.settings.object_store_url)
+            while shipping and (wait := seconds_to_next_part()) < due - time.monotonic():
+                await asyncio.sleep(wait)
+                await asyncio.to_thread(self._ship)
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
 
     def run_cluster_turn(self) -> bool:
         """A cluster host's turn: ship, then run the pipeline under its lease or pull the lake; the

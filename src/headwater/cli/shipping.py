@@ -97,9 +97,12 @@ def _print_report(out: dict[str, Any]) -> None:
     rate = f" ({mb / out['seconds']:.1f} MB/s)" if out["seconds"] and mb else ""
     what = "would ship" if out["dry_run"] else "shipped"
     console.print(
-        f"{what} to {out['store']}: {len(out['uploaded'])} files uploaded and verified,"
-        f" {mb:.1f} MB in {out['seconds']} s{rate}; {len(out['deleted'])} deleted locally"
+        f"{what} to {out['store']}: {len(out['uploaded'])} files uploaded and verified"
+        + (f" and {len(out['parts'])} hourly parts of today's files" if out["parts"] else "")
+        + f", {mb:.1f} MB in {out['seconds']} s{rate}; {len(out['deleted'])} deleted locally"
     )
+    for name in out["parts"]:
+        console.print(f"  part     {name}")
     for name, why in sorted(out["skipped"].items()):
         console.print(f"  waits    {name}: {why}")
     for name, why in sorted(out["kept"].items()):

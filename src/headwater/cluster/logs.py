@@ -18,7 +18,8 @@ from headwater.config import Settings
 from headwater.lake.layout import Lake
 from headwater.log.files import LogKind, list_log_files
 from headwater.shipping.manifest import Entry
-from headwater.stores.objects.ports import ChecksumMismatchError, ObjectStore, file_md5
+from headwater.shipping.parts import download
+from headwater.stores.objects.ports import ObjectStore, file_md5
 
 #: the kinds the pipeline loads (the quarantine is shipped but not loaded)
 PIPELINE_KINDS: tuple[LogKind, ...] = ("events", "decisions")
@@ -39,29 +40,44 @@ def cluster_sizes(settings: Settings, entries: Iterable[Entry], kind: LogKind) -
     return out
 
 
+def shipped_sizes(entries: Iterable[Entry], day: date) -> dict[str, int]:
+    """Every host's event files of a day still open as shipped so far (their hourly parts, this
+    host's own included): the hours the pipeline loads before the day closes."""
+    return {e.name: e.size for e in entries if e.kind == "events" and e.day == day.isoformat()}
+
+
 def pending_days(settings: Settings, entries: list[Entry], today_utc: date) -> list[date]:
-    """Complete days (before today, UTC) whose files, over every host, are not in the lake as they are."""
+    """Days whose files, over every host, are not in the lake as they are: complete days (before
+    today, UTC) as every host's files are, and today as far as every host shipped it (hour by hour)."""
     lake = Lake(settings.data_dir / "lake")
     events = cluster_sizes(settings, entries, "events")
+    events[today_utc] = shipped_sizes(entries, today_utc)
     decisions = cluster_sizes(settings, entries, "decisions")
     loaded = lake.loaded_days()
     days = {d for d, files in events.items() if d not in loaded or loaded[d].get("files") != files}
     # a day is loaded again only from every file it was loaded from (and more): were one gone (a
     # host's retention, a lost disk), loading it again would drop that file's rows from the lake
     days = {d for d in days if set(loaded.get(d, {}).get("files", {})) <= set(events[d])}
+    days = {d for d in days if events[d] or d in loaded}
     for day, files in decisions.items():
         manifest = read_decisions_manifest(lake, day)
-        if manifest is None or manifest.get("files") != files:
+        if day < today_utc and (manifest is None or manifest.get("files") != files):
             days.add(day)
-    return sorted(d for d in days if d < today_utc)
+    return sorted(d for d in days if d <= today_utc)
 
 
-def stage_day(settings: Settings, store: ObjectStore, entries: list[Entry], day: date) -> Path:
+def stage_day(
+    settings: Settings, store: ObjectStore, entries: list[Entry], day: date, today_utc: date | None = None
+) -> Path:
     """A folder holding every host's event and decision files of ``day``: links to local files,
     downloads of the others (each checked against its entry's MD5; kept between runs and fetched
-    again only when the entry changed). ChecksumMismatchError when a download is not its entry."""
+    again only when the entry changed). ChecksumMismatchError when a download is not its entry.
+    Today (``today_utc``): every host's event files as far as they were shipped, this host's own
+    copied up to its shipped size, so that every host's hours are loaded alike."""
     stage = settings.run_dir / "cluster-log" / day.isoformat()
     stage.mkdir(parents=True, exist_ok=True)
+    if day == today_utc:
+        return _stage_open_day(settings, store, entries, day, stage)
     wanted: set[str] = set()
     for kind in PIPELINE_KINDS:
         for lf in list_log_files(settings.log_dir, kind):
@@ -71,24 +87,55 @@ def stage_day(settings: Settings, store: ObjectStore, entries: list[Entry], day:
     for entry in sorted(entries, key=lambda e: e.name):
         if entry.kind not in PIPELINE_KINDS or entry.day != day.isoformat() or entry.name in wanted:
             continue
-        target = stage / entry.name
-        if target.is_symlink():
-            target.unlink()
-        if not (target.exists() and target.stat().st_size == entry.size and file_md5(target) == entry.md5):
-            part = stage / f".{entry.name}.part"
-            store.get_file(entry.key, part)
-            if file_md5(part) != entry.md5:
-                part.unlink(missing_ok=True)
-                raise ChecksumMismatchError(
-                    f"{entry.key} on {store.display} is not what the manifest says (MD5 {entry.md5}):"
-                    f" ship it again from host {entry.host}"
-                )
-            os.replace(part, target)
+        _fetch(store, entry, stage / entry.name)
         wanted.add(entry.name)
+    _keep_only(stage, wanted)
+    return stage
+
+
+def _stage_open_day(
+    settings: Settings, store: ObjectStore, entries: list[Entry], day: date, stage: Path
+) -> Path:
+    wanted: set[str] = set()
+    own = {lf.name: lf.path for lf in list_log_files(settings.log_dir, "events") if lf.day == day}
+    for entry in sorted(entries, key=lambda e: e.name):
+        if entry.kind != "events" or entry.day != day.isoformat():
+            continue
+        target = stage / entry.name
+        if entry.name in own:  # this host's: the bytes it shipped, read from its disk
+            _copy_prefix(own[entry.name], target, entry.size)
+        else:
+            _fetch(store, entry, target)
+        wanted.add(entry.name)
+    _keep_only(stage, wanted)
+    return stage
+
+
+def _fetch(store: ObjectStore, entry: Entry, target: Path) -> None:
+    if target.is_symlink():
+        target.unlink()
+    if not (target.exists() and target.stat().st_size == entry.size and file_md5(target) == entry.md5):
+        download(store, entry, target)  # its object or its parts, each checked against its MD5
+
+
+def _copy_prefix(source: Path, target: Path, size: int) -> None:
+    if target.is_symlink():
+        target.unlink()
+    if target.exists() and target.stat().st_size == size:
+        return
+    part = target.with_name(f".{target.name}.copy")
+    with source.open("rb") as src, part.open("wb") as out:
+        left = size
+        while left > 0 and (chunk := src.read(min(1 << 20, left))):
+            out.write(chunk)
+            left -= len(chunk)
+    os.replace(part, target)
+
+
+def _keep_only(stage: Path, wanted: set[str]) -> None:
     for old in stage.iterdir():
         if old.name not in wanted:
             old.unlink()
-    return stage
 
 
 def clear_stage(settings: Settings, keep: Iterable[date] = ()) -> None:

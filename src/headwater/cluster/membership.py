@@ -105,7 +105,7 @@ def drain(settings: Settings, wait_s: float = 2 * DRAIN_CHECK_SECONDS + 0.5) -> 
     marker.write_text(datetime.now(UTC).isoformat())
     time.sleep(wait_s)  # every writer has seen the marker; what it acknowledged before is on disk
     shipped = ship(settings, datetime.now(UTC), include_open=True)
-    report.shipped, report.errors = list(shipped.uploaded), dict(shipped.errors)
+    report.shipped, report.errors = [*shipped.uploaded, *shipped.parts], dict(shipped.errors)
     with LeaseStore(settings.effective_database_url) as leases:
         report.released = leases.release_all(settings.cluster_host + "@")
     return report

@@ -74,7 +74,7 @@ def run_pipeline(settings: Settings, store: ObjectStore, held: HeldJob, today_ut
             if held.lost.is_set():
                 report.lost_lease = True
                 break
-            stage = stage_day(settings, store, entries, day)
+            stage = stage_day(settings, store, entries, day, today_utc)
             try:
                 run_daily(settings.data_dir, day, settings.timezone, log_dir=stage)
             except Exception as exc:  # reported, retried at the next turn; the other days go on
@@ -89,7 +89,7 @@ def run_pipeline(settings: Settings, store: ObjectStore, held: HeldJob, today_ut
     except LeaseLostError:
         report.lost_lease = True
     finally:
-        clear_stage(settings)
+        clear_stage(settings, keep=[today_utc])  # today's downloads: its next hour adds to them
     return report
 
 

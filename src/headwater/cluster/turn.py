@@ -47,7 +47,7 @@ def take_turn(
     except Exception as exc:
         report.errors["host"] = str(exc)
     shipped = ship(settings, now, still_needed=not_exported(settings))
-    report.shipped = len(shipped.uploaded)
+    report.shipped = len(shipped.uploaded) + len(shipped.parts)
     report.errors.update({f"shipping {k}": v for k, v in shipped.errors.items()})
     store = open_store(settings)
     try:

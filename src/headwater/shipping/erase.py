@@ -11,8 +11,6 @@ that hold nothing of the person are not rewritten. Idempotent: a second run rewr
 from __future__ import annotations
 
 import tempfile
-from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from headwater.config import Settings
 from headwater.log.erase_file import erase_file
 from headwater.log.erase_match import Matcher
 from headwater.shipping.manifest import Manifest
+from headwater.shipping.parts import as_whole, download, drop_parts
 from headwater.shipping.service import open_store
 from headwater.stores.objects.ports import file_md5
 
@@ -45,23 +44,16 @@ def erase_shipped(settings: Settings, ids: list[str]) -> dict[str, Any] | None:
                     mtime_ns = local.stat().st_mtime_ns
                 else:
                     source = Path(tmp) / entry.name
-                    store.get_file(entry.key, source)
+                    download(store, entry, source)  # its object, or its parts (a day still open)
                     _, erased = erase_file(source, entry.kind, matcher)
                     if not erased:
                         continue
                     erased_lines += erased
                     md5, mtime_ns = file_md5(source), entry.mtime_ns
+                # one object again (a file shipped in hourly parts too: its next parts follow it)
                 info = store.put_file(entry.key, source, md5)
-                manifest.record(
-                    replace(
-                        entry,
-                        md5=md5,
-                        size=source.stat().st_size,
-                        mtime_ns=mtime_ns,
-                        version=info.version,
-                        shipped_at=datetime.now(UTC).isoformat(),
-                    )
-                )
+                manifest.record(as_whole(entry, md5, source.stat().st_size, mtime_ns, info.version))
+                drop_parts(store, entry, entry.key)
                 rewritten += 1
         return {"objects_checked": checked, "objects_rewritten": rewritten, "lines_erased": erased_lines}
     finally:

@@ -61,4 +61,5 @@ def _quarantine_over(settings: Settings, kind: str, day: date, now: datetime) ->
 
 def _expire(store: ObjectStore, manifest: Manifest, entry: Entry) -> None:
     manifest.forget(entry)  # the entry first: none names an object that is gone
-    store.delete(entry.key)
+    for key in entry.keys:
+        store.delete(key)

@@ -4,6 +4,7 @@ the files, written only once the upload is verified.
 ```
 PREFIX/log/<kind>/date=YYYY-MM-DD/<kind>-YYYYMMDD.<writer>.jsonl        the file, as it was on disk
 PREFIX/manifest/<kind>/date=YYYY-MM-DD/<kind>-YYYYMMDD.<writer>.jsonl.json  its entry
+PREFIX/log/<kind>/date=YYYY-MM-DD/<kind>-YYYYMMDD.<writer>.jsonl.part-<offset>  an hour's part (open day)
 ```
 
 An entry says: these bytes (size, MD5) of this writer's file were uploaded and the store reported
@@ -59,6 +60,10 @@ class Entry:
     key: str  # the file's object key
     version: str | None  # the object's generation (GCS) or ETag (S3)
     shipped_at: str
+    #: a file of a day still open, shipped hour by hour (shipping/parts.py): its pieces in order,
+    #: each {"start", "size", "md5", "key", "version"}; ``size`` and ``md5`` are those of the
+    #: whole prefix shipped. None: the file is one object, at ``key``.
+    parts: list[dict[str, Any]] | None = None
 
     @property
     def entry_key(self) -> str:
@@ -71,6 +76,11 @@ class Entry:
     def from_dict(cls, data: dict[str, Any]) -> Entry:
         fields = cls.__dataclass_fields__
         return cls(**{k: data.get(k) for k in fields})  # type: ignore[arg-type]
+
+    @property
+    def keys(self) -> list[str]:
+        """Every object of the entry: its parts, or its one object."""
+        return [p["key"] for p in self.parts] if self.parts else [self.key]
 
     def matches(self, lf: LogFile) -> bool:
         """Whether the local file is, by size and modification time, the one this entry shipped."""

@@ -1,5 +1,6 @@
 """``ship(settings, now)``: upload every closed log file not shipped yet, verify it, record it in the
-manifest, and delete the days that are shipped whole and that raw-log retention lets go.
+manifest, and delete the days that are shipped whole and that raw-log retention lets go. A file of
+a day still open is shipped hour by hour (parts.py), and whole once its day closes.
 
 Nothing is deleted on any doubt: a failed or interrupted upload leaves no manifest entry (the next
 run uploads again), a store that does not answer stops the run, and before a day is deleted every
@@ -14,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from headwater.batch.etl import etl_lock
@@ -24,6 +25,7 @@ from headwater.lake.layout import Lake
 from headwater.log.files import LogFile, list_log_files
 from headwater.shipping.expiry import expire_shipped
 from headwater.shipping.manifest import KINDS, Entry, Manifest, host_name, segment_key
+from headwater.shipping.parts import drop_parts, last_close, part_due, ship_part
 from headwater.shipping.rules import closes_at, is_closed, keep_reason
 from headwater.stores.objects import open_object_store
 from headwater.stores.objects.ports import (
@@ -32,6 +34,8 @@ from headwater.stores.objects.ports import (
     ObjectStoreUnreachableError,
     file_md5,
 )
+
+HOUR = timedelta(hours=1)
 
 #: progress of one upload: (file name, bytes sent, file size)
 ShipProgress = Callable[[str, int, int], None]
@@ -46,6 +50,7 @@ class ShipReport:
     store: str
     dry_run: bool = False
     uploaded: list[str] = field(default_factory=list)  # uploaded and verified this run
+    parts: list[str] = field(default_factory=list)  # hourly parts of open files (<name>.part-<offset>)
     verified: list[str] = field(default_factory=list)  # checked against the store before deleting
     deleted: list[str] = field(default_factory=list)
     expired: list[str] = field(default_factory=list)  # shipped copies deleted: their retention is over
@@ -83,8 +88,9 @@ def ship(
 ) -> ShipReport:
     """Ship every closed log file (events, quarantine) of this host; see the module's docstring.
     ``still_needed``: the warehouse's hold on raw-log retention (batch.holds.not_exported).
-    ``include_open``: today's files too (a host that drained: nothing is appended to them any more;
-    a file that grows again after it rejoins is shipped again)."""
+    ``include_open``: a part of today's files now, without waiting for an hour to close (a host that
+    drained: nothing is appended to them any more; what is appended after it rejoins goes in the
+    next parts)."""
     started = time.monotonic()
     now = now or datetime.now(UTC)
     own = store is None
@@ -131,9 +137,9 @@ def _ship_all(
     # on disk: its own retention deletes it once the lake holds it)
     for kind in (*KINDS, "decisions") if settings.cluster else KINDS:
         for day, files in _by_day(list_log_files(settings.log_dir, kind)).items():
-            if not (include_open or is_closed(day, now)):
+            if not is_closed(day, now):  # hour by hour (parts.py); a draining host: now
                 for lf in files:
-                    report.skipped[lf.name] = f"open: its day closes at {closes_at(day):%Y-%m-%dT%H:%M}Z"
+                    _ship_part(settings, store, manifest, lf, report, now, dry_run, include_open)
                 continue
             shipped = [_ship_file(store, manifest, lf, report, dry_run, progress) for lf in files]
             if dry_run or any(e is None for e in shipped):
@@ -149,6 +155,51 @@ def _by_day(files: list[LogFile]) -> dict[date, list[LogFile]]:
     for lf in files:
         out.setdefault(lf.day, []).append(lf)
     return out
+
+
+def _ship_part(
+    settings: Settings,
+    store: ObjectStore,
+    manifest: Manifest,
+    lf: LogFile,
+    report: ShipReport,
+    now: datetime,
+    dry_run: bool,
+    force: bool,
+) -> None:
+    """A file of a day still open: its lines since its last part, once an hour closed since."""
+    entry = manifest.entries.get(lf.name)
+    closes = f"its day closes at {closes_at(lf.day):%Y-%m-%dT%H:%M}Z"
+    if entry is not None and entry.host != host_name():
+        report.errors[lf.name] = _name_clash(entry)
+        return
+    if not (force or part_due(entry, now)):
+        report.skipped[lf.name] = f"open: its next part after {last_close(now) + HOUR:%H:%M}Z, {closes}"
+        return
+    if dry_run:
+        report.skipped[lf.name] = f"open: would upload the lines since its last part; {closes}"
+        return
+    try:
+        new, sent = ship_part(store, manifest, lf, host_name(), settings.data_dir / "shipping", now)
+    except FileNotFoundError:
+        return
+    except ObjectStoreUnreachableError:
+        raise
+    except ObjectStoreError as exc:
+        report.errors[lf.name] = f"{exc}; not recorded, shipped again next run"
+        return
+    if sent and new is not None and new.parts:
+        report.parts.append(new.parts[-1]["key"].rsplit("/", 1)[-1])
+        report.bytes += sent
+    else:
+        report.skipped[lf.name] = f"open: nothing new since its last part; {closes}"
+
+
+def _name_clash(entry: Entry) -> str:
+    return (
+        f"host {entry.host} shipped a file of this name: give every host its own writer id"
+        " (HEADWATER_WRITER_ID); not shipped"
+    )
 
 
 def _ship_file(
@@ -167,15 +218,13 @@ def _ship_file(
         return None
     entry = manifest.entries.get(lf.name)
     if entry is not None and entry.host != host_name():
-        report.errors[lf.name] = (
-            f"host {entry.host} shipped a file of this name: give every host its own writer id"
-            " (HEADWATER_WRITER_ID); not shipped"
-        )
+        report.errors[lf.name] = _name_clash(entry)
         return None
-    if entry is not None and entry.size == st.st_size and entry.mtime_ns == st.st_mtime_ns:
+    whole = entry is not None and not entry.parts  # a closed day's file shipped in parts: whole now
+    if whole and entry is not None and entry.size == st.st_size and entry.mtime_ns == st.st_mtime_ns:
         return entry
     md5 = file_md5(lf.path)
-    if entry is not None and entry.size == st.st_size and entry.md5 == md5:  # touched, same bytes
+    if whole and entry is not None and entry.size == st.st_size and entry.md5 == md5:  # touched, same bytes
         if not dry_run:
             entry = replace(entry, mtime_ns=st.st_mtime_ns)
             manifest.record(entry)
@@ -211,6 +260,7 @@ def _ship_file(
         shipped_at=datetime.now(UTC).isoformat(),
     )
     manifest.record(new)
+    drop_parts(store, entry, key)  # once the whole file's entry is written
     report.uploaded.append(lf.name)
     report.bytes += size
     return new
