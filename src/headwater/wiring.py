@@ -106,10 +106,9 @@ async def start_runtime(settings: Settings) -> Runtime:
             services.append(DeletionRunner(settings, database, live))  # docs/privacy.md
             services.append(AlertChecks(settings))  # alerts on saved insights (docs/dashboard.md)
         runtime.live = LiveService(settings, live)
-        # the nightly recompute reconciles the live store with one host's view of today: not in a
-        # cluster, whose hosts each see only their own log of today (docs/scale-out.md, Not yet)
-        nightly = settings.runs_schedules and not settings.cluster
-        runtime.audiences = AudienceService(settings, live, nightly=nightly)
+        # the nightly recompute: in a cluster, one host at a time (a lease), over the lake and the
+        # other hosts' stamps in the shared live store (docs/scale-out.md)
+        runtime.audiences = AudienceService(settings, live, nightly=settings.runs_schedules)
         runtime.experiments = ExperimentsService(settings, live)
         services += [runtime.live, runtime.audiences, runtime.experiments]
         if ingestor.suppression is not None:  # no segment and no exposure for a suppressed person

@@ -155,15 +155,20 @@ def reconcile(
     result: Recompute,
     catalog: AudienceCatalog | None = None,
     dry_run: bool = False,
+    every_host: bool = False,
 ) -> dict[str, Drift]:
-    """Compare with the live membership; unless ``dry_run`` make the live store exact."""
+    """Compare with the live membership; unless ``dry_run`` make the live store exact.
+    ``every_host`` (a cluster): see :func:`with_live_stamps`."""
     mark = time.monotonic()
     if not dry_run:
         state.ids.map_ids({**{u: u for u in result.users}, **result.ids})
         state.membership.add_stamps(result.stamps, {c.key: c.keep for c in compiled.conditions.values()})
+    lives = {aid: state.membership.audience_members(aid) for aid in result.members}
+    if every_host:
+        with_live_stamps(state, compiled, result, lives, dry_run)
     drift: dict[str, Drift] = {}
     for aid, exact in result.members.items():
-        live = state.membership.audience_members(aid)
+        live = lives[aid]
         missing, extra = exact - live, live - exact
         drift[aid] = Drift(len(exact), len(live), list(missing), list(extra))
         if not dry_run:
@@ -173,6 +178,35 @@ def reconcile(
         catalog.record_sizes({aid: len(m) for aid, m in result.members.items()}, "nightly")
     result.seconds["reconcile"] = time.monotonic() - mark
     return drift
+
+
+def with_live_stamps(
+    state: AudienceState,
+    compiled: CompiledAudiences,
+    result: Recompute,
+    lives: dict[str, set[str]],
+    dry_run: bool,
+) -> None:
+    """In a cluster, the lake lacks what the other hosts received since their last hourly part
+    (docs/scale-out.md); their audiences tailers put it in the shared live store as stamps. Every
+    user the lake or the live store counts in an audience is evaluated again over both: the lake's
+    stamps added to the store's (by message id, reconcile did it; for a dry run, merged here), so a
+    member whose qualifying events reached another host in the last hour stays, and one whose
+    window expired goes."""
+    conditions = [c.key for c in compiled.conditions.values()]
+    users = sorted(set().union(*lives.values(), *result.members.values()))
+    stored = state.membership.stamps_of(users, conditions) if users else {}
+    for user in users:
+        merged = {cond: list(values) for cond, values in stored.get(user, {}).items()}
+        if dry_run:  # the lake's stamps are not in the store: merged by time
+            for cond, values in as_lists(result.stamps.get(user, {})).items():
+                merged[cond] = sorted(set(merged.get(cond, [])) | set(values))
+        found = compiled.members(merged, result.now)
+        for aid, members in result.members.items():
+            if aid in found:
+                members.add(user)
+            else:
+                members.discard(user)
 
 
 def report(result: Recompute, drift: dict[str, Drift], dry_run: bool) -> dict[str, Any]:

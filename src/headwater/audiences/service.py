@@ -36,18 +36,29 @@ LOOKUP_OPTIONS = StoreOptions(connect_timeout=0.05, socket_timeout=0.1)
 REFRESH_SECONDS = 0.5
 
 
+#: the lease of the nightly recompute in a cluster: one host at a time runs it (docs/scale-out.md)
+NIGHTLY_JOB = "audiences-nightly"
+
+
 def recompute_now(
-    settings: Settings, state: AudienceState, definitions: Definitions, dry_run: bool = False
+    settings: Settings,
+    state: AudienceState,
+    definitions: Definitions,
+    dry_run: bool = False,
+    every_host: bool | None = None,
 ) -> dict[str, Any]:
-    """Recompute every audience exactly, reconcile the live store, report the drift."""
+    """Recompute every audience exactly, reconcile the live store, report the drift. ``every_host``
+    (a cluster's hosts, by default when HEADWATER_CLUSTER is set): the lake's stamps merged with
+    those the other hosts' tailers keep in the shared live store (nightly.with_live_stamps)."""
+    every_host = settings.cluster if every_host is None else every_host
     compiled = definitions.refresh(force=True).compiled
     result = compute(settings.data_dir, compiled)
-    drift = reconcile(state, compiled, result, definitions.catalog, dry_run)
+    drift = reconcile(state, compiled, result, definitions.catalog, dry_run, every_host)
     if not dry_run:
         for aid, d in drift.items():
             NIGHTLY_DRIFT.labels(aid, "missing").inc(len(d.missing))
             NIGHTLY_DRIFT.labels(aid, "extra").inc(len(d.extra))
-    return report(result, drift, dry_run)
+    return {**report(result, drift, dry_run), "every_host": every_host}
 
 
 class AudienceService:
@@ -136,11 +147,29 @@ class AudienceService:
                 log.warning("enrichment settings not refreshed: %s", exc)
             await asyncio.sleep(REFRESH_SECONDS)
 
+    def _recompute_held(self) -> dict[str, Any] | None:
+        """The cluster's nightly run: under its lease (None: another host runs it now)."""
+        from headwater.cluster.jobs import job_lease
+
+        with job_lease(self.settings, NIGHTLY_JOB) as held:
+            if held is None:
+                return None
+            result = recompute_now(self.settings, self.state, self.definitions)
+            self.last_report = result
+            return result
+
     async def _nightly_loop(self) -> None:
         while True:
             await asyncio.sleep(self.seconds_to_next_run())
             try:
-                result = await self.recompute()
+                if self.settings.cluster:  # every host wakes; the one that takes the lease runs it
+                    held = await asyncio.to_thread(self._recompute_held)
+                    if held is None:
+                        log.info("nightly audience recompute: another host runs it")
+                        continue
+                    result = held
+                else:
+                    result = await self.recompute()
                 self.last_error = None
                 log.info("nightly audience recompute: drift %s", result["drift"], extra=result["seconds"])
             except Exception as exc:  # reported in /readyz, retried next night
