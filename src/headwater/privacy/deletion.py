@@ -8,6 +8,7 @@ never runs twice:
    (privacy/hourly.py: the realtime store's hourly unique users are corrected from it);
 1. ``log``: the person's lines in the event log and the quarantine blanked in place (log/erase.py);
    first, so that no reader (the ETL, a tailer catching up, a replay) can bring them back;
+   ``hosts`` (a cluster): every other host erased its own log files too (privacy/hosts.py);
 2. ``lake``: every Parquet file holding them rewritten (lake/erase.py), under the ETL's lock;
 3. ``realtime``: the per-person rows of the realtime store, and the unique counts they made
    (the hourly ones from the plan);
@@ -31,13 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from headwater.config import Settings
+from headwater.privacy.hosts import WaitingForHosts
 from headwater.stores.sql.database import SqlDatabase
 from headwater.stores.sql.privacy import SqlPrivacy
 from headwater.stores.sql.webhooks import DELETIONS, SqlRegulations
 
 log = logging.getLogger("headwater.privacy")
 
-STEPS = ("plan", "log", "lake", "realtime", "live", "warehouse", "records")
+STEPS = ("plan", "log", "hosts", "lake", "realtime", "live", "warehouse", "records")
 MAX_ATTEMPTS = 5
 #: a deletion starts this long after it was filed: every server has re-read the suppression list
 SETTLE_SECONDS = 2.5
@@ -71,7 +73,7 @@ class Deletion:
             raise KeyError(regulation_id)
         if entry["type"] not in DELETIONS or entry["status"] == "FINISHED":
             return entry
-        wait = _age(entry["created_at"])
+        wait = age(entry["created_at"])
         if wait < SETTLE_SECONDS:
             time.sleep(SETTLE_SECONDS - wait)
         subject = entry["subject"]
@@ -87,6 +89,10 @@ class Deletion:
             started = time.monotonic()
             try:
                 figures = self._step(step, ids, regulation_id)
+            except WaitingForHosts as exc:  # not a failure: the other hosts erase their files now
+                progress[step] = {"status": "WAITING", "waiting_for": exc.hosts}
+                self.regulations.update(regulation_id, "RUNNING", progress)
+                return self.regulations.get(regulation_id) or entry
             except Exception as exc:
                 attempts = int(state.get("attempts", 0)) + 1
                 progress[step] = {"status": "FAILED", "attempts": attempts, "error": _first_line(exc)}
@@ -117,6 +123,24 @@ class Deletion:
         self._forget_record(regulation_id, progress, hashed)
         return self.regulations.get(regulation_id) or entry
 
+    def ids_of(self, entry: dict[str, Any]) -> list[str]:
+        """Every id of the person of a regulation (as the deletion's steps use them)."""
+        return self._expand(entry)
+
+    def erase_log(self, ids: list[str]) -> dict[str, Any]:
+        """The person's lines out of this host's log files, and out of every shipped copy."""
+        from headwater.log.erase import erase_from_log
+
+        settings = self.settings
+        report = erase_from_log(settings.log_dir, ids, progress=self._report("log")).as_dict()
+        # the warehouse exporter's cache of identity links read from the log: rebuilt when missing
+        (settings.run_dir / "warehouse-links.json").unlink(missing_ok=True)
+        if settings.object_store_url:  # the shipped copies too (docs/scale-out.md)
+            from headwater.shipping.erase import erase_shipped
+
+            report["shipped"] = erase_shipped(settings, ids)
+        return report
+
     def _expand(self, entry: dict[str, Any]) -> list[str]:
         """Every id of the person: those linked when it was filed, and the lake's identity map's."""
         subject = entry["subject"]
@@ -137,16 +161,18 @@ class Deletion:
             cells = hourly.plan(settings.run_dir, settings.data_dir, settings.log_dir, regulation_id, ids)
             return {"hourly_cells": cells}
         if step == "log":
-            from headwater.log.erase import erase_from_log
+            report = self.erase_log(ids)
+            if settings.cluster:  # this host's part done (privacy/hosts.py)
+                from headwater.privacy.hosts import note_done
 
-            report = erase_from_log(settings.log_dir, ids, progress=self._report("log")).as_dict()
-            # the warehouse exporter's cache of identity links read from the log: rebuilt when missing
-            (settings.run_dir / "warehouse-links.json").unlink(missing_ok=True)
-            if settings.object_store_url:  # the shipped copies too (docs/scale-out.md)
-                from headwater.shipping.erase import erase_shipped
-
-                report["shipped"] = erase_shipped(settings, ids)
+                note_done(self.regulations, regulation_id, settings.cluster_host, report)
             return report
+        if step == "hosts":
+            if not settings.cluster:
+                return None
+            from headwater.privacy.hosts import hosts_step
+
+            return hosts_step(settings, self.regulations, regulation_id)
         if step == "lake":
             from headwater.insights.cohorts import forget_members
             from headwater.lake.erase import LakeEraseReport, erase_from_lake, forget_cached_answers
@@ -293,7 +319,7 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _age(stamp: str) -> float:
+def age(stamp: str) -> float:
     try:
         return (datetime.now(UTC) - datetime.fromisoformat(stamp.replace("Z", "+00:00"))).total_seconds()
     except ValueError:

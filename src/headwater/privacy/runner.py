@@ -15,9 +15,10 @@ from typing import Any
 
 from headwater.config import Settings
 from headwater.log.lock import FileLock
-from headwater.privacy.deletion import Deletion
+from headwater.privacy.deletion import SETTLE_SECONDS, Deletion, age
+from headwater.privacy.hosts import PRIVACY_JOB, note_done
 from headwater.stores.sql.database import SqlDatabase
-from headwater.stores.sql.webhooks import SqlRegulations
+from headwater.stores.sql.webhooks import DELETIONS, SqlRegulations
 
 log = logging.getLogger("headwater.privacy")
 
@@ -68,7 +69,39 @@ class DeletionRunner:
             await asyncio.sleep(POLL_SECONDS)
 
     def run_pending(self) -> int:
-        """Run every filed deletion that is due; the number that finished."""
+        """Run every filed deletion that is due; the number that finished. In a cluster, first this
+        host's own part of each (privacy/hosts.py), then the steps on one host at a time (a lease)."""
+        if not self.settings.cluster:
+            return self._run_all()
+        self.erase_here_all()
+        if not SqlRegulations(self.deletion.database).unfinished():
+            return 0
+        from headwater.cluster.jobs import job_lease
+
+        with job_lease(self.settings, PRIVACY_JOB) as held:
+            return 0 if held is None else self._run_all()
+
+    def erase_here_all(self) -> list[str]:
+        """This host's own log files erased for every deletion that still holds a person's ids and
+        that this host has not done yet; the regulations done now."""
+        regulations = self.deletion.regulations
+        done = []
+        for entry in regulations.all(100_000):
+            if (
+                entry["type"] not in DELETIONS
+                or entry["status"] == "FINISHED"
+                or any(str(v).startswith("hmac:") for v in entry["subject"].values())
+                or age(entry["created_at"]) < SETTLE_SECONDS  # every server reads the suppression first
+                or self.settings.cluster_host in regulations.hosts_done(entry["id"])
+            ):
+                continue
+            figures = self.deletion.erase_log(self.deletion.ids_of(entry))
+            note_done(regulations, entry["id"], self.settings.cluster_host, figures)
+            log.info("deletion %s: this host's log files erased", entry["id"], extra=figures)
+            done.append(entry["id"])
+        return done
+
+    def _run_all(self) -> int:
         done = 0
         for entry in SqlRegulations(self.deletion.database).unfinished():
             rid = entry["id"]

@@ -12,6 +12,7 @@ from headwater.stores.sql.migrations_shared import (
     JOB_LEASES,
     PRIVACY,
     REALTIME_SEEN,
+    REGULATION_HOSTS,
     SAVED,
     WEBHOOKS,
 )
@@ -220,6 +221,7 @@ SQLITE: Final[list[tuple[int, str]]] = [
     (12, JOB_LEASES),  # each scheduled job on one host at a time (docs/scale-out.md)
     (13, SAVED),  # saved insights, dashboards and alerts (docs/dashboard.md)
     (14, REALTIME_SEEN.format(ts="TEXT")),  # a cluster's realtime dedup (docs/scale-out.md)
+    (15, REGULATION_HOSTS),  # each cluster host's part of a deletion (docs/scale-out.md)
 ]
 
 POSTGRES: Final[list[tuple[int, str]]] = [
@@ -401,4 +403,5 @@ POSTGRES: Final[list[tuple[int, str]]] = [
     (12, JOB_LEASES),  # as SQLite's 12
     (13, SAVED),  # as SQLite's 13
     (14, REALTIME_SEEN.format(ts="TIMESTAMPTZ")),  # as SQLite's 14
+    (15, REGULATION_HOSTS),  # as SQLite's 15
 ]

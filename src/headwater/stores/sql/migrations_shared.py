@@ -187,3 +187,15 @@ REALTIME_SEEN: Final = """
         );
         CREATE INDEX realtime_seen_received ON realtime_seen(received_at);
 """
+
+#: 15: each cluster host's own part of a deletion (docs/scale-out.md, "Deletions in a cluster"): the
+#: regulation's log step on that host's disk, done; by regulation id and host, never a person's id
+REGULATION_HOSTS: Final = """
+        CREATE TABLE regulation_hosts (
+            regulation_id TEXT NOT NULL,
+            host TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            finished_at TEXT NOT NULL,
+            PRIMARY KEY (regulation_id, host)
+        );
+"""

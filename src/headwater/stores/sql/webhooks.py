@@ -188,6 +188,27 @@ class SqlRegulations:
             )
             return [_entry(r) for r in cur.fetchall()]
 
+    def host_done(self, regulation_id: str, host: str, detail: dict[str, Any]) -> None:
+        """A cluster host finished its own part of a deletion (its log files: privacy/hosts.py)."""
+        with self.db.tx() as cur:
+            cur.execute(
+                self.db.q(
+                    "INSERT INTO regulation_hosts(regulation_id, host, detail, finished_at)"
+                    " VALUES ({p}, {p}, {p}, {p}) ON CONFLICT (regulation_id, host)"
+                    " DO UPDATE SET detail = excluded.detail, finished_at = excluded.finished_at"
+                ),
+                (regulation_id, host, json.dumps(detail, sort_keys=True), _now()),
+            )
+
+    def hosts_done(self, regulation_id: str) -> dict[str, dict[str, Any]]:
+        """The hosts that finished their part of a deletion: host -> what it did, and when."""
+        with self.db.tx(write=False) as cur:
+            cur.execute(
+                self.db.q("SELECT host, detail, finished_at FROM regulation_hosts WHERE regulation_id = {p}"),
+                (regulation_id,),
+            )
+            return {h: {**json.loads(d), "finished_at": at} for h, d, at in cur.fetchall()}
+
     def all(self, limit: int = 1000) -> list[dict[str, Any]]:
         with self.db.tx(write=False) as cur:
             cur.execute(

@@ -1,0 +1,101 @@
+"""A deletion in a cluster erases every host's own log files (docs/scale-out.md, "Deletions in a
+cluster"): each host's runner erases its disk and records it; the host running the steps waits for
+every alive host before the lake's step; a gone host makes the deletion PARTIAL_SUCCESS (ids kept)
+until it is back and `privacy run` finishes it. Real PostgreSQL and a real GCS emulator; hosts are
+data directories with their own writer ids."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from headwater.cluster.membership import announce
+from headwater.config import Settings
+from headwater.privacy.deletion import MAX_ATTEMPTS, SETTLE_SECONDS
+from headwater.privacy.runner import DeletionRunner
+from headwater.shipping.service import ship
+from headwater.stores.sql.database import open_database
+from headwater.stores.sql.leases import LeaseStore
+from headwater.stores.sql.webhooks import SqlRegulations
+from tests.batch.logdata import ev, write_log
+from tests.cluster.test_pipeline import _host
+from tests.object_stores import StoreServer
+from tests.privacy.proof import ids_in_files
+
+PERSON = "gone-person-4R"
+
+
+def _log(host: Settings, user: str, days_back: int, n: int = 3) -> None:
+    day = datetime.now(UTC).date() - timedelta(days=days_back)
+    rows = [ev(f"{day}T10:0{i}:00Z", user=who) for i in range(n) for who in (user, f"kept-{host.writer_id}")]
+    write_log(host.data_dir, rows, writer=host.writer_id)
+
+
+def _runner(host: Settings) -> DeletionRunner:
+    return DeletionRunner(host, open_database(host.effective_database_url), None)
+
+
+def test_every_host_erases_its_own_files_before_the_deletion_finishes(
+    gcs: StoreServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, pg_url: str
+) -> None:
+    bucket = gcs.new_bucket(monkeypatch)
+    a, b = (_host(tmp_path, n, bucket, pg_url) for n in ("host-a", "host-b"))
+    for host in (a, b):
+        _log(host, PERSON, 2)  # a closed day, shipped below
+        _log(host, PERSON, 0)  # today's file, on this host's disk only
+        assert ship(host).errors == {}
+        announce(host)
+    runners = {h.writer_id: _runner(h) for h in (a, b)}
+    regulations = SqlRegulations(runners["host-a"].deletion.database)
+    rid = regulations.file("DELETE_ONLY", {"userId": PERSON}, "test")["id"]
+    time.sleep(SETTLE_SECONDS + 0.1)
+
+    runners["host-a"].run_pending()  # a erases its disk, then waits for b in the `hosts` step
+    entry = regulations.get(rid)
+    assert entry is not None and entry["status"] == "RUNNING"
+    assert entry["progress"]["hosts"] == {"status": "WAITING", "waiting_for": ["host-b"]}
+    assert ids_in_files(a.data_dir / "log", [PERSON]) == {}
+    assert ids_in_files(b.data_dir / "log", [PERSON])  # b's disk: b's to erase
+    assert list(regulations.hosts_done(rid)) == ["host-a"]
+
+    runners["host-b"].run_pending()  # b erases its disk, takes the free lease and finishes the steps
+    entry = regulations.get(rid)
+    assert entry is not None and entry["status"] == "FINISHED", entry["progress"]
+    assert sorted(entry["progress"]["hosts"]["hosts"]) == ["host-a", "host-b"]
+    for host in (a, b):
+        assert ids_in_files(host.data_dir / "log", [PERSON]) == {}
+        assert ids_in_files(host.data_dir / "log", [f"kept-{host.writer_id}"])  # the others stay
+    assert PERSON not in str(entry["subject"])  # only keyed hashes from now on
+
+
+def test_a_gone_host_keeps_the_deletion_partial_until_it_is_back(
+    gcs: StoreServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, pg_url: str
+) -> None:
+    bucket = gcs.new_bucket(monkeypatch)
+    a, c = (_host(tmp_path, n, bucket, pg_url) for n in ("host-a", "host-c"))
+    for host in (a, c):
+        _log(host, PERSON, 0)
+    announce(a)
+    with LeaseStore(pg_url) as leases:  # host-c's presence expired: it is gone
+        assert leases.acquire("host/host-c", "host-c@elsewhere:1", 0.05) is not None
+    time.sleep(0.2)
+    runner = _runner(a)
+    regulations = SqlRegulations(runner.deletion.database)
+    rid = regulations.file("DELETE_ONLY", {"userId": PERSON}, "test")["id"]
+    time.sleep(SETTLE_SECONDS + 0.1)
+    for _ in range(MAX_ATTEMPTS):
+        entry = runner.deletion.run(rid)
+    assert entry["status"] == "PARTIAL_SUCCESS", entry["progress"]
+    assert "host-c (gone" in entry["progress"]["hosts"]["error"]
+    assert PERSON in str(entry["subject"])  # the ids are kept until every host erased its files
+
+    back = _runner(c)
+    assert back.erase_here_all() == [rid]  # host-c is back: its runner erases its disk
+    assert ids_in_files(c.data_dir / "log", [PERSON]) == {}
+    announce(c)
+    entry = runner.deletion.run(rid)  # `headwater privacy run ID`
+    assert entry["status"] == "FINISHED", entry["progress"]
+    assert PERSON not in str(entry["subject"])
