@@ -7,6 +7,7 @@ data directories with their own writer ids."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -34,12 +35,26 @@ def _log(host: Settings, user: str, days_back: int, n: int = 3) -> None:
     write_log(host.data_dir, rows, writer=host.writer_id)
 
 
-def _runner(host: Settings) -> DeletionRunner:
-    return DeletionRunner(host, open_database(host.effective_database_url), None)
+@pytest.fixture
+def runners() -> Iterator[list[DeletionRunner]]:
+    """The deletion runners a test makes (their databases closed after it)."""
+    made: list[DeletionRunner] = []
+    yield made
+    for runner in made:
+        runner.deletion.database.close()
+
+
+def _runner(made: list[DeletionRunner], host: Settings) -> DeletionRunner:
+    made.append(DeletionRunner(host, open_database(host.effective_database_url), None))
+    return made[-1]
 
 
 def test_every_host_erases_its_own_files_before_the_deletion_finishes(
-    gcs: StoreServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, pg_url: str
+    gcs: StoreServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    pg_url: str,
+    runners: list[DeletionRunner],
 ) -> None:
     bucket = gcs.new_bucket(monkeypatch)
     a, b = (_host(tmp_path, n, bucket, pg_url) for n in ("host-a", "host-b"))
@@ -48,12 +63,12 @@ def test_every_host_erases_its_own_files_before_the_deletion_finishes(
         _log(host, PERSON, 0)  # today's file, on this host's disk only
         assert ship(host).errors == {}
         announce(host)
-    runners = {h.writer_id: _runner(h) for h in (a, b)}
-    regulations = SqlRegulations(runners["host-a"].deletion.database)
+    by_host = {h.writer_id: _runner(runners, h) for h in (a, b)}
+    regulations = SqlRegulations(by_host["host-a"].deletion.database)
     rid = regulations.file("DELETE_ONLY", {"userId": PERSON}, "test")["id"]
     time.sleep(SETTLE_SECONDS + 0.1)
 
-    runners["host-a"].run_pending()  # a erases its disk, then waits for b in the `hosts` step
+    by_host["host-a"].run_pending()  # a erases its disk, then waits for b in the `hosts` step
     entry = regulations.get(rid)
     assert entry is not None and entry["status"] == "RUNNING"
     assert entry["progress"]["hosts"] == {"status": "WAITING", "waiting_for": ["host-b"]}
@@ -61,7 +76,7 @@ def test_every_host_erases_its_own_files_before_the_deletion_finishes(
     assert ids_in_files(b.data_dir / "log", [PERSON])  # b's disk: b's to erase
     assert list(regulations.hosts_done(rid)) == ["host-a"]
 
-    runners["host-b"].run_pending()  # b erases its disk, takes the free lease and finishes the steps
+    by_host["host-b"].run_pending()  # b erases its disk, takes the free lease and finishes the steps
     entry = regulations.get(rid)
     assert entry is not None and entry["status"] == "FINISHED", entry["progress"]
     assert sorted(entry["progress"]["hosts"]["hosts"]) == ["host-a", "host-b"]
@@ -72,7 +87,11 @@ def test_every_host_erases_its_own_files_before_the_deletion_finishes(
 
 
 def test_a_gone_host_keeps_the_deletion_partial_until_it_is_back(
-    gcs: StoreServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, pg_url: str
+    gcs: StoreServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    pg_url: str,
+    runners: list[DeletionRunner],
 ) -> None:
     bucket = gcs.new_bucket(monkeypatch)
     a, c = (_host(tmp_path, n, bucket, pg_url) for n in ("host-a", "host-c"))
@@ -82,7 +101,7 @@ def test_a_gone_host_keeps_the_deletion_partial_until_it_is_back(
     with LeaseStore(pg_url) as leases:  # host-c's presence expired: it is gone
         assert leases.acquire("host/host-c", "host-c@elsewhere:1", 0.05) is not None
     time.sleep(0.2)
-    runner = _runner(a)
+    runner = _runner(runners, a)
     regulations = SqlRegulations(runner.deletion.database)
     rid = regulations.file("DELETE_ONLY", {"userId": PERSON}, "test")["id"]
     time.sleep(SETTLE_SECONDS + 0.1)
@@ -92,7 +111,7 @@ def test_a_gone_host_keeps_the_deletion_partial_until_it_is_back(
     assert "host-c (gone" in entry["progress"]["hosts"]["error"]
     assert PERSON in str(entry["subject"])  # the ids are kept until every host erased its files
 
-    back = _runner(c)
+    back = _runner(runners, c)
     assert back.erase_here_all() == [rid]  # host-c is back: its runner erases its disk
     assert ids_in_files(c.data_dir / "log", [PERSON]) == {}
     announce(c)
