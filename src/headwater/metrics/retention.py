@@ -42,13 +42,23 @@ def retention(
     rng = scope.rng
     lo, hi = index_of(period, rng.start), index_of(period, rng.end)
     hashed = start_event is None and return_event is None
+    # the start event's (person, period) pairs and the cohorts, each computed once (a scan of the
+    # events since the start of the data: a cohort is who did it first in a period)
     act = _activity(scope, start_event, period, rng.end, hashed)
-    ret = act if return_event == start_event else _activity(scope, return_event, period, rng.end, hashed)
+    scope.sql(f"CREATE OR REPLACE TEMP TABLE hw_ret_act AS {act}")
+    ret = (
+        "SELECT * FROM hw_ret_act"
+        if return_event == start_event
+        else _activity(scope, return_event, period, rng.end, hashed)
+    )
     if cohort == "first":
-        coh = f"SELECT person, min(p) AS c FROM act GROUP BY person HAVING min(p) BETWEEN {lo} AND {hi}"
+        coh = (
+            f"SELECT person, min(p) AS c FROM hw_ret_act GROUP BY person HAVING min(p) BETWEEN {lo} AND {hi}"
+        )
     else:
-        coh = f"SELECT person, p AS c FROM act WHERE p BETWEEN {lo} AND {hi}"
-    base = f"WITH act AS ({act}), ret AS ({ret}), coh AS ({coh})"
+        coh = f"SELECT person, p AS c FROM hw_ret_act WHERE p BETWEEN {lo} AND {hi}"
+    scope.sql(f"CREATE OR REPLACE TEMP TABLE hw_ret_coh AS {coh}")
+    base = f"WITH ret AS ({ret}), coh AS (SELECT * FROM hw_ret_coh)"
     sizes = dict(scope.sql(f"{base} SELECT c, count(*) FROM coh GROUP BY c"))
     if mode == "on":
         found = scope.sql(
