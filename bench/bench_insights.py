@@ -8,8 +8,8 @@ load average around it):
 
   property  unique users per day (any event), filter event:app=docs, breakdown event:path
             (977 values: top 10 and $other)
-  derived   the same, filter derived:library=analytics.js, breakdown derived:browser (the user
-            agents are listed and described first)
+  derived   the same, filter derived:library=analytics.js, breakdown derived:browser (columns the
+            ETL writes at load, lake/derived.py; a lake loaded before them is read from the JSON)
   range     unique users of one event over the whole range, filter event:app=docs, breakdown event:tool_id
 
     .venv/bin/python bench/bench_insights.py [--events 2000000] [--days 90] [--data DIR] [--repeat 3]

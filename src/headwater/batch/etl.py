@@ -20,6 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from headwater.batch.decisions import decision_sizes, load_decisions, pending_decision_days
+from headwater.lake.derived import COLUMNS as DERIVED_COLUMNS
+from headwater.lake.derived import MARK as DERIVED_MARK
+from headwater.lake.derived import add_user_agents, etl_select
 from headwater.lake.layout import Lake, LakeError, complete_lines, log_sizes
 from headwater.lake.rollups.event_people import backfill_event_people, write_event_people
 from headwater.lake.rollups.identity import rebuild_identity_map, write_links
@@ -198,7 +201,8 @@ def _load(
 
 
 def _write_dates(con: Any, out_dir: Path) -> int:
-    """Write ``own`` as one Parquet file per event date under ``out_dir/date=D/``; the row count.
+    """Write ``own`` as one Parquet file per event date under ``out_dir/date=D/``, with the derived
+    dimensions (lake/derived.py) computed at the write; the row count.
 
     A received day's events fall nearly all on one or two dates: each of those is written by its own
     COPY (a filtered scan of the temp table), which costs far less than PARTITION_BY's repartitioning
@@ -207,19 +211,22 @@ def _write_dates(con: Any, out_dir: Path) -> int:
     counts = [(str(d), n) for d, n in con.execute("SELECT date, count(*) FROM own GROUP BY date").fetchall()]
     total = sum(int(n) for _, n in counts)
     big = sorted(d for d, n in counts if int(n) * BIG_DATE_SHARE >= total)
-    columns = f"{', '.join(EVENT_COLUMNS)}, recv_day"
+    columns = f"{', '.join(EVENT_COLUMNS)}, recv_day, {', '.join(DERIVED_COLUMNS)}, {DERIVED_MARK}"
     options = f"FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL {DAILY_ZSTD_LEVEL}"
+    # the derived dimensions (lake/derived.py), each user agent of the day described once
+    add_user_agents(con, "SELECT DISTINCT context->>'/userAgent' FROM own")
+    rows = f"({etl_select('SELECT * FROM own')})"
     if len(big) < len(counts):
         rest = f"WHERE date NOT IN ({', '.join(f'DATE {quote(d)}' for d in big)})" if big else ""
         con.execute(
-            f"COPY (SELECT {columns}, date FROM own {rest})"
+            f"COPY (SELECT {columns}, date FROM {rows} {rest})"
             f" TO {quote(str(out_dir))} ({options}, PARTITION_BY (date))"
         )
     for day in big:
         target = out_dir / f"date={day}"
         target.mkdir(parents=True, exist_ok=True)
         con.execute(
-            f"COPY (SELECT {columns} FROM own WHERE date = DATE {quote(day)})"
+            f"COPY (SELECT {columns} FROM {rows} WHERE date = DATE {quote(day)})"
             f" TO {quote(str(target / 'data.parquet'))} ({options})"
         )
     return total

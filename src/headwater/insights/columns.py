@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from headwater.insights.conditions import condition
-from headwater.insights.dimensions import DERIVED_COLUMNS, UA_DIMENSIONS, derived_sql, ua_join
+from headwater.insights.dimensions import DERIVED_COLUMNS, derived_sql
 from headwater.insights.request import Filter
 from headwater.lake.scope import Scope
 from headwater.lake.sql import json_key, quote
@@ -15,8 +15,8 @@ from headwater.lake.sql import json_key, quote
 
 class FilterColumns:
     """The values a trend reads of each event, each computed once, as columns of the inner query:
-    event properties (JSON), derived dimensions and person traits (text); and the lake's columns
-    they read (``raw``: only those are scanned)."""
+    event properties (JSON), derived dimensions (the lake's ``d_`` columns, lake/derived.py) and
+    person traits (text); and the lake's columns they read (``raw``: only those are scanned)."""
 
     def __init__(self, scope: Scope, end: date, raw: Iterable[str] = ("event",)) -> None:
         self.scope = scope
@@ -25,7 +25,6 @@ class FilterColumns:
         self.traits: dict[str, str] = {}  # trait name -> alias of its join
         self.cohorts: dict[str, str] = {}  # cohort id -> alias of its join
         self.raw = set(raw)
-        self.uses_ua = False
 
     def column(self, kind: str, name: str) -> str:
         key = (kind, name)
@@ -37,7 +36,6 @@ class FilterColumns:
             elif kind == "derived":
                 sql = derived_sql(name)
                 self.raw.update(DERIVED_COLUMNS[name])
-                self.uses_ua = self.uses_ua or name in UA_DIMENSIONS
             elif kind == "cohort":
                 join = self.cohorts.setdefault(name, f"k{len(self.cohorts)}")
                 sql = f"CASE WHEN {join}.person IS NULL THEN 'false' ELSE 'true' END"
@@ -50,8 +48,15 @@ class FilterColumns:
     def filter(self, flt: Filter) -> str:
         return condition(flt, self.column(flt.type, flt.name), flt.type == "event")
 
+    def source(self, first: date | None, last: date | None, where: str = "true") -> str:
+        """Scope.person_events of local days first..last reading the columns ``raw``, the derived
+        ones made readable first (in the log not loaded yet and in lake files older than them)."""
+        columns = sorted(self.raw)
+        self.scope.prepare_derived(columns, first, last, where)
+        return self.scope.person_events(first, last, ", ".join(columns), where)
+
     def joins(self) -> str:
-        out = [ua_join()] if self.uses_ua else []
+        out: list[str] = []
         for name, alias in self.traits.items():
             out.append(f"LEFT JOIN ({self._latest_trait(name)}) {alias} ON {alias}.person = e.person")
         for name, alias in self.cohorts.items():

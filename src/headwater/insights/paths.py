@@ -27,13 +27,7 @@ from typing import Any
 from headwater.events.sessions import INACTIVITY_US
 from headwater.insights.cohorts import Cohorts, attach, describe_cohorts, resolve_cohorts
 from headwater.insights.columns import FilterColumns
-from headwater.insights.dimensions import (
-    UA_DIMENSIONS,
-    UA_SQL,
-    UA_TABLE,
-    derived_sql,
-    describe,
-)
+from headwater.insights.dimensions import DERIVED_COLUMNS, derived_sql
 from headwater.insights.paths_request import NONE, PathsRequest, parse_paths
 from headwater.insights.request import Filter, cohort_refs
 from headwater.lake.scope import Scope
@@ -68,7 +62,7 @@ def _events_sql(scope: Scope, query: PathsRequest, reads: FilterColumns, scan: s
     lake's columns narrows the read); ``keep``: the event may be a step (kind, filters, exclude)."""
     name = _name_sql(query)
     if query.kind == "pages":
-        reads.raw.update(("context", "type", "properties"))
+        reads.raw.update(("type", *DERIVED_COLUMNS["path"]))
     matches = [reads.filter(f) for f in query.filters]
     glue = " AND " if query.filter_match == "all" else " OR "
     keep = [f"({glue.join(matches)})"] if matches else []
@@ -77,7 +71,7 @@ def _events_sql(scope: Scope, query: PathsRequest, reads: FilterColumns, scan: s
     if query.exclude:
         keep.append(f"name NOT IN ({', '.join(quote(x) for x in query.exclude)})")
     rng = query.rng
-    source = scope.person_events(rng.start, rng.end, ", ".join(sorted(reads.raw)), scan)
+    source = reads.source(rng.start, rng.end, scan)
     atoms = "".join(f", {sql} AS {alias}" for alias, sql in reads.exprs.values())
     page = ", e.type = 'page' AS page" if query.kind == "pages" else ""
     return f"""
@@ -179,32 +173,8 @@ def tree_sql(query: PathsRequest) -> str:
     return f"WITH {', '.join(ctes)} {' UNION ALL '.join(parts)}"
 
 
-def _register_user_agents(scope: Scope, query: PathsRequest) -> None:
-    """The table ``UA_TABLE`` (ua, browser, os, device_type) of every user agent of the range's
-    events, each described once (for filters on browser, os, device type)."""
-    import pyarrow as pa
-
-    rng = query.rng
-    source = scope.person_events(rng.start, rng.end, "context")
-    agents = [
-        str(r[0]) for r in scope.sql(f"SELECT DISTINCT {UA_SQL} FROM ({source}) e WHERE {UA_SQL} IS NOT NULL")
-    ]
-    described = [describe(ua) for ua in agents]
-    table = pa.table(
-        {
-            "ua": pa.array(agents, pa.string()),
-            "browser": pa.array([d[0] for d in described], pa.string()),
-            "os": pa.array([d[1] for d in described], pa.string()),
-            "device_type": pa.array([d[2] for d in described], pa.string()),
-        }
-    )
-    scope.con.register(UA_TABLE, table)
-
-
 def paths(scope: Scope, query: PathsRequest) -> dict[str, Any]:
     """The paths' answer over an open scope (see docs/insights.md for every field)."""
-    if any(f.type == "derived" and f.name in UA_DIMENSIONS for f in query.filters):
-        _register_user_agents(scope, query)
     scope.sql(f"CREATE OR REPLACE TEMP TABLE {PEOPLE_TABLE} AS {people_sql(scope, query)}")
     anchor = scope.sql(f"SELECT count(*), count(*) FILTER (WHERE s1 IS NOT NULL) FROM {PEOPLE_TABLE}")
     users, further = (int(v) for v in anchor[0])

@@ -23,12 +23,6 @@ from headwater.insights.buckets import bucket_sql, bucket_starts
 from headwater.insights.cohorts import Cohorts, attach, describe_cohorts, resolve_cohorts
 from headwater.insights.columns import FilterColumns
 from headwater.insights.conditions import json_numeric, json_skipped
-from headwater.insights.dimensions import (
-    UA_DIMENSIONS,
-    UA_SQL,
-    UA_TABLE,
-    describe,
-)
 from headwater.insights.request import Breakdown, Filter, Series, TrendRequest, parse_trend, trend_cohort_refs
 from headwater.lake.scope import Scope
 from headwater.lake.sql import quote
@@ -94,7 +88,7 @@ def rows_sql(scope: Scope, query: TrendRequest) -> str:
     if breakdown and query.breakdown and query.breakdown.type == "event":
         breakdown = f"({breakdown}->>'$')"  # the text of the JSON value (null: NULL)
     first = query.previous[0] if query.compare else rng.start
-    source = scope.person_events(first, rng.end, ", ".join(sorted(cols.raw)), _scan(query))
+    source = cols.source(first, rng.end, _scan(query))
     atoms = "".join(f", {sql} AS {alias}" for alias, sql in cols.exprs.values())
     inner = f"""
         SELECT hw_day(e.ts, {quote(rng.tz)}) AS day, e.person, e.event{atoms}
@@ -147,39 +141,6 @@ def _counts(scope: Scope, query: TrendRequest) -> list[tuple[Any, ...]]:
     )
 
 
-def _register_user_agents(scope: Scope, query: TrendRequest) -> None:
-    """The table ``UA_TABLE`` (ua, browser, os, device_type) of every user agent of the events the
-    trend reads, each described once."""
-    import pyarrow as pa
-
-    first = query.previous[0] if query.compare else query.rng.start
-    scan = _scan(query)
-    agents = [
-        str(r[0])
-        for r in scope.sql(
-            f"SELECT DISTINCT {UA_SQL} FROM ({scope.person_events(first, query.rng.end, 'context', scan)}) e"
-            f" WHERE {UA_SQL} IS NOT NULL"
-        )
-    ]
-    described = [describe(ua) for ua in agents]
-    table = pa.table(
-        {
-            "ua": pa.array(agents, pa.string()),
-            "browser": pa.array([d[0] for d in described], pa.string()),
-            "os": pa.array([d[1] for d in described], pa.string()),
-            "device_type": pa.array([d[2] for d in described], pa.string()),
-        }
-    )
-    scope.con.register(UA_TABLE, table)
-
-
-def _uses_user_agent(query: TrendRequest) -> bool:
-    dims = [(f.type, f.name) for f in query.all_filters()]
-    if query.breakdown:
-        dims.append((query.breakdown.type, query.breakdown.name))
-    return any(kind == "derived" and name in UA_DIMENSIONS for kind, name in dims)
-
-
 def _value(measure: str, raw: Any) -> int | float | None:
     if measure in ("events", "users"):
         return int(raw or 0)
@@ -191,8 +152,6 @@ def _value(measure: str, raw: Any) -> int | float | None:
 
 def trend(scope: Scope, query: TrendRequest) -> dict[str, Any]:
     """The trend's answer over an open scope (see docs/insights.md for every field)."""
-    if _uses_user_agent(query):
-        _register_user_agents(scope, query)
     result = _counts(scope, query)
     n = len(query.series)
     cells: dict[tuple[bool, date, int | None], tuple[Any, ...]] = {}

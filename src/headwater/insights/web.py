@@ -25,12 +25,11 @@ from typing import Any
 from headwater.events.sessions import INACTIVITY_US, MAX_LENGTH
 from headwater.insights.cohorts import Cohorts, attach, describe_cohorts, resolve_cohorts
 from headwater.insights.columns import FilterColumns
-from headwater.insights.dimensions import UA_TABLE, describe
 from headwater.insights.request import cohort_refs
 from headwater.insights.web_request import WebRequest, parse_web
 from headwater.insights.web_sql import (
-    FROM_SCAN,
     MARKS,
+    PAGE_COLUMNS,
     PAGE_EVENTS,
     PAGES,
     VISIT_LISTS,
@@ -98,28 +97,16 @@ def web(scope: Scope, query: WebRequest) -> dict[str, Any]:
 
 
 def _build(scope: Scope, query: WebRequest) -> None:
-    """The temporary tables hw_web_pages, hw_web_marks and hw_web_visits (web_sql.py), and the
-    user agents' table."""
+    """The temporary tables hw_web_pages, hw_web_marks and hw_web_visits (web_sql.py)."""
     first = (query.previous[0] if query.compare else query.rng.start) - timedelta(days=LOOKBACK_DAYS)
     last = query.rng.end + timedelta(days=1)
-    cols = FilterColumns(scope, query.trend.rng.end)
+    cols = FilterColumns(scope, query.trend.rng.end, PAGE_COLUMNS)
     match = match_sql([cols.filter(f) for f in query.filters], query)
-    if cols.uses_ua:  # a filter on browser, os or device type: every user agent described first
-        ua = "(e.context->>'/userAgent')"
-        agents = f"SELECT DISTINCT {ua} FROM ({scope.person_events(first, last, 'context', PAGE_EVENTS)}) e"
-        _register_agents(scope, [str(r[0]) for r in scope.sql(f"{agents} WHERE {ua} IS NOT NULL")])
-    raw = ", ".join(sorted((cols.raw - {"event"}) | {"context", "properties"}))
-    source = scope.person_events(first, last, raw, PAGE_EVENTS)
-    atoms = [
-        (alias, FROM_SCAN[name], True) if kind == "derived" and name in FROM_SCAN else (alias, sql, False)
-        for (kind, name), (alias, sql) in cols.exprs.items()
-    ]
+    source = cols.source(first, last, PAGE_EVENTS)
+    atoms = list(cols.exprs.values())
     scope.sql(f"CREATE OR REPLACE TEMP TABLE {PAGES} AS {pages_sql(source, atoms, cols.joins(), match)}")
     _mark_visits(scope)
     scope.sql(f"CREATE OR REPLACE TEMP TABLE {VISITS} AS {visits_sql(query)}")
-    if not cols.uses_ua:
-        agents = f"SELECT DISTINCT ua FROM {VISITS} WHERE period IS NOT NULL AND mpv > 0 AND ua IS NOT NULL"
-        _register_agents(scope, [str(r[0]) for r in scope.sql(agents)])
 
 
 def _mark_visits(scope: Scope) -> None:
@@ -179,22 +166,6 @@ def _cut_long_runs(brk: Any, t: Any) -> None:
         for j in range(int(starts[i]) + 1, int(ends[i]) + 1):
             if int(t[j]) - begun >= MAX_LENGTH_US:
                 brk[j], begun = True, int(t[j])
-
-
-def _register_agents(scope: Scope, agents: list[str]) -> None:
-    """The table ``UA_TABLE`` (ua, browser, os, device_type): each user agent described once."""
-    import pyarrow as pa
-
-    described = [describe(ua) for ua in agents]
-    table = pa.table(
-        {
-            "ua": pa.array(agents, pa.string()),
-            "browser": pa.array([d[0] for d in described], pa.string()),
-            "os": pa.array([d[1] for d in described], pa.string()),
-            "device_type": pa.array([d[2] for d in described], pa.string()),
-        }
-    )
-    scope.con.register(UA_TABLE, table)
 
 
 def _summary(totals: tuple[Any, ...] | None) -> dict[str, Any]:

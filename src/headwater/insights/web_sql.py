@@ -2,26 +2,24 @@
 the views over the visits its answer is read from.
 
 - ``hw_web_pages``: one row per page event (``type = 'page'``, not flagged as a bot's by the
-  collector) of someone, with its person, time, path, referrer, URL, UTM, user agent, country and
-  region (``context.location``), and whether
-  the query's filters match it (``m``). One scan of the lake's ``context`` (every value it needs
-  read in one JSON parse), ``properties`` only where the context lacks the path or the URL, and
-  the filters' columns.
+  collector) of someone, with its person, time, and the derived dimensions the ETL wrote for it
+  (lake/derived.py: path, referrer domain, the page's own host, UTM, browser, os, device type,
+  country and region), and whether the query's filters match it (``m``). One scan of those
+  columns (no JSON: files older than them and the log not loaded yet are read by the same rules,
+  LakeQuery.prepare_derived) and of the filters' columns.
 - ``hw_web_marks`` (web.py, row by row beside the pages): the visit of each pageview (``vid``,
   unique over the query) and whether it is the visit's first or last pageview.
 - ``hw_web_visits``: one row per visit: first and last pageview, pageviews (``pv``) and those the
   filters match (``mpv``), entry and exit path, and what its first pageview says of its source (the
-  referrer's domain unless it is the page's own host: computed once per distinct text), UTM,
-  device, country and region; ``period``: ``c`` when it started (local day of its first pageview)
-  in the range, ``p`` in the previous period with ``compare``, NULL otherwise (read only to start
-  visits right).
+  referrer's domain unless it is the page's own host), UTM, device, browser, os, country and
+  region; ``period``: ``c`` when it started (local day of its first pageview) in the range, ``p``
+  in the previous period with ``compare``, NULL otherwise (read only to start visits right).
 """
 
 from __future__ import annotations
 
 from datetime import date
 
-from headwater.insights.dimensions import UA_TABLE, derived_sql
 from headwater.insights.request import Filter
 from headwater.insights.web_request import WebRequest
 from headwater.lake.sql import quote
@@ -37,25 +35,22 @@ DIRECT = "Direct / None"
 #: the events web analytics reads, at the scan: page views that are not a known bot's
 PAGE_EVENTS = "type = 'page' AND NOT coalesce(bot, false)"
 
-#: what is read of ``context``, in one parse, in this order (cx[1] .. cx[10])
-_CONTEXT = (
-    "/page/path",
-    "/page/referrer",
-    "/page/url",
-    "/campaign/source",
-    "/campaign/medium",
-    "/campaign/name",
-    "/userAgent",
-    "/os/name",
-    "/location/country",
-    "/location/region",
-)
-_REFERRER = "e.context->>'/page/referrer'"
-_DOMAIN = derived_sql("referrer_domain")
-if _REFERRER not in _DOMAIN:  # pragma: no cover - dimensions.py changed how it reads the referrer
-    raise RuntimeError("insights.dimensions: referrer_domain no longer reads " + _REFERRER)
+#: the lake's columns the page rows read (lake/derived.py), and their names in hw_web_pages
+PAGE_COLUMNS = {
+    "d_path": "path",
+    "d_referrer_domain": "ref_domain",
+    "d_host": "host",
+    "d_utm_source": "utm_source",
+    "d_utm_medium": "utm_medium",
+    "d_utm_campaign": "utm_campaign",
+    "d_browser": "browser",
+    "d_os": "os",
+    "d_device_type": "device_type",
+    "d_country": "country",
+    "d_region": "region",
+}
 
-#: the visit-level breakdowns: (name in the answer, SQL over a visit ``v`` and its user agent ``u``)
+#: the visit-level breakdowns: (name in the answer, SQL over a visit ``v``)
 VISIT_LISTS: tuple[tuple[str, str], ...] = (
     ("entry_pages", "v.entry"),
     ("exit_pages", "v.exit"),
@@ -63,18 +58,12 @@ VISIT_LISTS: tuple[tuple[str, str], ...] = (
     ("utm_sources", "v.utm_source"),
     ("utm_mediums", "v.utm_medium"),
     ("utm_campaigns", "v.utm_campaign"),
-    ("devices", "u.device_type"),
-    ("browsers", "u.browser"),
-    ("os", "coalesce(u.os, v.os_name)"),
+    ("devices", "v.device_type"),
+    ("browsers", "v.browser"),
+    ("os", "v.os"),
     ("countries", "v.country"),
     ("regions", "v.region"),
 )
-
-
-def domain_sql(text: str) -> str:
-    """The host of the URL in ``text``, lower case, without ``www.`` (NULL when none): the rule of
-    the derived dimension ``referrer_domain`` (insights/dimensions.py), applied to any text."""
-    return _DOMAIN.replace(_REFERRER, text)
 
 
 def match_sql(conditions: list[str], query: WebRequest) -> str:
@@ -83,40 +72,15 @@ def match_sql(conditions: list[str], query: WebRequest) -> str:
     return (" AND " if query.filter_match == "all" else " OR ").join(conditions)
 
 
-#: derived dimensions a filter may read that the scan reads anyway (in the parse of ``context``,
-#: cx): filters on them are computed from it, not by a JSON parse of their own
-FROM_SCAN = {
-    "path": "coalesce(cx[1], props->>'/path')",
-    "utm_source": "cx[4]",
-    "utm_medium": "cx[5]",
-    "utm_campaign": "cx[6]",
-    "referrer_domain": domain_sql("cx[2]"),
-    "country": "cx[9]",
-    "region": "cx[10]",
-}
-
-
-def pages_sql(source: str, atoms: list[tuple[str, str, bool]], joins: str, match: str) -> str:
+def pages_sql(source: str, atoms: list[tuple[str, str]], joins: str, match: str) -> str:
     """SELECT of the rows of ``hw_web_pages`` from ``source`` (Scope.person_events of the page
-    events, with ``context`` and ``properties``), the filters' columns (``atoms``: (alias, SQL,
-    whether it is over the scan's ``cx`` and ``props``), ``joins`` for them) and the filters'
-    condition over them (``match``)."""
-    paths = ", ".join(quote(p) for p in _CONTEXT)
-    own = "".join(f", {sql} AS {alias}" for alias, sql, scanned in atoms if not scanned)
-    inner = f"""
-        SELECT e.person, e.ts, json_extract_string(e.context, [{paths}]) AS cx, e.properties AS props{own}
-        FROM ({source}) e
-        {joins}
-    """
-    scanned = "".join(f", {sql} AS {alias}" for alias, sql, scanned in atoms if scanned)
+    events, with PAGE_COLUMNS), the filters' columns (``atoms``: (alias, SQL), ``joins`` for them)
+    and the filters' condition over them (``match``)."""
+    own = "".join(f", {sql} AS {alias}" for alias, sql in atoms)
+    columns = ", ".join(f"e.{column} AS {name}" for column, name in PAGE_COLUMNS.items())
     return f"""
-        SELECT person, ts,
-               coalesce(cx[1], props->>'/path') AS path,
-               cx[2] AS ref, coalesce(cx[3], props->>'/url') AS url,
-               cx[4] AS utm_source, cx[5] AS utm_medium, cx[6] AS utm_campaign,
-               cx[7] AS ua, cx[8] AS os_name, cx[9] AS country, cx[10] AS region,
-               coalesce({match}, false) AS m
-        FROM (SELECT *{scanned} FROM ({inner}))
+        SELECT person, ts, {", ".join(PAGE_COLUMNS.values())}, coalesce({match}, false) AS m
+        FROM (SELECT e.person, e.ts, {columns}{own} FROM ({source}) e {joins})
     """
 
 
@@ -125,28 +89,23 @@ def _between(first: date, last: date) -> str:
 
 
 def visits_sql(query: WebRequest) -> str:
-    """SELECT of the rows of ``hw_web_visits``: the first pageview of each visit (entry, referrer,
-    UTM, user agent, country, region), with the visit's counts and its last pageview (exit)."""
+    """SELECT of the rows of ``hw_web_visits``: the first pageview of each visit (entry, source,
+    UTM, device, browser, os, country, region), with the visit's counts and its last pageview (exit)."""
     day = f"hw_day(f.ts, {quote(query.rng.tz)})"
     period = f"WHEN {day} {_between(query.rng.start, query.rng.end)} THEN 'c'"
     if query.compare:
         period += f" WHEN {day} {_between(*query.previous)} THEN 'p'"
-    # the source: the referrer's domain, unless it is the page's own host; computed once per
-    # distinct (referrer, URL) of the first pageviews (a few thousand, not one per visit)
-    sources = f"""
-        SELECT ref, url, CASE WHEN r IS DISTINCT FROM h THEN r END AS src
-        FROM (SELECT ref, url, {domain_sql("ref")} AS r, {domain_sql("url")} AS h
-              FROM (SELECT DISTINCT ref, url FROM {ROWS} WHERE first))
-    """
+    # the source: the referrer's domain, unless it is the page's own host
     return f"""
         SELECT f.vid, f.person, CASE {period} END AS period, f.ts AS start_ts, a.end_ts, a.pv, a.mpv,
-               f.path AS entry, l.path AS exit, s.src, f.utm_source, f.utm_medium, f.utm_campaign,
-               f.ua, f.os_name, f.country, f.region
+               f.path AS entry, l.path AS exit,
+               CASE WHEN f.ref_domain IS DISTINCT FROM f.host THEN f.ref_domain END AS src,
+               f.utm_source, f.utm_medium, f.utm_campaign, f.browser, f.os, f.device_type, f.country,
+               f.region
         FROM (SELECT * FROM {ROWS} WHERE first) f
         JOIN (SELECT vid, max(ts) AS end_ts, count(*) AS pv, count(*) FILTER (WHERE m) AS mpv
               FROM {ROWS} GROUP BY vid) a USING (vid)
         JOIN (SELECT vid, path FROM {ROWS} WHERE last) l USING (vid)
-        LEFT JOIN ({sources}) s ON s.ref IS NOT DISTINCT FROM f.ref AND s.url IS NOT DISTINCT FROM f.url
     """
 
 
@@ -164,7 +123,7 @@ def _dims_sql() -> str:
     dims = ", ".join(f"{sql} AS d{i}" for i, (_, sql) in enumerate(VISIT_LISTS))
     return f"""
         SELECT v.person, v.pv, v.mpv, epoch(v.end_ts - v.start_ts) AS dur, {dims}
-        FROM {VISITS} v LEFT JOIN {UA_TABLE} u ON u.ua = v.ua
+        FROM {VISITS} v
         WHERE v.period = 'c' AND v.mpv > 0
     """
 

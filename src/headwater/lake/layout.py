@@ -18,6 +18,14 @@ lake/decisions/date=YYYY-MM-DD.parquet              OpenRTB enrichment decisions
 lake/_etl/recv=YYYYMMDD.json                        manifest: which log files (and sizes) were loaded
 lake/_etl/decisions=YYYYMMDD.json                   manifest: which decision files (and sizes) were loaded
 ```
+
+An event file's columns: lake/sql.py's EVENT_COLUMNS and ``recv_day``, then the derived dimensions
+written at load (lake/derived.py): ``d_country``, ``d_region``, ``d_browser``, ``d_os``,
+``d_device_type``, ``d_utm_source``, ``d_utm_medium``, ``d_utm_campaign``, ``d_referrer_domain``,
+``d_host``, ``d_path``, ``d_library``, ``d_app_version`` (strings) and ``d_version`` (1 on every row
+that has them). Files written before them lack these columns, and a monthly archive of both kinds
+has ``d_version`` NULL on the older rows: readers compute those rows' values from the JSON
+(lake/sql.py, parquet_sql).
 """
 
 from __future__ import annotations

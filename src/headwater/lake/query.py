@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Self
 from zoneinfo import ZoneInfo
 
+from headwater.lake.derived import COLUMNS, MARK, UA_COLUMNS, add_user_agents, by_state, derived_parquet_sql
 from headwater.lake.layout import Lake, LakeError, complete_lines, pending_days
 from headwater.lake.params import MetricError, Range
 from headwater.lake.rollups.identity import links_sql, load_identity_map, read_links
@@ -47,6 +49,10 @@ class LakeQuery:
         self.cohort_files: dict[str, str] = {}
         #: only the people of a cohort (Scope.restrict): every source reads their rows only
         self.restricted = False
+        #: the derived columns added to ``pending`` (prepare_derived)
+        self.pending_derived: set[str] = set()
+        #: the (first, last, where) whose user agents prepare_derived described
+        self._described: set[tuple[date | None, date | None, str]] = set()
         try:
             self._load_pending()
         except BaseException:
@@ -112,6 +118,38 @@ class LakeQuery:
         self.new_names = bool(paths)
         self.extra_links = bool(extra)
         load_identity_map(self.con, self.lake, extra)
+
+    def prepare_derived(
+        self, columns: Iterable[str], first: date | None, last: date | None, where: str = "true"
+    ) -> None:
+        """Make the derived columns (lake/derived.py) among ``columns`` readable, by parquet_sql and
+        ``pending``, over local days first..last: the user agents of the rows that lack them (the
+        log not loaded yet, lake files written before them; of the events ``where`` keeps, over the
+        lake's columns) described once in UA_TABLE, and the columns added to ``pending``, computed
+        from its JSON by the ETL's rules."""
+        asked = set(columns)
+        want = [c for c in COLUMNS if c in asked]
+        if not want:
+            return
+        if any(c in UA_COLUMNS for c in want) and (first, last, where) not in self._described:
+            self._described.add((first, last, where))
+            _, _, utc_first, utc_last = self.utc_window(first, last)
+            lo, hi = self.utc_bounds(first, last)
+            groups = by_state(self.lake.event_files(utc_first, utc_last))
+            within = f"ts >= {lo} AND ts < {hi} AND ({where})"
+            agent = "context->>'/userAgent'"
+            parts = [f"SELECT {agent} FROM pending WHERE {within}"]
+            if groups["old"]:
+                parts.append(f"{parquet_sql(groups['old'], agent)} WHERE {within}")
+            if groups["mixed"]:
+                parts.append(f"{parquet_sql(groups['mixed'], agent)} WHERE {MARK} IS NULL AND {within}")
+            add_user_agents(self.con, " UNION ALL ".join(parts))
+        missing = [c for c in want if c not in self.pending_derived]
+        if missing:
+            self.sql(
+                f"CREATE OR REPLACE TEMP TABLE pending AS {derived_parquet_sql('pending', 'old', missing)}"
+            )
+            self.pending_derived.update(missing)
 
     def utc_window(self, first: date | None, last: date | None) -> tuple[str, str, date | None, date | None]:
         zone = ZoneInfo(self.tz)

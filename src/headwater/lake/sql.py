@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from headwater.events.identity import ANON_PREFIX, JUNK_IDS
+from headwater.lake.derived import by_state, derived_parquet_sql, wanted
 from headwater.lake.shared_databases import connection
 
 #: Bounded memory: DuckDB spills to ``lake/.tmp`` beyond this (a day of 20M events fits in 2 GB).
@@ -176,4 +177,21 @@ def json_events_sql(paths: Sequence[Path]) -> str:
 
 
 def parquet_sql(paths: Sequence[Path], columns: str = "*") -> str:
-    return f"SELECT {columns} FROM read_parquet({file_list(paths)}, union_by_name = true)"
+    """SELECT of ``columns`` of lake files. The derived columns of event files (lake/derived.py)
+    named in ``columns`` are read as stored where a file has them, and computed from the JSON of the
+    rows of files written before them (a LakeQuery reading d_browser, d_os or d_device_type calls
+    prepare_derived first: the user agents' descriptions)."""
+    plain = f"SELECT {columns} FROM {_read(paths)}"
+    derived = wanted(columns) if paths else []
+    if not derived:
+        return plain
+    groups = by_state(paths)
+    if not groups["old"] and not groups["mixed"]:
+        return plain
+    parts = [f"SELECT * FROM {_read(groups['new'])}"] if groups["new"] else []
+    parts += [derived_parquet_sql(_read(groups[s]), s, derived) for s in ("mixed", "old") if groups[s]]
+    return f"SELECT {columns} FROM ({' UNION ALL BY NAME '.join(parts)})"
+
+
+def _read(paths: Sequence[Path]) -> str:
+    return f"read_parquet({file_list(paths)}, union_by_name = true)"
