@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from headwater.cluster.membership import announce
@@ -29,10 +30,14 @@ from tests.privacy.proof import ids_in_files
 PERSON = "gone-person-4R"
 
 
-def _log(host: Settings, user: str, days_back: int, n: int = 3) -> None:
+def _log(host: Settings, user: str, days_back: int, n: int = 3, hour: int = 10) -> datetime:
+    """The person's and another user's events in one hour of a day on this host's disk; the hour."""
     day = datetime.now(UTC).date() - timedelta(days=days_back)
-    rows = [ev(f"{day}T10:0{i}:00Z", user=who) for i in range(n) for who in (user, f"kept-{host.writer_id}")]
+    rows = [
+        ev(f"{day}T{hour}:0{i}:00Z", user=who) for i in range(n) for who in (user, f"kept-{host.writer_id}")
+    ]
     write_log(host.data_dir, rows, writer=host.writer_id)
+    return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -58,12 +63,16 @@ def test_every_host_erases_its_own_files_before_the_deletion_finishes(
 ) -> None:
     bucket = gcs.new_bucket(monkeypatch)
     a, b = (_host(tmp_path, n, bucket, pg_url) for n in ("host-a", "host-b"))
-    for host in (a, b):
-        _log(host, PERSON, 2)  # a closed day, shipped below
-        _log(host, PERSON, 0)  # today's file, on this host's disk only
+    hours: list[datetime] = []
+    for host, at in ((a, 10), (b, 14)):
+        hours.append(_log(host, PERSON, 2, hour=at))  # a closed day, shipped below
+        hours.append(_log(host, PERSON, 0, hour=at))  # today's file, on this host's disk only
         assert ship(host).errors == {}
         announce(host)
     by_host = {h.writer_id: _runner(runners, h) for h in (a, b)}
+    with psycopg.connect(pg_url, autocommit=True) as db:  # the hours' unique users: the person, another
+        for hour in hours:
+            db.execute("INSERT INTO hourly_stats VALUES (%s, '', 'Clicked', 2, 6)", (hour,))
     regulations = SqlRegulations(by_host["host-a"].deletion.database)
     rid = regulations.file("DELETE_ONLY", {"userId": PERSON}, "test")["id"]
     time.sleep(SETTLE_SECONDS + 0.1)
@@ -74,7 +83,7 @@ def test_every_host_erases_its_own_files_before_the_deletion_finishes(
     assert entry["progress"]["hosts"] == {"status": "WAITING", "waiting_for": ["host-b"]}
     assert ids_in_files(a.data_dir / "log", [PERSON]) == {}
     assert ids_in_files(b.data_dir / "log", [PERSON])  # b's disk: b's to erase
-    assert list(regulations.hosts_done(rid)) == ["host-a"]
+    assert sorted(regulations.hosts_done(rid)) == ["host-a", "~plan"]  # its part, and the plan's hours
 
     by_host["host-b"].run_pending()  # b erases its disk, takes the free lease and finishes the steps
     entry = regulations.get(rid)
@@ -84,6 +93,11 @@ def test_every_host_erases_its_own_files_before_the_deletion_finishes(
         assert ids_in_files(host.data_dir / "log", [PERSON]) == {}
         assert ids_in_files(host.data_dir / "log", [f"kept-{host.writer_id}"])  # the others stay
     assert PERSON not in str(entry["subject"])  # only keyed hashes from now on
+    # the hourly unique users of both hosts' hours lost the person: the plan ran on host-a, the
+    # realtime step on host-b, each host noted the hours of its own lines
+    with psycopg.connect(pg_url) as db:
+        got: dict[datetime, int] = dict(db.execute("SELECT hour, unique_users FROM hourly_stats").fetchall())
+    assert got == {hour: 1 for hour in hours}
 
 
 def test_a_gone_host_keeps_the_deletion_partial_until_it_is_back(

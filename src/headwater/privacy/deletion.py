@@ -159,13 +159,23 @@ class Deletion:
             from headwater.privacy import hourly
 
             cells = hourly.plan(settings.run_dir, settings.data_dir, settings.log_dir, regulation_id, ids)
+            if settings.cluster:  # kept with the regulation: the realtime step may run on another host
+                from headwater.privacy.hosts import PLAN_ROW
+
+                noted = {"cells": sorted(hourly.planned(settings.run_dir, regulation_id))}
+                self.regulations.host_done(regulation_id, PLAN_ROW, noted)
             return {"hourly_cells": cells}
         if step == "log":
-            report = self.erase_log(ids)
-            if settings.cluster:  # this host's part done (privacy/hosts.py)
-                from headwater.privacy.hosts import note_done
+            if not settings.cluster:
+                return self.erase_log(ids)
+            from headwater.privacy import hourly
+            from headwater.privacy.hosts import note_done
 
-                note_done(self.regulations, regulation_id, settings.cluster_host, report)
+            if settings.cluster_host in self.regulations.hosts_done(regulation_id):
+                return self.erase_log(ids)  # its runner did this host's part (and noted its hours)
+            mine = hourly.person_cells(settings.log_dir, ids)  # this host's hours, before erasing
+            report = self.erase_log(ids)
+            note_done(self.regulations, regulation_id, settings.cluster_host, report, mine)
             return report
         if step == "hosts":
             if not settings.cluster:
@@ -201,7 +211,12 @@ class Deletion:
                 rows["static_cohort_ids"] = catalog.forget_ids(ids)
             db = open_database(settings.effective_database_url)
             try:
-                return {"rows": rows, "hourly": hourly.apply(db, settings.run_dir, regulation_id)}
+                more: set[tuple[str, str, str]] = set()
+                if settings.cluster:  # the hours of every host's lines, and the plan's
+                    from headwater.privacy.hosts import noted_cells
+
+                    more = noted_cells(self.regulations, regulation_id)
+                return {"rows": rows, "hourly": hourly.apply(db, settings.run_dir, regulation_id, more)}
             finally:
                 db.close()
         if step == "live":

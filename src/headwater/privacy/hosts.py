@@ -32,9 +32,30 @@ class WaitingForHosts(Exception):
         self.hosts = hosts
 
 
-def note_done(regulations: SqlRegulations, regulation_id: str, host: str, figures: dict[str, Any]) -> None:
+#: the row of regulation_hosts that keeps the plan's cells (privacy/hourly.py), whichever host made it
+PLAN_ROW = "~plan"
+
+
+def note_done(
+    regulations: SqlRegulations,
+    regulation_id: str,
+    host: str,
+    figures: dict[str, Any],
+    cells: set[tuple[str, str, str]],
+) -> None:
+    """A host's part done: what its erasure did, and the hourly cells of the lines it erased (hours,
+    tools, event types: no id), which the realtime step subtracts from the hourly unique users."""
     summary = {k: figures.get(k) for k in ("files_scanned", "files_changed", "lines_erased")}
-    regulations.host_done(regulation_id, host, summary)
+    regulations.host_done(regulation_id, host, {**summary, "cells": sorted(cells)})
+
+
+def noted_cells(regulations: SqlRegulations, regulation_id: str) -> set[tuple[str, str, str]]:
+    """Every host's cells, and the plan's (the realtime step may run on another host than the plan)."""
+    return {
+        (str(h), str(t), str(e))
+        for detail in regulations.hosts_done(regulation_id).values()
+        for h, t, e in detail.get("cells") or []
+    }
 
 
 def hosts_step(settings: Settings, regulations: SqlRegulations, regulation_id: str) -> dict[str, Any]:
@@ -42,7 +63,7 @@ def hosts_step(settings: Settings, regulations: SqlRegulations, regulation_id: s
     alive one has not; RuntimeError naming a gone or departed one that has not)."""
     with LeaseStore(settings.effective_database_url) as leases:
         hosts = hosts_of(leases.list())
-    done = regulations.hosts_done(regulation_id)
+    done = {h: d for h, d in regulations.hosts_done(regulation_id).items() if h != PLAN_ROW}
     waiting = sorted(h["host"] for h in hosts if h["host"] not in done and h["state"] == "alive")
     if waiting:
         raise WaitingForHosts(waiting)
@@ -54,7 +75,7 @@ def hosts_step(settings: Settings, regulations: SqlRegulations, regulation_id: s
             f"hosts {', '.join(absent)} have not erased their own log files; once they are back their"
             " runner does, then `headwater privacy run ID` finishes the deletion"
         )
-    return {"hosts": done}
+    return {"hosts": {h: {k: v for k, v in d.items() if k != "cells"} for h, d in done.items()}}
 
 
-__all__ = ["PRIVACY_JOB", "WaitingForHosts", "hosts_step", "note_done"]
+__all__ = ["PLAN_ROW", "PRIVACY_JOB", "WaitingForHosts", "hosts_step", "note_done", "noted_cells"]

@@ -77,12 +77,27 @@ def plan(run_dir: Path, data_dir: Path, log_dir: Path, regulation_id: str, ids: 
     return len(cells)
 
 
-def apply(db: SqlDatabase, run_dir: Path, regulation_id: str) -> dict[str, int]:
-    """Subtract the person from the noted cells and hours, once."""
-    path = plan_path(run_dir, regulation_id)
+def planned(run_dir: Path, regulation_id: str) -> set[Cell]:
+    """The cells the plan noted on this host (none when its file is not here)."""
     try:
-        cells = [tuple(c) for c in json.loads(path.read_text())]
+        noted = json.loads(plan_path(run_dir, regulation_id).read_text())
     except FileNotFoundError:
+        return set()
+    return {(str(h), str(t), str(e)) for h, t, e in noted}
+
+
+def person_cells(log_dir: Path, ids: Collection[str]) -> set[Cell]:
+    """The cells of the person's lines in one host's log (a cluster host notes its own: privacy/hosts.py)."""
+    from headwater.log.erase import person_lines
+
+    return cells_of_log(line for _, line in person_lines(log_dir, ids))
+
+
+def apply(db: SqlDatabase, run_dir: Path, regulation_id: str, more: Iterable[Cell] = ()) -> dict[str, int]:
+    """Subtract the person from the noted cells and hours (this host's plan, and ``more``: the
+    other hosts' in a cluster), once."""
+    cells = sorted(planned(run_dir, regulation_id) | {(str(h), str(t), str(e)) for h, t, e in more})
+    if not cells:
         return {"rows": 0, "hours": 0}
     marker = f"hourly-done:{regulation_id}"
     rows = hours = 0

@@ -17,6 +17,7 @@ from headwater.config import Settings
 from headwater.log.lock import FileLock
 from headwater.privacy.deletion import SETTLE_SECONDS, Deletion, age
 from headwater.privacy.hosts import PRIVACY_JOB, note_done
+from headwater.privacy.hourly import person_cells
 from headwater.stores.sql.database import SqlDatabase
 from headwater.stores.sql.webhooks import DELETIONS, SqlRegulations
 
@@ -95,8 +96,10 @@ class DeletionRunner:
                 or self.settings.cluster_host in regulations.hosts_done(entry["id"])
             ):
                 continue
-            figures = self.deletion.erase_log(self.deletion.ids_of(entry))
-            note_done(regulations, entry["id"], self.settings.cluster_host, figures)
+            ids = self.deletion.ids_of(entry)
+            cells = person_cells(self.settings.log_dir, ids)  # its hours, for the hourly unique users
+            figures = self.deletion.erase_log(ids)
+            note_done(regulations, entry["id"], self.settings.cluster_host, figures, cells)
             log.info("deletion %s: this host's log files erased", entry["id"], extra=figures)
             done.append(entry["id"])
         return done
