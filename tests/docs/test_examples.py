@@ -577,8 +577,8 @@ def test_every_headwater_line_of_a_block_is_an_example() -> None:
     by_id = {e.id: e for e in EXAMPLES}
     assert len(EXAMPLES) >= 100 and len(RUNNABLE) >= 60
     assert by_id["README.md:84"].synopsis and by_id["README.md:84"].text.endswith("revoke KEY|NAME")
-    assert by_id["docs/insights.md:200"].text.endswith("[--compare] [--json]")  # its indented lines
-    assert not by_id["docs/privacy.md:192"].synopsis and by_id["docs/privacy.md:192"].argv[-1].text == "-"
+    assert by_id["docs/insights.md:259"].text.endswith("[--compare] [--json]")  # its indented lines
+    assert not by_id["docs/privacy.md:199"].synopsis and by_id["docs/privacy.md:199"].argv[-1].text == "-"
     assert [w.text for w in by_id["docs/transfer.md:27"].argv] == ["import", "-", "--json"]
     assert (
         by_id["docs/segment.md:16"].text

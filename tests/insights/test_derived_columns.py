@@ -4,7 +4,8 @@ event files, and every insight answers the same JSON, to the byte, over
 - ``new``: the generated log (tests/insights/data.py) loaded by the ETL (the last day not loaded);
 - ``old``: the same lake with the columns taken out of every event file, as the ETL wrote them before;
 - ``mixed``: the columns taken out of the files of the first days only, then March compacted into
-  an archive holding both kinds of rows (and April's files of the new kind);
+  an archive holding both kinds of rows, as the monthly archive did before it computed the columns
+  (:func:`old_archive`; and April's files of the new kind);
 - ``log``: nothing loaded, every event read from the log (LakeQuery's ``pending``).
 """
 
@@ -19,7 +20,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from headwater.batch.archive import archive_month
+from headwater.batch.archive import month_days
 from headwater.insights.paths import run_paths
 from headwater.insights.request import DERIVED
 from headwater.insights.trend import run_trend
@@ -41,12 +42,36 @@ def strip(path: Path) -> None:
     try:
         dropped = ", ".join([*COLUMNS, MARK])
         con.execute(
-            f"COPY (SELECT * EXCLUDE ({dropped}) FROM read_parquet({quote(str(path))}))"
+            f"COPY (SELECT * EXCLUDE ({dropped})"
+            f" FROM read_parquet({quote(str(path))}, hive_partitioning = false))"
             f" TO {quote(str(tmp))} (FORMAT parquet, COMPRESSION zstd)"
         )
     finally:
         con.close()
     os.replace(tmp, path)
+
+
+def old_archive(lake: Lake, year: int, month: int, files: list[Path] | None = None) -> Path:
+    """Compact the month's daily files (or ``files`` of it) as the monthly archive did before it
+    computed the derived columns: the rows of older files keep none (a "mixed" archive)."""
+    first, last = month_days(year, month)
+    daily = [p for p in lake.event_files(first, last) if p.parent.parent == lake.events_dir]
+    files = sorted(daily if files is None else files)
+    target = lake.archive_dir / f"month={year:04d}-{month:02d}" / "events.parquet"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    try:
+        con.execute(
+            f"COPY ({parquet_sql(files)} ORDER BY ts) TO {quote(str(target))}"
+            " (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
+        )
+    finally:
+        con.close()
+    for path in files:
+        path.unlink()
+        if not any(path.parent.iterdir()):
+            path.parent.rmdir()
+    return target
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +85,10 @@ def lakes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         out[name] = root / name
     for path in Lake(out["old"] / "lake").event_files():
         strip(path)
-    for path in Lake(out["mixed"] / "lake").event_files(None, DAYS[3]):
+    mixed = Lake(out["mixed"] / "lake")
+    for path in mixed.event_files(None, DAYS[3]):
         strip(path)
-    archive_month(out["mixed"], 2026, 3)
+    old_archive(mixed, 2026, 3)
     out["log"] = root / "log"
     write_log(out["log"], events())
     return out

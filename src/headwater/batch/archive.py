@@ -1,5 +1,10 @@
 """Monthly archive (a month's daily files compacted into one zstd Parquet file sorted by time) and
-retention of the raw log (JSON Lines already in the lake, archived, and older than N days)."""
+retention of the raw log (JSON Lines already in the lake, archived, and older than N days).
+
+The archive carries the derived dimensions (lake/derived.py) on every row: the rows of daily files
+written before them (or of an earlier archive compacted from both kinds) get them computed by the
+ETL's rules as they are copied, so an archive is never "mixed" (docs/insights.md, "Derived
+dimensions")."""
 
 from __future__ import annotations
 
@@ -12,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from headwater.batch.etl import etl_lock
+from headwater.lake.derived import add_user_agents, agents_sql, by_state, completed_sql
 from headwater.lake.layout import Lake, LakeError, log_sizes
-from headwater.lake.sql import connect, parquet_sql, quote
+from headwater.lake.sql import connect, file_list, quote
 from headwater.log.files import list_log_files
 
 ROW_GROUP_SIZE = 122_880
@@ -51,7 +57,7 @@ def archive_month(data_dir: Path, year: int, month: int, memory_limit: str = "1G
         con = connect(lake.tmp_dir, memory_limit)
         try:
             row = con.execute(
-                f"COPY ({parquet_sql(sources)} ORDER BY ts) TO {quote(str(tmp))} "
+                f"COPY ({_completed(con, sources)} ORDER BY ts) TO {quote(str(tmp))} "
                 f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_SIZE})"
             ).fetchone()
         finally:
@@ -69,6 +75,19 @@ def archive_month(data_dir: Path, year: int, month: int, memory_limit: str = "1G
         "bytes": target.stat().st_size,
         "seconds": round(time.monotonic() - started, 3),
     }
+
+
+def _completed(con: Any, sources: list[Path]) -> str:
+    """SELECT of every row of the month's files with the derived columns: read as stored, or
+    computed by the rules for the rows of files written before them (their user agents described
+    once). One read of every file, as before the columns (the same columns, hive's included)."""
+    read = f"read_parquet({file_list(sources)}, union_by_name = true)"
+    groups = by_state(sources)
+    if not groups["old"] and not groups["mixed"]:
+        return f"SELECT * FROM {read}"
+    state = "old" if len(groups["old"]) == len(sources) else "mixed"  # mixed: d_version NULL on some
+    add_user_agents(con, agents_sql(read, state))
+    return completed_sql(read, state)
 
 
 def apply_retention(

@@ -1,17 +1,22 @@
-"""`headwater etl ...`: the daily ETL, monthly archives and raw-log retention (cron-friendly)."""
+"""`headwater etl ...`: the daily ETL, monthly archives, raw-log retention and the lake's upgrade
+(cron-friendly)."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from headwater.cli.common import DataDir, JsonOpt, err, settings_of
 
+if TYPE_CHECKING:
+    from headwater.lake.upgrade import UpgradeReport
+
 etl_app: typer.Typer = typer.Typer(
-    help="Batch ETL: event log -> Parquet lake, monthly archives, retention.", no_args_is_help=True
+    help="Batch ETL: event log -> Parquet lake, monthly archives, retention, upgrade.", no_args_is_help=True
 )
 
 
@@ -65,6 +70,8 @@ def daily(
                 )
                 raise typer.Exit(1) from None
             raise _lake_error(exc) from None
+    if results:
+        _upgrade_hint(settings.data_dir)
     if as_json:
         print(json.dumps({"loaded": results}, indent=2))
         return
@@ -112,6 +119,85 @@ def archive(
     print(f"{out['month']}: {out['rows']} events from {out['files_compacted']} files -> {out['archive']}")
     if out["raw_deleted"]:
         print(f"retention deleted {len(out['raw_deleted'])} raw log files")
+
+
+def _upgrade_hint(data_dir: Path) -> None:
+    """One line on stderr when the lake holds event files written before the derived columns."""
+    from headwater.lake.layout import Lake
+    from headwater.lake.upgrade import upgrade_hint
+
+    hint = upgrade_hint(Lake(data_dir / "lake"))
+    if hint:
+        err.print(hint, highlight=False, markup=False)
+
+
+@etl_app.command("upgrade")
+def upgrade(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count the files and rows to rewrite; change nothing.")
+    ] = False,
+    data_dir: DataDir = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rewrite the lake's event files written before the derived columns (d_browser, d_country ...)
+    with them, so insights read no JSON for them. One file at a time, each replaced whole; a second
+    run rewrites nothing (docs/insights.md, "Upgrading a lake")."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from headwater.lake.layout import Lake, LakeError
+    from headwater.lake.upgrade import upgrade_lake
+
+    settings = settings_of(existing=True, data_dir=data_dir)
+    lake = Lake(settings.data_dir / "lake")
+    in_cluster = settings.cluster and not dry_run  # the lake is pulled first: a host may have none yet
+    if not in_cluster and not lake.events_dir.is_dir() and not lake.archive_dir.is_dir():
+        err.print(f"[red]error:[/] no lake at {lake.root}: nothing to upgrade")
+        err.print("The daily ETL writes it (`headwater etl daily`); check --data-dir or HEADWATER_DATA_DIR.")
+        raise typer.Exit(1)
+    with Progress(
+        TextColumn("upgrading"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=dry_run or as_json or not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("files", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=max(total, 1))
+
+        def run() -> UpgradeReport:
+            return upgrade_lake(lake, dry_run=dry_run, progress=progress)
+
+        try:
+            if in_cluster:  # the lake every host pulls, under the pipeline lease (docs/scale-out.md)
+                from headwater.cluster.pipeline import change_lake
+
+                report = change_lake(settings, run)
+            else:
+                report = run()
+        except (LakeError, TimeoutError) as exc:  # TimeoutError: the pipeline lease stayed held
+            raise _lake_error(exc) from None
+    if as_json:
+        print(json.dumps(report.as_dict(), indent=2))
+        return
+    print(_upgrade_summary(report))
+
+
+def _upgrade_summary(r: UpgradeReport) -> str:
+    if not r.files_rewritten:
+        return f"Nothing to upgrade: every event file ({r.files_scanned}) has the derived columns."
+    mb = 1_000_000
+    head = "would rewrite" if r.dry_run else "rewrote"
+    line = (
+        f"{head} {r.files_rewritten} of {r.files_scanned} event files: {r.rows_rewritten} rows,"
+        f" {r.rows_computed} of them without the derived columns ({r.bytes_before / mb:.1f} MB"
+    )
+    if r.dry_run:
+        return line + "); run `headwater etl upgrade` to rewrite them"
+    return line + f" -> {(r.bytes_after or 0) / mb:.1f} MB) in {r.seconds} s"
 
 
 def register(app: typer.Typer) -> None:

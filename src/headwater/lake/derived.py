@@ -16,10 +16,13 @@ The daily ETL writes beside each event row (batch/etl.py, ``_write_dates``), as 
 - ``d_library``, ``d_app_version``: ``context.library.name``, ``context.app.version``;
 - ``d_version`` (UTINYINT, :data:`VERSION`): set on every row that carries the columns.
 
-A file written before (no ``d_version``) or a monthly archive compacted from both kinds (some rows
-without ``d_version``) is read through :func:`derived_parquet_sql`: the same rules over the JSON of
-those rows only, the user agents looked up in ``UA_TABLE`` (filled by LakeQuery.prepare_derived). The
-rules below are the only definition: the ETL and the fallback share them, so the answers are equal.
+A file written before (no ``d_version``) or a monthly archive compacted from both kinds by an earlier
+version (some rows without ``d_version``) is read through :func:`derived_parquet_sql`: the same rules
+over the JSON of those rows only, the user agents looked up in ``UA_TABLE`` (filled by
+LakeQuery.prepare_derived). The monthly archive (batch/archive.py) and ``headwater etl upgrade``
+(lake/upgrade.py) write such rows with the columns (:func:`completed_sql`). The rules below are the
+only definition: the ETL, the archive, the upgrade and the fallback share them, so the answers are
+equal.
 """
 
 from __future__ import annotations
@@ -145,6 +148,27 @@ def derived_parquet_sql(read: str, state: str, columns: Sequence[str]) -> str:
         select = f"r.* EXCLUDE ({_CX}) REPLACE ({computed})"
     join = f"LEFT JOIN {UA_TABLE} u ON u.ua = r.{UA_SQL}" if ua else ""
     return f"SELECT {select} FROM (SELECT *, {cx} FROM {read}) r {join}"
+
+
+def completed_sql(read: str, state: str) -> str:
+    """SELECT of every row of ``read`` (lake files of one ``state``) with every derived column and
+    ``d_version`` set: computed by the rules where a row lacks them (the monthly archive, the lake's
+    upgrade), UA_TABLE holding their user agents (:func:`agents_sql`). The columns stay in the
+    order of the files, the derived ones (and ``d_version``) after the others in an old file."""
+    if state == "new":
+        return f"SELECT * FROM {read}"
+    rows = derived_parquet_sql(read, state, COLUMNS)
+    version = f"CAST({VERSION} AS UTINYINT)"
+    if state == "old":
+        return f"SELECT *, {version} AS {MARK} FROM ({rows})"
+    return f"SELECT * REPLACE (coalesce({MARK}, {version}) AS {MARK}) FROM ({rows})"
+
+
+def agents_sql(read: str, state: str) -> str:
+    """SELECT of the user agent of each row of ``read`` (old or mixed files) that lacks the columns:
+    what :func:`add_user_agents` describes before :func:`completed_sql` reads them."""
+    where = f" WHERE {MARK} IS NULL" if state == "mixed" else ""
+    return f"SELECT context->>'/userAgent' FROM {read}{where}"
 
 
 def file_state(path: Path) -> str:
