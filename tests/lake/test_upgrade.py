@@ -267,3 +267,21 @@ def test_rows_keep_their_order(tmp_path: Path) -> None:
     assert upgrade_lake(lake).files_rewritten == 2
     for path in files:
         assert others(path) == kept[path], path
+
+
+def test_the_server_says_when_the_lake_needs_upgrading(
+    new: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from headwater.batch.scheduler import EtlScheduler
+    from headwater.config import Settings
+
+    data = old_lake(new, tmp_path / "data")
+    scheduler = EtlScheduler(Settings(data_dir=data))  # the server's nightly ETL run
+    with caplog.at_level("WARNING", logger="headwater.batch"):
+        scheduler.run_once()
+    hint = scheduler.status()[1].get("lake_upgrade")
+    assert hint is not None and "`headwater etl upgrade`" in hint  # in /readyz's etl_scheduler check
+    assert any("headwater etl upgrade" in r.getMessage() for r in caplog.records)
+    upgrade_lake(Lake(data / "lake"))
+    scheduler.run_once()
+    assert "lake_upgrade" not in scheduler.status()[1]

@@ -40,6 +40,7 @@ class EtlScheduler:
         self.cluster: dict[str, Any] | None = None  # the last cluster turn (docs/scale-out.md)
         #: what the host says of itself at each cluster turn besides its files (the tailers' lag)
         self.host_info: Callable[[], dict[str, Any]] | None = None
+        self.upgrade_hint: str | None = None  # the lake has files written before the derived columns
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="etl-scheduler")
@@ -56,6 +57,7 @@ class EtlScheduler:
             "last_run": self.last_run,
             "last_error": self.last_error,
             "loaded_days": self.loaded_days,
+            **({"lake_upgrade": self.upgrade_hint} if self.upgrade_hint else {}),
             **({"cluster": self.cluster} if self.settings.cluster else {}),
         }
 
@@ -122,6 +124,7 @@ class EtlScheduler:
             log.info("daily ETL loaded %s", day, extra=result.as_dict())
         if settings.object_store_url:  # log shipping, before retention reads what it shipped
             ok = self._ship() and ok
+        self._hint_upgrade()
         ok = self._refresh_cohorts() and ok
         keep = settings.raw_retention_days
         try:
@@ -146,6 +149,21 @@ class EtlScheduler:
         if ok:
             self.last_error = None
         return ok
+
+    def _hint_upgrade(self) -> None:
+        """Say once per server, and in /readyz, when the lake has files written before the derived
+        columns: `headwater etl upgrade` is the user's to run (a rewrite of the lake is not sprung
+        on them: docs/insights.md, "Upgrading a lake")."""
+        from headwater.lake.layout import Lake
+        from headwater.lake.upgrade import upgrade_hint
+
+        try:
+            hint = upgrade_hint(Lake(self.settings.data_dir / "lake"))
+        except Exception:  # only advice: a lake it cannot read is the ETL's to report
+            return
+        if hint is not None and hint != self.upgrade_hint:
+            log.warning(hint)
+        self.upgrade_hint = hint
 
     def _refresh_cohorts(self) -> bool:
         """The cohorts in use, computed again over the night's lake (docs/insights.md, Cohorts)."""
