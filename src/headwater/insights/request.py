@@ -12,6 +12,7 @@ from typing import Any, cast
 
 from headwater.insights.buckets import bucket_starts
 from headwater.insights.formula import Formula, parse_formula
+from headwater.lake.derived import NAMES as DERIVED_COLUMN_NAMES
 from headwater.lake.params import FIRST_DAY, MetricError, Range, make_range
 from headwater.targeting.audience_spec import ID_PATTERN
 from headwater.targeting.audiences import OPS, Op
@@ -21,21 +22,9 @@ MEASURES = ("events", "users", "sum", "avg", "p50", "p90")
 #: the measures that read a numeric property
 NUMERIC_MEASURES = ("sum", "avg", "p50", "p90")
 FILTER_TYPES = ("event", "person", "derived", "cohort")
-DERIVED = (
-    "country",
-    "region",
-    "browser",
-    "os",
-    "device_type",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "referrer_domain",
-    "path",
-    "library",
-    "app_version",
-    "tool_id",
-)
+#: the derived dimensions a filter or breakdown names: the lake's derived columns (lake/derived.py)
+#: but ``host`` (web analytics' own test of an outside referrer), and ``tool_id`` (a column of its own)
+DERIVED = (*(name for name in DERIVED_COLUMN_NAMES if name != "host"), "tool_id")
 MATCHES = ("all", "any")
 SERIES_NAMES = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 DEFAULT_LIMIT = 10
