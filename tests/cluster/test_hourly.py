@@ -81,3 +81,32 @@ def test_each_hour_of_today_reaches_the_lake_from_every_host(
     assert sorted(names) == ["events-20261201.host-a.jsonl", "events-20261201.host-b.jsonl"]
     turn = take_turn(a, at(0, 20, day=2))
     assert turn.pipeline is not None and turn.pipeline["loaded"] == [] and _lake_rows(a) == (45, 45, 45)
+
+
+def test_todays_stage_takes_this_hosts_file_as_it_is_now(
+    gcs: StoreServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, pg_url: str
+) -> None:
+    """Today's stage is kept between loads (the other hosts' parts are not fetched again), but this
+    host's own file is copied again each time: a line a deletion blanked since must not come back."""
+    from headwater.cluster.logs import stage_day
+    from headwater.shipping.manifest import Manifest
+    from headwater.shipping.service import ship
+    from headwater.stores.objects import open_object_store
+
+    a = _host(tmp_path, "host-a", gcs.new_bucket(monkeypatch), pg_url)
+    _events(a, range(0, 5), 10)
+    assert ship(a, at(11, 6)).errors == {}
+    own = a.data_dir / "log" / "events-20261201.host-a.jsonl"
+    store = open_object_store(a.object_store_url or "")
+    try:
+        entries = list(Manifest(store, a).load().entries.values())
+        staged = stage_day(a, store, entries, DAY, DAY) / own.name
+        assert staged.read_bytes() == own.read_bytes()
+        blanked = bytearray(own.read_bytes())
+        first = blanked.index(b"\n")
+        blanked[:first] = b" " * first  # a deletion's log step: the line blanked in place, same size
+        own.write_bytes(bytes(blanked))
+        staged = stage_day(a, store, entries, DAY, DAY) / own.name
+        assert staged.read_bytes() == bytes(blanked)
+    finally:
+        store.close()

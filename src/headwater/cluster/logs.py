@@ -119,10 +119,10 @@ def _fetch(store: ObjectStore, entry: Entry, target: Path) -> None:
 
 
 def _copy_prefix(source: Path, target: Path, size: int) -> None:
+    """The first ``size`` bytes of this host's own file, copied again at every load (a copy kept
+    from the last hour could still hold lines a deletion has blanked since in the file)."""
     if target.is_symlink():
         target.unlink()
-    if target.exists() and target.stat().st_size == size:
-        return
     part = target.with_name(f".{target.name}.copy")
     with source.open("rb") as src, part.open("wb") as out:
         left = size
