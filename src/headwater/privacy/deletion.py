@@ -124,8 +124,11 @@ class Deletion:
         return self.regulations.get(regulation_id) or entry
 
     def ids_of(self, entry: dict[str, Any]) -> list[str]:
-        """Every id of the person of a regulation (as the deletion's steps use them)."""
-        return self._expand(entry)
+        """Every id of the person of a regulation, as the deletion's steps use them, without writing
+        the regulation (another host's runner may be writing its progress meanwhile)."""
+        subject = entry["subject"]
+        ids = set(subject.get("linked", [])) | {v for k, v in subject.items() if k != "linked"}
+        return sorted(ids | lake_links(self.settings.data_dir / "lake", ids))
 
     def erase_log(self, ids: list[str]) -> dict[str, Any]:
         """The person's lines out of this host's log files, and out of every shipped copy."""
