@@ -35,8 +35,13 @@ def test_slow_or_down_redis_returns_the_request_unchanged(private_redis: RedisSe
         hw.wait_audiences("u-redis", {"buyers", "loyal", "internal"})
         body = json.dumps(bid_request(buyeruid="not-ours")).encode()
         body = json.dumps({**json.loads(body), "device": {"ifa": "ifa-redis"}}).encode()
-        r, _ = timed(hw, body)
-        assert r.headers["x-headwater-enrichment"] == "enriched"
+        # the first lookups open the enrichment's connection, which on a loaded machine can exceed
+        # the 100 ms budget: those answer lookup_timeout (fail open, the contract); then enriched
+        deadline = time.monotonic() + 10
+        while (r := timed(hw, body)[0]).headers["x-headwater-enrichment"] != "enriched":
+            assert r.headers["x-headwater-enrichment"] == "lookup_timeout" and r.content == body, r.headers
+            assert time.monotonic() < deadline, "no lookup answered within its budget on a healthy Redis"
+            time.sleep(0.05)
 
         assert private_redis.proc is not None
         os.kill(private_redis.proc.pid, signal.SIGSTOP)  # slow: connected, never answers
