@@ -144,6 +144,17 @@ class Deletion:
             report["shipped"] = erase_shipped(settings, ids)
         return report
 
+    def erase_host_part(self, regulation_id: str, ids: list[str]) -> dict[str, Any]:
+        """A cluster host's part of a deletion (privacy/hosts.py): its own log files erased, and
+        recorded with the hours of the lines it erased (noted before, for the hourly unique users)."""
+        from headwater.privacy.hosts import note_done
+        from headwater.privacy.hourly import person_cells
+
+        cells = person_cells(self.settings.log_dir, ids)
+        report = self.erase_log(ids)
+        note_done(self.regulations, regulation_id, self.settings.cluster_host, report, cells)
+        return report
+
     def _expand(self, entry: dict[str, Any]) -> list[str]:
         """Every id of the person: those linked when it was filed, and the lake's identity map's."""
         subject = entry["subject"]
@@ -169,17 +180,9 @@ class Deletion:
                 self.regulations.host_done(regulation_id, PLAN_ROW, noted)
             return {"hourly_cells": cells}
         if step == "log":
-            if not settings.cluster:
-                return self.erase_log(ids)
-            from headwater.privacy import hourly
-            from headwater.privacy.hosts import note_done
-
-            if settings.cluster_host in self.regulations.hosts_done(regulation_id):
-                return self.erase_log(ids)  # its runner did this host's part (and noted its hours)
-            mine = hourly.person_cells(settings.log_dir, ids)  # this host's hours, before erasing
-            report = self.erase_log(ids)
-            note_done(self.regulations, regulation_id, settings.cluster_host, report, mine)
-            return report
+            if settings.cluster and settings.cluster_host not in self.regulations.hosts_done(regulation_id):
+                return self.erase_host_part(regulation_id, ids)
+            return self.erase_log(ids)  # one host, or its runner did this host's part already
         if step == "hosts":
             if not settings.cluster:
                 return None

@@ -16,8 +16,7 @@ from typing import Any
 from headwater.config import Settings
 from headwater.log.lock import FileLock
 from headwater.privacy.deletion import SETTLE_SECONDS, Deletion, age
-from headwater.privacy.hosts import PRIVACY_JOB, note_done
-from headwater.privacy.hourly import person_cells
+from headwater.privacy.hosts import PRIVACY_JOB
 from headwater.stores.sql.database import SqlDatabase
 from headwater.stores.sql.webhooks import DELETIONS, SqlRegulations
 
@@ -96,10 +95,7 @@ class DeletionRunner:
                 or self.settings.cluster_host in regulations.hosts_done(entry["id"])
             ):
                 continue
-            ids = self.deletion.ids_of(entry)
-            cells = person_cells(self.settings.log_dir, ids)  # its hours, for the hourly unique users
-            figures = self.deletion.erase_log(ids)
-            note_done(regulations, entry["id"], self.settings.cluster_host, figures, cells)
+            figures = self.deletion.erase_host_part(entry["id"], self.deletion.ids_of(entry))
             log.info("deletion %s: this host's log files erased", entry["id"], extra=figures)
             done.append(entry["id"])
         return done
