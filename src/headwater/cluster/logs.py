@@ -18,7 +18,7 @@ from headwater.config import Settings
 from headwater.lake.layout import Lake
 from headwater.log.files import LogKind, list_log_files
 from headwater.shipping.manifest import Entry
-from headwater.shipping.parts import download
+from headwater.shipping.parts import download, read_range
 from headwater.stores.objects.ports import ObjectStore, file_md5
 
 #: the kinds the pipeline loads (the quarantine is shipped but not loaded)
@@ -125,10 +125,7 @@ def _copy_prefix(source: Path, target: Path, size: int) -> None:
         target.unlink()
     part = target.with_name(f".{target.name}.copy")
     with source.open("rb") as src, part.open("wb") as out:
-        left = size
-        while left > 0 and (chunk := src.read(min(1 << 20, left))):
-            out.write(chunk)
-            left -= len(chunk)
+        read_range(src, 0, size, out.write)
     os.replace(part, target)
 
 

@@ -19,6 +19,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -63,14 +64,16 @@ def line_end(path: Path, size: int) -> int:
     return 0
 
 
-def _hash_range(fh: Any, digest: Any, start: int, end: int) -> None:
+def read_range(fh: Any, start: int, end: int, *sinks: Callable[[bytes], object]) -> None:
+    """Bytes ``start``..``end`` of ``fh``, chunk by chunk, into each of ``sinks``."""
     fh.seek(start)
     left = end - start
     while left > 0:
         chunk = fh.read(min(CHUNK, left))
         if not chunk:
             raise OSError("the file became shorter while it was read")
-        digest.update(chunk)
+        for sink in sinks:
+            sink(chunk)
         left -= len(chunk)
 
 
@@ -90,19 +93,12 @@ def ship_part(
     digest = hashlib.md5(usedforsecurity=False)
     work_dir.mkdir(parents=True, exist_ok=True)
     with lf.path.open("rb") as fh, tempfile.NamedTemporaryFile(dir=work_dir, prefix=".part-") as tmp:
-        _hash_range(fh, digest, 0, shipped)
+        read_range(fh, 0, shipped, digest.update)
         start = shipped
         if entry is not None and digest.hexdigest() != entry.md5:  # changed in place since
             digest, parts, start = hashlib.md5(usedforsecurity=False), [], 0
         piece = hashlib.md5(usedforsecurity=False)
-        fh.seek(start)
-        left = end - start
-        while left > 0:
-            chunk = fh.read(min(CHUNK, left))
-            digest.update(chunk)
-            piece.update(chunk)
-            tmp.write(chunk)
-            left -= len(chunk)
+        read_range(fh, start, end, digest.update, piece.update, tmp.write)
         tmp.flush()
         key = f"{segment_key(lf.kind, lf.day, lf.name)}.part-{start:012d}"
         info = store.put_file(key, Path(tmp.name), piece.hexdigest())
