@@ -1,10 +1,10 @@
 """Reading every store for a person's ids, the way the issue asks to prove a deletion: every file
-under the data directory (Parquet through DuckDB, everything else as bytes, SQLite after a WAL
-checkpoint), every table of a SQL database, every key and value of a Redis namespace."""
+under the data directory (Parquet through DuckDB, everything else as bytes: SQLite's files and
+write-ahead logs as they are, never checkpointed first), every table of a SQL database, every key
+and value of a Redis namespace."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -14,12 +14,6 @@ def ids_in_files(data_dir: Path, ids: Iterable[str]) -> dict[str, list[str]]:
     import duckdb
 
     wanted = [i for i in ids if i]
-    for db_file in data_dir.rglob("*.sqlite3"):
-        con = sqlite3.connect(db_file)
-        try:
-            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        finally:
-            con.close()
     found: dict[str, list[str]] = {}
     for path in sorted(p for p in data_dir.rglob("*") if p.is_file()):
         try:

@@ -41,6 +41,8 @@ log = logging.getLogger("headwater.privacy")
 
 STEPS = ("plan", "log", "hosts", "lake", "realtime", "live", "warehouse", "records")
 MAX_ATTEMPTS = 5
+#: the control plane's tables a deletion's own records pass through (vacuumed at the end)
+RECORD_TABLES = ("regulations", "regulation_hosts", "suppressions", "cohorts", "audit_log")
 #: a deletion starts this long after it was filed: every server has re-read the suppression list
 SETTLE_SECONDS = 2.5
 #: the pseudo-file of the realtime tailers' checkpoints that a deletion moves (drop_tailer_caches)
@@ -156,7 +158,8 @@ class Deletion:
         return report
 
     def _expand(self, entry: dict[str, Any]) -> list[str]:
-        """Every id of the person: those linked when it was filed, and the lake's identity map's."""
+        """Every id of the person: those linked when it was filed, and the lake's identity map's
+        (suppressed too, under the same regulation, when it suppresses)."""
         subject = entry["subject"]
         ids = set(subject.get("linked", [])) | {v for k, v in subject.items() if k != "linked"}
         more = lake_links(self.settings.data_dir / "lake", ids) - ids
@@ -165,6 +168,9 @@ class Deletion:
             self.regulations.update(
                 entry["id"], entry["status"], entry["progress"], subject | {"linked": sorted(ids)}
             )
+            if entry["type"] == "SUPPRESS_WITH_DELETE":  # an old device known only to the lake
+                SqlPrivacy(self.database).suppress(more, entry["id"])
+                time.sleep(SETTLE_SECONDS)  # every process has re-read the list before the log step
         return sorted(ids)
 
     def _step(self, step: str, ids: list[str], regulation_id: str) -> dict[str, Any] | None:
@@ -269,6 +275,24 @@ class Deletion:
 
         hourly.finish(self.database, self.settings.run_dir, regulation_id)
         audit(self.settings, self.database, regulation_id, progress)
+        self._scrub_old_versions()
+
+    def _scrub_old_versions(self) -> None:
+        """The regulation's earlier versions (its ids among them) out of the database's files:
+        SQLite keeps the old page images in its write-ahead log (and the main file keeps the old
+        page) until a checkpoint writes the new ones back, so the log is checkpointed and truncated;
+        PostgreSQL keeps dead row versions until a VACUUM frees them (as the realtime step does)."""
+        with self.database.connection() as conn:
+            if self.database.dialect.name != "sqlite":
+                conn.execute(f"VACUUM {', '.join(RECORD_TABLES)}")
+                return
+            for _ in range(5):  # each attempt waits for readers up to the busy timeout
+                if not conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]:
+                    return
+        log.warning(
+            "deletion: readers kept SQLite's write-ahead log from being truncated; its old pages"
+            " hold the regulation's ids until the next checkpoint"
+        )
 
     def _forget_access_requests(self, regulation_id: str) -> None:
         """ACCESS requests keep their subject for the export; once the person is deleted they keep
