@@ -11,7 +11,7 @@ import duckdb
 import pytest
 from pydantic import ValidationError
 
-from headwater.batch.archive import archive_month
+from headwater.batch.archive import apply_retention, archive_month
 from headwater.batch.etl import run_daily
 from headwater.config import Settings
 from headwater.lake.layout import Lake
@@ -89,6 +89,52 @@ def test_retention_policies(tmp_path: Path) -> None:
     audit = [json.loads(line) for line in (data / "audit" / "privacy.jsonl").read_text().splitlines()]
     assert audit[-1]["retention"] == report
     assert apply_privacy_retention(settings, TODAY) == {}  # a second pass removes nothing
+
+
+def event_people(data: Path) -> list[tuple[str, str]]:
+    """(event, day) of every row of the funnels' (event, person hash, time) rollup."""
+    files = sorted(str(p) for p in (data / "lake" / "event_people").glob("*.parquet"))
+    con = duckdb.connect()
+    try:
+        rows = con.execute(
+            f"SELECT event, strftime(ts AT TIME ZONE 'UTC', '%m-%d') FROM read_parquet({files!r})"
+            " ORDER BY 1, 2"
+        ).fetchall()
+    finally:
+        con.close()
+    return [(str(e), str(d)) for e, d in rows]
+
+
+def test_event_retention_reaches_the_event_people_rollup(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    build(data)
+    assert ("Page Viewed", "04-10") in event_people(data)
+    settings = Settings(data_dir=data, event_retention_days={"Page Viewed": 7})
+    report = apply_privacy_retention(settings, TODAY)
+    assert report["event_rows"] == {"Page Viewed": 3}  # February's archived row too
+    assert report["event_people_rows"] == {"Page Viewed": 3}
+    opened = [("Opened", d) for d in ("02-10", "04-10", "06-01", "06-12")]
+    assert event_people(data) == [*opened, ("Page Viewed", "06-12")]
+    assert not list((data / "lake").rglob(".*.tmp"))
+    audit = [json.loads(line) for line in (data / "audit" / "privacy.jsonl").read_text().splitlines()]
+    assert audit[-1]["retention"] == report
+    assert apply_privacy_retention(settings, TODAY) == {}
+
+
+def test_raw_log_retention_is_audited(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    build(data)  # February is archived: its raw log may go
+    audit = data / "audit" / "privacy.jsonl"
+    assert not audit.exists()
+    assert apply_retention(data, None, TODAY) == []  # off: nothing removed, nothing written
+    assert not audit.exists()
+    deleted = apply_retention(data, 30, TODAY)
+    assert deleted == ["events-20260210.t.jsonl"]
+    lines = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert [line["retention"] for line in lines] == [{"raw_log_files": deleted}]
+    assert lines[0]["at"].startswith("20")
+    assert apply_retention(data, 30, TODAY) == []  # nothing more to remove: no new line
+    assert len(audit.read_text().splitlines()) == 1
 
 
 def test_settings_are_checked_and_shown(tmp_path: Path) -> None:

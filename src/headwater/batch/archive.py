@@ -99,7 +99,9 @@ def apply_retention(
     """Delete raw log files received more than `keep_days` ago whose content is loaded (manifest with
     the same sizes) and whose event months are all archived; the same for the OpenRTB decision
     log's files of days loaded into the lake. None keeps everything. A day ``still_needed`` says
-    True of, for its kind ('events' or 'decisions': not exported to the warehouse yet), is kept."""
+    True of, for its kind ('events' or 'decisions': not exported to the warehouse yet), is kept.
+    What it deletes is written to ``<data>/audit/privacy.jsonl``, as the other retention policies'
+    removals are (privacy/retention.py)."""
     if keep_days is None:
         return []
     lake = Lake(data_dir / "lake")
@@ -113,10 +115,15 @@ def apply_retention(
                 if lf.day == recv:
                     lf.path.unlink()
                     deleted.append(lf.name)
-        deleted += _decisions_retention(
+        decisions = _decisions_retention(
             lake, data_dir / "log", today - timedelta(days=keep_days), still_needed
         )
-    return deleted
+        if deleted or decisions:
+            from headwater.privacy.retention import audit_to
+
+            kinds = {"raw_log_files": deleted, "decision_files": decisions}
+            audit_to(data_dir, {"retention": {k: names for k, names in kinds.items() if names}})
+    return deleted + decisions
 
 
 def retention_hold(

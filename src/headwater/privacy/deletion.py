@@ -182,7 +182,8 @@ class Deletion:
             if settings.cluster:  # kept with the regulation: the realtime step may run on another host
                 from headwater.privacy.hosts import PLAN_ROW
 
-                noted = {"cells": sorted(hourly.planned(settings.run_dir, regulation_id))}
+                actors = hourly.planned_actors(settings.run_dir, regulation_id)[0]
+                noted = {"cells": sorted([*cell, n] for cell, n in actors.items())}
                 self.regulations.host_done(regulation_id, PLAN_ROW, noted)
             return {"hourly_cells": cells}
         if step == "log":
@@ -223,7 +224,7 @@ class Deletion:
                 rows["static_cohort_ids"] = catalog.forget_ids(ids)
             db = open_database(settings.effective_database_url)
             try:
-                more: set[tuple[str, str, str]] = set()
+                more: list[tuple[Any, ...]] = []
                 if settings.cluster:  # the hours of every host's lines, and the plan's
                     from headwater.privacy.hosts import noted_cells
 

@@ -49,13 +49,14 @@ def note_done(
     regulations.host_done(regulation_id, host, {**summary, "cells": sorted(cells)})
 
 
-def noted_cells(regulations: SqlRegulations, regulation_id: str) -> set[tuple[str, str, str]]:
-    """Every host's cells, and the plan's (the realtime step may run on another host than the plan)."""
-    return {
-        (str(h), str(t), str(e))
+def noted_cells(regulations: SqlRegulations, regulation_id: str) -> list[tuple[Any, ...]]:
+    """Every host's cells, and the plan's (the realtime step may run on another host than the plan):
+    ``(hour, tool, event)``, or with the actors the live counter counted the person as (the plan's)."""
+    return [
+        tuple(cell)
         for detail in regulations.hosts_done(regulation_id).values()
-        for h, t, e in detail.get("cells") or []
-    }
+        for cell in detail.get("cells") or []
+    ]
 
 
 def hosts_step(settings: Settings, regulations: SqlRegulations, regulation_id: str) -> dict[str, Any]:

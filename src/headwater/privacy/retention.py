@@ -5,12 +5,14 @@ scheduler after the ETL, each deletion written to the privacy audit file:
   months older than N whole months, the rollups of days received then, tool usage and decisions;
   the identity links stay (they merge the ids of the events that remain);
 - ``quarantine_retention_days``: quarantine files (rejected events) older than N days;
-- ``event_retention_days``: per event name, its rows in the lake's event files older than N days
-  (each file rewritten whole: temporary file, fsync, rename). The daily presence rollups hold no
-  event name and keep the days those people were active, so closed days' DAU does not move when
-  an event's retention passes; the event's own counts and funnels do.
+- ``event_retention_days``: per event name, its rows older than N days in the lake's event files
+  and in the ``event_people`` rollup (event, person hash, time: what funnels read), each file
+  rewritten whole (temporary file, fsync, rename). The daily presence rollups hold no event name
+  and keep the days those people were active, so closed days' DAU does not move when an event's
+  retention passes; the event's own counts and funnels do.
 
-The raw log follows ``raw_retention_days`` (batch/archive.py).
+The raw log follows ``raw_retention_days`` (batch/archive.py), its removals written to the same
+audit file (:func:`audit_to`).
 """
 
 from __future__ import annotations
@@ -58,9 +60,13 @@ def apply_privacy_retention(
                 if removed:
                     report["lake_files"] = removed
             for name, days in sorted(settings.event_retention_days.items()):
-                rows = _event_retention(the_lake, name, today - timedelta(days=days))
+                cutoff = today - timedelta(days=days)
+                rows = _event_retention(the_lake.event_files(None, cutoff - timedelta(days=1)), name, cutoff)
                 if rows:
                     report.setdefault("event_rows", {})[name] = rows
+                rows = _event_retention(_recv_files(the_lake.event_people_dir), name, cutoff)
+                if rows:
+                    report.setdefault("event_people_rows", {})[name] = rows
     if report:
         audit_file(settings, {"retention": report})
     return report
@@ -76,8 +82,7 @@ def _lake_retention(lake: Lake, cutoff: date) -> list[str]:
         if (date(year, month, 1) + timedelta(days=32)).replace(day=1) <= cutoff:
             doomed.append(lake.archive_dir / f"month={year:04d}-{month:02d}" / "events.parquet")
     for name in _RECV_ROLLUPS:
-        folder = lake.root / name
-        for path in sorted(folder.glob("recv=*.parquet")) if folder.is_dir() else []:
+        for path in _recv_files(lake.root / name):
             if _day_of(path.stem.split("=", 1)[1]) < cutoff:
                 doomed.append(path)
     for folder in (lake.tool_usage_dir, lake.decisions_dir):
@@ -89,12 +94,17 @@ def _lake_retention(lake: Lake, cutoff: date) -> list[str]:
     return [str(p.relative_to(lake.root)) for p in doomed]
 
 
-def _event_retention(lake: Lake, name: str, cutoff: date) -> int:
-    """Rows of event ``name`` older than ``cutoff`` out of the lake's event files; rows removed."""
+def _recv_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("recv=*.parquet")) if folder.is_dir() else []
+
+
+def _event_retention(files: list[Path], name: str, cutoff: date) -> int:
+    """Rows of event ``name`` older than ``cutoff`` out of ``files`` (event files, or the
+    ``event_people`` rollup's: both have ``event`` and ``ts``); rows removed. A rewritten file keeps
+    its other rows in their order (the rollup's stay clustered by event)."""
     from headwater.lake.erase_files import fsync_dir, fsync_file, read_sql, temp_of
     from headwater.lake.sql import connect, quote
 
-    files = lake.event_files(None, cutoff - timedelta(days=1))
     if not files:
         return 0
     stamp = f"TIMESTAMPTZ '{cutoff.isoformat()} 00:00:00+00'"
@@ -127,7 +137,12 @@ def _day_of(text: str) -> date:
 
 def audit_file(settings: Settings, record: dict[str, Any]) -> None:
     """One line in ``<data>/audit/privacy.jsonl``: what was deleted, when; never a person's id."""
-    path = settings.data_dir / "audit" / "privacy.jsonl"
+    audit_to(settings.data_dir, record)
+
+
+def audit_to(data_dir: Path, record: dict[str, Any]) -> None:
+    """:func:`audit_file` of a data directory (the raw log's retention knows no more)."""
+    path = data_dir / "audit" / "privacy.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     line = json.dumps({"at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), **record}, sort_keys=True)
     with open(path, "a", encoding="utf-8") as fh:
