@@ -14,7 +14,7 @@ from headwater.privacy.live_forget import OPTIONS
 from headwater.privacy.requests import file_request
 from headwater.stores.sql.audiences import AudienceCatalog
 from headwater.stores.sql.database import open_database
-from tests.helpers import cli, read_log
+from tests.helpers import cli, iter_lines, read_log
 from tests.http.asgi import ADMIN, Running, run
 
 
@@ -121,3 +121,40 @@ def test_assignment_and_audiences_skip_suppressed_people(tmp_path: Path) -> None
 
 async def _eq(value: Any, expected: str) -> bool:
     return bool(await value == expected)
+
+
+def test_import_keeps_no_line_of_a_suppressed_person_in_the_quarantine(tmp_path: Path) -> None:
+    """Their invalid lines and an alias from one of their ids are skipped (counted), not quarantined
+    nor stored; another person's invalid line is quarantined as always."""
+    data = tmp_path / "data"
+    data.mkdir()
+    db = open_database(f"sqlite:///{data / 'realtime.sqlite3'}")
+    try:
+        file_request(db, "SUPPRESS_ONLY", {"userId": "hidden-7"}, "test")
+    finally:
+        db.close()
+    at = "2026-03-01T10:00:00Z"
+    lines = [
+        {"type": "track", "userId": "hidden-7", "timestamp": at},  # no event name
+        {"type": "track", "event": "Opened", "userId": "hidden-7"},  # no time at all
+        {"type": "alias", "previousId": "hidden-7", "userId": "new-7", "timestamp": at},
+        {"type": "identify", "anonymousId": "hidden-7", "traits": "not an object", "timestamp": at},
+        {"type": "track", "userId": "shown-7", "timestamp": at},  # another person's: quarantined
+        {"type": "alias", "previousId": "old-7", "userId": "shown-7", "timestamp": at},
+    ]
+    history = tmp_path / "history.ndjson"
+    history.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    report = json.loads(cli(data, "import", str(history), "--no-etl", "--json").stdout)
+    totals = report["totals"]
+    assert (totals["imported"], totals["rejected"], totals["suppressed"]) == (1, 1, 4), report
+    stored = [line for kind in ("events", "quarantine") for line in iter_lines(data, kind)]
+    assert not any(b"hidden-7" in line or b"new-7" in line for line in stored), stored
+    (quarantined,) = read_log(data, "quarantine")
+    assert quarantined["event"]["userId"] == "shown-7"
+    assert [e["previousId"] for e in read_log(data)] == ["old-7"]
+
+    table = tmp_path / "history.csv"  # a CSV row that cannot be mapped holds their id in a cell
+    table.write_text("type,event,userId,timestamp\ntrack,Opened,hidden-7,not-a-time\ntrack,Opened,x-7,no\n")
+    report = json.loads(cli(data, "import", str(table), "--no-etl", "--json").stdout)
+    assert report["totals"]["suppressed"] == 1 and report["totals"]["rejected"] == 1, report
+    assert not any(b"hidden-7" in line for line in iter_lines(data, "quarantine"))

@@ -184,18 +184,22 @@ def rebuild_audiences(settings: Settings, live: LiveBackend, definitions: Defini
     def rebuild(
         from_day: date | None, stop: threading.Event, on_step: Callable[[Tailer[Any]], None] | None
     ) -> RebuildResult:
+        from headwater.collector.suppression import SuppressedIds, suppression_list
+        from headwater.collector.unsuppressed import Unsuppressed
+
         checkpoints = live.counters(TAILER_OPTIONS)
         state = AudienceState.open(live, TAILER_OPTIONS)
         try:
             state.membership.reset()
             state.ids.reset()
             checkpoints.forget_checkpoint(AUDIENCES_TAILER)
-            target = AudienceTarget(state, checkpoints, definitions)
+            suppressed = SuppressedIds(*suppression_list(settings.effective_database_url))
+            target = Unsuppressed(AudienceTarget(state, checkpoints, definitions), suppressed)
             tailer = Tailer(AUDIENCES_TAILER, settings.log_dir, target, AudienceEvent, on_step=on_step)
             tailer.run(stop, until_caught_up=True, max_backoff=1.0, max_failures=10)
         finally:
             checkpoints.close()
             state.close()
-        return RebuildResult(tailer.status.applied_events, tailer.status.rejected_lines)
+        return RebuildResult(tailer.status.applied_events - target.skipped, tailer.status.rejected_lines)
 
     return rebuild

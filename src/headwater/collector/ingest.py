@@ -62,7 +62,13 @@ class Ingestor:
         normalize = self.normalizer.normalize
         limit = self.max_event_bytes
         merge = isinstance(shared_context, dict) and bool(shared_context)
+        suppression = self.suppression if self.suppression is not None and self.suppression.hashes else None
         for index, raw in enumerate(raw_events):
+            # before any check: a suppressed person's message, valid or not, is never stored (not in
+            # the quarantine either); any id it names (an alias's previousId too) makes it theirs
+            if suppression is not None and isinstance(raw, dict) and suppression.hit(raw):
+                suppressed += 1
+                continue
             try:
                 if merge and isinstance(raw, dict):
                     own = raw.get("context")
@@ -71,9 +77,6 @@ class Ingestor:
                         "context": {**shared_context, **own} if isinstance(own, dict) else shared_context,
                     }
                 ev = normalize(raw, req)
-                if self.suppression is not None and self.suppression.hit(ev):
-                    suppressed += 1
-                    continue
                 line = _encode(ev)
                 if len(line) > limit and len(_encode(raw)) > limit:
                     raise EventError("event_too_large", f"the event is over the {limit} byte limit")

@@ -44,7 +44,10 @@ class ExperimentsService:
         self.assigner = Assigner(LiveStickyBucketStore(self.live, STICKY_TTL_SECONDS))
         # its own connection: a restore's writes take longer than the request path's timeouts
         self.restorer = StickyRestorer(
-            settings.data_dir, live.sticky_buckets(RESTORE_OPTIONS), STICKY_TTL_SECONDS
+            settings.data_dir,
+            live.sticky_buckets(RESTORE_OPTIONS),
+            STICKY_TTL_SECONDS,
+            database_url=settings.effective_database_url,
         )
         self.definitions: dict[str, Experiment] = {}
         self.invalid: dict[str, str] = {}

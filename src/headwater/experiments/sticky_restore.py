@@ -9,6 +9,10 @@ document still holds are kept (a restore only fills what is missing). Exposures 
 events carried ``hash_value`` are restorable when they were hashed on ``id`` (the user id, else the
 anonymous id, as the assignment read it).
 
+The exposures of people suppressed when the restore runs (docs/privacy.md: no sticky bucket is
+written for them) are left out: any of their ids as the exposure's userId, anonymousId or
+``hash_value``. The child reads the suppression list itself (the database URL on its stdin).
+
 The lake is read by DuckDB in a child process (``python -m headwater.experiments.sticky_restore``),
 as the dashboard's warm-up does: no long-lived process of the server carries DuckDB or its memory.
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -27,6 +32,7 @@ from typing import Any
 
 import msgspec
 
+from headwater.collector.suppression import SuppressedIds, suppression_list
 from headwater.experiments.exposure import EXPOSURE_EVENT
 from headwater.experiments.live_sticky import EXPOSED_PREFIX
 from headwater.stores.live.ports import StickyBuckets
@@ -38,14 +44,45 @@ WAIT_SECONDS = 0.5
 CHILD_TIMEOUT_SECONDS = 1800.0
 
 
-def exposures(data_dir: Path) -> dict[str, dict[str, str]]:
-    """Document id (``attribute||value``) -> {``experiment__phase``: variation key, ``x:...``: "1"}."""
+def default_database_url(data_dir: Path) -> str:
+    """Where the suppression list is when the restorer was not told: HEADWATER_DATABASE_URL, else
+    the data directory's embedded SQLite store when it is there (as config.Settings'
+    effective_database_url), else "" (no list to read)."""
+    url = os.environ.get("HEADWATER_DATABASE_URL", "")
+    if url:
+        return url
+    path = (data_dir / "realtime.sqlite3").resolve()
+    return f"sqlite:///{path}" if path.exists() else ""
+
+
+def exposures(data_dir: Path, database_url: str = "") -> dict[str, dict[str, str]]:
+    """Document id (``attribute||value``) -> {``experiment__phase``: variation key, ``x:...``: "1"},
+    without the exposures of the people suppressed in ``database_url``'s list ("": none read)."""
     from headwater.lake.params import Range
     from headwater.lake.scope import Scope
     from headwater.lake.sql import quote
 
+    suppressed = SuppressedIds(*suppression_list(database_url)) if database_url else None
     today = datetime.now(UTC).date()
     with Scope(data_dir, Range(date(1970, 1, 1), today, "UTC")) as scope:
+        theirs: list[str] = []
+        if suppressed:  # the ids the exposures name that are suppressed people's (few, if any)
+            named = scope.sql(
+                f"""
+                SELECT DISTINCT id FROM (
+                    SELECT unnest([user_id, anonymous_id, properties->>'hash_value']) AS id
+                    FROM ({scope.events()}) WHERE event = {quote(EXPOSURE_EVENT)}
+                ) WHERE id IS NOT NULL AND id <> ''
+                """
+            )
+            theirs = sorted(i for (i,) in named if suppressed.hit((i,)))
+        listed = ", ".join(quote(i) for i in theirs)
+        skip = (
+            f"""AND NOT coalesce(user_id IN ({listed}) OR anonymous_id IN ({listed})
+                                 OR properties->>'hash_value' IN ({listed}), false)"""
+            if theirs
+            else ""
+        )
         rows = scope.sql(
             f"""
             SELECT attr || '||' || value AS doc, experiment || '__' || phase AS field,
@@ -59,7 +96,7 @@ def exposures(data_dir: Path) -> dict[str, dict[str, str]]:
                        properties->>'experiment_id' AS experiment,
                        coalesce(properties->>'experiment_phase', '0') AS phase,
                        properties->>'variation_id' AS variation, ts
-                FROM ({scope.events()}) WHERE event = {quote(EXPOSURE_EVENT)}
+                FROM ({scope.events()}) WHERE event = {quote(EXPOSURE_EVENT)} {skip}
             )
             WHERE value IS NOT NULL AND experiment IS NOT NULL AND variation IS NOT NULL
             GROUP BY ALL
@@ -73,10 +110,12 @@ def exposures(data_dir: Path) -> dict[str, dict[str, str]]:
     return docs
 
 
-def exposures_in_child(data_dir: Path) -> dict[str, dict[str, str]]:
-    """:func:`exposures`, computed by a child process (DuckDB and its memory leave with it)."""
+def exposures_in_child(data_dir: Path, database_url: str = "") -> dict[str, dict[str, str]]:
+    """:func:`exposures`, computed by a child process (DuckDB and its memory leave with it). The
+    URL goes on its stdin, not its command line (which every user of the machine can read)."""
     done = subprocess.run(
         [sys.executable, "-m", "headwater.experiments.sticky_restore", str(data_dir)],
+        input=database_url.encode(),
         capture_output=True,
         timeout=CHILD_TIMEOUT_SECONDS,
         check=False,
@@ -90,8 +129,16 @@ def exposures_in_child(data_dir: Path) -> dict[str, dict[str, str]]:
 class StickyRestorer:
     """Restores a sticky-bucket store from the log whenever it cannot vouch for its documents."""
 
-    def __init__(self, data_dir: Path, buckets: StickyBuckets, ttl_seconds: int | None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        buckets: StickyBuckets,
+        ttl_seconds: int | None,
+        database_url: str | None = None,
+    ) -> None:
         self.data_dir = data_dir
+        #: where the suppression list is read (None: the data directory's embedded SQLite store)
+        self.database_url = database_url
         self.buckets = buckets
         self.ttl_seconds = ttl_seconds
         self.task: asyncio.Task[None] | None = None
@@ -130,7 +177,10 @@ class StickyRestorer:
                     return
                 await asyncio.sleep(WAIT_SECONDS)
             try:
-                docs = await asyncio.to_thread(exposures_in_child, self.data_dir)
+                url = self.database_url
+                if url is None:
+                    url = default_database_url(self.data_dir)
+                docs = await asyncio.to_thread(exposures_in_child, self.data_dir, url)
                 written = await asyncio.to_thread(self.buckets.restore, docs, self.ttl_seconds)
                 await asyncio.to_thread(self.buckets.mark_restored)
             finally:
@@ -149,4 +199,5 @@ class StickyRestorer:
 
 
 if __name__ == "__main__":  # the child of exposures_in_child: the documents, MessagePack on stdout
-    sys.stdout.buffer.write(msgspec.msgpack.encode(exposures(Path(sys.argv[1]))))
+    url = sys.stdin.buffer.read().decode()
+    sys.stdout.buffer.write(msgspec.msgpack.encode(exposures(Path(sys.argv[1]), url)))

@@ -239,6 +239,8 @@ def rebuild_live(settings: Settings, live: LiveBackend) -> Rebuild:
     def rebuild(
         from_day: date | None, stop: threading.Event, on_step: Callable[[Tailer[Any]], None] | None
     ) -> RebuildResult:
+        from headwater.collector.suppression import SuppressedIds, suppression_list
+        from headwater.collector.unsuppressed import Unsuppressed
         from headwater.live.target import BesideTarget, rebuild_offsets
 
         now = datetime.now(UTC)
@@ -246,7 +248,8 @@ def rebuild_live(settings: Settings, live: LiveBackend) -> Rebuild:
         store = live.counters(TAILER_OPTIONS)
         try:
             beside = BesideTarget(rebuild_offsets(settings.log_dir, now), tz, links.identities, now)
-            tailer = Tailer(LIVE_TAILER, settings.log_dir, beside, LiveEvent, on_step=on_step)
+            target = Unsuppressed(beside, SuppressedIds(*suppression_list(settings.effective_database_url)))
+            tailer = Tailer(LIVE_TAILER, settings.log_dir, target, LiveEvent, on_step=on_step)
             tailer.run(stop, until_caught_up=True, max_backoff=1.0, max_failures=10)
             if stop.is_set() or tailer.checkpoint is None:
                 raise RuntimeError("the live rebuild was stopped before the end of the log: nothing replaced")
@@ -255,6 +258,6 @@ def rebuild_live(settings: Settings, live: LiveBackend) -> Rebuild:
         finally:
             store.close()
             links.close()
-        return RebuildResult(tailer.status.applied_events, tailer.status.rejected_lines)
+        return RebuildResult(tailer.status.applied_events - target.skipped, tailer.status.rejected_lines)
 
     return rebuild

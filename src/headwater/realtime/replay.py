@@ -6,16 +6,22 @@ midnight) and the checkpoints of the files that can hold such events (received f
 timestamps are at most 23 h ahead of receipt and zones at most 14 h off UTC), and re-read those
 files counting only events of days >= D. Daily counts and unique users then equal a full replay;
 a session that straddles D's midnight restarts at the first re-read event (docs/realtime.md).
+
+A replay is events re-entering: the events of people suppressed when it starts (any id a line
+names: userId, anonymousId, an alias's previousId) are skipped, and counted (docs/privacy.md).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from headwater.collector.suppression import SuppressedIds, suppression_list
+from headwater.collector.unsuppressed import Unsuppressed
 from headwater.config import Settings
 from headwater.log.files import list_log_files
 from headwater.log.tailing.rebuild import Rebuild, RebuildResult
@@ -35,6 +41,11 @@ CATCH_UP_LINES = 10_000
 
 class TailerBusyError(RuntimeError):
     pass
+
+
+@dataclass(slots=True)
+class ReplayResult(RebuildResult):
+    suppressed: int = 0  # events of suppressed people skipped
 
 
 def rebuild_realtime(settings: Settings) -> Rebuild:
@@ -80,6 +91,7 @@ def _rebuild(
     on_step: Callable[[Tailer[Any]], None] | None,
 ) -> RebuildResult:
     tz = ZoneInfo(settings.timezone)
+    suppressed = SuppressedIds(*suppression_list(settings.effective_database_url))
     if from_day is None:
         store.reset_realtime(REALTIME_TAILER)
     else:
@@ -95,14 +107,16 @@ def _rebuild(
         files = [lf.name for lf in list_log_files(settings.log_dir) if lf.day >= first_file_day]
         since = datetime.combine(from_day, time(0), tz)
         store.reset_realtime(REALTIME_TAILER, from_day, since, files)
+    target = Unsuppressed(RealtimeTarget(store, tz, min_day=from_day, log_dir=settings.log_dir), suppressed)
     tailer = Tailer(
         REALTIME_TAILER,
         settings.log_dir,
-        RealtimeTarget(store, tz, min_day=from_day, log_dir=settings.log_dir),
+        target,
         LoggedEvent,
         max_lines=BATCH_LINES,
         on_step=on_step,
         catch_up_lines=CATCH_UP_LINES,
     )
     tailer.run(stop, until_caught_up=True, max_backoff=1.0, max_failures=10)
-    return RebuildResult(tailer.status.applied_events, tailer.status.rejected_lines)
+    st = tailer.status
+    return ReplayResult(st.applied_events - target.skipped, st.rejected_lines, target.skipped)

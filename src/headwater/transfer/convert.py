@@ -30,6 +30,7 @@ from typing import Any
 
 import msgspec
 
+from headwater.collector.suppression import id_hash, message_suppressed
 from headwater.events.errors import EventError
 from headwater.events.normalize import Normalizer, RequestInfo
 from headwater.events.timestamps import format_timestamp, parse_timestamp
@@ -113,7 +114,7 @@ class _Run:
             line = first_line + i
             raw: Any = text
             try:
-                if len(text) > limit:
+                if len(text) > limit and not self.conv.suppressed:
                     raise EventError("event_too_large", f"the event is over the {limit} byte limit")
                 try:
                     raw = _decode(text)
@@ -121,6 +122,10 @@ class _Run:
                     raise EventError("bad_json", f"not a JSON object: {exc}") from None
                 if type(raw) is not dict:
                     self.normalize(raw, self.req)  # raises not_an_object, the collector's words
+                if self.suppressed_message(raw):
+                    continue
+                if len(text) > limit:  # decoded only to know whose it is
+                    raise EventError("event_too_large", f"the event is over the {limit} byte limit")
                 kind = "segment" if "projectId" in raw else "rudderstack" if "rudderId" in raw else "ndjson"
                 counts[kind] = counts.get(kind, 0) + 1
                 # fewer brackets in the line than the depth limit: no field can nest too deep (C speed;
@@ -148,7 +153,10 @@ class _Run:
             try:
                 raw = columns.event(cells)
             except EventError as exc:
-                self.reject(cells, line, exc)
+                if not self.suppressed_cells(cells):
+                    self.reject(cells, line, exc)
+                continue
+            if self.suppressed_message(raw):
                 continue
             try:
                 self.event(raw, line, "\x1f".join(cells).encode())
@@ -182,9 +190,6 @@ class _Run:
                 )
             ev["timestamp"] = moment
         out = self.normalize(ev, self.req, shallow)
-        if self.conv.suppressed and _suppressed(out, self.conv):
-            self.out.suppressed += 1
-            return
         if original is None:
             out.pop("originalTimestamp", None)  # the normalizer's copy of 'timestamp'
         else:
@@ -228,6 +233,23 @@ class _Run:
         o.days = list(zip(self.day_runs[1:], self.day_counts[1:], strict=True))
         return o
 
+    def suppressed_message(self, raw: dict[str, Any]) -> bool:
+        """Whether a message (valid or not) is a suppressed person's: any id it names is theirs
+        (collector/suppression.py); it is counted, and neither stored nor quarantined."""
+        conv = self.conv
+        if conv.suppressed and message_suppressed(raw, conv.hash_key, conv.suppressed):
+            self.out.suppressed += 1
+            return True
+        return False
+
+    def suppressed_cells(self, cells: list[str]) -> bool:
+        """Whether a CSV row that cannot be mapped holds a suppressed id in one of its cells."""
+        conv = self.conv
+        if conv.suppressed and any(c and id_hash(conv.hash_key, c) in conv.suppressed for c in cells):
+            self.out.suppressed += 1
+            return True
+        return False
+
     def reject(self, raw: Any, line: int, exc: EventError) -> None:
         o = self.out
         record = {
@@ -249,20 +271,6 @@ class _Run:
         o.codes[exc.code] = o.codes.get(exc.code, 0) + 1
         if len(o.reasons) < MAX_REASONS:
             o.reasons.append((line, exc.code, exc.message))
-
-
-def _suppressed(event: dict[str, Any], conv: Convert) -> bool:
-    """Whether the event is a suppressed person's (the collector's check, collector/suppression.py)."""
-    import hashlib
-    import hmac
-
-    for field_name in ("userId", "anonymousId"):
-        value = event.get(field_name)
-        if isinstance(value, str) and value:
-            digest = hmac.new(conv.hash_key, value.encode("utf-8", "surrogatepass"), hashlib.sha256)
-            if digest.hexdigest() in conv.suppressed:
-                return True
-    return False
 
 
 def _time(value: Any, name: str) -> datetime | None:

@@ -25,6 +25,7 @@ from typing import Any
 
 import msgspec
 
+from headwater.collector.suppression import suppression_list
 from headwater.config import Settings
 from headwater.events.normalize import Normalizer
 from headwater.log.files import list_log_files
@@ -390,19 +391,6 @@ def _by_day(lines: memoryview, conv: Converted, kept: list[int] | None) -> dict[
         for i in kept:
             parts.setdefault(day_of[i], []).append(lines[ends[i - 1] if i else 0 : ends[i]])
     return {day: b"".join(views) for day, views in parts.items()}
-
-
-def suppression_list(url: str) -> tuple[bytes, frozenset[str]]:
-    """The installation's hashing key and the suppressed people's id hashes (docs/privacy.md)."""
-    from headwater.stores.sql.database import open_database
-    from headwater.stores.sql.privacy import SqlPrivacy
-
-    db = open_database(url)
-    try:
-        privacy = SqlPrivacy(db)
-        return privacy.key(), privacy.suppressed()
-    finally:
-        db.close()
 
 
 def _add_counts(into: dict[str, int], add: dict[str, int]) -> None:
