@@ -100,23 +100,75 @@ def test_suppression_covers_every_linked_id_and_lifts(tmp_path: Path) -> None:
     run(tmp_path, scenario)
 
 
+def test_unsuppress_after_the_deletion_erased_the_links(tmp_path: Path) -> None:
+    """A SUPPRESS_WITH_DELETE by a device's anonymousId erases the links to its userId; an
+    UNSUPPRESS by the userId, resolved to nothing else now, still lifts the device (docs/privacy.md:
+    every id resolved when the suppression was made)."""
+
+    async def scenario(hw: Running) -> None:
+        c = hw.client
+        link = {"type": "identify", "userId": "un-U", "anonymousId": "un-D", "messageId": str(uuid.uuid4())}
+        await send(hw, [link, track(anonymous="un-D")])
+        privacy = SqlPrivacy(hw.runtime.database)
+        await hw.until(lambda: privacy.resolve({"userId": "un-U"}) == {"un-U", "un-D"})
+        made = await c.post(
+            "/api/v1/regulations",
+            json={"type": "SUPPRESS_WITH_DELETE", "subject": {"anonymousId": "un-D"}},
+            headers=ADMIN,
+        )
+        assert made.status_code == 201, made.text
+        rid = made.json()["id"]
+
+        async def finished() -> Any:
+            shown = (await c.get(f"/api/v1/regulations/{rid}", headers=ADMIN)).json()
+            return shown if shown["status"] == "FINISHED" else None
+
+        shown = await hw.until(finished, timeout=60)
+        assert shown["progress"]["suppression"]["ids"] == 2, shown
+        # the deletion erased the links: the userId alone names nobody else now
+        assert privacy.resolve({"userId": "un-U"}) == {"un-U"}
+        assert privacy.resolve({"anonymousId": "un-D"}) == {"un-D"}
+        await re_read(hw, 2)
+        held = await send(hw, [track("un-U"), track(anonymous="un-D")])
+        await asyncio.sleep(0.2)
+        assert stored(hw, held) == set()  # both still suppressed
+        lifted = await c.post(
+            "/api/v1/regulations", json={"type": "UNSUPPRESS", "subject": {"userId": "un-U"}}, headers=ADMIN
+        )
+        assert lifted.status_code == 201 and lifted.json()["status"] == "FINISHED", lifted.text
+        lifted_shown = (await c.get(f"/api/v1/regulations/{lifted.json()['id']}", headers=ADMIN)).json()
+        assert lifted_shown["progress"]["unsuppressed_ids"] == 2, lifted_shown
+        await re_read(hw, 0)
+        device = await send(hw, [track(anonymous="un-D")])
+        user = await send(hw, [track("un-U")])
+        await hw.until(lambda: stored(hw, device | user) == device | user)
+
+    run(tmp_path, scenario)
+
+
 def test_bad_requests_and_unknown_subjects(tmp_path: Path) -> None:
     async def scenario(hw: Running) -> None:
         c = hw.client
         url = "/api/v1/regulations"
-        for body in (
-            {"type": "FORGET", "subject": {"userId": "x"}},
-            {"type": "SUPPRESS_ONLY", "subject": {}},
-            {"type": "SUPPRESS_ONLY", "subject": {"userId": "x", "anonymousId": "y"}},
-            {"type": "SUPPRESS_ONLY", "subject": {"email": "x"}},
-            {"type": "SUPPRESS_ONLY"},
-            {"type": "SUPPRESS_ONLY", "subject": {"userId": ""}},
+        for body, names in (  # each answer names the field that is wrong
+            ({"type": "FORGET", "subject": {"userId": "x"}}, ["type"]),
+            ({"subject": {"userId": "x"}}, ["type"]),
+            ({"type": "SUPPRESS_ONLY", "subject": {}}, ["subject", "userId", "anonymousId"]),
+            (
+                {"type": "SUPPRESS_ONLY", "subject": {"userId": "x", "anonymousId": "y"}},
+                ["subject", "userId", "anonymousId"],
+            ),
+            ({"type": "SUPPRESS_ONLY", "subject": {"email": "x"}}, ["subject", "email"]),
+            ({"type": "SUPPRESS_ONLY"}, ["subject"]),
+            ({"type": "SUPPRESS_ONLY", "subject": {"userId": ""}}, ["subject.userId"]),
+            ({"type": "SUPPRESS_ONLY", "subject": {"anonymousId": 7}}, ["subject.anonymousId"]),
         ):
             r = await c.post(url, json=body, headers=ADMIN)
             assert r.status_code == 400, (body, r.text)
-        assert (
-            await c.post(url, content=b"{", headers={**ADMIN, "Content-Type": "application/json"})
-        ).status_code == 400
+            message = r.json()["error"]["message"]
+            assert all(name in message for name in names), (body, message)
+        broken = await c.post(url, content=b"{", headers={**ADMIN, "Content-Type": "application/json"})
+        assert broken.status_code == 400 and broken.json()["error"]["code"] == "invalid_json", broken.text
         unknown = await c.post(
             url, json={"type": "SUPPRESS_ONLY", "subject": {"userId": "nobody"}}, headers=ADMIN
         )

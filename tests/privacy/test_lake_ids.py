@@ -46,3 +46,36 @@ def test_an_id_only_the_lake_links_is_suppressed_and_lifted_with_the_person(tmp_
     assert suppressed(data) == {PERSON, OLD_DEVICE}
     cli(data, "privacy", "unsuppress", PERSON)
     assert suppressed(data) == set()
+    audited = json.loads(cli(data, "audit", "--json").stdout)
+    actions = {(e["action"], e["target"]) for e in audited["entries"]}
+    assert ("regulation.suppress_with_delete", entry["id"]) in actions, audited
+    assert "regulation.unsuppress" in {a for a, _ in actions}, audited
+    assert ids_in_files(data, [PERSON, OLD_DEVICE]) == {}  # the audit names requests, not people
+
+
+def test_an_access_request_naming_an_id_only_the_lake_links_keeps_hashes_after_the_deletion(
+    tmp_path: Path,
+) -> None:
+    """An ACCESS request filed by the userId (its subject kept in clear for the export), then a
+    deletion by the old device: the lake links them, so the request is the deleted person's and
+    keeps only hashes from then on."""
+    from headwater.privacy.requests import file_request
+    from headwater.stores.sql.database import open_database
+
+    data = tmp_path / "data"
+    day = datetime.now(UTC).date() - timedelta(days=2)
+    stamp = f"{day:%Y-%m-%d}T09:00:00.000Z"
+    events = [ev(stamp, user=PERSON, anon=OLD_DEVICE, type="identify"), ev(stamp, user=OTHER, event="Opened")]
+    for loaded in write_log(data, events):
+        run_daily(data, loaded, "UTC")
+    database = open_database(f"sqlite:///{(data / 'realtime.sqlite3').resolve()}")
+    try:
+        access = file_request(database, "ACCESS", {"userId": PERSON}, "api")
+        assert access["status"] == "FINISHED", access
+    finally:
+        database.close()
+    assert ids_in_files(data, [PERSON])  # the request holds it, for its export
+    cli(data, "privacy", "delete", "--anonymous", OLD_DEVICE)
+    assert ids_in_files(data, [PERSON, OLD_DEVICE]) == {}
+    shown = json.loads(cli(data, "privacy", "status", access["id"], "--json").stdout)
+    assert shown["subject"]["userId"].startswith("hmac:"), shown

@@ -6,17 +6,22 @@ and nothing of the person is left in the log. And a person with 100,000 events o
 from __future__ import annotations
 
 import itertools
+import json
+import os
+import subprocess
 import threading
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from headwater.batch.etl import run_daily
+from headwater.lake.erase import PAUSE_ENV
 from tests.batch.logdata import ev, write_log
-from tests.helpers import Server, cli, create_key, read_log
+from tests.helpers import HEADWATER, Server, cli, create_key, read_log
 from tests.privacy.proof import ids_in_files
 
 PERSON, DEVICE = "load-person-1", "load-device-1"
@@ -139,3 +144,112 @@ def test_a_person_with_100000_events_over_a_year(tmp_path: Path) -> None:
     assert ids_in_files(data / "log", [PERSON]) == {}
     assert sum(1 for e in read_log(data)) == 10_000  # the others' lines all there
     assert seconds < 120, seconds
+
+
+OTHERS = [f"etl-other-{i}" for i in range(12)]
+OTHER_DEVICE = "etl-other-device"  # etl-other-0's device: one person with them
+
+
+def closed_days(data: Path) -> tuple[list[date], list[int]]:
+    """Four closed received days of the person (a device, then identified) and twelve others; the
+    first three loaded into the lake, the last left for the ETL. The others' DAU, counted by hand."""
+    today = datetime.now(UTC).date()
+    events, dau = [], []
+    for back in (4, 3, 2, 1):
+        day = today - timedelta(days=back)
+        at, later = f"{day:%Y-%m-%d}T08:00:00.000Z", f"{day:%Y-%m-%d}T09:30:00.000Z"
+        events += [
+            ev(at, anon=DEVICE, event="Opened"),
+            ev(later, user=PERSON, anon=DEVICE, type="identify", traits={"plan": "pro"}),
+            ev(later, user=PERSON, event="Saved"),
+            ev(at, anon=OTHER_DEVICE, event="Opened"),
+            ev(later, user=OTHERS[0], anon=OTHER_DEVICE, type="identify"),
+        ]
+        active = [u for i, u in enumerate(OTHERS) if i == 0 or (i + back) % 3]
+        events += [ev(later, user=u, event="Saved") for u in active[1:]]
+        dau.append(len(active))
+    days = write_log(data, events)
+    for day in days[:-1]:
+        run_daily(data, day, "UTC")
+    return days, dau
+
+
+class Queries(threading.Thread):
+    """The DAU of the closed days, asked again and again while the deletion runs: each answer."""
+
+    def __init__(self, srv: Server, days: list[date]) -> None:
+        super().__init__(daemon=True)
+        self.srv, self.days = srv, days
+        self.stop = threading.Event()
+        self.answers: list[tuple[int, list[int]]] = []
+
+    def run(self) -> None:
+        params = {"start": str(self.days[0]), "end": str(self.days[-1]), "tz": "UTC"}
+        with httpx.Client(base_url=self.srv.url, timeout=30, headers=self.srv.admin_headers) as client:
+            while not self.stop.is_set():
+                r = client.get("/api/v1/metrics/dau", params=params)
+                values = [row["value"] for row in r.json()["rows"]] if r.status_code == 200 else []
+                self.answers.append((r.status_code, values))
+                time.sleep(0.05)
+
+
+def test_etl_and_metrics_overlap_the_lake_step_under_load(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    days, dau = closed_days(data)
+    key = create_key(data, "load")
+    with Server(data, env={PAUSE_ENV: "0.25"}) as srv:  # the lake step swaps a file each 0.25 s
+        deadline = time.monotonic() + 30
+        while srv.checks()["tailer_realtime"]["state"] != "caught_up" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        load, queries = Load(srv.url, key), Queries(srv, days)
+        load.start()
+        queries.start()
+        rid = file(srv, "SUPPRESS_WITH_DELETE", {"anonymousId": DEVICE})
+
+        def progress() -> dict[str, Any]:
+            shown = httpx.get(f"{srv.url}/api/v1/regulations/{rid}", headers=srv.admin_headers).json()
+            return dict(shown["progress"])
+
+        deadline = time.monotonic() + 60
+        while progress().get("log", {}).get("status") != "FINISHED" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        etl = subprocess.Popen(  # the last closed day's ETL, while the lake is being rewritten
+            [*HEADWATER, "etl", "daily", "--date", str(days[-1]), "--json"],
+            env={**os.environ, "HEADWATER_DATA_DIR": str(data)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert progress().get("lake", {}).get("status") != "FINISHED", "the lake step was over already"
+        done = wait_finished(srv, rid, timeout=120)
+        out, errors = etl.communicate(timeout=60)
+        queries.stop.set()
+        queries.join()
+        time.sleep(0.5)
+        load.stop.set()
+        load.join()
+        assert done["status"] == "FINISHED" and done["progress"]["lake"]["rows_removed"] > 0, done
+        assert etl.returncode == 0, errors.decode()
+        loaded = json.loads(out)["loaded"]
+        yesterday = [e for e in read_log(data) if e["receivedAt"][:10] == str(days[-1])]
+        assert loaded[0]["rows_out"] == len(yesterday)  # the day loaded from the erased log
+        # every answer during the deletion counted the others, with or without the person
+        assert queries.answers and not load.errors, (queries.answers[:3], load.errors[:3])
+        assert all(s == 200 for s, _ in queries.answers), {s for s, _ in queries.answers}
+        assert any(values != dau for _, values in queries.answers)  # asked before the person was gone
+        for _, values in queries.answers:  # day by day: a day's files are old or new, never a part
+            assert {v - n for v, n in zip(values, dau, strict=True)} <= {0, 1}, (values, dau)
+        # afterwards: the others' DAU is the count by hand, the person is nowhere
+        final = httpx.get(
+            f"{srv.url}/api/v1/metrics/dau",
+            params={"start": str(days[0]), "end": str(days[-1]), "tz": "UTC"},
+            headers=srv.admin_headers,
+        ).json()
+        assert [r["value"] for r in final["rows"]] == dau, (final, dau)
+        stored = {e["messageId"] for e in read_log(data)}
+        assert load.acked and load.acked <= stored, len(load.acked - stored)  # tailers kept up, no loss
+        deadline = time.monotonic() + 60
+        while srv.checks()["tailer_realtime"]["state"] != "caught_up" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert srv.checks()["tailer_realtime"]["last_error"] is None
+        assert ids_in_files(data, [PERSON, DEVICE]) == {}
+        assert ids_in_files(data / "lake", [OTHERS[0], OTHER_DEVICE, OTHERS[-1]])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
@@ -36,6 +37,12 @@ def _file(kind: str, value: str, anonymous: bool, data_dir: Any) -> tuple[Any, A
         answer = file_request(db, kind, _subject(value, anonymous), "cli")
     except RequestError as exc:
         fail(str(exc))
+    from headwater.stores.sql.accounts import SqlAccounts
+
+    # audited by the request's id, never the person's (as the API's route guard records it)
+    SqlAccounts(db).record(
+        _actor(), f"regulation.{kind.lower()}", answer["id"], {"type": kind, "origin": "cli"}
+    )
     return settings, db, answer
 
 
@@ -224,29 +231,51 @@ def export(
     data_dir: DataDir = None,
 ) -> None:
     """Everything stored of the person (events, identities, sessions, assignments, audiences) as
-    NDJSON, from every store: the answer to an access request."""
-    from headwater.privacy.access import person_records
-    from headwater.stores.sql.privacy import SqlPrivacy
+    NDJSON, from every store: the answer to an access request, filed as an ACCESS regulation."""
+    from headwater.privacy.access import file_access, keep_hashes, live_in_process, person_records
+    from headwater.privacy.requests import RequestError
+    from headwater.stores.sql.accounts import SqlAccounts
 
     settings = settings_of(data_dir=data_dir)
     db = database(settings)
     try:
-        ids = SqlPrivacy(db).resolve(_subject(subject, anonymous))
+        try:
+            rid, ids = file_access(settings, db, _subject(subject, anonymous), "cli")
+        except RequestError as exc:
+            fail(str(exc))
+        SqlAccounts(db).record(_actor(), "regulation.access", rid, {"type": "ACCESS", "origin": "cli"})
+        with_live = not live_in_process(settings)
+        if not with_live:
+            err.print(
+                "the live store is memory:// (inside the server's process): this export has no experiment"
+                " assignments or audiences; the running server's"
+                f" GET /api/v1/regulations/{rid}/export has them"
+            )
+        count = _write_export(output, person_records(settings, ids, with_live=with_live))
+        if count == 0:  # nothing of them is stored: the request must not be the one record of them
+            keep_hashes(db, rid)
     finally:
         db.close()
-    from headwater.privacy.deletion import lake_links
+    err.print(f"{count} records of {len(ids)} linked ids (access request {rid})")
 
-    ids |= lake_links(settings.data_dir / "lake", ids)
+
+def _write_export(output: str, records: Iterator[dict[str, Any]]) -> int:
     out = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")  # noqa: SIM115
     count = 0
     try:
-        for record in person_records(settings, ids):
+        for record in records:
             out.write(json.dumps(record, sort_keys=True, default=str) + "\n")
             count += 1
     finally:
         if out is not sys.stdout:
             out.close()
-    err.print(f"{count} records of {len(ids)} linked ids")
+    return count
+
+
+def _actor() -> str:
+    from headwater.cli.users import actor
+
+    return actor()
 
 
 def register(app: typer.Typer) -> None:

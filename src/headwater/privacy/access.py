@@ -8,6 +8,10 @@ from every store, as NDJSON records ``{"store": ..., "kind": ..., ...}``:
 - ``live`` / ``assignments``, ``audiences``: sticky experiment assignments and audience membership.
 
 Records come store by store and are written as they are found: nothing is held in memory whole.
+
+An access request is a regulation (``ACCESS``) whichever way it is made, the API or the CLI
+(:func:`file_access`), so the privacy status and the audit log show it. A ``memory://`` live store
+lives inside the server's process: another process (the CLI) cannot read it (:func:`live_in_process`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ from headwater.stores.sql.database import SqlDatabase, open_database
 __all__ = [
     "STICKY_ATTRIBUTES",
     "export_ids",
+    "file_access",
+    "keep_hashes",
+    "live_in_process",
     "live_records",
     "person_records",
     "realtime_records",
@@ -33,9 +40,10 @@ __all__ = [
 
 
 def person_records(
-    settings: Settings, ids: Collection[str], live: Any | None = None
+    settings: Settings, ids: Collection[str], live: Any | None = None, with_live: bool = True
 ) -> Iterator[dict[str, Any]]:
-    """Every record of the person (see the module's docstring), store by store."""
+    """Every record of the person (see the module's docstring), store by store; the live store's
+    only ``with_live``."""
     from headwater.lake.erase import person_events, person_rollup_rows
     from headwater.lake.layout import Lake
     from headwater.log.erase import person_lines
@@ -58,7 +66,8 @@ def person_records(
         for row in rows:  # traits by day, sessions, active days
             yield {"store": "lake", "kind": kind, "row": row}
     yield from realtime_records(settings.effective_database_url, people)
-    yield from live_records(settings, people, live)
+    if with_live:
+        yield from live_records(settings, people, live)
 
 
 def realtime_records(url: str, ids: list[str]) -> Iterator[dict[str, Any]]:
@@ -85,6 +94,52 @@ def live_records(settings: Settings, ids: list[str], live: Any | None) -> Iterat
         }
     for user, audiences in sorted(audience_memberships(backend, ids, OPTIONS).items()):
         yield {"store": "live", "kind": "audiences", "user": user, "audiences": sorted(audiences)}
+
+
+def live_in_process(settings: Settings) -> bool:
+    """Whether the configured live store lives inside one process (``memory://``): another process
+    opening it gets an empty store of its own."""
+    from headwater.stores.registry import backend_for
+
+    return backend_for(settings.redis_url, "live").in_process
+
+
+def file_access(
+    settings: Settings, database: SqlDatabase, subject: dict[str, Any], origin: str
+) -> tuple[str, list[str]]:
+    """File an ACCESS regulation, as POST /api/v1/regulations does (privacy/requests.py): its id and
+    the ids its export covers. RequestError for a bad subject."""
+    from headwater.privacy.requests import file_request
+    from headwater.stores.sql.webhooks import SqlRegulations
+
+    rid = str(file_request(database, "ACCESS", subject, origin)["id"])
+    regulations = SqlRegulations(database)
+    entry = regulations.get(rid)
+    if entry is None:
+        return rid, []
+    ids = export_ids(settings, database, entry) or []
+    # the lake's links too: a deletion by any of these ids finds (and hashes) this request
+    regulations.update(rid, entry["status"], entry["progress"], entry["subject"] | {"linked": ids})
+    return rid, ids
+
+
+def keep_hashes(database: SqlDatabase, regulation_id: str) -> None:
+    """An access request that found nothing keeps only keyed hashes of its subject, as a finished
+    deletion does: it must not become the only record of a person (unknown, or deleted)."""
+    from headwater.privacy.requests import hashed_subject
+    from headwater.stores.sql.privacy import SqlPrivacy
+    from headwater.stores.sql.webhooks import SqlRegulations
+
+    regulations = SqlRegulations(database)
+    entry = regulations.get(regulation_id)
+    if entry is None:
+        return
+    subject = {k: str(v) for k, v in entry["subject"].items() if k != "linked"}
+    if database.dialect.name == "sqlite":  # the old text overwritten on disk, not left in a free page
+        with database.connection() as conn:
+            conn.execute("PRAGMA secure_delete = ON")
+    hashed = hashed_subject(SqlPrivacy(database), subject)
+    regulations.update(regulation_id, entry["status"], entry["progress"], hashed)
 
 
 def export_ids(settings: Settings, database: SqlDatabase, entry: dict[str, Any]) -> list[str] | None:

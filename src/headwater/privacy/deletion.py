@@ -122,7 +122,7 @@ class Deletion:
         hashed = {
             k: "hmac:" + SqlPrivacy(self.database).hashed(v) for k, v in subject.items() if k != "linked"
         }
-        self._forget_record(regulation_id, progress, hashed)
+        self._forget_record(regulation_id, progress, hashed, ids)
         return self.regulations.get(regulation_id) or entry
 
     def ids_of(self, entry: dict[str, Any]) -> list[str]:
@@ -264,14 +264,16 @@ class Deletion:
 
         return forget_live(self.settings, self.live, ids)
 
-    def _forget_record(self, regulation_id: str, progress: dict[str, Any], hashed: dict[str, str]) -> None:
+    def _forget_record(
+        self, regulation_id: str, progress: dict[str, Any], hashed: dict[str, str], ids: Collection[str]
+    ) -> None:
         """The regulation keeps only hashes from now on; on SQLite the old text is overwritten on disk
         (secure_delete), not left in a free page."""
         if self.database.dialect.name == "sqlite":
             with self.database.connection() as conn:
                 conn.execute("PRAGMA secure_delete = ON")
         self.regulations.update(regulation_id, "FINISHED", progress, hashed)
-        self._forget_access_requests(regulation_id)
+        self._forget_access_requests(regulation_id, ids)
         from headwater.privacy import hourly
 
         hourly.finish(self.database, self.settings.run_dir, regulation_id)
@@ -295,12 +297,14 @@ class Deletion:
             " hold the regulation's ids until the next checkpoint"
         )
 
-    def _forget_access_requests(self, regulation_id: str) -> None:
+    def _forget_access_requests(self, regulation_id: str, erased: Collection[str]) -> None:
         """ACCESS requests keep their subject for the export; once the person is deleted they keep
-        hashes too (their export then answers 410)."""
+        hashes too (their export then answers 410): every one naming any id the deletion erased
+        (linked through the lake too), not only its subject."""
         entry = self.regulations.get(regulation_id) or {}
         privacy = SqlPrivacy(self.database)
         deleted = {v for v in (entry.get("subject") or {}).values() if isinstance(v, str)}
+        deleted |= {"hmac:" + privacy.hashed(i) for i in erased}
         for other in self.regulations.all(100_000):
             subject = other["subject"]
             if other["type"] != "ACCESS" or any(str(v).startswith("hmac:") for v in subject.values()):

@@ -50,6 +50,15 @@ def erase_from_warehouse(url: str, ids: Collection[str]) -> dict[str, Any]:
                 f"DELETE FROM {identities} WHERE key IN UNNEST(@actors) OR user_id IN UNNEST(@ids)",
                 params=params,
             )
+        # the export's staging table holds the last hour it loaded (all columns as text) until the
+        # next load replaces it: the person's rows there go too (an export between its load and
+        # its insert then inserts the others' rows only)
+        stage = wh.table(schema.EVENTS_STAGE)
+        wh.ensure_table(schema.EVENTS_STAGE_SPEC)
+        in_stage = wh.query(f"SELECT COUNT(*) AS n FROM {stage} WHERE {person}", params=params).rows
+        staged = int(in_stage[0]["n"]) if in_stage else 0
+        if staged:
+            wh.query(f"DELETE FROM {stage} WHERE {person}", params=params)
         if hours:
             days = (hours[0][:10], hours[-1][:10])
             listed = ", ".join(f"TIMESTAMP '{h}'" for h in hours)
@@ -71,4 +80,4 @@ def erase_from_warehouse(url: str, ids: Collection[str]) -> dict[str, Any]:
             )
     finally:
         wh.close()
-    return {"events": rows, "identities": identity_rows, "hours_recomputed": len(hours)}
+    return {"events": rows, "identities": identity_rows, "staged": staged, "hours_recomputed": len(hours)}
