@@ -131,14 +131,28 @@ class Lake:
 
     def event_dates(self) -> list[date]:
         """UTC event dates that have a daily partition."""
-        if not self.events_dir.is_dir():
-            return []
-        found = []
-        for entry in self.events_dir.iterdir():
-            match = _DATE_DIR.match(entry.name)
-            if match and any(entry.glob("*.parquet")):
-                found.append(date.fromisoformat(match.group(1)))
-        return sorted(found)
+        return sorted(self._daily_files())
+
+    def _daily_files(self) -> dict[date, list[str]]:
+        """Each daily partition's Parquet file names, by UTC date: one read of each directory
+        (os.scandir and listdir; pathlib's glob took ~2 ms over 90 days, at every query)."""
+        found: dict[date, list[str]] = {}
+        try:
+            entries = os.scandir(self.events_dir)
+        except (FileNotFoundError, NotADirectoryError):
+            return found
+        with entries:
+            for entry in entries:
+                match = _DATE_DIR.match(entry.name)
+                if match is None:
+                    continue
+                try:
+                    names = sorted(n for n in os.listdir(entry.path) if n.endswith(".parquet"))
+                except (FileNotFoundError, NotADirectoryError):  # gone meanwhile (retention)
+                    continue
+                if names:
+                    found[date.fromisoformat(match.group(1))] = names
+        return found
 
     def archived_months(self) -> list[tuple[int, int]]:
         if not self.archive_dir.is_dir():
@@ -158,9 +172,10 @@ class Lake:
             month_last = (month_first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
             if (first is None or month_last >= first) and (last is None or month_first <= last):
                 files.append(self.archive_dir / f"month={year:04d}-{month:02d}" / "events.parquet")
-        for day in self.event_dates():
+        for day, names in sorted(self._daily_files().items()):
             if (first is None or day >= first) and (last is None or day <= last):
-                files.extend(sorted(self.date_dir(day).glob("*.parquet")))
+                folder = self.date_dir(day)
+                files.extend(folder / name for name in names)
         return files
 
     def recv_name(self, recv: date) -> str:
