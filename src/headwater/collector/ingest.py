@@ -64,11 +64,11 @@ class Ingestor:
         merge = isinstance(shared_context, dict) and bool(shared_context)
         suppression = self.suppression if self.suppression is not None and self.suppression.hashes else None
         for index, raw in enumerate(raw_events):
-            # before any check: a suppressed person's message, valid or not, is never stored (not in
-            # the quarantine either); any id it names (an alias's previousId too) makes it theirs
-            if suppression is not None and isinstance(raw, dict) and suppression.hit(raw):
-                suppressed += 1
-                continue
+            # a suppressed person's message, valid or not, is never stored (not in the quarantine
+            # either) and is answered as anyone's would be (an invalid one rejected, naming its
+            # field): the answer does not tell that they are suppressed. Any id it names (an alias's
+            # previousId too) makes it theirs.
+            theirs = suppression is not None and isinstance(raw, dict) and suppression.hit(raw)
             try:
                 if merge and isinstance(raw, dict):
                     own = raw.get("context")
@@ -82,12 +82,17 @@ class Ingestor:
                     raise EventError("event_too_large", f"the event is over the {limit} byte limit")
             except EventError as exc:
                 result.rejected.append(Rejection(index, exc.code, exc.message))
-                bad.append(self._quarantine_line(raw, index, exc, req))
+                if not theirs:
+                    bad.append(self._quarantine_line(raw, index, exc, req))
                 continue
             except (TypeError, ValueError, OverflowError) as exc:  # e.g. an integer msgspec cannot encode
                 err = EventError("unencodable", f"the event cannot be stored: {exc}")
                 result.rejected.append(Rejection(index, err.code, err.message))
-                bad.append(self._quarantine_line(raw, index, err, req))
+                if not theirs:
+                    bad.append(self._quarantine_line(raw, index, err, req))
+                continue
+            if theirs:
+                suppressed += 1
                 continue
             good.append(line)
             if ev["_hw"].get("flags"):
