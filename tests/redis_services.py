@@ -258,6 +258,21 @@ def shared_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.stop()
 
 
+@pytest.fixture(params=["memory", "redis"])
+def live_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Each live store a server can run on: memory://, and a namespace of the shared Redis
+    (dropped after the test). Import it with ``shared_redis`` into a test module to use it."""
+    if request.param == "memory":
+        yield "memory://"
+        return
+    namespace = unique_namespace()
+    url = f"{request.getfixturevalue('shared_redis')}?namespace={namespace}"
+    try:
+        yield url
+    finally:
+        drop_namespace(url, namespace)
+
+
 @pytest.fixture(scope="session")
 def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterNodes]:
     cluster = RedisClusterNodes(tmp_path_factory.mktemp("cluster")).start()

@@ -10,35 +10,19 @@ import asyncio
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.batch.logdata import ev, write_log
 from tests.helpers import cli
 from tests.http.asgi import ADMIN, Running, run
 from tests.privacy.proof import ids_in_files
-from tests.redis_services import drop_namespace, shared_redis, unique_namespace
+from tests.redis_services import live_url, shared_redis
 
-__all__ = ["shared_redis"]
+__all__ = ["live_url", "shared_redis"]
 
 PERSON, DEVICE, OTHER = "access-user-4", "access-device-4", "access-other-4"
-
-
-@pytest.fixture(params=["memory", "redis"])
-def live_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    if request.param == "memory":
-        yield "memory://"
-        return
-    namespace = unique_namespace()
-    url = f"{request.getfixturevalue('shared_redis')}?namespace={namespace}"
-    try:
-        yield url
-    finally:
-        drop_namespace(url, namespace)
 
 
 def test_cli_export_files_an_access_request(tmp_path: Path, live_url: str) -> None:

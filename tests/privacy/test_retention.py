@@ -23,15 +23,19 @@ TODAY = date(2026, 6, 15)
 
 
 def lake_rows(data: Path, where: str = "true") -> int:
-    files = [
-        str(p) for p in (data / "lake").rglob("*.parquet") if "events" in p.parts or "archive" in p.parts
-    ]
+    files = [p for p in (data / "lake").rglob("*.parquet") if "events" in p.parts or "archive" in p.parts]
+    return parquet_rows(files, where)
+
+
+def parquet_rows(files: list[Path], where: str = "true") -> int:
+    """The rows of these Parquet files that ``where`` keeps (0 for no file), read through DuckDB."""
     if not files:
         return 0
+    listed = [str(p) for p in files]
     con = duckdb.connect()
     try:
         got = con.execute(
-            f"SELECT count(*) FROM read_parquet({files!r}, union_by_name = true, hive_partitioning = false)"
+            f"SELECT count(*) FROM read_parquet({listed!r}, union_by_name = true, hive_partitioning = false)"
             f" WHERE {where}"
         ).fetchone()
     finally:

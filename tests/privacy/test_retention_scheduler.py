@@ -8,29 +8,13 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import duckdb
-
 from headwater.batch.archive import archive_month
 from headwater.batch.etl import run_daily
 from headwater.batch.scheduler import EtlScheduler
 from headwater.config import Settings
 from headwater.lake.layout import Lake
 from tests.batch.logdata import ev, write_log
-
-
-def rows(files: list[Path], where: str = "true") -> int:
-    if not files:
-        return 0
-    listed = [str(p) for p in files]
-    con = duckdb.connect()
-    try:
-        got = con.execute(
-            f"SELECT count(*) FROM read_parquet({listed!r}, union_by_name = true, hive_partitioning = false)"
-            f" WHERE {where}"
-        ).fetchone()
-    finally:
-        con.close()
-    return int(got[0]) if got else 0
+from tests.privacy.test_retention import parquet_rows
 
 
 def test_the_nightly_pass_applies_every_retention_policy(tmp_path: Path) -> None:
@@ -69,11 +53,11 @@ def test_the_nightly_pass_applies_every_retention_policy(tmp_path: Path) -> None
     assert lake.archived_months() == []  # lake retention: the old month went whole
     assert old not in lake.event_dates()
     events_files = lake.event_files()
-    assert rows(events_files) == 3  # mid's Opened, recent's two
-    assert rows(events_files, "event = 'Page Viewed'") == 1  # per-event retention
+    assert parquet_rows(events_files) == 3  # mid's Opened, recent's two
+    assert parquet_rows(events_files, "event = 'Page Viewed'") == 1  # per-event retention
     people = sorted((data / "lake" / "event_people").glob("*.parquet"))
     assert f"recv={old:%Y%m%d}.parquet" not in [p.name for p in people]
-    assert rows(people, "event = 'Page Viewed'") == 1
+    assert parquet_rows(people, "event = 'Page Viewed'") == 1
     audit = [
         json.loads(line)["retention"] for line in (data / "audit" / "privacy.jsonl").read_text().splitlines()
     ]

@@ -6,31 +6,18 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.helpers import Server, cli, create_key
-from tests.redis_services import drop_namespace, shared_redis, unique_namespace
+from tests.redis_services import live_url, shared_redis
 
-__all__ = ["shared_redis"]
+__all__ = ["live_url", "shared_redis"]
 TOKEN = "live-batch-token"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture(params=["memory", "redis"])
-def live_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    if request.param == "memory":
-        yield "memory://"
-        return
-    namespace = unique_namespace()
-    url = f"{request.getfixturevalue('shared_redis')}?namespace={namespace}"
-    yield url
-    drop_namespace(url, namespace)
 
 
 def event(at: str, tool: str, **ids: str) -> dict[str, Any]:
