@@ -71,9 +71,34 @@ def _aggregate(series: Series, i: int) -> str:
     return f"quantile_cont(n{i}, {_QUANTILES[series.measure]}) {flag}"
 
 
+def _people_only(query: TrendRequest) -> bool:
+    """Whether the trend counts the people active in each bucket and nothing else (every series the
+    unique users of any event, no filter, no breakdown): the person-day rollup answers it."""
+    plain = all(s.event is None and s.measure == "users" and not s.filters for s in query.series)
+    return plain and not query.filters and query.breakdown is None
+
+
+def _people_rows(scope: Scope, query: TrendRequest) -> str:
+    """rows_sql of a people-only trend, over (day, person) pairs: the rollup the metrics' DAU reads
+    (every event with an actor, as the events are counted), not every event of the range."""
+    rng = query.rng
+    first = query.previous[0] if query.compare else rng.start
+    current = f"day >= DATE {quote(rng.start.isoformat())}"
+    bucket = bucket_sql(query.interval, rng.start)
+    if query.compare:
+        bucket = f"CASE WHEN {current} THEN {bucket} ELSE {bucket_sql(query.interval, query.previous[0])} END"
+    flags = ", ".join(f"true AS s{i}, NULL::DOUBLE AS n{i}, false AS k{i}" for i in range(len(query.series)))
+    return f"""
+        SELECT person, ({current}) AS cur, {bucket} AS bucket, NULL::VARCHAR AS bd, {flags}
+        FROM ({scope.person_days(first, rng.end)}) WHERE person IS NOT NULL
+    """
+
+
 def rows_sql(scope: Scope, query: TrendRequest) -> str:
     """SELECT of the events a trend counts: (person, cur, bucket, bd, and per series i: s{i} whether
     the event counts for it, n{i} its numeric property, k{i} whether that value was skipped)."""
+    if _people_only(query):
+        return _people_rows(scope, query)
     cols = FilterColumns(scope, query.rng.end)
     rng = query.rng
     flags = []
