@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
+
+from headwater.privacy.keyed import id_hash
 
 if TYPE_CHECKING:
     from headwater.stores.sql.privacy import SqlPrivacy
@@ -25,11 +25,6 @@ log = logging.getLogger("headwater.privacy")
 REFRESH_SECONDS = 1.0
 #: the fields of a message that name a person (the log's, and /api/events' spellings of them)
 ID_FIELDS = ("userId", "anonymousId", "previousId", "user_id", "anonymous_id")
-
-
-def id_hash(key: bytes, value: str) -> str:
-    """An id's keyed hash, as the suppression list keeps it (stores/sql/privacy.py)."""
-    return hmac.new(key, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
 
 
 def id_text(value: object) -> str:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import subprocess
 import sys
 import time
@@ -42,17 +41,6 @@ log = logging.getLogger("headwater.experiments")
 LOCK_SECONDS = 1800.0  # one process restores; a restore that dies frees the others after this
 WAIT_SECONDS = 0.5
 CHILD_TIMEOUT_SECONDS = 1800.0
-
-
-def default_database_url(data_dir: Path) -> str:
-    """Where the suppression list is when the restorer was not told: HEADWATER_DATABASE_URL, else
-    the data directory's embedded SQLite store when it is there (as config.Settings'
-    effective_database_url), else "" (no list to read)."""
-    url = os.environ.get("HEADWATER_DATABASE_URL", "")
-    if url:
-        return url
-    path = (data_dir / "realtime.sqlite3").resolve()
-    return f"sqlite:///{path}" if path.exists() else ""
 
 
 def exposures(data_dir: Path, database_url: str = "") -> dict[str, dict[str, str]]:
@@ -134,11 +122,10 @@ class StickyRestorer:
         data_dir: Path,
         buckets: StickyBuckets,
         ttl_seconds: int | None,
-        database_url: str | None = None,
+        database_url: str,
     ) -> None:
         self.data_dir = data_dir
-        #: where the suppression list is read (None: the data directory's embedded SQLite store)
-        self.database_url = database_url
+        self.database_url = database_url  # where the suppression list is read
         self.buckets = buckets
         self.ttl_seconds = ttl_seconds
         self.task: asyncio.Task[None] | None = None
@@ -177,10 +164,7 @@ class StickyRestorer:
                     return
                 await asyncio.sleep(WAIT_SECONDS)
             try:
-                url = self.database_url
-                if url is None:
-                    url = default_database_url(self.data_dir)
-                docs = await asyncio.to_thread(exposures_in_child, self.data_dir, url)
+                docs = await asyncio.to_thread(exposures_in_child, self.data_dir, self.database_url)
                 written = await asyncio.to_thread(self.buckets.restore, docs, self.ttl_seconds)
                 await asyncio.to_thread(self.buckets.mark_restored)
             finally:

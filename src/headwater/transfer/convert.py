@@ -30,10 +30,11 @@ from typing import Any
 
 import msgspec
 
-from headwater.collector.suppression import id_hash, message_suppressed
+from headwater.collector.suppression import message_suppressed
 from headwater.events.errors import EventError
 from headwater.events.normalize import Normalizer, RequestInfo
 from headwater.events.timestamps import format_timestamp, parse_timestamp
+from headwater.privacy.keyed import id_hash
 from headwater.transfer.csvmap import ColumnMap
 
 _decode = msgspec.json.Decoder().decode

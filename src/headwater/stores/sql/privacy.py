@@ -8,12 +8,11 @@ person is covered (a userId, the anonymous ids linked to it, alias previousIds).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from collections.abc import Collection
 from datetime import UTC, datetime
 
+from headwater.privacy.keyed import id_hash
 from headwater.stores.sql.database import SqlDatabase
 
 ANON = "anon:"  # how the realtime identity links name an anonymous id
@@ -46,7 +45,7 @@ class SqlPrivacy:
         return self._key
 
     def hashed(self, identifier: str) -> str:
-        return hmac.new(self.key(), identifier.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+        return id_hash(self.key(), identifier)
 
     def resolve(self, subject: dict[str, str]) -> set[str]:
         """Every id of the person a subject ({"userId": ...} or {"anonymousId": ...}) names."""
