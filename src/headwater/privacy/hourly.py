@@ -154,10 +154,6 @@ def cells_of_log(lines: Iterable[bytes]) -> set[Cell]:
     return set(tally_log(lines).keys)
 
 
-def cells_of_lake(rows: Iterable[dict[str, Any]]) -> set[Cell]:
-    return set(tally_lake(rows).keys)
-
-
 def plan(run_dir: Path, data_dir: Path, log_dir: Path, regulation_id: str, ids: Collection[str]) -> int:
     """Note the person's hourly cells (log and lake) and their actors in each before they are
     erased; how many cells."""
@@ -192,11 +188,6 @@ def planned_actors(run_dir: Path, regulation_id: str) -> tuple[dict[Cell, int], 
 def _merge(cells: dict[Cell, int], item: Sequence[Any]) -> None:
     cell = (str(item[0]), str(item[1]), str(item[2]))
     cells[cell] = max(cells.get(cell, 0), int(item[3]) if len(item) > 3 else 1)
-
-
-def planned(run_dir: Path, regulation_id: str) -> set[Cell]:
-    """The cells the plan noted on this host (none when its file is not here)."""
-    return set(planned_actors(run_dir, regulation_id)[0])
 
 
 def person_cells(log_dir: Path, ids: Collection[str]) -> set[Cell]:
