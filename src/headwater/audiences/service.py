@@ -200,6 +200,7 @@ def rebuild_audiences(settings: Settings, live: LiveBackend, definitions: Defini
         finally:
             checkpoints.close()
             state.close()
-        return RebuildResult(tailer.status.applied_events - target.skipped, tailer.status.rejected_lines)
+        st = tailer.status
+        return RebuildResult(st.applied_events - target.skipped, st.rejected_lines, target.skipped)
 
     return rebuild

@@ -120,12 +120,10 @@ def _offline(name: str, rebuild: Rebuild, from_day: date | None) -> None:
 
         result = rebuild(from_day, threading.Event(), on_step)
         progress.update(task, completed=seen["total"] or 1, total=seen["total"] or 1)
-    from headwater.realtime.replay import ReplayResult
-
-    told = ""  # a replay that skips suppressed people's events (docs/privacy.md) says how many
-    if isinstance(result, ReplayResult):
-        told = f"; {result.suppressed} events of suppressed people skipped"
-    err.print(f"{name}: replayed {result.applied_lines} events; {result.quarantined} lines quarantined{told}")
+    err.print(
+        f"{name}: replayed {result.applied_lines} events; {result.quarantined} lines quarantined;"
+        f" {result.suppressed} events of suppressed people skipped"
+    )
 
 
 def _online(name: str, settings: Any, from_day: date | None, holder: str) -> None:

@@ -258,6 +258,7 @@ def rebuild_live(settings: Settings, live: LiveBackend) -> Rebuild:
         finally:
             store.close()
             links.close()
-        return RebuildResult(tailer.status.applied_events - target.skipped, tailer.status.rejected_lines)
+        st = tailer.status
+        return RebuildResult(st.applied_events - target.skipped, st.rejected_lines, target.skipped)
 
     return rebuild

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -41,11 +40,6 @@ CATCH_UP_LINES = 10_000
 
 class TailerBusyError(RuntimeError):
     pass
-
-
-@dataclass(slots=True)
-class ReplayResult(RebuildResult):
-    suppressed: int = 0  # events of suppressed people skipped
 
 
 def rebuild_realtime(settings: Settings) -> Rebuild:
@@ -119,4 +113,4 @@ def _rebuild(
     )
     tailer.run(stop, until_caught_up=True, max_backoff=1.0, max_failures=10)
     st = tailer.status
-    return ReplayResult(st.applied_events - target.skipped, st.rejected_lines, target.skipped)
+    return RebuildResult(st.applied_events - target.skipped, st.rejected_lines, target.skipped)

@@ -28,6 +28,7 @@ from headwater.log.tailing.tailer import Tailer
 class RebuildResult:
     applied_lines: int
     quarantined: int
+    suppressed: int = 0  # events of suppressed people skipped (docs/privacy.md)
 
 
 #: (from_day or None for everything, stop, on_step) -> what was applied
