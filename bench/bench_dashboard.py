@@ -298,6 +298,10 @@ def report(title: str, ms: int, target: int, found: dict[str, Any]) -> None:
     """A verdict, then where the time went: the page's own requests, each tile's."""
     print(f"{title}: {ms} ms: {'meets' if ms < target else 'MISSES'} the {target} ms target", end="")
     print(f" (load average {found['loadavg_1m']})")
+    if "cpu_ms" in found:
+        cpu = found["cpu_ms"]
+        print(f"    CPU meanwhile: the server {cpu['server']} ms, the machine (browser too)", end="")
+        print(f" {cpu['machine']} ms")
     if found.get("html_ms") is not None:
         print(f"    HTML {found['html_ms']} ms, static files answered by {found['static_last_ms']} ms")
     for r in found["other_api"]:
@@ -314,8 +318,25 @@ def report(title: str, ms: int, target: int, found: dict[str, Any]) -> None:
         )
 
 
+def cpu_ms(pid: int) -> dict[str, float]:
+    """CPU time so far (ms): the server's process (and its waited-for children), and the whole
+    machine's (every process: the browser too), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = 1000 / os.sysconf("SC_CLK_TCK")
+    server = sum(int(f) for f in fields[11:15]) * tick
+    busy = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    machine = sum(int(v) for i, v in enumerate(busy[:8]) if i not in (3, 4)) * tick  # not idle, iowait
+    return {"server": server, "machine": machine}
+
+
 def visit(
-    browser: Any, url: str, board: str, names: dict[str, str], days: int, custom: tuple[str, str]
+    browser: Any,
+    url: str,
+    board: str,
+    names: dict[str, str],
+    days: int,
+    custom: tuple[str, str],
+    server_pid: int,
 ) -> dict[str, Any]:
     """The board loaded in a fresh context, then its range changed by each preset (computed ahead
     by the warm-up), then to ``custom`` typed in the form (a range nobody asked before)."""
@@ -339,6 +360,7 @@ def visit(
             redraw["loadavg_1m"] = round(max(load1, os.getloadavg()[0]), 2)
             out[f"range {preset}"] = redraw
         load1 = os.getloadavg()[0]
+        cpu = cpu_ms(server_pid)
         since = page.evaluate("performance.now()")
         page.fill('.board-range input[data-field="start"]', custom[0])
         page.fill('.board-range input[data-field="end"]', custom[1])
@@ -347,6 +369,7 @@ def visit(
         redraw = {"redraw_ms": page.evaluate("window.headwaterBoardRedrawMs")}
         redraw.update(named(page.evaluate(BOARD_JS, since), names, since))
         redraw["loadavg_1m"] = round(max(load1, os.getloadavg()[0]), 2)
+        redraw["cpu_ms"] = {k: round(v - cpu[k]) for k, v in cpu_ms(server_pid).items()}
         out[f"range {custom[0]}..{custom[1]} (typed, never asked)"] = redraw
         return out
     finally:
@@ -396,7 +419,8 @@ def board_case(browser: Any, data: Path, users: int, days: int) -> dict[str, Any
         figures["warmup_s"] = wait_started(srv, timeout=600)["dashboard_warmup"]["last_seconds"]
         for case, span in (("cold", 14), ("again", 21)):  # another typed range each time
             custom = ((today - timedelta(days=span)).isoformat(), (today - timedelta(days=1)).isoformat())
-            found = figures[case] = visit(browser, srv.url, board, names, days, custom)
+            assert srv.proc is not None
+            found = figures[case] = visit(browser, srv.url, board, names, days, custom, srv.proc.pid)
             report(f"board first load, {case}", found["load_ms"], 1500, found)
             for key, redraw in found.items():
                 if key.startswith("range "):

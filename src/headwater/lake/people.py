@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from headwater.lake.file_memo import remembered
 from headwater.lake.params import Range
 from headwater.lake.query import LakeQuery
 from headwater.lake.rollups.names import names_ok
@@ -205,19 +206,26 @@ class PeopleQuery(LakeQuery):
         files = self.user_days_files()
         if not files:
             return False
+        if not remembered(("actor_hash", str(self.lake.root)), files, lambda: self._all_hashed(files)):
+            return False
+        if self.new_names and not self._new_names_hash_apart():
+            return False
+        pairs = "SELECT hash(key) AS aid, hash(user_id) AS pid FROM idmap"
+        if self.extra_links:  # today's links are in idmap: not the lake's map alone
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE idmap_hash AS {pairs}")
+        else:  # the lake's map as hashes, read once per version of its file
+            slot = ("idmap_hash", str(self.lake.root))
+            table = remembered(slot, [self.lake.identity_map], lambda: self.con.sql(pairs).to_arrow_table())
+            self.con.register("idmap_hash", table)
+        return True
+
+    def _all_hashed(self, files: list[Path]) -> bool:
+        """Whether every person-day file carries ``actor_hash``."""
         with_hash = self.sql(
             f"SELECT count(DISTINCT file_name) FROM parquet_schema({file_list(files)})"
             " WHERE name = 'actor_hash'"
         )
-        if int(with_hash[0][0]) != len(files):
-            return False
-        if self.new_names and not self._new_names_hash_apart():
-            return False
-        self.con.execute(
-            "CREATE OR REPLACE TEMP TABLE idmap_hash AS"
-            " SELECT hash(key) AS aid, hash(user_id) AS pid FROM idmap"
-        )
-        return True
+        return int(with_hash[0][0]) == len(files)
 
     def _new_names_hash_apart(self) -> bool:
         """Names not in the lake yet (today's log, links not loaded): each must hash apart from the

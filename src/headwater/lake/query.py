@@ -117,7 +117,7 @@ class LakeQuery:
         extra = read_links(self.con, links_sql("SELECT * FROM pending")) if paths else []
         self.new_names = bool(paths)
         self.extra_links = bool(extra)
-        load_identity_map(self.con, self.lake, extra)
+        load_identity_map(self.con, self.lake, extra, fresh=True)  # (a connection of its own)
 
     def prepare_derived(
         self, columns: Iterable[str], first: date | None, last: date | None, where: str = "true"

@@ -110,6 +110,17 @@ class Scope(PeopleQuery):
             return pending
         return f"{parquet_sql(files, 'actor_hash, event, ts')} WHERE {cond} UNION ALL {pending}"
 
+    def step_people(self, first: date | None, last: date | None, name: str) -> str | None:
+        """SELECT (day, person) of the events named ``name`` of local days first..last, people as
+        hashed_days names them, from step_events' rollup; None where step_events is None."""
+        steps = self.step_events(first, last, [name])
+        if steps is None:
+            return None
+        return f"""
+            SELECT hw_day(s.ts, {quote(self.tz)}) AS day, coalesce(m.pid, s.actor_hash) AS person
+            FROM ({steps}) s LEFT JOIN idmap_hash m ON m.aid = s.actor_hash
+        """
+
     def session_runs(self, first: date | None, last: date | None) -> str | None:
         """SELECT (person, start_ts, end_ts, events) of the ETL's session rollup (each actor's runs of
         events without a 30-minute gap) overlapping local days first..last, people as integers, with
@@ -180,6 +191,11 @@ class Scope(PeopleQuery):
             return self._register_person_days(arrays)
         if not self.hashed_people():
             return self.user_days(first, last)
+        return self.hashed_days(first, last)
+
+    def hashed_days(self, first: date | None = None, last: date | None = None) -> str:
+        """person_days with ``person`` the 64-bit hash of the resolved name, never a dense id (to
+        join with step_events' people); only once hashed_people() said yes."""
         lo, hi, _, _ = self.utc_window(first, last)
         files = self.user_days_files()
         low = f"day >= DATE {quote(str(first))}" if first else "true"

@@ -17,17 +17,35 @@ from headwater.metrics.periods import index_of, index_sql
 from headwater.metrics.shapes import cohort_rows
 
 
-def _activity(scope: Scope, event: str | None, period: str, last: date, hashed: bool) -> str:
-    """(person, period index) pairs; ``hashed``: persons as integers (both sides must agree)."""
-    if event is None and hashed:
+def _activity(scope: Scope, event: str | None, period: str, last: date, people: str) -> str:
+    """(person, period index) pairs. ``people``: "any" (both sides any event: dense ids, hashes or
+    names, as person_periods and person_days choose), "hashes" (the step rollup's hashes, see
+    _people) or "names" (the events read); both sides must agree."""
+    if people == "any":
         table = scope.person_periods(period, last)
         if table is not None:
             return f"SELECT person, p FROM {table}"
-    if event is None:
-        source = scope.person_days(None, last) if hashed else scope.user_days(None, last)
+        source = scope.person_days(None, last)
+    elif people == "hashes":
+        steps = None if event is None else scope.step_people(None, last, event)
+        source = scope.hashed_days(None, last) if steps is None else steps
+    elif event is None:
+        source = scope.user_days(None, last)
     else:
         source = f"SELECT day, person FROM ({scope.events(None, last)}) WHERE event = {quote(event)}"
     return f"SELECT DISTINCT person, {index_sql(period)} AS p FROM ({source}) WHERE person IS NOT NULL"
+
+
+def _people(scope: Scope, start_event: str | None, return_event: str | None, last: date) -> str:
+    """How both sides name people (see _activity): "any" without a named event; "hashes" when
+    every named event can be read from the ETL's (event, actor_hash, ts) rollup (only its row
+    groups, no actor string: a cohort's event since the data's start costs little); else "names"."""
+    if start_event is None and return_event is None:
+        return "any"
+    named = [e for e in (start_event, return_event) if e is not None]
+    if all(scope.step_people(None, last, e) is not None for e in named):
+        return "hashes"
+    return "names"
 
 
 def retention(
@@ -41,15 +59,15 @@ def retention(
     period, mode, cohort = retention_options(period, mode, cohort)
     rng = scope.rng
     lo, hi = index_of(period, rng.start), index_of(period, rng.end)
-    hashed = start_event is None and return_event is None
+    people = _people(scope, start_event, return_event, rng.end)
     # the start event's (person, period) pairs and the cohorts, each computed once (a scan of the
     # events since the start of the data: a cohort is who did it first in a period)
-    act = _activity(scope, start_event, period, rng.end, hashed)
+    act = _activity(scope, start_event, period, rng.end, people)
     scope.sql(f"CREATE OR REPLACE TEMP TABLE hw_ret_act AS {act}")
     ret = (
         "SELECT * FROM hw_ret_act"
         if return_event == start_event
-        else _activity(scope, return_event, period, rng.end, hashed)
+        else _activity(scope, return_event, period, rng.end, people)
     )
     if cohort == "first":
         coh = (

@@ -98,13 +98,15 @@ def write_identity_map(path: Path, items: Iterable[tuple[str, str]]) -> None:
     tmp.replace(path)
 
 
-def load_identity_map(con: Any, lake: Lake, extra: Sequence[Link] = ()) -> None:
-    """Temp table ``idmap(key, user_id)``: the lake's map plus links not in the lake yet."""
-    # a view (the lake's map read in place) or a table (with links not in the lake): dropped as what it
-    # is, since DuckDB refuses DROP TABLE of a view (a second call on one connection)
-    found = "SELECT table_type FROM information_schema.tables WHERE table_name = 'idmap'"
-    for (kind,) in con.execute(found).fetchall():
-        con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} idmap")
+def load_identity_map(con: Any, lake: Lake, extra: Sequence[Link] = (), fresh: bool = False) -> None:
+    """Temp table ``idmap(key, user_id)``: the lake's map plus links not in the lake yet.
+    ``fresh``: ``con`` is a new connection, without an ``idmap`` to replace."""
+    if not fresh:
+        # a view (the lake's map read in place) or a table (with links not in the lake): dropped as
+        # what it is, since DuckDB refuses DROP TABLE of a view (a second call on one connection)
+        found = "SELECT table_type FROM information_schema.tables WHERE table_name = 'idmap'"
+        for (kind,) in con.execute(found).fetchall():
+            con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} idmap")
     if not extra:
         if lake.identity_map.exists():  # read in place, not copied
             con.execute(f"CREATE TEMP VIEW idmap AS {parquet_sql([lake.identity_map], 'key, user_id')}")
