@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -238,6 +238,24 @@ class Lake:
             if manifest is not None:
                 out[recv] = manifest
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class LakeSnapshot(Lake):
+    """A Lake whose manifests and daily partitions' file lists are read once: one query's view
+    (a query asked for them several times, and once per day folder each time)."""
+
+    _seen: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def loaded_days(self) -> dict[date, dict[str, Any]]:
+        if "loaded" not in self._seen:
+            self._seen["loaded"] = Lake.loaded_days(self)
+        return dict(self._seen["loaded"])
+
+    def _daily_files(self) -> dict[date, list[str]]:
+        if "daily" not in self._seen:
+            self._seen["daily"] = Lake._daily_files(self)
+        return dict(self._seen["daily"])
 
 
 def log_sizes(log_dir: Path, recv: date) -> dict[str, int]:

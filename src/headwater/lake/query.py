@@ -17,7 +17,7 @@ from typing import Any, Self
 from zoneinfo import ZoneInfo
 
 from headwater.lake.derived import COLUMNS, MARK, UA_COLUMNS, add_user_agents, by_state, derived_parquet_sql
-from headwater.lake.layout import Lake, LakeError, complete_lines, pending_days
+from headwater.lake.layout import Lake, LakeError, LakeSnapshot, complete_lines, pending_days
 from headwater.lake.params import MetricError, Range
 from headwater.lake.rollups.identity import links_sql, load_identity_map, read_links
 from headwater.lake.sql import EVENT_COLUMNS, json_events_sql, parquet_sql, quote, spilling_connection
@@ -37,7 +37,7 @@ class LakeQuery:
     """One query's connection to the lake and the pending log. Use as a context manager."""
 
     def __init__(self, data_dir: Path, rng: Range, memory_limit: str = "1GB") -> None:
-        self.lake = Lake(data_dir / "lake")
+        self.lake: Lake = LakeSnapshot(data_dir / "lake")  # one view of the manifests and files
         self.log_dir = data_dir / "log"
         self.rng = rng
         self.tz = rng.tz
@@ -188,20 +188,20 @@ class LakeQuery:
         """Local days without any data received or stored: the metric reports them missing, not zero.
 
         A local day counts as covered when its UTC day at local noon has a log file (loaded or not),
-        a manifest, or events stored under that event date."""
-        covered: set[date] = set(self.lake.loaded_days())
-        covered.update(lf.day for lf in list_log_files(self.log_dir, "events"))
-        covered.update(self.lake.event_dates())
-        if self.lake.tool_usage_dir.is_dir():
-            for p in self.lake.tool_usage_dir.glob("date=*.parquet"):
-                covered.add(date.fromisoformat(p.stem[5:]))
-        covered.update(r[0] for r in self.sql("SELECT DISTINCT CAST(ts AS DATE) FROM pending"))
+        a manifest, or events stored under that event date. Only the days asked are looked for,
+        cheapest source first."""
         zone = ZoneInfo(self.tz)
-        return {
-            d
-            for d in days
-            if datetime.combine(d, time(12), tzinfo=zone).astimezone(UTC).date() not in covered
-        }
+        noon = {d: datetime.combine(d, time(12), tzinfo=zone).astimezone(UTC).date() for d in days}
+        wanted = set(noon.values())
+        wanted -= set(self.lake.loaded_days())
+        wanted -= {lf.day for lf in list_log_files(self.log_dir, "events")} if wanted else set()
+        wanted -= set(self.lake.event_dates()) if wanted else set()
+        if wanted:
+            usage = self.lake.tool_usage_dir
+            wanted = {u for u in wanted if not (usage / f"date={u.isoformat()}.parquet").exists()}
+        if wanted:
+            wanted -= {r[0] for r in self.sql("SELECT DISTINCT CAST(ts AS DATE) FROM pending")}
+        return {d for d, u in noon.items() if u in wanted}
 
 
 def _midnight(day: date, zone: ZoneInfo) -> datetime:
