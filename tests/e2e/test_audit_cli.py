@@ -57,3 +57,10 @@ def test_every_cli_change_is_in_the_audit_log(tmp_path: Path) -> None:
     assert {e["actor"] for e in entries} == {f"cli:{getpass.getuser()}"}
     table = cli(data, "audit", env={"COLUMNS": "200"}).stdout
     assert "user.disable" in table and "write_key.create" in table
+    request = json.loads(cli(data, "privacy", "suppress", "visitor-7", "--json").stdout)["id"]
+    actions.append(("regulation", request))  # a privacy request's id, 24 characters
+    narrow = cli(data, "audit", env={"COLUMNS": "80"}).stdout  # a terminal's default width
+    assert max(len(line) for line in narrow.splitlines()) <= 80
+    for action, target in actions:  # the target on one line (to copy it), the action folded
+        assert target in narrow and action[:10] in narrow, (action, target, narrow)
+    assert "…" not in narrow  # nothing cut

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from headwater.batch.etl import run_daily
+from headwater.privacy.deletion import STEPS
 from tests.batch.logdata import ev, write_log
 from tests.helpers import cli
 from tests.privacy.proof import ids_in_files
@@ -111,6 +112,10 @@ def test_delete_status_export(tmp_path: Path) -> None:
     assert ids_in_files(data, [PERSON, DEVICE]) == {}
     listed = cli(data, "privacy", "status").stdout
     assert entry["id"] in listed and "FINISHED" in listed
+    table = cli(data, "privacy", "status", entry["id"]).stdout.splitlines()
+    steps = [line.split()[0] for line in table[1:]]
+    run = [s for s in STEPS if s in entry["progress"]]
+    assert steps[: len(run)] == run and len(run) >= 5, table  # as they run, other entries after
     shown = json.loads(cli(data, "privacy", "status", entry["id"], "--json").stdout)
     assert shown["subject"]["anonymousId"].startswith("hmac:")
     assert "nothing to run" in cli(data, "privacy", "run").stderr

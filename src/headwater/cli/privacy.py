@@ -50,8 +50,12 @@ def _print(entry: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(entry, sort_keys=True))
         return
+    from headwater.privacy.deletion import STEPS
+
     print(f"{entry['id']}  {entry['type']}  {entry['status']}")
-    for step, state in sorted((entry.get("progress") or {}).items()):
+    order = {step: i for i, step in enumerate(STEPS)}  # the steps in the order they run
+    progress = (entry.get("progress") or {}).items()
+    for step, state in sorted(progress, key=lambda item: (order.get(item[0], len(order)), item[0])):
         if isinstance(state, dict):
             shown = ", ".join(f"{k}={v}" for k, v in state.items() if k != "status")
             print(f"  {step:<12} {state.get('status', ''):<10} {shown}")

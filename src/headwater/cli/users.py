@@ -267,9 +267,17 @@ def audit(
     if not entries:
         err.print("The audit log is empty: changes to keys, experiments, audiences and accounts land here.")
         return
-    table = Table("at", "actor", "action", "target", "detail")
+    # the target (a request id, an email) on one line at any width, to copy; the rest folds onto
+    # more lines in a narrow terminal, never cut with an ellipsis
+    table = Table()
+    table.add_column("at", overflow="fold", min_width=10)
+    table.add_column("actor", overflow="fold", min_width=8)
+    table.add_column("action", overflow="fold", min_width=10)
+    table.add_column("target", no_wrap=True)
+    table.add_column("detail", overflow="fold", min_width=10, ratio=1)
     for e in entries:
-        table.add_row(e["at"][:19], e["actor"], e["action"], e["target"], json.dumps(e["detail"]))
+        at = e["at"][:19].replace("T", " ")
+        table.add_row(at, e["actor"], e["action"], e["target"], json.dumps(e["detail"]))
     Console().print(table)
 
 
