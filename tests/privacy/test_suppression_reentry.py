@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 from headwater.privacy.live_forget import OPTIONS
+from tests.e2e.audiences.harness import Harness
 from tests.helpers import cli
 from tests.http.asgi import ADMIN, Running, run, running
 from tests.privacy.test_suppression_paths import suppress
@@ -120,3 +122,29 @@ def test_live_and_audience_rebuilds_skip_suppressed_people(tmp_path: Path) -> No
         await hw.until(lambda: state(1, {"shown-L"}), timeout=60)
 
     run(tmp_path, scenario)
+
+
+def test_a_running_servers_replay_says_how_many_it_skipped(tmp_path: Path) -> None:
+    """`headwater replay realtime` while a server runs the tailer: the server rebuilds, and the
+    command says what it replayed, quarantined and skipped (not only the server's log)."""
+    hw = Harness(tmp_path / "data").start()
+    try:
+        sent = [
+            {"type": "track", "event": "Opened", "userId": "hidden-S"},
+            {"type": "track", "event": "Opened", "anonymousId": "hidden-S"},
+            {"type": "track", "event": "Opened", "userId": "shown-S"},
+        ]
+        hw.send(sent)
+        deadline = time.monotonic() + 30
+        while not all(i in realtime_rows(hw.data_dir) for i in ("hidden-S", "shown-S")):
+            assert time.monotonic() < deadline, "the realtime store never had both"
+            time.sleep(0.1)
+        cli(hw.data_dir, "privacy", "suppress", "hidden-S", env=hw.env)
+        done = cli(hw.data_dir, "replay", "realtime", env=hw.env, check=False)
+        assert done.returncode == 0, done.stderr
+        assert "the server (process" in done.stderr, done.stderr  # the online path
+        said = "rebuilt by the server, replayed 1 events; 0 lines quarantined; 2 events of suppressed"
+        assert said in done.stderr, done.stderr
+        assert "hidden-S" not in realtime_rows(hw.data_dir) and "shown-S" in realtime_rows(hw.data_dir)
+    finally:
+        hw.stop()

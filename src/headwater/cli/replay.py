@@ -14,7 +14,13 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from headwater.cli.common import DataDir, err, fail, realtime_store, settings_of
-from headwater.log.tailing.rebuild import Rebuild, pending_rebuild, request_rebuild
+from headwater.log.tailing.rebuild import (
+    Rebuild,
+    RebuildResult,
+    pending_rebuild,
+    rebuilt_since,
+    request_rebuild,
+)
 from headwater.log.tailing.service import StatusFile, TailerLock, TailerMetrics
 from headwater.log.tailing.tailer import Tailer
 
@@ -120,8 +126,12 @@ def _offline(name: str, rebuild: Rebuild, from_day: date | None) -> None:
 
         result = rebuild(from_day, threading.Event(), on_step)
         progress.update(task, completed=seen["total"] or 1, total=seen["total"] or 1)
-    err.print(
-        f"{name}: replayed {result.applied_lines} events; {result.quarantined} lines quarantined;"
+    err.print(f"{name}: {_what(result)}")
+
+
+def _what(result: RebuildResult) -> str:
+    return (
+        f"replayed {result.applied_lines} events; {result.quarantined} lines quarantined;"
         f" {result.suppressed} events of suppressed people skipped"
     )
 
@@ -150,9 +160,10 @@ def _online(name: str, settings: Any, from_day: date | None, holder: str) -> Non
                 )
                 if not pending and current.get("state") == "caught_up":
                     progress.update(task, total=total or 1, completed=total or 1)
-                    err.print(
-                        f"{name}: rebuilt by the server; {current.get('applied_events', 0)} events applied"
-                    )
+                    said = rebuilt_since(settings.run_dir, name, asked)
+                    applied = f"{current.get('applied_events', 0)} events applied"
+                    # (a server from before the result file says what it applied only)
+                    err.print(f"{name}: rebuilt by the server, " + (applied if said is None else _what(said)))
                     return
             time.sleep(0.25)
     fail(

@@ -62,8 +62,28 @@ def pending_rebuild(run_dir: Path, name: str) -> tuple[bool, date | None]:
         return True, None
 
 
-def rebuild_done(run_dir: Path, name: str) -> None:
+def result_path(run_dir: Path, name: str) -> Path:
+    return run_dir / f"tailer-{name}.rebuilt"
+
+
+def rebuild_done(run_dir: Path, name: str, result: RebuildResult | None = None) -> None:
+    """The request answered: what the rebuild applied kept for the command that asked (written
+    before the request goes, so a command that sees no request finds it)."""
+    if result is not None:
+        done = {"done_at": time.time(), **{k: getattr(result, k) for k in RebuildResult.__slots__}}
+        write_atomic(result_path(run_dir, name), json.dumps(done).encode())
     request_path(run_dir, name).unlink(missing_ok=True)
+
+
+def rebuilt_since(run_dir: Path, name: str, since: float) -> RebuildResult | None:
+    """What the last rebuild of tailer ``name`` applied, if it finished at ``since`` or later."""
+    try:
+        done = json.loads(result_path(run_dir, name).read_text())
+        if float(done["done_at"]) < since:
+            return None
+        return RebuildResult(*(int(done[k]) for k in RebuildResult.__slots__))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 class RebuildWatch:

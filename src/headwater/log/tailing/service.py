@@ -276,9 +276,13 @@ class TailerService(Generic[R]):
             self._stop.wait(5.0)
             return
         self.rebuilds += 1
-        rebuild_done(self.run_dir, self.tailer_name)
+        rebuild_done(self.run_dir, self.tailer_name, result)
         log.info(
             "rebuilt %s from the log",
             self.tailer_name,
-            extra={"applied": result.applied_lines, "quarantined": result.quarantined},
+            extra={
+                "applied": result.applied_lines,
+                "quarantined": result.quarantined,
+                "suppressed": result.suppressed,
+            },
         )
