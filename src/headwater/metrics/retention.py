@@ -17,18 +17,17 @@ from headwater.metrics.periods import index_of, index_sql
 from headwater.metrics.shapes import cohort_rows
 
 
-def _activity(scope: Scope, event: str | None, period: str, last: date, people: str) -> str:
-    """(person, period index) pairs. ``people``: "any" (both sides any event: dense ids, hashes or
-    names, as person_periods and person_days choose), "hashes" (the step rollup's hashes, see
-    _people) or "names" (the events read); both sides must agree."""
+def _activity(scope: Scope, event: str | None, period: str, last: date, people: str | dict[str, str]) -> str:
+    """(person, period index) pairs. ``people`` (see _people): "any" (both sides any event: dense
+    ids, hashes or names, as person_periods and person_days choose), the named events' sources
+    from the step rollup (people as hashes), or "names" (the events read); both sides agree."""
     if people == "any":
         table = scope.person_periods(period, last)
         if table is not None:
             return f"SELECT person, p FROM {table}"
         source = scope.person_days(None, last)
-    elif people == "hashes":
-        steps = None if event is None else scope.step_people(None, last, event)
-        source = scope.hashed_days(None, last) if steps is None else steps
+    elif isinstance(people, dict):
+        source = scope.hashed_days(None, last) if event is None else people[event]
     elif event is None:
         source = scope.user_days(None, last)
     else:
@@ -36,16 +35,23 @@ def _activity(scope: Scope, event: str | None, period: str, last: date, people: 
     return f"SELECT DISTINCT person, {index_sql(period)} AS p FROM ({source}) WHERE person IS NOT NULL"
 
 
-def _people(scope: Scope, start_event: str | None, return_event: str | None, last: date) -> str:
-    """How both sides name people (see _activity): "any" without a named event; "hashes" when
-    every named event can be read from the ETL's (event, actor_hash, ts) rollup (only its row
-    groups, no actor string: a cohort's event since the data's start costs little); else "names"."""
-    if start_event is None and return_event is None:
+def _people(
+    scope: Scope, start_event: str | None, return_event: str | None, last: date
+) -> str | dict[str, str]:
+    """How both sides name people (see _activity): "any" without a named event; each named
+    event's (day, person) source when every one can be read from the ETL's (event, actor_hash,
+    ts) rollup (only its row groups, no actor string: a cohort's event since the data's start
+    costs little); else "names"."""
+    named = {e for e in (start_event, return_event) if e is not None}
+    if not named:
         return "any"
-    named = [e for e in (start_event, return_event) if e is not None]
-    if all(scope.step_people(None, last, e) is not None for e in named):
-        return "hashes"
-    return "names"
+    steps: dict[str, str] = {}
+    for event in sorted(named):
+        source = scope.step_people(None, last, event)
+        if source is None:
+            return "names"
+        steps[event] = source
+    return steps
 
 
 def retention(
