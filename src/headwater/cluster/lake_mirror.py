@@ -63,13 +63,17 @@ class _Cache:
         write_atomic(self.path, json.dumps({"generation": self.generation, "files": self.files}).encode())
 
     def md5(self, root: Path, rel: str) -> str:
+        return self.sized_md5(root, rel)[1]
+
+    def sized_md5(self, root: Path, rel: str) -> tuple[int, str]:
+        """(size, MD5) of a file, from one stat of it."""
         st = (root / rel).stat()
         known = self.files.get(rel)
         if known and known[0] == st.st_size and known[1] == st.st_mtime_ns:
-            return str(known[2])
+            return st.st_size, str(known[2])
         digest = file_md5(root / rel)
         self.files[rel] = [st.st_size, st.st_mtime_ns, digest]
-        return digest
+        return st.st_size, digest
 
 
 def local_files(root: Path) -> list[str]:
@@ -109,10 +113,9 @@ def push(
     report = MirrorReport()
     for rel in local_files(root):
         try:
-            digest = cache.md5(root, rel)
+            size, digest = cache.sized_md5(root, rel)
         except FileNotFoundError:  # removed while listed
             continue
-        size = (root / rel).stat().st_size
         files[rel] = {"md5": digest, "size": size}
         if digest not in present:
             store.put_file(OBJECTS + digest, root / rel, digest)
