@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -66,12 +66,11 @@ def result_path(run_dir: Path, name: str) -> Path:
     return run_dir / f"tailer-{name}.rebuilt"
 
 
-def rebuild_done(run_dir: Path, name: str, result: RebuildResult | None = None) -> None:
+def rebuild_done(run_dir: Path, name: str, result: RebuildResult) -> None:
     """The request answered: what the rebuild applied kept for the command that asked (written
     before the request goes, so a command that sees no request finds it)."""
-    if result is not None:
-        done = {"done_at": time.time(), **{k: getattr(result, k) for k in RebuildResult.__slots__}}
-        write_atomic(result_path(run_dir, name), json.dumps(done).encode())
+    done = {"done_at": time.time(), **asdict(result)}
+    write_atomic(result_path(run_dir, name), json.dumps(done).encode())
     request_path(run_dir, name).unlink(missing_ok=True)
 
 
@@ -81,7 +80,7 @@ def rebuilt_since(run_dir: Path, name: str, since: float) -> RebuildResult | Non
         done = json.loads(result_path(run_dir, name).read_text())
         if float(done["done_at"]) < since:
             return None
-        return RebuildResult(*(int(done[k]) for k in RebuildResult.__slots__))
+        return RebuildResult(**{f.name: int(done[f.name]) for f in fields(RebuildResult)})
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
