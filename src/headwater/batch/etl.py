@@ -48,6 +48,12 @@ BIG_DATE_SHARE = 20
 #: zstd level of the daily files: level 1 writes a 2M-event day about 30 % faster than the default
 #: (3) for 3 % more bytes; the monthly archive recompresses at the default level.
 DAILY_ZSTD_LEVEL = 1
+#: The daily files are written sorted by actor, then time, in row groups of this many rows: a
+#: person's events of a date sit in one or two row groups, which the Parquet statistics of the
+#: actor column let a timeline read alone (people/timeline.py) instead of decoding the properties
+#: and context of every row group holding one of their events. Whole-date scans read the same rows.
+DAILY_ROW_GROUP = 16_384
+DAILY_ORDER = "actor, ts"
 #: A day's log bigger than this (None: the memory limit) is loaded into a DuckDB file, not memory.
 TABLE_IN_FILE_ABOVE: int | None = None
 
@@ -213,20 +219,21 @@ def _write_dates(con: Any, out_dir: Path) -> int:
     big = sorted(d for d, n in counts if int(n) * BIG_DATE_SHARE >= total)
     columns = f"{', '.join(EVENT_COLUMNS)}, recv_day, {', '.join(DERIVED_COLUMNS)}, {DERIVED_MARK}"
     options = f"FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL {DAILY_ZSTD_LEVEL}"
+    options += f", ROW_GROUP_SIZE {DAILY_ROW_GROUP}"
     # the derived dimensions (lake/derived.py), each user agent of the day described once
     add_user_agents(con, "SELECT DISTINCT context->>'/userAgent' FROM own")
     rows = f"({etl_select('SELECT * FROM own')})"
     if len(big) < len(counts):
         rest = f"WHERE date NOT IN ({', '.join(f'DATE {quote(d)}' for d in big)})" if big else ""
         con.execute(
-            f"COPY (SELECT {columns}, date FROM {rows} {rest})"
+            f"COPY (SELECT {columns}, date FROM {rows} {rest} ORDER BY {DAILY_ORDER})"
             f" TO {quote(str(out_dir))} ({options}, PARTITION_BY (date))"
         )
     for day in big:
         target = out_dir / f"date={day}"
         target.mkdir(parents=True, exist_ok=True)
         con.execute(
-            f"COPY (SELECT {columns} FROM {rows} WHERE date = DATE {quote(day)})"
+            f"COPY (SELECT {columns} FROM {rows} WHERE date = DATE {quote(day)} ORDER BY {DAILY_ORDER})"
             f" TO {quote(str(target / 'data.parquet'))} ({options})"
         )
     return total

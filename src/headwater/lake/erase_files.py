@@ -78,6 +78,7 @@ class Kind:
     match: Match
     zstd_level: int | None = None
     row_group_size: int | None = None
+    order: str | None = None  # the rows' order, kept by a rewrite (the daily files: actor, ts)
     tombstone: str | None = None
     keep_mtime: bool = False
 
@@ -86,6 +87,17 @@ def read_sql(paths: Collection[Path], extra: str = "") -> str:
     """``read_parquet`` of lake files as they are: no hive columns (``date=``, ``month=`` folders
     would add one), columns by name across files."""
     return f"read_parquet({file_list(sorted(paths))}, hive_partitioning = false, union_by_name = true{extra})"
+
+
+def row_group_rows(path: Path) -> int | None:
+    """Rows of a Parquet file's first row group (its writer's row group size, or all its rows):
+    what a rewrite of it passes as ROW_GROUP_SIZE to keep its layout. None without row groups."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_metadata(path)
+    if not meta.num_row_groups:
+        return None
+    return int(meta.row_group(0).num_rows) or None
 
 
 def scan(con: Any, kind: Kind) -> dict[Path, int]:
@@ -151,6 +163,8 @@ def _rewrite_duckdb(con: Any, kind: Kind, path: Path, tmp: Path, codec: str) -> 
         select += f" FROM {source}"
     else:
         select = f"SELECT * FROM {source} WHERE NOT ({cond})"
+    if kind.order is not None:
+        select += f" ORDER BY {kind.order}"
     options = [f"FORMAT parquet, COMPRESSION {codec}"]
     if kind.zstd_level is not None and codec == "zstd":
         options.append(f"COMPRESSION_LEVEL {int(kind.zstd_level)}")

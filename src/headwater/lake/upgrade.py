@@ -30,7 +30,7 @@ from typing import Any
 from headwater.batch.archive import ROW_GROUP_SIZE
 from headwater.batch.etl import DAILY_ZSTD_LEVEL, etl_lock
 from headwater.lake.derived import MARK, add_user_agents, agents_sql, completed_sql, file_state
-from headwater.lake.erase_files import fsync_dir, fsync_file, remove_strays
+from headwater.lake.erase_files import fsync_dir, fsync_file, remove_strays, row_group_rows
 from headwater.lake.layout import Lake, LakeError
 from headwater.lake.sql import connect, quote
 
@@ -166,6 +166,9 @@ def _rewrite(con: Any, item: Todo) -> None:
     options += (
         f", ROW_GROUP_SIZE {ROW_GROUP_SIZE}" if item.archive else f", COMPRESSION_LEVEL {DAILY_ZSTD_LEVEL}"
     )
+    size = None if item.archive else row_group_rows(item.path)
+    if size:  # a daily file keeps its row groups' size (and its rows' order, below)
+        options += f", ROW_GROUP_SIZE {size}"
     try:
         con.execute(
             f"COPY (SELECT * EXCLUDE (file_row_number) FROM ({completed_sql(read, item.state)})"

@@ -102,7 +102,7 @@ def _event_retention(files: list[Path], name: str, cutoff: date) -> int:
     """Rows of event ``name`` older than ``cutoff`` out of ``files`` (event files, or the
     ``event_people`` rollup's: both have ``event`` and ``ts``); rows removed. A rewritten file keeps
     its other rows in their order (the rollup's stay clustered by event)."""
-    from headwater.lake.erase_files import fsync_dir, fsync_file, read_sql, temp_of
+    from headwater.lake.erase_files import fsync_dir, fsync_file, read_sql, row_group_rows, temp_of
     from headwater.lake.sql import connect, quote
 
     if not files:
@@ -118,9 +118,13 @@ def _event_retention(files: list[Path], name: str, cutoff: date) -> int:
         for filename, count in found:
             path = Path(str(filename))
             tmp = temp_of(path)
+            # the rows in their order and row groups of the file's size (the daily files' layout)
+            size = row_group_rows(path)
+            rows = read_sql([path], ", file_row_number = true")
             con.execute(
-                f"COPY (SELECT * FROM {read_sql([path])} WHERE NOT coalesce({old}, false))"
-                f" TO {quote(str(tmp))} (FORMAT parquet, COMPRESSION zstd)"
+                f"COPY (SELECT * EXCLUDE (file_row_number) FROM {rows} WHERE NOT coalesce({old}, false)"
+                f" ORDER BY file_row_number) TO {quote(str(tmp))}"
+                f" (FORMAT parquet, COMPRESSION zstd{f', ROW_GROUP_SIZE {size}' if size else ''})"
             )
             fsync_file(tmp)
             os.replace(tmp, path)

@@ -1,0 +1,77 @@
+"""The daily event files' layout (batch/etl.py): sorted by actor then time, in row groups of
+DAILY_ROW_GROUP rows, so that one person's events of a date sit in one or two row groups; a
+deletion's rewrite (lake/erase.py) keeps it."""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from headwater.batch.etl import DAILY_ROW_GROUP, run_daily
+from headwater.config import Settings
+from headwater.lake.erase import erase_from_lake
+from headwater.lake.layout import Lake
+from headwater.privacy.retention import apply_privacy_retention
+from tests.batch.logdata import ev, write_log
+
+PEOPLE = 400
+EVENTS = 40_000
+
+
+def _day(tmp_path: Path) -> Path:
+    rng = random.Random(7)
+    events = []
+    for _ in range(EVENTS):  # in time order, people interleaved as a day's traffic is
+        events.append((rng.randrange(86_400), rng.randrange(PEOPLE)))
+    events.sort()
+    log = []
+    for n, (second, person) in enumerate(events):
+        stamp = f"2026-03-02T{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}.{n % 1000:03d}Z"
+        name = "Page Viewed" if n % 10 == 0 else "Clicked"  # one in ten: for the retention test
+        log.append(ev(stamp, user=f"u{person:04d}", event=name, props={"n": n}))
+    day = write_log(tmp_path, log)[0]
+    run_daily(tmp_path, day, "UTC")
+    (path,) = Lake(tmp_path / "lake").event_files()
+    return path
+
+
+def _check_layout(path: Path, rows: int) -> None:
+    meta = pq.read_metadata(path)
+    assert meta.num_rows == rows
+    assert meta.num_row_groups >= rows // DAILY_ROW_GROUP
+    assert all(meta.row_group(i).num_rows <= DAILY_ROW_GROUP for i in range(meta.num_row_groups))
+    table = pq.read_table(path, columns=["actor", "ts"]).to_pylist()
+    keys = [(r["actor"], r["ts"]) for r in table]
+    assert keys == sorted(keys)
+    # each person's events in at most two row groups (~100 events each, groups of 16,384 rows)
+    spans: dict[str, set[int]] = {}
+    start = 0
+    for i in range(meta.num_row_groups):
+        size = meta.row_group(i).num_rows
+        for actor, _ in keys[start : start + size]:
+            spans.setdefault(actor, set()).add(i)
+        start += size
+    assert max(len(groups) for groups in spans.values()) <= 2
+
+
+def test_a_days_file_is_sorted_by_actor_in_small_row_groups(tmp_path: Path) -> None:
+    _check_layout(_day(tmp_path), EVENTS)
+
+
+def test_a_deletion_keeps_the_layout(tmp_path: Path) -> None:
+    path = _day(tmp_path)
+    theirs = sum(1 for r in pq.read_table(path, columns=["actor"]).to_pylist() if r["actor"] == "u0007")
+    assert theirs > 0
+    erase_from_lake(Lake(tmp_path / "lake"), ["u0007"])
+    _check_layout(path, EVENTS - theirs)
+
+
+def test_a_per_event_retention_keeps_the_layout(tmp_path: Path) -> None:
+    path = _day(tmp_path)
+    settings = Settings(data_dir=tmp_path, event_retention_days={"Page Viewed": 7})
+    report = apply_privacy_retention(settings, date(2026, 3, 20))
+    assert report["event_rows"] == {"Page Viewed": EVENTS // 10}
+    _check_layout(path, EVENTS - EVENTS // 10)
