@@ -37,7 +37,7 @@ from typing import Any
 
 from headwater.atomic_file import write_atomic
 from headwater.batch.archive import ROW_GROUP_SIZE
-from headwater.batch.etl import DAILY_ORDER, DAILY_ROW_GROUP, DAILY_ZSTD_LEVEL, etl_lock
+from headwater.batch.etl import DAILY_ZSTD_LEVEL, etl_lock
 from headwater.lake.erase_files import Kind, Match, fsync_all, read_sql, remove_strays, rewrite, scan
 from headwater.lake.layout import Lake
 from headwater.lake.rollups.tool_usage import write_tool_usage
@@ -133,14 +133,7 @@ def _kinds(lake: Lake, subject: Subject) -> list[Kind]:
     archives = [p for p in lake.event_files() if p.parent.parent == lake.archive_dir]
     events = subject.events()
     return [
-        Kind(
-            "events",
-            daily,
-            events,
-            zstd_level=DAILY_ZSTD_LEVEL,
-            row_group_size=DAILY_ROW_GROUP,
-            order=DAILY_ORDER,
-        ),
+        Kind("events", daily, events, zstd_level=DAILY_ZSTD_LEVEL),
         Kind("archive", archives, events, row_group_size=ROW_GROUP_SIZE),
         Kind("user_days", recv_files(lake.user_days_dir), subject.by_name("actor"), keep_mtime=True),
         Kind("person_days", recv_files(lake.person_days_dir), subject.by_aid("aid")),

@@ -78,7 +78,6 @@ class Kind:
     match: Match
     zstd_level: int | None = None
     row_group_size: int | None = None
-    order: str | None = None  # the rows' order, kept by a rewrite (the daily files: actor, ts)
     tombstone: str | None = None
     keep_mtime: bool = False
 
@@ -155,22 +154,23 @@ def rewrite(con: Any, kind: Kind, path: Path) -> None:
 
 
 def _rewrite_duckdb(con: Any, kind: Kind, path: Path, tmp: Path, codec: str) -> None:
+    """The copy keeps the file's layout: its rows in their order, row groups of its size (the
+    daily files' actor order and small row groups, the archives' time order)."""
     cond = kind.match.sql()
-    source = f"read_parquet({quote(str(path))}, hive_partitioning = false)"
+    source = f"read_parquet({quote(str(path))}, hive_partitioning = false, file_row_number = true)"
     if kind.tombstone is not None:
         column = _ident(kind.tombstone)
-        select = f"SELECT * REPLACE (CASE WHEN {cond} THEN {quote(TOMBSTONE)} ELSE {column} END AS {column})"
-        select += f" FROM {source}"
+        replace = f"CASE WHEN {cond} THEN {quote(TOMBSTONE)} ELSE {column} END AS {column}"
+        select = f"SELECT * EXCLUDE (file_row_number) REPLACE ({replace}) FROM {source}"
     else:
-        select = f"SELECT * FROM {source} WHERE NOT ({cond})"
-    if kind.order is not None:
-        select += f" ORDER BY {kind.order}"
+        select = f"SELECT * EXCLUDE (file_row_number) FROM {source} WHERE NOT ({cond})"
     options = [f"FORMAT parquet, COMPRESSION {codec}"]
     if kind.zstd_level is not None and codec == "zstd":
         options.append(f"COMPRESSION_LEVEL {int(kind.zstd_level)}")
-    if kind.row_group_size is not None:
-        options.append(f"ROW_GROUP_SIZE {int(kind.row_group_size)}")
-    con.execute(f"COPY ({select}) TO {quote(str(tmp))} ({', '.join(options)})")
+    size = kind.row_group_size or row_group_rows(path)
+    if size:
+        options.append(f"ROW_GROUP_SIZE {int(size)}")
+    con.execute(f"COPY ({select} ORDER BY file_row_number) TO {quote(str(tmp))} ({', '.join(options)})")
 
 
 def _rewrite_arrow(kind: Kind, path: Path, tmp: Path, codec: str) -> None:
