@@ -1,6 +1,7 @@
-"""The daily event files' layout (batch/etl.py): sorted by actor then time, in row groups of
-DAILY_ROW_GROUP rows, so that one person's events of a date sit in one or two row groups; a
-deletion's rewrite (lake/erase.py) keeps it."""
+"""The lake's event files' layout: the daily files (batch/etl.py) sorted by actor then time, in row
+groups of DAILY_ROW_GROUP rows, so that one person's events of a date sit in one or two row groups;
+a deletion's rewrite (lake/erase.py) and a per-event retention keep it; the monthly archives
+(batch/archive.py) sorted by UTC day, then actor, then time."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from headwater.batch.archive import archive_month
 from headwater.batch.etl import DAILY_ROW_GROUP, run_daily
 from headwater.config import Settings
 from headwater.lake.erase import erase_from_lake
@@ -75,3 +77,22 @@ def test_a_per_event_retention_keeps_the_layout(tmp_path: Path) -> None:
     report = apply_privacy_retention(settings, date(2026, 3, 20))
     assert report["event_rows"] == {"Page Viewed": EVENTS // 10}
     _check_layout(path, EVENTS - EVENTS // 10)
+
+
+def test_an_archive_is_sorted_by_day_then_actor(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    log = []
+    for n in range(6_000):  # three days of 300 people, late events among them
+        day, second, person = rng.randrange(2, 5), rng.randrange(86_400), rng.randrange(300)
+        clock = f"{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}.{n % 1000:03d}"
+        stamp = f"2026-03-{day:02d}T{clock}Z"
+        received = f"2026-03-{min(day + (n % 50 == 0), 4):02d}T23:59:00Z"
+        log.append(ev(stamp, user=f"u{person:03d}", received=received))
+    for day in write_log(tmp_path, log):
+        run_daily(tmp_path, day, "UTC")
+    archive_month(tmp_path, 2026, 3)
+    (path,) = Lake(tmp_path / "lake").event_files()
+    rows = pq.read_table(path, columns=["actor", "ts"]).to_pylist()
+    assert len(rows) == 6_000
+    keys = [(r["ts"].date(), r["actor"], r["ts"]) for r in rows]
+    assert keys == sorted(keys)

@@ -159,7 +159,7 @@ def _tool_usage(con: Any, lake: Lake, dates: list[date], files: list[Path], matc
     """tool_usage_stats of the dates, by the ETL's own code, reading the person's files as they
     will be once rewritten (so this step may come first, and is redone as long as they are not).
     A few dates at a time (about TOOL_USAGE_CHUNK_ROWS events each, read by a time range that the
-    files' statistics prune: archives are sorted by time): the ETL's aggregate over the 90 days of
+    files' statistics prune: archives are sorted by day first): the ETL's aggregate over the 90 days of
     a 50M-event lake at once does not fit its memory limit."""
     rows = dict(
         con.execute(

@@ -7,7 +7,8 @@ arrive (they are newer than any cursor).
 
 The lake's rows are found through the rollups (people/activity.py): only the event files of the
 dates and received days that hold the person's rows are read, only as far back as the page needs
-(and DuckDB skips the row groups of monthly archives outside that time: they are sorted by it).
+(and DuckDB skips the row groups outside that time and of other actors: the daily files are
+sorted by actor, the monthly archives by day, then actor).
 """
 
 from __future__ import annotations

@@ -69,7 +69,7 @@ class Converted:
     newline; ``ends[i]`` is where line i ends), encoded into it message by message; from a worker
     it comes back through shared memory (``slot``, :mod:`.import_pool`), not through the pipe.
     Dates and received days are runs (value, how many consecutive events): a few per chunk, as
-    archives are sorted by time."""
+    archives are sorted by day first."""
 
     blob: bytearray = field(default_factory=bytearray)
     ends: array[int] = field(default_factory=lambda: array("q"))
