@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import httpx
@@ -86,12 +87,19 @@ class Clients:
 
 
 def _caught_up(hosts: list[Host]) -> None:
+    """Every host's realtime tailer has applied the whole log. A status says what the tailer's last
+    step saw (it steps every 0.1 s when idle): "caught up" from a step before the last writes is
+    stale, so the same caught-up status, nothing applied, must be seen twice 0.5 s apart."""
     deadline = time.monotonic() + 120
+    before: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
         states = [h.checks().get("tailer_realtime", {}) for h in hosts]
-        if all(s.get("state") == "caught_up" and not s.get("lag_events") for s in states):
+        done = all(s.get("state") == "caught_up" and not s.get("lag_events") for s in states)
+        applied = [s.get("applied_events") for s in states]
+        if done and before and applied == [s.get("applied_events") for s in before]:
             return
-        time.sleep(0.3)
+        before = states if done else []
+        time.sleep(0.5)
     raise AssertionError(f"the tailers did not catch up: {states}")
 
 
