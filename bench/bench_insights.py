@@ -11,6 +11,13 @@ load average around it):
   derived   the same, filter derived:library=analytics.js, breakdown derived:browser (columns the
             ETL writes at load, lake/derived.py; a lake loaded before them is read from the JSON)
   range     unique users of one event over the whole range, filter event:app=docs, breakdown event:tool_id
+  tools     events and unique users of one event per week, filter derived:os=Linux, breakdown
+            derived:tool_id
+
+The derived and tools trends read the ETL's dimension-day rollup (insights/trend_rollup.py; the
+first run over a lake loaded before it writes it for every received day: ``headwater etl daily``
+does the same); the other two read event properties, so the events. ``--reference`` also times
+each trend with the rollup moved aside (the events read, as before it), alternating, in the run.
 
     .venv/bin/python bench/bench_insights.py [--events 2000000] [--days 90] [--data DIR] [--repeat 3]
 """
@@ -25,6 +32,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,7 +44,13 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_lake_erase import DAY0, EVENTS, build  # noqa: E402
+from headwater.insights.request import parse_trend  # noqa: E402
 from headwater.insights.trend import run_trend  # noqa: E402
+from headwater.insights.trend_rollup import rollup_source  # noqa: E402
+from headwater.lake.layout import Lake  # noqa: E402
+from headwater.lake.rollups.dimension_days import backfill_dimension_days  # noqa: E402
+from headwater.lake.scope import Scope  # noqa: E402
+from headwater.lake.sql import connect  # noqa: E402
 
 TARGET_EVENTS = 50_000_000
 TARGET_SECONDS = 1.0
@@ -75,7 +90,47 @@ def queries(days: int) -> dict[str, dict[str, Any]]:
             "filters": [{"type": "event", "name": "app", "op": "eq", "value": "docs"}],
             "breakdown": {"type": "event", "name": "tool_id"},
         },
+        "tools": {
+            **common,
+            "interval": "week",
+            "series": [{"event": EVENTS[0], "measure": "events"}, {"event": EVENTS[0], "measure": "users"}],
+            "filters": [{"type": "derived", "name": "os", "op": "eq", "value": "Linux"}],
+            "breakdown": {"type": "derived", "name": "tool_id"},
+        },
     }
+
+
+def reads_rollup(data: Path, body: dict[str, Any]) -> bool:
+    query = parse_trend(body, "UTC")
+    with Scope(data, query.rng) as scope:
+        return rollup_source(scope, query, query.rng.start) is not None
+
+
+def ensure_rollup(data: Path) -> None:
+    """Write the dimension-day rollup of every received day that lacks it (a lake built before it)."""
+    lake = Lake(data / "lake")
+    con = connect(lake.tmp_dir)
+    try:
+        t = time.monotonic()
+        done = backfill_dimension_days(con, lake)
+        if done:
+            say(
+                f"  dimension-day rollup written for {len(done)} received days"
+                f" in {time.monotonic() - t:.1f} s"
+            )
+    finally:
+        con.close()
+
+
+@contextmanager
+def rollup_aside(data: Path) -> Iterator[None]:
+    folder = data / "lake" / "dimension_days"
+    aside = data / "lake" / ".dimension_days-aside"
+    folder.rename(aside)
+    try:
+        yield
+    finally:
+        aside.rename(folder)
 
 
 def timed(data: Path, body: dict[str, Any], repeat: int) -> dict[str, Any]:
@@ -102,6 +157,9 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=90)
     ap.add_argument("--data", type=Path, default=None, help="a data dir built by this script: reused, kept")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument(
+        "--reference", action="store_true", help="also time the trends that read the rollup without it"
+    )
     args = ap.parse_args()
     say(f"machine: {os.cpu_count()} cores, load average before: {load()}")
     work = Path(tempfile.mkdtemp(prefix="hw-bench-insights-"))
@@ -114,14 +172,25 @@ def main() -> None:
             build(data, args.events, args.days)
             report["build_s"] = round(time.monotonic() - t, 1)
             say(f"  loaded and archived in {report['build_s']} s")
+        ensure_rollup(data)
         for name, body in queries(args.days).items():
             figures = report[name] = timed(data, body, args.repeat)
+            figures["read"] = "rollup" if reads_rollup(data, body) else "events"
+            if args.reference and figures["read"] == "rollup":
+                with rollup_aside(data):
+                    figures["events_read"] = timed(data, body, args.repeat)
+                figures["again"] = timed(data, body, args.repeat)  # after, as the load moves
+                say(
+                    f"  {name:<9} reference (the events read): {figures['events_read']['median_s']:.3f} s,"
+                    f" the rollup again: {figures['again']['median_s']:.3f} s"
+                )
             per_second = args.events / figures["median_s"] if figures["median_s"] else 0.0
             at_target = TARGET_EVENTS / per_second if per_second else 0.0
             figures["events_per_s"] = round(per_second)
             figures["linear_at_50M_s"] = round(at_target, 1)
             say(
-                f"  {name:<9} {figures['median_s']:7.3f} s (runs {figures['runs_s']})"
+                f"  {name:<9} {figures['median_s']:7.3f} s from the {figures['read']}"
+                f" (runs {figures['runs_s']})"
                 f"  {figures['rows']} rows, {figures['breakdown_values']} breakdown values"
                 f"  {per_second / 1e6:5.2f} M events/s (linear at 50M: {at_target:5.1f} s,"
                 f" target {TARGET_SECONDS} s)  load {figures['loadavg_before']} -> {figures['loadavg_after']}"

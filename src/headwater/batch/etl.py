@@ -24,6 +24,7 @@ from headwater.lake.derived import COLUMNS as DERIVED_COLUMNS
 from headwater.lake.derived import MARK as DERIVED_MARK
 from headwater.lake.derived import add_user_agents, etl_select
 from headwater.lake.layout import Lake, LakeError, complete_lines, log_sizes
+from headwater.lake.rollups.dimension_days import backfill_dimension_days, write_dimension_days
 from headwater.lake.rollups.event_people import backfill_event_people, write_event_people
 from headwater.lake.rollups.identity import rebuild_identity_map, write_links
 from headwater.lake.rollups.names import update_names
@@ -153,6 +154,8 @@ def _run_locked(
         backfill_event_people(con, lake)
         write_sessions(con, lake, recv, own)
         backfill_sessions(con, lake)
+        write_dimension_days(con, lake, recv, project_tz)
+        backfill_dimension_days(con, lake)
         touched = {date.fromisoformat(d) for d in dates}
         own_rows = "SELECT tool_id, event, actor, ts FROM own" if paths else None
         write_tool_usage(

@@ -24,6 +24,7 @@ from headwater.insights.cohorts import Cohorts, attach, describe_cohorts, resolv
 from headwater.insights.columns import FilterColumns
 from headwater.insights.conditions import json_numeric, json_skipped
 from headwater.insights.request import Breakdown, Filter, Series, TrendRequest, parse_trend, trend_cohort_refs
+from headwater.insights.trend_rollup import rollup_source
 from headwater.lake.scope import Scope
 from headwater.lake.sql import quote
 
@@ -61,7 +62,7 @@ def _scan(query: TrendRequest) -> str:
 def _aggregate(series: Series, i: int) -> str:
     flag = f"FILTER (WHERE s{i})"
     if series.measure == "events":
-        return f"count(*) {flag}"
+        return f"sum(w) {flag}"  # w: the events a row stands for (1, or a rollup row's count)
     if series.measure == "users":
         return f"count(DISTINCT person) {flag}"
     if series.measure == "sum":
@@ -89,14 +90,16 @@ def _people_rows(scope: Scope, query: TrendRequest) -> str:
         bucket = f"CASE WHEN {current} THEN {bucket} ELSE {bucket_sql(query.interval, query.previous[0])} END"
     flags = ", ".join(f"true AS s{i}, NULL::DOUBLE AS n{i}, false AS k{i}" for i in range(len(query.series)))
     return f"""
-        SELECT person, ({current}) AS cur, {bucket} AS bucket, NULL::VARCHAR AS bd, {flags}
+        SELECT person, ({current}) AS cur, {bucket} AS bucket, NULL::VARCHAR AS bd, 1 AS w, {flags}
         FROM ({scope.person_days(first, rng.end)}) WHERE person IS NOT NULL
     """
 
 
 def rows_sql(scope: Scope, query: TrendRequest) -> str:
-    """SELECT of the events a trend counts: (person, cur, bucket, bd, and per series i: s{i} whether
-    the event counts for it, n{i} its numeric property, k{i} whether that value was skipped)."""
+    """SELECT of the events a trend counts: (person, cur, bucket, bd, w the number of events the row
+    stands for, and per series i: s{i} whether the event counts for it, n{i} its numeric property,
+    k{i} whether that value was skipped). The rows are the events, or the dimension-day rollup's
+    where it answers the same (insights/trend_rollup.py)."""
     if _people_only(query):
         return _people_rows(scope, query)
     cols = FilterColumns(scope, query.rng.end)
@@ -113,13 +116,17 @@ def rows_sql(scope: Scope, query: TrendRequest) -> str:
     if breakdown and query.breakdown and query.breakdown.type == "event":
         breakdown = f"({breakdown}->>'$')"  # the text of the JSON value (null: NULL)
     first = query.previous[0] if query.compare else rng.start
-    source = cols.source(first, rng.end, _scan(query))
     atoms = "".join(f", {sql} AS {alias}" for alias, sql in cols.exprs.values())
-    inner = f"""
-        SELECT hw_day(e.ts, {quote(rng.tz)}) AS day, e.person, e.event{atoms}
-        FROM ({source}) e
-        {cols.joins()}
-    """
+    rollup = rollup_source(scope, query, first)
+    if rollup is not None:
+        inner = f"SELECT e.day, e.person, e.event, e.events AS w{atoms} FROM ({rollup}) e {cols.joins()}"
+    else:
+        source = cols.source(first, rng.end, _scan(query))
+        inner = f"""
+            SELECT hw_day(e.ts, {quote(rng.tz)}) AS day, e.person, e.event, 1 AS w{atoms}
+            FROM ({source}) e
+            {cols.joins()}
+        """
     current = f"day >= DATE {quote(rng.start.isoformat())}"
     bucket = bucket_sql(query.interval, rng.start)
     if query.compare:
@@ -131,7 +138,7 @@ def rows_sql(scope: Scope, query: TrendRequest) -> str:
         per_series.append(f"{json_numeric(num)} AS n{i}" if num else f"NULL::DOUBLE AS n{i}")
         per_series.append(f"{json_skipped(num)} AS k{i}" if num else f"false AS k{i}")
     return f"""
-        SELECT person, ({current}) AS cur, {bucket} AS bucket, {breakdown or "NULL::VARCHAR"} AS bd,
+        SELECT person, ({current}) AS cur, {bucket} AS bucket, {breakdown or "NULL::VARCHAR"} AS bd, w,
                {", ".join(per_series)}
         FROM ({inner}) WHERE ({where}) AND ({" OR ".join(f"({f})" for f in flags)})
     """
@@ -145,7 +152,9 @@ def _counts(scope: Scope, query: TrendRequest) -> list[tuple[Any, ...]]:
     counts; DuckDB spills it under its memory limit) and the top values in another."""
     rows = rows_sql(scope, query)
     aggs = ", ".join(
-        f"{_aggregate(s, i)} AS v{i}, count(*) FILTER (WHERE s{i} AND k{i}) AS k{i}"
+        f"{_aggregate(s, i)} AS v{i}, "
+        + (f"count(*) FILTER (WHERE s{i} AND k{i})" if s.property else "0")  # skipped values: a property's
+        + f" AS k{i}"
         for i, s in enumerate(query.series)
     )
     if not query.breakdown:
@@ -155,7 +164,7 @@ def _counts(scope: Scope, query: TrendRequest) -> list[tuple[Any, ...]]:
     scope.sql(
         f"""CREATE TEMP TABLE hw_trend_top AS
             SELECT bd, row_number() OVER (ORDER BY v DESC NULLS LAST, n DESC, bd NULLS LAST) AS r
-            FROM (SELECT bd, {_aggregate(query.series[0], 0)} AS v, count(*) AS n
+            FROM (SELECT bd, {_aggregate(query.series[0], 0)} AS v, sum(w) AS n
                   FROM hw_trend_rows WHERE cur GROUP BY bd)
             QUALIFY r <= {int(query.limit)}"""
     )

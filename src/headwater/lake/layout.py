@@ -8,6 +8,7 @@ lake/person_days/recv=YYYYMMDD.parquet              compact rollup: (project-tz 
 lake/traits/recv=YYYYMMDD.parquet                   rollup: (project-tz day, actor, key, ts, value), latest
 lake/event_people/recv=YYYYMMDD.parquet             rollup: (event, aid, ts) of every event, sorted by event
 lake/sessions/recv=YYYYMMDD.parquet                 rollup: sessions of the local days the received day closed
+lake/dimension_days/recv=YYYYMMDD.parquet           rollup: events per (day, actor_hash, event, dimensions)
 lake/identity/actors.parquet                        dense integer ids of names: (aid, name), append-only
 lake/identity/map_ids.parquet                       the identity map on those ids: (aid, pid)
 lake/identity/links/recv=YYYYMMDD.parquet           identity links found in a received day
@@ -81,6 +82,10 @@ class Lake:
     @property
     def sessions_dir(self) -> Path:
         return self.root / "sessions"
+
+    @property
+    def dimension_days_dir(self) -> Path:
+        return self.root / "dimension_days"
 
     @property
     def actors_file(self) -> Path:
@@ -200,6 +205,9 @@ class Lake:
 
     def sessions_file(self, recv: date) -> Path:
         return self.sessions_dir / f"recv={recv:%Y%m%d}.parquet"
+
+    def dimension_days_file(self, recv: date) -> Path:
+        return self.dimension_days_dir / f"recv={recv:%Y%m%d}.parquet"
 
     def links_file(self, recv: date) -> Path:
         return self.links_dir / f"recv={recv:%Y%m%d}.parquet"

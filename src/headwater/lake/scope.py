@@ -7,12 +7,13 @@ read instead of the events wherever they answer the same (see each method).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from headwater.lake.people import PeopleQuery
 from headwater.lake.query import QUERY_COLUMNS
 from headwater.lake.rollups.user_days import user_days_sql
-from headwater.lake.sql import json_key, parquet_sql, quote
+from headwater.lake.sql import file_list, json_key, parquet_sql, quote
 
 
 class Scope(PeopleQuery):
@@ -149,6 +150,44 @@ class Scope(PeopleQuery):
             FROM ({parquet_sql(files, "actor_hash, start_ts, end_ts, events")}
                   WHERE start_ts < {hi} AND end_ts >= {lo}) s
             LEFT JOIN idmap_hash m ON m.aid = s.actor_hash
+            UNION ALL {pending}
+        """
+
+    def dimension_rows(
+        self, first: date, last: date, every_event: bool, columns: Sequence[str]
+    ) -> str | None:
+        """SELECT (person, day, event, events, and ``columns``: tool_id or derived ``d_`` columns the
+        rollup keeps) over local days first..last from the ETL's dimension-day rollup (one row per
+        person, day, event and dimensions, ``events`` the events it counts; with ``every_event``,
+        event and tool_id are NULL and a row counts all of them), with today's log on top (a row
+        per event); people as person_events' integers. None when people cannot be counted on hashes
+        (see person_days), the rollup was built for another zone, or a loaded day lacks it."""
+        if not self.rollup_fits() or not self.hashed_people() or self.restricted:
+            return None
+        files = []
+        for source in self.user_days_files():
+            target = self.lake.dimension_days_dir / source.name
+            if not target.exists() or target.stat().st_mtime_ns < source.stat().st_mtime_ns:
+                return None
+            files.append(target)
+        self.check_files(files)
+        lo, hi, _, _ = self.utc_window(first, last)
+        self.prepare_derived(columns, first, last)
+        extra = "".join(f", r.{c}" for c in columns)
+        days = f"day BETWEEN DATE {quote(first.isoformat())} AND DATE {quote(last.isoformat())}"
+        level = "every_event" if every_event else "NOT every_event"
+        pending = f"""
+            SELECT coalesce(m.pid, hash(r.actor)) AS person, hw_day(r.ts, {quote(self.tz)}) AS day,
+                   {"NULL::VARCHAR" if every_event else "r.event"} AS event, 1::BIGINT AS events{extra}
+            FROM pending r LEFT JOIN idmap_hash m ON m.aid = hash(r.actor)
+            WHERE r.actor IS NOT NULL AND r.ts >= {lo} AND r.ts < {hi}
+        """
+        if not files:
+            return pending
+        read = f"SELECT * FROM read_parquet({file_list(files)})"  # not event files: no derived rule
+        return f"""
+            SELECT coalesce(m.pid, r.actor_hash) AS person, r.day, r.event, r.events{extra}
+            FROM ({read} WHERE {level} AND {days}) r LEFT JOIN idmap_hash m ON m.aid = r.actor_hash
             UNION ALL {pending}
         """
 

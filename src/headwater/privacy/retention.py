@@ -7,9 +7,11 @@ scheduler after the ETL, each deletion written to the privacy audit file:
 - ``quarantine_retention_days``: quarantine files (rejected events) older than N days;
 - ``event_retention_days``: per event name, its rows older than N days in the lake's event files
   and in the ``event_people`` rollup (event, person hash, time: what funnels read), each file
-  rewritten whole (temporary file, fsync, rename). The daily presence rollups hold no event name
-  and keep the days those people were active, so closed days' DAU does not move when an event's
-  retention passes; the event's own counts and funnels do.
+  rewritten whole (temporary file, fsync, rename); the ``dimension_days`` rollup of each received
+  day that held such rows is written again from the lake's remaining rows (it counts per day).
+  The daily presence rollups hold no event name and keep the days those people were active, so
+  closed days' DAU does not move when an event's retention passes; the event's own counts and
+  funnels do.
 
 The raw log follows ``raw_retention_days`` (batch/archive.py), its removals written to the same
 audit file (:func:`audit_to`).
@@ -27,7 +29,7 @@ from headwater.config import Settings
 from headwater.lake.layout import Lake
 from headwater.log.files import list_log_files
 
-_RECV_ROLLUPS = ("user_days", "person_days", "traits", "event_people", "sessions")
+_RECV_ROLLUPS = ("user_days", "person_days", "traits", "event_people", "sessions", "dimension_days")
 
 
 def months_back(today: date, months: int) -> date:
@@ -67,6 +69,9 @@ def apply_privacy_retention(
                 rows = _event_retention(_recv_files(the_lake.event_people_dir), name, cutoff)
                 if rows:
                     report.setdefault("event_people_rows", {})[name] = rows
+                rewritten = _dimension_days_retention(the_lake, name, cutoff)
+                if rewritten:
+                    report.setdefault("dimension_days_rewritten", {})[name] = rewritten
     if report:
         audit_file(settings, {"retention": report})
     return report
@@ -133,6 +138,33 @@ def _event_retention(files: list[Path], name: str, cutoff: date) -> int:
     finally:
         con.close()
     return removed
+
+
+def _dimension_days_retention(lake: Lake, name: str, cutoff: date) -> list[str]:
+    """The dimension-day rollup counts events per day, not per time: each received day with a row
+    of event ``name`` whose first event is older than ``cutoff`` is written again from its lake
+    rows, which the retention has just cut; the received days rewritten."""
+    from headwater.lake.erase_files import read_sql
+    from headwater.lake.rollups.dimension_days import write_dimension_days
+    from headwater.lake.sql import connect, quote
+
+    files = _recv_files(lake.dimension_days_dir)
+    if not files:
+        return []
+    con = connect(lake.tmp_dir)
+    try:
+        found = con.execute(
+            f"""SELECT DISTINCT filename FROM {read_sql(files, ", filename = true")}
+                WHERE NOT every_event AND event = {quote(name)}
+                      AND first_ts < TIMESTAMPTZ '{cutoff.isoformat()} 00:00:00+00'"""
+        ).fetchall()
+        recvs = sorted(_day_of(Path(str(f)).stem.split("=", 1)[1]) for (f,) in found)
+        for recv in recvs:
+            manifest = lake.read_manifest(recv) or {}
+            write_dimension_days(con, lake, recv, str(manifest.get("project_tz") or "UTC"))
+    finally:
+        con.close()
+    return [r.isoformat() for r in recvs]
 
 
 def _day_of(text: str) -> date:

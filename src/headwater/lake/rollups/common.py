@@ -55,7 +55,12 @@ def received_rows_sql(lake: Lake, recv: date) -> str | None:
 def backfill(con: Any, lake: Lake, file_of: Callable[[date], Path], write: Callable[..., None]) -> list[date]:
     """Write a rollup for the received days that have a user-day rollup but not this one (loaded
     before it existed), from their rows; the days written."""
+    return backfill_recvs(lake, file_of, lambda recv: write(con, lake, recv, received_rows_sql(lake, recv)))
+
+
+def backfill_recvs(lake: Lake, file_of: Callable[[date], Path], write: Callable[[date], None]) -> list[date]:
+    """``write(recv)`` for the received days that have a user-day rollup but no ``file_of(recv)``."""
     todo = [r for r in user_days_recvs(lake) if not file_of(r).exists()]
     for recv in todo:
-        write(con, lake, recv, received_rows_sql(lake, recv))
+        write(recv)
     return todo
