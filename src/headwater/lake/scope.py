@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 
 from headwater.lake.people import PeopleQuery
 from headwater.lake.query import QUERY_COLUMNS
@@ -81,6 +82,19 @@ class Scope(PeopleQuery):
             hashed,
         )
 
+    def _fresh_rollup(self, folder: Path) -> list[Path] | None:
+        """The files of a per-received-day rollup in ``folder``, one per user-day file; None when a
+        loaded day lacks it or its file is older than the day's user-day file (the day was loaded
+        again since: the readers read the events then)."""
+        files = []
+        for source in self.user_days_files():
+            target = folder / source.name
+            if not target.exists() or target.stat().st_mtime_ns < source.stat().st_mtime_ns:
+                return None
+            files.append(target)
+        self.check_files(files)
+        return files
+
     def step_events(self, first: date | None, last: date | None, names: list[str]) -> str | None:
         """SELECT ``actor_hash``, ``event``, ``ts`` of the events named ``names`` of local days
         first..last, from the ETL's (event, actor_hash, ts) rollup clustered by event (only the row
@@ -89,13 +103,9 @@ class Scope(PeopleQuery):
         of a row is ``hashed_map()`` applied to its actor_hash."""
         if not self.hashed_people() or self.restricted:
             return None
-        files = []
-        for source in self.user_days_files():
-            target = self.lake.event_people_dir / source.name
-            if not target.exists() or target.stat().st_mtime_ns < source.stat().st_mtime_ns:
-                return None
-            files.append(target)
-        self.check_files(files)
+        files = self._fresh_rollup(self.lake.event_people_dir)
+        if files is None:
+            return None
         lo, hi, _, _ = self.utc_window(first, last)
         listed = ", ".join(quote(n) for n in names)
         # The range filter on the sorted event column is what prunes row groups (IN alone is not
@@ -129,13 +139,9 @@ class Scope(PeopleQuery):
         hashes (see person_days) or a loaded day lacks the rollup (then read the events)."""
         if not self.hashed_people() or self.restricted:
             return None
-        files = []
-        for source in self.user_days_files():
-            target = self.lake.sessions_dir / source.name
-            if not target.exists() or target.stat().st_mtime_ns < source.stat().st_mtime_ns:
-                return None
-            files.append(target)
-        self.check_files(files)
+        files = self._fresh_rollup(self.lake.sessions_dir)
+        if files is None:
+            return None
         lo, hi, _, _ = self.utc_window(first, last)
         pending = f"""
             SELECT hash(coalesce(m.user_id, p.actor)) AS person, p.ts AS start_ts, p.ts AS end_ts,
@@ -164,13 +170,9 @@ class Scope(PeopleQuery):
         (see person_days), the rollup was built for another zone, or a loaded day lacks it."""
         if not self.rollup_fits() or not self.hashed_people() or self.restricted:
             return None
-        files = []
-        for source in self.user_days_files():
-            target = self.lake.dimension_days_dir / source.name
-            if not target.exists() or target.stat().st_mtime_ns < source.stat().st_mtime_ns:
-                return None
-            files.append(target)
-        self.check_files(files)
+        files = self._fresh_rollup(self.lake.dimension_days_dir)
+        if files is None:
+            return None
         lo, hi, _, _ = self.utc_window(first, last)
         self.prepare_derived(columns, first, last)
         extra = "".join(f", r.{c}" for c in columns)
@@ -258,16 +260,9 @@ class Scope(PeopleQuery):
         or it was built for another time zone (then read the events)."""
         if not self.rollup_fits():
             return None
-        sources = self.user_days_files()
-        if not sources:
+        files = self._fresh_rollup(self.lake.traits_dir)
+        if not files:
             return None
-        files = []
-        for source in sources:
-            target = self.lake.traits_dir / source.name
-            if not target.exists() or target.stat().st_mtime_ns < source.stat().st_mtime_ns:
-                return None
-            files.append(target)
-        self.check_files(files)
         key, path = quote(name), json_key(name)
         lo, hi, _, _ = self.utc_window(None, last)
         upto = f"t.day <= DATE {quote(str(last))}" if last else "true"
