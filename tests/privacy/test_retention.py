@@ -151,3 +151,30 @@ def test_settings_are_checked_and_shown(tmp_path: Path) -> None:
     assert shown["lake_retention_months"] == 25
     assert shown["event_retention_days"] == {"Page Viewed": 30}
     assert shown["quarantine_retention_days"] is None
+
+
+def test_older_events_are_the_same_rows_for_duckdb_and_arrow(tmp_path: Path) -> None:
+    """A per-event retention rewrites a file by the library that wrote it (lake/erase_files.py):
+    the rows cut from a pyarrow file (by the mask) are those DuckDB's condition picks."""
+    from datetime import UTC, datetime
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from headwater.lake.erase_files import Kind, OlderEvents, rewrite, scan
+    from headwater.lake.sql import connect
+
+    at = [datetime(2026, 6, d, h, tzinfo=UTC) for d in (9, 10) for h in (0, 23)] + [None]
+    names = ["Page Viewed", "Opened", None, "Page Viewed", "Page Viewed"]
+    path = tmp_path / "rows.parquet"
+    table = pa.table({"event": names, "ts": pa.array(at, pa.timestamp("us", tz="UTC")), "n": range(5)})
+    pq.write_table(table, path, row_group_size=2)
+    kind = Kind("event retention", [path], OlderEvents("Page Viewed", date(2026, 6, 10)))
+    con = connect()
+    try:
+        assert scan(con, kind) == {path: 1}  # 06-09 00:00; not 06-10 23:00, not the NULL time
+        rewrite(con, kind, path)
+    finally:
+        con.close()
+    assert pq.read_table(path).column("n").to_pylist() == [1, 2, 3, 4]
+    assert pq.read_metadata(path).num_row_groups == 3  # its row groups, one for one

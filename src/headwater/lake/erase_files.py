@@ -1,4 +1,5 @@
-"""Rewriting one Parquet file of the lake without a person's rows, so that a kill at any moment
+"""Rewriting one Parquet file of the lake without a person's rows (or, for a per-event retention,
+an event's older rows), so that a kill at any moment
 leaves either the old file or the new one, never a part (headwater.lake.erase).
 
 A file is written to ``.<name>.erase.tmp`` beside it, fsynced, renamed over the original, and the
@@ -17,6 +18,7 @@ import os
 import shutil
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +67,35 @@ class Match:
 
 
 @dataclass(frozen=True, slots=True)
+class OlderEvents:
+    """The rows of event ``name`` timed before midnight UTC of ``cutoff`` (a per-event retention,
+    headwater.privacy.retention), in files with ``event`` and ``ts`` columns."""
+
+    name: str
+    cutoff: date
+
+    def sql(self) -> str:
+        stamp = f"TIMESTAMPTZ '{self.cutoff.isoformat()} 00:00:00+00'"
+        return f"coalesce(event = {quote(self.name)} AND ts < {stamp}, false)"
+
+    def mask(self, table: Any) -> Any:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        moment = datetime(self.cutoff.year, self.cutoff.month, self.cutoff.day, tzinfo=UTC)
+        ts = table.column("ts")
+        hit = pc.and_(
+            pc.equal(table.column("event"), pa.scalar(self.name, table.schema.field("event").type)),
+            pc.less(ts, pa.scalar(moment, ts.type)),
+        )
+        return pc.fill_null(hit, False)
+
+    @property
+    def empty(self) -> bool:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
 class Kind:
     """One kind of lake file, how the person's rows are found in it, and how it was written.
 
@@ -75,7 +106,7 @@ class Kind:
 
     name: str
     files: list[Path]
-    match: Match
+    match: Match | OlderEvents
     zstd_level: int | None = None
     row_group_size: int | None = None
     tombstone: str | None = None

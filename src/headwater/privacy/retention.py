@@ -105,36 +105,28 @@ def _recv_files(folder: Path) -> list[Path]:
 
 def _event_retention(files: list[Path], name: str, cutoff: date) -> int:
     """Rows of event ``name`` older than ``cutoff`` out of ``files`` (event files, or the
-    ``event_people`` rollup's: both have ``event`` and ``ts``); rows removed. A rewritten file keeps
-    its other rows in their order (the rollup's stay clustered by event)."""
-    from headwater.lake.erase_files import fsync_dir, fsync_file, read_sql, row_group_rows, temp_of
-    from headwater.lake.sql import connect, quote
+    ``event_people`` rollup's: both have ``event`` and ``ts``); rows removed. Each file is rewritten
+    as a deletion rewrites it (lake/erase_files.py): its other rows in their order and row groups,
+    its compression, the temporary file fsynced and renamed over it."""
+    from headwater.batch.etl import DAILY_ZSTD_LEVEL
+    from headwater.lake.erase_files import Kind, OlderEvents, rewrite, scan
+    from headwater.lake.sql import connect
 
     if not files:
         return 0
-    stamp = f"TIMESTAMPTZ '{cutoff.isoformat()} 00:00:00+00'"
-    old = f"event = {quote(name)} AND ts < {stamp}"
+    older = OlderEvents(name, cutoff)
+    daily = [p for p in files if p.parent.parent.name == "events"]
+    kinds = [
+        Kind("event retention", daily, older, zstd_level=DAILY_ZSTD_LEVEL),
+        Kind("event retention", [p for p in files if p not in daily], older),
+    ]
     con = connect()
     removed = 0
     try:
-        found = con.execute(
-            f"SELECT filename, count(*) FROM {read_sql(files, ', filename = true')} WHERE {old} GROUP BY 1"
-        ).fetchall()
-        for filename, count in found:
-            path = Path(str(filename))
-            tmp = temp_of(path)
-            # the rows in their order and row groups of the file's size (the daily files' layout)
-            size = row_group_rows(path)
-            rows = read_sql([path], ", file_row_number = true")
-            con.execute(
-                f"COPY (SELECT * EXCLUDE (file_row_number) FROM {rows} WHERE NOT coalesce({old}, false)"
-                f" ORDER BY file_row_number) TO {quote(str(tmp))}"
-                f" (FORMAT parquet, COMPRESSION zstd{f', ROW_GROUP_SIZE {size}' if size else ''})"
-            )
-            fsync_file(tmp)
-            os.replace(tmp, path)
-            fsync_dir(path.parent)
-            removed += int(count)
+        for kind in kinds:
+            for path, count in scan(con, kind).items():
+                rewrite(con, kind, path)
+                removed += count
     finally:
         con.close()
     return removed
