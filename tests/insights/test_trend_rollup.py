@@ -25,6 +25,7 @@ from headwater.lake.layout import Lake
 from headwater.lake.scope import Scope
 from headwater.privacy.retention import apply_privacy_retention
 from tests.batch.logdata import write_log
+from tests.helpers import cli
 from tests.insights.data import DAYS, events
 from tests.insights.test_trend_truth import CASES
 
@@ -212,7 +213,14 @@ def test_a_lake_without_the_rollup_gets_it_at_the_next_load(tmp_path: Path) -> N
     _build(data, "Europe/Paris")
     before = _rollup_rows(data)
     shutil.rmtree(data / "lake" / "dimension_days")
-    run_daily(data, DAYS[-1], "Europe/Paris")  # the last day: every other day's rollup written back
+    result = run_daily(data, DAYS[-1], "Europe/Paris")  # the last day: every other day's rollup back
+    assert result.backfilled == {"dimension_days": [d.isoformat() for d in DAYS[:-1]]}
+    paris = {"HEADWATER_TIMEZONE": "Europe/Paris"}
+    again = cli(data, "etl", "daily", "--date", DAYS[-1].isoformat(), env=paris)  # as the CLI says it
+    assert "rollup written" not in again.stdout  # nothing left to write
+    shutil.rmtree(data / "lake" / "dimension_days")
+    shown = cli(data, "etl", "daily", "--date", DAYS[-1].isoformat(), env=paris)
+    assert f"dimension_days rollup written for {len(DAYS) - 1} earlier received days" in shown.stdout
     after = _rollup_rows(data)
     assert len(list((data / "lake" / "dimension_days").glob("*.parquet"))) == len(DAYS)
     assert set(before) <= set(after) and len(after) > len(before)

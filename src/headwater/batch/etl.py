@@ -70,6 +70,8 @@ class EtlResult:
     seconds: float = 0.0
     skipped: str | None = None
     decisions: dict[str, Any] | None = None  # the day's decision log load (None: no decision file)
+    #: rollup -> received days loaded before it existed, written by this run from their rows
+    backfilled: dict[str, list[str]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -151,11 +153,12 @@ def _run_locked(
         update_names(con, lake, [recv])
         write_person_days(con, lake, sorted({recv, *missing_person_days(lake)}))
         write_event_people(con, lake, recv, own)
-        backfill_event_people(con, lake)
+        backfilled = {"event_people": backfill_event_people(con, lake)}
         write_sessions(con, lake, recv, own)
-        backfill_sessions(con, lake)
+        backfilled["sessions"] = backfill_sessions(con, lake)
         write_dimension_days(con, lake, recv, project_tz)
-        backfill_dimension_days(con, lake)
+        backfilled["dimension_days"] = backfill_dimension_days(con, lake)
+        result.backfilled = {k: [d.isoformat() for d in v] for k, v in backfilled.items() if v}
         touched = {date.fromisoformat(d) for d in dates}
         own_rows = "SELECT tool_id, event, actor, ts FROM own" if paths else None
         write_tool_usage(

@@ -83,6 +83,10 @@ def daily(
             f"({r['duplicates']} duplicates) into {len(r['event_dates'])} dates in {r['seconds']} s"
             + (f"  [{r['skipped']}]" if r["skipped"] else "")
         )
+        for rollup, days in (r.get("backfilled") or {}).items():
+            print(
+                f"  {rollup} rollup written for {len(days)} earlier received days (loaded before it existed)"
+            )
 
 
 @etl_app.command("archive")
