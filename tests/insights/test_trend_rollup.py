@@ -224,3 +224,25 @@ def test_a_lake_without_the_rollup_gets_it_at_the_next_load(tmp_path: Path) -> N
     after = _rollup_rows(data)
     assert len(list((data / "lake" / "dimension_days").glob("*.parquet"))) == len(DAYS)
     assert set(before) <= set(after) and len(after) > len(before)
+
+
+def test_a_rollup_written_from_files_older_than_the_derived_columns(tmp_path: Path) -> None:
+    """A lake written before the derived columns (some of its daily files) gets the rollup from its
+    rows by the ETL's rules, their user agents described first: the same answers as the events
+    read, which compute them the same way."""
+    from headwater.lake.derived import file_state
+    from tests.insights.test_derived_columns import strip
+
+    data = tmp_path / "data"
+    _build(data, "UTC", steady=True)
+    lake = Lake(data / "lake")
+    march = [p for p in lake.event_files() if "date=2026-03-2" in str(p)]
+    for path in march[::2]:
+        strip(path)
+    assert {file_state(p) for p in lake.event_files()} == {"old", "new"}
+    shutil.rmtree(data / "lake" / "dimension_days")
+    run_daily(data, DAYS[-1], "UTC")  # writes the rollup of every earlier received day back
+    slow = _without_rollup(data, tmp_path / "slow")
+    body = {"start": START, "end": END, "tz": "UTC"}
+    assert all(_uses_rollup(data, "UTC", {**body, **q}) for q in QUERIES.values())
+    assert _answers(data, "UTC") == _answers(slow, "UTC")

@@ -52,7 +52,7 @@ class LakeQuery:
         #: the derived columns added to ``pending`` (prepare_derived)
         self.pending_derived: set[str] = set()
         #: the (first, last, where) whose user agents prepare_derived described
-        self._described: set[tuple[date | None, date | None, str]] = set()
+        self._described: set[tuple[date | None, date | None, str, bool]] = set()
         try:
             self._load_pending()
         except BaseException:
@@ -120,22 +120,28 @@ class LakeQuery:
         load_identity_map(self.con, self.lake, extra, fresh=True)  # (a connection of its own)
 
     def prepare_derived(
-        self, columns: Iterable[str], first: date | None, last: date | None, where: str = "true"
+        self,
+        columns: Iterable[str],
+        first: date | None,
+        last: date | None,
+        where: str = "true",
+        lake_files: bool = True,
     ) -> None:
         """Make the derived columns (lake/derived.py) among ``columns`` readable, by parquet_sql and
         ``pending``, over local days first..last: the user agents of the rows that lack them (the
         log not loaded yet, lake files written before them; of the events ``where`` keeps, over the
         lake's columns) described once in UA_TABLE, and the columns added to ``pending``, computed
-        from its JSON by the ETL's rules."""
+        from its JSON by the ETL's rules. ``lake_files=False``: ``pending`` only (a reader of a
+        rollup, which holds the values already)."""
         asked = set(columns)
         want = [c for c in COLUMNS if c in asked]
         if not want:
             return
-        if any(c in UA_COLUMNS for c in want) and (first, last, where) not in self._described:
-            self._described.add((first, last, where))
+        if any(c in UA_COLUMNS for c in want) and (first, last, where, lake_files) not in self._described:
+            self._described.add((first, last, where, lake_files))
             _, _, utc_first, utc_last = self.utc_window(first, last)
             lo, hi = self.utc_bounds(first, last)
-            groups = by_state(self.lake.event_files(utc_first, utc_last))
+            groups = by_state(self.lake.event_files(utc_first, utc_last) if lake_files else [])
             within = f"ts >= {lo} AND ts < {hi} AND ({where})"
             agent = "context->>'/userAgent'"
             parts = [f"SELECT {agent} FROM pending WHERE {within}"]

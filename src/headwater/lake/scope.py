@@ -174,7 +174,7 @@ class Scope(PeopleQuery):
         if files is None:
             return None
         lo, hi, _, _ = self.utc_window(first, last)
-        self.prepare_derived(columns, first, last)
+        self.prepare_derived(columns, first, last, lake_files=False)  # the rollup has the values
         extra = "".join(f", r.{c}" for c in columns)
         days = f"day BETWEEN DATE {quote(first.isoformat())} AND DATE {quote(last.isoformat())}"
         level = "every_event" if every_event else "NOT every_event"
