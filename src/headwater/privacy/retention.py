@@ -137,7 +137,7 @@ def _dimension_days_retention(lake: Lake, name: str, cutoff: date) -> list[str]:
     of event ``name`` whose first event is older than ``cutoff`` is written again from its lake
     rows, which the retention has just cut; the received days rewritten."""
     from headwater.lake.erase_files import read_sql
-    from headwater.lake.rollups.dimension_days import write_dimension_days
+    from headwater.lake.rollups.dimension_days import rewrite_dimension_days
     from headwater.lake.sql import connect, quote
 
     files = _recv_files(lake.dimension_days_dir)
@@ -152,8 +152,7 @@ def _dimension_days_retention(lake: Lake, name: str, cutoff: date) -> list[str]:
         ).fetchall()
         recvs = sorted(_day_of(Path(str(f)).stem.split("=", 1)[1]) for (f,) in found)
         for recv in recvs:
-            manifest = lake.read_manifest(recv) or {}
-            write_dimension_days(con, lake, recv, str(manifest.get("project_tz") or "UTC"))
+            rewrite_dimension_days(con, lake, recv)
     finally:
         con.close()
     return [r.isoformat() for r in recvs]

@@ -40,12 +40,15 @@ def user_days_recvs(lake: Lake) -> list[date]:
     ]
 
 
+def archive_files(lake: Lake) -> list[Path]:
+    """The monthly archives' files, oldest month first."""
+    return [lake.archive_dir / f"month={y:04d}-{m:02d}" / "events.parquet" for y, m in lake.archived_months()]
+
+
 def received_rows_sql(lake: Lake, recv: date) -> str | None:
     """SELECT of the lake rows a received day contributed (its daily files and archived rows)."""
     files = lake.files_of_received_day(recv)
-    archives = [
-        lake.archive_dir / f"month={y:04d}-{m:02d}" / "events.parquet" for y, m in lake.archived_months()
-    ]
+    archives = archive_files(lake)
     parts = [parquet_sql(files)] if files else []
     if archives:
         parts.append(f"{parquet_sql(archives)} WHERE recv_day = DATE {quote(recv.isoformat())}")

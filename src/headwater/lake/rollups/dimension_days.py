@@ -22,7 +22,7 @@ from typing import Any
 
 from headwater.lake.derived import add_user_agents, agents_sql, by_state
 from headwater.lake.layout import Lake
-from headwater.lake.rollups.common import backfill_recvs, copy_to_parquet
+from headwater.lake.rollups.common import archive_files, backfill_recvs, copy_to_parquet
 from headwater.lake.sql import file_list, parquet_sql, quote
 
 #: derived dimension -> its column, for the dimensions the rollup keeps (``tool_id`` at the first
@@ -55,9 +55,7 @@ def received_rows(con: Any, lake: Lake, recv: date) -> str | None:
     described into the connection's table first)."""
     columns = f"actor, ts, event, tool_id, {_DIMS}"
     files = lake.files_of_received_day(recv)
-    archives = [
-        lake.archive_dir / f"month={y:04d}-{m:02d}" / "events.parquet" for y, m in lake.archived_months()
-    ]
+    archives = archive_files(lake)
     for state, paths in by_state([*files, *archives]).items():
         if state != "new" and paths:
             read = f"read_parquet({file_list(paths)}, union_by_name = true)"
@@ -97,12 +95,14 @@ def write_dimension_days(con: Any, lake: Lake, recv: date, tz: str) -> None:
         con.execute("DROP TABLE hw_dimension_days")
 
 
+def rewrite_dimension_days(con: Any, lake: Lake, recv: date) -> None:
+    """The rollup of a received day loaded earlier, in the zone its manifest says it was loaded in."""
+    manifest = lake.read_manifest(recv) or {}
+    write_dimension_days(con, lake, recv, str(manifest.get("project_tz") or "UTC"))
+
+
 def backfill_dimension_days(con: Any, lake: Lake) -> list[date]:
-    """The rollup of received days loaded before it existed (or whose file a retention removed),
-    each in the zone its manifest says it was loaded in; the days written."""
-
-    def write(recv: date) -> None:
-        manifest = lake.read_manifest(recv) or {}
-        write_dimension_days(con, lake, recv, str(manifest.get("project_tz") or "UTC"))
-
-    return backfill_recvs(lake, lake.dimension_days_file, write)
+    """The rollup of received days loaded before it existed; the days written."""
+    return backfill_recvs(
+        lake, lake.dimension_days_file, lambda recv: rewrite_dimension_days(con, lake, recv)
+    )
