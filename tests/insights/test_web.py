@@ -30,7 +30,9 @@ from typer.testing import CliRunner
 import headwater.http.app as http_app
 import headwater.insights.web as web_module
 from headwater.batch.etl import run_daily
+from headwater.cli.insight_web import duration
 from headwater.cli.insight_web import web as web_command
+from headwater.cli.metric_table import percent
 from headwater.http.api.insight_web import WEB_ROUTES
 from headwater.http.openapi import openapi_document
 from headwater.insights.web import run_web
@@ -712,7 +714,15 @@ def test_the_cli_prints_the_api_json_and_tables(hand: Path) -> None:
     body.update(filter_match="any", **PARIS)
     assert json.loads(done.output) == json.loads(json.dumps(run_web(hand, "UTC", body)))
     table = _cli(hand, *args)
-    assert table.exit_code == 0 and "bounce_rate" in table.output and "/loop" in table.output
+    assert table.exit_code == 0 and "bounce rate" in table.output and "/loop" in table.output
+    summary = json.loads(done.output)["summary"]  # shares in percent, durations in words, as on the page
+    assert (
+        percent(summary["bounce_rate"]) in table.output
+        and duration(summary["visit_duration"]) in table.output
+    )
+    assert (
+        str(summary["bounce_rate"]) not in table.output and str(summary["visit_duration"]) not in table.output
+    )
     bad = _cli(hand, "--start", "2026-03-24", "--end", "2026-03-27", "--filter", "derived:planet=x")
     assert bad.exit_code == 2 and "'filters[0].name'" in bad.output
 

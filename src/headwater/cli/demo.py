@@ -28,6 +28,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from headwater.cli.common import DataDir, err, settings_of
+from headwater.cli.demo_web import Visitor, first_visit, pick, return_visit
 from headwater.dashboard.defaults import FUNNEL_STEPS
 
 # (app, tool_id, event, weight): skewed popularity (a few tools get most of the use)
@@ -84,10 +85,6 @@ AUDIENCES: list[dict[str, Any]] = [
 ]
 
 
-def _pick(rng: random.Random, choices: list[tuple[str, int]]) -> str:
-    return rng.choices([c for c, _ in choices], weights=[w for _, w in choices])[0]
-
-
 def generate(users: int, days: int, seed: int, now: datetime) -> Iterator[dict[str, Any]]:
     """Events of `users` people over the last `days` days (ends before `now`)."""
     rng = random.Random(seed)
@@ -100,8 +97,9 @@ def generate(users: int, days: int, seed: int, now: datetime) -> Iterator[dict[s
         activity = min(0.95, rng.paretovariate(2.0) * 0.15)  # heavy tail: a few power users
         churn = rng.uniform(0.0, 0.08)
         variant = rng.randrange(2)
-        traits = {"plan": _pick(rng, PLANS), "language": _pick(rng, LANGS), "name": f"User {n}"}
-        theme = _pick(rng, THEMES)
+        traits = {"plan": pick(rng, PLANS), "language": pick(rng, LANGS), "name": f"User {n}"}
+        theme = pick(rng, THEMES)
+        visitor = Visitor.draw(rng)
         identified = False
         day = joined
         first = True
@@ -114,7 +112,7 @@ def generate(users: int, days: int, seed: int, now: datetime) -> Iterator[dict[s
                         t = joined
                     if t >= now:
                         break
-                    for ev in _session(rng, t, uid, anon, identified, first, variant, traits, theme):
+                    for ev in _session(rng, t, uid, anon, identified, first, variant, traits, theme, visitor):
                         sent.append(ev)
                         yield ev
                     identified = True
@@ -139,6 +137,7 @@ def _session(
     variant: int,
     traits: dict[str, Any],
     theme: str,
+    visitor: Visitor,
 ) -> Iterator[dict[str, Any]]:
     def base(kind: str, **extra: Any) -> dict[str, Any]:
         ev: dict[str, Any] = {
@@ -149,16 +148,14 @@ def _session(
         }
         if identified:
             ev["userId"] = uid
-        ev["context"] = {
-            "userAgent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126 Safari/537.36",
-            "traits": {"plan": traits["plan"]},
-        }
+        ev["context"] = {**visitor.context(), "traits": {"plan": traits["plan"]}, **extra.pop("context", {})}
         ev.update(extra)
         return ev
 
     if first:  # anonymous browsing, then sign-up and identify (anonymous-then-identified)
-        yield base("page", name="Pricing", properties={"path": "/pricing"})
-        t += timedelta(seconds=rng.uniform(20, 240))
+        for _, page in first_visit(rng, visitor):
+            yield base("page", **page)
+            t += timedelta(seconds=rng.uniform(10, 120))
         yield base("track", event=FUNNEL[0], properties={"plan": traits["plan"]})
         identified = True
         yield base("identify", userId=uid, traits=traits)
@@ -174,6 +171,10 @@ def _session(
             if rng.random() < (0.45 if variant else 0.3):
                 t += timedelta(hours=rng.uniform(0.1, 48))
                 yield base("track", userId=uid, event=FUNNEL[2], properties={"tool_id": "share"})
+    else:  # a later visit opens the app through a page or two
+        for _, page in return_visit(rng):
+            yield base("page", **page)
+            t += timedelta(seconds=rng.uniform(5, 90))
     app = rng.choice(sorted({a for a, *_ in TOOLS}))
     tools = [x for x in TOOLS if x[0] == app]
     for _ in range(rng.randint(2, 14)):

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from headwater.cli.common import DataDir, JsonOpt, err, settings_of
+from headwater.cli.metric_table import cell, percent
 
 _FILTER_HELP = (
     "Repeatable, as for 'insights trend': type:name OP value, type one of event, person, derived; OP one"
@@ -104,10 +105,12 @@ def _print_tables(out: dict[str, Any]) -> None:
     console = Console()
     summary = Table("", "this period", *(["previous"] if "previous" in out else []))
     for key in _SUMMARY:
-        cells = [str(out["summary"][key])]
+        cells = [_cell(key, out["summary"][key])]
         if "previous" in out:
-            cells.append(str(out["previous"][key]))
-        summary.add_row(key, *cells)
+            cells.append(_cell(key, out["previous"][key]))
+        summary.add_row(key.replace("_", " "), *cells)
+    for column in summary.columns[1:]:
+        column.justify = "right"
     summary.title = f"web {out['start']}..{out['end']} ({out['tz']})"
     console.print(summary)
     for key, title in _LISTS:
@@ -117,9 +120,30 @@ def _print_tables(out: dict[str, Any]) -> None:
         columns = [
             c for c in ("visitors", "visits", "pageviews", "bounce_rate", "visit_duration") if c in rows[0]
         ]
-        table = Table(title, *columns, title=None)
+        table = Table(title, *(c.replace("_", " ") for c in columns), title=None)
+        for column in table.columns[1:]:
+            column.justify = "right"
         for row in rows:
-            table.add_row(str(row["value"]), *(str(row[c]) for c in columns))
+            table.add_row(str(row["value"]), *(_cell(c, row[c]) for c in columns))
         console.print(table)
     if out.get("missing_days"):
         console.print(f"missing_days: {json.dumps(out['missing_days'])}")
+
+
+def _cell(key: str, value: Any) -> str:
+    """A figure as the dashboard shows it: a share in percent, a duration in words."""
+    if key == "bounce_rate":
+        return percent(float(value))
+    if key == "visit_duration":
+        return duration(float(value))
+    return cell(key, value)
+
+
+def duration(seconds: float) -> str:
+    """``0 s``, ``42 s``, ``2 min 5 s``, ``1 h 3 min`` (rounded to the second)."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"

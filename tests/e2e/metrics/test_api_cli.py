@@ -90,3 +90,27 @@ def test_demo_cli(tmp_path: Path) -> None:
     dau = cli(tmp_path, "metrics", "mau", "--start", "2026-01-01", "--end", "2026-01-01", "--json").stdout
     assert json.loads(dau)["metric"] == "mau"
     assert list((tmp_path / "lake" / "events").glob("date=*/*.parquet"))
+
+
+def test_the_demo_has_web_traffic_to_show(tmp_path: Path) -> None:
+    """After `headwater demo`, web analytics shows a site's traffic: several pages, real browsers on
+    desktop and mobile, countries, search and social sources, a newsletter's UTM tags (it was one page
+    of one browser, "Safari on Linux", every visit a bounce)."""
+    from datetime import UTC, datetime, timedelta
+
+    cli(tmp_path, "demo", "--users", "80", "--days", "4", "--seed", "5")
+    today = datetime.now(UTC).date()
+    start = (today - timedelta(days=5)).isoformat()
+    args = ["insights", "web", "--start", start, "--end", today.isoformat(), "--tz", "UTC", "--limit", "20"]
+    web = json.loads(cli(tmp_path, *args, "--json").stdout)
+
+    def values(key: str) -> set[str]:
+        return {row["value"] for row in web[key]}
+
+    assert {"/", "/pricing", "/signup", "/app"} <= values("pages")
+    assert {"Chrome", "Safari", "Mobile Safari", "Firefox"} <= values("browsers")
+    assert {"desktop", "mobile"} <= values("devices") and {"Windows", "iOS", "Android"} <= values("os")
+    assert "$none" not in values("countries") and "US" in values("countries")
+    assert {"google.com", "Direct / None"} <= values("sources") and "winter-launch" in values("utm_campaigns")
+    assert 0 < web["summary"]["bounce_rate"] < 1 and web["summary"]["views_per_visit"] > 1
+    assert web["summary"]["visitors"] == 80
