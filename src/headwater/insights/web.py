@@ -104,7 +104,10 @@ def _build(scope: Scope, query: WebRequest) -> None:
     match = match_sql([cols.filter(f) for f in query.filters], query)
     source = cols.source(first, last, PAGE_EVENTS)
     atoms = list(cols.exprs.values())
-    scope.sql(f"CREATE OR REPLACE TEMP TABLE {PAGES} AS {pages_sql(source, atoms, cols.joins(), match)}")
+    since, _ = scope.utc_bounds(query.rng.start, query.rng.end)
+    scope.sql(
+        f"CREATE OR REPLACE TEMP TABLE {PAGES} AS {pages_sql(source, atoms, cols.joins(), match, since)}"
+    )
     _mark_visits(scope)
     scope.sql(f"CREATE OR REPLACE TEMP TABLE {VISITS} AS {visits_sql(query)}")
 

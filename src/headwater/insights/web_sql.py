@@ -72,12 +72,17 @@ def match_sql(conditions: list[str], query: WebRequest) -> str:
     return (" AND " if query.filter_match == "all" else " OR ").join(conditions)
 
 
-def pages_sql(source: str, atoms: list[tuple[str, str]], joins: str, match: str) -> str:
+def pages_sql(source: str, atoms: list[tuple[str, str]], joins: str, match: str, since: str) -> str:
     """SELECT of the rows of ``hw_web_pages`` from ``source`` (Scope.person_events of the page
     events, with PAGE_COLUMNS), the filters' columns (``atoms``: (alias, SQL), ``joins`` for them)
-    and the filters' condition over them (``match``)."""
+    and the filters' condition over them (``match``). Only the pageviews from ``since`` (the
+    range's first instant) keep their values: the earlier ones (the previous period, the days
+    before) only start or end visits and count in the previous period's summary, so their
+    values are never read (NULL: a third less to write)."""
     own = "".join(f", {sql} AS {alias}" for alias, sql in atoms)
-    columns = ", ".join(f"e.{column} AS {name}" for column, name in PAGE_COLUMNS.items())
+    columns = ", ".join(
+        f"CASE WHEN e.ts >= {since} THEN e.{column} END AS {name}" for column, name in PAGE_COLUMNS.items()
+    )
     return f"""
         SELECT person, ts, {", ".join(PAGE_COLUMNS.values())}, coalesce({match}, false) AS m
         FROM (SELECT e.person, e.ts, {columns}{own} FROM ({source}) e {joins})
@@ -98,14 +103,14 @@ def visits_sql(query: WebRequest) -> str:
     # the source: the referrer's domain, unless it is the page's own host
     return f"""
         SELECT f.vid, f.person, CASE {period} END AS period, f.ts AS start_ts, a.end_ts, a.pv, a.mpv,
-               f.path AS entry, l.path AS exit,
+               f.path AS entry, a.exit,
                CASE WHEN f.ref_domain IS DISTINCT FROM f.host THEN f.ref_domain END AS src,
                f.utm_source, f.utm_medium, f.utm_campaign, f.browser, f.os, f.device_type, f.country,
                f.region
         FROM (SELECT * FROM {ROWS} WHERE first) f
-        JOIN (SELECT vid, max(ts) AS end_ts, count(*) AS pv, count(*) FILTER (WHERE m) AS mpv
+        JOIN (SELECT vid, max(ts) AS end_ts, count(*) AS pv, count(*) FILTER (WHERE m) AS mpv,
+                     any_value(path) FILTER (WHERE last) AS exit
               FROM {ROWS} GROUP BY vid) a USING (vid)
-        JOIN (SELECT vid, path FROM {ROWS} WHERE last) l USING (vid)
     """
 
 
@@ -141,14 +146,15 @@ def top_sql(limit: int) -> str:
     bounces, duration), list i a VISIT_LISTS index (len(VISIT_LISTS): pages, whose visits, bounces
     and duration are NULL); ranked by visitors, then visits, pageviews, value (NULL last)."""
     n = len(VISIT_LISTS)
-    which = " ".join(f"WHEN grouping(d{i}) = 0 THEN {i}" for i in range(n))
-    value = " ".join(f"WHEN grouping(d{i}) = 0 THEN d{i}" for i in range(n))
-    sets = ", ".join(f"(d{i})" for i in range(n))
+    values = ", ".join(f"d{i}" for i in range(n))
+    # one row per (visit, breakdown): every list grouped at once (a GROUPING SETS of the 11 took half
+    # as long again)
     grouped = f"""
-        SELECT CASE {which} END AS list, CASE {value} END AS value,
-               count(DISTINCT person) AS visitors, count(*) AS visits, sum(mpv) AS pageviews,
+        SELECT list, value, count(DISTINCT person) AS visitors, count(*) AS visits, sum(mpv) AS pageviews,
                count(*) FILTER (WHERE pv = 1) AS bounces, sum(dur) AS duration
-        FROM ({_dims_sql()}) GROUP BY GROUPING SETS ({sets})
+        FROM (SELECT person, pv, mpv, dur, unnest(range({n})) AS list, unnest([{values}]) AS value
+              FROM ({_dims_sql()}))
+        GROUP BY list, value
         UNION ALL
         SELECT {n}, path, count(DISTINCT person), NULL, count(*), NULL, NULL
         FROM ({_counted_pages_sql()}) GROUP BY path
