@@ -153,7 +153,7 @@ def _session(
         return ev
 
     if first:  # anonymous browsing, then sign-up and identify (anonymous-then-identified)
-        for _, page in first_visit(rng, visitor):
+        for page in first_visit(rng, visitor):
             yield base("page", **page)
             t += timedelta(seconds=rng.uniform(10, 120))
         yield base("track", event=FUNNEL[0], properties={"plan": traits["plan"]})
@@ -172,7 +172,7 @@ def _session(
                 t += timedelta(hours=rng.uniform(0.1, 48))
                 yield base("track", userId=uid, event=FUNNEL[2], properties={"tool_id": "share"})
     else:  # a later visit opens the app through a page or two
-        for _, page in return_visit(rng):
+        for page in return_visit(rng):
             yield base("page", **page)
             t += timedelta(seconds=rng.uniform(5, 90))
     app = rng.choice(sorted({a for a, *_ in TOOLS}))

@@ -72,6 +72,7 @@ SOURCES: list[tuple[str | None, dict[str, str] | None, int]] = [
     ("https://www.linkedin.com/", {"source": "linkedin", "medium": "social", "name": "winter-launch"}, 8),
 ]
 LANDINGS = [("/", 50), ("/pricing", 15), ("/blog/launch", 20), ("/docs", 15)]
+UTM = {"utm_source": "source", "utm_medium": "medium", "utm_campaign": "name"}  # URL tag: campaign key
 TITLES = {
     "/": "Home",
     "/pricing": "Pricing",
@@ -106,15 +107,15 @@ class Visitor:
         return {"userAgent": self.user_agent, "location": {"country": self.country}}
 
 
-def first_visit(rng: random.Random, visitor: Visitor) -> list[tuple[str, dict[str, Any]]]:
-    """The pages of a first visit, up to the sign-up: (path, the page event's fields)."""
+def first_visit(rng: random.Random, visitor: Visitor) -> list[dict[str, Any]]:
+    """The page events' fields of a first visit, up to the sign-up."""
     landing = pick(rng, LANDINGS)
     paths = [landing] + [p for p in ("/pricing", "/signup") if p != landing]
     return _pages(paths, visitor.referrer, visitor.campaign)
 
 
-def return_visit(rng: random.Random) -> list[tuple[str, dict[str, Any]]]:
-    """The pages of a later visit: the app, now and then by way of the docs or the blog."""
+def return_visit(rng: random.Random) -> list[dict[str, Any]]:
+    """The page events' fields of a later visit: the app, now and then by way of the docs or the blog."""
     roll = rng.random()
     if roll < 0.12:
         paths = ["/docs", "/docs/getting-started", "/app"]
@@ -125,15 +126,12 @@ def return_visit(rng: random.Random) -> list[tuple[str, dict[str, Any]]]:
     return _pages(paths, None, None)
 
 
-def _pages(
-    paths: list[str], referrer: str | None, campaign: dict[str, str] | None
-) -> list[tuple[str, dict[str, Any]]]:
+def _pages(paths: list[str], referrer: str | None, campaign: dict[str, str] | None) -> list[dict[str, Any]]:
     out = []
     for n, path in enumerate(paths):
         url = SITE + path
         if n == 0 and campaign:  # the landing URL carries the UTM tags the campaign context holds
-            url += "?" + urlencode({f"utm_{k}": campaign[k] for k in ("source", "medium")})
-            url += "&" + urlencode({"utm_campaign": campaign["name"]})
+            url += "?" + urlencode({tag: campaign[key] for tag, key in UTM.items()})
         page: dict[str, Any] = {"path": path, "url": url, "title": TITLES[path]}
         ref = referrer if n == 0 else SITE + paths[n - 1]
         if ref:
@@ -141,5 +139,5 @@ def _pages(
         fields: dict[str, Any] = {"name": TITLES[path], "properties": dict(page), "context": {"page": page}}
         if n == 0 and campaign:
             fields["context"]["campaign"] = dict(campaign)
-        out.append((path, fields))
+        out.append(fields)
     return out
