@@ -4,7 +4,8 @@ the views over the visits its answer is read from.
 - ``hw_web_pages``: one row per page event (``type = 'page'``, not flagged as a bot's by the
   collector) of someone, with its person, time, and the derived dimensions the ETL wrote for it
   (lake/derived.py: path, referrer domain, the page's own host, UTM, browser, os, device type,
-  country and region), and whether the query's filters match it (``m``). One scan of those
+  country and region; NULL before the range, where nothing reads them), and whether the query's
+  filters match it (``m``). One scan of those
   columns (no JSON: files older than them and the log not loaded yet are read by the same rules,
   LakeQuery.prepare_derived) and of the filters' columns.
 - ``hw_web_marks`` (web.py, row by row beside the pages): the visit of each pageview (``vid``,
