@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from headwater.cli.metric_table import figure
 from headwater.insights.trend import run_trend
 from tests.helpers import ROOT, cli
 from tests.http.asgi import ADMIN, Running, run
@@ -176,6 +177,12 @@ def test_the_cli_prints_the_api_json_and_a_table(lake: tuple[Path, list[dict[str
     assert json.loads(done.stdout) == json.loads(json.dumps(run_trend(data, "UTC", BODY)))
     table = cli(data, "insights", "trend", *args).stdout
     assert "previous" in table and "formula" in table and "B / A" in table
+    # values as a reader takes them: four significant digits, never the float's seventeen
+    fractions = [r["value"] for r in json.loads(done.stdout)["rows"] if isinstance(r["value"], float)]
+    fractions = [v for v in fractions if not v.is_integer() and len(repr(v)) > 8]
+    assert fractions, "the formula makes fractions"
+    for value in fractions:
+        assert figure(value) in table and repr(value) not in table, value
     bad = cli(
         data,
         "insights",

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from headwater.cli.common import DataDir, JsonOpt, err, settings_of
+from headwater.cli.metric_table import figure, percent
 
 _FILTER_HELP = (
     "Repeatable, as for 'insights trend': type:name OP value, type one of event, person, derived;"
@@ -132,22 +133,24 @@ def _print_table(out: dict[str, Any]) -> None:
         + (", within the session" if out["session_scoped"] else "")
     )
     table = Table("step", "path", "users", "of anchor", "drop-off", title=title)
+    for column in (table.columns[0], *table.columns[2:]):
+        column.justify = "right"
     anchor = out["anchor"]
     table.add_row(
         "0",
         str(anchor["event"]),
-        str(anchor["users"]),
-        "100.0%" if anchor["users"] else "",
-        str(anchor["drop_off"]),
+        figure(anchor["users"]),
+        "100%" if anchor["users"] else "",
+        figure(anchor["drop_off"]),
     )
     for step in out["steps"]:
         for node in step["nodes"]:
             table.add_row(
                 str(step["step"]),
                 arrow.join(node["path"]),
-                str(node["users"]),
-                f"{node['share_of_anchor']:.1%}",
-                str(node["drop_off"]),
+                figure(node["users"]),
+                percent(node["share_of_anchor"]),
+                figure(node["drop_off"]),
             )
     console = Console()
     console.print(table)

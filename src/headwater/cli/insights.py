@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from headwater.cli.common import DataDir, JsonOpt, err, settings_of
+from headwater.cli.metric_table import figure
 
 insights_app = typer.Typer(
     help="Insights: trends, paths and web analytics, with filters and breakdowns (docs/insights.md).",
@@ -125,8 +126,10 @@ def _print_table(out: dict[str, Any]) -> None:
     columns.append("value")
     title = f"trend {out['start']}..{out['end']} ({out['tz']}), per {out['interval']}"
     table = Table(*columns, title=title)
+    table.columns[-1].justify = "right"
     for row in out["rows"]:
-        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+        cells = ["" if row.get(c) is None else str(row.get(c)) for c in columns[:-1]]
+        table.add_row(*cells, "" if row["value"] is None else figure(row["value"]))
     console = Console()
     console.print(table)
     for s in out["series"]:

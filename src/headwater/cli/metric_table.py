@@ -9,6 +9,7 @@ and how to see them, so no cell is ever cut to an ellipsis.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from rich.console import Console
@@ -34,6 +35,19 @@ PERIOD_WIDTH = 5  # "100%*"
 def percent(value: float, signed: bool = False) -> str:
     text = f"{value * 100:+.1f}%" if signed else f"{value * 100:.1f}%"
     return text.replace(".0%", "%")
+
+
+def figure(value: float) -> str:
+    """A number for a reader: a whole one with thousands separators (``12,345``), another with four
+    significant digits and never an exponent (``3.429``, ``0.004256``, ``12,346``)."""
+    number = float(value)
+    if number.is_integer():
+        return f"{int(number):,}"
+    if not math.isfinite(number):
+        return str(number)
+    decimals = max(0, 3 - math.floor(math.log10(abs(number))))
+    text = f"{number:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def cell(key: str, value: Any, metric: str = "") -> str:
