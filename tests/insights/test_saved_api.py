@@ -383,3 +383,31 @@ def test_dashboards(lake: tuple[Path, list[dict[str, Any]]], tmp_path: Path) -> 
         assert (await c.get(f"{URL}/{funnel['id']}", headers=ADMIN)).status_code == 200  # insights are kept
 
     run(tmp_path, scenario)
+
+
+def test_tiles_given_no_place_fill_rows_as_save_pins_them() -> None:
+    """A list of tiles without x and y fills rows of two (it made one column, the right half of the
+    page empty); a tile that does not fit beside the one before, or would cover another, starts a
+    row below them all; a tile given y or x only keeps the rules it had."""
+    from headwater.insights.saved import parse_tiles
+
+    def places(tiles: list[dict[str, Any]]) -> list[tuple[int, int, int, int]]:
+        return [(t.x, t.y, t.w, t.h) for t in parse_tiles(tiles)]
+
+    assert places([{"insight": str(i)} for i in range(5)]) == [
+        (0, 0, 6, 4),
+        (6, 0, 6, 4),
+        (0, 4, 6, 4),
+        (6, 4, 6, 4),
+        (0, 8, 6, 4),
+    ]
+    assert places([{"insight": "a", "w": 4}, {"insight": "b", "w": 4, "h": 2}, {"insight": "c", "w": 5}]) == [
+        (0, 0, 4, 4),
+        (4, 0, 4, 2),
+        (0, 4, 5, 4),
+    ]
+    # beside the tile before would cover a tall tile placed by hand: below them all instead
+    tall = {"insight": "t", "x": 6, "y": 0, "w": 6, "h": 8}
+    assert places([tall, {"insight": "a", "x": 0, "y": 0}, {"insight": "b"}])[-1] == (0, 8, 6, 4)
+    assert places([{"insight": "a"}, {"insight": "b", "x": 3}])[-1] == (3, 4, 6, 4)  # y only: below
+    assert places([{"insight": "a"}, {"insight": "b", "y": 1}])[-1] == (0, 1, 6, 4)  # x only: left

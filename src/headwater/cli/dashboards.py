@@ -18,8 +18,8 @@ dashboards_app = typer.Typer(
 )
 _TILES_HELP = (
     'The tiles: a JSON file, - for standard input, or the JSON itself: [{"insight": ID or name, "x": 0,'
-    ' "y": 0, "w": 6, "h": 4}, ...] (or {"tiles": [...]}). Without x, y, w, h a tile goes at the left,'
-    " below the ones before, 6 wide and 4 high."
+    ' "y": 0, "w": 6, "h": 4}, ...] (or {"tiles": [...]}). Without x and y a tile goes right of the one'
+    " before when it fits in the 12 columns, else at the left below them all; 6 wide and 4 high unless given."
 )
 Ref = Annotated[str, typer.Argument(help="The dashboard's id, or its name.", show_default=False)]
 

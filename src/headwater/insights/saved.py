@@ -40,6 +40,7 @@ METRIC_OPTIONS: dict[str, tuple[str, ...]] = {
 MAX_NAME = 200
 MAX_DESCRIPTION = 2000
 MAX_TILES = 100
+GRID_COLUMNS = 12  # the dashboard's grid (board.js)
 MAX_POSITION = 10_000
 MAX_SIZE = 100
 #: fields of the answers that a client may send back unchanged (they are not read)
@@ -280,8 +281,9 @@ def parse_dashboard(body: object, current: DashboardSpec | None = None) -> Dashb
 
 
 def parse_tiles(value: object) -> tuple[TileSpec, ...]:
-    """Tiles: each a saved insight's id and its place on the grid; a tile without ``y`` goes below
-    the tiles before it, without ``x`` at the left, ``w`` 6 and ``h`` 4 unless given."""
+    """Tiles: each a saved insight's id and its place on the grid; a tile without ``x`` and ``y``
+    goes right of the tile before it when it fits (else at the left below them all), one without
+    ``y`` below the tiles before it, one without ``x`` at the left; ``w`` 6 and ``h`` 4 unless given."""
     if value is None:
         return ()
     if not isinstance(value, list):
@@ -305,8 +307,23 @@ def parse_tiles(value: object) -> tuple[TileSpec, ...]:
         y = _integer(obj.get("y"), f"{field}.y", 0, MAX_POSITION, below)
         w = _integer(obj.get("w"), f"{field}.w", 1, MAX_SIZE, 6)
         h = _integer(obj.get("h"), f"{field}.h", 1, MAX_SIZE, 4)
+        if obj.get("x") is None and obj.get("y") is None:
+            x, y = _next_place(tiles, w, h)
         tiles.append(TileSpec(insight, x, y, w, h))
     return tuple(tiles)
+
+
+def _next_place(tiles: list[TileSpec], w: int, h: int) -> tuple[int, int]:
+    """Where a tile given no place goes, as the dashboard's "Save…" places one: right of the tile
+    before it when it fits in the grid's width and covers no other tile, else at the left below
+    them all (so tiles given in a list fill rows of two, not one column)."""
+    if tiles:
+        last = tiles[-1]
+        x, y = last.x + last.w, last.y
+        free = all(x + w <= t.x or t.x + t.w <= x or y + h <= t.y or t.y + t.h <= y for t in tiles)
+        if x + w <= GRID_COLUMNS and free:
+            return x, y
+    return 0, max((t.y + t.h for t in tiles), default=0)
 
 
 def _integer(value: object, field: str, least: int, most: int, default: int) -> int:
