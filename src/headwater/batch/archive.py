@@ -54,7 +54,7 @@ def archive_month(data_dir: Path, year: int, month: int, memory_limit: str = "1G
         daily = [
             p for d in lake.event_dates() if first <= d <= last for p in lake.date_dir(d).glob("*.parquet")
         ]
-        target = lake.archive_dir / f"month={year:04d}-{month:02d}" / "events.parquet"
+        target = lake.archive_file(year, month)
         sources = sorted(daily) + ([target] if target.exists() else [])
         if not sources:
             raise LakeError(f"no events in the lake for {year:04d}-{month:02d}")

@@ -159,6 +159,10 @@ class Lake:
                     found[date.fromisoformat(match.group(1))] = names
         return found
 
+    def archive_file(self, year: int, month: int) -> Path:
+        """The monthly archive of a month's events (batch/archive.py)."""
+        return self.archive_dir / f"month={year:04d}-{month:02d}" / "events.parquet"
+
     def archived_months(self) -> list[tuple[int, int]]:
         if not self.archive_dir.is_dir():
             return []
@@ -176,7 +180,7 @@ class Lake:
             month_first = date(year, month, 1)
             month_last = (month_first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
             if (first is None or month_last >= first) and (last is None or month_first <= last):
-                files.append(self.archive_dir / f"month={year:04d}-{month:02d}" / "events.parquet")
+                files.append(self.archive_file(year, month))
         for day, names in sorted(self._daily_files().items()):
             if (first is None or day >= first) and (last is None or day <= last):
                 folder = self.date_dir(day)

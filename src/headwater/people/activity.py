@@ -114,7 +114,7 @@ def event_files_of(lake: Lake, parts: Iterable[tuple[date, date]]) -> list[Path]
     out: set[Path] = set()
     for day, recv in set(parts):
         if (day.year, day.month) in archived:
-            out.add(lake.archive_dir / f"month={day.year:04d}-{day.month:02d}" / "events.parquet")
+            out.add(lake.archive_file(day.year, day.month))
         folder = lake.date_dir(day)
         if folder.is_dir():
             out.update(folder.glob(f"recv-{recv:%Y%m%d}*.parquet"))

@@ -85,7 +85,7 @@ def _lake_retention(lake: Lake, cutoff: date) -> list[str]:
             doomed += sorted(lake.date_dir(day).glob("*.parquet"))
     for year, month in lake.archived_months():  # a month goes whole, once all of it is before cutoff
         if (date(year, month, 1) + timedelta(days=32)).replace(day=1) <= cutoff:
-            doomed.append(lake.archive_dir / f"month={year:04d}-{month:02d}" / "events.parquet")
+            doomed.append(lake.archive_file(year, month))
     for name in _RECV_ROLLUPS:
         for path in _recv_files(lake.root / name):
             if _day_of(path.stem.split("=", 1)[1]) < cutoff:

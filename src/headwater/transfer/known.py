@@ -123,7 +123,7 @@ class KnownIds:
             self._months = set(self.lake.archived_months())
         files = []
         if (day.year, day.month) in self._months:
-            files.append(self.lake.archive_dir / f"month={day.year:04d}-{day.month:02d}" / "events.parquet")
+            files.append(self.lake.archive_file(day.year, day.month))
         if day in self._lake_dates:
             files += sorted(self.lake.date_dir(day).glob("*.parquet"))
         return files

@@ -42,7 +42,7 @@ def user_days_recvs(lake: Lake) -> list[date]:
 
 def archive_files(lake: Lake) -> list[Path]:
     """The monthly archives' files, oldest month first."""
-    return [lake.archive_dir / f"month={y:04d}-{m:02d}" / "events.parquet" for y, m in lake.archived_months()]
+    return [lake.archive_file(y, m) for y, m in lake.archived_months()]
 
 
 def received_rows_sql(lake: Lake, recv: date) -> str | None:
