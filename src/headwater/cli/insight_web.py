@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from headwater.cli.common import DataDir, JsonOpt, err, settings_of
-from headwater.cli.metric_table import cell, percent
+from headwater.cli.metric_table import cell
 
 _FILTER_HELP = (
     "Repeatable, as for 'insights trend': type:name OP value, type one of event, person, derived; OP one"
@@ -131,9 +131,7 @@ def _print_tables(out: dict[str, Any]) -> None:
 
 
 def _cell(key: str, value: Any) -> str:
-    """A figure as the dashboard shows it: a share in percent, a duration in words."""
-    if key == "bounce_rate":
-        return percent(float(value))
+    """A figure as the dashboard shows it: a share in percent (metric_table.RATIOS), a duration in words."""
     if key == "visit_duration":
         return duration(float(value))
     return cell(key, value)

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 #: fields that are shares of something (0..1), printed as percentages
-RATIOS = frozenset({"conversion", "from_previous", "share", "share_of_mau", "trend", "rate"})
+RATIOS = frozenset({"conversion", "from_previous", "share", "share_of_mau", "trend", "rate", "bounce_rate"})
 HEADERS = {
     "date": "date",
     "dau": "DAU",
