@@ -31,6 +31,7 @@ from headwater.insights.cohort_spec import Cohort, CohortError, parse_cohort
 from headwater.lake.params import MetricError, Range
 from headwater.lake.scope import Scope
 from headwater.lake.sql import quote
+from headwater.lake.swapped import read_again
 from headwater.stores.live.ports import Stamps
 from headwater.stores.sql.cohorts import CohortCatalog
 from headwater.targeting.audiences import Audience
@@ -99,8 +100,12 @@ def compute_members(data_dir: Path, cohort: Cohort, now: datetime | None = None)
 
     moment = now or datetime.now(UTC)
     started = time.monotonic()
-    with Scope(data_dir, Range(date.today(), date.today(), "UTC")) as scope:
-        people = _person_names(scope, cohort, moment)
+
+    def names() -> list[str]:
+        with Scope(data_dir, Range(date.today(), date.today(), "UTC")) as scope:
+            return _person_names(scope, cohort, moment)
+
+    people = read_again(names)
     folder = cohorts_dir(data_dir)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{cohort.id}.parquet"

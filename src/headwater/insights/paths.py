@@ -32,6 +32,7 @@ from headwater.insights.paths_request import NONE, PathsRequest, parse_paths
 from headwater.insights.request import Filter, cohort_refs
 from headwater.lake.scope import Scope
 from headwater.lake.sql import quote
+from headwater.lake.swapped import read_again
 
 OTHER = "$other"
 PEOPLE_TABLE = "hw_paths_people"
@@ -43,9 +44,13 @@ def run_paths(
     """The answer of ``POST /api/v1/insights/paths`` for a JSON body (see docs/insights.md)."""
     query = parse_paths(body, project_tz)
     members = resolve_cohorts(cohorts, cohort_refs([("filters", query.filters)]))
-    with Scope(data_dir, query.rng) as scope:
-        attach(scope, members)
-        out = paths(scope, query)
+
+    def answer() -> dict[str, Any]:
+        with Scope(data_dir, query.rng) as scope:
+            attach(scope, members)
+            return paths(scope, query)
+
+    out = read_again(answer)
     if members:
         out["cohorts"] = describe_cohorts(members)
     return out

@@ -27,6 +27,7 @@ from headwater.insights.request import Breakdown, Filter, Series, TrendRequest, 
 from headwater.insights.trend_rollup import rollup_source
 from headwater.lake.scope import Scope
 from headwater.lake.sql import quote
+from headwater.lake.swapped import read_again
 
 OTHER = "$other"
 NONE = "$none"
@@ -39,9 +40,13 @@ def run_trend(
     """The answer of ``POST /api/v1/insights/trend`` for a JSON body (see docs/insights.md)."""
     query = parse_trend(body, project_tz)
     members = resolve_cohorts(cohorts, trend_cohort_refs(query))
-    with Scope(data_dir, query.rng) as scope:
-        attach(scope, members)
-        out = trend(scope, query)
+
+    def answer() -> dict[str, Any]:
+        with Scope(data_dir, query.rng) as scope:
+            attach(scope, members)
+            return trend(scope, query)
+
+    out = read_again(answer)
     if members:
         out["cohorts"] = describe_cohorts(members)
     return out

@@ -43,6 +43,7 @@ from headwater.insights.web_sql import (
     visits_sql,
 )
 from headwater.lake.scope import Scope
+from headwater.lake.swapped import read_again
 from headwater.metrics.sessions import LOOKBACK_DAYS
 
 OTHER = "$other"
@@ -65,9 +66,13 @@ def run_web(data_dir: Path, project_tz: str, body: object, cohorts: Cohorts | No
     """The answer of ``POST /api/v1/insights/web`` for a JSON body (see docs/insights.md)."""
     query = parse_web(body, project_tz)
     members = resolve_cohorts(cohorts, cohort_refs([("filters", query.filters)]))
-    with Scope(data_dir, query.rng) as scope:
-        attach(scope, members)
-        out = web(scope, query)
+
+    def answer() -> dict[str, Any]:
+        with Scope(data_dir, query.rng) as scope:
+            attach(scope, members)
+            return web(scope, query)
+
+    out = read_again(answer)
     if members:
         out["cohorts"] = describe_cohorts(members)
     return out

@@ -10,6 +10,7 @@ from typing import Any
 from headwater.insights.cohorts import Cohorts, resolve_cohorts
 from headwater.lake.params import MetricError, make_range
 from headwater.lake.scope import Scope
+from headwater.lake.swapped import read_again
 from headwater.metrics import active, features, funnel, late_events, lifecycle, retention, sessions
 
 
@@ -78,10 +79,14 @@ def run_metric(
     members = (
         resolve_cohorts(cohorts, {str(in_cohort): "parameter 'in_cohort'"}) if in_cohort is not None else {}
     )
-    with Scope(data_dir, rng) as scope:
-        for found in members.values():
-            scope.restrict(str(found.path))
-        out = compute(scope, name, given)
+
+    def answer() -> dict[str, Any]:
+        with Scope(data_dir, rng) as scope:
+            for found in members.values():
+                scope.restrict(str(found.path))
+            return compute(scope, name, given)
+
+    out = read_again(answer)
     if members:
         out["in_cohort"] = {"id": in_cohort, **members[str(in_cohort)].describe()}
     return out

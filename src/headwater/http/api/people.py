@@ -75,14 +75,18 @@ def _limit(request: Request, default: int, maximum: int) -> int:
 async def _run(request: Request, work: Callable[[Any], T]) -> T:
     """``work(reading)`` in a worker thread; store failures as 500 / 503 answers."""
     from headwater.lake.layout import LakeError
+    from headwater.lake.swapped import read_again
     from headwater.people.sources import Reading
     from headwater.stores.sql.ports import StoreUnavailableError
 
     sources = _sources(request)
 
-    def call() -> T:
+    def once() -> T:
         with Reading(sources) as reading:
             return work(reading)
+
+    def call() -> T:
+        return read_again(once)  # a lake file swapped while read: again, over a fresh view
 
     try:
         return await asyncio.to_thread(call)
