@@ -75,6 +75,7 @@ def all_events() -> list[dict[str, Any]]:
         ev("2026-02-10T09:00:00.000Z", anon="a-ann", event="Signed Up", tool="onboarding"),
         ev("2026-02-10T10:00:00.000Z", anon=P_ANON, event="Signed Up", tool="onboarding"),
         ev("2026-02-10T10:20:00.000Z", anon=P_ANON, tool="editor"),
+        ev("2026-02-10T10:25:00.000Z", anon=P_ANON, type="page"),  # a visit (the visit rollup)
         ev("2026-02-10T11:00:00.000Z", user="u-bob", anon="null", tool="editor"),
         ev("2026-02-10T12:00:00.000Z", anon="a-visitor", type="page"),
         ev(
@@ -236,7 +237,9 @@ def test_erase_leaves_nothing_and_the_others_metrics(
     data = copy(lakes[0], tmp_path / "a")
     lake = Lake(data / "lake")
     assert linked_ids(lake, [P_USER]) == P_IDS  # the anonymous id and the old id come from the map
-    assert leftovers(lake.root, set()) and aids_of_person(lake.root)  # the lake holds them
+    held = leftovers(lake.root, set())
+    assert held and aids_of_person(lake.root)  # the lake holds them
+    assert any(place.startswith("visits/") for place in held), held
     aids = aids_of_person(lake.root)
 
     exported = list(person_events(lake, [P_ANON]))
@@ -248,6 +251,7 @@ def test_erase_leaves_nothing_and_the_others_metrics(
     rollups = person_rollup_rows(lake, [P_USER])
     assert {r["value"] for r in rollups["traits"] if r["key"] == "email"} == {"erasee@example.com"}
     assert rollups["sessions"] and rollups["user_days"]
+    assert [(r["entry"], r["pageviews"]) for r in rollups["visits"]] == [(None, 1)]  # a page without a path
 
     before = metrics(data)
     seen: list[tuple[int, int]] = []

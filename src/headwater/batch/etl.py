@@ -33,6 +33,7 @@ from headwater.lake.rollups.sessions import backfill_sessions, write_sessions
 from headwater.lake.rollups.tool_usage import write_tool_usage
 from headwater.lake.rollups.traits import write_traits
 from headwater.lake.rollups.user_days import write_user_days
+from headwater.lake.rollups.visits import backfill_visits, write_visits
 from headwater.lake.sql import (
     EVENT_COLUMNS,
     connect,
@@ -158,6 +159,8 @@ def _run_locked(
         backfilled["sessions"] = backfill_sessions(con, lake)
         write_dimension_days(con, lake, recv, project_tz)
         backfilled["dimension_days"] = backfill_dimension_days(con, lake)
+        write_visits(con, lake, recv)
+        backfilled["visits"] = backfill_visits(con, lake)
         result.backfilled = {k: [d.isoformat() for d in v] for k, v in backfilled.items() if v}
         touched = {date.fromisoformat(d) for d in dates}
         own_rows = "SELECT tool_id, event, actor, ts FROM own" if paths else None

@@ -6,14 +6,16 @@ analytics").
 A visit is a session of one person's page events (the session rule of events/sessions.py: a new
 visit after 30 minutes without a pageview, or once it is 24 hours long), and belongs to the local
 day its first pageview is on. The lake's session rollup cannot be reused: it cuts every event of an
-actor into runs, where a visit is made of page events only (and of one person, whose ids are merged).
+actor into runs, where a visit is made of page events only (and of one person, whose ids are merged);
+the ETL's visit rollup is made of page views' runs, and answers a query without filters
+(web_rollup.py: ``hw_web_visits`` and ``hw_web_page_counts`` from it).
 
-The queries (web_sql.py): one scan of the page events of the range (two days before it, so a visit
+Otherwise (web_sql.py): one scan of the page events of the range (two days before it, so a visit
 running into it starts right, and one after, so a visit starting on its last day ends right) into
 ``hw_web_pages``; each pageview's visit found in numpy (``hw_web_marks``: cheaper than two window
-sorts of the wide rows); the visits grouped into ``hw_web_visits``; then the summary, the top
-values of every breakdown in one query (grouping sets over the visits, and the pages), and the
-distinct visitors of every ``$other`` in one more.
+sorts of the wide rows); the visits grouped into ``hw_web_visits``. Then, either way, the summary,
+the top values of every breakdown in one query (the visits and the page counts), and the distinct
+visitors of every ``$other`` in one more.
 """
 
 from __future__ import annotations
@@ -27,21 +29,23 @@ from headwater.insights.cohorts import Cohorts, attach, describe_cohorts, resolv
 from headwater.insights.columns import FilterColumns
 from headwater.insights.request import cohort_refs
 from headwater.insights.web_request import WebRequest, parse_web
+from headwater.insights.web_rollup import build_from_rollup
 from headwater.insights.web_sql import (
     MARKS,
-    PAGE_COLUMNS,
-    PAGE_EVENTS,
+    PAGE_COUNTS,
     PAGES,
     VISIT_LISTS,
     VISITS,
     describe_filter,
     match_sql,
+    page_counts_sql,
     pages_sql,
     rest_sql,
     summary_sql,
     top_sql,
     visits_sql,
 )
+from headwater.lake.rollups.visits import PAGE_COLUMNS, PAGE_EVENTS
 from headwater.lake.scope import Scope
 from headwater.lake.swapped import read_again
 from headwater.metrics.sessions import LOOKBACK_DAYS
@@ -102,7 +106,10 @@ def web(scope: Scope, query: WebRequest) -> dict[str, Any]:
 
 
 def _build(scope: Scope, query: WebRequest) -> None:
-    """The temporary tables hw_web_pages, hw_web_marks and hw_web_visits (web_sql.py)."""
+    """The temporary tables hw_web_visits and hw_web_page_counts (web_sql.py), from the visit rollup
+    where it answers the same (web_rollup.py), else from the page events (hw_web_pages, hw_web_marks)."""
+    if build_from_rollup(scope, query):
+        return
     first = (query.previous[0] if query.compare else query.rng.start) - timedelta(days=LOOKBACK_DAYS)
     last = query.rng.end + timedelta(days=1)
     cols = FilterColumns(scope, query.trend.rng.end, PAGE_COLUMNS)
@@ -115,6 +122,7 @@ def _build(scope: Scope, query: WebRequest) -> None:
     )
     _mark_visits(scope)
     scope.sql(f"CREATE OR REPLACE TEMP TABLE {VISITS} AS {visits_sql(query)}")
+    scope.sql(f"CREATE OR REPLACE TEMP VIEW {PAGE_COUNTS} AS {page_counts_sql()}")
 
 
 def _mark_visits(scope: Scope) -> None:

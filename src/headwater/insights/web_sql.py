@@ -23,34 +23,20 @@ from datetime import date
 
 from headwater.insights.request import Filter
 from headwater.insights.web_request import WebRequest
+from headwater.lake.rollups.visits import PAGE_COLUMNS, source_sql
 from headwater.lake.sql import quote
 
 PAGES = "hw_web_pages"
 MARKS = "hw_web_marks"
 VISITS = "hw_web_visits"
+#: (person, path, n): the page views counted in the range, n of a path at a time (web_rollup.py
+#: reads them from the visit rollup's runs)
+PAGE_COUNTS = "hw_web_page_counts"
 #: the page events with their marks (web.py: the visit of each, whether it is its first or last
 #: pageview): the two side by side, row by row
 ROWS = f"(SELECT * FROM {PAGES} POSITIONAL JOIN {MARKS})"
 #: the source of a visit without an outside referrer (Plausible's label)
 DIRECT = "Direct / None"
-#: the events web analytics reads, at the scan: page views that are not a known bot's
-PAGE_EVENTS = "type = 'page' AND NOT coalesce(bot, false)"
-
-#: the lake's columns the page rows read (lake/derived.py), and their names in hw_web_pages
-PAGE_COLUMNS = {
-    "d_path": "path",
-    "d_referrer_domain": "ref_domain",
-    "d_host": "host",
-    "d_utm_source": "utm_source",
-    "d_utm_medium": "utm_medium",
-    "d_utm_campaign": "utm_campaign",
-    "d_browser": "browser",
-    "d_os": "os",
-    "d_device_type": "device_type",
-    "d_country": "country",
-    "d_region": "region",
-}
-
 #: the visit-level breakdowns: (name in the answer, SQL over a visit ``v``)
 VISIT_LISTS: tuple[tuple[str, str], ...] = (
     ("entry_pages", "v.entry"),
@@ -94,18 +80,21 @@ def _between(first: date, last: date) -> str:
     return f"BETWEEN DATE {quote(first.isoformat())} AND DATE {quote(last.isoformat())}"
 
 
-def visits_sql(query: WebRequest) -> str:
-    """SELECT of the rows of ``hw_web_visits``: the first pageview of each visit (entry, source,
-    UTM, device, browser, os, country, region), with the visit's counts and its last pageview (exit)."""
-    day = f"hw_day(f.ts, {quote(query.rng.tz)})"
+def period_sql(query: WebRequest, start: str) -> str:
+    """A visit's ``period`` from the time of its first pageview ``start`` (module doc)."""
+    day = f"hw_day({start}, {quote(query.rng.tz)})"
     period = f"WHEN {day} {_between(query.rng.start, query.rng.end)} THEN 'c'"
     if query.compare:
         period += f" WHEN {day} {_between(*query.previous)} THEN 'p'"
-    # the source: the referrer's domain, unless it is the page's own host
+    return f"CASE {period} END"
+
+
+def visits_sql(query: WebRequest) -> str:
+    """SELECT of the rows of ``hw_web_visits``: the first pageview of each visit (entry, source,
+    UTM, device, browser, os, country, region), with the visit's counts and its last pageview (exit)."""
     return f"""
-        SELECT f.vid, f.person, CASE {period} END AS period, f.ts AS start_ts, a.end_ts, a.pv, a.mpv,
-               f.path AS entry, a.exit,
-               CASE WHEN f.ref_domain IS DISTINCT FROM f.host THEN f.ref_domain END AS src,
+        SELECT f.vid, f.person, {period_sql(query, "f.ts")} AS period, f.ts AS start_ts, a.end_ts, a.pv,
+               a.mpv, f.path AS entry, a.exit, {source_sql("f")} AS src,
                f.utm_source, f.utm_medium, f.utm_campaign, f.browser, f.os, f.device_type, f.country,
                f.region
         FROM (SELECT * FROM {ROWS} WHERE first) f
@@ -134,10 +123,11 @@ def _dims_sql() -> str:
     """
 
 
-def _counted_pages_sql() -> str:
-    """The pageviews counted in the range: of a counted visit, matched by the filters."""
+def page_counts_sql() -> str:
+    """The rows of ``hw_web_page_counts``: the pageviews counted in the range (of a counted visit,
+    matched by the filters), one at a time."""
     return f"""
-        SELECT p.person, p.path FROM {ROWS} p JOIN {VISITS} v USING (vid)
+        SELECT p.person, p.path, 1 AS n FROM {ROWS} p JOIN {VISITS} v USING (vid)
         WHERE v.period = 'c' AND p.m
     """
 
@@ -157,8 +147,8 @@ def top_sql(limit: int) -> str:
               FROM ({_dims_sql()}))
         GROUP BY list, value
         UNION ALL
-        SELECT {n}, path, count(DISTINCT person), NULL, count(*), NULL, NULL
-        FROM ({_counted_pages_sql()}) GROUP BY path
+        SELECT {n}, path, count(DISTINCT person), NULL, sum(n), NULL, NULL
+        FROM {PAGE_COUNTS} GROUP BY path
     """
     rank = "row_number() OVER (PARTITION BY list ORDER BY visitors DESC, visits DESC, pageviews DESC, value)"
     return f"""
@@ -185,7 +175,7 @@ def rest_sql(kept: dict[int, list[str | None]]) -> str:
     )
     pages = f"count(DISTINCT person) FILTER (WHERE NOT {_kept('path', kept.get(n, []))})"
     return f"""SELECT * FROM (SELECT {visits} FROM ({_dims_sql()})),
-                              (SELECT {pages} FROM ({_counted_pages_sql()}))"""
+                              (SELECT {pages} FROM {PAGE_COUNTS})"""
 
 
 def describe_filter(f: Filter) -> dict[str, object]:

@@ -141,6 +141,7 @@ def _kinds(lake: Lake, subject: Subject) -> list[Kind]:
         Kind("event_people", recv_files(lake.event_people_dir), subject.by_hash("actor_hash")),
         Kind("sessions", recv_files(lake.sessions_dir), subject.by_hash("actor_hash")),
         Kind("dimension_days", recv_files(lake.dimension_days_dir), subject.by_hash("actor_hash")),
+        Kind("visits", recv_files(lake.visits_dir), subject.by_hash("actor_hash")),
         Kind("links", recv_files(lake.links_dir), subject.by_name("source", "user")),
         Kind("map_ids", one(lake.map_ids_file), subject.by_aid("aid", "pid")),
         Kind("names", one(lake.names_file), subject.by_name("name")),

@@ -9,6 +9,7 @@ lake/traits/recv=YYYYMMDD.parquet                   rollup: (project-tz day, act
 lake/event_people/recv=YYYYMMDD.parquet             rollup: (event, aid, ts) of every event, sorted by event
 lake/sessions/recv=YYYYMMDD.parquet                 rollup: sessions of the local days the received day closed
 lake/dimension_days/recv=YYYYMMDD.parquet           rollup: events per (day, actor_hash, event, dimensions)
+lake/visits/recv=YYYYMMDD.parquet                   rollup: each actor's runs of page views (web analytics)
 lake/identity/actors.parquet                        dense integer ids of names: (aid, name), append-only
 lake/identity/map_ids.parquet                       the identity map on those ids: (aid, pid)
 lake/identity/links/recv=YYYYMMDD.parquet           identity links found in a received day
@@ -86,6 +87,10 @@ class Lake:
     @property
     def dimension_days_dir(self) -> Path:
         return self.root / "dimension_days"
+
+    @property
+    def visits_dir(self) -> Path:
+        return self.root / "visits"
 
     @property
     def actors_file(self) -> Path:
@@ -212,6 +217,9 @@ class Lake:
 
     def dimension_days_file(self, recv: date) -> Path:
         return self.dimension_days_dir / f"recv={recv:%Y%m%d}.parquet"
+
+    def visits_file(self, recv: date) -> Path:
+        return self.visits_dir / f"recv={recv:%Y%m%d}.parquet"
 
     def links_file(self, recv: date) -> Path:
         return self.links_dir / f"recv={recv:%Y%m%d}.parquet"

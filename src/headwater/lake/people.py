@@ -22,6 +22,7 @@ class PeopleQuery(LakeQuery):
 
     def __init__(self, data_dir: Path, rng: Range, memory_limit: str = "1GB") -> None:
         self._hashed: bool | None = None
+        self._hashed_any_zone: bool | None = None
         self._compact: bool | None = None
         self._people: tuple[Any, int] | None = None
         self._registered: list[str] = []
@@ -200,8 +201,18 @@ class PeopleQuery(LakeQuery):
             self._hashed = self._decide_hashed()
         return self._hashed
 
-    def _decide_hashed(self) -> bool:
-        if not self.rollup_fits() or not names_ok(self.lake):
+    def hashed_in_any_zone(self) -> bool:
+        """Whether people may be counted on hashes by a reader of times, not of the project's days
+        (the visit rollup): hashed_people without its condition that the query's zone is the one
+        the days were loaded in. Decided once per scope."""
+        if self.hashed_people():
+            return True
+        if self._hashed_any_zone is None:
+            self._hashed_any_zone = self._decide_hashed(any_zone=True)
+        return self._hashed_any_zone
+
+    def _decide_hashed(self, any_zone: bool = False) -> bool:
+        if not (any_zone or self.rollup_fits()) or not names_ok(self.lake):
             return False
         files = self.user_days_files()
         if not files:

@@ -87,6 +87,15 @@ class LakeQuery:
                 raise _explain(exc) from exc
             raise
 
+    def arrow(self, query: str) -> Any:
+        """Like sql, as a pyarrow Table."""
+        try:
+            return self.con.sql(query).to_arrow_table()
+        except Exception as exc:
+            if type(exc).__module__.startswith("duckdb") or type(exc).__module__.startswith("_duckdb"):
+                raise _explain(exc) from exc
+            raise
+
     def _load_pending(self) -> None:
         self.con.execute(_PENDING_DDL)
         days = set(pending_days(self.lake, self.log_dir))

@@ -130,10 +130,17 @@ def person_events(lake: Lake, ids: Collection[str]) -> Iterator[dict[str, Any]]:
 
 def person_rollup_rows(lake: Lake, ids: Collection[str]) -> dict[str, list[dict[str, Any]]]:
     """The person's rows of the rollups worth showing in an access request: ``traits`` (each day's
-    latest value of every trait), ``sessions`` (runs of activity) and ``user_days`` (active days)."""
+    latest value of every trait), ``sessions`` (runs of activity), ``visits`` (runs of page views:
+    pages, entry, exit, source) and ``user_days`` (active days)."""
     sources = {
         "traits": (lake.traits_dir, "day, actor, key, ts, value", "actor", "key, day, actor"),
         "sessions": (lake.sessions_dir, "start_ts, end_ts, events", "actor_hash", "start_ts"),
+        "visits": (
+            lake.visits_dir,
+            "start_ts, end_ts, pageviews, entry, exit, src AS source, paths",
+            "actor_hash",
+            "start_ts",
+        ),
         "user_days": (lake.user_days_dir, "day, actor, events, first_ts, last_ts", "actor", "day, actor"),
     }
     out: dict[str, list[dict[str, Any]]] = {name: [] for name in sources}

@@ -8,7 +8,8 @@ scheduler after the ETL, each deletion written to the privacy audit file:
 - ``event_retention_days``: per event name, its rows older than N days in the lake's event files
   and in the ``event_people`` rollup (event, person hash, time: what funnels read), each file
   rewritten whole (temporary file, fsync, rename); the ``dimension_days`` rollup of each received
-  day that held such rows is written again from the lake's remaining rows (it counts per day).
+  day that held such rows is written again from the lake's remaining rows (it counts per day),
+  and for ``page`` (page views: the event name of every page event) the ``visits`` rollup too.
   The daily presence rollups hold no event name and keep the days those people were active, so
   closed days' DAU does not move when an event's retention passes; the event's own counts and
   funnels do.
@@ -29,7 +30,7 @@ from headwater.config import Settings
 from headwater.lake.layout import Lake
 from headwater.log.files import list_log_files
 
-_RECV_ROLLUPS = ("user_days", "person_days", "traits", "event_people", "sessions", "dimension_days")
+_RECV_ROLLUPS = ("user_days", "person_days", "traits", "event_people", "sessions", "dimension_days", "visits")
 
 
 def months_back(today: date, months: int) -> date:
@@ -72,6 +73,9 @@ def apply_privacy_retention(
                 rewritten = _dimension_days_retention(the_lake, name, cutoff)
                 if rewritten:
                     report.setdefault("dimension_days_rewritten", {})[name] = rewritten
+                if rewritten and name == "page":  # page views: the visit rollup of those days too
+                    _rewrite_visits(the_lake, rewritten)
+                    report["visits_rewritten"] = rewritten
     if report:
         audit_file(settings, {"retention": report})
     return report
@@ -156,6 +160,19 @@ def _dimension_days_retention(lake: Lake, name: str, cutoff: date) -> list[str]:
     finally:
         con.close()
     return [r.isoformat() for r in recvs]
+
+
+def _rewrite_visits(lake: Lake, recvs: list[str]) -> None:
+    """The visit rollup of received days (ISO dates) written again from their remaining rows."""
+    from headwater.lake.rollups.visits import write_visits
+    from headwater.lake.sql import connect
+
+    con = connect(lake.tmp_dir)
+    try:
+        for recv in recvs:
+            write_visits(con, lake, date.fromisoformat(recv))
+    finally:
+        con.close()
 
 
 def _day_of(text: str) -> date:

@@ -17,6 +17,7 @@ query's row groups are pruned on them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -48,12 +49,12 @@ _DIMS = ", ".join(DIMENSIONS.values())
 COLUMNS = f"every_event, day, actor_hash, event, tool_id, {_DIMS}, events, first_ts"
 
 
-def received_rows(con: Any, lake: Lake, recv: date) -> str | None:
-    """SELECT (actor, ts, event, tool_id, dimension columns) of the lake rows a received day
-    contributed (its daily files and its rows in monthly archives); None: it has none. Rows of
-    files written before the derived columns get theirs by the ETL's rules (their user agents
-    described into the connection's table first)."""
-    columns = f"actor, ts, event, tool_id, {_DIMS}"
+def received_rows(con: Any, lake: Lake, recv: date, read: Sequence[str] | None = None) -> str | None:
+    """SELECT of the columns ``read`` (by default actor, ts, event, tool_id and the dimension
+    columns) of the lake rows a received day contributed (its daily files and its rows in monthly
+    archives); None: it has none. Rows of files written before the derived columns get theirs by
+    the ETL's rules (their user agents described into the connection's table first)."""
+    columns = ", ".join(read) if read is not None else f"actor, ts, event, tool_id, {_DIMS}"
     files = lake.files_of_received_day(recv)
     archives = archive_files(lake)
     for state, paths in by_state([*files, *archives]).items():

@@ -1,0 +1,183 @@
+"""Web analytics from the visit rollup (lake/rollups/visits.py) instead of the page events: the
+same ``hw_web_visits`` and ``hw_web_page_counts`` (web_sql.py), from each actor's runs of page
+views per received day, a few rows per visit instead of a row per page view.
+
+A person's runs, in order of start, are one visit exactly when each starts at most 30 minutes after
+the latest end before it (the runs of the union of their page views, as the sessions metric merges
+the session rollup's). The runs are read once, as Arrow, and the visits made of them in numpy and
+Arrow (a visit takes its entry and first page view's values from its first run, its exit from the
+run that ends it: a take by index, no grouping of text); both tables are registered, not copied.
+The events are read instead (web.py) when the rollup cannot say what they would:
+
+- the query has filters (a filter matches page views, not runs) or a cohort, or a loaded day lacks
+  the rollup (Scope.visit_runs);
+- a merged visit is 24 hours long or more (the session rule cuts it where its page views fall);
+- a visit counted in a period starts (ends) with two page views at one instant, in one run or in
+  two: which is its entry (exit) is not a fact of the data, and the events' order decides it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from headwater.events.sessions import INACTIVITY_US, MAX_LENGTH
+from headwater.insights.web_request import WebRequest
+from headwater.insights.web_sql import PAGE_COUNTS, VISITS
+from headwater.lake.rollups.visits import FIRST_VIEW
+from headwater.lake.scope import Scope
+from headwater.metrics.sessions import LOOKBACK_DAYS
+
+MAX_LENGTH_US = MAX_LENGTH // timedelta(microseconds=1)
+
+
+def build_from_rollup(scope: Scope, query: WebRequest) -> bool:
+    """hw_web_visits and hw_web_page_counts from the visit rollup; False (nothing built): read
+    the events (module doc)."""
+    import numpy as np
+    import pyarrow as pa
+
+    if query.filters:
+        return False
+    counted = query.previous[0] if query.compare else query.rng.start
+    sql = scope.visit_runs(counted - timedelta(days=LOOKBACK_DAYS), query.rng.end + timedelta(days=1))
+    if sql is None:
+        return False
+    runs = scope.arrow(sql)
+    visits = _merge(runs)
+    start, end = visits["start"], visits["end"]
+    lo, hi = _midnight(counted, query.rng.tz), _midnight(query.rng.end + timedelta(days=1), query.rng.tz)
+    if bool(((end - start >= MAX_LENGTH_US) & (start < hi) & (end >= lo)).any()):
+        return False  # a visit the session rule cuts at 24 hours, where the counted visits are
+    period = _periods(start, query)
+    if bool((visits["unsure"] & (period != 0)).any()):
+        return False
+    first, last = pa.array(visits["first"]), pa.array(visits["last"])
+    stamp = pa.timestamp("us", tz="UTC")
+    columns: dict[str, Any] = {
+        "vid": pa.array(np.arange(len(start), dtype=np.int64)),
+        "person": runs.column("person").take(first),
+        "period": pa.array([None, "c", "p"], pa.string()).take(pa.array(period)),
+        "start_ts": pa.array(start).cast(stamp),
+        "end_ts": pa.array(end).cast(stamp),
+        "pv": pa.array(visits["pageviews"]),
+        "mpv": pa.array(visits["pageviews"]),
+        "entry": runs.column("entry").take(first),
+        "exit": runs.column("exit").take(last),
+    }
+    for name in FIRST_VIEW:
+        columns[name] = runs.column(name).take(first)
+    scope.con.register(VISITS, pa.table(columns))
+    scope.con.register(PAGE_COUNTS, _page_counts(runs, np.flatnonzero(period[visits["of_run"]] == 1)))
+    return True
+
+
+def _midnight(day: date, tz: str) -> int:
+    """Epoch microseconds of the local midnight starting ``day`` in zone ``tz``."""
+    moment = datetime.combine(day, time(0), ZoneInfo(tz))
+    return int(moment.timestamp()) * 1_000_000
+
+
+def _periods(start: Any, query: WebRequest) -> Any:
+    """Per visit (its first page view's time ``start``, epoch microseconds): 1 when its local day
+    is in the range, 2 in the previous period with ``compare``, 0 otherwise (web_sql.period_sql)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    local = pc.local_timestamp(pa.array(start).cast(pa.timestamp("us", tz=query.rng.tz)))
+    days = local.cast(pa.date32()).to_numpy(zero_copy_only=False)
+    period = np.zeros(len(start), np.int8)
+    rng = query.rng
+    period[(days >= np.datetime64(rng.start)) & (days <= np.datetime64(rng.end))] = 1
+    if query.compare:
+        before, until = query.previous
+        period[(days >= np.datetime64(before)) & (days <= np.datetime64(until))] = 2
+    return period
+
+
+def _page_counts(runs: Any, counted: Any) -> Any:
+    """(person, path, n): the page views per path of the runs ``counted`` (indices)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    paths = runs.column("paths").take(pa.array(counted)).combine_chunks()
+    views = pc.list_flatten(paths)
+    owner = pc.list_parent_indices(paths)
+    return pa.table(
+        {
+            "person": runs.column("person").take(pa.array(counted)).take(owner),
+            "path": views.field("path"),
+            "n": views.field("views"),
+        }
+    )
+
+
+def _merge(runs: Any) -> dict[str, Any]:
+    """The visits of the runs (each person's runs merged, module doc), numpy arrays: per visit its
+    ``start`` and ``end`` (epoch microseconds), ``pageviews``, ``first`` and ``last`` run (indices
+    of ``runs``: the run it starts with, one that ends it), ``unsure`` (its first or last page view
+    is not a fact of the data); per run, ``of_run``: its visit.
+
+    People numbered by hashing, one sort of 64-bit keys ``person * span + start``, the latest end
+    before each run a running maximum of ``person * span + end`` (the sessions metric's merge,
+    metrics/sessions.py)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = runs.num_rows
+    if n == 0:
+        none, off = np.zeros(0, np.int64), np.zeros(0, np.bool_)
+        return {
+            "start": none,
+            "end": none,
+            "pageviews": none,
+            "first": none,
+            "last": none,
+            "unsure": off,
+            "of_run": none,
+        }
+    ids = pc.dictionary_encode(runs.column("person").combine_chunks()).indices.to_numpy(zero_copy_only=False)
+    ids = ids.astype(np.int64)
+    start = runs.column("start_ts").cast(pa.int64()).to_numpy()
+    end = runs.column("end_ts").cast(pa.int64()).to_numpy()
+    base = int(start.min())
+    span = int(end.max()) - base + 1
+    if (int(ids.max()) + 1) * span < 1 << 62:
+        order = np.argsort(ids * span + (start - base), kind="stable")
+    else:
+        order = np.lexsort((start, ids))
+    ids, start, end = ids[order], start[order], end[order]
+    views = runs.column("pageviews").to_numpy()[order]
+    tie_first = runs.column("tie_first").to_numpy()[order]
+    tie_last = runs.column("tie_last").to_numpy()[order]
+    latest = np.maximum.accumulate(ids * span + (end - base))
+    brk = np.empty(n, dtype=np.bool_)
+    brk[0] = True
+    brk[1:] = (ids[1:] != ids[:-1]) | (ids[1:] * span + (start[1:] - base) - latest[:-1] > INACTIVITY_US)
+    firsts = np.flatnonzero(brk)
+    visit = np.cumsum(brk) - 1
+    ends = np.maximum.reduceat(end, firsts)
+    last = end == ends[visit]  # the runs that end their visit (one, unless tied)
+    ending = np.zeros(len(firsts), np.int64)
+    ending[visit[last]] = np.flatnonzero(last)
+    # unsure: two runs start the visit, or two end it, or its first (last) run is tied within
+    second = firsts + 1
+    starts_tied = np.zeros(len(firsts), np.bool_)
+    inside = second < n
+    inside[inside] = ~brk[second[inside]]
+    starts_tied[inside] = start[second[inside]] == start[firsts[inside]]
+    ends_tied = np.add.reduceat(last.astype(np.int64), firsts) > 1
+    of_run = np.empty(n, np.int64)
+    of_run[order] = visit
+    return {
+        "start": start[firsts],
+        "end": ends,
+        "pageviews": np.add.reduceat(views, firsts).astype(np.int64),
+        "first": order[firsts],
+        "last": order[ending],
+        "unsure": starts_tied | ends_tied | tie_first[firsts] | tie_last[ending],
+        "of_run": of_run,
+    }
