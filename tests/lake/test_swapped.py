@@ -67,7 +67,20 @@ class Swapper(threading.Thread):
             self.swaps += 1
 
 
-def _answers(data: Path, runs: int) -> tuple[list[list[int]], list[str]]:
+def _answers(data: Path, runs: int) -> tuple[list[list[int]], list[str], int]:
+    """The DAU asked ``runs`` times while every lake file is swapped in turn: the answers, the
+    failures' messages, and how many swaps were made meanwhile."""
+    swapper = Swapper(data / "lake")
+    swapper.start()
+    try:
+        answers, failures = _ask(data, runs)
+    finally:
+        swapper.stop.set()
+        swapper.join()
+    return answers, failures, swapper.swaps
+
+
+def _ask(data: Path, runs: int) -> tuple[list[list[int]], list[str]]:
     answers, failures = [], []
     for _ in range(runs):
         try:
@@ -81,14 +94,8 @@ def _answers(data: Path, runs: int) -> tuple[list[list[int]], list[str]]:
 
 def test_every_query_answers_while_its_files_are_swapped(tmp_path: Path) -> None:
     dau = _lake(tmp_path)
-    swapper = Swapper(tmp_path / "lake")
-    swapper.start()
-    try:
-        answers, failures = _answers(tmp_path, 150)
-    finally:
-        swapper.stop.set()
-        swapper.join()
-    assert swapper.swaps > 150, swapper.swaps  # the files were swapped while the queries ran
+    answers, failures, swaps = _answers(tmp_path, 150)
+    assert swaps > 150, swaps  # the files were swapped while the queries ran
     assert not failures, failures[:3]
     assert answers and all(a == dau for a in answers), (answers[:3], dau)
 
@@ -97,13 +104,7 @@ def test_a_single_run_fails_on_a_swapped_file(tmp_path: Path, monkeypatch: pytes
     """What read_again is for: one run per query, the same swaps fail some queries."""
     _lake(tmp_path)
     monkeypatch.setattr(swapped, "READ_TRIES", 1)
-    swapper = Swapper(tmp_path / "lake")
-    swapper.start()
-    try:
-        _, failures = _answers(tmp_path, 150)
-    finally:
-        swapper.stop.set()
-        swapper.join()
+    _, failures, _ = _answers(tmp_path, 150)
     assert failures, "no query failed: the swaps no longer reach the reads, this test shows nothing"
 
 

@@ -48,6 +48,7 @@ from headwater.insights.web_sql import (
 from headwater.lake.rollups.visits import PAGE_COLUMNS, PAGE_EVENTS
 from headwater.lake.scope import Scope
 from headwater.lake.swapped import read_again
+from headwater.lake.time_order import time_order
 from headwater.metrics.sessions import LOOKBACK_DAYS
 
 OTHER = "$other"
@@ -136,7 +137,6 @@ def _mark_visits(scope: Scope) -> None:
     the person: a visit never spans two chunks), so memory stays bounded."""
     import numpy as np
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     count, top = scope.sql(f"SELECT count(*), coalesce(max(rowid), -1) FROM {PAGES}")[0]
     n = int(count)
@@ -150,13 +150,8 @@ def _mark_visits(scope: Scope) -> None:
         cols = scope.numpy(f"SELECT rowid AS rid, person, epoch_us(ts) AS t FROM {PAGES} {part}")
         if len(cols["rid"]) == 0:
             continue
-        ids = pc.dictionary_encode(pa.array(cols["person"])).indices.to_numpy(zero_copy_only=False)
-        ids, t = ids.astype(np.int64), np.asarray(cols["t"], dtype=np.int64)
-        base, span = int(t.min()), int(t.max()) - int(t.min()) + 1
-        if (int(ids.max()) + 1) * span < 1 << 62:
-            order = np.argsort(ids * span + (t - base), kind="stable")
-        else:
-            order = np.lexsort((t, ids))
+        t = np.asarray(cols["t"], dtype=np.int64)
+        ids, order, _, _ = time_order(cols["person"], t)
         ids, t, rid = ids[order], t[order], cols["rid"][order]
         brk = np.empty(len(t), dtype=np.bool_)
         brk[0] = True

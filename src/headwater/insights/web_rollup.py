@@ -27,6 +27,7 @@ from headwater.insights.web_request import WebRequest
 from headwater.insights.web_sql import PAGE_COUNTS, VISITS
 from headwater.lake.rollups.visits import FIRST_VIEW
 from headwater.lake.scope import Scope
+from headwater.lake.time_order import time_order
 from headwater.metrics.sessions import LOOKBACK_DAYS
 
 MAX_LENGTH_US = MAX_LENGTH // timedelta(microseconds=1)
@@ -125,7 +126,6 @@ def _merge(runs: Any) -> dict[str, Any]:
     metrics/sessions.py)."""
     import numpy as np
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     n = runs.num_rows
     if n == 0:
@@ -139,16 +139,9 @@ def _merge(runs: Any) -> dict[str, Any]:
             "unsure": off,
             "of_run": none,
         }
-    ids = pc.dictionary_encode(runs.column("person").combine_chunks()).indices.to_numpy(zero_copy_only=False)
-    ids = ids.astype(np.int64)
     start = runs.column("start_ts").cast(pa.int64()).to_numpy()
     end = runs.column("end_ts").cast(pa.int64()).to_numpy()
-    base = int(start.min())
-    span = int(end.max()) - base + 1
-    if (int(ids.max()) + 1) * span < 1 << 62:
-        order = np.argsort(ids * span + (start - base), kind="stable")
-    else:
-        order = np.lexsort((start, ids))
+    ids, order, base, span = time_order(runs.column("person"), start, end)
     ids, start, end = ids[order], start[order], end[order]
     views = runs.column("pageviews").to_numpy()[order]
     tie_first = runs.column("tie_first").to_numpy()[order]

@@ -14,6 +14,7 @@ from headwater.events.sessions import (
 )
 from headwater.lake.scope import Scope
 from headwater.lake.sql import quote
+from headwater.lake.time_order import time_order
 
 #: Events this long before the range are read so a session running into the range starts right.
 LOOKBACK_DAYS = 2
@@ -84,7 +85,6 @@ def _merge_runs(scope: Scope, runs: str) -> None:
     back into the previous person, whose keys are all smaller)."""
     import numpy as np
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     cols = scope.numpy(
         f"SELECT person, epoch_us(start_ts) AS s, epoch_us(end_ts) AS e, events AS n FROM ({runs})"
@@ -100,14 +100,8 @@ def _merge_runs(scope: Scope, runs: str) -> None:
             }
         )
     else:
-        coded = pc.dictionary_encode(pa.array(person))
-        ids = coded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-        base = int(start.min())
-        span = int(end.max()) - base + 1
-        if (int(ids.max()) + 1) * span < 1 << 62:
-            order = np.argsort(ids * span + (start - base), kind="stable")
-        else:
-            order = np.lexsort((start, ids))
+        ids, order, base, span = time_order(person, start, end)
+        owner = np.asarray(person)[order]
         ids, start, end, events = ids[order], start[order], end[order], events[order]
         skey = ids * span + (start - base)
         ekey = ids * span + (end - base)
@@ -118,7 +112,7 @@ def _merge_runs(scope: Scope, runs: str) -> None:
         firsts = np.flatnonzero(brk)
         table = pa.table(
             {
-                "person": pa.array(coded.dictionary.to_numpy(zero_copy_only=False)[ids[firsts]], pa.uint64()),
+                "person": pa.array(owner[firsts], pa.uint64()),
                 "start_ts": pa.array(start[firsts], pa.int64()),
                 "end_ts": pa.array(np.maximum.reduceat(end, firsts), pa.int64()),
                 "events": pa.array(np.add.reduceat(events, firsts).astype(np.int64), pa.int64()),

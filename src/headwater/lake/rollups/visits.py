@@ -24,6 +24,7 @@ from headwater.events.sessions import INACTIVITY_US
 from headwater.lake.layout import Lake
 from headwater.lake.rollups.common import backfill_recvs, copy_to_parquet
 from headwater.lake.rollups.dimension_days import received_rows
+from headwater.lake.time_order import time_order
 
 #: the events web analytics reads: page views that are not a known bot's
 PAGE_EVENTS = "type = 'page' AND NOT coalesce(bot, false)"
@@ -115,7 +116,6 @@ def _mark_runs(con: Any) -> None:
     hash: a run never spans two chunks)."""
     import numpy as np
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     n = int(con.execute(f"SELECT count(*) FROM {_PAGES}").fetchone()[0])
     run = np.zeros(n, np.int64)
@@ -130,13 +130,8 @@ def _mark_runs(con: Any) -> None:
         ).fetchnumpy()
         if len(cols["rid"]) == 0:
             continue
-        ids = pc.dictionary_encode(pa.array(cols["actor_hash"])).indices.to_numpy(zero_copy_only=False)
-        ids, t = ids.astype(np.int64), np.asarray(cols["t"], dtype=np.int64)
-        base, span = int(t.min()), int(t.max()) - int(t.min()) + 1
-        if (int(ids.max()) + 1) * span < 1 << 62:
-            order = np.argsort(ids * span + (t - base), kind="stable")
-        else:
-            order = np.lexsort((t, ids))
+        t = np.asarray(cols["t"], dtype=np.int64)
+        ids, order, _, _ = time_order(cols["actor_hash"], t)
         ids, t, rid = ids[order], t[order], np.asarray(cols["rid"])[order]
         brk = np.empty(len(t), dtype=np.bool_)
         brk[0] = True

@@ -1,0 +1,33 @@
+"""The order of rows by owner (a person, an actor) and time, for the numpy passes that cut runs
+and visits (lake/rollups/visits.py, insights/web.py and web_rollup.py, metrics/sessions.py)."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+
+class TimeOrder(NamedTuple):
+    ids: Any  #: each row's owner as a dense number (int64), in the rows' order
+    order: Any  #: the rows' positions sorted by (owner, time), stable
+    base: int  #: the earliest time
+    span: int  #: latest time - base + 1: ``ids * span + (t - base)`` orders by owner, then time
+
+
+def time_order(owners: Any, times: Any, latest: Any = None) -> TimeOrder:
+    """Owners numbered by hashing (pyarrow's dictionary encoding: no sort), then one stable sort of
+    64-bit keys ``owner * span + time`` (a sort of (owner, time) pairs when the keys would not fit
+    in 62 bits). ``owners``: a numpy or Arrow array; ``times``: int64 numpy (epoch microseconds);
+    ``latest``: the times the span must hold as well (the ends of runs), if not ``times``."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = owners.combine_chunks() if isinstance(owners, pa.ChunkedArray) else pa.array(owners)
+    ids = pc.dictionary_encode(column).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    base = int(times.min())
+    span = int((times if latest is None else latest).max()) - base + 1
+    if (int(ids.max()) + 1) * span < 1 << 62:
+        order = np.argsort(ids * span + (times - base), kind="stable")
+    else:
+        order = np.lexsort((times, ids))
+    return TimeOrder(ids, order, base, span)
