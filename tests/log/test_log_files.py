@@ -170,3 +170,37 @@ def test_an_older_day_after_newer_ones_is_written_not_closed(tmp_path: Path, fsy
     for i, day in enumerate(days):
         lines = (tmp_path / log_file_name("events", day, "w")).read_bytes().splitlines()
         assert f'{{"n": {i}}}'.encode() in lines, (day, lines)
+
+
+def test_a_worker_waits_while_a_sibling_repairs_its_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a crash the workers start together, and each repairs the torn tails of every writer not
+    running yet, holding that writer's lock meanwhile (recover_log_dir): a worker whose lock a
+    sibling holds so waits for it instead of failing to start (a kill -9 test's flake, three times
+    in CI). A lock held for good still fails, after the wait, with the message naming the writer."""
+    import threading
+    import time
+
+    from headwater.log import writers as writers_module
+    from headwater.log.writers import LogWriters
+
+    async def open_and_close() -> None:
+        opened = await LogWriters.open(tmp_path, "t-1", "always", 0.05, 1 << 20, 0)
+        await opened.close()
+
+    sibling = WriterLock(tmp_path, "t-1")  # as recover_log_dir takes it
+    assert sibling.try_acquire()
+    threading.Timer(0.3, sibling.release).start()
+    started = time.monotonic()
+    asyncio.run(open_and_close())
+    assert time.monotonic() - started >= 0.25  # it waited for the sibling, then took its lock
+
+    holder = WriterLock(tmp_path, "t-1")
+    assert holder.try_acquire()
+    monkeypatch.setattr(writers_module, "SIBLING_RECOVERY_WAIT", 0.2)
+    try:
+        with pytest.raises(WriterBusyError, match="HEADWATER_WRITER_ID"):
+            asyncio.run(open_and_close())
+    finally:
+        holder.release()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from pathlib import Path
 
 
@@ -53,9 +54,14 @@ class WriterLock(FileLock):
         super().__init__(log_dir / f".writer-{writer_id}.lock")
         self.writer_id = writer_id
 
-    def acquire(self) -> None:
-        if not self.try_acquire():
-            raise WriterBusyError(
-                f"another Headwater process is already writing the log as writer {self.writer_id!r} "
-                f"in {self.path.parent}. Stop it, or give this one its own HEADWATER_WRITER_ID."
-            )
+    def acquire(self, wait: float = 0.0) -> None:
+        """Take the lock, or raise WriterBusyError; ``wait``: seconds to keep trying while it is held
+        (a sibling worker's crash recovery holds it for a moment: headwater.log.startup)."""
+        deadline = time.monotonic() + wait
+        while not self.try_acquire():
+            if time.monotonic() >= deadline:
+                raise WriterBusyError(
+                    f"another Headwater process is already writing the log as writer {self.writer_id!r} "
+                    f"in {self.path.parent}. Stop it, or give this one its own HEADWATER_WRITER_ID."
+                )
+            time.sleep(0.02)

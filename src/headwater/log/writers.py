@@ -24,6 +24,9 @@ from headwater.log.writer import LogWriter
 
 log = logging.getLogger("headwater.log")
 
+#: seconds a worker waits for its writer lock while a sibling's start-up recovery holds it
+SIBLING_RECOVERY_WAIT = 10.0
+
 
 @dataclass
 class LogWriters:
@@ -43,7 +46,11 @@ class LogWriters:
     ) -> LogWriters:
         log_dir.mkdir(parents=True, exist_ok=True)
         lock = WriterLock(log_dir, writer_id)
-        lock.acquire()  # WriterBusyError names the writer and what to do
+        # WriterBusyError names the writer and what to do. A sibling worker of this server, starting
+        # at the same moment, may hold our lock while it repairs our files' torn tails after a crash
+        # (recover_log_dir takes the lock of every writer not running): wait for it, a while. A
+        # second server on this data dir was refused before any worker started (process/run.py).
+        lock.acquire(wait=SIBLING_RECOVERY_WAIT)
         try:
             torn = recover_log_dir(log_dir, writer_id)
             common: dict[str, Any] = dict(
