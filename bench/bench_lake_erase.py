@@ -89,6 +89,21 @@ def build(data: Path, events: int, days: int) -> None:
         month = (month[0] + month[1] // 12, month[1] % 12 + 1)
 
 
+def lake_events(data: Path) -> int:
+    """The events of a built lake: what a reused ``--data`` lake holds, whatever ``--events`` says."""
+    from headwater.lake.sql import connect, parquet_sql
+
+    con = connect()
+    try:
+        files = Lake(data / "lake").event_files()
+        row = (
+            con.execute(f"SELECT count(*) FROM ({parquet_sql(files, 'type')})").fetchone() if files else None
+        )
+        return int(row[0]) if row else 0
+    finally:
+        con.close()
+
+
 def erase(lake: Lake, ids: list[str]) -> dict[str, Any]:
     before = load()
     cpu = time.process_time()

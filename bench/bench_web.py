@@ -171,12 +171,12 @@ def main() -> None:
             build(data, args.events, args.days, args.page_share)
             report["build_s"] = round(time.monotonic() - t, 1)
             say(f"  loaded and archived in {report['build_s']} s")
-        pages = _page_events(data)
-        report["page_events"] = pages
-        say(f"  {pages:,} page events in the lake")
+        events, pages = _lake_events(data)  # a reused --data lake may differ from --events
+        report["events"], report["page_events"] = events, pages
+        say(f"  {events:,} events in the lake, {pages:,} of them page events")
         for name, body in queries(args.days).items():
             figures = report[name] = timed(data, body, args.repeat)
-            per_second = args.events / figures["median_s"] if figures["median_s"] else 0.0
+            per_second = events / figures["median_s"] if figures["median_s"] else 0.0
             figures["events_per_s"] = round(per_second)
             figures["linear_at_50M_s"] = round(TARGET_EVENTS / per_second, 1) if per_second else None
             say(
@@ -195,7 +195,7 @@ def main() -> None:
     (results / "web.json").write_text(json.dumps(report, indent=2, default=str))
 
 
-def _page_events(data: Path) -> int:
+def _lake_events(data: Path) -> tuple[int, int]:
     from headwater.lake.layout import Lake
     from headwater.lake.sql import connect, parquet_sql
 
@@ -203,9 +203,9 @@ def _page_events(data: Path) -> int:
     try:
         files = Lake(data / "lake").event_files()
         row = con.execute(
-            f"SELECT count(*) FROM ({parquet_sql(files, 'type')}) WHERE type = 'page'"
+            f"SELECT count(*), count(*) FILTER (WHERE type = 'page') FROM ({parquet_sql(files, 'type')})"
         ).fetchone()
-        return int(row[0]) if row else 0
+        return (int(row[0]), int(row[1])) if row else (0, 0)
     finally:
         con.close()
 
