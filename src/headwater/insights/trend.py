@@ -174,13 +174,14 @@ def _counts(scope: Scope, query: TrendRequest) -> list[tuple[Any, ...]]:
     )
     # Each row's top value by its place in a list (0: the top value NULL; NULL: $other), not a join
     # of the rows with the top table: a fifth less time over millions of rows, as fast at 100 values.
-    texts = [str(bd) for bd, _ in top if bd is not None]
-    ranks: dict[int | None, tuple[Any, Any]] = {}
+    texts: list[str] = []
+    ranks: dict[int | None, tuple[Any, Any]] = {None: (None, None)}  # place -> (rank, value)
     for bd, r in top:
-        ranks[0 if bd is None else texts.index(str(bd)) + 1] = (r, bd)
-    ranks[None] = (None, None)
+        if bd is not None:
+            texts.append(str(bd))
+        ranks[len(texts) if bd is not None else 0] = (r, bd)
     listed = f"list_position([{', '.join(quote(t) for t in texts)}]::VARCHAR[], bd)" if texts else "NULL"
-    found = "0" if None in (bd for bd, _ in top) else "NULL"
+    found = "0" if 0 in ranks else "NULL"
     counted = scope.sql(
         f"""SELECT cur, bucket, CASE WHEN bd IS NULL THEN {found} ELSE {listed} END AS k, {aggs}
             FROM hw_trend_rows GROUP BY ALL"""

@@ -24,7 +24,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from headwater.events.sessions import INACTIVITY_US, MAX_LENGTH
+from headwater.events.sessions import MAX_LENGTH
 from headwater.insights.cohorts import Cohorts, attach, describe_cohorts, resolve_cohorts
 from headwater.insights.columns import FilterColumns
 from headwater.insights.request import cohort_refs
@@ -48,7 +48,7 @@ from headwater.insights.web_sql import (
 from headwater.lake.rollups.visits import PAGE_COLUMNS, PAGE_EVENTS
 from headwater.lake.scope import Scope
 from headwater.lake.swapped import read_again
-from headwater.lake.time_order import time_order
+from headwater.lake.time_order import run_ends, run_starts, time_order
 from headwater.metrics.sessions import LOOKBACK_DAYS
 
 OTHER = "$other"
@@ -153,12 +153,9 @@ def _mark_visits(scope: Scope) -> None:
         t = np.asarray(cols["t"], dtype=np.int64)
         ids, order, _, _ = time_order(cols["person"], t)
         ids, t, rid = ids[order], t[order], cols["rid"][order]
-        brk = np.empty(len(t), dtype=np.bool_)
-        brk[0] = True
-        brk[1:] = (ids[1:] != ids[:-1]) | (t[1:] - t[:-1] > INACTIVITY_US)
+        brk = run_starts(ids, t)
         _cut_long_runs(brk, t)
-        ends = np.empty(len(t), dtype=np.bool_)
-        ends[:-1], ends[-1] = brk[1:], True
+        ends = run_ends(brk)
         vid[rid] = np.cumsum(brk) + visits
         first[rid], last[rid] = brk, ends
         visits += int(brk.sum())

@@ -18,9 +18,8 @@ The events are read instead (web.py) when the rollup cannot say what they would:
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from headwater.events.sessions import INACTIVITY_US, MAX_LENGTH
 from headwater.insights.web_request import WebRequest
@@ -48,7 +47,7 @@ def build_from_rollup(scope: Scope, query: WebRequest) -> bool:
     runs = scope.arrow(sql)
     visits = _merge(runs)
     start, end = visits["start"], visits["end"]
-    lo, hi = _midnight(counted, query.rng.tz), _midnight(query.rng.end + timedelta(days=1), query.rng.tz)
+    lo, hi = (int(bound.timestamp()) * 1_000_000 for bound in query.rng.utc_bounds(counted))
     if bool(((end - start >= MAX_LENGTH_US) & (start < hi) & (end >= lo)).any()):
         return False  # a visit the session rule cuts at 24 hours, where the counted visits are
     period = _periods(start, query)
@@ -72,12 +71,6 @@ def build_from_rollup(scope: Scope, query: WebRequest) -> bool:
     scope.con.register(VISITS, pa.table(columns))
     scope.con.register(PAGE_COUNTS, _page_counts(runs, np.flatnonzero(period[visits["of_run"]] == 1)))
     return True
-
-
-def _midnight(day: date, tz: str) -> int:
-    """Epoch microseconds of the local midnight starting ``day`` in zone ``tz``."""
-    moment = datetime.combine(day, time(0), ZoneInfo(tz))
-    return int(moment.timestamp()) * 1_000_000
 
 
 def _periods(start: Any, query: WebRequest) -> Any:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 from zoneinfo import ZoneInfo
 
 from headwater.lake.derived import COLUMNS, MARK, UA_COLUMNS, add_user_agents, by_state, derived_parquet_sql
@@ -22,6 +22,8 @@ from headwater.lake.params import MetricError, Range
 from headwater.lake.rollups.identity import links_sql, load_identity_map, read_links
 from headwater.lake.sql import EVENT_COLUMNS, json_events_sql, parquet_sql, quote, spilling_connection
 from headwater.log.files import list_log_files
+
+T = TypeVar("T")
 
 _PENDING_DDL = """
     CREATE TEMP TABLE pending (
@@ -71,26 +73,20 @@ class LakeQuery:
 
     def sql(self, query: str) -> list[tuple[Any, ...]]:
         """Run a query; a damaged lake file becomes a LakeError naming the file."""
-        try:
-            return list(self.con.execute(query).fetchall())
-        except Exception as exc:
-            if type(exc).__module__.startswith("duckdb") or type(exc).__module__.startswith("_duckdb"):
-                raise _explain(exc) from exc
-            raise
+        return self._explained(lambda: list(self.con.execute(query).fetchall()))
 
     def numpy(self, query: str) -> dict[str, Any]:
         """Like sql, as numpy arrays by column name."""
-        try:
-            return dict(self.con.execute(query).fetchnumpy())
-        except Exception as exc:
-            if type(exc).__module__.startswith("duckdb") or type(exc).__module__.startswith("_duckdb"):
-                raise _explain(exc) from exc
-            raise
+        return self._explained(lambda: dict(self.con.execute(query).fetchnumpy()))
 
     def arrow(self, query: str) -> Any:
         """Like sql, as a pyarrow Table."""
+        return self._explained(lambda: self.con.sql(query).to_arrow_table())
+
+    def _explained(self, run: Callable[[], T]) -> T:
+        """``run()``, DuckDB's errors explained (_explain: a damaged file named, else query_failed)."""
         try:
-            return self.con.sql(query).to_arrow_table()
+            return run()
         except Exception as exc:
             if type(exc).__module__.startswith("duckdb") or type(exc).__module__.startswith("_duckdb"):
                 raise _explain(exc) from exc

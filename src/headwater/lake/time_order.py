@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from headwater.events.sessions import INACTIVITY_US
+
 
 class TimeOrder(NamedTuple):
     ids: Any  #: each row's owner as a dense number (int64), in the rows' order
@@ -31,3 +33,25 @@ def time_order(owners: Any, times: Any, latest: Any = None) -> TimeOrder:
     else:
         order = np.lexsort((times, ids))
     return TimeOrder(ids, order, base, span)
+
+
+def run_starts(ids: Any, times: Any) -> Any:
+    """Over rows sorted by (owner, time): True where a run starts, at a new owner or after a gap
+    of more than 30 minutes (the session rule, events/sessions.py)."""
+    import numpy as np
+
+    starts = np.empty(len(times), dtype=np.bool_)
+    if len(times):
+        starts[0] = True
+        starts[1:] = (ids[1:] != ids[:-1]) | (times[1:] - times[:-1] > INACTIVITY_US)
+    return starts
+
+
+def run_ends(starts: Any) -> Any:
+    """True where a run ends: the row before the next run's start, and the last row."""
+    import numpy as np
+
+    ends = np.empty(len(starts), dtype=np.bool_)
+    if len(starts):
+        ends[:-1], ends[-1] = starts[1:], True
+    return ends

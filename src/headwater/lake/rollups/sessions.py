@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from headwater.events.sessions import INACTIVITY_US
 from headwater.lake.layout import Lake
 from headwater.lake.rollups.common import backfill
+from headwater.lake.time_order import run_starts
 
 #: The session rollup computes the runs of this many events at a time (memory bound).
 SESSION_CHUNK_ROWS = 2_000_000
@@ -40,10 +40,7 @@ def gap_segments(h: Any, t: Any) -> tuple[Any, Any, Any, Any]:
     else:
         order = np.lexsort((t, ids))
         sid, st = ids[order], t[order]
-    brk = np.empty(n, dtype=bool)
-    brk[0] = True
-    brk[1:] = (sid[1:] != sid[:-1]) | (st[1:] - st[:-1] > INACTIVITY_US)
-    starts = np.flatnonzero(brk)
+    starts = np.flatnonzero(run_starts(sid, st))
     ends = np.append(starts[1:], n) - 1
     return uniq[sid[starts]], st[starts], st[ends], (ends - starts + 1).astype(np.int64)
 

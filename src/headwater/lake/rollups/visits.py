@@ -20,11 +20,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from headwater.events.sessions import INACTIVITY_US
 from headwater.lake.layout import Lake
 from headwater.lake.rollups.common import backfill_recvs, copy_to_parquet
 from headwater.lake.rollups.dimension_days import received_rows
-from headwater.lake.time_order import time_order
+from headwater.lake.time_order import run_ends, run_starts, time_order
 
 #: the events web analytics reads: page views that are not a known bot's
 PAGE_EVENTS = "type = 'page' AND NOT coalesce(bot, false)"
@@ -133,11 +132,8 @@ def _mark_runs(con: Any) -> None:
         t = np.asarray(cols["t"], dtype=np.int64)
         ids, order, _, _ = time_order(cols["actor_hash"], t)
         ids, t, rid = ids[order], t[order], np.asarray(cols["rid"])[order]
-        brk = np.empty(len(t), dtype=np.bool_)
-        brk[0] = True
-        brk[1:] = (ids[1:] != ids[:-1]) | (t[1:] - t[:-1] > INACTIVITY_US)
-        ends = np.empty(len(t), dtype=np.bool_)
-        ends[:-1], ends[-1] = brk[1:], True
+        brk = run_starts(ids, t)
+        ends = run_ends(brk)
         same = np.zeros(len(t), dtype=np.bool_)  # the next page view is of the run, at the same instant
         same[:-1] = ~brk[1:] & (t[1:] == t[:-1])
         after = np.zeros(len(t), dtype=np.bool_)  # the page view before is of the run, at the same instant
