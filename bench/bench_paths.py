@@ -13,6 +13,9 @@ reported, with the load average around it):
   session    5 steps after it, within its session (30 minutes of inactivity)
   filtered   5 steps after it, filter event:app=docs and limit 20
 
+The first three are walked over the ETL's (event, person hash, time, tie) rollup (insights/paths_walk.py);
+the filtered one reads the events' JSON.
+
     .venv/bin/python bench/bench_paths.py [--events 2000000] [--days 90] [--data DIR] [--repeat 3]
 """
 

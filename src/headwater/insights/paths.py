@@ -12,7 +12,9 @@ Two queries answer a paths query:
    ignoring the events the filters drop: a repeat of the same name is no new step) and, for
    session-scoped paths, the gap since the previous event of any kind. A top-N aggregate
    (``arg_min(.., N + 2)``) then keeps the first N + 2 new names of each person: the anchor, the
-   steps, and one more. Nothing of the events reaches Python.
+   steps, and one more (path_steps.steps_sql). Nothing of the events reaches Python. A query of
+   kind ``events`` without filters gets the same table from the ETL's (event, person hash, time,
+   tie) rollup instead, its walk bounded per person (insights/paths_walk.py).
 2. ``tree_sql``: per step, the ``limit`` most common nodes (a path as shown so far, then a name)
    keep their name; every other person at that step is in the ``$other`` node under their parent.
    A step has at most ``limit`` named nodes and one ``$other`` per node of the step before: only
@@ -24,11 +26,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from headwater.events.sessions import INACTIVITY_US
 from headwater.insights.cohorts import Cohorts, attach, describe_cohorts, resolve_cohorts
 from headwater.insights.columns import FilterColumns
 from headwater.insights.dimensions import DERIVED_COLUMNS, derived_sql
+from headwater.insights.path_steps import step_columns, steps_sql
 from headwater.insights.paths_request import NONE, PathsRequest, parse_paths
+from headwater.insights.paths_walk import walk_people
 from headwater.insights.request import Filter, cohort_refs
 from headwater.lake.scope import Scope
 from headwater.lake.sql import quote
@@ -97,7 +100,6 @@ def people_sql(scope: Scope, query: PathsRequest) -> str:
     """SELECT (person, s1 .. sN, more): each person who did the anchor, the names of their steps
     (NULL past their last) and whether they did anything after step N. See the module doc."""
     reads = FilterColumns(scope, query.rng.end, ("event", "message_id"))
-    n = query.steps
     session = query.session_scoped
     forward = query.direction == "next"
     # the steps' events: every event of the range, but the filters' and the session's needs
@@ -105,19 +107,6 @@ def people_sql(scope: Scope, query: PathsRequest) -> str:
     events = _events_sql(scope, query, reads, scan)
     anchor_events = _events_sql(scope, query, reads, _anchor_scan(query))
     side = ">" if forward else "<"
-    order = "ts, message_id" if forward else "ts DESC, message_id DESC"
-    # sessions (the lake's rule): a gap of more than 30 minutes between two events of the person,
-    # of any kind (the filters choose the steps, not the sessions), ends the anchor's session
-    previous = "lag(CASE WHEN keep THEN name END IGNORE NULLS) OVER o" if session else "lag(name) OVER o"
-    gap = f"abs(epoch_us(ts) - epoch_us(lag(ts) OVER o)) > {INACTIVITY_US}" if session else "false"
-    # the walk's order numbers the events (r, from the same window): the first N + 2 new names are
-    # a top-N aggregate on it; a session-scoped walk ends before its first break (c)
-    if session:
-        seq = f"arg_min(struct_pack(n := name, r := r), r, {n + 2})"
-        names = "list_transform(list_filter(seq, lambda x: c IS NULL OR x.r < c), lambda x: x.n)"
-    else:
-        seq, names = f"arg_min(name, r, {n + 2})", "seq"
-    step_columns = ", ".join(f"names[{k + 1}] AS s{k}" for k in range(1, n + 1))
     return f"""
         WITH anchors AS (
             SELECT person, k.t AS at, k.m AS am FROM (
@@ -126,22 +115,13 @@ def people_sql(scope: Scope, query: PathsRequest) -> str:
             )
         ),
         rel AS (
-            SELECT ev.person, ev.ts, ev.message_id, ev.name, ev.keep
+            SELECT ev.person, ev.ts, ev.message_id AS tie, ev.name, ev.keep
             FROM ({events}) ev JOIN anchors a ON a.person = ev.person
             WHERE (ev.ts {side} a.at OR (ev.ts = a.at AND ev.message_id {side}= a.am))
               {"" if session else "AND ev.keep"}
         ),
-        marked AS (
-            SELECT person, name, keep, {previous} AS prev, {gap} AS brk, row_number() OVER o AS r
-            FROM rel WINDOW o AS (PARTITION BY person ORDER BY {order})
-        ),
-        people AS (
-            SELECT person, {seq} FILTER (WHERE keep AND prev IS DISTINCT FROM name) AS seq,
-                   {"min(r) FILTER (WHERE brk)" if session else "NULL::BIGINT"} AS c
-            FROM marked GROUP BY person
-        )
-        SELECT person, {step_columns}, names[{n + 2}] IS NOT NULL AS more
-        FROM (SELECT person, {names} AS names FROM people)
+        {steps_sql(query)}
+        SELECT person, {step_columns(query)} FROM people
     """
 
 
@@ -179,8 +159,10 @@ def tree_sql(query: PathsRequest) -> str:
 
 
 def paths(scope: Scope, query: PathsRequest) -> dict[str, Any]:
-    """The paths' answer over an open scope (see docs/insights.md for every field)."""
-    scope.sql(f"CREATE OR REPLACE TEMP TABLE {PEOPLE_TABLE} AS {people_sql(scope, query)}")
+    """The paths' answer over an open scope (see docs/insights.md for every field): the people by
+    the rollup's walk where it answers (insights/paths_walk.py), by the events' walk otherwise."""
+    if not walk_people(scope, query, PEOPLE_TABLE):
+        scope.sql(f"CREATE OR REPLACE TEMP TABLE {PEOPLE_TABLE} AS {people_sql(scope, query)}")
     anchor = scope.sql(f"SELECT count(*), count(*) FILTER (WHERE s1 IS NOT NULL) FROM {PEOPLE_TABLE}")
     users, further = (int(v) for v in anchor[0])
     nodes = scope.sql(tree_sql(query)) if users else []

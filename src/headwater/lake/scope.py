@@ -122,6 +122,40 @@ class Scope(PeopleQuery):
             return pending
         return f"{parquet_sql(files, 'actor_hash, event, ts')} WHERE {cond} UNION ALL {pending}"
 
+    def walk_events(self, first: date, last: date, where: str = "true") -> str | None:
+        """SELECT (person, name, ts, tie) of the events of local days first..last that belong to
+        someone and match ``where`` (over the columns event and ts: the scan prunes on them), from
+        the (event, actor_hash, ts, tie) rollup with today's log on top (its events' tie: their
+        message id), people as hashed_days names them; None where step_events is None (but in any
+        zone: times, not days, are read). ``tie`` is NULL in files written before it
+        (insights/paths_walk.py reads the events then, when two events of a person share an instant)."""
+        if not self.hashed_in_any_zone() or self.restricted:
+            return None
+        files = self._fresh_rollup(self.lake.event_people_dir)
+        if files is None:
+            return None
+        lo, hi, _, _ = self.utc_window(first, last)
+        cond = f"ts >= {lo} AND ts < {hi} AND ({where})"
+        rows = f"""SELECT hash(actor) AS actor_hash, event, ts, message_id AS tie FROM pending
+                   WHERE actor IS NOT NULL AND {cond}"""
+        if files:
+            read = f"read_parquet({file_list(files)}, union_by_name = true)"  # tie: NULL where absent
+            names = {str(r[0]) for r in self.sql(f"DESCRIBE SELECT * FROM {read}")}
+            tie = "tie" if "tie" in names else "NULL::VARCHAR AS tie"
+            rows = f"SELECT actor_hash, event, ts, {tie} FROM {read} WHERE {cond} UNION ALL {rows}"
+        return f"""
+            SELECT coalesce(m.pid, s.actor_hash) AS person, s.event AS name, s.ts, s.tie
+            FROM ({rows}) s LEFT JOIN idmap_hash m ON m.aid = s.actor_hash
+        """
+
+    def walk_rows(self) -> int:
+        """The rows of the (event, actor_hash, ts, tie) rollup walk_events reads (0: none)."""
+        files = self._fresh_rollup(self.lake.event_people_dir)
+        if not files:
+            return 0
+        rows = self.sql(f"SELECT sum(num_rows) FROM parquet_file_metadata({file_list(files)})")
+        return int(rows[0][0] or 0)
+
     def step_people(self, first: date | None, last: date | None, name: str) -> str | None:
         """SELECT (day, person) of the events named ``name`` of local days first..last, people as
         hashed_days names them, from step_events' rollup; None where step_events is None."""
