@@ -4,7 +4,8 @@ received days, every month but the last compacted into an archive).
 
 Figures, in milliseconds, for several people (users with the average number of events, and an id
 nobody has): resolving the person; the first page of their timeline (``--limit``, default 100;
-and of 10); the next page through the cursor; the profile; then a search by id prefix and the
+and of 10); the next page through the cursor; a page of the events before the 51st day (inside
+an archived month: ``archived_page``); the profile; then a search by id prefix and the
 latest 50 events (and a filtered 50); and the search of a day of log for one person's lines (what
 a timeline reads of the log the lake does not hold yet). Each is timed ``--repeat`` times in one
 process after a first call (the cold figure: DuckDB loaded, files first read); the median and the worst are
@@ -27,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_lake_erase import build  # noqa: E402
+from bench_lake_erase import DAY0, build  # noqa: E402
 from headwater.lake.erase_files import read_sql  # noqa: E402
 from headwater.lake.sql import EVENT_COLUMNS, quote  # noqa: E402
 from headwater.log.erase_match import Matcher  # noqa: E402
@@ -48,6 +50,8 @@ from headwater.people.timeline import decode_cursor, timeline  # noqa: E402
 from headwater.people.unloaded import matching_lines  # noqa: E402
 
 PEOPLE = ["user-012345", "anon-000777", "user-049999", "nobody-ever"]
+#: a page of events before this day (UTC): inside an archived month (every month but the last is)
+ARCHIVED_BEFORE = DAY0 + timedelta(days=50)
 
 
 def say(text: str) -> None:
@@ -103,6 +107,9 @@ def bench_person(data: Path, who: str, limit: int, repeat: int) -> dict[str, Any
         if small["next"]:
             cursor = decode_cursor(small["next"])
             out["next_page_10"], _ = timed(lambda: timeline(reading, person, 10, cursor), repeat)
+        archived = (datetime.combine(ARCHIVED_BEFORE, datetime.min.time(), UTC), "")
+        out["archived_page"], old = timed(lambda: timeline(reading, person, limit, archived), repeat)
+        out["events_in_archived_page"] = len(old["events"])
         out["profile"], body = timed(lambda: profile(reading, who), repeat)
         out["events_total"] = body["events"] if body else 0
         out["full_scan_page"], rows = timed(lambda: full_scan(reading, person, limit), max(1, repeat // 2))
@@ -145,6 +152,7 @@ def main() -> None:
                         "timeline",
                         "timeline_10",
                         "next_page_10",
+                        "archived_page",
                         "profile",
                         "full_scan_page",
                     )

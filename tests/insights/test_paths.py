@@ -130,15 +130,18 @@ def generate() -> list[dict[str, Any]]:
     return out
 
 
-@pytest.fixture(scope="module")
-def log(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]]]:
+def build(data: Path) -> tuple[Path, list[dict[str, Any]]]:
     """(data dir, lines): the log written and every received day loaded but the last."""
-    data = tmp_path_factory.mktemp("paths") / "data"
     lines = generate()
     write_log(data, lines)
     for day in DAYS[:-1]:
         run_daily(data, day, "UTC")
     return data, lines
+
+
+@pytest.fixture(scope="module")
+def log(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]]]:
+    return build(tmp_path_factory.mktemp("paths") / "data")
 
 
 def by_hand(lines: list[dict[str, Any]], body: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from headwater.insights.paths import PEOPLE_TABLE, people_sql, run_paths
 from headwater.insights.paths_request import parse_paths
 from headwater.lake.scope import Scope
 from tests.batch.logdata import ev, write_log
-from tests.insights.test_paths import CASES, DAYS, WHOLE, by_hand, generate
+from tests.insights.test_paths import CASES, WHOLE, build, by_hand
 
 UNFILTERED = [k for k, v in CASES.items() if not v.get("filters") and v.get("kind", "events") == "events"]
 
@@ -60,12 +60,7 @@ def walk_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
 
 @pytest.fixture(scope="module")
 def log(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]]]:
-    data = tmp_path_factory.mktemp("walk") / "data"
-    lines = generate()
-    write_log(data, lines)
-    for day in DAYS[:-1]:
-        run_daily(data, day, "UTC")
-    return data, lines
+    return build(tmp_path_factory.mktemp("walk") / "data")
 
 
 @pytest.mark.parametrize("case", UNFILTERED)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import threading
+import time
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,11 +44,21 @@ def _lake(data: Path) -> list[int]:
 class Swapper(threading.Thread):
     """Rewrites every lake file in turn, the same rows in another layout (row groups of 7 rows,
     no compression, then back), by a temporary file and a rename as the lake's writers do; the
-    file's modification time kept, as an erase keeps it for the files readers compare."""
+    file's modification time kept, as an erase keeps it for the files readers compare. ``files``
+    and ``reorder`` (the rows in another order: what a deletion's rewrite does to the row numbers
+    of the rows after the ones it removes), ``pause`` (seconds after each swap) change that."""
 
-    def __init__(self, lake: Path) -> None:
+    def __init__(
+        self,
+        lake: Path,
+        files: list[Path] | None = None,
+        reorder: Callable[[Any], Any] | None = None,
+        pause: float = 0.0,
+    ) -> None:
         super().__init__(daemon=True)
-        self.files = sorted(p for p in lake.rglob("*.parquet") if not p.name.startswith("."))
+        self.files = files or sorted(p for p in lake.rglob("*.parquet") if not p.name.startswith("."))
+        self.reorder = reorder
+        self.pause = pause
         self.stop = threading.Event()
         self.swaps = 0
 
@@ -59,12 +71,15 @@ class Swapper(threading.Thread):
             stat = path.stat()
             tmp = path.with_name(f".{path.name}.swap.tmp")
             small = self.swaps // len(self.files) % 2 == 0
+            if self.reorder is not None:
+                table = self.reorder(table)
             pq.write_table(
                 table, tmp, row_group_size=7 if small else None, compression="none" if small else "zstd"
             )
             os.utime(tmp, ns=(stat.st_atime_ns, stat.st_mtime_ns))
             tmp.replace(path)
             self.swaps += 1
+            time.sleep(self.pause)
 
 
 def _answers(data: Path, runs: int) -> tuple[list[list[int]], list[str], int]:

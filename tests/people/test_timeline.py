@@ -74,14 +74,18 @@ def history() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 LOADED, UNLOADED = history()  # made once: ev() numbers the message ids
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("timeline") / "data"
+def build(root: Path) -> Path:
+    """The lake of these tests at ``root``: daily files, a monthly archive, a log not loaded yet."""
     for day in write_log(root, LOADED):
         run_daily(root, day, TZ)
     archive_month(root, 2026, 1)
     write_log(root, UNLOADED)
     return root
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build(tmp_path_factory.mktemp("timeline") / "data")
 
 
 def expected(event: str | None = None) -> list[str]:

@@ -40,10 +40,14 @@ class Active:
     last: datetime
 
 
-def activity_files(reading: Reading, names: Iterable[str]) -> list[tuple[date, Path]] | None:
+def activity_files(
+    reading: Reading, names: Iterable[str], before: datetime | None = None
+) -> list[tuple[date, Path]] | None:
     """(received day, user-day file) of the received days that hold rows of the names, newest
     first (every received day when the compact rollup cannot tell); None when the lake has no
-    user-day rollup at all (loaded before it existed: only a scan of every file can tell)."""
+    user-day rollup at all (loaded before it existed: only a scan of every file can tell). With
+    ``before``, without the received days whose rows of the names are all of later local days (a
+    page of the past skips the newer files: only their late events could be older)."""
     lake = reading.lake
     folder = lake.user_days_dir
     if not folder.is_dir():
@@ -54,12 +58,23 @@ def activity_files(reading: Reading, names: Iterable[str]) -> list[tuple[date, P
         if recv is not None:
             files[recv] = path
     holding = _recvs_of(reading, names, files)
-    return sorted(((r, p) for r, p in files.items() if holding is None or r in holding), reverse=True)
+    # a local day starts at most 14 hours before its UTC date (UTC+14): a received day whose
+    # first local day of the names is two days past ``before``'s UTC date holds nothing older
+    last = None if before is None else before.astimezone(UTC).date() + timedelta(days=1)
+    return sorted(
+        (
+            (r, p)
+            for r, p in files.items()
+            if holding is None or (r in holding and (last is None or holding[r] <= last))
+        ),
+        reverse=True,
+    )
 
 
-def _recvs_of(reading: Reading, names: Iterable[str], files: dict[date, Path]) -> set[date] | None:
-    """The received days whose compact rollup has the names; None when it is missing or older
-    than a user-day file (the lake's metrics make the same check: headwater.lake.people)."""
+def _recvs_of(reading: Reading, names: Iterable[str], files: dict[date, Path]) -> dict[date, date] | None:
+    """The received days whose compact rollup has the names, each with the first local day of
+    their rows; None when it is missing or older than a user-day file (the lake's metrics make the
+    same check: headwater.lake.people)."""
     from headwater.lake.erase_files import read_sql
 
     lake = reading.lake
@@ -76,11 +91,12 @@ def _recvs_of(reading: Reading, names: Iterable[str], files: dict[date, Path]) -
     if not compact or not listed or not lake.actors_file.exists():
         return None
     rows = reading.con.execute(
-        f"""SELECT DISTINCT filename FROM {read_sql(compact, ", filename = true")}
-            WHERE aid IN (SELECT aid FROM {read_sql([lake.actors_file])} WHERE name IN ({listed}))"""
+        f"""SELECT filename, min(day) FROM {read_sql(compact, ", filename = true")}
+            WHERE aid IN (SELECT aid FROM {read_sql([lake.actors_file])} WHERE name IN ({listed}))
+            GROUP BY filename"""
     ).fetchall()
-    found = (_recv_of(Path(str(name))) for (name,) in rows)
-    return {recv for recv in found if recv is not None}
+    found = ((_recv_of(Path(str(name))), first) for name, first in rows)
+    return {recv: first for recv, first in found if recv is not None}
 
 
 def read_activity(reading: Reading, names: Iterable[str], files: list[Path]) -> list[Active]:

@@ -40,6 +40,7 @@ MAX_LIMIT = 1000
 FIRST_FILES = 4  # rollup files (received days) read at the first step; 4 times more at each next one
 
 Key = tuple[datetime, str]
+_LOCATED = ", filename = true, file_row_number = true"
 
 
 class CursorError(ValueError):
@@ -78,7 +79,7 @@ def timeline(
         if (before is None or s.key < before) and (event is None or s.body["event"] == event)
     ]
     if reading.has_lake and person.names:
-        items += LakePages(reading, person, event).older(before, limit + 1)
+        items += LakePages(reading, person, event, before).older(before, limit + 1)
     items.sort(key=lambda s: s.key, reverse=True)
     page = items[:limit]
     return {
@@ -98,16 +99,21 @@ class LakePages:
     reading: Reading
     person: Person
     event: str | None
+    before: Key | None = None  # the page's cursor: the newer received days are skipped
     files: list[tuple[Any, Path]] | None = field(default_factory=list)
     read: int = 0
     step: int = FIRST_FILES
     rows: list[Active] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.files = activity_files(self.reading, self.person.names)
+        cursor = None if self.before is None else self.before[0]
+        self.files = activity_files(self.reading, self.person.names, cursor)
+        if cursor is not None:  # a page of the past: the files start near it, a page is days of them
+            self.step = FIRST_FILES * 4
 
     def older(self, before: Key | None, need: int) -> list[Shown]:
-        """Up to ``need`` of the person's rows strictly before ``before``, newest first."""
+        """Up to ``need`` of the person's rows strictly before ``before`` (not after the cursor
+        the pages were made with), newest first."""
         out: list[Shown] = []
         while len(out) < need:
             found = self._range(before, need - len(out))
@@ -164,8 +170,6 @@ class LakePages:
     def _fetch(self, lo: datetime | None, before: Key | None, rows: list[Active], n: int) -> list[Shown]:
         """The newest ``n`` rows from ``lo`` to ``before``, read from the files that hold the rows
         of ``rows`` (every file when the lake has no user-day rollup)."""
-        from headwater.lake.erase_files import read_sql
-
         lake = self.reading.lake
         if self.files is not None:
             cut = None if before is None else before[0]
@@ -188,12 +192,69 @@ class LakePages:
             where.append(f"(ts < {at} OR (ts = {at} AND message_id < {quote(before[1])}))")
         if self.event is not None:
             where.append(f"event = {quote(self.event)}")
-        cur = self.reading.con.execute(
-            f"SELECT {', '.join(EVENT_COLUMNS)} FROM {read_sql(files)} WHERE {' AND '.join(where)}"
-            f" ORDER BY ts DESC, message_id DESC LIMIT {int(n)}"
-        )
-        keys = [d[0] for d in cur.description]
-        return [from_lake(dict(zip(keys, row, strict=True))) for row in cur.fetchall()]
+        cond = " AND ".join(where)
+        archived = any(p.parent.parent == lake.archive_dir for p in files)
+        read = _located_rows if archived else _rows
+        return [from_lake(r) for r in read(self.reading.con, files, cond, n)]
+
+
+_ORDER = "ORDER BY ts DESC, message_id DESC"
+
+
+def _rows(con: Any, files: list[Path], cond: str, n: int) -> list[dict[str, Any]]:
+    """The newest ``n`` rows of ``files`` that meet ``cond``, every column: one read."""
+    from headwater.lake.erase_files import read_sql
+
+    cur = con.execute(
+        f"SELECT {', '.join(EVENT_COLUMNS)} FROM {read_sql(files)} WHERE {cond} {_ORDER} LIMIT {int(n)}"
+    )
+    keys = [d[0] for d in cur.description]
+    return [dict(zip(keys, row, strict=True)) for row in cur.fetchall()]
+
+
+def _located_rows(con: Any, files: list[Path], cond: str, n: int) -> list[dict[str, Any]]:
+    """_rows in two reads, for a page that reads a monthly archive: which rows (their file, row
+    number and time: the newest ``n`` and every row at the n-th one's instant, from the columns the
+    filter and the order need), then those rows' every column. One read decodes each 122,880-row
+    group's properties and context whole for a few rows of it; the second decodes the pages that
+    hold the rows asked for (the daily files' row groups of 16,384 rows sorted by actor are read
+    faster in one). A file replaced in between (a deletion's rewrite moves the rows after the ones
+    it removes) is caught: the second read keeps the conditions and must find the same (file, row,
+    time) and each message once, else the page is read the one way."""
+    from headwater.lake.erase_files import read_sql
+
+    found = con.execute(
+        f"SELECT filename, file_row_number, ts FROM {read_sql(files, _LOCATED)} WHERE {cond}"
+        f" QUALIFY rank() OVER (ORDER BY ts DESC) <= {int(n)}"
+    ).fetchall()
+    if not found:
+        return []
+    by_file: dict[str, list[int]] = {}
+    for name, number, _ in found:
+        by_file.setdefault(str(name), []).append(int(number))
+    wanted = " OR ".join(
+        f"(filename = {quote(name)} AND file_row_number IN ({', '.join(map(str, numbers))})"
+        f" AND file_row_number BETWEEN {min(numbers)} AND {max(numbers)})"
+        for name, numbers in by_file.items()
+    )
+    held = [Path(name) for name in by_file]
+    columns = ", ".join(EVENT_COLUMNS)
+    cur = con.execute(
+        f"SELECT filename AS hw_file, file_row_number AS hw_row, {columns}"
+        f" FROM {read_sql(held, _LOCATED)} WHERE ({wanted}) AND {cond} {_ORDER}"
+    )
+    keys = [d[0] for d in cur.description]
+    rows = [dict(zip(keys, row, strict=True)) for row in cur.fetchall()]
+    if not _same_rows(rows, found):
+        return _rows(con, files, cond, n)
+    return [{k: v for k, v in r.items() if k not in ("hw_file", "hw_row")} for r in rows[:n]]
+
+
+def _same_rows(rows: list[dict[str, Any]], found: list[tuple[Any, ...]]) -> bool:
+    """Whether the second read of a page found the rows the first located, each message once."""
+    again = sorted((str(r["hw_file"]), int(r["hw_row"]), r["ts"]) for r in rows)
+    located = sorted((str(name), int(number), ts) for name, number, ts in found)
+    return again == located and len({r["message_id"] for r in rows}) == len(rows)
 
 
 def _utf8(text: str) -> bool:
