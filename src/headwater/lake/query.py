@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from headwater.lake.derived import COLUMNS, MARK, UA_COLUMNS, add_user_agents, by_state, derived_parquet_sql
 from headwater.lake.layout import Lake, LakeError, LakeSnapshot, complete_lines, pending_days
-from headwater.lake.params import MetricError, Range
+from headwater.lake.params import MetricError, Range, local_midnight
 from headwater.lake.rollups.identity import links_sql, load_identity_map, read_links
 from headwater.lake.sql import EVENT_COLUMNS, json_events_sql, parquet_sql, quote, spilling_connection
 from headwater.log.files import list_log_files
@@ -164,8 +164,8 @@ class LakeQuery:
 
     def utc_window(self, first: date | None, last: date | None) -> tuple[str, str, date | None, date | None]:
         zone = ZoneInfo(self.tz)
-        lo = _midnight(first, zone) if first else datetime(1970, 1, 1, tzinfo=UTC)
-        hi = _midnight(last + timedelta(days=1), zone) if last else datetime(9999, 1, 1, tzinfo=UTC)
+        lo = local_midnight(first, zone) if first else datetime(1970, 1, 1, tzinfo=UTC)
+        hi = local_midnight(last + timedelta(days=1), zone) if last else datetime(9999, 1, 1, tzinfo=UTC)
         utc_first = lo.date() if first else None
         utc_last = (hi - timedelta(microseconds=1)).date() if last else None
         return _ts(lo), _ts(hi), utc_first, utc_last
@@ -213,10 +213,6 @@ class LakeQuery:
         if wanted:
             wanted -= {r[0] for r in self.sql("SELECT DISTINCT CAST(ts AS DATE) FROM pending")}
         return {d for d, u in noon.items() if u in wanted}
-
-
-def _midnight(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
 def _ts(moment: datetime) -> str:
