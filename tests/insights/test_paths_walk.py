@@ -4,6 +4,8 @@ two events of a person share an instant without both ties."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,8 +17,11 @@ from headwater.batch.etl import run_daily
 from headwater.insights import paths_walk
 from headwater.insights.paths import PEOPLE_TABLE, people_sql, run_paths
 from headwater.insights.paths_request import parse_paths
+from headwater.lake.layout import Lake
 from headwater.lake.scope import Scope
+from headwater.lake.upgrade import upgrade_lake
 from tests.batch.logdata import ev, write_log
+from tests.helpers import cli
 from tests.insights.test_paths import CASES, WHOLE, build, by_hand
 
 UNFILTERED = [k for k, v in CASES.items() if not v.get("filters") and v.get("kind", "events") == "events"]
@@ -158,30 +163,52 @@ def test_two_events_at_one_instant_of_one_day_are_ordered_by_their_ties(tmp_path
     assert run_paths(data, "UTC", BODY)["steps"][0]["nodes"][0]["event"] == "Sooner"
 
 
-def test_a_rollup_written_before_the_ties_is_walked_until_two_events_share_an_instant(
-    log: tuple[Path, list[dict[str, Any]]], tmp_path: Path
-) -> None:
-    """Files without ``tie`` (loaded by an earlier version): the walk answers while no person has
-    two events at one instant in the range, and leaves it to the events when one has."""
-    source, lines = log
-    data = tmp_path / "data"
-    import shutil
-
-    shutil.copytree(source, data)
+def _untie(data: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Rewrite every event_people file without ``tie`` (as an earlier version wrote it), its
+    modification time kept; each file's rows (with ties) before."""
     con = duckdb.connect()
+    before = {}
     for path in sorted((data / "lake" / "event_people").glob("recv=*.parquet")):
         stamp = path.stat().st_mtime_ns
+        before[path.name] = sorted(con.execute(f"SELECT * FROM read_parquet('{path}')").fetchall(), key=repr)
         con.execute(
             f"COPY (SELECT event, actor_hash, ts FROM read_parquet('{path}')) TO '{path}.x' (FORMAT parquet)"
         )
         Path(f"{path}.x").replace(path)
-        import os
-
         os.utime(path, ns=(stamp, stamp))
     con.close()
+    return before
+
+
+def test_a_rollup_written_before_the_ties_is_walked_until_two_events_share_an_instant(
+    log: tuple[Path, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    """Files without ``tie`` (loaded by an earlier version): the walk answers while no person has
+    two events at one instant in the range, and leaves it to the events when one has; ``headwater
+    etl upgrade`` writes them again with their ties, as the ETL does."""
+    source, lines = log
+    data = tmp_path / "data"
+    shutil.copytree(source, data)
+    written = _untie(data)
     tied = {**WHOLE, "event": "Tie Anchor"}  # u-tie's two steps at one instant
     assert not _same(data, tied)
     _run(data, lines, tied)
     plain = {**WHOLE, "event": "TZ Anchor"}
     assert _same(data, plain)
     _run(data, lines, plain)
+
+    lake = Lake(data / "lake")
+    assert upgrade_lake(lake, dry_run=True).rollups_rewritten == len(written)
+    shown = cli(data, "etl", "upgrade", "--dry-run").stdout
+    assert f"{len(written)} received days' paths rollup without its ties" in shown, shown
+    assert upgrade_lake(lake).rollups_rewritten == len(written)
+    con = duckdb.connect()
+    for path in sorted(lake.event_people_dir.glob("recv=*.parquet")):
+        assert (
+            sorted(con.execute(f"SELECT * FROM read_parquet('{path}')").fetchall(), key=repr)
+            == written[path.name]
+        )
+    con.close()
+    assert _same(data, tied)  # the walk answers again
+    _run(data, lines, tied)
+    assert cli(data, "etl", "upgrade").stdout.startswith("Nothing to upgrade")

@@ -191,17 +191,23 @@ def upgrade(
 
 
 def _upgrade_summary(r: UpgradeReport) -> str:
-    if not r.files_rewritten:
-        return f"Nothing to upgrade: every event file ({r.files_scanned}) has the derived columns."
+    if not r.files_rewritten and not r.rollups_rewritten:
+        return (
+            f"Nothing to upgrade: every event file ({r.files_scanned}) has the derived columns,"
+            " every paths rollup its ties."
+        )
     mb = 1_000_000
     head = "would rewrite" if r.dry_run else "rewrote"
     line = (
         f"{head} {r.files_rewritten} of {r.files_scanned} event files: {r.rows_rewritten} rows,"
         f" {r.rows_computed} of them without the derived columns ({r.bytes_before / mb:.1f} MB"
     )
+    line += ")" if r.dry_run else f" -> {(r.bytes_after or 0) / mb:.1f} MB)"
+    if r.rollups_rewritten:
+        line += f"; {r.rollups_rewritten} received days' paths rollup without its ties"
     if r.dry_run:
-        return line + "); run `headwater etl upgrade` to rewrite them"
-    return line + f" -> {(r.bytes_after or 0) / mb:.1f} MB) in {r.seconds} s"
+        return line + "; run `headwater etl upgrade` to rewrite them"
+    return line + f" in {r.seconds} s"
 
 
 def register(app: typer.Typer) -> None:

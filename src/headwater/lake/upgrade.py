@@ -16,6 +16,10 @@ Under the ETL's lock (no ETL, archive or erase writes meanwhile), each file is r
   run (or the next erase) removes first (erase_files.remove_strays).
 
 A file whose footer says every row has the columns is left alone: a second run rewrites nothing.
+
+The (event, actor_hash, ts, tie) rollup of a received day written before its ``tie`` column
+(lake/rollups/event_people.py: paths walk it, and read the events when a person has two events at
+one instant without ties) is written again from the day's rows, as the ETL writes it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +69,7 @@ class UpgradeReport:
     bytes_before: int
     bytes_after: int | None = None  # None with dry_run
     files: list[str] = field(default_factory=list)  # relative to the lake
+    rollups_rewritten: int = 0  # event_people files without ``tie`` (with dry_run: that would be)
     strays_removed: int = 0
     seconds: float = 0.0
 
@@ -94,6 +100,24 @@ def plan(lake: Lake) -> tuple[int, list[Todo]]:
     return len(files), todo
 
 
+def untied(lake: Lake) -> list[Path]:
+    """The event_people rollup files written before the ``tie`` column (their footers)."""
+    import pyarrow.parquet as pq
+
+    folder = lake.event_people_dir
+    files = sorted(folder.glob("recv=*.parquet")) if folder.is_dir() else []
+    return [p for p in files if "tie" not in pq.read_schema(p).names]
+
+
+def _write_ties(con: Any, lake: Lake, files: list[Path]) -> None:
+    from headwater.lake.rollups.common import received_rows_sql
+    from headwater.lake.rollups.event_people import write_event_people
+
+    for path in files:
+        recv = date(int(path.stem[5:9]), int(path.stem[9:11]), int(path.stem[11:13]))
+        write_event_people(con, lake, recv, received_rows_sql(lake, recv))
+
+
 def upgrade_hint(lake: Lake) -> str | None:
     """One line saying how many event files lack the derived columns on some rows and what to run,
     None when none does (footers only, cached per file): what ``headwater etl daily`` prints."""
@@ -116,6 +140,7 @@ def upgrade_lake(
     started = time.monotonic()
     if dry_run:  # reads footers only: no lock, nothing written
         report = _report(lake, plan(lake), dry_run=True)
+        report.rollups_rewritten = len(untied(lake))
         report.seconds = round(time.monotonic() - started, 3)
         return report
     with etl_lock(lake):
@@ -125,7 +150,9 @@ def upgrade_lake(
         report.strays_removed = len(strays)
         if progress is not None:
             progress(0, len(todo))
-        if todo:
+        rollups = untied(lake)
+        report.rollups_rewritten = len(rollups)
+        if todo or rollups:
             con = connect(lake.tmp_dir, memory_limit)
             con.execute("SET preserve_insertion_order = true")
             try:
@@ -133,6 +160,7 @@ def upgrade_lake(
                     _rewrite(con, item)
                     if progress is not None:
                         progress(i, len(todo))
+                _write_ties(con, lake, rollups)  # after the event files: from their rows as they are now
             finally:
                 con.close()
         report.bytes_after = sum(item.path.stat().st_size for item in todo)
