@@ -14,9 +14,9 @@ ids): the rollup has them (``tie``, lake/rollups/event_people.py). Three steps:
    found the N + 2 new names it needs, met the session's end, or read every event (no horizon).
 3. **The rest**: the people not done (long runs of one event) are walked again over every event.
 
-Two events of one person at one instant without both ties (received on different days, under two
-ids of one person, or in files written before the column) have no known order: the query then
-answers from the events (False here), as before this walk.
+Two events of one person at one instant without both ties (received on different days, or in
+files written before the column) have no known order: the query then answers from the events
+(False here), as before this walk.
 """
 
 from __future__ import annotations

@@ -28,7 +28,6 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -110,12 +109,11 @@ def untied(lake: Lake) -> list[Path]:
 
 
 def _write_ties(con: Any, lake: Lake, files: list[Path]) -> None:
-    from headwater.lake.rollups.common import received_rows_sql
+    from headwater.lake.rollups.common import received_rows_sql, recv_of
     from headwater.lake.rollups.event_people import write_event_people
 
     for path in files:
-        recv = date(int(path.stem[5:9]), int(path.stem[9:11]), int(path.stem[11:13]))
-        write_event_people(con, lake, recv, received_rows_sql(lake, recv))
+        write_event_people(con, lake, recv_of(path), received_rows_sql(lake, recv_of(path)))
 
 
 def upgrade_hint(lake: Lake) -> str | None:

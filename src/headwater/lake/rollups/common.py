@@ -31,13 +31,15 @@ def read_one(path: Path) -> str:
     return f"read_parquet({quote(str(path))})"
 
 
+def recv_of(path: Path) -> date:
+    """The received day of a per-received-day rollup file (``recv=YYYYMMDD.parquet``)."""
+    return date(int(path.stem[5:9]), int(path.stem[9:11]), int(path.stem[11:13]))
+
+
 def user_days_recvs(lake: Lake) -> list[date]:
     if not lake.user_days_dir.is_dir():
         return []
-    return [
-        date(int(p.stem[5:9]), int(p.stem[9:11]), int(p.stem[11:13]))
-        for p in sorted(lake.user_days_dir.glob("recv=*.parquet"))
-    ]
+    return [recv_of(p) for p in sorted(lake.user_days_dir.glob("recv=*.parquet"))]
 
 
 def archive_files(lake: Lake) -> list[Path]:
