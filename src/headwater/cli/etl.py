@@ -204,7 +204,9 @@ def _upgrade_summary(r: UpgradeReport) -> str:
     )
     line += ")" if r.dry_run else f" -> {(r.bytes_after or 0) / mb:.1f} MB)"
     if r.rollups_rewritten:
-        line += f"; {r.rollups_rewritten} received days' paths rollup without its ties"
+        days = f"{r.rollups_rewritten} received day" + ("s" if r.rollups_rewritten > 1 else "")
+        line += f" and {'would write' if r.dry_run else 'wrote'} again the paths rollup of {days}"
+        line += " (written before its ties)"
     if r.dry_run:
         return line + "; run `headwater etl upgrade` to rewrite them"
     return line + f" in {r.seconds} s"
