@@ -25,6 +25,29 @@ from tests.helpers import cli
 from tests.insights.test_paths import CASES, WHOLE, build, by_hand
 
 UNFILTERED = [k for k, v in CASES.items() if not v.get("filters") and v.get("kind", "events") == "events"]
+#: filters the walk applies (person traits: the same for all of a person's events), as the truth table
+#: has them and more
+PEOPLE_FILTERED = {
+    **{
+        k: v
+        for k, v in CASES.items()
+        if v.get("filters") and all(f["type"] == "person" for f in v["filters"])
+    },
+    "person-any-session": {
+        "event": "Tool Used",
+        "session_scoped": True,
+        "filters": [
+            {"type": "person", "name": "plan", "op": "eq", "value": "free"},
+            {"type": "person", "name": "plan", "op": "exists", "value": False},
+        ],
+        "filter_match": "any",
+    },
+    "person-neq-previous": {
+        "event": "Exported",
+        "direction": "previous",
+        "filters": [{"type": "person", "name": "plan", "op": "neq", "value": "pro"}],
+    },
+}
 
 
 def _people(scope: Scope, body: dict[str, Any], walked: bool) -> tuple[bool, list[tuple[Any, ...]]]:
@@ -80,6 +103,20 @@ def test_the_walk_finds_the_people_the_events_walk_finds(
     got = run_paths(data, "UTC", body)
     want = by_hand(lines, body)
     assert (got["anchor"], got["steps"]) == (want["anchor"], want["steps"])
+
+
+@pytest.mark.parametrize("case", list(PEOPLE_FILTERED))
+def test_trait_filters_are_walked_as_the_events_walk_them(
+    log: tuple[Path, list[dict[str, Any]]], case: str
+) -> None:
+    """A person's trait is the same on all their events: the people it drops have no anchor."""
+    data, lines = log
+    body = {**WHOLE, **PEOPLE_FILTERED[case]}
+    assert _same(data, body), case
+    _run(data, lines, body)
+    # a filter on an event property, even beside them: read from the events
+    event_filter = {"type": "event", "name": "plan", "op": "exists", "value": True}
+    assert not _same(data, {**body, "filters": [*body["filters"], event_filter]})
 
 
 def _run(data: Path, lines: list[dict[str, Any]], body: dict[str, Any]) -> None:

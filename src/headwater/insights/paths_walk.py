@@ -1,9 +1,10 @@
 """Paths over the ETL's (event, actor_hash, ts, tie) rollup instead of the events: the people of
 paths.people_sql without reading the events' columns or ordering every event of every person.
 
-A paths query of kind ``events`` without filters (``exclude`` and sessions are fine) needs of each
-event only its person, name and time, and the order of two events at one instant (their message
-ids): the rollup has them (``tie``, lake/rollups/event_people.py). Three steps:
+A paths query of kind ``events`` without filters, or with filters on person traits and cohorts only
+(``exclude`` and sessions are fine), needs of each event only its person, name and time, and the
+order of two events at one instant (their message ids): the rollup has them (``tie``,
+lake/rollups/event_people.py). Three steps:
 
 1. **Anchors**: each person's first anchor event, by (ts, tie).
 2. **Horizon**: for each anchored person, the time by which they have done at least
@@ -21,6 +22,7 @@ files written before the column) have no known order: the query then answers fro
 
 from __future__ import annotations
 
+from headwater.insights.columns import FilterColumns
 from headwater.insights.path_steps import step_columns, steps_sql
 from headwater.insights.paths_request import NONE, PathsRequest
 from headwater.lake.scope import Scope
@@ -44,7 +46,7 @@ _REST = "hw_walk_rest"
 def walk_people(scope: Scope, query: PathsRequest, table: str) -> bool:
     """Create ``table`` as paths.people_sql's answer from the rollup; False (nothing created) when
     the walk cannot answer this query exactly (the module doc): read the events."""
-    if query.kind != "events" or query.filters:
+    if query.kind != "events" or not _people_filters(scope, query):
         return False
     rng = query.rng
     anchor = "event IS NULL" if query.event == NONE else f"event = {quote(query.event)}"
@@ -62,6 +64,8 @@ def walk_people(scope: Scope, query: PathsRequest, table: str) -> bool:
                 WHERE keep GROUP BY person
             )"""
     )
+    if query.filters:
+        _keep_people(scope, query)
     forward = query.direction == "next"
     horizon = _horizon_sql(scope, query) if scope.walk_rows() >= WALK_IN_ONE_BELOW else _NO_HORIZON
     scope.sql(
@@ -108,6 +112,29 @@ def walk_people(scope: Scope, query: PathsRequest, table: str) -> bool:
     empty = f"SELECT NULL AS person, {columns} FROM (SELECT NULL::VARCHAR[] AS names) WHERE false"
     scope.sql(f"CREATE OR REPLACE TEMP TABLE {table} AS {' UNION ALL '.join(parts) or empty}")
     return True
+
+
+def _people_filters(scope: Scope, query: PathsRequest) -> bool:
+    """Whether the walk can apply the query's filters: none, or only person traits and cohorts
+    (the same for every event of a person: the people they drop have no anchor, as in the events'
+    walk), read as the events' people are named (hashes, in the project's zone)."""
+    if not query.filters:
+        return True
+    return all(f.type in ("person", "cohort") for f in query.filters) and scope.hashed_people()
+
+
+def _keep_people(scope: Scope, query: PathsRequest) -> None:
+    """Drop the anchors of the people the query's trait and cohort filters drop."""
+    cols = FilterColumns(scope, query.rng.end)
+    glue = " AND " if query.filter_match == "all" else " OR "
+    match = glue.join(f"({cols.filter(f)})" for f in query.filters)
+    atoms = "".join(f", {sql} AS {alias}" for alias, sql in cols.exprs.values())
+    scope.sql(
+        f"""DELETE FROM {_ANCHORS} WHERE person NOT IN (
+                SELECT person FROM (SELECT e.person{atoms} FROM {_ANCHORS} e {cols.joins()})
+                WHERE coalesce({match}, false)
+            )"""
+    )
 
 
 def _instant(value: object) -> str:
