@@ -45,7 +45,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, lis
 def reads_rollup(data: Path, body: dict[str, Any]) -> bool:
     query = parse_web(body, "UTC")
     with Scope(data, query.rng) as scope:
-        return build_from_rollup(scope, query)
+        return build_from_rollup(scope, query, ["entry"], True) is not None
 
 
 @pytest.mark.parametrize("body", UNFILTERED, ids=[str(i) for i in range(len(UNFILTERED))])

@@ -45,6 +45,7 @@ def web_body(
     filter_match: str | None = None,
     limit: int | None = None,
     compare: bool = False,
+    lists: list[str] | None = None,
 ) -> dict[str, Any]:
     """The JSON of POST /api/v1/insights/web for the CLI's options (web_request.py checks it)."""
     from headwater.insights.options import parse_filter
@@ -54,6 +55,8 @@ def web_body(
     body.update({k: v for k, v in optional.items() if v is not None})
     if filters:
         body["filters"] = [parse_filter(f) for f in filters]
+    if lists is not None:
+        body["lists"] = [name for name in lists if name]
     return body
 
 
@@ -71,6 +74,17 @@ def web(
     compare: Annotated[
         bool, typer.Option("--compare", help="Add the previous period's summary (same length).")
     ] = False,
+    lists: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--list",
+            help="Repeatable: answer only these lists (pages, entry_pages, exit_pages, sources, utm_sources,"
+            " utm_mediums, utm_campaigns, devices, browsers, os, countries, regions). Default: all.",
+        ),
+    ] = None,
+    summary_only: Annotated[
+        bool, typer.Option("--summary-only", help="The summary alone, no list (the fastest answer).")
+    ] = False,
     data_dir: DataDir = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -82,7 +96,7 @@ def web(
 
     settings = settings_of(data_dir=data_dir)
     try:
-        body = web_body(start, end, tz, filters, filter_match, limit, compare)
+        body = web_body(start, end, tz, filters, filter_match, limit, compare, [] if summary_only else lists)
         out = run_web(
             settings.data_dir,
             settings.timezone,
@@ -114,7 +128,7 @@ def _print_tables(out: dict[str, Any]) -> None:
     summary.title = f"web {out['start']}..{out['end']} ({out['tz']})"
     console.print(summary)
     for key, title in _LISTS:
-        rows = out[key]
+        rows = out.get(key)
         if not rows:
             continue
         columns = [

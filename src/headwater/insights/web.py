@@ -28,21 +28,19 @@ from headwater.events.sessions import MAX_LENGTH
 from headwater.insights.cohorts import Cohorts, attach, describe_cohorts, resolve_cohorts
 from headwater.insights.columns import FilterColumns
 from headwater.insights.request import cohort_refs
+from headwater.insights.web_counts import Counted, Row, Totals, page_rows, totals
 from headwater.insights.web_request import WebRequest, parse_web
 from headwater.insights.web_rollup import build_from_rollup
 from headwater.insights.web_sql import (
     MARKS,
-    PAGE_COUNTS,
     PAGES,
     VISIT_LISTS,
     VISITS,
+    counted_sql,
     describe_filter,
     match_sql,
     page_counts_sql,
     pages_sql,
-    rest_sql,
-    summary_sql,
-    top_sql,
     visits_sql,
 )
 from headwater.lake.rollups.visits import PAGE_COLUMNS, PAGE_EVENTS
@@ -57,14 +55,8 @@ PAGES_LIST = "pages"
 #: pageviews numbered into visits at a time (bounded memory)
 CHUNK_ROWS = 2_000_000
 MAX_LENGTH_US = MAX_LENGTH // timedelta(microseconds=1)
-_ZERO = {
-    "visitors": 0,
-    "visits": 0,
-    "pageviews": 0,
-    "views_per_visit": 0.0,
-    "bounce_rate": 0.0,
-    "visit_duration": 0.0,
-}
+#: a visit list's name -> (its column of the visits, what its NULL reads as)
+_LIST_COLUMNS = {name: (column, null_as) for name, column, null_as in VISIT_LISTS}
 
 
 def run_web(data_dir: Path, project_tz: str, body: object, cohorts: Cohorts | None = None) -> dict[str, Any]:
@@ -85,8 +77,8 @@ def run_web(data_dir: Path, project_tz: str, body: object, cohorts: Cohorts | No
 
 def web(scope: Scope, query: WebRequest) -> dict[str, Any]:
     """The web analytics answer over an open scope."""
-    _build(scope, query)
-    totals = {str(row[0]): row[1:] for row in scope.sql(summary_sql())}  # per period c, p
+    visits, pages = _build(scope, query)
+    counted = Counted(visits)
     out: dict[str, Any] = {
         "insight": "web",
         "start": query.rng.start.isoformat(),
@@ -96,21 +88,31 @@ def web(scope: Scope, query: WebRequest) -> dict[str, Any]:
         "filter_match": query.filter_match,
         "limit": query.limit,
         "compare": query.compare,
-        "summary": _summary(totals.get("c")),
+        "lists": list(query.lists),
+        "summary": _summary(counted.totals()),
     }
     if query.compare:
         first, last = query.previous
-        out["previous"] = {"start": first.isoformat(), "end": last.isoformat(), **_summary(totals.get("p"))}
-    out.update(_lists(scope, query, totals.get("c")))
+        out["previous"] = {"start": first.isoformat(), "end": last.isoformat(), **_summary(totals(visits, 2))}
+    for name in query.lists:
+        if name == PAGES_LIST:
+            rows, other = page_rows(pages, query.limit)
+        else:
+            column, null_as = _LIST_COLUMNS[name]
+            rows, other = counted.list_rows(column, query.limit, null_as)
+        out[name] = [_row(r) for r in rows] + ([_row(other, OTHER)] if other else [])
     out["missing_days"] = sorted(d.isoformat() for d in scope.missing_days(query.rng.days()))
     return out
 
 
-def _build(scope: Scope, query: WebRequest) -> None:
-    """The temporary tables hw_web_visits and hw_web_page_counts (web_sql.py), from the visit rollup
-    where it answers the same (web_rollup.py), else from the page events (hw_web_pages, hw_web_marks)."""
-    if build_from_rollup(scope, query):
-        return
+def _build(scope: Scope, query: WebRequest) -> tuple[Any, Any]:
+    """The visits and page counts web_counts.py reads (no page counts when the pages list is not
+    asked for), from the visit rollup where it answers the
+    same (web_rollup.py), else from the page events (hw_web_pages, hw_web_marks, hw_web_visits)."""
+    columns = [_LIST_COLUMNS[name][0] for name in query.lists if name != PAGES_LIST]
+    built = build_from_rollup(scope, query, columns, PAGES_LIST in query.lists)
+    if built is not None:
+        return built
     first = (query.previous[0] if query.compare else query.rng.start) - timedelta(days=LOOKBACK_DAYS)
     last = query.rng.end + timedelta(days=1)
     cols = FilterColumns(scope, query.trend.rng.end, PAGE_COLUMNS)
@@ -123,7 +125,8 @@ def _build(scope: Scope, query: WebRequest) -> None:
     )
     _mark_visits(scope)
     scope.sql(f"CREATE OR REPLACE TEMP TABLE {VISITS} AS {visits_sql(query)}")
-    scope.sql(f"CREATE OR REPLACE TEMP VIEW {PAGE_COUNTS} AS {page_counts_sql()}")
+    visits = scope.arrow(counted_sql(columns))
+    return visits, scope.arrow(page_counts_sql()) if PAGES_LIST in query.lists else None
 
 
 def _mark_visits(scope: Scope) -> None:
@@ -176,73 +179,31 @@ def _cut_long_runs(brk: Any, t: Any) -> None:
                 brk[j], begun = True, int(t[j])
 
 
-def _summary(totals: tuple[Any, ...] | None) -> dict[str, Any]:
-    """The summary of a period's (visitors, visits, pageviews, bounces, seconds), or zeros."""
-    if totals is None:
-        return dict(_ZERO)
-    visitors, visits, pageviews, bounces = (int(v or 0) for v in totals[:4])
-    seconds = float(totals[4] or 0.0)
+def _summary(figures: Totals) -> dict[str, Any]:
+    """The summary of a period's figures (all 0 when nothing happened)."""
+    visits = figures.visits
     return {
-        "visitors": visitors,
+        "visitors": figures.visitors,
         "visits": visits,
-        "pageviews": pageviews,
-        "views_per_visit": round(pageviews / visits, 6) if visits else 0.0,
-        "bounce_rate": round(bounces / visits, 6) if visits else 0.0,
-        "visit_duration": round(seconds / visits, 3) if visits else 0.0,
+        "pageviews": figures.pageviews,
+        "views_per_visit": round(figures.pageviews / visits, 6) if visits else 0.0,
+        "bounce_rate": round(figures.bounces / visits, 6) if visits else 0.0,
+        "visit_duration": round(figures.duration_us / 1e6 / visits, 3) if visits else 0.0,
     }
 
 
-def _row(
-    value: Any, visitors: Any, visits: Any, pageviews: Any, bounces: Any, duration: Any
-) -> dict[str, Any]:
-    out: dict[str, Any] = {"value": NONE if value is None else value, "visitors": int(visitors)}
-    if visits is None:  # pages
-        out["pageviews"] = int(pageviews or 0)
+def _row(row: Row, value: str | None = None) -> dict[str, Any]:
+    """A list's row as answered (``value``: the row's own, else ``$none`` for no value)."""
+    shown = value if value is not None else (NONE if row.value is None else row.value)
+    out: dict[str, Any] = {"value": shown, "visitors": row.visitors}
+    if row.visits is None:  # pages
+        out["pageviews"] = row.pageviews
         return out
-    n = int(visits)
+    n = row.visits
     out.update(
         visits=n,
-        pageviews=int(pageviews or 0),
-        bounce_rate=round(int(bounces) / n, 6) if n else 0.0,
-        visit_duration=round(float(duration or 0.0) / n, 3) if n else 0.0,
+        pageviews=row.pageviews,
+        bounce_rate=round((row.bounces or 0) / n, 6) if n else 0.0,
+        visit_duration=round((row.duration_us or 0) / 1e6 / n, 3) if n else 0.0,
     )
-    return out
-
-
-def _lists(
-    scope: Scope, query: WebRequest, totals: tuple[Any, ...] | None
-) -> dict[str, list[dict[str, Any]]]:
-    """Every breakdown: its top ``limit`` values, then ``$other`` for the rest (its visits,
-    pageviews, bounces and duration: the range's ``totals`` less the values kept; its visitors:
-    counted)."""
-    names = [name for name, _ in VISIT_LISTS] + [PAGES_LIST]
-    top: dict[int, list[tuple[Any, ...]]] = {i: [] for i in range(len(names))}
-    for list_no, rank, *counts in scope.sql(top_sql(query.limit)):
-        top[int(list_no)].append((int(rank), *counts))
-    _, visits, pageviews, bounces, seconds = totals or (0, 0, 0, 0, 0.0)
-    visits, pageviews, bounces, duration = int(visits), int(pageviews), int(bounces), float(seconds)
-    others: dict[int, tuple[Any, ...]] = {}
-    for i, rows in top.items():
-        left: tuple[int | None, int, int | None, float | None]
-        if i == len(VISIT_LISTS):
-            left = (None, pageviews - sum(int(r[4]) for r in rows), None, None)
-        else:
-            left = (
-                visits - sum(int(r[3]) for r in rows),
-                pageviews - sum(int(r[4]) for r in rows),
-                bounces - sum(int(r[5]) for r in rows),
-                duration - sum(float(r[6]) for r in rows),
-            )
-        if (left[0] if left[0] is not None else left[1]) > 0:
-            others[i] = left
-    if others:
-        kept = {i: [r[1] for r in rows] for i, rows in top.items()}
-        rest = scope.sql(rest_sql(kept))[0]
-    out: dict[str, list[dict[str, Any]]] = {}
-    for i in [len(VISIT_LISTS), *range(len(VISIT_LISTS))]:  # pages first
-        name, rows = names[i], sorted(top[i])
-        listed = [_row(*r[1:]) for r in rows]
-        if i in others:
-            listed.append(_row(OTHER, rest[i], *others[i]))
-        out[name] = listed
     return out

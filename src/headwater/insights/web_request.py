@@ -11,18 +11,37 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Literal, get_args
 
 from headwater.insights.request import Filter, TrendRequest, bad, parse_trend
 from headwater.lake.params import MetricError, Range
 
-FIELDS = ("start", "end", "tz", "filters", "filter_match", "limit", "compare")
+FIELDS = ("start", "end", "tz", "filters", "filter_match", "limit", "compare", "lists")
+#: a list of the answer (web_sql.VISIT_LISTS, and the pages)
+WebList = Literal[
+    "pages",
+    "entry_pages",
+    "exit_pages",
+    "sources",
+    "utm_sources",
+    "utm_mediums",
+    "utm_campaigns",
+    "devices",
+    "browsers",
+    "os",
+    "countries",
+    "regions",
+]
+#: the lists of an answer, in its order
+LISTS: tuple[str, ...] = get_args(WebList)
 
 
 @dataclass(frozen=True, slots=True)
 class WebRequest:
     #: the same query as a trend of page events over the range: what the filters' SQL is made from
     trend: TrendRequest
+    #: the lists to answer (LISTS' names, in LISTS' order): all by default, none for the summary alone
+    lists: tuple[str, ...] = LISTS
 
     @property
     def rng(self) -> Range:
@@ -57,7 +76,22 @@ def parse_web(body: object, project_tz: str) -> WebRequest:
     unknown = sorted(str(k) for k in body if k not in FIELDS)
     if unknown:
         raise bad(unknown[0], f"is not a field of a web query (fields: {', '.join(sorted(FIELDS))})")
-    as_trend: dict[str, Any] = {k: body[k] for k in FIELDS if k in body}
+    as_trend: dict[str, Any] = {k: body[k] for k in FIELDS if k in body and k != "lists"}
     as_trend["interval"] = "range"
     as_trend["series"] = [{"event": None, "measure": "events"}]
-    return WebRequest(parse_trend(as_trend, project_tz))
+    return WebRequest(parse_trend(as_trend, project_tz), _lists(body.get("lists")))
+
+
+def _lists(value: object) -> tuple[str, ...]:
+    """The lists asked for (``lists``: absent or null for all of them, ``[]`` for the summary
+    alone), in the answer's order."""
+    if value is None:
+        return LISTS
+    if not isinstance(value, list):
+        raise bad(
+            "lists", f"must be a list of list names (of {', '.join(LISTS)}), or [] for the summary alone"
+        )
+    for i, name in enumerate(value):
+        if name not in LISTS:
+            raise bad(f"lists[{i}]", f"is not a list of the answer: {name!r} (lists: {', '.join(LISTS)})")
+    return tuple(name for name in LISTS if name in value)

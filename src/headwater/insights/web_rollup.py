@@ -4,9 +4,10 @@ views per received day, a few rows per visit instead of a row per page view.
 
 A person's runs, in order of start, are one visit exactly when each starts at most 30 minutes after
 the latest end before it (the runs of the union of their page views, as the sessions metric merges
-the session rollup's). The runs are read once, as Arrow, and the visits made of them in numpy and
-Arrow (a visit takes its entry and first page view's values from its first run, its exit from the
-run that ends it: a take by index, no grouping of text); both tables are registered, not copied.
+the session rollup's). The runs are read once, as Arrow (only the columns of the lists asked for),
+and the visits made of them in numpy and Arrow (a visit takes its entry and first page view's
+values from its first run, its exit from the run that ends it: a take by index, no grouping of
+text).
 The events are read instead (web.py) when the rollup cannot say what they would:
 
 - the query has filters (a filter matches page views, not runs) or a cohort, or a loaded day lacks
@@ -23,8 +24,6 @@ from typing import Any
 
 from headwater.events.sessions import INACTIVITY_US, MAX_LENGTH
 from headwater.insights.web_request import WebRequest
-from headwater.insights.web_sql import PAGE_COUNTS, VISITS
-from headwater.lake.rollups.visits import FIRST_VIEW
 from headwater.lake.scope import Scope
 from headwater.lake.time_order import time_order
 from headwater.metrics.sessions import LOOKBACK_DAYS
@@ -32,45 +31,44 @@ from headwater.metrics.sessions import LOOKBACK_DAYS
 MAX_LENGTH_US = MAX_LENGTH // timedelta(microseconds=1)
 
 
-def build_from_rollup(scope: Scope, query: WebRequest) -> bool:
-    """hw_web_visits and hw_web_page_counts from the visit rollup; False (nothing built): read
-    the events (module doc)."""
+def build_from_rollup(
+    scope: Scope, query: WebRequest, columns: list[str], pages: bool
+) -> tuple[Any, Any] | None:
+    """The visits (with the visit lists' ``columns``) and, when ``pages``, the page counts that
+    web_counts.py reads, from the visit rollup; None: read the events (module doc)."""
     import numpy as np
     import pyarrow as pa
 
     if query.filters:
-        return False
+        return None
     counted = query.previous[0] if query.compare else query.rng.start
-    sql = scope.visit_runs(counted - timedelta(days=LOOKBACK_DAYS), query.rng.end + timedelta(days=1))
+    read = ["start_ts", "end_ts", "pageviews", "tie_first", "tie_last", *columns]
+    sql = scope.visit_runs(
+        counted - timedelta(days=LOOKBACK_DAYS), query.rng.end + timedelta(days=1), read + ["paths"] * pages
+    )
     if sql is None:
-        return False
+        return None
     runs = scope.arrow(sql)
     visits = _merge(runs)
     start, end = visits["start"], visits["end"]
     lo, hi = (int(bound.timestamp()) * 1_000_000 for bound in query.rng.utc_bounds(counted))
     if bool(((end - start >= MAX_LENGTH_US) & (start < hi) & (end >= lo)).any()):
-        return False  # a visit the session rule cuts at 24 hours, where the counted visits are
+        return None  # a visit the session rule cuts at 24 hours, where the counted visits are
     period = _periods(start, query)
     if bool((visits["unsure"] & (period != 0)).any()):
-        return False
+        return None
     first, last = pa.array(visits["first"]), pa.array(visits["last"])
-    stamp = pa.timestamp("us", tz="UTC")
-    columns: dict[str, Any] = {
-        "vid": pa.array(np.arange(len(start), dtype=np.int64)),
+    table: dict[str, Any] = {
         "person": runs.column("person").take(first),
-        "period": pa.array([None, "c", "p"], pa.string()).take(pa.array(period)),
-        "start_ts": pa.array(start).cast(stamp),
-        "end_ts": pa.array(end).cast(stamp),
+        "period": pa.array(period),
         "pv": pa.array(visits["pageviews"]),
         "mpv": pa.array(visits["pageviews"]),
-        "entry": runs.column("entry").take(first),
-        "exit": runs.column("exit").take(last),
+        "dur_us": pa.array(end - start),
     }
-    for name in FIRST_VIEW:
-        columns[name] = runs.column(name).take(first)
-    scope.con.register(VISITS, pa.table(columns))
-    scope.con.register(PAGE_COUNTS, _page_counts(runs, np.flatnonzero(period[visits["of_run"]] == 1)))
-    return True
+    for name in columns:
+        table[name] = runs.column(name).take(last if name == "exit" else first)
+    page_counts = _page_counts(runs, np.flatnonzero(period[visits["of_run"]] == 1)) if pages else None
+    return pa.table(table), page_counts
 
 
 def _periods(start: Any, query: WebRequest) -> Any:

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from headwater.insights.schema import TrendFilter
+from headwater.insights.web_request import WebList
 
 _DAY = Annotated[str, msgspec.Meta(extra_json_schema={"format": "date"}, description="YYYY-MM-DD")]
 
@@ -23,3 +24,5 @@ class WebQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     filter_match: Literal["all", "any"] = "all"
     limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 10
     compare: bool = False
+    #: the lists to answer (default: all); [] for the summary alone
+    lists: list[WebList] | None = None

@@ -29,27 +29,24 @@ from headwater.lake.sql import quote
 PAGES = "hw_web_pages"
 MARKS = "hw_web_marks"
 VISITS = "hw_web_visits"
-#: (person, path, n): the page views counted in the range, n of a path at a time (web_rollup.py
-#: reads them from the visit rollup's runs)
-PAGE_COUNTS = "hw_web_page_counts"
 #: the page events with their marks (web.py: the visit of each, whether it is its first or last
 #: pageview): the two side by side, row by row
 ROWS = f"(SELECT * FROM {PAGES} POSITIONAL JOIN {MARKS})"
 #: the source of a visit without an outside referrer (Plausible's label)
 DIRECT = "Direct / None"
-#: the visit-level breakdowns: (name in the answer, SQL over a visit ``v``)
-VISIT_LISTS: tuple[tuple[str, str], ...] = (
-    ("entry_pages", "v.entry"),
-    ("exit_pages", "v.exit"),
-    ("sources", f"coalesce(v.src, {quote(DIRECT)})"),
-    ("utm_sources", "v.utm_source"),
-    ("utm_mediums", "v.utm_medium"),
-    ("utm_campaigns", "v.utm_campaign"),
-    ("devices", "v.device_type"),
-    ("browsers", "v.browser"),
-    ("os", "v.os"),
-    ("countries", "v.country"),
-    ("regions", "v.region"),
+#: the visit lists: (name in the answer, column of hw_web_visits, what its NULL reads as)
+VISIT_LISTS: tuple[tuple[str, str, str | None], ...] = (
+    ("entry_pages", "entry", None),
+    ("exit_pages", "exit", None),
+    ("sources", "src", DIRECT),
+    ("utm_sources", "utm_source", None),
+    ("utm_mediums", "utm_medium", None),
+    ("utm_campaigns", "utm_campaign", None),
+    ("devices", "device_type", None),
+    ("browsers", "browser", None),
+    ("os", "os", None),
+    ("countries", "country", None),
+    ("regions", "region", None),
 )
 
 
@@ -104,78 +101,23 @@ def visits_sql(query: WebRequest) -> str:
     """
 
 
-def summary_sql() -> str:
-    """(period, visitors, visits, pageviews, bounces, seconds of all visits) per period."""
+def counted_sql(columns: list[str]) -> str:
+    """The rows of hw_web_visits as web_counts.py reads them (its module doc), with ``columns``."""
+    listed = "".join(f", {c}" for c in columns)
     return f"""
-        SELECT period, count(DISTINCT person), count(*), sum(mpv), count(*) FILTER (WHERE pv = 1),
-               sum(epoch(end_ts - start_ts))
-        FROM {VISITS} WHERE period IS NOT NULL AND mpv > 0 GROUP BY period
-    """
-
-
-def _dims_sql() -> str:
-    """The counted visits with the value of every visit-level breakdown (d0, d1, ...)."""
-    dims = ", ".join(f"{sql} AS d{i}" for i, (_, sql) in enumerate(VISIT_LISTS))
-    return f"""
-        SELECT v.person, v.pv, v.mpv, epoch(v.end_ts - v.start_ts) AS dur, {dims}
-        FROM {VISITS} v
-        WHERE v.period = 'c' AND v.mpv > 0
+        SELECT person, (CASE period WHEN 'c' THEN 1 WHEN 'p' THEN 2 ELSE 0 END)::TINYINT AS period,
+               pv, mpv, epoch_us(end_ts) - epoch_us(start_ts) AS dur_us{listed}
+        FROM {VISITS}
     """
 
 
 def page_counts_sql() -> str:
-    """The rows of ``hw_web_page_counts``: the pageviews counted in the range (of a counted visit,
-    matched by the filters), one at a time."""
+    """(person, path, n): the pageviews counted in the range (of a counted visit, matched by the
+    filters), per person and path."""
     return f"""
-        SELECT p.person, p.path, 1 AS n FROM {ROWS} p JOIN {VISITS} v USING (vid)
-        WHERE v.period = 'c' AND p.m
+        SELECT p.person, p.path, count(*) AS n FROM {ROWS} p JOIN {VISITS} v USING (vid)
+        WHERE v.period = 'c' AND p.m GROUP BY ALL
     """
-
-
-def top_sql(limit: int) -> str:
-    """The top ``limit`` values of every breakdown: (list, rank, value, visitors, visits, pageviews,
-    bounces, duration), list i a VISIT_LISTS index (len(VISIT_LISTS): pages, whose visits, bounces
-    and duration are NULL); ranked by visitors, then visits, pageviews, value (NULL last)."""
-    n = len(VISIT_LISTS)
-    values = ", ".join(f"d{i}" for i in range(n))
-    # one row per (visit, breakdown): every list grouped at once (a GROUPING SETS of the 11 took half
-    # as long again)
-    grouped = f"""
-        SELECT list, value, count(DISTINCT person) AS visitors, count(*) AS visits, sum(mpv) AS pageviews,
-               count(*) FILTER (WHERE pv = 1) AS bounces, sum(dur) AS duration
-        FROM (SELECT person, pv, mpv, dur, unnest(range({n})) AS list, unnest([{values}]) AS value
-              FROM ({_dims_sql()}))
-        GROUP BY list, value
-        UNION ALL
-        SELECT {n}, path, count(DISTINCT person), NULL, sum(n), NULL, NULL
-        FROM {PAGE_COUNTS} GROUP BY path
-    """
-    rank = "row_number() OVER (PARTITION BY list ORDER BY visitors DESC, visits DESC, pageviews DESC, value)"
-    return f"""
-        SELECT list, {rank} AS r, value, visitors, visits, pageviews, bounces, duration
-        FROM ({grouped}) QUALIFY r <= {int(limit)}
-    """
-
-
-def _kept(column: str, values: list[str | None]) -> str:
-    """Whether ``column`` is one of ``values`` (None: NULL), never NULL itself."""
-    texts = [quote(v) for v in values if v is not None]
-    parts = [f"coalesce({column} IN ({', '.join(texts)}), false)"] if texts else []
-    if None in values:
-        parts.append(f"{column} IS NULL")
-    return "(" + " OR ".join(parts) + ")" if parts else "false"
-
-
-def rest_sql(kept: dict[int, list[str | None]]) -> str:
-    """One row: per breakdown (VISIT_LISTS, then pages) the distinct visitors of the values not
-    kept (``kept``: list index -> the values kept), the visitors of ``$other``: never a sum."""
-    n = len(VISIT_LISTS)
-    visits = ", ".join(
-        f"count(DISTINCT person) FILTER (WHERE NOT {_kept(f'd{i}', kept.get(i, []))})" for i in range(n)
-    )
-    pages = f"count(DISTINCT person) FILTER (WHERE NOT {_kept('path', kept.get(n, []))})"
-    return f"""SELECT * FROM (SELECT {visits} FROM ({_dims_sql()})),
-                              (SELECT {pages} FROM {PAGE_COUNTS})"""
 
 
 def describe_filter(f: Filter) -> dict[str, object]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from headwater.lake.people import PeopleQuery
 from headwater.lake.query import QUERY_COLUMNS
 from headwater.lake.rollups.user_days import user_days_sql
-from headwater.lake.rollups.visits import FIRST_VIEW, PAGE_COLUMNS, PAGE_EVENTS, source_sql
+from headwater.lake.rollups.visits import PAGE_COLUMNS, PAGE_EVENTS, source_sql
 from headwater.lake.sql import file_list, json_key, parquet_sql, quote
 
 
@@ -194,12 +194,12 @@ class Scope(PeopleQuery):
             UNION ALL {pending}
         """
 
-    def visit_runs(self, first: date, last: date) -> str | None:
-        """SELECT of the visit rollup's runs (lake/rollups/visits.py: each actor's runs of page
-        views, with their ``person``, an integer) overlapping local days first..last, with every page
-        view of today's log on top as a run of its own; None when people cannot be counted on hashes
-        (in any zone: runs are times, not days) or a loaded day lacks the rollup (then read the
-        events)."""
+    def visit_runs(self, first: date, last: date, columns: Sequence[str]) -> str | None:
+        """SELECT (person, an integer, and the rollup's ``columns``) of the visit rollup's runs
+        (lake/rollups/visits.py: each actor's runs of page views) overlapping local days
+        first..last, with every page view of today's log on top as a run of its own; None when
+        people cannot be counted on hashes (in any zone: runs are times, not days) or a loaded day
+        lacks the rollup (then read the events)."""
         if not self.hashed_in_any_zone() or self.restricted:
             return None
         files = self._fresh_rollup(self.lake.visits_dir)
@@ -208,24 +208,30 @@ class Scope(PeopleQuery):
         lo, hi, _, _ = self.utc_window(first, last)
         self.prepare_derived(PAGE_COLUMNS, first, last, PAGE_EVENTS, lake_files=False)
         own = ", ".join(f"p.{column} AS {name}" for column, name in PAGE_COLUMNS.items())
-        first_view = ", ".join(FIRST_VIEW)
-        described = ", ".join(c if c != "src" else f"{source_sql()} AS src" for c in FIRST_VIEW)
+        as_run = {
+            "start_ts": "p.ts",
+            "end_ts": "p.ts",
+            "pageviews": "1::BIGINT",
+            "entry": "path",
+            "exit": "path",
+            "src": source_sql(),
+            "paths": "[{'path': path, 'views': 1::BIGINT}]",
+            "tie_first": "false",
+            "tie_last": "false",
+        }
+        one = ", ".join(f"{as_run.get(c, c)} AS {c}" for c in columns)
         pending = f"""
-            SELECT coalesce(m.pid, hash(p.actor)) AS person, p.ts AS start_ts, p.ts AS end_ts,
-                   1::BIGINT AS pageviews, path AS entry, path AS exit, {described},
-                   [{{'path': path, 'views': 1::BIGINT}}] AS paths, false AS tie_first, false AS tie_last
+            SELECT coalesce(m.pid, hash(p.actor)) AS person, {one}
             FROM (SELECT p.actor, p.ts, {own} FROM pending p
                   WHERE p.actor IS NOT NULL AND p.ts >= {lo} AND p.ts < {hi} AND {PAGE_EVENTS}) p
             LEFT JOIN idmap_hash m ON m.aid = hash(p.actor)
         """
         if not files:
             return pending
-        columns = (
-            f"actor_hash, start_ts, end_ts, pageviews, entry, exit, {first_view}, paths, tie_first, tie_last"
-        )
         return f"""
             SELECT coalesce(m.pid, r.actor_hash) AS person, r.* EXCLUDE (actor_hash)
-            FROM ({parquet_sql(files, columns)} WHERE start_ts < {hi} AND end_ts >= {lo}) r
+            FROM ({parquet_sql(files, ", ".join(["actor_hash", *columns]))}
+                  WHERE start_ts < {hi} AND end_ts >= {lo}) r
             LEFT JOIN idmap_hash m ON m.aid = r.actor_hash
             UNION ALL {pending}
         """

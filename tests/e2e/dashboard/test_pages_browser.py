@@ -212,9 +212,35 @@ def test_paths_and_web_analytics_render_the_apis_answers(context: Any, server: S
     ]
     assert table_users == [answer["anchor"]["users"]] + [n["users"] for n in nodes]
 
-    go(pg, "#/insights/web?compare=true&limit=5")
+    # the summary alone is asked first and drawn while the lists are counted (held here until seen)
+    held: list[Any] = []
+    asked: list[Any] = []
+
+    def hold(route: Any) -> None:
+        lists = json.loads(route.request.post_data or "{}").get("lists", "all")
+        asked.append(lists)
+        if lists == []:
+            route.continue_()
+        else:
+            held.append(route)
+
+    pg.route("**/api/v1/insights/web", hold)
+    pg.evaluate("document.getElementById('page').dataset.state = 'stale'")
+    pg.evaluate("window.location.hash = '#/insights/web?compare=true&limit=5'")
+    pg.wait_for_selector('section.result [data-counting="lists"]')
     web = api(server, "POST", "/api/v1/insights/web", body_from_hash(pg.url))
     assert web["summary"]["visits"] > 0
+    drawn = pg.query_selector('section.result .tile[data-metric="visitors"]')
+    shown_visitors = float(drawn.get_attribute("data-value") or "nan") if drawn else None
+    assert shown_visitors == web["summary"]["visitors"]
+    assert pg.get_attribute("section.result", "data-state") == "loading" and not pg.query_selector(".card")
+    assert asked[0] == []  # the summary first
+    while not held:  # the whole answer asked right after the summary's
+        pg.wait_for_timeout(20)
+    held[0].continue_()
+    pg.wait_for_selector('#page[data-state="ready"]', state="attached")
+    assert asked == [[], "all"] and not pg.query_selector('[data-counting="lists"]')
+    pg.unroute("**/api/v1/insights/web")
     for key in ("visitors", "visits", "pageviews", "bounce_rate", "views_per_visit", "visit_duration"):
         tile = pg.query_selector(f'section.result .tile[data-metric="{key}"]')
         assert tile is not None and float(tile.get_attribute("data-value") or "nan") == web["summary"][key], (

@@ -58,6 +58,11 @@ export function run(state) {
   return postJSON("/api/v1/insights/web", query(state));
 }
 
+// The summary alone first (quick over a large lake: docs/insights.md, "Web analytics"), then run()
+export function preview(state) {
+  return postJSON("/api/v1/insights/web", { ...query(state), lists: [] });
+}
+
 export function form(state, env) {
   const range = rangeFields(state, env.config);
   const limit = input({ type: "number", min: 1, max: 100, value: state.limit, "data-field": "limit", cls: "narrow" });
@@ -115,7 +120,9 @@ export function render(answer, state, area) {
   ])));
   const parts = [tiles];
   if (answer.previous) parts.push(el("p", { cls: "hint", text: `Compared with ${answer.previous.start} – ${answer.previous.end}: ${fmtInt(answer.previous.visitors)} visitors, ${fmtInt(answer.previous.visits)} visits.` }));
+  const counting = answer.lists && !answer.lists.length; // the preview: the lists are being counted
   if (!s.visits) parts.push(el("p", { cls: "message empty", text: "No pageview in this range." }));
+  else if (counting) parts.push(el("p", { cls: "message counting", "data-counting": "lists", text: "Counting the top pages, sources, devices and countries…" }));
   else parts.push(el("div", { cls: "cards" }, LISTS.map(([key, title, head]) => listCard(key, title, head, answer[key] || [], answer))));
   // the CSV of the page: its summary (the lists have their own)
   const summaryRows = [{ period: "current", start: answer.start, end: answer.end, ...s }];

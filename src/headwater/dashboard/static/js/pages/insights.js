@@ -43,6 +43,12 @@ export async function show(view, route, ctx) {
     result.state = "loading";
     result.status.textContent = "Computing…";
     try {
+      if (module.preview) {
+        // a quick first answer (web analytics: the summary alone), drawn while the whole is counted
+        const first = await module.preview(current, env);
+        if (mine !== generation || ctx.signal.aborted) return;
+        module.render(first, current, result, env);
+      }
       const answer = await module.run(current, env);
       if (mine !== generation || ctx.signal.aborted) return;
       module.render(answer, current, result, env);
