@@ -280,21 +280,28 @@ class LakeSnapshot(Lake):
 
 def log_sizes(log_dir: Path, recv: date) -> dict[str, int]:
     """The event log files received on a UTC day, with their sizes."""
-    out = {}
+    return sizes_by_day(log_dir).get(recv, {})
+
+
+def sizes_by_day(log_dir: Path) -> dict[date, dict[str, int]]:
+    """Every event log file's size by name, by received day (the directory listed once; names in
+    list_log_files' order)."""
+    out: dict[date, dict[str, int]] = {}
     for lf in list_log_files(log_dir, "events"):
-        if lf.day == recv:
-            try:
-                out[lf.name] = lf.path.stat().st_size
-            except FileNotFoundError:
-                continue
+        try:
+            size = lf.path.stat().st_size
+        except FileNotFoundError:
+            continue
+        out.setdefault(lf.day, {})[lf.name] = size
     return out
 
 
 def pending_days(lake: Lake, log_dir: Path) -> list[date]:
-    """Received days whose log files are not (or not fully) in the lake: read from the log directly."""
+    """Received days whose log files are not (or not fully) in the lake: read from the log directly.
+    The log is listed once (a query used to list it once per day: 0.6 s for 90 days of files)."""
     loaded = lake.loaded_days()
-    days = sorted({lf.day for lf in list_log_files(log_dir, "events")})
-    return [d for d in days if d not in loaded or loaded[d].get("files") != log_sizes(log_dir, d)]
+    sizes = sizes_by_day(log_dir)
+    return [d for d in sorted(sizes) if d not in loaded or loaded[d].get("files") != sizes[d]]
 
 
 def complete_lines(

@@ -20,8 +20,8 @@ from typing import Any
 
 import msgspec
 
+from headwater.lake.layout import sizes_by_day
 from headwater.log.erase_match import Matcher
-from headwater.log.files import list_log_files
 from headwater.people.activity import event_files_of_dates
 from headwater.people.person import Person
 from headwater.people.shown import Shown, from_log, log_actor
@@ -48,22 +48,16 @@ def unloaded_parts(reading: Reading) -> list[tuple[date, Path, int]]:
     """(received day, path, offset) of each events file the lake lacks lines of, from where they start: the
     files of received days without a manifest, and those grown since their day's manifest (as
     lake/layout.py ``pending_days`` tells them, reading the log folder once)."""
-    lake = reading.lake
-    by_day: dict[date, list[tuple[Path, int]]] = {}
-    for lf in list_log_files(reading.sources.log_dir, "events"):
-        try:
-            size = lf.path.stat().st_size
-        except FileNotFoundError:
-            continue
-        by_day.setdefault(lf.day, []).append((lf.path, size))
+    lake, log_dir = reading.lake, reading.sources.log_dir
+    by_day = sizes_by_day(log_dir)
     loaded = lake.loaded_days() if by_day else {}
     out: list[tuple[date, Path, int]] = []
     for day, files in sorted(by_day.items()):
         manifest = loaded.get(day)
         done = {str(k): int(v) for k, v in (manifest or {}).get("files", {}).items()}
-        if manifest is not None and done == {path.name: size for path, size in files}:
+        if manifest is not None and done == files:
             continue  # the whole day is in the lake
-        out += [(day, path, done.get(path.name, 0)) for path, _ in files]
+        out += [(day, log_dir / name, done.get(name, 0)) for name in files]
     return out
 
 
