@@ -638,17 +638,27 @@ def test_visits_found_a_few_people_at_a_time_are_the_same(
         assert all(got[name] == want[name] for name in ["pages", *LISTS])
 
 
-def test_visitors_counted_by_sorting_pairs_are_the_same(
-    generated: tuple[Path, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("way", ["sort", "bitmap"])
+def test_visitors_counted_either_way_are_the_same(
+    generated: tuple[Path, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch, way: str
 ) -> None:
-    """The distinct visitors of a list's values by a sort of (value, person) pairs, as for a list
-    of 100,000 values, equal the bitmap's and the count by hand."""
+    """The distinct visitors of a list's values by a sort of (value, person) pairs (a list of
+    100,000 values) or by a bitmap of values by people (a few values, many visits) are the count
+    by hand."""
     data, lines = generated
-    monkeypatch.setattr(web_counts, "MATRIX_CELLS", 0)
+    if way == "sort":
+        monkeypatch.setattr(web_counts, "MATRIX_CELLS", 0)
+    else:
+        monkeypatch.setattr(web_counts, "MATRIX_PER_ROW", 10**9)
+    taken: list[str] = []
+    for name in ("_by_sort", "_by_bitmap"):
+        counted = getattr(web_counts, name)
+        monkeypatch.setattr(web_counts, name, lambda *a, f=counted, n=name: taken.append(n) or f(*a))
     for body in (BODIES[0], BODIES[3]):
         got, want = run_web(data, "UTC", body), expected_web(lines, body)
         assert got["summary"] == want["summary"]
         assert all(got[name] == want[name] for name in ["pages", *LISTS])
+    assert set(taken) == {f"_by_{way}"} and len(taken) == 24
 
 
 def test_only_the_lists_asked_for_are_answered(generated: tuple[Path, list[dict[str, Any]]]) -> None:

@@ -11,8 +11,9 @@ the page views counted in the range, n of a path at a time.
 A list's values are numbered by hashing (Arrow's dictionary encoding, NULL a value of its own), and
 each value's visits, page views, bounces and duration are sums by number (``bincount``). Its
 distinct visitors are the distinct (value, person) pairs: a bitmap of values by people where it is
-small (``MATRIX_CELLS``: a list of browsers, or of 1,000 pages for 50,000 people), else one sort of
-the pairs (a list of 100,000 values: memory bounded by the visits). Durations are summed in whole
+small beside the rows (``MATRIX_CELLS``: a list of browsers, or of 1,000 pages for 50,000 people
+and millions of visits), else one sort of the pairs (a list of 100,000 values: memory bounded by
+the visits). Durations are summed in whole
 microseconds, so a mean is exact before it is rounded. The same counts as the SQL they replace
 (web_sql's summary and lists: one GROUP BY of every visit once per list, 11 lists, with a distinct
 count each), a tenth of the time over millions of visits.
@@ -23,8 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-#: a bitmap of values by people up to this many cells (bytes) counts distinct visitors; above, a sort
+#: a bitmap of values by people counts distinct visitors up to this many cells (bytes), and up to
+#: this many cells per row counted (a bitmap is written whole, a sort costs per row); else a sort
 MATRIX_CELLS = 1 << 26
+MATRIX_PER_ROW = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +98,8 @@ class Counted:
         bounces = np.bincount(codes[self.bounce], minlength=n)
         duration = _sums(codes, self.dur, n)
         visitors = _distinct(codes, n, self.person, self.people)
-        kept = _ranked(values, visitors, visits, pageviews)[:limit]
+        ranked = _ranked(values, visitors, visits, pageviews, visits > 0)
+        kept = ranked[:limit]
         rows = [
             Row(
                 values[i],
@@ -107,7 +111,7 @@ class Counted:
             )
             for i in kept
         ]
-        if len(kept) == n:
+        if len(kept) == len(ranked):
             return rows, None
         rest = ~np.isin(codes, kept)
         other = Row(
@@ -155,9 +159,10 @@ def page_rows(pages: Any, limit: int) -> tuple[list[Row], Row | None]:
     n = len(values)
     pageviews = _sums(codes, views, n)
     visitors = _distinct(codes, n, person, people)
-    kept = _ranked(values, visitors, np.zeros(n, np.int64), pageviews)[:limit]
+    ranked = _ranked(values, visitors, np.zeros(n, np.int64), pageviews, np.bincount(codes, minlength=n) > 0)
+    kept = ranked[:limit]
     rows = [Row(values[i], int(visitors[i]), int(pageviews[i])) for i in kept]
-    if len(kept) == n:
+    if len(kept) == len(ranked):
         return rows, None
     rest = ~np.isin(codes, kept)
     return rows, Row(None, _people(person[rest], people), int(views.sum() - pageviews[kept].sum()))
@@ -176,16 +181,22 @@ def _numbered(column: Any) -> tuple[Any, int]:
 
 def _coded(column: Any, null_as: str | None) -> tuple[Any, list[str | None]]:
     """Each row's value number, NULL numbered too (read as ``null_as``), and the values; values
-    equal once NULL is read share a number."""
+    equal once NULL is read share a number. A dictionary column keeps its numbers (its values may
+    include some no row has)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    encoded = pc.dictionary_encode(array, null_encoding="encode")
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    values: list[str | None] = [null_as if v is None else v for v in encoded.dictionary.to_pylist()]
-    if null_as is not None and len(set(values)) < len(values):
+    if not pa.types.is_dictionary(array.type):
+        array = pc.dictionary_encode(array, null_encoding="encode")
+    values: list[str | None] = [null_as if v is None else v for v in array.dictionary.to_pylist()]
+    indices = array.indices
+    if indices.null_count:
+        indices = pc.fill_null(indices, len(values))
+        values.append(null_as)
+    codes = indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    if len(set(values)) < len(values):
         first: dict[str | None, int] = {}
         merged = np.array([first.setdefault(v, len(first)) for v in values], np.int64)
         return merged[codes], list(first)
@@ -204,12 +215,23 @@ def _sums(codes: Any, weights: Any, n: int) -> Any:
 
 def _distinct(codes: Any, n: int, person: Any, people: int) -> Any:
     """The distinct people per code (module doc: a bitmap where small, else a sort)."""
+    cells = n * people
+    if cells <= MATRIX_CELLS and cells <= MATRIX_PER_ROW * len(codes):
+        return _by_bitmap(codes, n, person, people)
+    return _by_sort(codes, n, person, people)
+
+
+def _by_bitmap(codes: Any, n: int, person: Any, people: int) -> Any:
     import numpy as np
 
-    if n * people <= MATRIX_CELLS:
-        seen = np.zeros(n * people, np.bool_)
-        seen[codes * people + person] = True
-        return seen.reshape(n, people).sum(axis=1)
+    seen = np.zeros(n * people, np.bool_)
+    seen[codes * people + person] = True
+    return np.count_nonzero(seen.reshape(n, people), axis=1)
+
+
+def _by_sort(codes: Any, n: int, person: Any, people: int) -> Any:
+    import numpy as np
+
     pairs = np.unique(codes * people + person)
     return np.bincount(pairs // people, minlength=n)
 
@@ -220,12 +242,14 @@ def _people(person: Any, people: int) -> int:
     return int(np.count_nonzero(np.bincount(person, minlength=people)))
 
 
-def _ranked(values: list[str | None], visitors: Any, visits: Any, pageviews: Any) -> Any:
-    """Value numbers best first: visitors, visits, page views (descending), then the value in text
-    order (code points, as the SQL's byte order of UTF-8), None last."""
+def _ranked(values: list[str | None], visitors: Any, visits: Any, pageviews: Any, used: Any) -> Any:
+    """The numbers of the values ``used`` (a row has them), best first: visitors, visits, page
+    views (descending), then the value in text order (code points, as the SQL's byte order of
+    UTF-8), None last."""
     import numpy as np
 
     text = sorted(range(len(values)), key=lambda i: (values[i] is None, values[i] or ""))
     order = np.empty(len(values), np.int64)
     order[np.array(text, np.int64)] = np.arange(len(values))
-    return np.lexsort((order, -pageviews, -visits, -visitors))
+    ranked = np.lexsort((order, -pageviews, -visits, -visitors))
+    return ranked[used[ranked]]

@@ -38,6 +38,7 @@ def build_from_rollup(
     web_counts.py reads, from the visit rollup; None: read the events (module doc)."""
     import numpy as np
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     if query.filters:
         return None
@@ -65,8 +66,9 @@ def build_from_rollup(
         "mpv": pa.array(visits["pageviews"]),
         "dur_us": pa.array(end - start),
     }
-    for name in columns:
-        table[name] = runs.column(name).take(last if name == "exit" else first)
+    for name in columns:  # numbered once per run, then taken by number (no text copied)
+        coded = pc.dictionary_encode(runs.column(name).combine_chunks(), null_encoding="encode")
+        table[name] = coded.take(last if name == "exit" else first)
     page_counts = _page_counts(runs, np.flatnonzero(period[visits["of_run"]] == 1)) if pages else None
     return pa.table(table), page_counts
 
