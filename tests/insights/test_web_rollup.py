@@ -1,6 +1,7 @@
 """Web analytics from the visit rollup (insights/web_rollup.py, lake/rollups/visits.py): the answer
 the page events give, on every request the rollup answers, and the events read where it cannot say
-(a tie at a visit's first or last instant, a visit of 24 hours or more, filters); the rollup kept
+(a visit of 24 hours or more, filters; ties at a visit's first or last instant are looked up in
+them alone, by messageId); the rollup kept
 by the ETL's backfill and a page view retention."""
 
 from __future__ import annotations
@@ -79,32 +80,65 @@ def _loaded(tmp_path: Path, lines: list[dict[str, Any]]) -> Path:
 DAY = {"start": "2026-03-10", "end": "2026-03-10"}
 
 
-def test_a_tie_at_a_visits_first_instant_reads_the_events(tmp_path: Path) -> None:
-    """Two page views of one visit at its first instant: which is its entry is the events' order."""
-    data = _loaded(
-        tmp_path,
-        [
-            page("2026-03-10T09:00:00.000Z", "/a", CHROME, user="tie"),
-            page("2026-03-10T09:00:00.000Z", "/b", CHROME, user="tie"),
-            page("2026-03-10T09:05:00.000Z", "/c", CHROME, user="tie"),
-            page("2026-03-10T10:00:00.000Z", "/a", CHROME, user="other"),
-        ],
+EVERY_VIEW = {**DAY, "filters": [{"type": "derived", "name": "path", "op": "exists"}]}  # reads the events
+
+
+def _ends(out: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
+    return (
+        [r["value"] for r in out["entry_pages"]],
+        [r["value"] for r in out["exit_pages"]],
+        [r["value"] for r in out["sources"]],
     )
-    assert not reads_rollup(data, DAY)
-    out = run_web(data, "UTC", DAY)
-    assert out["summary"]["visits"] == 2 and out["summary"]["pageviews"] == 4
 
 
-def test_two_runs_starting_a_visit_at_one_instant_read_the_events(tmp_path: Path) -> None:
+@pytest.mark.parametrize("flip", [False, True])
+def test_ties_at_a_visits_first_and_last_instants_go_by_message_id(tmp_path: Path, flip: bool) -> None:
+    """Two page views at a visit's first instant and two at its last: the entry is the first by
+    messageId, the exit the last, the source the entry's; the rollup's reader and the events' agree
+    (the ties looked up at those instants alone), whichever order the lines came in."""
+    views = [
+        page("2026-03-10T09:00:00.000Z", "/b", CHROME, "https://www.google.com/", user="tie", mid="m-2"),
+        page("2026-03-10T09:00:00.000Z", "/a", CHROME, user="tie", mid="m-1"),
+        page("2026-03-10T09:05:00.000Z", "/d", CHROME, user="tie", mid="m-4"),
+        page("2026-03-10T09:05:00.000Z", "/c", CHROME, user="tie", mid="m-3"),
+        page("2026-03-10T10:00:00.000Z", "/a", CHROME, user="other", mid="m-5"),
+    ]
+    data = _loaded(tmp_path, [views[i] for i in ((1, 0, 3, 2, 4) if flip else range(5))])
+    assert reads_rollup(data, DAY)
+    rolled, events = run_web(data, "UTC", DAY), run_web(data, "UTC", EVERY_VIEW)
+    assert rolled["summary"]["visits"] == 2 and rolled["summary"]["pageviews"] == 5
+    assert _ends(rolled) == (["/a"], ["/d", "/a"], ["Direct / None"])  # by page views at a tie
+    assert _ends(events) == _ends(rolled) and events["summary"] == rolled["summary"]
+
+
+def test_two_runs_starting_a_visit_at_one_instant_go_by_message_id(tmp_path: Path) -> None:
     """A device's run and its user's run (one person once merged) start at the same instant."""
     lines = [
-        page("2026-03-10T09:00:00.000Z", "/a", CHROME, anon="dev-1"),
-        page("2026-03-10T09:00:00.000Z", "/b", CHROME, user="merged"),
-        page("2026-03-10T09:10:00.000Z", "/c", CHROME, user="merged", anon="dev-1"),
+        page("2026-03-10T09:00:00.000Z", "/a", CHROME, anon="dev-1", mid="z-1"),
+        page("2026-03-10T09:00:00.000Z", "/b", CHROME, "https://t.co/x", user="merged", mid="a-1"),
+        page("2026-03-10T09:10:00.000Z", "/c", CHROME, user="merged", anon="dev-1", mid="q-1"),
     ]
     data = _loaded(tmp_path, lines)
+    assert reads_rollup(data, DAY)
+    out = run_web(data, "UTC", DAY)
+    assert out["summary"]["visits"] == 1 and _ends(out) == (["/b"], ["/c"], ["t.co"])
+    assert _ends(run_web(data, "UTC", EVERY_VIEW)) == _ends(out)
+
+
+def test_too_many_tied_instants_read_every_page_event(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import headwater.insights.web_ties as web_ties
+
+    lines = [
+        page("2026-03-10T09:00:00.000Z", "/b", CHROME, user="tie", mid="m-2"),
+        page("2026-03-10T09:00:00.000Z", "/a", CHROME, user="tie", mid="m-1"),
+    ]
+    data = _loaded(tmp_path, lines)
+    assert reads_rollup(data, DAY)
+    monkeypatch.setattr(web_ties, "MAX_INSTANTS", 0)
     assert not reads_rollup(data, DAY)
-    assert run_web(data, "UTC", DAY)["summary"]["visits"] == 1
+    assert run_web(data, "UTC", DAY)["summary"]["visits"] == 1  # from every page event
 
 
 def test_runs_of_a_device_and_its_user_merge_into_one_visit(tmp_path: Path) -> None:

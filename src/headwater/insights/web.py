@@ -43,6 +43,7 @@ from headwater.insights.web_sql import (
     pages_sql,
     visits_sql,
 )
+from headwater.insights.web_ties import boundary_ties, settle_ties
 from headwater.lake.rollups.visits import PAGE_COLUMNS, PAGE_EVENTS
 from headwater.lake.scope import Scope
 from headwater.lake.swapped import read_again
@@ -123,21 +124,23 @@ def _build(scope: Scope, query: WebRequest) -> tuple[Any, Any]:
     scope.sql(
         f"CREATE OR REPLACE TEMP TABLE {PAGES} AS {pages_sql(source, atoms, cols.joins(), match, since)}"
     )
-    _mark_visits(scope)
+    _mark_visits(scope, int(query.rng.utc_bounds(query.rng.start)[0].timestamp()) * 1_000_000)
     scope.sql(f"CREATE OR REPLACE TEMP TABLE {VISITS} AS {visits_sql(query)}")
     visits = scope.arrow(counted_sql(columns))
     return visits, scope.arrow(page_counts_sql()) if PAGES_LIST in query.lists else None
 
 
-def _mark_visits(scope: Scope) -> None:
+def _mark_visits(scope: Scope, since_us: int) -> None:
     """The table hw_web_marks (vid, first, last), row by row beside hw_web_pages: each pageview's
     visit, by the session rule (each person's pageviews in time order, a new visit after a gap of
     more than 30 minutes or once the visit is 24 hours long), and whether it is its first or last.
 
     In numpy, as the ETL's session rollup cuts runs: people numbered by hashing, one sort of 64-bit
     keys ``person * span + time``, vectorized gap tests; the rare run of 24 hours or more cut by a
-    loop over its pageviews. People are taken ``CHUNK_ROWS`` pageviews at a time (by the hash of
-    the person: a visit never spans two chunks), so memory stays bounded."""
+    loop over its pageviews. Page views at a visit's first (last) instant of the range are ordered
+    by messageId (web_ties.py), as the visit rollup's reader orders them. People are taken
+    ``CHUNK_ROWS`` pageviews at a time (by the hash of the person: a visit never spans two chunks),
+    so memory stays bounded."""
     import numpy as np
     import pyarrow as pa
 
@@ -148,6 +151,7 @@ def _mark_visits(scope: Scope) -> None:
     vid, first, last = np.zeros(n, np.int64), np.zeros(n, np.bool_), np.zeros(n, np.bool_)
     chunks = max(1, -(-n // CHUNK_ROWS))
     visits = 0
+    tied: list[tuple[str, Any, Any, int]] = []  # page views at a visit's first (last) instant
     for k in range(chunks):
         part = f"WHERE hash(person) % {chunks} = {k}" if chunks > 1 else ""
         cols = scope.numpy(f"SELECT rowid AS rid, person, epoch_us(ts) AS t FROM {PAGES} {part}")
@@ -162,6 +166,11 @@ def _mark_visits(scope: Scope) -> None:
         vid[rid] = np.cumsum(brk) + visits
         first[rid], last[rid] = brk, ends
         visits += int(brk.sum())
+        person = cols["person"][order]
+        for kind, at in boundary_ties(t, brk, ends):
+            if t[at[0]] >= since_us:  # a visit of the range (the ones before have no values)
+                tied.append((kind, rid[at], person[at[0]], int(t[at[0]])))
+    settle_ties(scope, PAGES, tied, {"first": first, "last": last})
     scope.con.register(MARKS, pa.table({"vid": vid, "first": first, "last": last}))
 
 

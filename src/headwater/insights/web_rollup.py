@@ -1,20 +1,22 @@
 """Web analytics from the visit rollup (lake/rollups/visits.py) instead of the page events: the
-same ``hw_web_visits`` and ``hw_web_page_counts`` (web_sql.py), from each actor's runs of page
-views per received day, a few rows per visit instead of a row per page view.
+same visits and page counts (web_counts.py) as from the events (web.py), from each actor's runs of
+page views per received day, a few rows per visit instead of a row per page view.
 
 A person's runs, in order of start, are one visit exactly when each starts at most 30 minutes after
 the latest end before it (the runs of the union of their page views, as the sessions metric merges
 the session rollup's). The runs are read once, as Arrow (only the columns of the lists asked for),
 and the visits made of them in numpy and Arrow (a visit takes its entry and first page view's
 values from its first run, its exit from the run that ends it: a take by index, no grouping of
-text).
+text). A visit of the range that starts (ends) with two page views at one instant, in one run or
+in two, takes them from the page view first (last) by messageId, read from the events at that
+instant alone (web_ties.py).
+
 The events are read instead (web.py) when the rollup cannot say what they would:
 
 - the query has filters (a filter matches page views, not runs) or a cohort, or a loaded day lacks
   the rollup (Scope.visit_runs);
 - a merged visit is 24 hours long or more (the session rule cuts it where its page views fall);
-- a visit counted in a period starts (ends) with two page views at one instant, in one run or in
-  two: which is its entry (exit) is not a fact of the data, and the events' order decides it.
+- more tied instants than web_ties.MAX_INSTANTS to look up.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from typing import Any
 
 from headwater.events.sessions import INACTIVITY_US, MAX_LENGTH
 from headwater.insights.web_request import WebRequest
+from headwater.insights.web_ties import first_and_last, tied_views
+from headwater.lake.rollups.visits import FIRST_VIEW
 from headwater.lake.scope import Scope
 from headwater.lake.time_order import time_order
 from headwater.metrics.sessions import LOOKBACK_DAYS
@@ -56,9 +60,11 @@ def build_from_rollup(
     if bool(((end - start >= MAX_LENGTH_US) & (start < hi) & (end >= lo)).any()):
         return None  # a visit the session rule cuts at 24 hours, where the counted visits are
     period = _periods(start, query)
-    if bool((visits["unsure"] & (period != 0)).any()):
+    tied = np.flatnonzero(visits["unsure"] & (period == 1)) if columns else np.zeros(0, np.int64)
+    fixes = _tie_values(scope, runs, visits, tied) if len(tied) else {}
+    if fixes is None:
         return None
-    first, last = pa.array(visits["first"]), pa.array(visits["last"])
+    first = pa.array(visits["first"])
     table: dict[str, Any] = {
         "person": runs.column("person").take(first),
         "period": pa.array(period),
@@ -67,10 +73,42 @@ def build_from_rollup(
         "dur_us": pa.array(end - start),
     }
     for name in columns:  # numbered once per run, then taken by number (no text copied)
-        coded = pc.dictionary_encode(runs.column(name).combine_chunks(), null_encoding="encode")
-        table[name] = coded.take(last if name == "exit" else first)
+        values, taken = runs.column(name), visits["last" if name == "exit" else "first"]
+        if fixes:  # a tied visit's value from its page view (web_ties.py), after the runs'
+            values = pa.chunked_array([*values.chunks, pa.array(fixes[name], values.type)])
+            taken = taken.copy()
+            taken[tied] = runs.num_rows + np.arange(len(tied))
+        coded = pc.dictionary_encode(values.combine_chunks(), null_encoding="encode")
+        table[name] = coded.take(pa.array(taken))
     page_counts = _page_counts(runs, np.flatnonzero(period[visits["of_run"]] == 1)) if pages else None
     return pa.table(table), page_counts
+
+
+def _tie_values(scope: Scope, runs: Any, visits: dict[str, Any], tied: Any) -> dict[str, list[Any]] | None:
+    """Per visit ``tied`` (indices), in order, the values of its first page view by time, then
+    messageId (entry, FIRST_VIEW) and the path of its last (exit), read from the events
+    (web_ties.py); None: they could not be looked up (read every page event)."""
+    import numpy as np
+
+    person = runs.column("person").take(visits["first"][tied]).to_numpy(zero_copy_only=False)
+    start, end = visits["start"][tied], visits["end"][tied]
+    rows = tied_views(scope, np.concatenate([person, person]), np.concatenate([start, end]), numbered=True)
+    if rows is None:
+        return None
+    found = first_and_last(rows)
+    out: dict[str, list[Any]] = {name: [] for name in ("entry", "exit", *FIRST_VIEW)}
+    for who, begun, ended in zip(person.tolist(), start.tolist(), end.tolist(), strict=True):
+        if (who, begun) not in found or (
+            who,
+            ended,
+        ) not in found:  # pragma: no cover - the runs say they are there
+            return None
+        entry, exit_ = found[(who, begun)][0], found[(who, ended)][1]
+        out["entry"].append(entry["path"])
+        out["exit"].append(exit_["path"])
+        for name in FIRST_VIEW:
+            out[name].append(entry[name])
+    return out
 
 
 def _periods(start: Any, query: WebRequest) -> Any:
