@@ -8,7 +8,8 @@ builds the same), of which ``--page-share`` are page events instead, as analytic
 1 to 6 pageviews 10 seconds to 10 minutes apart. Built once and kept with ``--data DIR``. The
 queries, each run ``--repeat`` times (the median is reported, with the load average around it):
 
-  all       the whole answer over the whole range (summary, 10 lists), no filter
+  summary   the summary alone over the whole range ("lists": []: what the page draws first)
+  all       the whole answer over the whole range (summary, 12 lists), no filter
   filtered  the same, filter derived:path contains "/d/1" (filters pick pageviews)
   week      the last 7 days, with compare
 
@@ -124,6 +125,7 @@ def queries(days: int) -> dict[str, dict[str, Any]]:
     start, end = DAY0.isoformat(), (DAY0 + timedelta(days=days - 1)).isoformat()
     week = (DAY0 + timedelta(days=days - 7)).isoformat()
     return {
+        "summary": {"start": start, "end": end, "tz": "UTC", "lists": []},
         "all": {"start": start, "end": end, "tz": "UTC"},
         "filtered": {
             "start": start,

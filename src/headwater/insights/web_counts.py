@@ -60,18 +60,11 @@ class Counted:
     their people numbered; the lists read from them."""
 
     def __init__(self, visits: Any) -> None:
-        import numpy as np
-
         self.table = visits
-        period = visits.column("period").to_numpy(zero_copy_only=False)
-        mpv = visits.column("mpv").to_numpy(zero_copy_only=False)
-        self.rows = np.flatnonzero((period == 1) & (mpv > 0))
-        counted = visits.take(self.rows)
-        self.person, self.people = _numbered(counted.column("person"))
-        self.mpv = counted.column("mpv").to_numpy(zero_copy_only=False).astype(np.int64)
-        self.bounce = counted.column("pv").to_numpy(zero_copy_only=False) == 1
-        self.dur = counted.column("dur_us").to_numpy(zero_copy_only=False).astype(np.int64)
-        self.counted = counted
+        self.rows, self.person, self.people = _chosen(visits, 1)
+        self.mpv = _column(visits, "mpv")[self.rows]
+        self.bounce = _column(visits, "pv")[self.rows] == 1
+        self.dur = _column(visits, "dur_us")[self.rows]
 
     def totals(self) -> Totals:
         """The range's figures."""
@@ -91,7 +84,8 @@ class Counted:
         as one row (value None) or None when nothing was left out."""
         import numpy as np
 
-        codes, values = _coded(self.counted.column(column), null_as)
+        codes, values = _coded(self.table.column(column), null_as)
+        codes = codes[self.rows]
         n = len(values)
         visits = np.bincount(codes, minlength=n)
         pageviews = _sums(codes, self.mpv, n)
@@ -130,20 +124,33 @@ def totals(visits: Any, period: int) -> Totals:
     matched page view."""
     import numpy as np
 
-    p = visits.column("period").to_numpy(zero_copy_only=False)
-    mpv = visits.column("mpv").to_numpy(zero_copy_only=False)
-    rows = np.flatnonzero((p == period) & (mpv > 0))
-    if len(rows) == 0:
-        return Totals()
-    chosen = visits.take(rows)
-    _, people = _numbered(chosen.column("person"))
+    rows, _, people = _chosen(visits, period)
     return Totals(
         visitors=people,
         visits=len(rows),
-        pageviews=int(mpv[rows].sum()),
-        bounces=int(np.count_nonzero(chosen.column("pv").to_numpy(zero_copy_only=False) == 1)),
-        duration_us=int(chosen.column("dur_us").to_numpy(zero_copy_only=False).astype(np.int64).sum()),
+        pageviews=int(_column(visits, "mpv")[rows].sum()),
+        bounces=int(np.count_nonzero(_column(visits, "pv")[rows] == 1)),
+        duration_us=int(_column(visits, "dur_us")[rows].sum()),
     )
+
+
+def _column(table: Any, name: str) -> Any:
+    import numpy as np
+
+    return table.column(name).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+
+
+def _chosen(visits: Any, period: int) -> tuple[Any, Any, int]:
+    """The visits of ``period`` with a matched page view (indices), their people numbered 0..n-1
+    among them, and n."""
+    import numpy as np
+
+    rows = np.flatnonzero((_column(visits, "period") == period) & (_column(visits, "mpv") > 0))
+    everyone, _ = _numbered(visits.column("person"))
+    person = everyone[rows]
+    present = np.bincount(person, minlength=int(person.max()) + 1 if len(person) else 0) > 0
+    dense = np.cumsum(present) - 1
+    return rows, dense[person], int(np.count_nonzero(present))
 
 
 def page_rows(pages: Any, limit: int) -> tuple[list[Row], Row | None]:
@@ -205,9 +212,11 @@ def _coded(column: Any, null_as: str | None) -> tuple[Any, list[str | None]]:
 
 def _sums(codes: Any, weights: Any, n: int) -> Any:
     """Integer sums of non-negative int64 ``weights`` per code, exact: bincount adds in float64,
-    exact below 2**53, so the weights are added as their high and low 24 bits apart."""
+    exact below 2**53, so large weights are added as their high and low 24 bits apart."""
     import numpy as np
 
+    if not len(codes) or int(weights.max()) * len(codes) < 1 << 53:
+        return np.bincount(codes, weights=weights, minlength=n).astype(np.int64)
     low = np.bincount(codes, weights=weights & 0xFFFFFF, minlength=n).astype(np.int64)
     high = np.bincount(codes, weights=weights >> 24, minlength=n).astype(np.int64)
     return (high << 24) + low

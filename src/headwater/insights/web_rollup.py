@@ -47,14 +47,20 @@ def build_from_rollup(
     if query.filters:
         return None
     counted = query.previous[0] if query.compare else query.rng.start
-    read = ["start_ts", "end_ts", "pageviews", "tie_first", "tie_last", *columns]
+    read = [
+        "start_ts",
+        "end_ts",
+        "pageviews",
+        *(["tie_first", "tie_last"] if columns or pages else []),
+        *columns,
+    ]
     sql = scope.visit_runs(
         counted - timedelta(days=LOOKBACK_DAYS), query.rng.end + timedelta(days=1), read + ["paths"] * pages
     )
     if sql is None:
         return None
     runs = scope.arrow(sql)
-    visits = _merge(runs)
+    visits = _merge(runs, detail=bool(columns) or pages)
     start, end = visits["start"], visits["end"]
     lo, hi = (int(bound.timestamp()) * 1_000_000 for bound in query.rng.utc_bounds(counted))
     if bool(((end - start >= MAX_LENGTH_US) & (start < hi) & (end >= lo)).any()):
@@ -113,19 +119,19 @@ def _tie_values(scope: Scope, runs: Any, visits: dict[str, Any], tied: Any) -> d
 
 def _periods(start: Any, query: WebRequest) -> Any:
     """Per visit (its first page view's time ``start``, epoch microseconds): 1 when its local day
-    is in the range, 2 in the previous period with ``compare``, 0 otherwise (web_sql.period_sql)."""
+    is in the range, 2 in the previous period with ``compare``, 0 otherwise (web_sql.period_sql):
+    local days first..last are the instants from the first's midnight to the day after the last's
+    (Range.utc_bounds), so no time is converted."""
     import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
-    local = pc.local_timestamp(pa.array(start).cast(pa.timestamp("us", tz=query.rng.tz)))
-    days = local.cast(pa.date32()).to_numpy(zero_copy_only=False)
+    def within(first: Any, last: Any) -> Any:
+        lo, hi = (int(bound.timestamp()) * 1_000_000 for bound in query.rng.utc_bounds(first, last))
+        return (start >= lo) & (start < hi)
+
     period = np.zeros(len(start), np.int8)
-    rng = query.rng
-    period[(days >= np.datetime64(rng.start)) & (days <= np.datetime64(rng.end))] = 1
+    period[within(query.rng.start, query.rng.end)] = 1
     if query.compare:
-        before, until = query.previous
-        period[(days >= np.datetime64(before)) & (days <= np.datetime64(until))] = 2
+        period[within(*query.previous)] = 2
     return period
 
 
@@ -146,11 +152,12 @@ def _page_counts(runs: Any, counted: Any) -> Any:
     )
 
 
-def _merge(runs: Any) -> dict[str, Any]:
+def _merge(runs: Any, detail: bool = True) -> dict[str, Any]:
     """The visits of the runs (each person's runs merged, module doc), numpy arrays: per visit its
     ``start`` and ``end`` (epoch microseconds), ``pageviews``, ``first`` and ``last`` run (indices
     of ``runs``: the run it starts with, one that ends it), ``unsure`` (its first or last page view
-    is not a fact of the data); per run, ``of_run``: its visit.
+    is not a fact of the data); per run, ``of_run``: its visit. Without ``detail`` (the summary
+    alone), only ``start``, ``end``, ``pageviews`` and ``first``.
 
     People numbered by hashing, one sort of 64-bit keys ``person * span + start``, the latest end
     before each run a running maximum of ``person * span + end`` (the sessions metric's merge,
@@ -174,16 +181,22 @@ def _merge(runs: Any) -> dict[str, Any]:
     end = runs.column("end_ts").cast(pa.int64()).to_numpy()
     ids, order, base, span = time_order(runs.column("person"), start, end)
     ids, start, end = ids[order], start[order], end[order]
-    views = runs.column("pageviews").to_numpy()[order]
-    tie_first = runs.column("tie_first").to_numpy()[order]
-    tie_last = runs.column("tie_last").to_numpy()[order]
-    latest = np.maximum.accumulate(ids * span + (end - base))
+    keyed = ids * span - base
+    latest = np.maximum.accumulate(keyed + end)
     brk = np.empty(n, dtype=np.bool_)
     brk[0] = True
-    brk[1:] = (ids[1:] != ids[:-1]) | (ids[1:] * span + (start[1:] - base) - latest[:-1] > INACTIVITY_US)
+    brk[1:] = (ids[1:] != ids[:-1]) | (keyed[1:] + start[1:] - latest[:-1] > INACTIVITY_US)
     firsts = np.flatnonzero(brk)
-    visit = np.cumsum(brk) - 1
     ends = np.maximum.reduceat(end, firsts)
+    out = {
+        "start": start[firsts],
+        "end": ends,
+        "pageviews": np.add.reduceat(runs.column("pageviews").to_numpy()[order], firsts).astype(np.int64),
+        "first": order[firsts],
+    }
+    if not detail:
+        return out
+    visit = np.cumsum(brk) - 1
     last = end == ends[visit]  # the runs that end their visit (one, unless tied)
     ending = np.zeros(len(firsts), np.int64)
     ending[visit[last]] = np.flatnonzero(last)
@@ -194,14 +207,9 @@ def _merge(runs: Any) -> dict[str, Any]:
     inside[inside] = ~brk[second[inside]]
     starts_tied[inside] = start[second[inside]] == start[firsts[inside]]
     ends_tied = np.add.reduceat(last.astype(np.int64), firsts) > 1
+    tie_first = runs.column("tie_first").to_numpy()[order[firsts]]
+    tie_last = runs.column("tie_last").to_numpy()[order[ending]]
     of_run = np.empty(n, np.int64)
     of_run[order] = visit
-    return {
-        "start": start[firsts],
-        "end": ends,
-        "pageviews": np.add.reduceat(views, firsts).astype(np.int64),
-        "first": order[firsts],
-        "last": order[ending],
-        "unsure": starts_tied | ends_tied | tie_first[firsts] | tie_last[ending],
-        "of_run": of_run,
-    }
+    out.update(last=order[ending], unsure=starts_tied | ends_tied | tie_first | tie_last, of_run=of_run)
+    return out
