@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 import headwater.lake.time_order as time_order_module
-from headwater.lake.time_order import time_order
+from headwater.lake.time_order import latest_ends, time_order
 
 
 def by_hand(owners: list[object], times: list[int]) -> list[int]:
@@ -56,3 +56,29 @@ def test_the_way_taken_is_the_one_the_times_call_for(monkeypatch: pytest.MonkeyP
     names, times = _rows(False, 3, seed=1)
     time_order(pa.array(names), times)
     assert taken == ["digits"]  # random times: one sort of keys
+
+
+def latest_by_hand(ids: list[int], ends: list[int]) -> list[int]:
+    out: list[int] = []
+    for i, (owner, end) in enumerate(zip(ids, ends, strict=True)):
+        same = i > 0 and ids[i - 1] == owner
+        out.append(max(out[-1], end) if same else end)
+    return out
+
+
+@pytest.mark.parametrize("spread", [10**9, 1 << 61])  # one block of owners; blocks of one or two
+def test_the_latest_end_starts_again_at_each_owner(spread: int) -> None:
+    """With ends spread over 2**61 microseconds, ``owner * span + end`` does not fit 64 bits past
+    the second owner (as a year of times for a million people would not): the running maximum is
+    taken per block of owners and is still right."""
+    rng = np.random.default_rng(spread % 1000)
+    ids = np.sort(rng.integers(0, 40, 400)).astype(np.int64)
+    ends = rng.integers(0, spread, 400).astype(np.int64)
+    got = latest_ends(ids, ends)
+    assert got.tolist() == latest_by_hand(ids.tolist(), ends.tolist())
+    if spread > 1 << 60:  # the single running maximum of the old keys is wrong here
+        span = int(ends.max() - ends.min()) + 1
+        with np.errstate(over="ignore"):
+            old = np.maximum.accumulate(ids * span + (ends - ends.min())) - ids * span + ends.min()
+        assert old.tolist() != latest_by_hand(ids.tolist(), ends.tolist())
+    assert latest_ends(ids[:0], ends[:0]).tolist() == []

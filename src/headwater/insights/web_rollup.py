@@ -29,7 +29,7 @@ from headwater.insights.web_request import WebRequest
 from headwater.insights.web_ties import first_and_last, tied_views
 from headwater.lake.rollups.visits import FIRST_VIEW
 from headwater.lake.scope import Scope
-from headwater.lake.time_order import time_order
+from headwater.lake.time_order import latest_ends, time_order
 from headwater.metrics.sessions import LOOKBACK_DAYS
 
 MAX_LENGTH_US = MAX_LENGTH // timedelta(microseconds=1)
@@ -159,8 +159,8 @@ def _merge(runs: Any, detail: bool = True) -> dict[str, Any]:
     is not a fact of the data); per run, ``of_run``: its visit. Without ``detail`` (the summary
     alone), only ``start``, ``end``, ``pageviews`` and ``first``.
 
-    People numbered by hashing, one sort of 64-bit keys ``person * span + start``, the latest end
-    before each run a running maximum of ``person * span + end`` (the sessions metric's merge,
+    People numbered by hashing, the runs ordered by person then start (time_order), the latest end
+    before each run a running maximum per person (latest_ends; the sessions metric's merge,
     metrics/sessions.py)."""
     import numpy as np
     import pyarrow as pa
@@ -179,13 +179,12 @@ def _merge(runs: Any, detail: bool = True) -> dict[str, Any]:
         }
     start = runs.column("start_ts").cast(pa.int64()).to_numpy()
     end = runs.column("end_ts").cast(pa.int64()).to_numpy()
-    ids, order, base, span = time_order(runs.column("person"), start, end)
+    ids, order, _, _ = time_order(runs.column("person"), start, end)
     ids, start, end = ids[order], start[order], end[order]
-    keyed = ids * span - base
-    latest = np.maximum.accumulate(keyed + end)
+    latest = latest_ends(ids, end)
     brk = np.empty(n, dtype=np.bool_)
     brk[0] = True
-    brk[1:] = (ids[1:] != ids[:-1]) | (keyed[1:] + start[1:] - latest[:-1] > INACTIVITY_US)
+    brk[1:] = (ids[1:] != ids[:-1]) | (start[1:] - latest[:-1] > INACTIVITY_US)
     firsts = np.flatnonzero(brk)
     ends = np.maximum.reduceat(end, firsts)
     out = {

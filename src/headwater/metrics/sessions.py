@@ -14,7 +14,7 @@ from headwater.events.sessions import (
 )
 from headwater.lake.scope import Scope
 from headwater.lake.sql import quote
-from headwater.lake.time_order import time_order
+from headwater.lake.time_order import latest_ends, time_order
 
 #: Events this long before the range are read so a session running into the range starts right.
 LOOKBACK_DAYS = 2
@@ -80,9 +80,10 @@ def _merge_runs(scope: Scope, runs: str) -> None:
     in order of start, belong to one session exactly when each starts at most 30 minutes after the
     latest end before it (the runs of the union of their events).
 
-    In numpy: people numbered by hashing, one sort of 64-bit keys ``person * span + start``, and the
-    latest end before each run is a running maximum of ``person * span + end`` (which never reaches
-    back into the previous person, whose keys are all smaller)."""
+    In numpy: people numbered by hashing, the runs ordered by person then start (time_order), and
+    the latest end before each run a running maximum that starts again at each person
+    (time_order.latest_ends: keys ``person * span + end`` per block of people small enough for 62
+    bits; one block for all would overflow past about a million people in 90 days)."""
     import numpy as np
     import pyarrow as pa
 
@@ -100,15 +101,13 @@ def _merge_runs(scope: Scope, runs: str) -> None:
             }
         )
     else:
-        ids, order, base, span = time_order(person, start, end)
+        ids, order, _, _ = time_order(person, start, end)
         owner = np.asarray(person)[order]
         ids, start, end, events = ids[order], start[order], end[order], events[order]
-        skey = ids * span + (start - base)
-        ekey = ids * span + (end - base)
-        latest = np.maximum.accumulate(ekey)
+        latest = latest_ends(ids, end)
         brk = np.empty(len(ids), dtype=bool)
         brk[0] = True
-        brk[1:] = (ids[1:] != ids[:-1]) | (skey[1:] - latest[:-1] > INACTIVITY_US)
+        brk[1:] = (ids[1:] != ids[:-1]) | (start[1:] - latest[:-1] > INACTIVITY_US)
         firsts = np.flatnonzero(brk)
         table = pa.table(
             {
