@@ -233,7 +233,8 @@ def test_paths_and_web_analytics_render_the_apis_answers(context: Any, server: S
     drawn = pg.query_selector('section.result .tile[data-metric="visitors"]')
     shown_visitors = float(drawn.get_attribute("data-value") or "nan") if drawn else None
     assert shown_visitors == web["summary"]["visitors"]
-    assert pg.get_attribute("section.result", "data-state") == "loading" and not pg.query_selector(".card")
+    assert pg.get_attribute("section.result", "data-state") == "partial" and not pg.query_selector(".card")
+    assert pg.get_attribute("section.result", "aria-busy") == "true"
     assert asked[0] == []  # the summary first
     while not held:  # the whole answer asked right after the summary's
         pg.wait_for_timeout(20)

@@ -48,6 +48,8 @@ export async function show(view, route, ctx) {
         const first = await module.preview(current, env);
         if (mine !== generation || ctx.signal.aborted) return;
         module.render(first, current, result, env);
+        result.state = "partial"; // drawn at full strength: final numbers, the rest still coming
+        result.node.setAttribute("aria-busy", "true");
       }
       const answer = await module.run(current, env);
       if (mine !== generation || ctx.signal.aborted) return;
