@@ -113,6 +113,32 @@ def test_ties_at_a_visits_first_and_last_instants_go_by_message_id(tmp_path: Pat
     assert _ends(events) == _ends(rolled) and events["summary"] == rolled["summary"]
 
 
+def test_the_summary_alone_looks_up_no_tie(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No list, no entry nor exit to decide: neither reader looks the tied page views up."""
+    import headwater.insights.web_rollup as web_rollup
+    import headwater.insights.web_ties as web_ties
+
+    lines = [
+        page("2026-03-10T09:00:00.000Z", "/b", CHROME, user="tie", mid="m-2"),
+        page("2026-03-10T09:00:00.000Z", "/a", CHROME, user="tie", mid="m-1"),
+        page("2026-03-10T09:00:00.000Z", "/c", CHROME, user="tie", mid="m-0"),
+    ]
+    data = _loaded(tmp_path, lines)
+    whole = run_web(data, "UTC", EVERY_VIEW)
+    looked: list[str] = []
+    lookup = web_ties.tied_views
+    for module in (web_ties, web_rollup):  # the events' reader calls it in web_ties, the rollup's its own
+        monkeypatch.setattr(
+            module, "tied_views", lambda *a, m=module.__name__, **k: looked.append(m) or lookup(*a, **k)
+        )
+    for body in (DAY, EVERY_VIEW):
+        assert run_web(data, "UTC", {**body, "lists": []})["summary"] == whole["summary"]
+    assert looked == []
+    for body in (DAY, EVERY_VIEW):
+        assert _ends(run_web(data, "UTC", body)) == (["/c"], ["/b"], ["Direct / None"])
+    assert sorted(looked) == ["headwater.insights.web_rollup", "headwater.insights.web_ties"]
+
+
 def test_two_runs_starting_a_visit_at_one_instant_go_by_message_id(tmp_path: Path) -> None:
     """A device's run and its user's run (one person once merged) start at the same instant."""
     lines = [

@@ -124,13 +124,14 @@ def _build(scope: Scope, query: WebRequest) -> tuple[Any, Any]:
     scope.sql(
         f"CREATE OR REPLACE TEMP TABLE {PAGES} AS {pages_sql(source, atoms, cols.joins(), match, since)}"
     )
-    _mark_visits(scope, int(query.rng.utc_bounds(query.rng.start)[0].timestamp()) * 1_000_000)
+    since_us = int(query.rng.utc_bounds(query.rng.start)[0].timestamp()) * 1_000_000
+    _mark_visits(scope, since_us if columns else None)  # the summary alone reads no entry nor exit
     scope.sql(f"CREATE OR REPLACE TEMP TABLE {VISITS} AS {visits_sql(query)}")
     visits = scope.arrow(counted_sql(columns))
     return visits, scope.arrow(page_counts_sql()) if PAGES_LIST in query.lists else None
 
 
-def _mark_visits(scope: Scope, since_us: int) -> None:
+def _mark_visits(scope: Scope, since_us: int | None) -> None:
     """The table hw_web_marks (vid, first, last), row by row beside hw_web_pages: each pageview's
     visit, by the session rule (each person's pageviews in time order, a new visit after a gap of
     more than 30 minutes or once the visit is 24 hours long), and whether it is its first or last.
@@ -138,7 +139,8 @@ def _mark_visits(scope: Scope, since_us: int) -> None:
     In numpy, as the ETL's session rollup cuts runs: people numbered by hashing, one sort of 64-bit
     keys ``person * span + time``, vectorized gap tests; the rare run of 24 hours or more cut by a
     loop over its pageviews. Page views at a visit's first (last) instant of the range are ordered
-    by messageId (web_ties.py), as the visit rollup's reader orders them. People are taken
+    by messageId (web_ties.py), as the visit rollup's reader orders them, unless ``since_us`` (the
+    range's first instant) is None: no list is asked for, so no entry or exit is read. People are taken
     ``CHUNK_ROWS`` pageviews at a time (by the hash of the person: a visit never spans two chunks),
     so memory stays bounded."""
     import numpy as np
@@ -166,6 +168,8 @@ def _mark_visits(scope: Scope, since_us: int) -> None:
         vid[rid] = np.cumsum(brk) + visits
         first[rid], last[rid] = brk, ends
         visits += int(brk.sum())
+        if since_us is None:
+            continue
         person = cols["person"][order]
         for kind, at in boundary_ties(t, brk, ends):
             if t[at[0]] >= since_us:  # a visit of the range (the ones before have no values)

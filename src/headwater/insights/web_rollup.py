@@ -51,19 +51,13 @@ def build_from_rollup(
     if query.filters:
         return None
     counted = query.previous[0] if query.compare else query.rng.start
-    read = [
-        "start_ts",
-        "end_ts",
-        "pageviews",
-        *(["tie_first", "tie_last"] if columns or pages else []),
-        *columns,
-    ]
+    detail = bool(columns) or pages  # else the summary alone
+    read = ["start_ts", "end_ts", "pageviews", *(["tie_first", "tie_last"] if detail else []), *columns]
     sql = scope.visit_runs(
         counted - timedelta(days=LOOKBACK_DAYS), query.rng.end + timedelta(days=1), read + ["paths"] * pages
     )
     if sql is None:
         return None
-    detail = bool(columns) or pages
     runs = scope.arrow(sql if detail else f"{sql} {RUNS_ORDER}")
     visits = _merge(runs, detail)
     start, end = visits["start"], visits["end"]
