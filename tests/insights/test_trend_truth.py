@@ -148,6 +148,18 @@ CASES: dict[str, dict[str, Any]] = {
         "limit": 3,
         "interval": "range",
     },
+    # events of several series in one (person, bucket, value): each series sums its own (trend._merged)
+    "breakdown-events-apart": {
+        "series": [
+            {"event": "Tool Used", "measure": "events"},
+            {"event": "Signed Up", "measure": "events"},
+            {"event": "Tool Used", "measure": "events", "filters": [_ev("plan", "eq", "pro")]},
+            {"event": None, "measure": "users"},
+        ],
+        "breakdown": {"type": "derived", "name": "browser"},
+        "limit": 2,
+        "interval": "week",
+    },
     "breakdown-os": {
         "series": [{"event": None, "measure": "users"}],
         "breakdown": {"type": "derived", "name": "os"},

@@ -195,11 +195,20 @@ def _merge(runs: Any, detail: bool = True) -> dict[str, Any]:
     brk[0] = True
     brk[1:] = (ids[1:] != ids[:-1]) | (start[1:] - latest[:-1] > INACTIVITY_US)
     firsts = np.flatnonzero(brk)
-    ends = np.maximum.reduceat(end, firsts)
+    lasts = np.empty(len(firsts), np.int64)  # each visit's last run (in the order)
+    lasts[:-1], lasts[-1] = firsts[1:] - 1, n - 1
+    # a visit's end is the running maximum at its last run: every earlier run of the person ended
+    # more than 30 minutes before the visit's start. Its page views: a difference of cumulative
+    # sums (two gathers, where reduceat over millions of one-run visits was a tenth of a second).
+    ends = latest[lasts]
+    views = runs.column("pageviews").to_numpy().astype(np.int64, copy=False)
+    if detail:
+        views = views[order]
+    total = np.cumsum(views)
     out = {
         "start": start[firsts],
         "end": ends,
-        "pageviews": np.add.reduceat(runs.column("pageviews").to_numpy()[order], firsts).astype(np.int64),
+        "pageviews": total[lasts] - total[firsts] + views[firsts],
         "first": order[firsts],
     }
     if not detail:
