@@ -235,6 +235,34 @@ def test_trend_matches_the_count_by_hand(lake: tuple[Path, list[dict[str, Any]]]
     assert nonzero or case in ("eq-null",), "a case that matches nothing tests little"
 
 
+BITS_CASES = ["breakdown-country", "breakdown-events-apart", "compare-breakdown", "formula"]
+
+
+@pytest.mark.parametrize("case", BITS_CASES)
+def test_unique_users_counted_as_bits_or_distinct_agree_with_the_hand(
+    lake: tuple[Path, list[dict[str, Any]]], case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A breakdown's unique users per group are bits set per person's number (trend._bits) while
+    groups times people fit in BITS_LIMIT, else count(DISTINCT person): both the count by hand."""
+    import headwater.insights.trend as trend_module
+
+    data, lines = lake
+    body = {"start": START, "end": END, **CASES[case]}
+    numbered: list[int] = []
+    real = trend_module._numbered_people
+    monkeypatch.setattr(
+        trend_module, "_numbered_people", lambda *a: numbered.append(real(*a)) or numbered[-1]
+    )
+    as_bits = run_trend(data, "UTC", body)
+    assert numbered and numbered[-1] > 0  # the people were numbered: bits
+    monkeypatch.setattr(trend_module, "BITS_LIMIT", 0)
+    distinct = run_trend(data, "UTC", body)
+    assert numbered[-1] == 0  # over the limit: count(DISTINCT)
+    want = expected(lines, body)
+    _close(as_bits["rows"], want["rows"])
+    _close(distinct["rows"], want["rows"])
+
+
 def test_identity_merge_and_dedup_by_hand(lake: tuple[Path, list[dict[str, Any]]]) -> None:
     """a1's anonymous events count for u9 (one user), duplicates once, the junk id "0" as nobody."""
     data, lines = lake

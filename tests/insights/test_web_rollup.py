@@ -113,6 +113,27 @@ def test_ties_at_a_visits_first_and_last_instants_go_by_message_id(tmp_path: Pat
     assert _ends(events) == _ends(rolled) and events["summary"] == rolled["summary"]
 
 
+def test_ties_on_days_apart_are_each_looked_up(tmp_path: Path) -> None:
+    """Tied instants two days apart: the lookup reads the days of the instants (not the days
+    between), and finds both; each visit's entry is its first page view by messageId."""
+    views = [
+        page("2026-03-10T09:00:00.000Z", "/b", CHROME, user="tie", mid="m-2"),
+        page("2026-03-10T09:00:00.000Z", "/a", CHROME, user="tie", mid="m-1"),
+        page("2026-03-11T12:00:00.000Z", "/x", CHROME, user="tie", mid="m-9"),
+        page("2026-03-12T09:00:00.000Z", "/d", CHROME, user="tie", mid="m-4"),
+        page("2026-03-12T09:00:00.000Z", "/c", CHROME, user="tie", mid="m-3"),
+    ]
+    data = _loaded(tmp_path, views)
+    days = {"start": "2026-03-10", "end": "2026-03-12"}
+    every_view = {**days, "filters": EVERY_VIEW["filters"]}
+    assert reads_rollup(data, days)
+    rolled, events = run_web(data, "UTC", days), run_web(data, "UTC", every_view)
+    assert rolled["summary"]["visits"] == 3
+    assert sorted(r["value"] for r in rolled["entry_pages"]) == ["/a", "/c", "/x"]
+    assert sorted(r["value"] for r in rolled["exit_pages"]) == ["/b", "/d", "/x"]
+    assert _ends(events) == _ends(rolled)
+
+
 def test_the_summary_alone_looks_up_no_tie(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No list, no entry nor exit to decide: neither reader looks the tied page views up."""
     import headwater.insights.web_rollup as web_rollup
