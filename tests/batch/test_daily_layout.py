@@ -96,3 +96,31 @@ def test_an_archive_is_sorted_by_day_then_actor(tmp_path: Path) -> None:
     assert len(rows) == 6_000
     keys = [(r["ts"].date(), r["actor"], r["ts"]) for r in rows]
     assert keys == sorted(keys)
+
+
+def test_a_user_day_file_is_in_small_row_groups_a_deletion_keeps(tmp_path: Path) -> None:
+    """The user-day rollup of a day with more people than a row group holds: sorted by day then
+    actor, in row groups of user_days.ROW_GROUP rows (a timeline's read of one person skips the
+    others); a deletion's rewrite keeps them."""
+    from headwater.lake.rollups.user_days import ROW_GROUP
+
+    people = 2 * ROW_GROUP + 500
+    day = write_log(tmp_path, [ev("2026-03-02T10:00:00.000Z", user=f"p{n:05d}") for n in range(people)])[0]
+    run_daily(tmp_path, day, "UTC")
+    lake = Lake(tmp_path / "lake")
+    path = lake.user_days_file(day)
+
+    def check(rows: int) -> None:
+        meta = pq.read_metadata(path)
+        assert meta.num_rows == rows
+        assert meta.num_row_groups == -(-rows // ROW_GROUP)
+        table = pq.read_table(path, columns=["day", "actor"])
+        keys = list(zip(table.column("day").to_pylist(), table.column("actor").to_pylist(), strict=True))
+        assert keys == sorted(keys)
+        first = pq.ParquetFile(path).metadata.row_group(1).column(1).statistics
+        assert first.min > "p08000" and first.max < "p16500"  # a narrow range of actors
+
+    check(people)
+    erase_from_lake(lake, ["p00007"])
+    check(people - 1)
+    assert "p00007" not in pq.read_table(path, columns=["actor"]).column("actor").to_pylist()

@@ -12,19 +12,28 @@ from headwater.lake.layout import Lake
 from headwater.lake.sql import parquet_sql, quote
 
 
-def copy_to_parquet(con: Any, select: str, target: Path) -> None:
+def copy_to_parquet(con: Any, select: str, target: Path, row_group_size: int | None = None) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
-    con.execute(f"COPY ({select}) TO {quote(str(tmp))} (FORMAT parquet, COMPRESSION zstd)")
+    options = "FORMAT parquet, COMPRESSION zstd"
+    if row_group_size is not None:
+        options += f", ROW_GROUP_SIZE {int(row_group_size)}"
+    con.execute(f"COPY ({select}) TO {quote(str(tmp))} ({options})")
     tmp.replace(target)
 
 
-def copy_rows(con: Any, target: Path, rows_sql: str | None, select_of: Callable[[str], str]) -> None:
+def copy_rows(
+    con: Any,
+    target: Path,
+    rows_sql: str | None,
+    select_of: Callable[[str], str],
+    row_group_size: int | None = None,
+) -> None:
     """A received day's rollup file from a SELECT of its lake rows; no rows (None): no file."""
     if rows_sql is None:
         target.unlink(missing_ok=True)
         return
-    copy_to_parquet(con, select_of(rows_sql), target)
+    copy_to_parquet(con, select_of(rows_sql), target, row_group_size)
 
 
 def read_one(path: Path) -> str:

@@ -24,7 +24,16 @@ def user_days_sql(events_sql: str, tz: str) -> str:
     """
 
 
+#: rows per row group of a user-day file. Sorted by day then actor, a group spans a narrow range
+#: of actors, so a timeline's read of one person's rows (people/activity.py) skips the others:
+#: 20 files of a 50M lake (77,000 rows each) in 21-22 ms instead of 31-45 ms as one group each;
+#: the files 2 % larger
+ROW_GROUP = 8_192
+
+
 def write_user_days(con: Any, lake: Lake, recv: date, rows_sql: str | None, tz: str) -> None:
     """The user-day rollup of one received day, from a SELECT of its lake rows (None: no rows)."""
     order = " ORDER BY day, actor"
-    copy_rows(con, lake.user_days_file(recv), rows_sql, lambda rows: user_days_sql(rows, tz) + order)
+    copy_rows(
+        con, lake.user_days_file(recv), rows_sql, lambda rows: user_days_sql(rows, tz) + order, ROW_GROUP
+    )
