@@ -242,7 +242,7 @@ BITS_CASES = ["breakdown-country", "breakdown-events-apart", "compare-breakdown"
 def test_unique_users_counted_as_bits_or_distinct_agree_with_the_hand(
     lake: tuple[Path, list[dict[str, Any]]], case: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A breakdown's unique users per group are bits set per person's number (trend._bits) while
+    """A breakdown's unique users per group are bits set per person's number (trend._aggregate) while
     groups times people fit in BITS_LIMIT, else count(DISTINCT person): both the count by hand."""
     import headwater.insights.trend as trend_module
 

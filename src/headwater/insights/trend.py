@@ -67,8 +67,22 @@ def _scan(query: TrendRequest) -> str:
     return f"event IN ({', '.join(quote(n) for n in names)})"
 
 
-def _aggregate(series: Series, i: int) -> str:
+def _aggregates(query: TrendRequest, people: int = 0) -> str:
+    """Per series i: its value ``v{i}`` and its skipped values ``k{i}`` (a property's)."""
+    return ", ".join(
+        f"{_aggregate(s, i, people)} AS v{i}, "
+        + (f"count(*) FILTER (WHERE s{i} AND k{i})" if s.property else "0")  # a property's skipped values
+        + f" AS k{i}"
+        for i, s in enumerate(query.series)
+    )
+
+
+def _aggregate(series: Series, i: int, people: int = 0) -> str:
+    """Series i's value over a group of rows; ``people``: unique users are the bits of the
+    numbers of that many people (_numbered_people), else count(DISTINCT person)."""
     flag = f"FILTER (WHERE s{i})"
+    if series.measure == "users" and people:
+        return f"bit_count(bitstring_agg(n, 0, {people - 1}) {flag})"
     if series.measure == "events":
         return f"sum(w) {flag}"  # w: the events a row stands for (1, or a rollup row's count)
     if series.measure == "users":
@@ -159,12 +173,7 @@ def _counts(scope: Scope, query: TrendRequest) -> list[tuple[Any, ...]]:
     With a breakdown, the rows are kept in a temporary table (read twice: the ranking, then the
     counts; DuckDB spills it under its memory limit) and the top values in another."""
     rows = rows_sql(scope, query)
-    aggs = ", ".join(
-        f"{_aggregate(s, i)} AS v{i}, "
-        + (f"count(*) FILTER (WHERE s{i} AND k{i})" if s.property else "0")  # skipped values: a property's
-        + f" AS k{i}"
-        for i, s in enumerate(query.series)
-    )
+    aggs = _aggregates(query)
     if not query.breakdown:
         plain = "cur, bucket, NULL::BIGINT AS r, NULL::VARCHAR AS bd"
         return scope.sql(f"SELECT {plain}, {aggs} FROM ({rows}) GROUP BY ALL")
@@ -189,13 +198,7 @@ def _counts(scope: Scope, query: TrendRequest) -> list[tuple[Any, ...]]:
     people = _numbered_people(scope, query, len(texts) + 2)
     if people:  # unique users as bits set per group (bitstring_agg): no hash of (group, person) pairs
         source = "hw_trend_rows t LEFT JOIN hw_trend_people USING (person)"
-        aggs = ", ".join(
-            (_aggregate(s, i) if s.measure != "users" else _bits(i, people))
-            + f" AS v{i}, "
-            + (f"count(*) FILTER (WHERE s{i} AND k{i})" if s.property else "0")
-            + f" AS k{i}"
-            for i, s in enumerate(query.series)
-        )
+        aggs = _aggregates(query, people)
     counted = scope.sql(
         f"""SELECT cur, bucket, CASE WHEN bd IS NULL THEN {found} ELSE {listed} END AS k, {aggs}
             FROM {source} GROUP BY ALL"""
@@ -224,11 +227,6 @@ def _numbered_people(scope: Scope, query: TrendRequest, values: int) -> int:
     )
     n = int(scope.sql("SELECT count(*) FROM hw_trend_people")[0][0])
     return n if n > 0 and buckets * values * n <= BITS_LIMIT else 0
-
-
-def _bits(i: int, people: int) -> str:
-    """The unique users of series i over one group: the bits of its people's numbers set."""
-    return f"bit_count(bitstring_agg(n, 0, {people - 1}) FILTER (WHERE s{i}))"
 
 
 def _value(measure: str, raw: Any) -> int | float | None:
