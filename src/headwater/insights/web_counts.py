@@ -107,7 +107,7 @@ class Counted:
         ]
         if len(kept) == len(ranked):
             return rows, None
-        rest = ~np.isin(codes, kept)
+        rest = _left_out(codes, kept, n)
         other = Row(
             None,
             _people(self.person[rest], self.people),
@@ -171,7 +171,7 @@ def page_rows(pages: Any, limit: int) -> tuple[list[Row], Row | None]:
     rows = [Row(values[i], int(visitors[i]), int(pageviews[i])) for i in kept]
     if len(kept) == len(ranked):
         return rows, None
-    rest = ~np.isin(codes, kept)
+    rest = _left_out(codes, kept, n)
     return rows, Row(None, _people(person[rest], people), int(views.sum() - pageviews[kept].sum()))
 
 
@@ -246,10 +246,25 @@ def _by_bitmap(codes: Any, n: int, person: Any, people: int) -> Any:
 
 
 def _by_sort(codes: Any, n: int, person: Any, people: int) -> Any:
+    """Sorted (code, person) keys, each counted once where it differs from the one before: a sort,
+    not np.unique, which in numpy 2.4 hashes its input (8M keys: 9 s against 0.5 s sorted)."""
     import numpy as np
 
-    pairs = np.unique(codes * people + person)
-    return np.bincount(pairs // people, minlength=n)
+    keys = np.sort(codes * people + person)
+    first = np.empty(len(keys), np.bool_)
+    first[:1] = True
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    return np.bincount(keys[first] // people, minlength=n)
+
+
+def _left_out(codes: Any, kept: Any, n: int) -> Any:
+    """Whether each row's code is not one of ``kept`` (of ``n`` codes): a lookup in a table of the
+    codes, not np.isin (0.06 s a list over 4.2M visits)."""
+    import numpy as np
+
+    out = np.ones(n, np.bool_)
+    out[kept] = False
+    return out[codes]
 
 
 def _people(person: Any, people: int) -> int:
