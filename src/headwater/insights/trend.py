@@ -25,6 +25,7 @@ from headwater.insights.cohorts import Cohorts, attach, describe_cohorts, resolv
 from headwater.insights.columns import FilterColumns
 from headwater.insights.conditions import json_numeric, json_skipped
 from headwater.insights.request import Breakdown, Filter, Series, TrendRequest, parse_trend, trend_cohort_refs
+from headwater.insights.trend_grouped import grouped_counts, grouped_plan, places
 from headwater.insights.trend_rollup import rollup_source
 from headwater.lake.scope import Scope
 from headwater.lake.sql import quote
@@ -117,11 +118,12 @@ def _people_rows(scope: Scope, query: TrendRequest) -> str:
     """
 
 
-def rows_sql(scope: Scope, query: TrendRequest) -> str:
+def rows_sql(scope: Scope, query: TrendRequest, numbered: bool = False) -> str:
     """SELECT of the events a trend counts: (person, cur, bucket, bd, w the number of events the row
     stands for, and per series i: s{i} whether the event counts for it, n{i} its numeric property,
     k{i} whether that value was skipped). The rows are the events, or the dimension-day rollup's
-    where it answers the same (insights/trend_rollup.py)."""
+    where it answers the same (insights/trend_rollup.py). ``numbered``: a column ``n`` more after
+    person, the person's number in Scope.number_people's table (NULL: none, or not the rollup)."""
     if _people_only(query):
         return _people_rows(scope, query)
     cols = FilterColumns(scope, query.rng.end)
@@ -139,9 +141,12 @@ def rows_sql(scope: Scope, query: TrendRequest) -> str:
         breakdown = f"({breakdown}->>'$')"  # the text of the JSON value (null: NULL)
     first = query.previous[0] if query.compare else rng.start
     atoms = "".join(f", {sql} AS {alias}" for alias, sql in cols.exprs.values())
-    rollup = rollup_source(scope, query, first)
+    rollup = rollup_source(scope, query, first, numbered)
     if rollup is not None:
-        inner = f"SELECT e.day, e.person, e.event, e.events AS w{atoms} FROM ({rollup}) e {cols.joins()}"
+        number = ", e.n" if numbered else ""
+        inner = (
+            f"SELECT e.day, e.person{number}, e.event, e.events AS w{atoms} FROM ({rollup}) e {cols.joins()}"
+        )
     else:
         source = cols.source(first, rng.end, _scan(query))
         inner = f"""
@@ -149,6 +154,7 @@ def rows_sql(scope: Scope, query: TrendRequest) -> str:
             FROM ({source}) e
             {cols.joins()}
         """
+    number = "" if not numbered else "n, " if rollup is not None else "NULL::INTEGER AS n, "
     current = f"day >= DATE {quote(rng.start.isoformat())}"
     bucket = bucket_sql(query.interval, rng.start)
     if query.compare:
@@ -160,8 +166,8 @@ def rows_sql(scope: Scope, query: TrendRequest) -> str:
         per_series.append(f"{json_numeric(num)} AS n{i}" if num else f"NULL::DOUBLE AS n{i}")
         per_series.append(f"{json_skipped(num)} AS k{i}" if num else f"false AS k{i}")
     return f"""
-        SELECT person, ({current}) AS cur, {bucket} AS bucket, {breakdown or "NULL::VARCHAR"} AS bd, w,
-               {", ".join(per_series)}
+        SELECT person, {number}({current}) AS cur, {bucket} AS bucket,
+               {breakdown or "NULL::VARCHAR"} AS bd, w, {", ".join(per_series)}
         FROM ({inner}) WHERE ({where}) AND ({" OR ".join(f"({f})" for f in flags)})
     """
 
@@ -170,8 +176,15 @@ def _counts(scope: Scope, query: TrendRequest) -> list[tuple[Any, ...]]:
     """(cur, bucket, rank, value, then per series its value and its skipped values) per group; rank
     and value are NULL for $other and without a breakdown.
 
-    With a breakdown, the rows are kept in a temporary table (read twice: the ranking, then the
-    counts; DuckDB spills it under its memory limit) and the top values in another."""
+    A breakdown by a dimension of the rollup is counted in one pass where it fits
+    (insights/trend_grouped.py). Other breakdowns keep the rows in a temporary table (read twice:
+    the ranking, then the counts; DuckDB spills it under its memory limit)."""
+    first = query.previous[0] if query.compare else query.rng.start
+    numbers = grouped_plan(scope, query, first, BITS_LIMIT)
+    if numbers is not None:  # one pass over the rollup's rows (insights/trend_grouped.py)
+        grouped = grouped_counts(scope, query, rows_sql(scope, query, numbered=numbers > 0), numbers)
+        if grouped is not None:
+            return grouped
     rows = rows_sql(scope, query)
     aggs = _aggregates(query)
     if not query.breakdown:
@@ -184,23 +197,14 @@ def _counts(scope: Scope, query: TrendRequest) -> list[tuple[Any, ...]]:
                   FROM hw_trend_rows WHERE cur GROUP BY bd)
             QUALIFY r <= {int(query.limit)}"""
     )
-    # Each row's top value by its place in a list (0: the top value NULL; NULL: $other), not a join
-    # of the rows with the top table: a fifth less time over millions of rows, as fast at 100 values.
-    texts: list[str] = []
-    ranks: dict[int | None, tuple[Any, Any]] = {None: (None, None)}  # place -> (rank, value)
-    for bd, r in top:
-        if bd is not None:
-            texts.append(str(bd))
-        ranks[len(texts) if bd is not None else 0] = (r, bd)
-    listed = f"list_position([{', '.join(quote(t) for t in texts)}]::VARCHAR[], bd)" if texts else "NULL"
-    found = "0" if 0 in ranks else "NULL"
+    ranks, place = places(top)
     source = "hw_trend_rows"
-    people = _numbered_people(scope, query, len(texts) + 2)
+    people = _numbered_people(scope, query, len(ranks) + 1)
     if people:  # unique users as bits set per group (bitstring_agg): no hash of (group, person) pairs
         source = "hw_trend_rows t LEFT JOIN hw_trend_people USING (person)"
         aggs = _aggregates(query, people)
     counted = scope.sql(
-        f"""SELECT cur, bucket, CASE WHEN bd IS NULL THEN {found} ELSE {listed} END AS k, {aggs}
+        f"""SELECT cur, bucket, {place} AS k, {aggs}
             FROM {source} GROUP BY ALL"""
     )
     return [(cur, bucket, *ranks[None if k is None else int(k)], *rest) for cur, bucket, k, *rest in counted]

@@ -17,6 +17,9 @@ from headwater.lake.rollups.user_days import user_days_sql
 from headwater.lake.rollups.visits import PAGE_COLUMNS, PAGE_EVENTS, source_sql
 from headwater.lake.sql import file_list, json_key, parquet_sql, quote
 
+#: number_people's table: (aid, n) the number of each actor's person
+NUMBERS = "hw_people_numbers"
+
 
 class Scope(PeopleQuery):
     """One metric query's view of the data. Use as a context manager."""
@@ -237,14 +240,15 @@ class Scope(PeopleQuery):
         """
 
     def dimension_rows(
-        self, first: date, last: date, every_event: bool, columns: Sequence[str]
+        self, first: date, last: date, every_event: bool, columns: Sequence[str], numbered: bool = False
     ) -> str | None:
         """SELECT (person, day, event, events, and ``columns``: tool_id or derived ``d_`` columns the
         rollup keeps) over local days first..last from the ETL's dimension-day rollup (one row per
         person, day, event and dimensions, ``events`` the events it counts; with ``every_event``,
         event and tool_id are NULL and a row counts all of them), with today's log on top (a row
-        per event); people as person_events' integers. None when people cannot be counted on hashes
-        (see person_days), the rollup was built for another zone, or a loaded day lacks it."""
+        per event); people as person_events' integers, with ``numbered`` a column ``n`` more: their
+        numbers in number_people's table (NULL for an actor it lacks). None when people cannot be counted on
+        hashes (see person_days), the rollup was built for another zone, or a loaded day lacks it."""
         if not self.rollup_fits() or not self.hashed_people() or self.restricted:
             return None
         files = self._fresh_rollup(self.lake.dimension_days_dir)
@@ -255,20 +259,58 @@ class Scope(PeopleQuery):
         extra = "".join(f", r.{c}" for c in columns)
         days = f"day BETWEEN DATE {quote(first.isoformat())} AND DATE {quote(last.isoformat())}"
         level = "every_event" if every_event else "NOT every_event"
+        if numbered:  # one join gives the person and their number (the identity map applied)
+            person, join = "h.person AS person, h.n", f"LEFT JOIN {NUMBERS} h ON h.aid = "
+        else:
+            person, join = "coalesce(m.pid, {aid}) AS person", "LEFT JOIN idmap_hash m ON m.aid = "
         pending = f"""
-            SELECT coalesce(m.pid, hash(r.actor)) AS person, hw_day(r.ts, {quote(self.tz)}) AS day,
+            SELECT {person.format(aid="hash(r.actor)")}, hw_day(r.ts, {quote(self.tz)}) AS day,
                    {"NULL::VARCHAR" if every_event else "r.event"} AS event, 1::BIGINT AS events{extra}
-            FROM pending r LEFT JOIN idmap_hash m ON m.aid = hash(r.actor)
+            FROM pending r {join}hash(r.actor)
             WHERE r.actor IS NOT NULL AND r.ts >= {lo} AND r.ts < {hi}
         """
         if not files:
             return pending
         read = f"SELECT * FROM read_parquet({file_list(files)})"  # not event files: no derived rule
         return f"""
-            SELECT coalesce(m.pid, r.actor_hash) AS person, r.day, r.event, r.events{extra}
-            FROM ({read} WHERE {level} AND {days}) r LEFT JOIN idmap_hash m ON m.aid = r.actor_hash
+            SELECT {person.format(aid="r.actor_hash")}, r.day, r.event, r.events{extra}
+            FROM ({read} WHERE {level} AND {days}) r {join}r.actor_hash
             UNION ALL {pending}
         """
+
+    def dimension_values(self, first: date, last: date, every_event: bool, column: str) -> int:
+        """How many values ``column`` of dimension_rows takes over local days first..last (NULL
+        counted as one, whether it occurs or not); only where dimension_rows is not None."""
+        files = self._fresh_rollup(self.lake.dimension_days_dir) or []
+        lo, hi, _, _ = self.utc_window(first, last)
+        days = f"day BETWEEN DATE {quote(first.isoformat())} AND DATE {quote(last.isoformat())}"
+        level = "every_event" if every_event else "NOT every_event"
+        parts = [f"SELECT {column} AS v FROM pending WHERE actor IS NOT NULL AND ts >= {lo} AND ts < {hi}"]
+        if files:
+            parts.append(f"SELECT {column} FROM read_parquet({file_list(files)}) WHERE {level} AND {days}")
+        found = self.sql(f"SELECT count(DISTINCT v) FROM ({' UNION ALL '.join(parts)})")
+        return int(found[0][0]) + 1
+
+    def number_people(self, first: date, last: date) -> int:
+        """Number the people active on local days first..last 0..n-1 (after the identity map) in
+        the table NUMBERS (aid: an actor's hash, person: its person's, n: their number), for dimension_rows'
+        ``numbered``; n. Only where dimension_rows is not None (hashed people, the rollups fit)."""
+        lo, hi, _, _ = self.utc_window(first, last)
+        days = f"day BETWEEN DATE {quote(first.isoformat())} AND DATE {quote(last.isoformat())}"
+        actors = (
+            f"SELECT hash(actor) AS aid FROM pending WHERE actor IS NOT NULL AND ts >= {lo} AND ts < {hi}"
+        )
+        files = self.user_days_files()
+        if files:
+            days_sql = parquet_sql(files, "day, actor_hash")
+            actors = f"SELECT actor_hash AS aid FROM ({days_sql}) WHERE {days} UNION {actors}"
+        self.sql(
+            f"""CREATE OR REPLACE TEMP TABLE {NUMBERS} AS
+                SELECT aid, person, (dense_rank() OVER (ORDER BY person) - 1)::INTEGER AS n
+                FROM (SELECT a.aid, coalesce(m.pid, a.aid) AS person
+                      FROM ({actors}) a LEFT JOIN idmap_hash m ON m.aid = a.aid)"""
+        )
+        return int(self.sql(f"SELECT coalesce(max(n) + 1, 0) FROM {NUMBERS}")[0][0])
 
     def user_days(self, first: date | None = None, last: date | None = None) -> str:
         """SELECT (day, person) pairs active on local days first..last, from the rollup when it was
