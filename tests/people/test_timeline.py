@@ -24,6 +24,7 @@ from tests.batch.logdata import ev, write_log
 TZ = "Asia/Seoul"
 DAY0 = date(2026, 1, 20)
 PERSON_USER, PERSON_ANON, PERSON_OLD = "p-user", "p-anon", "p-old"
+PERSON_EARLY = "p-early"  # active on the first two days alone: the newest files hold none of theirs
 
 
 def _stamp(day: date, seconds: int) -> str:
@@ -52,7 +53,7 @@ def history() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
                     **who,
                 )
             )
-        for other in ("o-1", "o-2"):
+        for other in ("o-1", "o-2", *([PERSON_EARLY] * 3 * (d < 2))):
             loaded.append(ev(_stamp(day, rng.randrange(86_400)), user=other, event="E0"))
     loaded.append(
         ev(_stamp(DAY0 + timedelta(days=3), 3600), type="identify", user=PERSON_USER, anon=PERSON_ANON)
@@ -88,9 +89,9 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build(tmp_path_factory.mktemp("timeline") / "data")
 
 
-def expected(event: str | None = None) -> list[str]:
+def expected(event: str | None = None, mine: frozenset[str] = frozenset()) -> list[str]:
     """The person's messages by hand: first copy of each message id, sorted newest first."""
-    mine = {PERSON_USER, PERSON_ANON, PERSON_OLD}
+    mine = mine or frozenset({PERSON_USER, PERSON_ANON, PERSON_OLD})
     first: dict[str, dict[str, Any]] = {}
     for e in LOADED + UNLOADED:
         actor = e.get("userId") or e.get("anonymousId")
@@ -151,3 +152,31 @@ def test_a_lake_without_a_rollup_gives_the_same_pages(data: Path, tmp_path: Path
     got = pages(copy, PERSON_USER, 5)
     assert [e["messageId"] for e in itertools.chain.from_iterable(got)] == expected()
     assert pages(copy, "nobody", 5) == [[]]
+
+
+@pytest.mark.parametrize(("first", "direct"), [(1, 1), (1, 3), (2, 24), (4, 4), (4, 24)])
+@pytest.mark.parametrize("limit", [3, 1000])
+def test_the_newest_files_read_directly_or_narrowed_give_the_same_pages(
+    data: Path, monkeypatch: pytest.MonkeyPatch, first: int, direct: int, limit: int
+) -> None:
+    """A first page reads the newest user-day files as they come (LakePages.direct), as many as the
+    rate of the person's rows says, and asks the compact rollup which received days hold their
+    rows only when those hold none or would be too many: every way, the hand-sorted events."""
+    import headwater.people.timeline as timeline_module
+
+    asked: list[int] = []
+    real = timeline_module.recvs_of
+    monkeypatch.setattr(timeline_module, "FIRST_FILES", first)
+    monkeypatch.setattr(timeline_module, "DIRECT_FILES", direct)
+    monkeypatch.setattr(timeline_module, "recvs_of", lambda *a: asked.append(1) or real(*a))
+    for who, mine in ((PERSON_USER, frozenset()), (PERSON_EARLY, frozenset({PERSON_EARLY}))):
+        asked.clear()
+        got = pages(data, who, limit)
+        assert [e["messageId"] for e in itertools.chain.from_iterable(got)] == expected(mine=mine)
+        if who == PERSON_EARLY:
+            assert len(expected(mine=mine)) == 6 and asked  # the newest files hold none: narrowed
+    with Reading(Sources(data, f"sqlite:///{data / 'realtime.sqlite3'}", migrate=True)) as reading:
+        asked.clear()
+        page = timeline(reading, resolve_person(reading, PERSON_USER), 3)
+        assert len(page["events"]) == 3
+        assert not asked  # an active person's first page: the newest files alone, no compact rollup

@@ -48,16 +48,10 @@ def activity_files(
     user-day rollup at all (loaded before it existed: only a scan of every file can tell). With
     ``before``, without the received days whose rows of the names are all of later local days (a
     page of the past skips the newer files: only their late events could be older)."""
-    lake = reading.lake
-    folder = lake.user_days_dir
-    if not folder.is_dir():
+    files = user_day_files(reading.lake)
+    if files is None:
         return None
-    files: dict[date, Path] = {}
-    for path in folder.glob("recv=*.parquet"):
-        recv = _recv_of(path)
-        if recv is not None:
-            files[recv] = path
-    holding = _recvs_of(reading, names, files)
+    holding = recvs_of(reading, names, files)
     # a local day starts at most 14 hours before its UTC date (UTC+14): a received day whose
     # first local day of the names is two days past ``before``'s UTC date holds nothing older
     last = None if before is None else before.astimezone(UTC).date() + timedelta(days=1)
@@ -71,7 +65,20 @@ def activity_files(
     )
 
 
-def _recvs_of(reading: Reading, names: Iterable[str], files: dict[date, Path]) -> dict[date, date] | None:
+def user_day_files(lake: Lake) -> dict[date, Path] | None:
+    """Every received day's user-day file; None when the lake has no user-day rollup at all."""
+    folder = lake.user_days_dir
+    if not folder.is_dir():
+        return None
+    files: dict[date, Path] = {}
+    for path in folder.glob("recv=*.parquet"):
+        recv = _recv_of(path)
+        if recv is not None:
+            files[recv] = path
+    return files
+
+
+def recvs_of(reading: Reading, names: Iterable[str], files: dict[date, Path]) -> dict[date, date] | None:
     """The received days whose compact rollup has the names, each with the first local day of
     their rows; None when it is missing or older than a user-day file (the lake's metrics make the
     same check: headwater.lake.people)."""
