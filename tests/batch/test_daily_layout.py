@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 from headwater.batch.archive import archive_month
 from headwater.batch.etl import DAILY_ROW_GROUP, run_daily
@@ -124,3 +125,30 @@ def test_a_user_day_file_is_in_small_row_groups_a_deletion_keeps(tmp_path: Path)
     erase_from_lake(lake, ["p00007"])
     check(people - 1)
     assert "p00007" not in pq.read_table(path, columns=["actor"]).column("actor").to_pylist()
+
+
+def test_a_session_file_is_sorted_by_actor_in_row_groups_a_deletion_keeps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The session rollup's runs sorted by actor_hash then start, in row groups of
+    SESSION_ROW_GROUP rows (a profile's read of one person skips the others); a deletion's rewrite
+    keeps them."""
+    import headwater.lake.rollups.sessions as sessions
+
+    monkeypatch.setattr(sessions, "SESSION_ROW_GROUP", 100)
+    path = _day(tmp_path).parents[2] / "sessions"
+    (path,) = sorted(path.glob("recv=*.parquet"))
+
+    def check() -> int:
+        meta = pq.read_metadata(path)
+        assert meta.num_row_groups == -(-meta.num_rows // 100) and meta.num_rows > 4 * PEOPLE
+        table = pq.read_table(path, columns=["actor_hash", "start_ts"])
+        keys = list(zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True))
+        assert keys == sorted(keys)
+        stats = meta.row_group(1).column(0).statistics
+        assert stats.max - stats.min < 2**64 // 8  # a narrow range of actors, not the whole of it
+        return meta.num_rows
+
+    rows = check()
+    erase_from_lake(Lake(tmp_path / "lake"), ["u0007"])
+    assert check() < rows

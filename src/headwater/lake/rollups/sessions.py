@@ -12,6 +12,12 @@ from headwater.lake.time_order import run_starts
 
 #: The session rollup computes the runs of this many events at a time (memory bound).
 SESSION_CHUNK_ROWS = 2_000_000
+#: Its runs are written sorted by actor_hash, then start, in row groups of this many rows: a
+#: person's runs of a day sit in one row group, which the Parquet statistics of actor_hash let a
+#: profile read alone (people/profile.py: 0.9 s -> 0.13 s for one person over 90 days of bench_web's
+#: 50M lake, 404,000 runs a day), and whole-file scans read the same rows in several groups (as
+#: fast or faster than in one: 0.5 s against 0.54-0.57 s for a count over the 90 days).
+SESSION_ROW_GROUP = 32_768
 
 
 def gap_segments(h: Any, t: Any) -> tuple[Any, Any, Any, Any]:
@@ -49,7 +55,8 @@ def write_sessions(
     con: Any, lake: Lake, recv: date, rows_sql: str | None, chunk_rows: int = SESSION_CHUNK_ROWS
 ) -> None:
     """The session rollup of a received day: each actor's runs of events without a gap of more
-    than 30 minutes, as (actor_hash, start_ts, end_ts, events). Runs of several actors (one person)
+    than 30 minutes, as (actor_hash, start_ts, end_ts, events), sorted by actor_hash then start
+    (each chunk of actors apart) in row groups of SESSION_ROW_GROUP rows. Runs of several actors (one person)
     or of several received days are merged by the sessions metric (two runs belong to one session
     exactly when the later starts at most 30 minutes after the earlier ends); the 24-hour cut is
     applied there too, as it depends on where the merged session starts."""
@@ -57,6 +64,7 @@ def write_sessions(
     if rows_sql is None:
         target.unlink(missing_ok=True)
         return
+    import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -79,16 +87,18 @@ def write_sessions(
             part = f"AND h % {chunks} = {k}" if chunks > 1 else ""
             cols = con.execute(f"{keys} {part}").fetchnumpy()
             h, start, end, events = gap_segments(cols["h"], cols["t"])
+            order = np.lexsort((start, h))  # by actor, then start (SESSION_ROW_GROUP)
             writer.write_table(
                 pa.table(
                     [
-                        pa.array(h, pa.uint64()),
-                        pa.array(start, pa.int64()).cast(stamp),
-                        pa.array(end, pa.int64()).cast(stamp),
-                        pa.array(events, pa.int64()),
+                        pa.array(h[order], pa.uint64()),
+                        pa.array(start[order], pa.int64()).cast(stamp),
+                        pa.array(end[order], pa.int64()).cast(stamp),
+                        pa.array(events[order], pa.int64()),
                     ],
                     schema=schema,
-                )
+                ),
+                row_group_size=SESSION_ROW_GROUP,
             )
     if chunks > 1:
         con.execute("DROP TABLE hw_session_keys")
