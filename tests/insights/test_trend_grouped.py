@@ -1,4 +1,4 @@
-"""The one-pass grouping of a trend broken down by a rollup dimension (insights/trend_grouped.py)
+"""The one-pass grouping of a trend the rollup answers (insights/trend_grouped.py)
 against the count by hand, and its ways back to the two reads of the rows: too many groups times
 people for the bits, and a person without a number."""
 
@@ -14,8 +14,12 @@ from headwater.lake.scope import NUMBERS, Scope
 from tests.insights.reference import expected
 from tests.insights.test_trend_truth import CASES, END, START, TOOL, _close
 
-#: cases broken down by a dimension of the rollup, over the zone the lake was loaded in
+#: cases broken down by a dimension of the rollup or not at all, over the zone the lake was loaded in
 GROUPED = [
+    "geo-ops",
+    "person-eq",
+    "formula-percent",
+    "compare",
     "country-by-region",
     "breakdown-country",
     "breakdown-browser",

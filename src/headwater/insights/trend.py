@@ -176,11 +176,11 @@ def _counts(scope: Scope, query: TrendRequest) -> list[tuple[Any, ...]]:
     """(cur, bucket, rank, value, then per series its value and its skipped values) per group; rank
     and value are NULL for $other and without a breakdown.
 
-    A breakdown by a dimension of the rollup is counted in one pass where it fits
-    (insights/trend_grouped.py). Other breakdowns keep the rows in a temporary table (read twice:
-    the ranking, then the counts; DuckDB spills it under its memory limit)."""
+    A trend the rollup answers (no breakdown, or one of its dimensions) is counted in one pass
+    where it fits (insights/trend_grouped.py). Other breakdowns keep the rows in a temporary
+    table (read twice: the ranking, then the counts; DuckDB spills it under its memory limit)."""
     first = query.previous[0] if query.compare else query.rng.start
-    numbers = grouped_plan(scope, query, first, BITS_LIMIT)
+    numbers = None if _people_only(query) else grouped_plan(scope, query, first, BITS_LIMIT)
     if numbers is not None:  # one pass over the rollup's rows (insights/trend_grouped.py)
         grouped = grouped_counts(scope, query, rows_sql(scope, query, numbered=numbers > 0), numbers)
         if grouped is not None:

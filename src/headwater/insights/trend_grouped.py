@@ -1,4 +1,5 @@
-"""A trend broken down by a derived dimension the dimension-day rollup keeps, counted in one pass.
+"""A trend the dimension-day rollup answers, broken down by one of its dimensions or not at all,
+counted in one pass.
 
 trend.py keeps a broken-down trend's rows in a temporary table, ranks the breakdown values over
 it, then counts it again per bucket and top value ($other for the rest). Where the rollup answers
@@ -13,7 +14,9 @@ bucket are exact. The rows are never written anywhere.
 It applies while the groups times the people fit in the bits limit, the groups bounded by the
 breakdown's values in the rollup (counted first: a dictionary-encoded column read alone); else
 trend.py's path answers. On bench_web's 50M-event lake, a 90-day trend of unique users per day
-filtered by library and broken down by browser: 2.1 s that way, 0.9 s this way.
+filtered by library and broken down by browser: 1.5 s that way, 0.63 s this way. Without a
+breakdown, the groups are the buckets alone (and the people of any event unfiltered are the
+person-day rollup's: trend.py).
 """
 
 from __future__ import annotations
@@ -35,9 +38,9 @@ Ranks = dict[int | None, tuple[Any, Any]]
 def grouped_plan(scope: Scope, query: TrendRequest, first: date, bits_limit: int) -> int | None:
     """How many people to number (0: no series counts users) when grouped_counts answers the
     trend; None when it does not (then read the rows twice, as trend.py does)."""
-    if query.breakdown is None or rollup_source(scope, query, first) is None:
+    if rollup_source(scope, query, first) is None:
         return None
-    values = breakdown_values(scope, query, first)
+    values = 1 if query.breakdown is None else breakdown_values(scope, query, first)
     if values is None:
         return None
     if not any(s.measure == "users" for s in query.series):
@@ -65,6 +68,10 @@ def grouped_counts(scope: Scope, query: TrendRequest, rows: str, people: int) ->
     try:
         if people and int(scope.sql(f"SELECT coalesce(sum(lost), 0) FROM {GROUPS}")[0][0]):
             return None
+        if query.breakdown is None:
+            merged = ", ".join(f"{_merged(query, i)} AS v{i}, 0 AS k{i}" for i in range(len(query.series)))
+            plain = scope.sql(f"SELECT cur, bucket, {merged} FROM {GROUPS} GROUP BY cur, bucket")
+            return [(cur, bucket, None, None, *rest) for cur, bucket, *rest in plain]
         top = scope.sql(
             f"""SELECT bd, row_number() OVER (ORDER BY v DESC NULLS LAST, n DESC, bd NULLS LAST) AS r
                 FROM (SELECT bd, {_merged(query, 0)} AS v, sum(w) AS n FROM {GROUPS} WHERE cur GROUP BY bd)
