@@ -10,11 +10,12 @@ load average around it):
             (977 values: top 10 and $other)
   derived   the same, filter derived:library=analytics.js, breakdown derived:browser (columns the
             ETL writes at load, lake/derived.py; a lake loaded before them is read from the JSON)
+  plain     the same without the breakdown (a dashboard's filtered "Daily users")
   range     unique users of one event over the whole range, filter event:app=docs, breakdown event:tool_id
   tools     events and unique users of one event per week, filter derived:os=Linux, breakdown
             derived:tool_id
 
-The derived and tools trends read the ETL's dimension-day rollup (insights/trend_rollup.py; the
+The derived, plain and tools trends read the ETL's dimension-day rollup (insights/trend_rollup.py; the
 first run over a lake loaded before it writes it for every received day: ``headwater etl daily``
 does the same); the other two read event properties, so the events. ``--reference`` also times
 each trend with the rollup moved aside (the events read, as before it), alternating, in the run.
@@ -82,6 +83,12 @@ def queries(days: int) -> dict[str, dict[str, Any]]:
             "series": users,
             "filters": [{"type": "derived", "name": "library", "op": "eq", "value": "analytics.js"}],
             "breakdown": {"type": "derived", "name": "browser"},
+        },
+        "plain": {
+            **common,
+            "interval": "day",
+            "series": users,
+            "filters": [{"type": "derived", "name": "library", "op": "eq", "value": "analytics.js"}],
         },
         "range": {
             **common,
