@@ -68,8 +68,8 @@ def grouped_counts(scope: Scope, query: TrendRequest, rows: str, people: int) ->
     try:
         if people and int(scope.sql(f"SELECT coalesce(sum(lost), 0) FROM {GROUPS}")[0][0]):
             return None
+        merged = ", ".join(f"{_merged(query, i)} AS v{i}, 0 AS k{i}" for i in range(len(query.series)))
         if query.breakdown is None:
-            merged = ", ".join(f"{_merged(query, i)} AS v{i}, 0 AS k{i}" for i in range(len(query.series)))
             plain = scope.sql(f"SELECT cur, bucket, {merged} FROM {GROUPS} GROUP BY cur, bucket")
             return [(cur, bucket, None, None, *rest) for cur, bucket, *rest in plain]
         top = scope.sql(
@@ -78,7 +78,6 @@ def grouped_counts(scope: Scope, query: TrendRequest, rows: str, people: int) ->
                 QUALIFY r <= {int(query.limit)}"""
         )
         ranks, place = places(top)
-        merged = ", ".join(f"{_merged(query, i)} AS v{i}, 0 AS k{i}" for i in range(len(query.series)))
         counted_rows = scope.sql(
             f"""SELECT cur, bucket, k, {merged}
                 FROM (SELECT *, {place} AS k FROM {GROUPS}) GROUP BY cur, bucket, k"""

@@ -17,7 +17,7 @@ from headwater.lake.rollups.user_days import user_days_sql
 from headwater.lake.rollups.visits import PAGE_COLUMNS, PAGE_EVENTS, source_sql
 from headwater.lake.sql import file_list, json_key, parquet_sql, quote
 
-#: number_people's table: (aid, n) the number of each actor's person
+#: number_people's table: (aid, person, n) each actor's person and that person's number
 NUMBERS = "hw_people_numbers"
 
 
